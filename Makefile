@@ -1,0 +1,68 @@
+# One-word commands over the CMake build (CMakeLists.txt is the truth).
+#   make            build the optimised library, tests and examples
+#   make run        the project's main job (see README)
+#   make test       the suite three times: optimised, ASan+UBSan, TSan
+#   make asan|tsan|release-test   one of those
+#   make bench      benchmarks side by side with Go, with ratios
+#   make valgrind   the suite under valgrind (annotated stack switches)
+#   make format     clang-format the sources
+BUILD ?= build
+JOBS ?= 2
+MAKEFLAGS += --no-print-directory
+CMAKE_FLAGS ?=
+TEST_ARGS ?=
+
+.PHONY: all deps run test release-test asan tsan bench valgrind format clean
+
+all: deps
+	cmake -S . -B $(BUILD)/release -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
+	cmake --build $(BUILD)/release -j $(JOBS)
+
+deps:
+	@./tools/install-deps.sh
+
+run: all
+	@if [ -x $(BUILD)/release/tools/goc-loadgen ]; then \
+		$(BUILD)/release/tools/goc-loadgen; \
+	else \
+		$(BUILD)/release/prime_sieve; \
+	fi
+
+release-test: all
+	cd $(BUILD)/release && ./goc_tests -j $(JOBS) $(TEST_ARGS)
+
+asan: deps
+	cmake -S . -B $(BUILD)/asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGOC_SANITIZE=address >/dev/null
+	cmake --build $(BUILD)/asan -j $(JOBS)
+	cd $(BUILD)/asan && GOC_TEST_TIMEOUT_SCALE=4 GOC_TEST_ITER_DIV=10 \
+		ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		./goc_tests -j $(JOBS) $(TEST_ARGS)
+
+tsan: deps
+	cmake -S . -B $(BUILD)/tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGOC_SANITIZE=thread >/dev/null
+	cmake --build $(BUILD)/tsan -j $(JOBS)
+	cd $(BUILD)/tsan && GOC_TEST_TIMEOUT_SCALE=6 GOC_TEST_ITER_DIV=1000 \
+		TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+		setarch -R ./goc_tests -j $(JOBS) $(TEST_ARGS)
+
+test: release-test asan tsan
+	@echo "make test: all three builds passed"
+
+bench: deps
+	@./tools/install-deps.sh bench
+	cmake -S . -B $(BUILD)/bench -DCMAKE_BUILD_TYPE=Release -DGOC_BENCH=ON >/dev/null
+	cmake --build $(BUILD)/bench -j $(JOBS)
+	./bench/run.sh $(BUILD)/bench
+
+valgrind: deps
+	cmake -S . -B $(BUILD)/valgrind -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGOC_VALGRIND=ON >/dev/null
+	cmake --build $(BUILD)/valgrind -j $(JOBS)
+	cd $(BUILD)/valgrind && GOC_TEST_TIMEOUT_SCALE=20 GOC_TEST_ITER_DIV=100 \
+		valgrind --error-exitcode=1 --quiet ./goc_tests $(TEST_ARGS)
+
+format:
+	clang-format -i include/*.h include/goc/*.h src/*/*.c src/*/*.h tests/*.c tests/*.h examples/*.c
+
+clean:
+	rm -rf $(BUILD)

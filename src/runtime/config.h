@@ -1,0 +1,41 @@
+/*
+ * config.h - every compile-time knob of the runtime, in one place.
+ */
+#ifndef GOC_CONFIG_H
+#define GOC_CONFIG_H
+
+/* Always-on assert for invariants that protect memory. */
+#define GOC_ASSERT(cond)                                                       \
+    do {                                                                       \
+        if (goc_unlikely(!(cond)))                                             \
+            goc__fatal("assertion failed: %s (%s:%d)", #cond, __FILE__,        \
+                       __LINE__);                                              \
+    } while (0)
+#ifdef GOC_DEBUG
+#define GOC_DASSERT(cond) GOC_ASSERT(cond)
+#else
+#define GOC_DASSERT(cond) ((void)0)
+#endif
+
+/* Page size assumed for stack layout (checked at start-up). */
+#define GOC_PAGE_SIZE 4096
+/* Guard region below each guarded stack. */
+#define GOC_STACK_GUARD (GOC_PAGE_SIZE)
+/* Guarded stacks cost 2 kernel maps each; past this many live ones, new
+ * default stacks are carved from slabs (no guard page; a bound check at
+ * every switch instead). 2 * 12288 maps stays well below the default
+ * vm.max_map_count of 65530. */
+#define GOC_GUARDED_STACKS_MAX 12288
+/* Default stacks per slab mapping. */
+#define GOC_SLAB_STACKS 64
+/* Dead Gs kept per processor, and in the global cache, ready for reuse. */
+#define GOC_GFREE_LOCAL_MAX 256
+#define GOC_GFREE_GLOBAL_MAX 2048
+/* Check the global run queue every this many schedules (fairness). */
+#define GOC_GLOBAL_RUNQ_TICK 61
+/* sysmon hands off a processor stuck in a syscall after this long. */
+#define GOC_SYSCALL_HANDOFF_NS (20 * 1000)
+/* Signal stack per thread, for the stack-overflow report. */
+#define GOC_ALTSTACK_SIZE (64 * 1024)
+
+#endif

@@ -1,0 +1,154 @@
+/*
+ * runtime_internal.h - what the other modules (chan, time, sync, netpoll,
+ * net, proc) may use of the runtime. Private: never installed.
+ *
+ * The parking protocol (Go's gopark/goready)
+ * -----------------------------------------
+ * A goroutine that must wait records itself in some wait queue protected by
+ * a lock L, then calls goc__park(unlock_fn, L). goc__park switches to the
+ * scheduler (g0) of the current thread FIRST and only then calls
+ * unlock_fn(g, L) there. So by the time any waker can find g in the queue
+ * (it needs L), g is completely switched out, and the waker's goc__ready(g)
+ * can never resume a goroutine that is still running on another thread.
+ * If unlock_fn returns false, the park is abandoned and g resumes at once
+ * (used to re-check a condition after the switch, e.g. a poll descriptor
+ * that became ready in between).
+ *
+ * Wait records (Go's sudog) are goc__waiter structs on the parked
+ * goroutine's own stack: parking never allocates.
+ *
+ * Timers
+ * ------
+ * goc__timer is an intrusive timer living in the caller's memory. A timer
+ * sits in the 4-ary heap of one processor. Its function runs on a
+ * scheduler thread (never in a goroutine, never with a lock of the caller
+ * held): it must not block; it may goc__ready() goroutines and do
+ * non-blocking channel operations. Each del/mod increments t->seq; the
+ * function receives the seq the timer had when it was taken out of the
+ * heap, so it can recognise a stale firing that raced with a stop/reset.
+ *
+ * The poller
+ * ----------
+ * One epoll instance belongs to the runtime. A module registers a
+ * descriptor with goc__netpoll_ctl(fd, op, events, pollable); when epoll
+ * reports it, the scheduler calls pollable->ready(pollable, events, list)
+ * on whatever thread polled, which may push goroutines to wake onto list
+ * (never goc__ready them directly there). Goroutines parked waiting for
+ * the poller must be counted with goc__netpoll_waiters_add(+1/-1) so that
+ * deadlock detection knows something can still wake them.
+ */
+#ifndef GOC_RUNTIME_INTERNAL_H
+#define GOC_RUNTIME_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "goc/runtime.h"
+
+#define goc_likely(x) __builtin_expect(!!(x), 1)
+#define goc_unlikely(x) __builtin_expect(!!(x), 0)
+
+typedef struct goc_g goc_g;
+
+/* ---- goroutines ---------------------------------------------------- */
+
+/* The calling goroutine, or NULL on a plain thread / on the scheduler. */
+goc_g *goc__getg(void);
+uint64_t goc__g_id(const goc_g *g);
+
+/* Fatal error unless called from a goroutine: `what` names the call. */
+void goc__require_g(const char *what);
+
+/* Go's throw: print "fatal error: <msg>" and exit(2). Any thread. */
+void goc__fatal(const char *fmt, ...)
+    __attribute__((noreturn, format(printf, 1, 2)));
+
+/* Park the calling goroutine (see the protocol above). `reason` is a
+ * static string shown in diagnostics ("chan receive", "select", ...). */
+void goc__park(bool (*unlock_fn)(goc_g *g, void *arg), void *arg,
+               const char *reason);
+/* Make a parked goroutine runnable. Any thread (goroutine, scheduler, or a
+ * plain thread). g must be parked (or about to be: see the protocol). */
+void goc__ready(goc_g *g);
+
+/* Id of the processor running the caller, in [0, GOC__MAXPROCS_LIMIT), or
+ * -1 on a thread without one. A goroutine keeps its processor until it
+ * parks, yields or enters a syscall, so code that does none of those
+ * between two calls sees the same id (sync.Pool's pinning, for free). */
+#define GOC__MAXPROCS_LIMIT 256
+int goc__p_id(void);
+
+/* Cheap per-thread random number (xorshift), for select and stealing. */
+uint32_t goc__fastrand(void);
+/* Uniform in [0, n). */
+uint32_t goc__fastrandn(uint32_t n);
+
+/* A wait record on the parked goroutine's stack (Go's sudog). Fields other
+ * than g are the owning module's business; the links are for its queues. */
+typedef struct goc__waiter {
+    goc_g *g;
+    struct goc__waiter *next;
+    struct goc__waiter *prev;
+    void *elem;       /* data slot (channels: value to send / receive) */
+    void *obj;        /* the object waited on (channel, mutex...) */
+    void *sel;        /* select: the shared goc__select_state, else NULL */
+    int64_t ticket;   /* module-defined (select case index, FIFO ticket) */
+    bool success;     /* set by the waker (channels: false = closed) */
+    bool is_select;
+} goc__waiter;
+
+/* ---- timers -------------------------------------------------------- */
+
+typedef struct goc__timer goc__timer;
+typedef void (*goc__timer_fn)(void *arg, uint64_t seq, int64_t now);
+
+struct goc__timer {
+    int64_t when;            /* deadline (goc_nanotime); heap key */
+    int64_t period;          /* > 0: re-armed at when + period after firing */
+    goc__timer_fn fn;
+    void *arg;
+    /* Below: the runtime's. Protected by the timer lock of the processor
+     * whose heap holds the timer (heap != NULL), see timer.c. */
+    _Atomic(void *) heap;    /* the goc__timer_heap holding it, or NULL */
+    int32_t index;           /* position in that heap */
+    _Atomic uint64_t seq;    /* incremented by every del/mod */
+};
+
+/* Initialise (zero) a timer before first use. */
+void goc__timer_init(goc__timer *t, goc__timer_fn fn, void *arg);
+/* Arm t to fire at `when` (t must not be armed). Any thread. */
+void goc__timer_add(goc__timer *t, int64_t when, int64_t period);
+/* Disarm; true if it was armed (had not fired/been taken yet). */
+bool goc__timer_del(goc__timer *t);
+/* Disarm if armed and re-arm at when; true if it was armed before. */
+bool goc__timer_mod(goc__timer *t, int64_t when, int64_t period);
+
+/* ---- the poller ---------------------------------------------------- */
+
+typedef struct goc__glist {
+    goc_g *head;
+    goc_g *tail;
+    int n;
+} goc__glist;
+void goc__glist_push(goc__glist *l, goc_g *g);
+
+typedef struct goc__pollable goc__pollable;
+struct goc__pollable {
+    /* Called by the thread that polled, with the epoll events. */
+    void (*ready)(goc__pollable *p, uint32_t events, goc__glist *wake);
+};
+
+/* epoll_ctl on the runtime's epoll instance; 0 or a negative code. */
+int goc__netpoll_ctl(int fd, int op, uint32_t events, goc__pollable *p);
+/* +1 before parking on the poller, -1 once woken (deadlock detection). */
+void goc__netpoll_waiters_add(int delta);
+/* Count of other things that can wake goroutines (signal delivery, child
+ * processes): +1/-1, for deadlock detection. */
+void goc__wakers_add(int delta);
+
+/* ---- syscalls ------------------------------------------------------ */
+/* goc_syscall_begin/end are public; internal code uses them as well. */
+
+#endif

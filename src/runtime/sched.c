@@ -1,0 +1,1243 @@
+/*
+ * sched.c - the M:N scheduler: Go's G/P/M design in C.
+ *
+ * How it works. Each P (processor) has a lock-free run queue of 256 Gs and
+ * a runnext slot; an M (OS thread) must hold a P to run goroutines. An M
+ * runs the scheduler on its own thread stack ("g0") and switches to a G;
+ * the G switches back to g0 whenever it parks, yields, exits or blocks in
+ * a syscall, leaving a request in m->action that g0 carries out AFTER the
+ * switch. That is what makes Go's unlock-after-switch parking protocol
+ * (runtime_internal.h) safe: no waker can see a G before it is off its
+ * stack.
+ *
+ * Finding work (find_runnable), in order: expired timers of the own P;
+ * every 61st schedule one G from the global queue (fairness); runnext and
+ * the local queue; the global queue; a non-blocking poll; then, if fewer
+ * than half the busy Ps already have a spinning M, spin: steal half of a
+ * random victim's queue (4 rounds, runnext on the last), running any
+ * victim's expired timers. Failing all that the M gives its P back,
+ * re-checks every queue (a G made ready while we were deciding must not
+ * be lost), and sleeps: in epoll_wait until the earliest timer if nobody
+ * else polls and anything can arrive that way, else on its own futex.
+ * When a G becomes ready and there is an idle P but no spinning M, one M
+ * is woken (wakep), so work spreads without a thundering herd.
+ *
+ * Deadlock: when an M goes to sleep with no M left running, no G in a
+ * syscall, no timer, no poller waiter and no signal/child watcher, the
+ * remaining goroutines can never run: checkdead() says so and exits 2.
+ *
+ * Limits: goroutines are not preempted (C has no safe points); a G that
+ * never yields keeps its P, while other Ps keep going and still fire its
+ * P's timers.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "runtime/sched.h"
+
+goc__sched goc__sc;
+
+static __thread goc_m *tls_m;
+static int maxprocs_config; /* goc_maxprocs outside the runtime */
+
+__attribute__((noinline)) goc_m *goc__getm(void)
+{
+    goc_m *m = tls_m;
+    __asm__ volatile("" ::: "memory");
+    return m;
+}
+
+__attribute__((noinline)) void goc__setm(goc_m *m)
+{
+    tls_m = m;
+}
+
+goc_g *goc__getg(void)
+{
+    goc_m *m = goc__getm();
+    return m ? m->curg : NULL;
+}
+
+uint64_t goc__g_id(const goc_g *g)
+{
+    return g->id;
+}
+
+uint64_t goc_id(void)
+{
+    goc_g *g = goc__getg();
+    return g ? g->id : 0;
+}
+
+int goc__p_id(void)
+{
+    goc_m *m = goc__getm();
+    return m && m->p ? m->p->id : -1;
+}
+
+void goc__require_g(const char *what)
+{
+    if (goc_unlikely(!goc__getg())) {
+        if (!goc__sc.running)
+            goc__fatal("%s called outside goc_main (no runtime)", what);
+        goc__fatal("%s called outside a goroutine", what);
+    }
+}
+
+int64_t goc_nanotime(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * GOC_SECOND + ts.tv_nsec;
+}
+
+/* ---- futex ---------------------------------------------------------- */
+
+void goc__futex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t ns)
+{
+    struct timespec ts, *tsp = NULL;
+    if (ns >= 0) {
+        ts.tv_sec = ns / GOC_SECOND;
+        ts.tv_nsec = ns % GOC_SECOND;
+        tsp = &ts;
+    }
+    syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, val, tsp, NULL, 0);
+}
+
+void goc__futex_wake(_Atomic uint32_t *addr, int n)
+{
+    syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
+}
+
+/* ---- random --------------------------------------------------------- */
+
+static uint32_t fallback_rand(void)
+{
+    static _Atomic uint32_t state = 0x9E3779B9u;
+    uint32_t x = atomic_fetch_add_explicit(&state, 0x9E3779B9u,
+                                           memory_order_relaxed);
+    x ^= x >> 16;
+    x *= 0x7feb352du;
+    x ^= x >> 15;
+    return x;
+}
+
+uint32_t goc__fastrand(void)
+{
+    goc_m *m = goc__getm();
+    if (!m)
+        return fallback_rand();
+    /* xorshift64-style pair (Go's fastrand). */
+    uint32_t s1 = m->rand[0], s0 = m->rand[1];
+    s1 ^= s1 << 17;
+    s1 = s1 ^ s0 ^ s1 >> 7 ^ s0 >> 16;
+    m->rand[0] = s0;
+    m->rand[1] = s1;
+    return s0 + s1;
+}
+
+uint32_t goc__fastrandn(uint32_t n)
+{
+    return (uint32_t)(((uint64_t)goc__fastrand() * n) >> 32);
+}
+
+/* ---- glist ---------------------------------------------------------- */
+
+void goc__glist_push(goc__glist *l, goc_g *g)
+{
+    g->schedlink = NULL;
+    if (l->tail)
+        l->tail->schedlink = g;
+    else
+        l->head = g;
+    l->tail = g;
+    l->n++;
+}
+
+static goc_g *glist_pop(goc__glist *l)
+{
+    goc_g *g = l->head;
+    if (g) {
+        l->head = g->schedlink;
+        if (!l->head)
+            l->tail = NULL;
+        l->n--;
+    }
+    return g;
+}
+
+/* ---- run queues ----------------------------------------------------- */
+
+static void globrunqput_locked(goc_g *g)
+{
+    g->schedlink = NULL;
+    if (goc__sc.runq_tail)
+        goc__sc.runq_tail->schedlink = g;
+    else
+        goc__sc.runq_head = g;
+    goc__sc.runq_tail = g;
+    atomic_fetch_add_explicit(&goc__sc.runq_size, 1, memory_order_relaxed);
+}
+
+void goc__globrunqput(goc_g *g)
+{
+    pthread_mutex_lock(&goc__sc.lock);
+    globrunqput_locked(g);
+    pthread_mutex_unlock(&goc__sc.lock);
+}
+
+/* Move half of p's local queue plus g to the global queue (owner only;
+ * the local queue is full). false if thieves emptied it meanwhile. */
+static bool runqputslow(goc_p *p, goc_g *g, uint32_t h, uint32_t t)
+{
+    goc_g *batch[RUNQ_SIZE / 2 + 1];
+    uint32_t n = (t - h) / 2;
+    for (uint32_t i = 0; i < n; i++)
+        batch[i] = atomic_load_explicit(&p->runq[(h + i) % RUNQ_SIZE],
+                                        memory_order_relaxed);
+    if (!atomic_compare_exchange_strong_explicit(
+            &p->runqhead, &h, h + n, memory_order_acq_rel,
+            memory_order_relaxed))
+        return false;
+    batch[n] = g;
+    pthread_mutex_lock(&goc__sc.lock);
+    for (uint32_t i = 0; i <= n; i++)
+        globrunqput_locked(batch[i]);
+    pthread_mutex_unlock(&goc__sc.lock);
+    return true;
+}
+
+void goc__runqput(goc_p *p, goc_g *g, bool next)
+{
+    if (next) {
+        g = atomic_exchange_explicit(&p->runnext, g, memory_order_acq_rel);
+        if (!g)
+            return;
+    }
+    for (;;) {
+        uint32_t h = atomic_load_explicit(&p->runqhead, memory_order_acquire);
+        uint32_t t = atomic_load_explicit(&p->runqtail, memory_order_relaxed);
+        if (t - h < RUNQ_SIZE) {
+            atomic_store_explicit(&p->runq[t % RUNQ_SIZE], g,
+                                  memory_order_relaxed);
+            /* Pairs with the acquire loads of runqtail in runqget/grab. */
+            atomic_store_explicit(&p->runqtail, t + 1, memory_order_release);
+            return;
+        }
+        if (runqputslow(p, g, h, t))
+            return;
+    }
+}
+
+static goc_g *runqget(goc_p *p)
+{
+    goc_g *next = atomic_load_explicit(&p->runnext, memory_order_relaxed);
+    if (next && atomic_compare_exchange_strong_explicit(
+                    &p->runnext, &next, NULL, memory_order_acq_rel,
+                    memory_order_relaxed))
+        return next;
+    for (;;) {
+        uint32_t h = atomic_load_explicit(&p->runqhead, memory_order_acquire);
+        uint32_t t = atomic_load_explicit(&p->runqtail, memory_order_acquire);
+        if (t == h)
+            return NULL;
+        goc_g *g = atomic_load_explicit(&p->runq[h % RUNQ_SIZE],
+                                        memory_order_relaxed);
+        if (atomic_compare_exchange_strong_explicit(
+                &p->runqhead, &h, h + 1, memory_order_acq_rel,
+                memory_order_relaxed))
+            return g;
+    }
+}
+
+static bool runq_empty(goc_p *p)
+{
+    uint32_t h = atomic_load_explicit(&p->runqhead, memory_order_acquire);
+    uint32_t t = atomic_load_explicit(&p->runqtail, memory_order_acquire);
+    return h == t &&
+           atomic_load_explicit(&p->runnext, memory_order_acquire) == NULL;
+}
+
+/* Grab half of victim's queue into batch; returns the count. */
+static uint32_t runqgrab(goc_p *victim, goc_g **batch, bool steal_next)
+{
+    for (;;) {
+        uint32_t h =
+            atomic_load_explicit(&victim->runqhead, memory_order_acquire);
+        uint32_t t =
+            atomic_load_explicit(&victim->runqtail, memory_order_acquire);
+        uint32_t n = t - h;
+        n = n - n / 2;
+        if (n == 0) {
+            if (steal_next) {
+                goc_g *next = atomic_load_explicit(&victim->runnext,
+                                                   memory_order_acquire);
+                if (next && atomic_compare_exchange_strong_explicit(
+                                &victim->runnext, &next, NULL,
+                                memory_order_acq_rel, memory_order_relaxed)) {
+                    batch[0] = next;
+                    return 1;
+                }
+            }
+            return 0;
+        }
+        if (n > RUNQ_SIZE / 2)
+            continue; /* inconsistent h/t pair: retry */
+        for (uint32_t i = 0; i < n; i++)
+            batch[i] = atomic_load_explicit(
+                &victim->runq[(h + i) % RUNQ_SIZE], memory_order_relaxed);
+        if (atomic_compare_exchange_strong_explicit(
+                &victim->runqhead, &h, h + n, memory_order_acq_rel,
+                memory_order_relaxed))
+            return n;
+    }
+}
+
+static goc_g *runqsteal(goc_p *p, goc_p *victim, bool steal_next)
+{
+    goc_g *batch[RUNQ_SIZE / 2];
+    uint32_t n = runqgrab(victim, batch, steal_next);
+    if (n == 0)
+        return NULL;
+    for (uint32_t i = 0; i + 1 < n; i++)
+        goc__runqput(p, batch[i], false);
+    return batch[n - 1];
+}
+
+/* Take Gs from the global queue (sched.lock held): one to run, up to a
+ * fair share more into p's local queue. */
+static goc_g *globrunqget_locked(goc_p *p, int32_t max)
+{
+    int32_t size = atomic_load_explicit(&goc__sc.runq_size,
+                                        memory_order_relaxed);
+    if (size == 0)
+        return NULL;
+    int32_t n = size / atomic_load(&goc__sc.gomaxprocs) + 1;
+    if (n > size)
+        n = size;
+    if (max > 0 && n > max)
+        n = max;
+    if (n > RUNQ_SIZE / 2)
+        n = RUNQ_SIZE / 2;
+    atomic_fetch_sub_explicit(&goc__sc.runq_size, n, memory_order_relaxed);
+    goc_g *g = goc__sc.runq_head;
+    goc__sc.runq_head = g->schedlink;
+    for (int32_t i = 1; i < n; i++) {
+        goc_g *x = goc__sc.runq_head;
+        goc__sc.runq_head = x->schedlink;
+        goc__runqput(p, x, false);
+    }
+    if (!goc__sc.runq_head)
+        goc__sc.runq_tail = NULL;
+    return g;
+}
+
+/* ---- idle Ps and Ms ------------------------------------------------- */
+
+/* sched.lock held. */
+void goc__pidleput(goc_p *p)
+{
+    if (p->id >= atomic_load(&goc__sc.gomaxprocs)) {
+        atomic_store(&p->status, P_DEAD);
+        p->m = NULL;
+        return;
+    }
+    atomic_store(&p->status, P_IDLE);
+    p->m = NULL;
+    p->link = goc__sc.pidle;
+    goc__sc.pidle = p;
+    atomic_fetch_add(&goc__sc.npidle, 1);
+}
+
+/* sched.lock held. */
+goc_p *goc__pidleget(void)
+{
+    goc_p *p = goc__sc.pidle;
+    if (p) {
+        goc__sc.pidle = p->link;
+        atomic_fetch_sub(&goc__sc.npidle, 1);
+    }
+    return p;
+}
+
+static void acquirep(goc_m *m, goc_p *p)
+{
+    m->p = p;
+    p->m = m;
+    atomic_store(&p->status, P_RUNNING);
+}
+
+static void *mstart(void *arg);
+
+/* Create an M that starts with p (sched.lock NOT held). */
+static bool newm(goc_p *p, bool spinning)
+{
+    goc_m *m = calloc(1, sizeof *m);
+    if (!m)
+        return false;
+    m->nextp = p;
+    m->spinning = spinning;
+    m->rand[0] = fallback_rand() | 1;
+    m->rand[1] = fallback_rand() | 1;
+    pthread_mutex_lock(&goc__sc.lock);
+    m->id = goc__sc.mcount++;
+    m->all_next = goc__sc.allm;
+    goc__sc.allm = m;
+    pthread_mutex_unlock(&goc__sc.lock);
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 1024 * 1024);
+    /* Runtime threads block every signal that goc delivers through its
+     * own means; faults stay unblocked (they are synchronous). */
+    int err = pthread_create(&m->thread, &attr, mstart, m);
+    pthread_attr_destroy(&attr);
+    if (err != 0)
+        goc__fatal("newm: cannot create thread: %s", strerror(err));
+    return true;
+}
+
+void goc__startm(goc_p *p, bool spinning)
+{
+    pthread_mutex_lock(&goc__sc.lock);
+    if (atomic_load(&goc__sc.shutdown)) {
+        if (p)
+            goc__pidleput(p);
+        pthread_mutex_unlock(&goc__sc.lock);
+        if (spinning)
+            atomic_fetch_sub(&goc__sc.nmspinning, 1);
+        return;
+    }
+    if (!p) {
+        p = goc__pidleget();
+        if (!p) {
+            pthread_mutex_unlock(&goc__sc.lock);
+            if (spinning)
+                atomic_fetch_sub(&goc__sc.nmspinning, 1);
+            return;
+        }
+    }
+    goc_m *m = goc__sc.midle;
+    if (m) {
+        goc__sc.midle = m->link;
+        goc__sc.nmidle--;
+    }
+    pthread_mutex_unlock(&goc__sc.lock);
+    if (!m) {
+        newm(p, spinning);
+        return;
+    }
+    m->spinning = spinning;
+    m->nextp = p;
+    atomic_store(&m->park, 1);
+    goc__futex_wake(&m->park, 1);
+}
+
+void goc__wakep(void)
+{
+    if (atomic_load_explicit(&goc__sc.npidle, memory_order_acquire) == 0)
+        return;
+    int32_t zero = 0;
+    if (atomic_load_explicit(&goc__sc.nmspinning, memory_order_acquire) != 0 ||
+        !atomic_compare_exchange_strong(&goc__sc.nmspinning, &zero, 1))
+        return;
+    goc__startm(NULL, true);
+}
+
+/* Hand off p, whose M is stuck in a syscall or gone (sysmon). */
+void goc__handoffp(goc_p *p)
+{
+    if (!runq_empty(p) ||
+        atomic_load_explicit(&goc__sc.runq_size, memory_order_relaxed) > 0) {
+        goc__startm(p, false);
+        return;
+    }
+    if (atomic_load(&goc__sc.nmspinning) + atomic_load(&goc__sc.npidle) == 0) {
+        int32_t zero = 0;
+        if (atomic_compare_exchange_strong(&goc__sc.nmspinning, &zero, 1)) {
+            goc__startm(p, true);
+            return;
+        }
+    }
+    if (goc__timers_next(p) && !atomic_load(&goc__sc.polling)) {
+        goc__startm(p, false);
+        return;
+    }
+    pthread_mutex_lock(&goc__sc.lock);
+    goc__pidleput(p);
+    pthread_mutex_unlock(&goc__sc.lock);
+}
+
+/* Caller holds sched.lock. Exits the process when nothing can ever run
+ * again. */
+void goc__checkdead(void)
+{
+    if (atomic_load(&goc__sc.shutdown) || atomic_load(&goc__sc.main_done))
+        return;
+    if (goc__sc.mcount - goc__sc.nmidle > 0)
+        return;
+    if (atomic_load(&goc__sc.nsyscall) > 0 ||
+        atomic_load(&goc__sc.npollwait) > 0 ||
+        atomic_load(&goc__sc.nwakers) > 0 || goc__sc.runq_head)
+        return;
+    if (goc__timers_any())
+        return;
+    for (int32_t i = 0; i < atomic_load(&goc__sc.nprocs_alloc); i++)
+        if (!runq_empty(goc__sc.allp[i]))
+            return;
+    fflush(stdout);
+    fprintf(stderr, "fatal error: all goroutines are asleep - deadlock!\n\n"
+                    "goroutine 1 [%s]:\n",
+            goc__sc.main_g && goc__sc.main_g->waitreason
+                ? goc__sc.main_g->waitreason
+                : "waiting");
+    fflush(stderr);
+    _exit(2);
+}
+
+/* Park m until someone hands it a P (m->nextp) or shutdown. */
+void goc__stopm(goc_m *m)
+{
+    pthread_mutex_lock(&goc__sc.lock);
+    if (atomic_load(&goc__sc.shutdown)) {
+        pthread_mutex_unlock(&goc__sc.lock);
+        return;
+    }
+    atomic_store(&m->park, 0);
+    m->link = goc__sc.midle;
+    goc__sc.midle = m;
+    goc__sc.nmidle++;
+    goc__checkdead();
+    pthread_mutex_unlock(&goc__sc.lock);
+    while (atomic_load(&m->park) == 0)
+        goc__futex_wait(&m->park, 0, -1);
+    if (m->nextp) {
+        acquirep(m, m->nextp);
+        m->nextp = NULL;
+    }
+}
+
+void goc__inject_glist(goc__glist *l)
+{
+    if (!l->n)
+        return;
+    int n = l->n;
+    pthread_mutex_lock(&goc__sc.lock);
+    goc_g *g;
+    while ((g = glist_pop(l))) {
+        atomic_store(&g->status, G_RUNNABLE);
+        globrunqput_locked(g);
+    }
+    pthread_mutex_unlock(&goc__sc.lock);
+    for (int i = 0; i < n && atomic_load(&goc__sc.npidle) > 0; i++)
+        goc__startm(NULL, false);
+}
+
+/* ---- finding work --------------------------------------------------- */
+
+static void resetspinning(goc_m *m)
+{
+    m->spinning = false;
+    if (atomic_fetch_sub(&goc__sc.nmspinning, 1) == 1)
+        goc__wakep(); /* we were the last spinner: there may be more work */
+}
+
+/* p's id is past gomaxprocs: give its Gs to the global queue and drop
+ * it. m ends without a P. */
+static void retirep(goc_m *m, goc_p *p)
+{
+    goc_g *g;
+    while ((g = runqget(p)))
+        goc__globrunqput(g);
+    while (p->gfree) {
+        g = p->gfree;
+        p->gfree = g->schedlink;
+        p->gfree_n--;
+        goc__g_free(NULL, g);
+    }
+    pthread_mutex_lock(&goc__sc.lock);
+    atomic_store(&p->status, P_DEAD);
+    p->m = NULL;
+    pthread_mutex_unlock(&goc__sc.lock);
+    m->p = NULL;
+}
+
+/* Run expired timers of every P; returns the earliest deadline left. */
+static int64_t run_all_timers(int64_t now)
+{
+    int64_t earliest = 0;
+    int32_t n = atomic_load(&goc__sc.nprocs_alloc);
+    for (int32_t i = 0; i < n; i++) {
+        int64_t w = goc__timers_run(goc__sc.allp[i], now);
+        if (w && (!earliest || w < earliest))
+            earliest = w;
+    }
+    return earliest;
+}
+
+static goc_g *find_runnable(goc_m *m)
+{
+top:
+    if (atomic_load(&goc__sc.shutdown))
+        return NULL;
+    if (!m->p) {
+        goc__stopm(m);
+        goto top;
+    }
+    goc_p *p = m->p;
+    if (goc_unlikely(p->id >= atomic_load_explicit(&goc__sc.gomaxprocs,
+                                                   memory_order_relaxed))) {
+        retirep(m, p);
+        if (m->spinning) {
+            m->spinning = false;
+            atomic_fetch_sub(&goc__sc.nmspinning, 1);
+        }
+        goto top;
+    }
+    goc_g *g;
+    if (goc__timers_next(p))
+        goc__timers_run(p, goc_nanotime());
+    if (p->schedtick % GOC_GLOBAL_RUNQ_TICK == 0 &&
+        atomic_load_explicit(&goc__sc.runq_size, memory_order_relaxed) > 0) {
+        pthread_mutex_lock(&goc__sc.lock);
+        g = globrunqget_locked(p, 1);
+        pthread_mutex_unlock(&goc__sc.lock);
+        if (g)
+            return g;
+    }
+    if ((g = runqget(p)))
+        return g;
+    if (atomic_load_explicit(&goc__sc.runq_size, memory_order_relaxed) > 0) {
+        pthread_mutex_lock(&goc__sc.lock);
+        g = globrunqget_locked(p, 0);
+        pthread_mutex_unlock(&goc__sc.lock);
+        if (g)
+            return g;
+    }
+    if (atomic_load(&goc__sc.npollwait) > 0 && !atomic_load(&goc__sc.polling)) {
+        bool f = false;
+        if (atomic_compare_exchange_strong(&goc__sc.polling, &f, true)) {
+            goc__glist list = {0};
+            goc__netpoll(0, &list);
+            atomic_store(&goc__sc.polling, false);
+            if ((g = glist_pop(&list))) {
+                goc__inject_glist(&list);
+                atomic_store(&g->status, G_RUNNABLE);
+                return g;
+            }
+        }
+    }
+    /* Timers of every P: a P whose G never yields still gets them run. */
+    int64_t now = goc_nanotime();
+    run_all_timers(now);
+    if ((g = runqget(p)))
+        return g;
+
+    int32_t procs = atomic_load(&goc__sc.gomaxprocs);
+    if (procs > 1 &&
+        (m->spinning || 2 * atomic_load(&goc__sc.nmspinning) <
+                            procs - atomic_load(&goc__sc.npidle))) {
+        if (!m->spinning) {
+            m->spinning = true;
+            atomic_fetch_add(&goc__sc.nmspinning, 1);
+        }
+        for (int round = 0; round < 4; round++) {
+            uint32_t start = goc__fastrandn((uint32_t)procs);
+            for (int32_t i = 0; i < procs; i++) {
+                goc_p *v = goc__sc.allp[(start + (uint32_t)i) % procs];
+                if (v == p)
+                    continue;
+                if ((g = runqsteal(p, v, round == 3)))
+                    return g;
+            }
+        }
+    }
+
+    /* Nothing found: give up the P. */
+    pthread_mutex_lock(&goc__sc.lock);
+    if (goc__sc.runq_head) {
+        g = globrunqget_locked(p, 0);
+        pthread_mutex_unlock(&goc__sc.lock);
+        return g;
+    }
+    goc__pidleput(p);
+    m->p = NULL;
+    pthread_mutex_unlock(&goc__sc.lock);
+
+    if (m->spinning) {
+        m->spinning = false;
+        atomic_fetch_sub(&goc__sc.nmspinning, 1);
+        /* A G made ready while we were spinning may have seen
+         * nmspinning > 0 and woken nobody: look again. */
+        int32_t n = atomic_load(&goc__sc.gomaxprocs);
+        for (int32_t i = 0; i < n; i++) {
+            if (!runq_empty(goc__sc.allp[i])) {
+                pthread_mutex_lock(&goc__sc.lock);
+                goc_p *np = goc__pidleget();
+                pthread_mutex_unlock(&goc__sc.lock);
+                if (np) {
+                    acquirep(m, np);
+                    m->spinning = true;
+                    atomic_fetch_add(&goc__sc.nmspinning, 1);
+                    goto top;
+                }
+                break;
+            }
+        }
+    }
+
+    /* Sleep: in the poller if it can deliver anything, else on a futex. */
+    bool wait_poll = atomic_load(&goc__sc.npollwait) > 0 ||
+                     atomic_load(&goc__sc.nwakers) > 0 || goc__timers_any();
+    bool f = false;
+    if (wait_poll &&
+        atomic_compare_exchange_strong(&goc__sc.polling, &f, true)) {
+        now = goc_nanotime();
+        int64_t until = run_all_timers(now);
+        int64_t delay = -1;
+        if (until) {
+            delay = until - now;
+            if (delay < 0)
+                delay = 0;
+        }
+        atomic_store(&goc__sc.poll_until, until ? until : INT64_MAX);
+        goc__glist list = {0};
+        if (!atomic_load(&goc__sc.shutdown))
+            goc__netpoll(delay, &list);
+        atomic_store(&goc__sc.poll_until, 0);
+        atomic_store(&goc__sc.polling, false);
+        pthread_mutex_lock(&goc__sc.lock);
+        goc_p *np = goc__pidleget();
+        pthread_mutex_unlock(&goc__sc.lock);
+        if (!np) {
+            goc__inject_glist(&list);
+            goc__stopm(m);
+            goto top;
+        }
+        acquirep(m, np);
+        if ((g = glist_pop(&list))) {
+            goc__inject_glist(&list);
+            atomic_store(&g->status, G_RUNNABLE);
+            return g;
+        }
+        goto top;
+    }
+    goc__stopm(m);
+    goto top;
+}
+
+/* ---- running goroutines --------------------------------------------- */
+
+static void g_exit_on_g0(goc_m *m, goc_g *g);
+
+/* Switch from g0 to g; returns when g switches back (m->action says
+ * why). */
+static void execute(goc_m *m, goc_g *g)
+{
+    g->m = m;
+    m->curg = g;
+    atomic_store_explicit(&g->status, G_RUNNING, memory_order_relaxed);
+    if (m->p)
+        m->p->schedtick++;
+    goc__san_switch_begin(&m->g0san, &g->san, false);
+    goc__ctx_switch(&m->g0ctx, &g->ctx);
+    goc__san_switch_end(&m->g0san);
+    m->curg = NULL;
+}
+
+/* Called on g0 after g switched back: carry out g's request. Returns a G
+ * to run next directly, or NULL to schedule. */
+static goc_g *after_switch(goc_m *m, goc_g *g)
+{
+    int action = m->action;
+    m->action = ACT_NONE;
+    if (g->stack_kind == STACK_SLAB && action != ACT_EXIT)
+        goc__stack_check(g);
+    switch (action) {
+    case ACT_YIELD:
+        atomic_store(&g->status, G_RUNNABLE);
+        goc__runqput(m->p, g, false);
+        return NULL;
+    case ACT_PARK: {
+        atomic_store(&g->status, G_WAITING);
+        bool (*fn)(goc_g *, void *) = g->park_fn;
+        void *arg = g->park_arg;
+        if (fn && !fn(g, arg)) {
+            /* Park abandoned: g runs again at once. */
+            uint32_t w = G_WAITING;
+            if (atomic_compare_exchange_strong(&g->status, &w, G_RUNNABLE))
+                return g;
+        }
+        return NULL;
+    }
+    case ACT_EXIT:
+        g_exit_on_g0(m, g);
+        return NULL;
+    case ACT_SYSCALL_BLOCK: {
+        /* g left its syscall and found no P; m has none either. */
+        atomic_fetch_sub(&goc__sc.nsyscall, 1);
+        pthread_mutex_lock(&goc__sc.lock);
+        goc_p *p = goc__pidleget();
+        if (p) {
+            pthread_mutex_unlock(&goc__sc.lock);
+            acquirep(m, p);
+            atomic_store(&g->status, G_RUNNABLE);
+            return g;
+        }
+        atomic_store(&g->status, G_RUNNABLE);
+        globrunqput_locked(g);
+        pthread_mutex_unlock(&goc__sc.lock);
+        return NULL;
+    }
+    default:
+        goc__fatal("bad goroutine action %d", action);
+    }
+}
+
+static void schedule(goc_m *m)
+{
+    for (;;) {
+        goc_g *g = find_runnable(m);
+        if (!g)
+            return;
+        if (m->spinning)
+            resetspinning(m);
+        do {
+            execute(m, g);
+            g = after_switch(m, g);
+        } while (g);
+    }
+}
+
+/* Switch from the running g to its M's g0 with a request. */
+static void g_switch_to_g0(goc_g *g, int action)
+{
+    goc_m *m = g->m;
+    m->action = action;
+    goc__san_switch_begin(&g->san, &m->g0san, action == ACT_EXIT);
+    goc__ctx_switch(&g->ctx, &m->g0ctx);
+    goc__san_switch_end(&g->san);
+}
+
+static void main_finished(int ret)
+{
+    goc__sc.main_ret = ret;
+    atomic_store(&goc__sc.shutdown, true);
+    atomic_store(&goc__sc.main_done, 1);
+    goc__futex_wake(&goc__sc.main_done, 1);
+}
+
+static void g_exit_on_g0(goc_m *m, goc_g *g)
+{
+    atomic_store(&g->status, G_DEAD);
+    if (m->p)
+        atomic_fetch_sub_explicit(&m->p->ngoroutine, 1, memory_order_relaxed);
+    else
+        atomic_fetch_sub(&goc__sc.ngoroutine_global, 1);
+    if (g == goc__sc.main_g) {
+        /* The main goroutine's G stays until shutdown frees all. */
+        main_finished(goc__sc.main_ret);
+        return;
+    }
+    goc__g_free(m->p, g);
+}
+
+/* Entry of every goroutine, on its own stack. */
+void goc__g_start(goc_g *g)
+{
+    goc__san_switch_end(&g->san);
+    g->fn(g->arg);
+    goc__san_no_return();
+    g_switch_to_g0(g, ACT_EXIT);
+    __builtin_unreachable();
+}
+
+void goc_exit(void)
+{
+    goc__require_g("goc_exit");
+    goc_g *g = goc__getg();
+    if (g == goc__sc.main_g)
+        goc__sc.main_ret = 0;
+    goc__san_no_return();
+    g_switch_to_g0(g, ACT_EXIT);
+    __builtin_unreachable();
+}
+
+void goc_yield(void)
+{
+    goc__require_g("goc_yield");
+    goc_g *g = goc__getg();
+    g_switch_to_g0(g, ACT_YIELD);
+}
+
+void goc__park(bool (*unlock_fn)(goc_g *, void *), void *arg,
+               const char *reason)
+{
+    goc_g *g = goc__getg();
+    if (goc_unlikely(!g))
+        goc__fatal("blocking operation (%s) outside a goroutine", reason);
+    g->park_fn = unlock_fn;
+    g->park_arg = arg;
+    g->waitreason = reason;
+    g_switch_to_g0(g, ACT_PARK);
+    g->waitreason = NULL;
+}
+
+void goc__ready(goc_g *g)
+{
+    uint32_t w = G_WAITING;
+    if (goc_unlikely(!atomic_compare_exchange_strong(&g->status, &w,
+                                                     G_RUNNABLE)))
+        goc__fatal("goc__ready of goroutine %llu in state %u",
+                   (unsigned long long)g->id, w);
+    goc_m *m = goc__getm();
+    if (m && m->p) {
+        goc__runqput(m->p, g, true);
+    } else {
+        goc__globrunqput(g);
+        if (atomic_load(&goc__sc.polling))
+            goc__netpoll_break();
+    }
+    goc__wakep();
+}
+
+static void sleep_wake(void *arg, uint64_t seq, int64_t now)
+{
+    (void)seq, (void)now;
+    goc__ready(arg);
+}
+
+static bool sleep_arm(goc_g *g, void *arg)
+{
+    goc__timer_add(&g->sleep_timer, *(int64_t *)arg, 0);
+    return true;
+}
+
+void goc_sleep(int64_t ns)
+{
+    goc__require_g("goc_sleep");
+    if (ns <= 0)
+        return;
+    goc_g *g = goc__getg();
+    int64_t when = goc_nanotime() + ns;
+    if (when < 0) /* overflow: sleep "forever" */
+        when = INT64_MAX;
+    goc__timer_init(&g->sleep_timer, sleep_wake, g);
+    goc__park(sleep_arm, &when, "sleep");
+}
+
+/* ---- spawning ------------------------------------------------------- */
+
+static uint64_t new_goid(goc_p *p)
+{
+    if (p) {
+        if (p->goid_next == p->goid_end) {
+            p->goid_next = atomic_fetch_add(&goc__sc.goid_gen, 16);
+            p->goid_end = p->goid_next + 16;
+        }
+        return p->goid_next++;
+    }
+    return atomic_fetch_add(&goc__sc.goid_gen, 1);
+}
+
+int goc_go_stack(void (*fn)(void *), void *arg, size_t stack_size)
+{
+    if (!fn)
+        return -EINVAL;
+    if (!goc__sc.running || atomic_load(&goc__sc.shutdown))
+        return -EINVAL;
+    goc_m *m = goc__getm();
+    goc_p *p = m ? m->p : NULL;
+    goc_g *g = goc__g_alloc(p, stack_size);
+    if (!g)
+        return -ENOMEM;
+    g->id = new_goid(p);
+    g->fn = fn;
+    g->arg = arg;
+    g->schedlink = NULL;
+    g->waitreason = NULL;
+    goc__g_prepare(g);
+    atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
+    if (p) {
+        atomic_fetch_add_explicit(&p->ngoroutine, 1, memory_order_relaxed);
+        goc__runqput(p, g, true);
+    } else {
+        atomic_fetch_add(&goc__sc.ngoroutine_global, 1);
+        goc__globrunqput(g);
+        if (atomic_load(&goc__sc.polling))
+            goc__netpoll_break();
+    }
+    goc__wakep();
+    return 0;
+}
+
+int goc_go(void (*fn)(void *), void *arg)
+{
+    return goc_go_stack(fn, arg, 0);
+}
+
+int64_t goc_num_goroutine(void)
+{
+    if (!goc__sc.running)
+        return 0;
+    int64_t n = atomic_load(&goc__sc.ngoroutine_global);
+    int32_t np = atomic_load(&goc__sc.nprocs_alloc);
+    for (int32_t i = 0; i < np; i++)
+        n += atomic_load_explicit(&goc__sc.allp[i]->ngoroutine,
+                                  memory_order_relaxed);
+    if (atomic_load(&goc__sc.main_done))
+        return n;
+    return n;
+}
+
+/* ---- processors ----------------------------------------------------- */
+
+static int ncpu(void)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0) {
+        int n = CPU_COUNT(&set);
+        if (n > 0)
+            return n;
+    }
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+static int initial_procs(void)
+{
+    const char *env = getenv("GOCMAXPROCS");
+    if (env && *env) {
+        char *end;
+        long v = strtol(env, &end, 10);
+        if (*end == '\0' && v > 0)
+            return v > GOC__MAXPROCS_LIMIT ? GOC__MAXPROCS_LIMIT : (int)v;
+    }
+    if (maxprocs_config > 0)
+        return maxprocs_config;
+    int n = ncpu();
+    return n > GOC__MAXPROCS_LIMIT ? GOC__MAXPROCS_LIMIT : n;
+}
+
+static goc_p *p_new(int id)
+{
+    goc_p *p = calloc(1, sizeof *p);
+    if (!p)
+        goc__fatal("out of memory creating processor %d", id);
+    p->id = id;
+    p->timers = goc__timer_heap_new();
+    if (!p->timers)
+        goc__fatal("out of memory creating processor %d", id);
+    atomic_store(&p->status, P_IDLE);
+    return p;
+}
+
+int goc_maxprocs(int n)
+{
+    if (!goc__sc.running || atomic_load(&goc__sc.shutdown)) {
+        int old = maxprocs_config > 0 ? maxprocs_config : ncpu();
+        if (n > 0)
+            maxprocs_config = n > GOC__MAXPROCS_LIMIT ? GOC__MAXPROCS_LIMIT : n;
+        return old;
+    }
+    pthread_mutex_lock(&goc__sc.lock);
+    int old = atomic_load(&goc__sc.gomaxprocs);
+    if (n <= 0 || n == old) {
+        pthread_mutex_unlock(&goc__sc.lock);
+        return old;
+    }
+    if (n > GOC__MAXPROCS_LIMIT)
+        n = GOC__MAXPROCS_LIMIT;
+    if (n > old) {
+        while (atomic_load(&goc__sc.nprocs_alloc) < n) {
+            int32_t id = atomic_load(&goc__sc.nprocs_alloc);
+            goc__sc.allp[id] = p_new(id);
+            atomic_store(&goc__sc.allp[id]->status, P_DEAD);
+            atomic_store(&goc__sc.nprocs_alloc, id + 1);
+        }
+        atomic_store(&goc__sc.gomaxprocs, n);
+        for (int i = old; i < n; i++) {
+            goc_p *p = goc__sc.allp[i];
+            if (atomic_load(&p->status) == P_DEAD)
+                goc__pidleput(p);
+        }
+    } else {
+        atomic_store(&goc__sc.gomaxprocs, n);
+        /* Idle Ps past n leave the idle list now; busy ones retire at
+         * their next schedule (find_runnable). */
+        goc_p **pp = &goc__sc.pidle;
+        while (*pp) {
+            goc_p *p = *pp;
+            if (p->id >= n) {
+                *pp = p->link;
+                atomic_store(&p->status, P_DEAD);
+                atomic_fetch_sub(&goc__sc.npidle, 1);
+            } else {
+                pp = &p->link;
+            }
+        }
+    }
+    pthread_mutex_unlock(&goc__sc.lock);
+    for (int i = old; i < n; i++)
+        goc__wakep();
+    return old;
+}
+
+/* ---- threads -------------------------------------------------------- */
+
+static void *mstart(void *arg)
+{
+    goc_m *m = arg;
+    goc__setm(m);
+    pthread_attr_t attr;
+    void *lo = NULL;
+    size_t size = 0;
+    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+        pthread_attr_getstack(&attr, &lo, &size);
+        pthread_attr_destroy(&attr);
+    }
+    goc__san_fiber_thread(&m->g0san, lo, size);
+    goc__altstack_setup(m);
+    if (m->nextp) {
+        acquirep(m, m->nextp);
+        m->nextp = NULL;
+    }
+    schedule(m);
+    if (m->p) {
+        pthread_mutex_lock(&goc__sc.lock);
+        goc__pidleput(m->p);
+        pthread_mutex_unlock(&goc__sc.lock);
+        m->p = NULL;
+    }
+    goc__altstack_free(m);
+    goc__setm(NULL);
+    return NULL;
+}
+
+/* ---- goc_main ------------------------------------------------------- */
+
+typedef struct main_start {
+    int (*fn)(void *);
+    void *arg;
+} main_start;
+
+static void main_trampoline(void *arg)
+{
+    main_start *ms = arg;
+    goc__sc.main_ret = ms->fn(ms->arg);
+}
+
+static void runtime_free(void)
+{
+    int32_t n = atomic_load(&goc__sc.nprocs_alloc);
+    for (int32_t i = 0; i < n; i++) {
+        goc_p *p = goc__sc.allp[i];
+        goc__timer_heap_free(p->timers);
+        free(p);
+        goc__sc.allp[i] = NULL;
+    }
+    goc_m *m = goc__sc.allm;
+    while (m) {
+        goc_m *next = m->all_next;
+        free(m);
+        m = next;
+    }
+    goc__stacks_shutdown();
+    goc__netpoll_close();
+    pthread_mutex_destroy(&goc__sc.lock);
+}
+
+int goc_main(int (*fn)(void *), void *arg)
+{
+    static _Atomic bool active;
+    bool f = false;
+    if (goc__getm() || !atomic_compare_exchange_strong(&active, &f, true))
+        goc__fatal("goc_main called while the runtime is running "
+                   "(goc_main inside goc_main)");
+    if (!fn)
+        goc__fatal("goc_main: NULL main function");
+
+    memset(&goc__sc, 0, sizeof goc__sc);
+    pthread_mutex_init(&goc__sc.lock, NULL);
+    int err = goc__netpoll_init();
+    if (err < 0)
+        goc__fatal("goc_main: cannot create the poller: %s",
+                   goc_strerror(err));
+    int procs = initial_procs();
+    for (int i = 0; i < procs; i++)
+        goc__sc.allp[i] = p_new(i);
+    atomic_store(&goc__sc.nprocs_alloc, procs);
+    atomic_store(&goc__sc.gomaxprocs, procs);
+    atomic_store(&goc__sc.goid_gen, 2);
+    for (int i = procs - 1; i >= 1; i--)
+        goc__pidleput(goc__sc.allp[i]);
+    goc__fault_handlers_install();
+    goc__sc.running = true;
+
+    main_start ms = {fn, arg};
+    goc_p *p0 = goc__sc.allp[0];
+    goc_g *g = goc__g_alloc(p0, 0);
+    if (!g)
+        goc__fatal("goc_main: out of memory for the main goroutine");
+    g->id = 1;
+    g->fn = main_trampoline;
+    g->arg = &ms;
+    goc__g_prepare(g);
+    atomic_store(&g->status, G_RUNNABLE);
+    goc__sc.main_g = g;
+    atomic_fetch_add(&p0->ngoroutine, 1);
+    goc__runqput(p0, g, false);
+    atomic_store(&p0->status, P_RUNNING);
+    if (goc__sysmon_start() != 0)
+        goc__fatal("goc_main: cannot start the monitor thread");
+    newm(p0, false);
+
+    while (atomic_load(&goc__sc.main_done) == 0)
+        goc__futex_wait(&goc__sc.main_done, 0, -1);
+
+    /* Shutdown: wake every idle M and the poller; each M leaves its
+     * scheduler loop at its next scheduling point. */
+    pthread_mutex_lock(&goc__sc.lock);
+    atomic_store(&goc__sc.shutdown, true);
+    for (goc_m *m = goc__sc.midle; m; m = m->link) {
+        m->nextp = NULL;
+        atomic_store(&m->park, 1);
+        goc__futex_wake(&m->park, 1);
+    }
+    goc__sc.midle = NULL;
+    goc__sc.nmidle = 0;
+    pthread_mutex_unlock(&goc__sc.lock);
+    goc__netpoll_break();
+    for (;;) {
+        /* Ms are only created before shutdown; the list is stable now. */
+        pthread_mutex_lock(&goc__sc.lock);
+        goc_m *all = goc__sc.allm;
+        pthread_mutex_unlock(&goc__sc.lock);
+        for (goc_m *m = all; m; m = m->all_next) {
+            goc__netpoll_break();
+            pthread_join(m->thread, NULL);
+        }
+        pthread_mutex_lock(&goc__sc.lock);
+        bool same = goc__sc.allm == all;
+        pthread_mutex_unlock(&goc__sc.lock);
+        if (same)
+            break;
+    }
+    goc__sysmon_stop();
+    goc__fault_handlers_remove();
+    int ret = goc__sc.main_ret;
+    goc__sc.running = false;
+    runtime_free();
+    atomic_store(&active, false);
+    return ret;
+}

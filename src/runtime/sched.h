@@ -1,0 +1,245 @@
+/*
+ * sched.h - the scheduler's private types: G (goroutine), P (processor),
+ * M (OS thread), and the global scheduler state. See docs/design.md.
+ *
+ * Goroutine states and their transitions (g->status, atomic):
+ *   G_IDLE     -> G_RUNNABLE   goc_go: a fresh G is queued
+ *   G_RUNNABLE -> G_RUNNING    an M takes it from a run queue (execute)
+ *   G_RUNNING  -> G_RUNNABLE   goc_yield (on g0, after the switch)
+ *   G_RUNNING  -> G_WAITING    goc__park (on g0, after the switch, before
+ *                              the unlock function runs)
+ *   G_WAITING  -> G_RUNNABLE   goc__ready (CAS; anything else is a bug)
+ *   G_RUNNING  -> G_SYSCALL    goc_syscall_begin (the G stays on its M)
+ *   G_SYSCALL  -> G_RUNNING    goc_syscall_end, processor regained
+ *   G_SYSCALL  -> G_RUNNABLE   goc_syscall_end, no processor: queued
+ *   G_RUNNING  -> G_DEAD       the function returned or goc_exit (on g0)
+ *   G_DEAD     -> G_IDLE       reused from a stack cache
+ *
+ * Processor states (p->status, atomic):
+ *   P_IDLE    on the idle list (sched.lock), run queue empty
+ *   P_RUNNING owned by an M that runs goroutines or the scheduler
+ *   P_SYSCALL its M is in a syscall; sysmon may CAS it to P_IDLE and hand
+ *             it off; goc_syscall_end CASes it back to P_RUNNING
+ *   P_DEAD    id >= gomaxprocs after goc_maxprocs shrank the set
+ *
+ * Lock order: sched.lock before a processor's timer lock. The run queue
+ * is lock-free (owner pushes/pops at its end, thieves CAS the head).
+ */
+#ifndef GOC_SCHED_H
+#define GOC_SCHED_H
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "runtime/config.h"
+#include "runtime/runtime_internal.h"
+#include "runtime/sanitizer.h"
+
+typedef struct goc_m goc_m;
+typedef struct goc_p goc_p;
+
+/* Saved context of a switched-out stack: everything else is on it. */
+typedef struct goc__ctx {
+    void *sp;
+} goc__ctx;
+
+void goc__ctx_switch(goc__ctx *from, goc__ctx *to);
+void goc__ctx_entry(void);
+
+enum {
+    G_IDLE,
+    G_RUNNABLE,
+    G_RUNNING,
+    G_WAITING,
+    G_SYSCALL,
+    G_DEAD,
+};
+
+enum { P_IDLE, P_RUNNING, P_SYSCALL, P_DEAD };
+
+/* How the stack of a G was obtained; see stack.c. */
+enum { STACK_GUARDED, STACK_SLAB, STACK_CUSTOM };
+
+/* What a goroutine asks its M's g0 to do right after switching to it. */
+enum { ACT_NONE, ACT_PARK, ACT_YIELD, ACT_EXIT, ACT_SYSCALL_BLOCK };
+
+/* A goroutine. Lives at the top of its own stack mapping (stack.c), so
+ * one mapping is one G and a parked G costs its touched stack pages. */
+struct goc_g {
+    goc__ctx ctx;              /* saved sp when not running */
+    _Atomic uint32_t status;   /* G_*, see the transitions above */
+    uint64_t id;               /* set at spawn; main is 1 */
+    void (*fn)(void *);        /* entry, set at spawn */
+    void *arg;
+    goc_g *schedlink;          /* global run queue / glist / cache link;
+                                  owned by whoever holds the G there */
+    goc_m *m;                  /* M running it; valid while running */
+    /* Park request, written by the G, read by g0 after the switch. */
+    bool (*park_fn)(goc_g *, void *);
+    void *park_arg;
+    const char *waitreason;
+    goc__timer sleep_timer;    /* goc_sleep's timer */
+    /* Stack: [lo, hi) usable; the mapping is [map_lo, map_lo+map_len). */
+    char *stack_lo;
+    char *stack_hi;
+    char *map_lo;
+    size_t map_len;
+    int stack_kind;            /* STACK_* */
+    struct goc_g *all_next;    /* registry of mappings (stack.c lock) */
+    struct goc_g *all_prev;
+    goc__san_fiber san;        /* sanitizer fiber state */
+};
+
+#define RUNQ_SIZE 256
+
+struct goc_p {
+    int id;
+    _Atomic uint32_t status;   /* P_* */
+    goc_m *m;                  /* owner while P_RUNNING/P_SYSCALL */
+    goc_p *link;               /* idle list (sched.lock) */
+    uint32_t schedtick;        /* owner only: goroutines run */
+    _Atomic uint32_t syscalltick; /* bumped by each syscall begin */
+    /* Run queue: owner writes tail (release) and consumes at head (CAS);
+     * thieves CAS head. Slots are atomics so that racing reads are
+     * defined; a slot is only trusted after a successful head CAS. */
+    _Atomic uint32_t runqhead;
+    _Atomic uint32_t runqtail;
+    _Atomic(goc_g *) runq[RUNQ_SIZE];
+    _Atomic(goc_g *) runnext;  /* next to run; owner sets, thieves CAS */
+    /* Cache of dead default-size Gs (with their stacks); owner only. */
+    goc_g *gfree;
+    int gfree_n;
+    /* Goroutine id batch: [goid_next, goid_end); owner only. */
+    uint64_t goid_next;
+    uint64_t goid_end;
+    /* Live goroutine count delta (spawns - exits) on this P; owner writes
+     * (atomic relaxed), anyone sums. */
+    _Atomic int64_t ngoroutine;
+    /* Timers: 4-ary min-heap (timer.c). */
+    struct goc__timer_heap *timers;
+};
+
+struct goc_m {
+    int id;
+    pthread_t thread;
+    goc__ctx g0ctx;            /* the scheduler's own context */
+    goc__san_fiber g0san;      /* sanitizer state of the thread's stack */
+    goc_g *curg;               /* G running on this M (owner) */
+    goc_p *p;                  /* attached P (owner) */
+    goc_p *nextp;              /* P handed over by whoever woke us */
+    goc_m *link;               /* idle list (sched.lock) */
+    goc_m *all_next;           /* every M (sched.lock) */
+    bool spinning;             /* looking for work; counted in nmspinning */
+    int action;                /* ACT_* request from curg (owner) */
+    _Atomic uint32_t park;     /* futex word for stopm */
+    uint32_t rand[2];          /* fastrand state */
+    void *altstack;            /* sigaltstack for stack-overflow reports */
+    int64_t syscall_when;      /* start of the current syscall */
+    goc_p *syscall_p;          /* P held when the syscall began */
+};
+
+/* The global scheduler state (one runtime per process at a time). */
+typedef struct goc__sched {
+    pthread_mutex_t lock;
+    /* Protected by lock: */
+    goc_g *runq_head, *runq_tail;
+    _Atomic int32_t runq_size;  /* read racily as a hint */
+    goc_p *pidle;
+    _Atomic int32_t npidle;     /* written under lock, read racily */
+    goc_m *midle;
+    int32_t nmidle;
+    int32_t mcount;             /* Ms created */
+    goc_m *allm;
+    /* Processors. allp[0..nprocs_alloc) exist; gomaxprocs are active. */
+    goc_p *allp[GOC__MAXPROCS_LIMIT];
+    _Atomic int32_t nprocs_alloc;
+    _Atomic int32_t gomaxprocs;
+    _Atomic int32_t nmspinning;
+    _Atomic int32_t nsyscall;   /* Gs between syscall begin and end */
+    _Atomic int64_t ngoroutine_global; /* spawns/exits without a P */
+    _Atomic int32_t npollwait;  /* Gs parked on the poller */
+    _Atomic int32_t nwakers;    /* signal/child watchers (deadlock) */
+    _Atomic uint64_t goid_gen;  /* next goroutine id batch */
+    /* Poller: the M blocked in epoll_wait, if any. poll_until is the
+     * deadline it sleeps to (INT64_MAX: none), 0 when nobody polls. */
+    _Atomic int64_t poll_until;
+    _Atomic bool polling;
+    int epfd;
+    int eventfd;
+    _Atomic uint32_t poll_wake_sig; /* a break is pending (dedup) */
+    /* Shutdown. */
+    _Atomic bool shutdown;
+    _Atomic uint32_t main_done;  /* futex: main goroutine finished */
+    int main_ret;
+    goc_g *main_g;
+    /* sysmon */
+    pthread_t sysmon_thread;
+    _Atomic uint32_t sysmon_sleep; /* futex word; 1 while blocked */
+    bool running;
+} goc__sched;
+
+extern goc__sched goc__sc;
+
+/* Per-thread state, read through accessors the compiler cannot cache
+ * across a switch (a G may resume on another thread). */
+goc_m *goc__getm(void);
+void goc__setm(goc_m *m);
+
+/* sched.c */
+void goc__runqput(goc_p *p, goc_g *g, bool next);
+void goc__globrunqput(goc_g *g);
+void goc__wakep(void);
+void goc__startm(goc_p *p, bool spinning);
+void goc__handoffp(goc_p *p);
+goc_p *goc__pidleget(void);
+void goc__pidleput(goc_p *p);
+void goc__execute_action(goc_m *m, goc_g *g);
+void goc__stopm(goc_m *m);
+void goc__checkdead(void);
+void goc__inject_glist(goc__glist *l);
+
+/* stack.c */
+goc_g *goc__g_alloc(goc_p *p, size_t stack_size);
+void goc__g_free(goc_p *p, goc_g *g);
+void goc__g_prepare(goc_g *g);
+void goc__stacks_shutdown(void);
+void goc__stack_check(goc_g *g);
+bool goc__stack_fault(void *addr, goc_g *g);
+
+/* timer.c */
+typedef struct goc__timer_heap goc__timer_heap;
+goc__timer_heap *goc__timer_heap_new(void);
+void goc__timer_heap_free(goc__timer_heap *h);
+/* Run expired timers of p; returns the next deadline (0: none). ready
+ * goroutines go to the caller's P. */
+int64_t goc__timers_run(goc_p *p, int64_t now);
+int64_t goc__timers_next(goc_p *p);
+bool goc__timers_any(void);
+
+/* netpoll.c */
+int goc__netpoll_init(void);
+void goc__netpoll_close(void);
+/* Wait up to `delay` ns (<0 forever, 0 not at all); fills list. */
+void goc__netpoll(int64_t delay, goc__glist *list);
+void goc__netpoll_break(void);
+void goc__netpoll_timer_added(int64_t when);
+
+/* sysmon.c */
+int goc__sysmon_start(void);
+void goc__sysmon_stop(void);
+void goc__sysmon_wake(void);
+
+/* signals for stack overflow (panic.c) */
+void goc__fault_handlers_install(void);
+void goc__fault_handlers_remove(void);
+int goc__altstack_setup(goc_m *m);
+void goc__altstack_free(goc_m *m);
+
+/* futex */
+void goc__futex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t ns);
+void goc__futex_wake(_Atomic uint32_t *addr, int n);
+
+#endif

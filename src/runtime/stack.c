@@ -1,0 +1,338 @@
+/*
+ * stack.c - goroutine stacks, each with its G at the top.
+ *
+ * A G lives at the high end of its own stack mapping, so creating a
+ * goroutine is one allocation and a parked goroutine costs only the stack
+ * pages it touched (one 4 KiB page at shallow depth): every mapping is
+ * MAP_NORESERVE and committed lazily by the kernel.
+ *
+ * Three kinds of stack:
+ *  - GUARDED: one mapping per stack with a PROT_NONE guard page below it.
+ *    An overflow faults on the guard; the SIGSEGV handler (panic.c, on a
+ *    per-thread sigaltstack) reports it. Costs 2 kernel maps each, so at
+ *    most GOC_GUARDED_STACKS_MAX are live at once (vm.max_map_count).
+ *  - SLAB: past that bound, default-size stacks are carved GOC_SLAB_STACKS
+ *    at a time from one mapping, so a million goroutines need ~16k maps.
+ *    No guard page: the stack pointer is checked against the bounds at
+ *    every switch (goc__stack_check), and an overflow is fatal there.
+ *  - CUSTOM: goc_go_stack with a non-default size: guarded, never cached.
+ *
+ * Dead default-size Gs are cached per processor (owner only, no lock) and
+ * in a global cache (stack_lock), so spawn+exit costs no system call in
+ * steady state. Past both bounds, guarded mappings are unmapped and slab
+ * stacks give their pages back (MADV_DONTNEED); a slab whose stacks are
+ * all free is unmapped.
+ *
+ * Invariants: every GUARDED/CUSTOM mapping is on the registry list
+ * (all_next/all_prev) and every slab on the slab list, both under
+ * stack_lock, so that goc_main's shutdown frees everything, including the
+ * stacks of goroutines that were still parked.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "runtime/sched.h"
+
+#define G_RESERVED (((sizeof(goc_g) + 63) / 64) * 64)
+
+typedef struct goc__slab {
+    char *base;            /* mapping of GOC_SLAB_STACKS * stride bytes */
+    size_t stride;
+    int nfree;             /* stacks not handed out */
+    uint16_t free_idx[GOC_SLAB_STACKS];
+    struct goc__slab *next, *prev;           /* all slabs */
+    struct goc__slab *pnext, *pprev;         /* slabs with a free stack */
+    bool on_partial;
+} goc__slab;
+
+/* Protected by stack_lock. */
+static pthread_mutex_t stack_lock = PTHREAD_MUTEX_INITIALIZER;
+static goc_g *registry;        /* GUARDED and CUSTOM mappings */
+static goc__slab *slabs;       /* every slab */
+static goc__slab *partial;     /* slabs with at least one free stack */
+static goc_g *gfree_global;    /* cached dead default-size Gs */
+static int gfree_global_n;
+static int guarded_live;
+
+/* Slab of a SLAB g: kept in the otherwise unused all_prev field. */
+#define G_SLAB(g) ((goc__slab *)(g)->all_prev)
+
+static void g_init_at(goc_g *g, char *map_lo, size_t map_len, char *lo,
+                      int kind)
+{
+    memset(g, 0, sizeof *g);
+    g->map_lo = map_lo;
+    g->map_len = map_len;
+    g->stack_lo = lo;
+    g->stack_hi = (char *)g;
+    g->stack_kind = kind;
+    goc__san_fiber_create(&g->san, lo, (size_t)(g->stack_hi - lo));
+}
+
+static goc_g *map_guarded(size_t stack_size, int kind)
+{
+    size_t len = stack_size + GOC_STACK_GUARD;
+    char *base = mmap(NULL, len, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (base == MAP_FAILED)
+        return NULL;
+    if (mprotect(base, GOC_STACK_GUARD, PROT_NONE) != 0) {
+        munmap(base, len);
+        return NULL;
+    }
+    goc_g *g = (goc_g *)(base + len - G_RESERVED);
+    g_init_at(g, base, len, base + GOC_STACK_GUARD, kind);
+    g->all_next = registry;
+    if (registry)
+        registry->all_prev = g;
+    registry = g;
+    if (kind == STACK_GUARDED)
+        guarded_live++;
+    return g;
+}
+
+static void unmap_guarded(goc_g *g)
+{
+    if (g->all_prev)
+        g->all_prev->all_next = g->all_next;
+    else
+        registry = g->all_next;
+    if (g->all_next)
+        g->all_next->all_prev = g->all_prev;
+    if (g->stack_kind == STACK_GUARDED)
+        guarded_live--;
+    goc__san_fiber_destroy(&g->san);
+    munmap(g->map_lo, g->map_len);
+}
+
+static void partial_remove(goc__slab *s)
+{
+    if (s->pprev)
+        s->pprev->pnext = s->pnext;
+    else
+        partial = s->pnext;
+    if (s->pnext)
+        s->pnext->pprev = s->pprev;
+    s->on_partial = false;
+}
+
+static void partial_add(goc__slab *s)
+{
+    s->pprev = NULL;
+    s->pnext = partial;
+    if (partial)
+        partial->pprev = s;
+    partial = s;
+    s->on_partial = true;
+}
+
+static goc_g *slab_alloc(void)
+{
+    goc__slab *s = partial;
+    if (!s) {
+        size_t stride = GOC_STACK_DEFAULT;
+        char *base = mmap(NULL, stride * GOC_SLAB_STACKS,
+                          PROT_READ | PROT_WRITE,
+                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (base == MAP_FAILED)
+            return NULL;
+        s = calloc(1, sizeof *s);
+        if (!s) {
+            munmap(base, stride * GOC_SLAB_STACKS);
+            return NULL;
+        }
+        s->base = base;
+        s->stride = stride;
+        s->nfree = GOC_SLAB_STACKS;
+        for (int i = 0; i < GOC_SLAB_STACKS; i++)
+            s->free_idx[i] = (uint16_t)(GOC_SLAB_STACKS - 1 - i);
+        s->next = slabs;
+        if (slabs)
+            slabs->prev = s;
+        slabs = s;
+        partial_add(s);
+    }
+    int idx = s->free_idx[--s->nfree];
+    if (s->nfree == 0)
+        partial_remove(s);
+    char *lo = s->base + (size_t)idx * s->stride;
+    goc_g *g = (goc_g *)(lo + s->stride - G_RESERVED);
+    g_init_at(g, lo, s->stride, lo, STACK_SLAB);
+    g->all_prev = (goc_g *)s;
+    return g;
+}
+
+static void slab_unlink_free(goc__slab *s)
+{
+    if (s->on_partial)
+        partial_remove(s);
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        slabs = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    munmap(s->base, s->stride * GOC_SLAB_STACKS);
+    free(s);
+}
+
+static void slab_release(goc_g *g)
+{
+    goc__slab *s = G_SLAB(g);
+    int idx = (int)((g->map_lo - s->base) / s->stride);
+    char *lo = g->map_lo;
+    goc__san_fiber_destroy(&g->san);
+    madvise(lo, s->stride, MADV_DONTNEED);
+    s->free_idx[s->nfree++] = (uint16_t)idx;
+    if (s->nfree == GOC_SLAB_STACKS)
+        slab_unlink_free(s);
+    else if (!s->on_partial)
+        partial_add(s);
+}
+
+goc_g *goc__g_alloc(goc_p *p, size_t stack_size)
+{
+    goc_g *g = NULL;
+    if (stack_size == 0)
+        stack_size = GOC_STACK_DEFAULT;
+    if (stack_size != GOC_STACK_DEFAULT) {
+        if (stack_size < GOC_STACK_MIN)
+            stack_size = GOC_STACK_MIN;
+        stack_size = (stack_size + GOC_PAGE_SIZE - 1) &
+                     ~(size_t)(GOC_PAGE_SIZE - 1);
+        pthread_mutex_lock(&stack_lock);
+        g = map_guarded(stack_size, STACK_CUSTOM);
+        pthread_mutex_unlock(&stack_lock);
+        return g;
+    }
+    if (p && p->gfree) {
+        g = p->gfree;
+        p->gfree = g->schedlink;
+        p->gfree_n--;
+        return g;
+    }
+    pthread_mutex_lock(&stack_lock);
+    if (gfree_global) {
+        g = gfree_global;
+        gfree_global = g->schedlink;
+        gfree_global_n--;
+    } else if (guarded_live < GOC_GUARDED_STACKS_MAX) {
+        g = map_guarded(GOC_STACK_DEFAULT - GOC_STACK_GUARD, STACK_GUARDED);
+        if (!g)
+            g = slab_alloc();
+    } else {
+        g = slab_alloc();
+    }
+    pthread_mutex_unlock(&stack_lock);
+    return g;
+}
+
+static void g_release_locked(goc_g *g)
+{
+    if (g->stack_kind == STACK_SLAB)
+        slab_release(g);
+    else
+        unmap_guarded(g);
+}
+
+void goc__g_free(goc_p *p, goc_g *g)
+{
+    if (g->stack_kind == STACK_CUSTOM) {
+        pthread_mutex_lock(&stack_lock);
+        unmap_guarded(g);
+        pthread_mutex_unlock(&stack_lock);
+        return;
+    }
+    if (p && p->gfree_n < GOC_GFREE_LOCAL_MAX) {
+        g->schedlink = p->gfree;
+        p->gfree = g;
+        p->gfree_n++;
+        return;
+    }
+    pthread_mutex_lock(&stack_lock);
+    if (gfree_global_n < GOC_GFREE_GLOBAL_MAX) {
+        g->schedlink = gfree_global;
+        gfree_global = g;
+        gfree_global_n++;
+    } else {
+        g_release_locked(g);
+    }
+    pthread_mutex_unlock(&stack_lock);
+}
+
+/* Build the first frame so that switching to g enters goc__g_start(g). */
+extern void goc__g_start(goc_g *g);
+
+void goc__g_prepare(goc_g *g)
+{
+    uintptr_t top = (uintptr_t)g->stack_hi & ~(uintptr_t)15;
+#if defined(__x86_64__)
+    /* Frame popped by goc__ctx_switch: [mxcsr|x87cw] r15 r14 r13 r12 rbx
+     * rbp, then the return address (goc__ctx_entry). */
+    uint64_t *sp = (uint64_t *)(top - 16 - 8 * 8);
+    sp[0] = 0x1F80ull | (0x037Full << 32);
+    sp[1] = 0;                          /* r15 */
+    sp[2] = 0;                          /* r14 */
+    sp[3] = 0;                          /* r13 */
+    sp[4] = (uint64_t)(uintptr_t)g;     /* r12: argument */
+    sp[5] = (uint64_t)(uintptr_t)goc__g_start; /* rbx: function */
+    sp[6] = 0;                          /* rbp */
+    sp[7] = (uint64_t)(uintptr_t)goc__ctx_entry;
+    g->ctx.sp = sp;
+#elif defined(__aarch64__)
+    uint64_t *sp = (uint64_t *)(top - 176 - 16);
+    memset(sp, 0, 176);
+    sp[0] = (uint64_t)(uintptr_t)goc__g_start;   /* x19 */
+    sp[1] = (uint64_t)(uintptr_t)g;              /* x20 */
+    sp[11] = (uint64_t)(uintptr_t)goc__ctx_entry; /* x30 */
+    g->ctx.sp = sp;
+#else
+#error "goc: unsupported architecture"
+#endif
+#ifdef GOC_ASAN
+    g->san.fake_stack = NULL;
+#endif
+}
+
+void goc__stack_check(goc_g *g)
+{
+    if (goc_unlikely((char *)g->ctx.sp < g->stack_lo + 256 ||
+                     (char *)g->ctx.sp > g->stack_hi)) {
+        goc__fatal("stack overflow\n\ngoroutine %llu: stack=[%p, %p) "
+                   "sp=%p",
+                   (unsigned long long)g->id, (void *)g->stack_lo,
+                   (void *)g->stack_hi, g->ctx.sp);
+    }
+}
+
+bool goc__stack_fault(void *addr, goc_g *g)
+{
+    char *a = addr;
+    /* The guard page, or a probe that jumped a bit past it. */
+    return a < g->stack_lo && a >= g->stack_lo - 64 * 1024;
+}
+
+void goc__stacks_shutdown(void)
+{
+    pthread_mutex_lock(&stack_lock);
+    gfree_global = NULL;
+    gfree_global_n = 0;
+    while (registry)
+        unmap_guarded(registry);
+    while (slabs) {
+#ifdef GOC_ASAN
+        __asan_unpoison_memory_region(slabs->base,
+                                      slabs->stride * GOC_SLAB_STACKS);
+#endif
+        slab_unlink_free(slabs);
+    }
+    partial = NULL;
+    guarded_live = 0;
+    pthread_mutex_unlock(&stack_lock);
+}

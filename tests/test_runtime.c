@@ -1,0 +1,767 @@
+/*
+ * test_runtime.c - the scheduler, goroutines, sleeping, syscalls,
+ * deadlock detection and misuse.
+ */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <goc.h>
+
+#include "goc_test.h"
+#include "runtime/runtime_internal.h"
+#include "runtime/sanitizer.h"
+
+/* A join counter built on the internal park API (sync lands separately):
+ * the last goroutine to finish wakes the waiter. */
+typedef struct joiner {
+    _Atomic long left;
+    _Atomic(goc_g *) waiter;
+} joiner;
+
+static bool join_unlock(goc_g *g, void *arg)
+{
+    joiner *j = arg;
+    atomic_store(&j->waiter, g);
+    /* If everyone finished between our check and the park, undo. */
+    if (atomic_load(&j->left) == 0) {
+        goc_g *w = g;
+        if (atomic_compare_exchange_strong(&j->waiter, &w, NULL))
+            return false;
+    }
+    return true;
+}
+
+static void join_done(joiner *j)
+{
+    if (atomic_fetch_sub(&j->left, 1) == 1) {
+        goc_g *w = atomic_exchange(&j->waiter, NULL);
+        if (w)
+            goc__ready(w);
+    }
+}
+
+static void join_wait(joiner *j)
+{
+    while (atomic_load(&j->left) > 0)
+        goc__park(join_unlock, j, "join");
+}
+
+/* ---- basics ---------------------------------------------------------- */
+
+static int main_returns_value(void *arg)
+{
+    ASSERT_EQ(goc_id(), 1);
+    return *(int *)arg;
+}
+
+GOC_TEST(runtime_main_returns_and_reruns)
+{
+    for (int i = 0; i < 5; i++) {
+        int v = 40 + i;
+        ASSERT_EQ(goc_main(main_returns_value, &v), v);
+    }
+    ASSERT_EQ(goc_num_goroutine(), 0);
+    ASSERT_EQ(goc_id(), 0);
+    return 0;
+}
+
+typedef struct spawn_ctx {
+    joiner j;
+    _Atomic long sum;
+} spawn_ctx;
+
+static void add_one(void *arg)
+{
+    spawn_ctx *c = arg;
+    atomic_fetch_add(&c->sum, 1);
+    join_done(&c->j);
+}
+
+static int spawn_batches(void *arg)
+{
+    long total = *(long *)arg;
+    spawn_ctx c = {0};
+    long batch = total < 1000 ? total : 1000;
+    for (long done = 0; done < total; done += batch) {
+        atomic_store(&c.j.left, batch);
+        for (long i = 0; i < batch; i++)
+            ASSERT_EQ(goc_go(add_one, &c), 0);
+        join_wait(&c.j);
+    }
+    ASSERT_EQ(atomic_load(&c.sum), total);
+    /* Every goroutine has finished: only main remains. */
+    for (int i = 0; i < 100 && goc_num_goroutine() != 1; i++)
+        goc_sleep(GOC_MILLISECOND);
+    ASSERT_EQ(goc_num_goroutine(), 1);
+    return 0;
+}
+
+static long count_maps(void)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    long n = 0;
+    int ch;
+    while ((ch = fgetc(f)) != EOF)
+        n += ch == '\n';
+    fclose(f);
+    return n;
+}
+
+static long rss_kb(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    long size = 0, rss = 0;
+    if (fscanf(f, "%ld %ld", &size, &rss) != 2)
+        rss = 0;
+    fclose(f);
+    return rss * 4;
+}
+
+static int spawn_million(int procs)
+{
+    goc_maxprocs(procs);
+    long warm = goc_test_iters(10000, 100);
+    ASSERT_EQ(goc_main(spawn_batches, &warm), 0);
+    long maps0 = count_maps(), rss0 = rss_kb();
+    long total = goc_test_iters(1000000, 2000);
+    ASSERT_EQ(goc_main(spawn_batches, &total), 0);
+    long maps1 = count_maps(), rss1 = rss_kb();
+    printf("maps %ld -> %ld, rss %ld -> %ld KiB\n", maps0, maps1, rss0, rss1);
+#ifndef GOC_TSAN /* TSan maps and keeps memory per fiber of its own */
+    ASSERT_LE(maps1, maps0 + 16);
+    ASSERT_LE(rss1, rss0 + 16 * 1024);
+#endif
+    return 0;
+}
+
+GOC_TEST_TIMEOUT(runtime_spawn_million_1proc, 120) { return spawn_million(1); }
+GOC_TEST_TIMEOUT(runtime_spawn_million_2procs, 120) { return spawn_million(2); }
+
+/* ---- a million parked goroutines ------------------------------------ */
+
+typedef struct parked_ctx {
+    joiner parked;       /* counts goroutines that reached their park */
+    joiner finished;
+    _Atomic(goc_g *) *slots;
+    _Atomic long resumed;
+} parked_ctx;
+
+typedef struct parked_arg {
+    parked_ctx *c;
+    long i;
+} parked_arg;
+
+static parked_ctx *pctx;
+
+static bool park_publish(goc_g *g, void *arg)
+{
+    parked_arg *a = arg;
+    atomic_store(&a->c->slots[a->i], g);
+    join_done(&a->c->parked);
+    return true;
+}
+
+static void parker(void *arg)
+{
+    long i = (long)(intptr_t)arg;
+    parked_arg a = {pctx, i};
+    goc__park(park_publish, &a, "test park");
+    atomic_fetch_add(&pctx->resumed, 1);
+    join_done(&pctx->finished);
+}
+
+static _Atomic bool sleepers_may_go;
+
+static void sleeper(void *arg)
+{
+    (void)arg;
+    do
+        goc_sleep(100 * GOC_MILLISECOND);
+    while (!atomic_load(&sleepers_may_go));
+    atomic_fetch_add(&pctx->resumed, 1);
+    join_done(&pctx->finished);
+}
+
+static int million_parked(void *arg)
+{
+    long n = *(long *)arg;
+    long nsleep = n / 10;
+    parked_ctx c = {0};
+    c.slots = calloc((size_t)n, sizeof *c.slots);
+    ASSERT(c.slots);
+    pctx = &c;
+    atomic_store(&c.parked.left, n);
+    atomic_store(&c.finished.left, n + nsleep);
+    atomic_store(&sleepers_may_go, false);
+    for (long i = 0; i < n; i++)
+        ASSERT_EQ(goc_go(parker, (void *)(intptr_t)i), 0);
+    for (long i = 0; i < nsleep; i++)
+        ASSERT_EQ(goc_go(sleeper, NULL), 0);
+    join_wait(&c.parked);
+    ASSERT_EQ(goc_num_goroutine(), n + nsleep + 1);
+    printf("%ld parked + %ld sleeping: rss %ld KiB, maps %ld\n", n, nsleep,
+           rss_kb(), count_maps());
+    atomic_store(&sleepers_may_go, true);
+    for (long i = 0; i < n; i++)
+        goc__ready(atomic_load(&c.slots[i]));
+    join_wait(&c.finished);
+    ASSERT_EQ(atomic_load(&c.resumed), n + nsleep);
+    free(c.slots);
+    return 0;
+}
+
+GOC_TEST_TIMEOUT(runtime_million_parked, 240)
+{
+    /* First touches of memory are slow on these VMs (~20 us a page):
+     * this test is dominated by them. */
+    goc_maxprocs(2);
+    long n = goc_test_iters(910000, 5000);
+#ifdef GOC_TSAN
+    n = 500; /* each TSan fiber costs ~1 MiB of TSan's own mappings */
+#endif
+    ASSERT_EQ(goc_main(million_parked, &n), 0);
+    return 0;
+}
+
+/* ---- sleep ------------------------------------------------------------ */
+
+typedef struct sleep_ctx {
+    joiner j;
+    _Atomic long early;
+    _Atomic int64_t max_late;
+} sleep_ctx;
+
+static sleep_ctx *sctx;
+
+static void sleep_check(void *arg)
+{
+    int64_t d = (int64_t)(intptr_t)arg;
+    int64_t t0 = goc_nanotime();
+    goc_sleep(d);
+    int64_t el = goc_nanotime() - t0;
+    if (el < d)
+        atomic_fetch_add(&sctx->early, 1);
+    int64_t late = el - d, m = atomic_load(&sctx->max_late);
+    while (late > m && !atomic_compare_exchange_weak(&sctx->max_late, &m,
+                                                     late))
+        ;
+    join_done(&sctx->j);
+}
+
+static int sleeps_main(void *arg)
+{
+    long n = *(long *)arg;
+    sleep_ctx c = {0};
+    sctx = &c;
+    atomic_store(&c.j.left, n);
+    for (long i = 0; i < n; i++)
+        goc_go(sleep_check, (void *)(intptr_t)((i % 100 + 1) * 100000));
+    join_wait(&c.j);
+    printf("max lateness %.3f ms\n", atomic_load(&c.max_late) / 1e6);
+    ASSERT_EQ(atomic_load(&c.early), 0);
+    ASSERT_LT(atomic_load(&c.max_late), 2 * GOC_SECOND);
+    return 0;
+}
+
+GOC_TEST(runtime_sleep_never_early)
+{
+    long n = goc_test_iters(10000, 100);
+    goc_maxprocs(2);
+    ASSERT_EQ(goc_main(sleeps_main, &n), 0);
+    goc_maxprocs(1);
+    ASSERT_EQ(goc_main(sleeps_main, &n), 0);
+    return 0;
+}
+
+/* ---- yield and fairness ----------------------------------------------- */
+
+static _Atomic int turn;
+
+static void pinger(void *arg)
+{
+    int me = (int)(intptr_t)arg;
+    for (int i = 0; i < 10000; i++) {
+        while (atomic_load(&turn) != me)
+            goc_yield();
+        atomic_store(&turn, 1 - me);
+    }
+    join_done(&sctx->j);
+}
+
+static int yield_main(void *arg)
+{
+    (void)arg;
+    sleep_ctx c = {0};
+    sctx = &c;
+    atomic_store(&c.j.left, 2);
+    atomic_store(&turn, 0);
+    goc_go(pinger, (void *)0);
+    goc_go(pinger, (void *)1);
+    join_wait(&c.j);
+    return 0;
+}
+
+GOC_TEST(runtime_yield_pingpong)
+{
+    goc_maxprocs(1);
+    ASSERT_EQ(goc_main(yield_main, NULL), 0);
+    goc_maxprocs(2);
+    ASSERT_EQ(goc_main(yield_main, NULL), 0);
+    return 0;
+}
+
+/* A goroutine that never yields does not stop the others (2 procs), and
+ * the sleeping goroutine on its processor still wakes. */
+static _Atomic bool stop_spin;
+
+static void spinner(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&stop_spin))
+        ;
+    join_done(&sctx->j);
+}
+
+static int spin_main(void *arg)
+{
+    (void)arg;
+    sleep_ctx c = {0};
+    sctx = &c;
+    atomic_store(&c.j.left, 1);
+    atomic_store(&stop_spin, false);
+    goc_go(spinner, NULL);
+    goc_yield();
+    int64_t t0 = goc_nanotime();
+    goc_sleep(20 * GOC_MILLISECOND);
+    ASSERT_GE(goc_nanotime() - t0, 20 * GOC_MILLISECOND);
+    atomic_store(&stop_spin, true);
+    join_wait(&c.j);
+    return 0;
+}
+
+GOC_TEST(runtime_spinning_goroutine_does_not_block_others)
+{
+    goc_maxprocs(2);
+    ASSERT_EQ(goc_main(spin_main, NULL), 0);
+    return 0;
+}
+
+/* ---- registers and FP state survive migration ------------------------- */
+
+#include <fenv.h>
+
+static void regs_worker(void *arg)
+{
+    (void)arg;
+    /* Round toward zero in this goroutine only; check after each switch
+     * that the mode and locals held in callee-saved registers survived. */
+    fesetround(FE_TOWARDZERO);
+    register long a = 0x1111, b = 0x2222, c = 0x3333, d = 0x4444;
+    volatile double x = 1.0;
+    long n = goc_test_iters(250000, 2000);
+    for (long i = 0; i < n; i++) {
+        goc_yield();
+        a += 1;
+        b += 2;
+        c += 3;
+        d += 4;
+        if (fegetround() != FE_TOWARDZERO)
+            GOC_FAIL_("rounding mode lost after %ld switches", i);
+        double q = x / 3.0;
+        if (q * 3.0 >= 1.0 && q != 0.3333333333333333)
+            GOC_FAIL_("%s", "division rounded to nearest");
+    }
+    ASSERT_EQ(a, 0x1111 + n);
+    ASSERT_EQ(b, 0x2222 + 2 * n);
+    ASSERT_EQ(c, 0x3333 + 3 * n);
+    ASSERT_EQ(d, 0x4444 + 4 * n);
+    join_done(&sctx->j);
+}
+
+static void plain_worker(void *arg)
+{
+    (void)arg;
+    long n = goc_test_iters(250000, 2000);
+    for (long i = 0; i < n; i++) {
+        goc_yield();
+        if (fegetround() != FE_TONEAREST)
+            GOC_FAIL_("%s", "rounding mode leaked into another goroutine");
+    }
+    join_done(&sctx->j);
+}
+
+static int regs_main(void *arg)
+{
+    (void)arg;
+    sleep_ctx c = {0};
+    sctx = &c;
+    atomic_store(&c.j.left, 8);
+    for (int i = 0; i < 4; i++) {
+        goc_go(regs_worker, NULL);
+        goc_go(plain_worker, NULL);
+    }
+    join_wait(&c.j);
+    return 0;
+}
+
+GOC_TEST(runtime_registers_and_fpu_survive_migration)
+{
+    goc_maxprocs(2);
+    ASSERT_EQ(goc_main(regs_main, NULL), 0);
+    return 0;
+}
+
+/* ---- park/ready across processors: no lost wake-up -------------------- */
+
+typedef struct pp_ctx {
+    _Atomic(goc_g *) slot[2];
+    _Atomic long flag[2];
+    long rounds;
+} pp_ctx;
+
+static pp_ctx *ppc;
+
+static bool pp_unlock(goc_g *g, void *arg)
+{
+    long me = (long)(intptr_t)arg;
+    atomic_store(&ppc->slot[me], g);
+    /* The token may have arrived between the check and the park. */
+    if (atomic_load(&ppc->flag[me])) {
+        goc_g *w = g;
+        if (atomic_compare_exchange_strong(&ppc->slot[me], &w, NULL))
+            return false;
+    }
+    return true;
+}
+
+static void pp_give(long to)
+{
+    atomic_store(&ppc->flag[to], 1);
+    goc_g *w = atomic_exchange(&ppc->slot[to], NULL);
+    if (w)
+        goc__ready(w);
+}
+
+static void pp_worker(void *arg)
+{
+    long me = (long)(intptr_t)arg;
+    for (long i = 0; i < ppc->rounds; i++) {
+        if (me == 1 || i > 0) {
+            while (!atomic_load(&ppc->flag[me]))
+                goc__park(pp_unlock, (void *)(intptr_t)me, "pingpong");
+            atomic_store(&ppc->flag[me], 0);
+        }
+        pp_give(1 - me);
+    }
+    join_done(&sctx->j);
+}
+
+static int pp_main(void *arg)
+{
+    (void)arg;
+    sleep_ctx c = {0};
+    pp_ctx p = {0};
+    p.rounds = goc_test_iters(1000000, 2000);
+    ppc = &p;
+    sctx = &c;
+    atomic_store(&c.j.left, 2);
+    goc_go(pp_worker, (void *)0);
+    goc_go(pp_worker, (void *)1);
+    join_wait(&c.j);
+    return 0;
+}
+
+GOC_TEST_TIMEOUT(runtime_park_ready_no_lost_wakeup, 120)
+{
+    goc_maxprocs(2);
+    int runs = (int)goc_test_iters(100, 3);
+    for (int i = 0; i < runs; i++) {
+        ASSERT_EQ(goc_main(pp_main, NULL), 0);
+    }
+    return 0;
+}
+
+/* ---- syscalls --------------------------------------------------------- */
+
+static _Atomic long ticks;
+
+static void ticker_g(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 20; i++) {
+        atomic_fetch_add(&ticks, 1);
+        goc_yield();
+    }
+    join_done(&sctx->j);
+}
+
+static int syscall_main(void *arg)
+{
+    (void)arg;
+    sleep_ctx c = {0};
+    sctx = &c;
+    atomic_store(&c.j.left, 1);
+    atomic_store(&ticks, 0);
+    goc_go(ticker_g, NULL);
+    /* One processor: while main blocks its thread in a syscall, the
+     * monitor must hand the processor to another thread. */
+    goc_syscall_begin();
+    usleep(200 * 1000);
+    long during = atomic_load(&ticks);
+    goc_syscall_end();
+    ASSERT_EQ(during, 20);
+    join_wait(&c.j);
+    return 0;
+}
+
+GOC_TEST(runtime_syscall_hands_off_processor)
+{
+    goc_maxprocs(1);
+    ASSERT_EQ(goc_main(syscall_main, NULL), 0);
+    return 0;
+}
+
+/* ---- deadlock ------------------------------------------------------- */
+
+static bool never_unlock(goc_g *g, void *arg)
+{
+    (void)g, (void)arg;
+    return true;
+}
+
+static void park_forever(void *arg)
+{
+    (void)arg;
+    goc__park(never_unlock, NULL, "test park");
+}
+
+static int deadlock_main(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 10; i++)
+        goc_go(park_forever, NULL);
+    goc__park(never_unlock, NULL, "chan receive");
+    return 0;
+}
+
+GOC_TEST_EXPECT(runtime_deadlock_detected_1proc, 0, 2,
+                "fatal error: all goroutines are asleep - deadlock!")
+{
+    goc_maxprocs(1);
+    return goc_main(deadlock_main, NULL);
+}
+
+GOC_TEST_EXPECT(runtime_deadlock_detected_2procs, 0, 2,
+                "fatal error: all goroutines are asleep - deadlock!")
+{
+    goc_maxprocs(2);
+    return goc_main(deadlock_main, NULL);
+}
+
+static void sleep_then_wake(void *arg)
+{
+    goc_sleep(300 * GOC_MILLISECOND);
+    goc__ready(arg);
+}
+
+static void syscall_then_wake(void *arg)
+{
+    goc_syscall_begin();
+    usleep(300 * 1000);
+    goc_syscall_end();
+    goc__ready(arg);
+}
+
+static void spin_then_wake(void *arg)
+{
+    int64_t end = goc_nanotime() + 300 * GOC_MILLISECOND;
+    while (goc_nanotime() < end)
+        ;
+    goc__ready(arg);
+}
+
+static bool start_waker(goc_g *g, void *arg)
+{
+    goc_go((void (*)(void *))arg, g);
+    return true;
+}
+
+static int no_false_deadlock_main(void *arg)
+{
+    (void)arg;
+    goc__park(start_waker, (void *)sleep_then_wake, "wait");
+    goc__park(start_waker, (void *)syscall_then_wake, "wait");
+    goc__park(start_waker, (void *)spin_then_wake, "wait");
+    return 7;
+}
+
+GOC_TEST(runtime_no_false_deadlock)
+{
+    goc_maxprocs(1);
+    ASSERT_EQ(goc_main(no_false_deadlock_main, NULL), 7);
+    goc_maxprocs(2);
+    ASSERT_EQ(goc_main(no_false_deadlock_main, NULL), 7);
+    return 0;
+}
+
+/* ---- stack overflow ------------------------------------------------- */
+
+#pragma GCC diagnostic ignored "-Winfinite-recursion"
+static int recurse(volatile char *prev, int depth)
+{
+    volatile char buf[1024];
+    buf[0] = (char)depth;
+    if (prev)
+        buf[1] = prev[0];
+    return recurse(buf, depth + 1) + buf[0];
+}
+
+static void overflow_g(void *arg)
+{
+    (void)arg;
+    recurse(NULL, 0);
+}
+
+static int overflow_main(void *arg)
+{
+    (void)arg;
+    /* Occupy both processors' threads so it may run on either. */
+    goc_go(overflow_g, NULL);
+    goc_sleep(10 * GOC_SECOND);
+    return 0;
+}
+
+GOC_TEST_EXPECT(runtime_stack_overflow_is_fatal, 0, 2,
+                "fatal error: stack overflow")
+{
+    goc_maxprocs(2);
+    return goc_main(overflow_main, NULL);
+}
+
+/* ---- misuse --------------------------------------------------------- */
+
+GOC_TEST_EXPECT(runtime_sleep_outside_goroutine_is_fatal, 0, 2,
+                "fatal error: goc_sleep called outside goc_main")
+{
+    goc_sleep(GOC_MILLISECOND);
+    return 0;
+}
+
+static int nested_main(void *arg)
+{
+    (void)arg;
+    return goc_main(nested_main, NULL);
+}
+
+GOC_TEST_EXPECT(runtime_nested_goc_main_is_fatal, 0, 2,
+                "fatal error: goc_main called while the runtime is running")
+{
+    return goc_main(nested_main, NULL);
+}
+
+static int panic_main(void *arg)
+{
+    (void)arg;
+    goc_panic("boom %d", 42);
+}
+
+GOC_TEST_EXPECT(runtime_panic_message, SIGABRT, 0,
+                "panic: boom 42\n\ngoroutine 1 [running]:")
+{
+    return goc_main(panic_main, NULL);
+}
+
+GOC_TEST(runtime_go_outside_runtime_is_einval)
+{
+    ASSERT_EQ(goc_go(add_one, NULL), -EINVAL);
+    return 0;
+}
+
+/* Out of address space while spawning: -ENOMEM, and the runtime keeps
+ * working afterwards. */
+#ifndef GOC_TSAN /* TSan's own allocator dies under RLIMIT_AS */
+static int oom_main(void *arg)
+{
+    (void)arg;
+    struct rlimit old, lim;
+    getrlimit(RLIMIT_AS, &old);
+    parked_ctx c = {0};
+    pctx = &c;
+    long cap = 200000;
+    c.slots = calloc((size_t)cap, sizeof *c.slots);
+    /* Enough for a few thousand stacks, not for 200k. */
+    FILE *f = fopen("/proc/self/statm", "r");
+    long pages = 0;
+    ASSERT_EQ(fscanf(f, "%ld", &pages), 1);
+    fclose(f);
+    lim = old;
+    lim.rlim_cur = (rlim_t)pages * 4096 + 512ull * 1024 * 1024;
+    ASSERT_EQ(setrlimit(RLIMIT_AS, &lim), 0);
+    long n = 0;
+    int rc = 0;
+    atomic_store(&c.parked.left, cap);
+    while (n < cap && (rc = goc_go(parker, (void *)(intptr_t)n)) == 0)
+        n++;
+    setrlimit(RLIMIT_AS, &old);
+    ASSERT_EQ(rc, -ENOMEM);
+    ASSERT_GT(n, 100);
+    atomic_fetch_sub(&c.parked.left, cap - n);
+    atomic_store(&c.finished.left, n);
+    join_wait(&c.parked);
+    for (long i = 0; i < n; i++)
+        goc__ready(atomic_load(&c.slots[i]));
+    join_wait(&c.finished);
+    /* Still works. */
+    spawn_ctx s = {0};
+    atomic_store(&s.j.left, 100);
+    for (int i = 0; i < 100; i++)
+        ASSERT_EQ(goc_go(add_one, &s), 0);
+    join_wait(&s.j);
+    free(c.slots);
+    return 0;
+}
+
+GOC_TEST(runtime_spawn_out_of_memory)
+{
+    ASSERT_EQ(goc_main(oom_main, NULL), 0);
+    return 0;
+}
+#endif
+
+GOC_TEST(runtime_strerror_names)
+{
+    ASSERT_STR_EQ(goc_strerror(-ECONNREFUSED), "connection refused");
+    ASSERT_STR_EQ(goc_strerror(-ETIMEDOUT), "connection timed out");
+    ASSERT_STR_EQ(goc_strerror(ENOENT), "no such file or directory");
+    ASSERT_STR_EQ(goc_strerror(-100000), "unknown error");
+    return 0;
+}
+
+static int maxprocs_main(void *arg)
+{
+    (void)arg;
+    ASSERT_EQ(goc_maxprocs(0), 2);
+    ASSERT_EQ(goc_maxprocs(4), 2);
+    ASSERT_EQ(goc_maxprocs(0), 4);
+    sleep_ctx c = {0};
+    sctx = &c;
+    atomic_store(&c.j.left, 2);
+    atomic_store(&turn, 0);
+    goc_go(pinger, (void *)0);
+    goc_go(pinger, (void *)1);
+    ASSERT_EQ(goc_maxprocs(1), 4);
+    join_wait(&c.j);
+    ASSERT_EQ(goc_maxprocs(0), 1);
+    return 0;
+}
+
+GOC_TEST(runtime_maxprocs_live_change)
+{
+    goc_maxprocs(2);
+    ASSERT_EQ(goc_main(maxprocs_main, NULL), 0);
+    return 0;
+}
