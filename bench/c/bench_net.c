@@ -1,0 +1,131 @@
+/*
+ * bench_net.c - TCP echo benchmark (issue 5), twin of bench/go/net.go.
+ * Needs the runtime and net modules only (clients are joined by polling an
+ * atomic counter, so neither chan nor sync is needed).
+ */
+#include "bench_common.h"
+
+#if __has_include(<goc/net.h>)
+
+#include <stdatomic.h>
+
+/* tcp_echo_<c>conn: an echo server and c clients in one process over
+ * 127.0.0.1. Each client writes a 64-byte message and reads the 64-byte
+ * echo, for -d ms (default 500). msgs_per_s is completed round trips per
+ * second over all clients. Every connection has a deadline 2 s past the
+ * end, so nothing can hang. */
+enum { MSG = 64 };
+
+static struct {
+    goc_listener *ln;
+    int64_t end;
+    atomic_long msgs, errs, clients_left;
+    _Atomic int64_t last; /* when the last client finished */
+} E;
+
+static void echo_conn(void *arg)
+{
+    goc_conn *c = arg;
+    char buf[4096];
+    ssize_t k;
+    goc_conn_set_deadline(c, E.end + 2 * GOC_SECOND);
+    while ((k = goc_conn_read(c, buf, sizeof buf)) > 0)
+        if (goc_conn_write(c, buf, (size_t)k) < 0)
+            break;
+    goc_conn_close(c);
+}
+
+static void echo_server(void *arg)
+{
+    goc_conn *c;
+    (void)arg;
+    while (goc_accept(E.ln, &c) == 0)
+        if (goc_go(echo_conn, c) != 0)
+            goc_conn_close(c);
+}
+
+static void echo_client(void *arg)
+{
+    goc_conn *c = arg;
+    char out[MSG] = {0}, in[MSG];
+    long k = 0;
+    int64_t now, prev;
+    goc_conn_set_deadline(c, E.end + 2 * GOC_SECOND);
+    while (goc_nanotime() < E.end) {
+        size_t got = 0;
+        if (goc_conn_write(c, out, MSG) != MSG)
+            goto fail;
+        while (got < MSG) {
+            ssize_t r = goc_conn_read(c, in + got, MSG - got);
+            if (r <= 0)
+                goto fail;
+            got += (size_t)r;
+        }
+        k++;
+    }
+    goto done;
+fail:
+    atomic_fetch_add(&E.errs, 1);
+done:
+    atomic_fetch_add(&E.msgs, k);
+    goc_conn_close(c);
+    now = goc_nanotime();
+    prev = atomic_load(&E.last);
+    while (prev < now && !atomic_compare_exchange_weak(&E.last, &prev, now))
+        ;
+    atomic_fetch_sub(&E.clients_left, 1);
+}
+
+static void bench_tcp_echo(const char *name, long conns)
+{
+    char addr[128];
+    goc_conn **cl;
+    int64_t dur = bench_d(500) * GOC_MILLISECOND, start, el;
+    long i;
+    int rc;
+    if (bench_opt_conns > 0)
+        conns = bench_opt_conns;
+    if ((rc = goc_listen(&E.ln, "tcp", "127.0.0.1:0")) != 0 ||
+        (rc = goc_listener_addr(E.ln, addr, sizeof addr)) < 0) {
+        fprintf(stderr, "listen: %s\n", goc_strerror(rc));
+        exit(1);
+    }
+    E.end = goc_nanotime() + dur + 10 * GOC_SECOND; /* until dialled */
+    goc_go(echo_server, NULL);
+    cl = calloc((size_t)conns, sizeof *cl);
+    for (i = 0; i < conns; i++)
+        if ((rc = goc_dial(&cl[i], "tcp", addr)) != 0) {
+            fprintf(stderr, "dial %s: %s\n", addr, goc_strerror(rc));
+            exit(1);
+        }
+    atomic_store(&E.clients_left, conns);
+    start = goc_nanotime();
+    E.end = start + dur;
+    for (i = 0; i < conns; i++)
+        goc_go(echo_client, cl[i]);
+    while (atomic_load(&E.clients_left) > 0)
+        goc_sleep(GOC_MILLISECOND);
+    el = atomic_load(&E.last) - start; /* not counting this poll's delay */
+    goc_listener_close(E.ln);
+    bench_report(name, "msgs_per_s=%.3f conns=%ld errors=%ld",
+                 (double)atomic_load(&E.msgs) * 1e9 / (double)el, conns,
+                 atomic_load(&E.errs));
+    free(cl);
+}
+
+static void bench_tcp_echo_1(void) { bench_tcp_echo("tcp_echo_1conn", 1); }
+static void bench_tcp_echo_100(void)
+{
+    bench_tcp_echo("tcp_echo_100conn", 100);
+}
+
+static const bench benches[] = {
+    {"tcp_echo_1conn", bench_tcp_echo_1},
+    {"tcp_echo_100conn", bench_tcp_echo_100},
+};
+
+BENCH_MAIN(benches)
+
+#else
+BENCH_SKIP_MAIN("goc/net.h")
+#endif
