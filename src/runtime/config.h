@@ -29,8 +29,10 @@
 /* Default stacks per slab mapping. */
 #define GOC_SLAB_STACKS 64
 /* Dead Gs kept per processor, and in the global cache, ready for reuse. */
-#define GOC_GFREE_LOCAL_MAX 256
-#define GOC_GFREE_GLOBAL_MAX 2048
+#define GOC_GFREE_LOCAL_MAX 1024
+#define GOC_GFREE_GLOBAL_MAX 4096
+/* Gs moved at once between a processor's cache and the global one. */
+#define GOC_GFREE_BATCH 64
 /* Check the global run queue every this many schedules (fairness). */
 #define GOC_GLOBAL_RUNQ_TICK 61
 /* sysmon hands off a processor stuck in a syscall after this long. */

@@ -607,6 +607,11 @@ top:
     goc_g *g;
     if (goc__timers_next(p))
         goc__timers_run(p, goc_nanotime());
+    if (p->schedtick % GOC_GLOBAL_RUNQ_TICK == 0) {
+        /* Fairness: timers of processors whose goroutine does not yield
+         * (we cannot preempt it) and the global queue get a turn. */
+        run_all_timers(goc_nanotime());
+    }
     if (p->schedtick % GOC_GLOBAL_RUNQ_TICK == 0 &&
         atomic_load_explicit(&goc__sc.runq_size, memory_order_relaxed) > 0) {
         pthread_mutex_lock(&goc__sc.lock);
@@ -740,6 +745,13 @@ top:
 
 static void g_exit_on_g0(goc_m *m, goc_g *g);
 
+/* p->ngoroutine is written only by p's owner: no read-modify-write. */
+static inline void p_count_goroutine(goc_p *p, int64_t d)
+{
+    int64_t v = atomic_load_explicit(&p->ngoroutine, memory_order_relaxed);
+    atomic_store_explicit(&p->ngoroutine, v + d, memory_order_relaxed);
+}
+
 /* Switch from g0 to g; returns when g switches back (m->action says
  * why). */
 static void execute(goc_m *m, goc_g *g)
@@ -765,11 +777,12 @@ static goc_g *after_switch(goc_m *m, goc_g *g)
         goc__stack_check(g);
     switch (action) {
     case ACT_YIELD:
-        atomic_store(&g->status, G_RUNNABLE);
+        atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
         goc__runqput(m->p, g, false);
         return NULL;
     case ACT_PARK: {
-        atomic_store(&g->status, G_WAITING);
+        /* Ordered before fn's unlock (a release), which publishes g. */
+        atomic_store_explicit(&g->status, G_WAITING, memory_order_release);
         bool (*fn)(goc_g *, void *) = g->park_fn;
         void *arg = g->park_arg;
         if (fn && !fn(g, arg)) {
@@ -839,9 +852,9 @@ static void main_finished(int ret)
 
 static void g_exit_on_g0(goc_m *m, goc_g *g)
 {
-    atomic_store(&g->status, G_DEAD);
+    atomic_store_explicit(&g->status, G_DEAD, memory_order_relaxed);
     if (m->p)
-        atomic_fetch_sub_explicit(&m->p->ngoroutine, 1, memory_order_relaxed);
+        p_count_goroutine(m->p, -1);
     else
         atomic_fetch_sub(&goc__sc.ngoroutine_global, 1);
     if (g == goc__sc.main_g) {
@@ -969,7 +982,7 @@ int goc_go_stack(void (*fn)(void *), void *arg, size_t stack_size)
     goc__g_prepare(g);
     atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
     if (p) {
-        atomic_fetch_add_explicit(&p->ngoroutine, 1, memory_order_relaxed);
+        p_count_goroutine(p, 1);
         goc__runqput(p, g, true);
     } else {
         atomic_fetch_add(&goc__sc.ngoroutine_global, 1);

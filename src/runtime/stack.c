@@ -211,6 +211,19 @@ goc_g *goc__g_alloc(goc_p *p, size_t stack_size)
         pthread_mutex_unlock(&stack_lock);
         return g;
     }
+    if (p && !p->gfree && gfree_global) {
+        /* Refill the local cache in one batch. */
+        pthread_mutex_lock(&stack_lock);
+        for (int i = 0; i < GOC_GFREE_BATCH && gfree_global; i++) {
+            goc_g *x = gfree_global;
+            gfree_global = x->schedlink;
+            gfree_global_n--;
+            x->schedlink = p->gfree;
+            p->gfree = x;
+            p->gfree_n++;
+        }
+        pthread_mutex_unlock(&stack_lock);
+    }
     if (p && p->gfree) {
         g = p->gfree;
         p->gfree = g->schedlink;
@@ -249,10 +262,28 @@ void goc__g_free(goc_p *p, goc_g *g)
         pthread_mutex_unlock(&stack_lock);
         return;
     }
-    if (p && p->gfree_n < GOC_GFREE_LOCAL_MAX) {
+    if (p) {
         g->schedlink = p->gfree;
         p->gfree = g;
         p->gfree_n++;
+        if (p->gfree_n < GOC_GFREE_LOCAL_MAX)
+            return;
+        /* Spill a batch to the global cache under one lock; past its
+         * bound, give the stacks back. */
+        pthread_mutex_lock(&stack_lock);
+        for (int i = 0; i < GOC_GFREE_BATCH; i++) {
+            goc_g *x = p->gfree;
+            p->gfree = x->schedlink;
+            p->gfree_n--;
+            if (gfree_global_n < GOC_GFREE_GLOBAL_MAX) {
+                x->schedlink = gfree_global;
+                gfree_global = x;
+                gfree_global_n++;
+            } else {
+                g_release_locked(x);
+            }
+        }
+        pthread_mutex_unlock(&stack_lock);
         return;
     }
     pthread_mutex_lock(&stack_lock);
