@@ -191,6 +191,9 @@ int main(int argc, char **argv)
         if (!strcmp(argv[first], "-l")) {
             list = true;
             first++;
+        } else if (!strncmp(argv[first], "-j", 2) && argv[first][2]) {
+            jobs = atoi(argv[first] + 2);
+            first++;
         } else if (!strcmp(argv[first], "-j") && first + 1 < argc) {
             jobs = atoi(argv[first + 1]);
             first += 2;

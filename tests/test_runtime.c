@@ -94,7 +94,7 @@ static int spawn_batches(void *arg)
     }
     ASSERT_EQ(atomic_load(&c.sum), total);
     /* Every goroutine has finished: only main remains. */
-    for (int i = 0; i < 100 && goc_num_goroutine() != 1; i++)
+    for (int i = 0; i < 3000 && goc_num_goroutine() != 1; i++)
         goc_sleep(GOC_MILLISECOND);
     ASSERT_EQ(goc_num_goroutine(), 1);
     return 0;
@@ -763,5 +763,61 @@ GOC_TEST(runtime_maxprocs_live_change)
 {
     goc_maxprocs(2);
     ASSERT_EQ(goc_main(maxprocs_main, NULL), 0);
+    return 0;
+}
+
+/* The issue's bar: 20 runs out of 20, each within a second, on either
+ * processor. Each run is a child process whose stderr we read. */
+#include <sys/wait.h>
+
+static void overflow_g_pinned(void *arg)
+{
+    /* Half the runs overflow on the goroutine that started on another
+     * processor: yield first so that a thief may take us. */
+    if (arg)
+        goc_yield();
+    recurse(NULL, 0);
+}
+
+static int overflow_main_which(void *arg)
+{
+    goc_go(overflow_g_pinned, arg);
+    goc_sleep(10 * GOC_SECOND);
+    return 0;
+}
+
+GOC_TEST_TIMEOUT(runtime_stack_overflow_20_of_20, 120)
+{
+    for (int run = 0; run < 20; run++) {
+        int fds[2];
+        ASSERT_EQ(pipe(fds), 0);
+        int64_t t0 = goc_nanotime();
+        pid_t pid = fork();
+        ASSERT(pid >= 0);
+        if (pid == 0) {
+            dup2(fds[1], 2);
+            close(fds[0]);
+            goc_maxprocs(2);
+            _exit(goc_main(overflow_main_which,
+                           (void *)(intptr_t)(run % 2)));
+        }
+        close(fds[1]);
+        char buf[4096];
+        size_t len = 0;
+        ssize_t n;
+        while ((n = read(fds[0], buf + len, sizeof buf - 1 - len)) > 0)
+            len += (size_t)n;
+        buf[len] = '\0';
+        close(fds[0]);
+        int status;
+        ASSERT_EQ(waitpid(pid, &status, 0), pid);
+        int64_t el = goc_nanotime() - t0;
+        ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 2);
+        ASSERT(strstr(buf, "fatal error: stack overflow") != NULL);
+        ASSERT(strstr(buf, "stack=[") != NULL);
+#ifndef GOC_TSAN
+        ASSERT_LT(el, GOC_SECOND);
+#endif
+    }
     return 0;
 }

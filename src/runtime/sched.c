@@ -380,6 +380,27 @@ static void acquirep(goc_m *m, goc_p *p)
 
 static void *mstart(void *arg);
 
+/*
+ * The asynchronous signals that every runtime thread (M, sysmon) blocks
+ * from birth: all but SIGKILL/SIGSTOP, the synchronous faults (SEGV, BUS,
+ * FPE, ILL, TRAP, SYS), SIGABRT (abort() raises it on the calling thread),
+ * SIGPIPE (ignored; raised on the writing thread) and SIGPROF (profilers
+ * sample the running threads). Goroutine code is thus never interrupted by
+ * a signal handler, so no system call in it fails with EINTR. A
+ * process-directed signal goes to a thread that does not block it: the
+ * thread that called goc_main, where the default action or the user's
+ * handler runs as without goc, or goc's signal forwarder (src/proc/).
+ */
+void goc__runtime_sigset(sigset_t *set)
+{
+    sigfillset(set);
+    static const int keep[] = {SIGKILL, SIGSTOP, SIGSEGV, SIGBUS,
+                               SIGFPE,  SIGILL,  SIGTRAP, SIGSYS,
+                               SIGABRT, SIGPIPE, SIGPROF};
+    for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++)
+        sigdelset(set, keep[i]);
+}
+
 /* Create an M that starts with p (sched.lock NOT held). */
 static bool newm(goc_p *p, bool spinning)
 {
@@ -399,8 +420,13 @@ static bool newm(goc_p *p, bool spinning)
     pthread_attr_init(&attr);
     pthread_attr_setstacksize(&attr, 1024 * 1024);
     /* Runtime threads block every signal that goc delivers through its
-     * own means; faults stay unblocked (they are synchronous). */
+     * own means; faults stay unblocked (they are synchronous). The new
+     * thread inherits the mask in force here. */
+    sigset_t block, old;
+    goc__runtime_sigset(&block);
+    pthread_sigmask(SIG_BLOCK, &block, &old);
     int err = pthread_create(&m->thread, &attr, mstart, m);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     pthread_attr_destroy(&attr);
     if (err != 0)
         goc__fatal("newm: cannot create thread: %s", strerror(err));
@@ -752,9 +778,9 @@ static inline void p_count_goroutine(goc_p *p, int64_t d)
     atomic_store_explicit(&p->ngoroutine, v + d, memory_order_relaxed);
 }
 
-/* Switch from g0 to g; returns when g switches back (m->action says
- * why). */
-static void execute(goc_m *m, goc_g *g)
+/* Switch from g0 to g; returns the G that switches back to g0 (g, or
+ * another one that g handed off to directly); m->action says why. */
+static goc_g *execute(goc_m *m, goc_g *g)
 {
     g->m = m;
     m->curg = g;
@@ -764,7 +790,9 @@ static void execute(goc_m *m, goc_g *g)
     goc__san_switch_begin(&m->g0san, &g->san, false);
     goc__ctx_switch(&m->g0ctx, &g->ctx);
     goc__san_switch_end(&m->g0san);
+    goc_g *back = m->curg;
     m->curg = NULL;
+    return back;
 }
 
 /* Called on g0 after g switched back: carry out g's request. Returns a G
@@ -826,8 +854,7 @@ static void schedule(goc_m *m)
         if (m->spinning)
             resetspinning(m);
         do {
-            execute(m, g);
-            g = after_switch(m, g);
+            g = after_switch(m, execute(m, g));
         } while (g);
     }
 }
@@ -840,6 +867,81 @@ static void g_switch_to_g0(goc_g *g, int action)
     goc__san_switch_begin(&g->san, &m->g0san, action == ACT_EXIT);
     goc__ctx_switch(&g->ctx, &m->g0ctx);
     goc__san_switch_end(&g->san);
+    goc__m_finish_switch();
+}
+
+static void g_exit_on_g0(goc_m *m, goc_g *g);
+
+/*
+ * Direct hand-off. A G that parks, yields or exits while its P has another
+ * G ready switches straight to it instead of going through g0 (one switch
+ * instead of two, no trip through find_runnable). Its request is left in
+ * m->action/m->prev and carried out by the G that resumes on this M, right
+ * after the switch (goc__m_finish_switch) - still after the leaving G is
+ * off its stack, so the parking protocol holds. Every 61st schedule, and
+ * every 16th while own timers are pending, goes through g0 instead, so the
+ * global queue and timers keep their turn.
+ *
+ * Invariant: m->prev != NULL only between a direct switch and the resumed
+ * G's goc__m_finish_switch, on the same thread with nothing in between.
+ */
+void goc__m_finish_switch(void)
+{
+    goc_m *m = goc__getm();
+    goc_g *prev = m->prev;
+    if (!prev)
+        return;
+    int action = m->action;
+    m->prev = NULL;
+    m->action = ACT_NONE;
+    if (prev->stack_kind == STACK_SLAB && action != ACT_EXIT)
+        goc__stack_check(prev);
+    switch (action) {
+    case ACT_YIELD:
+        atomic_store_explicit(&prev->status, G_RUNNABLE, memory_order_relaxed);
+        goc__runqput(m->p, prev, false);
+        break;
+    case ACT_PARK: {
+        atomic_store_explicit(&prev->status, G_WAITING, memory_order_release);
+        if (prev->park_fn && !prev->park_fn(prev, prev->park_arg)) {
+            uint32_t w = G_WAITING;
+            if (atomic_compare_exchange_strong(&prev->status, &w,
+                                               G_RUNNABLE))
+                goc__runqput(m->p, prev, true);
+        }
+        break;
+    }
+    case ACT_EXIT:
+        g_exit_on_g0(m, prev);
+        break;
+    default:
+        goc__fatal("bad direct hand-off action %d", action);
+    }
+}
+
+static void g_leave(goc_g *g, int action)
+{
+    goc_m *m = g->m;
+    goc_p *p = m->p;
+    uint32_t tick = p->schedtick;
+    goc_g *next = NULL;
+    if (goc_likely(tick % GOC_GLOBAL_RUNQ_TICK != 0) &&
+        (tick % 16 != 0 || goc__timers_next(p) == 0))
+        next = runqget(p);
+    if (!next) {
+        g_switch_to_g0(g, action);
+        return;
+    }
+    m->action = action;
+    m->prev = g;
+    next->m = m;
+    m->curg = next;
+    atomic_store_explicit(&next->status, G_RUNNING, memory_order_relaxed);
+    p->schedtick = tick + 1;
+    goc__san_switch_begin(&g->san, &next->san, action == ACT_EXIT);
+    goc__ctx_switch(&g->ctx, &next->ctx);
+    goc__san_switch_end(&g->san);
+    goc__m_finish_switch();
 }
 
 static void main_finished(int ret)
@@ -869,9 +971,11 @@ static void g_exit_on_g0(goc_m *m, goc_g *g)
 void goc__g_start(goc_g *g)
 {
     goc__san_switch_end(&g->san);
+    goc__m_finish_switch();
     g->fn(g->arg);
     goc__san_no_return();
-    g_switch_to_g0(g, ACT_EXIT);
+    g = goc__getg();
+    g_leave(g, ACT_EXIT);
     __builtin_unreachable();
 }
 
@@ -882,15 +986,16 @@ void goc_exit(void)
     if (g == goc__sc.main_g)
         goc__sc.main_ret = 0;
     goc__san_no_return();
-    g_switch_to_g0(g, ACT_EXIT);
+    g_leave(g, ACT_EXIT);
     __builtin_unreachable();
 }
 
 void goc_yield(void)
 {
-    goc__require_g("goc_yield");
     goc_g *g = goc__getg();
-    g_switch_to_g0(g, ACT_YIELD);
+    if (goc_unlikely(!g))
+        goc__require_g("goc_yield");
+    g_leave(g, ACT_YIELD);
 }
 
 void goc__park(bool (*unlock_fn)(goc_g *, void *), void *arg,
@@ -902,7 +1007,7 @@ void goc__park(bool (*unlock_fn)(goc_g *, void *), void *arg,
     g->park_fn = unlock_fn;
     g->park_arg = arg;
     g->waitreason = reason;
-    g_switch_to_g0(g, ACT_PARK);
+    g_leave(g, ACT_PARK);
     g->waitreason = NULL;
 }
 

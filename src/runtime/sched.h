@@ -134,6 +134,7 @@ struct goc_m {
     goc_m *all_next;           /* every M (sched.lock) */
     bool spinning;             /* looking for work; counted in nmspinning */
     int action;                /* ACT_* request from curg (owner) */
+    goc_g *prev;               /* G that handed off directly (owner) */
     _Atomic uint32_t park;     /* futex word for stopm */
     uint32_t rand[2];          /* fastrand state */
     void *altstack;            /* sigaltstack for stack-overflow reports */
@@ -189,6 +190,7 @@ goc_m *goc__getm(void);
 void goc__setm(goc_m *m);
 
 /* sched.c */
+void goc__runtime_sigset(sigset_t *set);
 void goc__runqput(goc_p *p, goc_g *g, bool next);
 void goc__globrunqput(goc_g *g);
 void goc__wakep(void);
@@ -200,6 +202,7 @@ void goc__execute_action(goc_m *m, goc_g *g);
 void goc__stopm(goc_m *m);
 void goc__checkdead(void);
 void goc__inject_glist(goc__glist *l);
+void goc__m_finish_switch(void);
 
 /* stack.c */
 goc_g *goc__g_alloc(goc_p *p, size_t stack_size);

@@ -20,8 +20,8 @@
  * Dead default-size Gs are cached per processor (owner only, no lock) and
  * in a global cache (stack_lock), so spawn+exit costs no system call in
  * steady state. Past both bounds, guarded mappings are unmapped and slab
- * stacks give their pages back (MADV_DONTNEED); a slab whose stacks are
- * all free is unmapped.
+ * stacks return to their slab; a slab whose stacks are all free is
+ * unmapped, giving its pages back.
  *
  * Invariants: every GUARDED/CUSTOM mapping is on the registry list
  * (all_next/all_prev) and every slab on the slab list, both under
@@ -187,8 +187,11 @@ static void slab_release(goc_g *g)
     goc__slab *s = G_SLAB(g);
     int idx = (int)((g->map_lo - s->base) / s->stride);
     char *lo = g->map_lo;
+    /* No MADV_DONTNEED per stack: on VMs each one costs a TLB shootdown.
+     * A free stack keeps the few pages it touched until its whole slab is
+     * free and unmapped. */
     goc__san_fiber_destroy(&g->san);
-    madvise(lo, s->stride, MADV_DONTNEED);
+    (void)lo;
     s->free_idx[s->nfree++] = (uint16_t)idx;
     if (s->nfree == GOC_SLAB_STACKS)
         slab_unlink_free(s);

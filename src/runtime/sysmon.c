@@ -98,6 +98,7 @@ static void g_block_after_syscall(goc_g *g)
     goc__san_switch_begin(&g->san, &m->g0san, false);
     goc__ctx_switch(&g->ctx, &m->g0ctx);
     goc__san_switch_end(&g->san);
+    goc__m_finish_switch();
 }
 
 typedef struct sysmon_seen {
@@ -161,7 +162,12 @@ int goc__sysmon_start(void)
 {
     atomic_store(&goc__sc.sysmon_sleep, 0);
     atomic_store(&sysmon_exit, false);
-    return pthread_create(&goc__sc.sysmon_thread, NULL, sysmon_main, NULL);
+    sigset_t block, old;
+    goc__runtime_sigset(&block);
+    pthread_sigmask(SIG_BLOCK, &block, &old);
+    int err = pthread_create(&goc__sc.sysmon_thread, NULL, sysmon_main, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return err;
 }
 
 void goc__sysmon_stop(void)
