@@ -12,7 +12,7 @@ MAKEFLAGS += --no-print-directory
 CMAKE_FLAGS ?=
 TEST_ARGS ?=
 
-.PHONY: all deps run test release-test asan tsan bench valgrind format clean
+.PHONY: all deps run test release-test asan tsan bench valgrind format clean test-aarch64
 
 all: deps
 	cmake -S . -B $(BUILD)/release -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
@@ -60,6 +60,20 @@ valgrind: deps
 	cmake --build $(BUILD)/valgrind -j $(JOBS)
 	cd $(BUILD)/valgrind && GOC_TEST_TIMEOUT_SCALE=20 GOC_TEST_ITER_DIV=100 \
 		valgrind --error-exitcode=1 --quiet ./goc_tests $(TEST_ARGS)
+
+# AArch64 under qemu-user (cross compiler + emulator from Debian). Tests
+# that measure time or address-space limits do not apply under emulation.
+test-aarch64:
+	@dpkg-query -W gcc-aarch64-linux-gnu qemu-user >/dev/null 2>&1 || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+		 gcc-aarch64-linux-gnu qemu-user libc6-dev-arm64-cross)
+	cmake -S . -B $(BUILD)/aarch64 -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake -DCMAKE_BUILD_TYPE=Release >/dev/null
+	cmake --build $(BUILD)/aarch64 -j $(JOBS) --target goc_tests
+	cd $(BUILD)/aarch64 && GOC_TEST_ITER_DIV=100 GOC_TEST_TIMEOUT_SCALE=3 \
+		qemu-aarch64 -L /usr/aarch64-linux-gnu ./goc_tests -j $(JOBS) \
+		runtime_main runtime_yield runtime_regis runtime_park runtime_sleep \
+		runtime_deadlock runtime_spawn_million runtime_no_false runtime_syscall \
+		runtime_stack_overflow_is_fatal runtime_million chan_ select_ sync_
 
 format:
 	clang-format -i include/*.h include/goc/*.h src/*/*.c src/*/*.h tests/*.c tests/*.h examples/*.c
