@@ -1,0 +1,263 @@
+/*
+ * time.c - timers, AfterFunc and tickers (Go 1.23's package time) on the
+ * runtime's goc__timer.
+ *
+ * One struct serves all three: a runtime timer, a lock, and either a
+ * channel of capacity 1 (timers, tickers) or a function (AfterFunc).
+ * The runtime runs timer_fire() on a scheduler thread; it sends the time
+ * without blocking (a full channel drops the value: a ticker's slow
+ * receiver skips ticks) or starts the AfterFunc goroutine. A ticker is a
+ * one-shot runtime timer that timer_fire re-arms from its deadline
+ * (deadline + k * period, the first such point after now), so ticks stay
+ * on the grid of the start time and never drift.
+ *
+ * No stale value after Stop/Reset (Go 1.23)
+ * -----------------------------------------
+ * The firing and Stop/Reset are serialised by t->lock. Stop and Reset
+ * clear or rewrite the arming state (pending, when) and drain the channel
+ * under that lock, and timer_fire delivers only if, under the same lock,
+ * the timer is still pending and its current deadline has passed. So a
+ * firing that the runtime had already taken out of its heap when Stop or
+ * Reset ran (it races with them on another thread) is recognised as stale
+ * and dropped, and a value delivered before the call is drained by it.
+ * (If a Reset's new deadline has passed too, that firing stands for the
+ * new one: the timer fires once, never early.)
+ *
+ * Lifetime
+ * --------
+ * The runtime may still call timer_fire for a firing it took out of the
+ * heap just before goc_timer_free disarmed the timer. `outstanding` counts
+ * the firings still to come: +1 per arming (goc__timer_add/mod), -1 when a
+ * del/mod removes an arming from the heap (it will never fire), -1 when
+ * timer_fire ends. goc_timer_free frees at once when it is 0, else leaves
+ * the freeing to the last timer_fire. Without a runtime (after goc_main
+ * returned) nothing can fire and free is immediate.
+ *
+ * Lock order: t->lock, then the lock of t->c, then the runtime's timer
+ * heap lock.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "chan/chan_internal.h"
+#include "goc/time.h"
+
+struct goc_timer {
+    goc__chan_lock lock;    /* protects every field below except rt */
+    goc__timer rt;          /* the runtime's timer (its own locking) */
+    goc_chan *c;            /* capacity 1, int64_t; NULL for AfterFunc */
+    void (*fn)(void *);     /* AfterFunc: run in a new goroutine */
+    void *arg;
+    int64_t when;           /* deadline of the current arming */
+    int64_t period;         /* ticker period; 0 for a timer */
+    bool pending;           /* armed and not yet fired, stopped or reset */
+    bool freed;             /* goc_*_free called: last firing frees */
+    int32_t outstanding;    /* firings to come, see "Lifetime" */
+};
+
+struct goc_ticker {
+    struct goc_timer t;
+};
+
+/* Deadline for a duration from now (Go's when(d)): never in the past,
+ * saturating instead of overflowing. */
+static int64_t deadline(int64_t d)
+{
+    int64_t now = goc_nanotime();
+    if (d <= 0)
+        return now;
+    if (d > INT64_MAX - now)
+        return INT64_MAX;
+    return now + d;
+}
+
+static void timer_destroy(goc_timer *t)
+{
+    goc_chan_free(t->c);
+    free(t);
+}
+
+/* (Re-)arm at when. Lock held. */
+static void timer_arm(goc_timer *t, int64_t when)
+{
+    t->when = when;
+    t->pending = true;
+    if (goc__timer_mod(&t->rt, when, 0))
+        t->outstanding--; /* the previous arming will never fire */
+    t->outstanding++;
+}
+
+/* Disarm. Lock held. */
+static void timer_disarm(goc_timer *t)
+{
+    if (goc__timer_del(&t->rt))
+        t->outstanding--;
+    t->pending = false;
+}
+
+static void timer_fire(void *arg, uint64_t seq, int64_t now)
+{
+    (void)seq; /* staleness is judged by pending/when, see above */
+    goc_timer *t = arg;
+    void (*go_fn)(void *) = NULL;
+    void *go_arg = NULL;
+
+    goc__chan_lock_acquire(&t->lock);
+    t->outstanding--;
+    if (t->pending && now >= t->when) {
+        if (t->period > 0) {
+            /* Next point of the grid after now; skipped ticks are lost. */
+            int64_t missed = (now - t->when) / t->period + 1, next;
+            if (__builtin_mul_overflow(missed, t->period, &next) ||
+                __builtin_add_overflow(next, t->when, &next))
+                next = INT64_MAX;
+            timer_arm(t, next);
+        } else {
+            t->pending = false;
+        }
+        if (t->c != NULL) {
+            (void)goc__chan_try_send(t->c, &now);
+        } else {
+            go_fn = t->fn;
+            go_arg = t->arg;
+        }
+    }
+    bool destroy = t->freed && t->outstanding == 0;
+    goc__chan_lock_release(&t->lock);
+    /* t may be freed by its owner from here on, unless destroy. */
+    if (destroy)
+        timer_destroy(t);
+    if (go_fn != NULL) {
+        /* -EINVAL: goc_main is ending; the function would never run. */
+        int err = goc_go(go_fn, go_arg);
+        if (err < 0 && err != -EINVAL)
+            goc__fatal("goc_after_func: cannot start a goroutine: %s",
+                       goc_strerror(err));
+    }
+}
+
+static goc_timer *timer_new(int64_t when, int64_t period, bool with_chan,
+                            void (*fn)(void *), void *arg)
+{
+    goc_timer *t = calloc(1, sizeof(struct goc_ticker));
+    if (t == NULL)
+        return NULL;
+    if (with_chan) {
+        t->c = goc__chan_make_timer(sizeof(int64_t));
+        if (t->c == NULL) {
+            free(t);
+            return NULL;
+        }
+    }
+    t->fn = fn;
+    t->arg = arg;
+    t->period = period;
+    goc__timer_init(&t->rt, timer_fire, t);
+    goc__chan_lock_acquire(&t->lock);
+    timer_arm(t, when);
+    goc__chan_lock_release(&t->lock);
+    return t;
+}
+
+/* Stop; true if an arming or an undelivered value was cancelled. */
+static bool timer_stop(goc_timer *t)
+{
+    goc__chan_lock_acquire(&t->lock);
+    bool was = t->pending;
+    timer_disarm(t);
+    if (t->c != NULL && goc__chan_drain(t->c))
+        was = true;
+    goc__chan_lock_release(&t->lock);
+    return was;
+}
+
+static bool timer_reset(goc_timer *t, int64_t d, int64_t period)
+{
+    goc__chan_lock_acquire(&t->lock);
+    bool was = t->pending;
+    t->period = period;
+    timer_arm(t, deadline(d));
+    if (t->c != NULL && goc__chan_drain(t->c))
+        was = true;
+    goc__chan_lock_release(&t->lock);
+    return was;
+}
+
+static void timer_free(goc_timer *t)
+{
+    goc__chan_lock_acquire(&t->lock);
+    timer_disarm(t);
+    t->freed = true;
+    /* No runtime, no firing to wait for (its heaps are gone). */
+    bool now = t->outstanding == 0 || goc_num_goroutine() == 0;
+    goc__chan_lock_release(&t->lock);
+    if (now)
+        timer_destroy(t);
+}
+
+/* ---- timers --------------------------------------------------------- */
+
+goc_timer *goc_timer_new(int64_t d)
+{
+    return timer_new(deadline(d), 0, true, NULL, NULL);
+}
+
+goc_timer *goc_after_func(int64_t d, void (*fn)(void *), void *arg)
+{
+    if (fn == NULL)
+        goc_panic("goc_after_func: NULL function");
+    return timer_new(deadline(d), 0, false, fn, arg);
+}
+
+goc_chan *goc_timer_chan(goc_timer *t)
+{
+    return t->c;
+}
+
+bool goc_timer_stop(goc_timer *t)
+{
+    return timer_stop(t);
+}
+
+bool goc_timer_reset(goc_timer *t, int64_t d)
+{
+    return timer_reset(t, d, 0);
+}
+
+void goc_timer_free(goc_timer *t)
+{
+    if (t != NULL)
+        timer_free(t);
+}
+
+/* ---- tickers -------------------------------------------------------- */
+
+goc_ticker *goc_ticker_new(int64_t d)
+{
+    if (d <= 0)
+        goc_panic("non-positive interval for NewTicker");
+    return (goc_ticker *)timer_new(deadline(d), d, true, NULL, NULL);
+}
+
+goc_chan *goc_ticker_chan(goc_ticker *t)
+{
+    return t->t.c;
+}
+
+void goc_ticker_stop(goc_ticker *t)
+{
+    (void)timer_stop(&t->t);
+}
+
+void goc_ticker_reset(goc_ticker *t, int64_t d)
+{
+    if (d <= 0)
+        goc_panic("non-positive interval for Ticker.Reset");
+    (void)timer_reset(&t->t, d, d);
+}
+
+void goc_ticker_free(goc_ticker *t)
+{
+    if (t != NULL)
+        timer_free(&t->t);
+}
