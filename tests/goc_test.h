@@ -74,7 +74,8 @@ long goc_test_iters(long n, long min);
 
 #define ASSERT_OP_(a, op, b, T, fmt)                                           \
     do {                                                                       \
-        T goc_a_ = (T)(a), goc_b_ = (T)(b);                                    \
+        T goc_a_ = (T)(a);                                                     \
+        T goc_b_ = (T)(b);                                                     \
         if (!(goc_a_ op goc_b_))                                               \
             GOC_FAIL_("assertion failed: %s %s %s (" fmt " vs " fmt ")", #a,   \
                       #op, #b, goc_a_, goc_b_);                                \

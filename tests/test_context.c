@@ -188,7 +188,11 @@ static int timeout_main(void *arg)
     ASSERT_EQ(goc_context_deadline(c), goc_context_deadline(child));
     ASSERT_EQ(goc_context_deadline(grand), goc_context_deadline(c));
     ASSERT_GE(goc_context_deadline(c), t0 + 20 * GOC_MILLISECOND);
-    ASSERT_EQ(goc_context_err(c), 0);
+    /* Not cancelled before the deadline (timers never fire early; a slow
+     * machine may have passed it already). */
+    int early_err = goc_context_err(c);
+    if (goc_nanotime() < goc_context_deadline(c))
+        ASSERT_EQ(early_err, 0);
     ASSERT(!goc_chan_recv(goc_context_done(grand), NULL)); /* parks */
     int64_t elapsed = goc_nanotime() - t0;
     ASSERT_GE(elapsed, 20 * GOC_MILLISECOND);

@@ -90,12 +90,12 @@ static int mutex_counter_main(void *arg)
     return 0;
 }
 
-GOC_TEST(mutex_counter_8_goroutines_2_procs)
+GOC_TEST(sync_mutex_counter_8_goroutines_2_procs)
 {
     return run_main(2, mutex_counter_main, NULL);
 }
 
-GOC_TEST(mutex_counter_8_goroutines_1_proc)
+GOC_TEST(sync_mutex_counter_8_goroutines_1_proc)
 {
     return run_main(1, mutex_counter_main, NULL);
 }
@@ -115,13 +115,13 @@ static int mutex_trylock_main(void *arg)
     return 0;
 }
 
-GOC_TEST(mutex_trylock)
+GOC_TEST(sync_mutex_trylock)
 {
     return run_main(1, mutex_trylock_main, NULL);
 }
 
 /* A zeroed mutex works from a plain thread when nobody contends. */
-GOC_TEST(mutex_plain_thread_uncontended)
+GOC_TEST(sync_mutex_plain_thread_uncontended)
 {
     static goc_mutex mu; /* zeroed: valid */
     for (int i = 0; i < 3; i++) {
@@ -150,7 +150,7 @@ static int mutex_plain_thread_contended_main(void *arg)
     return 0;
 }
 
-GOC_TEST_EXPECT(mutex_plain_thread_contended_is_fatal, 0, 2,
+GOC_TEST_EXPECT(sync_mutex_plain_thread_contended_is_fatal, 0, 2,
                 "goc_mutex_lock called outside a goroutine")
 {
     return run_main(1, mutex_plain_thread_contended_main, NULL);
@@ -166,7 +166,7 @@ static int mutex_unlock_unlocked_main(void *arg)
     return 0;
 }
 
-GOC_TEST_EXPECT(mutex_unlock_of_unlocked_panics, SIGABRT, 0,
+GOC_TEST_EXPECT(sync_mutex_unlock_of_unlocked_panics, SIGABRT, 0,
                 "panic: sync: unlock of unlocked mutex")
 {
     return run_main(1, mutex_unlock_unlocked_main, NULL);
@@ -189,7 +189,7 @@ static int mutex_unlock_by_other_main(void *arg)
     return 0;
 }
 
-GOC_TEST(mutex_unlocked_by_another_goroutine)
+GOC_TEST(sync_mutex_unlocked_by_another_goroutine)
 {
     return run_main(1, mutex_unlock_by_other_main, NULL);
 }
@@ -283,22 +283,22 @@ static int starvation_main(void *arg)
     return 0;
 }
 
-GOC_TEST(mutex_no_starvation_sleeping_hog_2_procs)
+GOC_TEST(sync_mutex_no_starvation_sleeping_hog_2_procs)
 {
     return run_main(2, starvation_main, (void *)1);
 }
 
-GOC_TEST(mutex_no_starvation_sleeping_hog_1_proc)
+GOC_TEST(sync_mutex_no_starvation_sleeping_hog_1_proc)
 {
     return run_main(1, starvation_main, (void *)1);
 }
 
-GOC_TEST(mutex_no_starvation_busy_hog_2_procs)
+GOC_TEST(sync_mutex_no_starvation_busy_hog_2_procs)
 {
     return run_main(2, starvation_main, NULL);
 }
 
-GOC_TEST(mutex_no_starvation_busy_hog_1_proc)
+GOC_TEST(sync_mutex_no_starvation_busy_hog_1_proc)
 {
     return run_main(1, starvation_main, NULL);
 }
@@ -328,7 +328,7 @@ static int mutex_hammer_main(void *arg)
     return 0;
 }
 
-GOC_TEST(mutex_hammer_16_goroutines_2_procs)
+GOC_TEST(sync_mutex_hammer_16_goroutines_2_procs)
 {
     return run_main(2, mutex_hammer_main, NULL);
 }
@@ -381,7 +381,7 @@ static int mutex_free_after_unlock_main(void *arg)
     return 0;
 }
 
-GOC_TEST(mutex_free_right_after_last_unlock)
+GOC_TEST(sync_mutex_free_right_after_last_unlock)
 {
     return run_main(2, mutex_free_after_unlock_main, NULL);
 }
@@ -407,7 +407,7 @@ static int waitgroup_free_after_wait_main(void *arg)
     return 0;
 }
 
-GOC_TEST(waitgroup_free_right_after_wait)
+GOC_TEST(sync_waitgroup_free_right_after_wait)
 {
     return run_main(2, waitgroup_free_after_wait_main, NULL);
 }
@@ -483,12 +483,12 @@ static int rwmutex_pair_main(void *arg)
     return 0;
 }
 
-GOC_TEST(rwmutex_readers_never_see_torn_pair_2_procs)
+GOC_TEST(sync_rwmutex_readers_never_see_torn_pair_2_procs)
 {
     return run_main(2, rwmutex_pair_main, NULL);
 }
 
-GOC_TEST(rwmutex_readers_never_see_torn_pair_1_proc)
+GOC_TEST(sync_rwmutex_readers_never_see_torn_pair_1_proc)
 {
     return run_main(1, rwmutex_pair_main, NULL);
 }
@@ -527,7 +527,7 @@ static int rwmutex_concurrent_readers_main(void *arg)
     return 0;
 }
 
-GOC_TEST(rwmutex_concurrent_readers)
+GOC_TEST(sync_rwmutex_concurrent_readers)
 {
     return run_main(2, rwmutex_concurrent_readers_main, NULL);
 }
@@ -585,7 +585,7 @@ static int rwmutex_writer_preference_main(void *arg)
     return 0;
 }
 
-GOC_TEST(rwmutex_waiting_writer_blocks_new_readers)
+GOC_TEST(sync_rwmutex_waiting_writer_blocks_new_readers)
 {
     return run_main(2, rwmutex_writer_preference_main, NULL);
 }
@@ -600,7 +600,7 @@ static int rwmutex_runlock_unlocked_main(void *arg)
     return 0;
 }
 
-GOC_TEST_EXPECT(rwmutex_runlock_of_unlocked_panics, SIGABRT, 0,
+GOC_TEST_EXPECT(sync_rwmutex_runlock_of_unlocked_panics, SIGABRT, 0,
                 "panic: sync: RUnlock of unlocked RWMutex")
 {
     return run_main(1, rwmutex_runlock_unlocked_main, NULL);
@@ -616,7 +616,7 @@ static int rwmutex_unlock_unlocked_main(void *arg)
     return 0;
 }
 
-GOC_TEST_EXPECT(rwmutex_unlock_of_unlocked_panics, SIGABRT, 0,
+GOC_TEST_EXPECT(sync_rwmutex_unlock_of_unlocked_panics, SIGABRT, 0,
                 "panic: sync: Unlock of unlocked RWMutex")
 {
     return run_main(1, rwmutex_unlock_unlocked_main, NULL);
@@ -666,12 +666,12 @@ static int once_main(void *arg)
     return 0;
 }
 
-GOC_TEST(once_runs_once_among_100_callers_2_procs)
+GOC_TEST(sync_once_runs_once_among_100_callers_2_procs)
 {
     return run_main(2, once_main, NULL);
 }
 
-GOC_TEST(once_runs_once_among_100_callers_1_proc)
+GOC_TEST(sync_once_runs_once_among_100_callers_1_proc)
 {
     return run_main(1, once_main, NULL);
 }
@@ -681,7 +681,7 @@ static void count_call(void *arg)
     (*(int *)arg)++;
 }
 
-GOC_TEST(once_plain_thread)
+GOC_TEST(sync_once_plain_thread)
 {
     static goc_once once = GOC_ONCE_INIT;
     int n = 0;
@@ -755,7 +755,7 @@ static int cond_broadcast_main(void *arg)
     return 0;
 }
 
-GOC_TEST(cond_broadcast_wakes_all_100_waiters)
+GOC_TEST(sync_cond_broadcast_wakes_all_100_waiters)
 {
     return run_main(2, cond_broadcast_main, NULL);
 }
@@ -781,17 +781,21 @@ static int cond_signal_main(void *arg)
     goc_cond_init(&s.cond, &s.mu);
     spawn_n(&s.wg, 100, cond_counting_waiter, &s);
     wait_for_waiters(&s, 100);
-    for (int i = 1; i <= 3; i++) {
-        goc_cond_signal(&s.cond);
+    for (int i = 1; i <= 4; i++) {
+        if (i == 4) { /* a signal with the lock held works the same */
+            goc_mutex_lock(&s.mu);
+            goc_cond_signal(&s.cond);
+            goc_mutex_unlock(&s.mu);
+        } else {
+            goc_cond_signal(&s.cond);
+        }
+        /* One waiter wakes (however slow the machine)... */
+        while (cond_woken(&s) < i)
+            goc_sleep(100 * GOC_MICROSECOND);
+        /* ... and no other. */
         goc_sleep(5 * GOC_MILLISECOND);
         ASSERT_EQ(cond_woken(&s), i);
     }
-    /* A signal with the lock held works the same. */
-    goc_mutex_lock(&s.mu);
-    goc_cond_signal(&s.cond);
-    goc_mutex_unlock(&s.mu);
-    goc_sleep(5 * GOC_MILLISECOND);
-    ASSERT_EQ(cond_woken(&s), 4);
     goc_cond_broadcast(&s.cond);
     goc_waitgroup_wait(&s.wg);
     ASSERT_EQ(s.woken, 100);
@@ -801,7 +805,7 @@ static int cond_signal_main(void *arg)
     return 0;
 }
 
-GOC_TEST(cond_signal_wakes_exactly_one)
+GOC_TEST(sync_cond_signal_wakes_exactly_one)
 {
     return run_main(2, cond_signal_main, NULL);
 }
@@ -874,7 +878,7 @@ static int cond_fifo_main(void *arg)
     return 0;
 }
 
-GOC_TEST(cond_signal_fifo_order)
+GOC_TEST(sync_cond_signal_fifo_order)
 {
     return run_main(2, cond_fifo_main, NULL);
 }
@@ -914,7 +918,7 @@ static int cond_rlocker_main(void *arg)
     return 0;
 }
 
-GOC_TEST(cond_with_rwmutex_read_locker)
+GOC_TEST(sync_cond_with_rwmutex_read_locker)
 {
     return run_main(2, cond_rlocker_main, NULL);
 }
@@ -974,7 +978,7 @@ static int cond_pc_main(void *arg)
     return 0;
 }
 
-GOC_TEST(cond_producer_consumer_2_procs)
+GOC_TEST(sync_cond_producer_consumer_2_procs)
 {
     return run_main(2, cond_pc_main, NULL);
 }
@@ -987,12 +991,12 @@ static int cond_unbound_main(void *arg)
     return 0;
 }
 
-GOC_TEST_EXPECT(cond_wait_without_lock_is_fatal, 0, 2, "goc_cond_wait")
+GOC_TEST_EXPECT(sync_cond_wait_without_lock_is_fatal, 0, 2, "goc_cond_wait")
 {
     return run_main(1, cond_unbound_main, NULL);
 }
 
-GOC_TEST_EXPECT(cond_wait_on_plain_thread_is_fatal, 0, 2,
+GOC_TEST_EXPECT(sync_cond_wait_on_plain_thread_is_fatal, 0, 2,
                 "goc_cond_wait called outside goc_main")
 {
     static goc_mutex mu;
@@ -1031,7 +1035,7 @@ static int waitgroup_fanout_main(void *arg)
     return 0;
 }
 
-GOC_TEST(waitgroup_fan_out_1000)
+GOC_TEST(sync_waitgroup_fan_out_1000)
 {
     return run_main(2, waitgroup_fanout_main, NULL);
 }
@@ -1064,7 +1068,7 @@ static int waitgroup_many_waiters_main(void *arg)
     return 0;
 }
 
-GOC_TEST(waitgroup_releases_every_waiter)
+GOC_TEST(sync_waitgroup_releases_every_waiter)
 {
     return run_main(2, waitgroup_many_waiters_main, NULL);
 }
@@ -1113,7 +1117,7 @@ static int waitgroup_threads_main(void *arg)
     return 0;
 }
 
-GOC_TEST(waitgroup_done_from_plain_threads)
+GOC_TEST(sync_waitgroup_done_from_plain_threads)
 {
     return run_main(2, waitgroup_threads_main, NULL);
 }
@@ -1128,7 +1132,7 @@ static int waitgroup_negative_main(void *arg)
     return 0;
 }
 
-GOC_TEST_EXPECT(waitgroup_negative_counter_panics, SIGABRT, 0,
+GOC_TEST_EXPECT(sync_waitgroup_negative_counter_panics, SIGABRT, 0,
                 "panic: sync: negative WaitGroup counter")
 {
     return run_main(1, waitgroup_negative_main, NULL);
@@ -1201,7 +1205,7 @@ static int pool_same_proc_main(void *arg)
     return 0;
 }
 
-GOC_TEST(pool_get_after_put_same_processor)
+GOC_TEST(sync_pool_get_after_put_same_processor)
 {
     return run_main(2, pool_same_proc_main, NULL);
 }
@@ -1271,7 +1275,7 @@ static int pool_stress_main(void *arg)
     return 0;
 }
 
-GOC_TEST(pool_concurrent_get_put_2_procs_and_a_thread)
+GOC_TEST(sync_pool_concurrent_get_put_2_procs_and_a_thread)
 {
     return run_main(2, pool_stress_main, NULL);
 }
@@ -1309,12 +1313,12 @@ static int pool_steal_main(void *arg)
     return 0;
 }
 
-GOC_TEST(pool_get_steals_from_other_caches)
+GOC_TEST(sync_pool_get_steals_from_other_caches)
 {
     return run_main(2, pool_steal_main, NULL);
 }
 
-GOC_TEST(pool_plain_thread_without_runtime)
+GOC_TEST(sync_pool_plain_thread_without_runtime)
 {
     static pool_counts c;
     goc_pool p = GOC_POOL_INIT(pool_new, &c);

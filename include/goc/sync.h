@@ -86,14 +86,15 @@ typedef struct goc_mutex {
     }
 
 /* Lock m, parking the goroutine while another holds it.
- * Plain thread: takes a free mutex; a held one is a fatal error. */
-void goc_mutex_lock(goc_mutex *m);
+ * Plain thread: takes a free mutex (spinning briefly for a held one when
+ * there are several processors); having to park is a fatal error. */
+inline void goc_mutex_lock(goc_mutex *m);
 /* Lock m if that needs no waiting; true if locked. Any thread. Like Go's
  * TryLock, it fails while the mutex is in starvation mode. */
 bool goc_mutex_trylock(goc_mutex *m);
 /* Unlock m. Unlocking an unlocked mutex panics with
  * "sync: unlock of unlocked mutex". Any thread. */
-void goc_mutex_unlock(goc_mutex *m);
+inline void goc_mutex_unlock(goc_mutex *m);
 
 /* ---- RWMutex ------------------------------------------------------- */
 
@@ -122,16 +123,61 @@ typedef struct goc_rwmutex {
 
 /* Lock for reading. Plain thread: fatal if it must wait (a writer holds or
  * waits for the lock). */
-void goc_rwmutex_rlock(goc_rwmutex *rw);
+inline void goc_rwmutex_rlock(goc_rwmutex *rw);
 /* Undo one rlock. Panics "sync: RUnlock of unlocked RWMutex" when no read
  * lock is held. Any thread. */
-void goc_rwmutex_runlock(goc_rwmutex *rw);
+inline void goc_rwmutex_runlock(goc_rwmutex *rw);
 /* Lock for writing: waits for other writers and for the current readers.
  * Plain thread: fatal if it must wait. */
 void goc_rwmutex_lock(goc_rwmutex *rw);
 /* Unlock for writing. Panics "sync: Unlock of unlocked RWMutex" when it is
  * not write-locked. Any thread. */
 void goc_rwmutex_unlock(goc_rwmutex *rw);
+
+/*
+ * Fast paths, inline (C99/C11 inline definitions: the library holds the
+ * external definitions, so taking their address works and -O0 builds call
+ * them). Each is the single atomic operation of the uncontended case, as
+ * Go inlines its own; everything else is in the library. The orders:
+ * lock's acquire and unlock's release pair with each other; the reader
+ * count's operations are sequentially consistent, as Go's.
+ */
+void goc__mutex_lock_slow(goc_mutex *m);
+void goc__mutex_unlock_slow(goc_mutex *m, int32_t state);
+void goc__rwmutex_rlock_slow(goc_rwmutex *rw);
+void goc__rwmutex_runlock_slow(goc_rwmutex *rw, int32_t r);
+
+inline void goc_mutex_lock(goc_mutex *m)
+{
+    int32_t unlocked = 0;
+    if (__builtin_expect(atomic_compare_exchange_strong_explicit(
+                             &m->state, &unlocked, 1, memory_order_acquire,
+                             memory_order_relaxed),
+                         1))
+        return;
+    goc__mutex_lock_slow(m);
+}
+
+inline void goc_mutex_unlock(goc_mutex *m)
+{
+    int32_t state =
+        atomic_fetch_sub_explicit(&m->state, 1, memory_order_release) - 1;
+    if (__builtin_expect(state != 0, 0))
+        goc__mutex_unlock_slow(m, state);
+}
+
+inline void goc_rwmutex_rlock(goc_rwmutex *rw)
+{
+    if (__builtin_expect(atomic_fetch_add(&rw->reader_count, 1) + 1 < 0, 0))
+        goc__rwmutex_rlock_slow(rw); /* a writer is pending */
+}
+
+inline void goc_rwmutex_runlock(goc_rwmutex *rw)
+{
+    int32_t r = atomic_fetch_sub(&rw->reader_count, 1) - 1;
+    if (__builtin_expect(r < 0, 0))
+        goc__rwmutex_runlock_slow(rw, r);
+}
 
 /* ---- Cond ---------------------------------------------------------- */
 

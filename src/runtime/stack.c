@@ -214,9 +214,15 @@ goc_g *goc__g_alloc(goc_p *p, size_t stack_size)
         pthread_mutex_unlock(&stack_lock);
         return g;
     }
-    if (p && !p->gfree && gfree_global) {
+    if (p && p->gfree) {
+        g = p->gfree;
+        p->gfree = g->schedlink;
+        p->gfree_n--;
+        return g;
+    }
+    pthread_mutex_lock(&stack_lock);
+    if (p) {
         /* Refill the local cache in one batch. */
-        pthread_mutex_lock(&stack_lock);
         for (int i = 0; i < GOC_GFREE_BATCH && gfree_global; i++) {
             goc_g *x = gfree_global;
             gfree_global = x->schedlink;
@@ -225,16 +231,12 @@ goc_g *goc__g_alloc(goc_p *p, size_t stack_size)
             p->gfree = x;
             p->gfree_n++;
         }
-        pthread_mutex_unlock(&stack_lock);
     }
     if (p && p->gfree) {
         g = p->gfree;
         p->gfree = g->schedlink;
         p->gfree_n--;
-        return g;
-    }
-    pthread_mutex_lock(&stack_lock);
-    if (gfree_global) {
+    } else if (gfree_global) {
         g = gfree_global;
         gfree_global = g->schedlink;
         gfree_global_n--;

@@ -7,7 +7,7 @@
  * A goc__sema is a count plus a queue of parked goroutines. Go keeps the
  * queues in a global hash table keyed by the semaphore's address; here each
  * semaphore carries its own queue (a spinlock and an intrusive list of
- * goc__waiter records on the waiters' stacks), which costs 32 bytes per
+ * goc__waiter records on the waiters' stacks), which costs 24 bytes per
  * semaphore but keeps "zeroed means valid" without any global state.
  *
  * Invariants:
@@ -46,6 +46,9 @@
  * the first waiter (the semaphore's handoff), newcomers neither take it nor
  * spin but queue at the tail. The last waiter, or one that waited less
  * than 1 ms, switches back to normal mode.
+ *
+ * The uncontended lock (one compare-and-swap) and unlock (one atomic
+ * subtraction) are inline in goc/sync.h; the rest is here.
  *
  * Spinning: on more than one processor a contended lock first spins a
  * little (4 rounds of 30 pause instructions), as Go's does, while the lock
@@ -307,14 +310,13 @@ static void mutex_lock_slow(goc_mutex *m)
     }
 }
 
-void goc_mutex_lock(goc_mutex *m)
+/* The fast paths are inline in goc/sync.h; these are their external
+ * definitions (C11 6.7.4: an extern declaration in one translation unit). */
+extern inline void goc_mutex_lock(goc_mutex *m);
+extern inline void goc_mutex_unlock(goc_mutex *m);
+
+void goc__mutex_lock_slow(goc_mutex *m)
 {
-    int32_t unlocked = 0;
-    /* Fast path: one CAS. Acquire pairs with the release in unlock. */
-    if (goc_likely(atomic_compare_exchange_strong_explicit(
-            &m->state, &unlocked, MUTEX_LOCKED, memory_order_acquire,
-            memory_order_relaxed)))
-        return;
     mutex_lock_slow(m);
 }
 
@@ -356,13 +358,7 @@ static void mutex_unlock_slow(goc_mutex *m, int32_t nstate)
     }
 }
 
-void goc_mutex_unlock(goc_mutex *m)
+void goc__mutex_unlock_slow(goc_mutex *m, int32_t state)
 {
-    /* Fast path: drop the lock bit. Release pairs with the acquire of the
-     * next lock. */
-    int32_t nstate = atomic_fetch_sub_explicit(&m->state, MUTEX_LOCKED,
-                                               memory_order_release) -
-                     MUTEX_LOCKED;
-    if (goc_unlikely(nstate != 0))
-        mutex_unlock_slow(m, nstate);
+    mutex_unlock_slow(m, state);
 }

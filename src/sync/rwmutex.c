@@ -25,29 +25,25 @@
 
 #define RWMUTEX_MAX_READERS (1 << 30)
 
-void goc_rwmutex_rlock(goc_rwmutex *rw)
+/* The read fast paths are inline in goc/sync.h; these are their external
+ * definitions and slow paths. */
+extern inline void goc_rwmutex_rlock(goc_rwmutex *rw);
+extern inline void goc_rwmutex_runlock(goc_rwmutex *rw);
+
+void goc__rwmutex_rlock_slow(goc_rwmutex *rw)
 {
-    if (goc_unlikely(atomic_fetch_add(&rw->reader_count, 1) + 1 < 0)) {
-        /* A writer is pending: wait for it. */
-        goc__sema_acquire(&rw->reader_sem, false, "sync.RWMutex.RLock",
-                          "goc_rwmutex_rlock");
-    }
+    /* A writer is pending: wait for it. */
+    goc__sema_acquire(&rw->reader_sem, false, "sync.RWMutex.RLock",
+                      "goc_rwmutex_rlock");
 }
 
-static void runlock_slow(goc_rwmutex *rw, int32_t r)
+void goc__rwmutex_runlock_slow(goc_rwmutex *rw, int32_t r)
 {
     if (r + 1 == 0 || r + 1 == -RWMUTEX_MAX_READERS)
         goc_panic("sync: RUnlock of unlocked RWMutex");
     /* A writer is pending: the last reader it waits for wakes it. */
     if (atomic_fetch_sub(&rw->reader_wait, 1) - 1 == 0)
         goc__sema_release(&rw->writer_sem, false);
-}
-
-void goc_rwmutex_runlock(goc_rwmutex *rw)
-{
-    int32_t r = atomic_fetch_sub(&rw->reader_count, 1) - 1;
-    if (goc_unlikely(r < 0))
-        runlock_slow(rw, r);
 }
 
 void goc_rwmutex_lock(goc_rwmutex *rw)
