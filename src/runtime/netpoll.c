@@ -24,6 +24,11 @@
 
 #include "runtime/sched.h"
 
+#ifdef GOC_TSAN
+void __tsan_acquire(void *addr);
+void __tsan_release(void *addr);
+#endif
+
 /* data.ptr of the eventfd's registration. */
 static goc__pollable break_sentinel;
 static _Atomic int has_pwait2 = 1;
@@ -59,6 +64,13 @@ void goc__netpoll_close(void)
 
 int goc__netpoll_ctl(int fd, int op, uint32_t events, goc__pollable *p)
 {
+#ifdef GOC_TSAN
+    /* epoll hands p to the polling thread through the kernel, which
+     * ThreadSanitizer cannot see: pairs with the acquire in
+     * goc__netpoll, so that what the registrant wrote to *p is seen. */
+    if (p)
+        __tsan_release(p);
+#endif
     struct epoll_event ev = {.events = events, .data.ptr = p};
     if (epoll_ctl(goc__sc.epfd, op, fd, &ev) != 0)
         return -errno;
@@ -90,7 +102,11 @@ void goc__netpoll_break(void)
 void goc__netpoll_timer_added(int64_t when)
 {
     if (atomic_load(&goc__sc.polling)) {
-        if (when < atomic_load(&goc__sc.poll_until))
+        /* poll_until is 0 while the poller is still computing its
+         * deadline: it may have missed this timer, so break it too (the
+         * eventfd stays readable, so a break before epoll_wait counts). */
+        int64_t until = atomic_load(&goc__sc.poll_until);
+        if (until == 0 || when < until)
             goc__netpoll_break();
     } else {
         /* Nobody watches the clock: make sure some idle thread does. */
@@ -128,6 +144,9 @@ void goc__netpoll(int64_t delay, goc__glist *list)
             atomic_store(&goc__sc.poll_wake_sig, 0);
             continue;
         }
+#ifdef GOC_TSAN
+        __tsan_acquire(p); /* pairs with the release in goc__netpoll_ctl */
+#endif
         p->ready(p, events[i].events, list);
     }
 }
