@@ -1,0 +1,250 @@
+/*
+ * conn.c - I/O on connections and packet sockets (Go's netFD Read, Write,
+ * ReadFrom, WriteTo over internal/poll.FD), deadlines, addresses, close,
+ * and goc_wait_fd.
+ *
+ * Each call: take the direction (goc__pollfd_lock: a reference plus
+ * exclusive use of that direction), check the deadline and closed state
+ * (goc__pollfd_prepare: a past deadline fails before any syscall), then
+ * try the syscall and park on the poller only on EAGAIN. Writes go through
+ * send(MSG_NOSIGNAL): a vanished peer yields EPIPE, never SIGPIPE.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "net/net_internal.h"
+#include "runtime/runtime_internal.h"
+
+ssize_t goc_conn_read(goc_conn *c, void *buf, size_t n)
+{
+    goc__require_g("goc_conn_read");
+    goc__pollfd *pd = c->pd;
+    int err = goc__pollfd_lock(pd, GOC__POLL_READ);
+    if (err)
+        return err;
+    ssize_t r = 0;
+    if (n == 0) /* else read's 0 would look like end of file */
+        goto out;
+    if ((r = goc__pollfd_prepare(pd, GOC__POLL_READ)) < 0)
+        goto out;
+    int fd = goc__pollfd_fd(pd);
+    for (;;) {
+        r = read(fd, buf, n);
+        if (goc_likely(r >= 0))
+            break;
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN) {
+            r = -errno;
+            break;
+        }
+        if ((r = goc__pollfd_wait(pd, GOC__POLL_READ)) < 0)
+            break;
+    }
+out:
+    goc__pollfd_unlock(pd, GOC__POLL_READ);
+    return r;
+}
+
+ssize_t goc_conn_write(goc_conn *c, const void *buf, size_t n)
+{
+    goc__require_g("goc_conn_write");
+    goc__pollfd *pd = c->pd;
+    int err = goc__pollfd_lock(pd, GOC__POLL_WRITE);
+    if (err)
+        return err;
+    ssize_t r;
+    size_t done = 0;
+    if ((r = goc__pollfd_prepare(pd, GOC__POLL_WRITE)) < 0)
+        goto out;
+    int fd = goc__pollfd_fd(pd);
+    bool stream = c->type == SOCK_STREAM;
+    for (;;) {
+        if (stream && done == n)
+            break;
+        r = send(fd, (const char *)buf + done, n - done, MSG_NOSIGNAL);
+        if (goc_likely(r >= 0)) {
+            done += (size_t)r;
+            if (!stream)
+                break; /* one datagram, sent whole */
+            continue;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN) {
+            r = -errno;
+            goto out;
+        }
+        if ((r = goc__pollfd_wait(pd, GOC__POLL_WRITE)) < 0)
+            goto out;
+    }
+    r = (ssize_t)done;
+out:
+    goc__pollfd_unlock(pd, GOC__POLL_WRITE);
+    return r;
+}
+
+ssize_t goc_conn_read_from(goc_conn *c, void *buf, size_t n, char *from,
+                           size_t fromlen)
+{
+    goc__require_g("goc_conn_read_from");
+    goc__pollfd *pd = c->pd;
+    int err = goc__pollfd_lock(pd, GOC__POLL_READ);
+    if (err)
+        return err;
+    goc__netaddr a;
+    ssize_t r;
+    if ((r = goc__pollfd_prepare(pd, GOC__POLL_READ)) < 0)
+        goto out;
+    int fd = goc__pollfd_fd(pd);
+    for (;;) {
+        a.len = sizeof a.ss;
+        r = recvfrom(fd, buf, n, 0, (struct sockaddr *)&a.ss, &a.len);
+        if (r >= 0)
+            break;
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN) {
+            r = -errno;
+            goto out;
+        }
+        if ((r = goc__pollfd_wait(pd, GOC__POLL_READ)) < 0)
+            goto out;
+    }
+    if (from && fromlen) {
+        if (a.len < sizeof(sa_family_t) || a.ss.ss_family != c->family) {
+            /* A stream socket names no sender: its peer sent it. */
+            a.len = sizeof a.ss;
+            if (getpeername(fd, (struct sockaddr *)&a.ss, &a.len) != 0) {
+                a.ss.ss_family = (sa_family_t)c->family;
+                a.len = sizeof(sa_family_t);
+            }
+        }
+        if (a.ss.ss_family == AF_UNIX || a.len > sizeof(sa_family_t))
+            (void)goc__net_format((struct sockaddr *)&a.ss, a.len, from,
+                                  fromlen);
+        else
+            from[0] = '\0';
+    }
+out:
+    goc__pollfd_unlock(pd, GOC__POLL_READ);
+    return r;
+}
+
+ssize_t goc_conn_write_to(goc_conn *c, const void *buf, size_t n,
+                          const char *to)
+{
+    goc__require_g("goc_conn_write_to");
+    if (c->connected)
+        return -EISCONN;
+    goc__netinfo ni = {.family = c->family == AF_INET6 ? AF_UNSPEC : c->family,
+                       .type = c->type};
+    goc__netaddr a;
+    int err = goc__net_resolve(&ni, to, false, &a, 1);
+    if (err < 0)
+        return err;
+    if (c->family != AF_UNIX && (err = goc__net_addr_to_family(&a, c->family)))
+        return err;
+    goc__pollfd *pd = c->pd;
+    if ((err = goc__pollfd_lock(pd, GOC__POLL_WRITE)))
+        return err;
+    ssize_t r;
+    if ((r = goc__pollfd_prepare(pd, GOC__POLL_WRITE)) < 0)
+        goto out;
+    int fd = goc__pollfd_fd(pd);
+    for (;;) {
+        r = sendto(fd, buf, n, MSG_NOSIGNAL, (struct sockaddr *)&a.ss, a.len);
+        if (r >= 0)
+            break;
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN) {
+            r = -errno;
+            goto out;
+        }
+        if ((r = goc__pollfd_wait(pd, GOC__POLL_WRITE)) < 0)
+            goto out;
+    }
+out:
+    goc__pollfd_unlock(pd, GOC__POLL_WRITE);
+    return r;
+}
+
+int goc_conn_set_deadline(goc_conn *c, int64_t t)
+{
+    return goc__pollfd_set_deadline(c->pd, GOC__POLL_READ | GOC__POLL_WRITE,
+                                    t);
+}
+
+int goc_conn_set_read_deadline(goc_conn *c, int64_t t)
+{
+    return goc__pollfd_set_deadline(c->pd, GOC__POLL_READ, t);
+}
+
+int goc_conn_set_write_deadline(goc_conn *c, int64_t t)
+{
+    return goc__pollfd_set_deadline(c->pd, GOC__POLL_WRITE, t);
+}
+
+static int conn_addr(goc_conn *c, bool peer, char *buf, size_t len)
+{
+    goc__netaddr a;
+    int err = goc__pollfd_incref(c->pd);
+    if (err)
+        return err;
+    int fd = goc__pollfd_fd(c->pd);
+    a.len = sizeof a.ss;
+    int r = peer ? getpeername(fd, (struct sockaddr *)&a.ss, &a.len)
+                 : getsockname(fd, (struct sockaddr *)&a.ss, &a.len);
+    if (r != 0)
+        err = -errno;
+    goc__pollfd_decref(c->pd);
+    if (err)
+        return err;
+    err = goc__net_format((struct sockaddr *)&a.ss, a.len, buf, len);
+    return err < 0 ? err : 0;
+}
+
+int goc_conn_local_addr(goc_conn *c, char *buf, size_t len)
+{
+    return conn_addr(c, false, buf, len);
+}
+
+int goc_conn_remote_addr(goc_conn *c, char *buf, size_t len)
+{
+    return conn_addr(c, true, buf, len);
+}
+
+static void conn_destroy(goc__net_zombie *z)
+{
+    goc_conn *c = (goc_conn *)((char *)z - offsetof(goc_conn, z));
+    goc__pollfd_free(c->pd);
+    free(c);
+}
+
+int goc_conn_close(goc_conn *c)
+{
+    goc__require_g("goc_conn_close");
+    if (atomic_exchange(&c->closed, true))
+        return -ECANCELED;
+    int err = goc__pollfd_close(c->pd);
+    goc__net_bury(&c->z, conn_destroy);
+    return err;
+}
+
+int goc_conn_fd(goc_conn *c)
+{
+    return goc__pollfd_fd(c->pd);
+}
+
+int goc_wait_fd(int fd, int events, int64_t deadline)
+{
+    return goc__pollfd_wait_fd(fd, events, deadline);
+}
