@@ -1,0 +1,349 @@
+/*
+ * goc/loadgen.h - a load generator: the book's (gopcp.v2, chapter 4), made
+ * exact.
+ *
+ * The model is the book's: a caller adapter (build a request, call with a
+ * timeout, check the response), parameters (timeout, loads per second,
+ * duration, an optional result channel, a limit on calls in flight), the
+ * life cycle ORIGINAL -> STARTING -> STARTED -> STOPPING -> STOPPED with
+ * start/stop/status/call count, and the book's result codes.
+ *
+ * What the book gets wrong, made right:
+ *  - Open-model schedule. Call k (k = 0, 1, ...) is due at
+ *        start + k * 1e9 / lps   (ns, goc_nanotime(), integer arithmetic)
+ *    exactly: no ticker, no drift. The run plans the calls due in
+ *    [start, start + duration): ceil(duration * lps / 1e9) of them. A call
+ *    whose due time comes while every slot (max_in_flight) is busy is still
+ *    issued, as soon as a slot frees, and counted as a late start; its
+ *    latency is measured from its due time, so a stalled server shows in
+ *    the latency instead of hiding in fewer calls (no coordinated
+ *    omission). Both latency from the due time and service time (the
+ *    book's Elapse: the caller's call alone) are recorded, in log-linear
+ *    histograms with 3 significant digits from 1 us to 60 s; each worker
+ *    batches its samples (no lock per call) into one pair per run: memory
+ *    is bounded however long the run and however many slots.
+ *  - Exact accounting. Every issued call ends with exactly one result
+ *    code; issued = success + each code + timeouts + calls cut off by
+ *    stop, also when stopped early. A result channel, when given, receives
+ *    every result: a worker waits for the receiver instead of dropping, and
+ *    the report counts how often it had to wait.
+ *  - Timeouts. The timeout of a call runs from the moment its call starts
+ *    (a late call is not charged for its wait; its latency is). A call
+ *    that fails with -ETIMEDOUT or returns after its deadline is reported
+ *    once, as GOC_RET_WARNING_CALL_TIMEOUT. The callers shipped here close
+ *    the connection of a call that timed out or failed: it is never reused.
+ *
+ * Concurrency: every function may be called from any goroutine; start,
+ * stop, wait and free must be called from a goroutine (inside goc_main).
+ * The generator runs one goroutine per busy or waiting slot ("worker");
+ * a worker takes the next call number, waits for its due time, and makes
+ * the call. Workers are started on demand: when a call starts while
+ * every other worker is inside a call, one more is started, up to
+ * max_in_flight; so a fast callee needs one or two, a slow one as many
+ * as it holds calls.
+ *
+ *     goc_caller c;
+ *     goc_caller_calc(&c, "127.0.0.1:8080", NULL);
+ *     goc_loadgen_params p = {.caller = &c, .timeout = 50 * GOC_MILLISECOND,
+ *                             .lps = 1000, .duration = 10 * GOC_SECOND};
+ *     goc_loadgen *g;
+ *     char err[256];
+ *     if (goc_loadgen_new(&g, &p, err, sizeof err) < 0) ...print err...
+ *     goc_loadgen_start(g);
+ *     goc_loadgen_wait(g);
+ *     struct goc_loadgen_report rep;
+ *     goc_loadgen_report(g, &rep);
+ *     goc_loadgen_free(g);
+ *     goc_caller_destroy(&c);
+ */
+#ifndef GOC_LOADGEN_H
+#define GOC_LOADGEN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "goc/chan.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- result codes (the book's RetCode) -------------------------------- */
+
+/* 1..1000 are left to the callee (a caller's check_resp may return them;
+ * the report counts them as other_codes). */
+#define GOC_RET_SUCCESS 0
+#define GOC_RET_WARNING_CALL_TIMEOUT 1001
+#define GOC_RET_ERROR_CALL 2001
+#define GOC_RET_ERROR_RESPONSE 2002
+#define GOC_RET_ERROR_CALEE 2003
+#define GOC_RET_FATAL_CALL 3001
+/* Ours: a call in flight that goc_loadgen_stop cut off: its call failed
+ * after the stop began, with a caller that has an interrupt hook (a
+ * genuine failure at that very moment is counted so too). The book drops
+ * these results silently. */
+#define GOC_RET_WARNING_CALL_CANCELED 1002
+
+/* The book's GetRetCodePlain: "Success", "Call Timeout Warning", ...,
+ * "Unknown result code". Static storage. */
+const char *goc_ret_code_plain(int code);
+
+/* ---- the caller adapter (the book's lib.Caller) ----------------------- */
+
+/* A request (the book's RawReq). The generator sets seq and id (to seq)
+ * before build_req; build_req sets id as it likes and points data at the
+ * bytes to send, which it owns (normally a buffer in its session). */
+typedef struct goc_call_req {
+    int64_t seq;      /* the call's number in the schedule, 0, 1, ... */
+    int64_t id;       /* the request's ID, as the callee will echo it */
+    const char *data; /* the bytes to send (may be NULL when len is 0) */
+    size_t len;
+} goc_call_req;
+
+/* A response (the book's RawResp). call points data at the bytes it
+ * received (owned by its session, valid until the next call on it). */
+typedef struct goc_call_resp {
+    int64_t id;       /* the request's id (set by the generator) */
+    const char *data; /* the bytes received */
+    size_t len;
+    int err;        /* what call returned (set by the generator) */
+    int64_t elapse; /* service time in ns (set by the generator) */
+} goc_call_resp;
+
+/*
+ * The callee adapter: a table of functions and a user pointer, filled by
+ * the user or by a constructor below. Every function gets `user`; those
+ * about one call also get the session of the worker making it.
+ *
+ * A session is a worker's private state (its connection, buffers, the
+ * request it built): session_open makes one when a worker starts,
+ * session_close frees it when the worker ends; a worker makes one call at
+ * a time, so the functions below never run concurrently on one session.
+ * Sessions are what makes keep-alive (one connection per worker) and
+ * protocols with state (HTTP/1.1) fit: the generator knows nothing of
+ * connections.
+ *
+ *  session_open  Optional (NULL: every session is NULL). 0, or a negative
+ *                code: the worker's calls then fail as GOC_RET_FATAL_CALL.
+ *  session_close Optional.
+ *  build_req     Optional (NULL: an empty request). 0, or a negative code
+ *                (the call is then GOC_RET_FATAL_CALL: the book's panic).
+ *  call          Required. Send req and receive the response into *resp
+ *                by `deadline` (an absolute goc_nanotime(); the timeout
+ *                runs from the call's start). 0, or a negative code:
+ *                -ETIMEDOUT (GOC_RET_WARNING_CALL_TIMEOUT) or any other
+ *                (GOC_RET_ERROR_CALL). A call must return about by its
+ *                deadline (a slot is busy until it does), and should not
+ *                reuse a connection after a failure.
+ *  check_resp    Optional (NULL: GOC_RET_SUCCESS). Only after call
+ *                returned 0 in time. Returns a result code and may write a
+ *                message (NUL-terminated, at most msglen bytes) into msg.
+ *  interrupt     Optional. Called by goc_loadgen_stop, from another
+ *                goroutine, on every live session, busy or not: make the
+ *                call in progress, if any, and every later one on this
+ *                session fail soon (e.g. goc_conn_set_deadline to the
+ *                past). Must not block. It may run concurrently with any
+ *                function above on the same session, never with
+ *                session_close. Without it, stop waits for the calls in
+ *                flight to end by themselves.
+ *  destroy       Optional: frees `user` (goc_caller_destroy calls it).
+ */
+typedef struct goc_caller {
+    void *user;
+    int (*session_open)(void *user, void **session);
+    void (*session_close)(void *user, void *session);
+    int (*build_req)(void *user, void *session, goc_call_req *req);
+    int (*call)(void *user, void *session, const goc_call_req *req,
+                goc_call_resp *resp, int64_t deadline);
+    int (*check_resp)(void *user, void *session, const goc_call_req *req,
+                      const goc_call_resp *resp, char *msg, size_t msglen);
+    void (*interrupt)(void *user, void *session);
+    void (*destroy)(void *user);
+} goc_caller;
+
+/* Options of the callers shipped (NULL: all defaults). */
+typedef struct goc_caller_opts {
+    /* Ours: keep the connection open for the worker's next call (the
+     * book opens one per call). A reused connection that the server had
+     * closed is redialled once, transparently. */
+    bool keepalive;
+    /* tcp line echo: the line to send, without its '\n' (NULL: a line
+     * with the request's id). At most 64 KiB. */
+    const char *payload;
+} goc_caller_opts;
+
+/* The book's arithmetic protocol over TCP (gopcp.v2 chapter4/loadgen
+ * testhelper.TCPComm): each call sends {"ID":..,"Operands":[a,b],
+ * "Operator":"+"} with a, b in 1..1000 and one of + - * /, reads one
+ * response line with buffered reads (at most 64 KiB), and checks it as
+ * the book does: a response that does not parse or has another ID, or a
+ * wrong result, is GOC_RET_ERROR_RESPONSE; an Err from the server is
+ * GOC_RET_ERROR_CALEE. IDs are unique per caller (the book's
+ * time.Now().UnixNano() can repeat). 0 or -ENOMEM. */
+int goc_caller_calc(goc_caller *out, const char *address,
+                    const goc_caller_opts *opts);
+/* Raw TCP line echo: sends one line, expects the same line back
+ * (GOC_RET_ERROR_RESPONSE otherwise). 0, -EINVAL (payload too long or
+ * containing '\n') or -ENOMEM. */
+int goc_caller_tcp_line(goc_caller *out, const char *address,
+                        const goc_caller_opts *opts);
+/* A caller for a target URL: "calc://host:port" or "tcp://host:port".
+ * 0, -EINVAL (with a reason in errbuf) or -ENOMEM. */
+int goc_caller_from_url(goc_caller *out, const char *url,
+                        const goc_caller_opts *opts, char *errbuf,
+                        size_t errlen);
+/* c->destroy(c->user), then zero *c. NULL or a zeroed caller: nothing. */
+void goc_caller_destroy(goc_caller *c);
+
+/* ---- results ---------------------------------------------------------- */
+
+#define GOC_CALL_MSG_MAX 192
+
+/* One call's result (the book's CallResult), sent by value on the result
+ * channel: make it with goc_chan_make(sizeof(goc_call_result), cap). */
+typedef struct goc_call_result {
+    int64_t id;      /* the request's id */
+    int64_t seq;     /* the call's number in the schedule */
+    int code;        /* GOC_RET_* (or a callee's code 1..1000) */
+    int64_t due;     /* goc_nanotime() at which the call was due */
+    int64_t start;   /* when it started (>= due; later for a late start) */
+    int64_t latency; /* end - due */
+    int64_t elapse;  /* service time: the caller's call alone */
+    char msg[GOC_CALL_MSG_MAX]; /* what happened, NUL-terminated */
+} goc_call_result;
+
+/* ---- the generator ---------------------------------------------------- */
+
+/* Life cycle (the book's STATUS_*). Transitions:
+ *   ORIGINAL -> STARTING (start) -> STARTED
+ *   STARTED  -> STOPPING (stop, or the last planned call ended) -> STOPPED
+ *   STOPPED  -> STARTING (start again: a new run, counters reset) */
+enum {
+    GOC_LOADGEN_ORIGINAL = 0,
+    GOC_LOADGEN_STARTING = 1,
+    GOC_LOADGEN_STARTED = 2,
+    GOC_LOADGEN_STOPPING = 3,
+    GOC_LOADGEN_STOPPED = 4,
+};
+/* "original", "starting", ... Static storage. */
+const char *goc_loadgen_status_name(uint32_t status);
+
+typedef struct goc_loadgen goc_loadgen;
+
+typedef struct goc_loadgen_params {
+    const goc_caller *caller; /* required; copied by goc_loadgen_new */
+    int64_t timeout;          /* per call, ns, > 0 */
+    int64_t lps;              /* loads (calls) per second, 1..1e9 */
+    int64_t duration;         /* ns, > 0 */
+    /* Optional channel of goc_call_result: receives every result, and is
+     * closed at the end of each run (after the status is STOPPED). Keep
+     * receiving until it is closed: workers wait for you. A run closes
+     * it, so a restart needs a new one (goc_loadgen_set_result_chan). */
+    goc_chan *result_ch;
+    /* Slots (calls in flight at once); 0: the book's concurrency,
+     * timeout / (1 s / lps) + 1, at most 10,000. At most 1,000,000. */
+    int64_t max_in_flight;
+} goc_loadgen_params;
+
+/* Checks every parameter and makes a generator (ORIGINAL). 0; -EINVAL
+ * with a message in errbuf naming each bad parameter ("lps must be > 0
+ * (got 0); duration must be > 0 (got 0)"); -ENOMEM. errbuf may be NULL. */
+int goc_loadgen_new(goc_loadgen **out, const goc_loadgen_params *p,
+                    char *errbuf, size_t errlen);
+/* Starts a run from ORIGINAL or STOPPED; false otherwise (already
+ * started, a result channel closed by the previous run and not replaced,
+ * or no memory). Resets the call count. Returns at once. */
+bool goc_loadgen_start(goc_loadgen *g);
+/* Stops a STARTED run: no call is issued any more, the calls in flight
+ * are interrupted (caller->interrupt) or waited for; returns once the
+ * status is STOPPED. false if it was not STARTED. Safe to call from the
+ * receiver of the result channel: once a stop began, results that find no
+ * receiver are queued, and delivered (then the channel closed) after
+ * STOPPED. */
+bool goc_loadgen_stop(goc_loadgen *g);
+/* Ours: waits until the current run is STOPPED (at once if not started or
+ * stopped). */
+void goc_loadgen_wait(goc_loadgen *g);
+/* Ours: a channel closed when the current run is STOPPED (for select);
+ * NULL before the first start. Valid until the next start or free. */
+goc_chan *goc_loadgen_done(goc_loadgen *g);
+uint32_t goc_loadgen_status(goc_loadgen *g);
+/* Calls issued by the current (or last) run. */
+int64_t goc_loadgen_call_count(goc_loadgen *g);
+/* Ours: the result channel of the next run (ORIGINAL or STOPPED only;
+ * else -EBUSY). NULL: none. */
+int goc_loadgen_set_result_chan(goc_loadgen *g, goc_chan *ch);
+/* Stops a run in progress (as stop), then frees g. NULL: nothing. The
+ * caller (params.caller) stays the user's. */
+void goc_loadgen_free(goc_loadgen *g);
+
+/* Percentiles of one histogram, ns. */
+typedef struct goc_loadgen_latency {
+    uint64_t count; /* values recorded */
+    int64_t min, p50, p90, p99, p999, p9999, max;
+    double mean;
+} goc_loadgen_latency;
+
+struct goc_loadgen_report {
+    uint32_t status;    /* GOC_LOADGEN_STOPPED */
+    bool stopped_early; /* goc_loadgen_stop cut the run short */
+    int64_t lps, timeout, duration, max_in_flight; /* as run */
+    int64_t planned; /* calls due in [start, start + duration) */
+    int64_t issued;  /* calls started; planned - issued were not */
+    int64_t late;    /* issued after their due time: no slot was free */
+    /* Completed calls per code; they sum to issued. */
+    int64_t success;         /* GOC_RET_SUCCESS */
+    int64_t timeouts;        /* GOC_RET_WARNING_CALL_TIMEOUT */
+    int64_t call_errors;     /* GOC_RET_ERROR_CALL */
+    int64_t response_errors; /* GOC_RET_ERROR_RESPONSE */
+    int64_t callee_errors;   /* GOC_RET_ERROR_CALEE */
+    int64_t fatal_calls;     /* GOC_RET_FATAL_CALL */
+    int64_t other_codes;     /* any other code a check_resp returned */
+    int64_t canceled;        /* GOC_RET_WARNING_CALL_CANCELED: cut off */
+    int64_t result_waits;    /* results that had to wait for the receiver */
+    int64_t peak_in_flight;  /* workers at once (slots used), at most
+                              * max_in_flight */
+    int64_t start;           /* goc_nanotime() of call 0's due time */
+    int64_t elapsed;         /* start to the end of the last call, ns */
+    /* issued / issue window, per second; the window runs from start to
+     * the due time after the last issued call, or to the last issue when
+     * that was later (a generator that falls behind shows here). */
+    double achieved_rate;
+    double success_rate; /* successes per second of the same window */
+    /* Latencies of the calls that ended (canceled ones excepted),
+     * whatever their code: */
+    goc_loadgen_latency latency; /* from the due time: what users saw */
+    goc_loadgen_latency service; /* the call alone (the book's Elapse) */
+};
+
+/* The report of the last run. 0; -EBUSY while a run is in progress (see
+ * goc_loadgen_progress); -ESRCH before the first start. Like POSIX's
+ * struct stat and stat(), the struct and the function share a name:
+ *     struct goc_loadgen_report rep;
+ *     goc_loadgen_report(g, &rep); */
+int goc_loadgen_report(goc_loadgen *g, struct goc_loadgen_report *out);
+
+/* Ours: live counters of the current run, for a progress display. */
+struct goc_loadgen_progress {
+    uint32_t status;
+    int64_t elapsed;   /* since the start (to the end once stopped), ns */
+    int64_t issued;    /* calls started */
+    int64_t completed; /* calls ended */
+    int64_t success;
+    int64_t timeouts;
+    int64_t errors; /* every other code (canceled excepted) */
+    int64_t canceled;
+    /* Latency from the due time over the calls that ended since the
+     * previous goc_loadgen_progress call (the first call only starts the
+     * interval): its count and 99th percentile (0 when none). */
+    int64_t interval_count;
+    int64_t interval_p99;
+};
+/* 0, or -ESRCH before the first start. */
+int goc_loadgen_progress(goc_loadgen *g, struct goc_loadgen_progress *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

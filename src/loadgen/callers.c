@@ -1,0 +1,476 @@
+/*
+ * callers.c - the callers shipped with the load generator: the book's
+ * arithmetic protocol over TCP and raw TCP line echo (goc/loadgen.h).
+ *
+ * Both are line protocols over one connection per session (a session is a
+ * worker's, so calls on one session never overlap): dial (unless a kept
+ * connection is there), write the request line, read one response line
+ * with buffered reads (a 64 KiB line buffer per session; one read usually
+ * brings the whole line), then close the connection, or keep it with
+ * keepalive. Any failure closes it: a connection whose call failed or
+ * timed out is never reused (its response could still arrive and be taken
+ * for the next call's).
+ *
+ * Deadlines: the call's deadline is the connection's deadline, so a hung
+ * server costs a slot no longer than the timeout. interrupt (from stop)
+ * sets a sticky flag and puts the deadline in the past; the flag and the
+ * connection pointer are guarded by the session's mutex, and the deadline
+ * is only ever set under it, so an interrupt cannot be overwritten by the
+ * call's own deadline.
+ *
+ * Keep-alive against a server that closes after each response (the book's
+ * default): a kept connection that turns out closed before any byte of
+ * the response came is redialled once; requests are idempotent.
+ *
+ * HTTP/1.1 fits the same mould later: build_req writes the request,
+ * call reads a status line, headers and a body instead of one line.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "goc/loadgen.h"
+#include "goc/runtime.h"
+#include "goc/sync.h"
+#include "loadgen/calc_proto.h"
+
+void goc_caller_destroy(goc_caller *c)
+{
+    if (!c)
+        return;
+    if (c->destroy)
+        c->destroy(c->user);
+    memset(c, 0, sizeof *c);
+}
+
+#if __has_include("goc/net.h")
+#include <time.h>
+
+#include "goc/net.h"
+
+#define LINE_MAX_LEN GOC__CALC_MAX_LINE
+#define RBUF (LINE_MAX_LEN + 2)
+#define WBUF (LINE_MAX_LEN + 2)
+
+enum { PROTO_CALC, PROTO_LINE };
+
+typedef struct line_caller {
+    int proto;
+    bool keepalive;
+    char *address;
+    char *payload;           /* PROTO_LINE: the line, or NULL */
+    int64_t id_base;         /* first request id */
+    _Atomic int64_t next_id; /* ids handed out so far */
+} line_caller;
+
+typedef struct line_session {
+    line_caller *lc;
+    goc_mutex mu;
+    goc_conn *conn;   /* mu for writes; the owner reads it freely */
+    bool interrupted; /* mu; sticky */
+    size_t rstart, rend;
+    uint64_t rng;
+    char *rbuf, *wbuf;
+    goc__calc_req req;   /* PROTO_CALC: the request built */
+    goc__calc_resp resp; /* PROTO_CALC: the response parsed */
+} line_session;
+
+static uint64_t rng_next(uint64_t *s) /* xorshift64* */
+{
+    uint64_t x = *s;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *s = x;
+    return x * 0x2545F4914F6CDD1Du;
+}
+
+static int session_open(void *user, void **session)
+{
+    line_caller *lc = user;
+    line_session *s = calloc(1, sizeof *s);
+    if (!s)
+        return -ENOMEM;
+    s->rbuf = malloc(RBUF);
+    s->wbuf = malloc(WBUF);
+    if (!s->rbuf || !s->wbuf) {
+        free(s->rbuf);
+        free(s->wbuf);
+        free(s);
+        return -ENOMEM;
+    }
+    s->lc = lc;
+    s->rng = (uint64_t)goc_nanotime() ^ ((uint64_t)(uintptr_t)s << 16) ^
+             0x9E3779B97F4A7C15u;
+    if (s->rng == 0)
+        s->rng = 1;
+    *session = s;
+    return 0;
+}
+
+static void drop_conn(line_session *s)
+{
+    goc_mutex_lock(&s->mu);
+    goc_conn *c = s->conn;
+    s->conn = NULL;
+    goc_mutex_unlock(&s->mu);
+    if (c)
+        goc_conn_close(c);
+    s->rstart = s->rend = 0;
+}
+
+static void session_close(void *user, void *session)
+{
+    (void)user;
+    line_session *s = session;
+    drop_conn(s);
+    free(s->rbuf);
+    free(s->wbuf);
+    free(s);
+}
+
+static void session_interrupt(void *user, void *session)
+{
+    (void)user;
+    line_session *s = session;
+    goc_mutex_lock(&s->mu);
+    s->interrupted = true;
+    if (s->conn)
+        goc_conn_set_deadline(s->conn, 1); /* in the past */
+    goc_mutex_unlock(&s->mu);
+}
+
+/* Dials if needed and sets the deadline. 0, or a negative code. */
+static int ensure_conn(line_session *s, int64_t deadline, bool *reused)
+{
+    if (s->conn) {
+        *reused = true;
+    } else {
+        *reused = false;
+        int64_t left = deadline - goc_nanotime();
+        if (left <= 0)
+            return -ETIMEDOUT;
+        goc_conn *c;
+        int rc = goc_dial_timeout(&c, "tcp", s->lc->address, left);
+        if (rc < 0)
+            return rc;
+        goc_mutex_lock(&s->mu);
+        s->conn = c;
+        goc_mutex_unlock(&s->mu);
+        s->rstart = s->rend = 0;
+    }
+    goc_mutex_lock(&s->mu);
+    bool intr = s->interrupted;
+    goc_conn_set_deadline(s->conn, intr ? 1 : deadline);
+    goc_mutex_unlock(&s->mu);
+    return intr ? -ECANCELED : 0;
+}
+
+/* Reads one line into [*line, *line + *len) (without its '\n'). *got is
+ * set when any byte of it arrived. 0, or a negative code. */
+static int read_line(line_session *s, const char **line, size_t *len, bool *got)
+{
+    *got = s->rend > s->rstart;
+    for (;;) {
+        char *nl = memchr(s->rbuf + s->rstart, '\n', s->rend - s->rstart);
+        if (nl) {
+            *line = s->rbuf + s->rstart;
+            *len = (size_t)(nl - *line);
+            s->rstart += *len + 1;
+            return *len > LINE_MAX_LEN ? -EMSGSIZE : 0;
+        }
+        if (s->rend - s->rstart > LINE_MAX_LEN)
+            return -EMSGSIZE;
+        if (s->rstart > 0) {
+            memmove(s->rbuf, s->rbuf + s->rstart, s->rend - s->rstart);
+            s->rend -= s->rstart;
+            s->rstart = 0;
+        }
+        ssize_t n = goc_conn_read(s->conn, s->rbuf + s->rend, RBUF - s->rend);
+        if (n < 0)
+            return (int)n;
+        if (n == 0) /* EOF: before the response, or inside it */
+            return *got ? -EPROTO : -ECONNRESET;
+        *got = true;
+        s->rend += (size_t)n;
+    }
+}
+
+static int line_call(void *user, void *session, const goc_call_req *req,
+                     goc_call_resp *resp, int64_t deadline)
+{
+    line_caller *lc = user;
+    line_session *s = session;
+    for (int attempt = 0;; attempt++) {
+        bool reused, got = false;
+        int rc = ensure_conn(s, deadline, &reused);
+        if (rc == 0) {
+            ssize_t w = goc_conn_write(s->conn, req->data, req->len);
+            rc = w < 0 ? (int)w : 0;
+        }
+        const char *line = NULL;
+        size_t len = 0;
+        if (rc == 0)
+            rc = read_line(s, &line, &len, &got);
+        if (rc == 0) {
+            if (!lc->keepalive || s->rend != s->rstart)
+                drop_conn(s); /* not kept, or more than one line came */
+            if (goc_nanotime() > deadline) {
+                drop_conn(s);
+                return -ETIMEDOUT;
+            }
+            resp->data = line; /* still in rbuf: drop_conn keeps it */
+            resp->len = len;
+            return 0;
+        }
+        bool retry = reused && !got && attempt == 0 && rc != -ETIMEDOUT &&
+                     rc != -ECANCELED;
+        drop_conn(s);
+        if (!retry)
+            return rc;
+    }
+}
+
+/* ---- the book's arithmetic protocol ---------------------------------- */
+
+static const char *const calc_ops[] = {"+", "-", "*", "/"};
+
+static int calc_build(void *user, void *session, goc_call_req *req)
+{
+    line_caller *lc = user;
+    line_session *s = session;
+    goc__calc_req *q = &s->req;
+    memset(q, 0, sizeof *q);
+    q->id = lc->id_base + atomic_fetch_add(&lc->next_id, 1);
+    q->n = 2;
+    q->operands[0] = (int64_t)(rng_next(&s->rng) % 1000) + 1;
+    q->operands[1] = (int64_t)(rng_next(&s->rng) % 1000) + 1;
+    strcpy(q->op, calc_ops[rng_next(&s->rng) % 4]);
+    int n = goc__calc_format_request(q, s->wbuf, WBUF - 1);
+    if (n < 0)
+        return n;
+    s->wbuf[n++] = '\n';
+    req->id = q->id;
+    req->data = s->wbuf;
+    req->len = (size_t)n;
+    return 0;
+}
+
+/* Copies at most max bytes of s for a message, as printable text. */
+static void clip(char *dst, size_t cap, const char *s, size_t len)
+{
+    size_t n = len < cap - 1 ? len : cap - 1;
+    for (size_t i = 0; i < n; i++)
+        dst[i] = (unsigned char)s[i] < 0x20 ? '?' : s[i];
+    dst[n] = '\0';
+}
+
+static int calc_check(void *user, void *session, const goc_call_req *req,
+                      const goc_call_resp *resp, char *msg, size_t msglen)
+{
+    (void)user;
+    line_session *s = session;
+    goc__calc_resp *r = &s->resp;
+    char why[128], text[96];
+    int rc =
+        goc__calc_parse_response(resp->data, resp->len, r, why, sizeof why);
+    if (rc < 0) {
+        clip(text, sizeof text, resp->data, resp->len);
+        snprintf(msg, msglen, "Incorrectly formatted Resp: %s! (%s)", text,
+                 why);
+        return GOC_RET_ERROR_RESPONSE;
+    }
+    if (r->id != req->id) {
+        snprintf(msg, msglen,
+                 "Inconsistent raw id! (%" PRId64 " != %" PRId64 ")", req->id,
+                 r->id);
+        return GOC_RET_ERROR_RESPONSE;
+    }
+    if (r->has_err) {
+        snprintf(msg, msglen, "Abnormal server: %s!", r->err);
+        return GOC_RET_ERROR_CALEE;
+    }
+    goc__calc_resp want;
+    if (goc__calc_eval(&s->req, &want) < 0) { /* our operands: cannot be */
+        snprintf(msg, msglen, "Incorrectly formatted Req: %s!", want.err);
+        return GOC_RET_FATAL_CALL;
+    }
+    if (r->result != want.result) {
+        char f[160];
+        if (goc__calc_formula(s->req.operands, s->req.n, s->req.op, r->result,
+                              false, f, sizeof f) < 0)
+            strcpy(f, "?");
+        snprintf(msg, msglen, "Incorrect result: %s!", f);
+        return GOC_RET_ERROR_RESPONSE;
+    }
+    snprintf(msg, msglen, "Success. (%s)", r->formula);
+    return GOC_RET_SUCCESS;
+}
+
+/* ---- raw TCP line echo ----------------------------------------------- */
+
+static int echo_build(void *user, void *session, goc_call_req *req)
+{
+    line_caller *lc = user;
+    line_session *s = session;
+    req->id = lc->id_base + atomic_fetch_add(&lc->next_id, 1);
+    int n;
+    if (lc->payload)
+        n = snprintf(s->wbuf, WBUF, "%s\n", lc->payload);
+    else
+        n = snprintf(s->wbuf, WBUF, "goc-loadgen %" PRId64 "\n", req->id);
+    if (n < 0 || n >= WBUF)
+        return -EMSGSIZE;
+    req->data = s->wbuf;
+    req->len = (size_t)n;
+    return 0;
+}
+
+static int echo_check(void *user, void *session, const goc_call_req *req,
+                      const goc_call_resp *resp, char *msg, size_t msglen)
+{
+    (void)user, (void)session;
+    if (resp->len + 1 != req->len || memcmp(resp->data, req->data, resp->len)) {
+        char text[96];
+        clip(text, sizeof text, resp->data, resp->len);
+        snprintf(msg, msglen, "Echo mismatch: %s", text);
+        return GOC_RET_ERROR_RESPONSE;
+    }
+    snprintf(msg, msglen, "Success.");
+    return GOC_RET_SUCCESS;
+}
+
+/* ---- constructors ----------------------------------------------------- */
+
+static void line_destroy(void *user)
+{
+    line_caller *lc = user;
+    if (!lc)
+        return;
+    free(lc->address);
+    free(lc->payload);
+    free(lc);
+}
+
+static int line_new(goc_caller *out, int proto, const char *address,
+                    const goc_caller_opts *opts)
+{
+    memset(out, 0, sizeof *out);
+    if (!address || !*address)
+        return -EINVAL;
+    const char *payload = opts ? opts->payload : NULL;
+    if (payload && (strlen(payload) > LINE_MAX_LEN || strchr(payload, '\n')))
+        return -EINVAL;
+    line_caller *lc = calloc(1, sizeof *lc);
+    if (!lc)
+        return -ENOMEM;
+    lc->proto = proto;
+    lc->keepalive = opts && opts->keepalive;
+    lc->address = strdup(address);
+    lc->payload = payload ? strdup(payload) : NULL;
+    if (!lc->address || (payload && !lc->payload)) {
+        line_destroy(lc);
+        return -ENOMEM;
+    }
+    /* The book's ids are time.Now().UnixNano(); ours count up from it. */
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    lc->id_base = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    *out = (goc_caller){
+        .user = lc,
+        .session_open = session_open,
+        .session_close = session_close,
+        .build_req = proto == PROTO_CALC ? calc_build : echo_build,
+        .call = line_call,
+        .check_resp = proto == PROTO_CALC ? calc_check : echo_check,
+        .interrupt = session_interrupt,
+        .destroy = line_destroy,
+    };
+    return 0;
+}
+
+int goc_caller_calc(goc_caller *out, const char *address,
+                    const goc_caller_opts *opts)
+{
+    return line_new(out, PROTO_CALC, address, opts);
+}
+
+int goc_caller_tcp_line(goc_caller *out, const char *address,
+                        const goc_caller_opts *opts)
+{
+    return line_new(out, PROTO_LINE, address, opts);
+}
+
+#else /* no goc/net.h yet */
+
+int goc_caller_calc(goc_caller *out, const char *address,
+                    const goc_caller_opts *opts)
+{
+    (void)address, (void)opts;
+    memset(out, 0, sizeof *out);
+    return -ENOSYS;
+}
+
+int goc_caller_tcp_line(goc_caller *out, const char *address,
+                        const goc_caller_opts *opts)
+{
+    (void)address, (void)opts;
+    memset(out, 0, sizeof *out);
+    return -ENOSYS;
+}
+
+#endif
+
+int goc_caller_from_url(goc_caller *out, const char *url,
+                        const goc_caller_opts *opts, char *errbuf,
+                        size_t errlen)
+{
+    static const struct {
+        const char *scheme;
+        int (*make)(goc_caller *, const char *, const goc_caller_opts *);
+    } schemes[] = {{"calc://", goc_caller_calc},
+                   {"tcp://", goc_caller_tcp_line}};
+    if (errbuf && errlen)
+        errbuf[0] = '\0';
+    if (out)
+        memset(out, 0, sizeof *out);
+    if (!out || !url) {
+        if (errbuf)
+            snprintf(errbuf, errlen, "no target");
+        return -EINVAL;
+    }
+    for (size_t i = 0; i < sizeof schemes / sizeof schemes[0]; i++) {
+        size_t n = strlen(schemes[i].scheme);
+        if (strncmp(url, schemes[i].scheme, n) != 0)
+            continue;
+        const char *hp = url + n;
+        const char *colon = strrchr(hp, ':');
+        size_t hplen = strlen(hp);
+        if (hplen && hp[hplen - 1] == '/')
+            hplen--; /* calc://host:port/ */
+        char addr[256];
+        if (!colon || colon == hp || hplen >= sizeof addr ||
+            strcspn(hp, "/?#") < hplen || colon + 1 >= hp + hplen) {
+            if (errbuf)
+                snprintf(errbuf, errlen, "bad target \"%s\": want %shost:port",
+                         url, schemes[i].scheme);
+            return -EINVAL;
+        }
+        memcpy(addr, hp, hplen);
+        addr[hplen] = '\0';
+        int rc = schemes[i].make(out, addr, opts);
+        if (rc < 0 && errbuf)
+            snprintf(errbuf, errlen, "target \"%s\": %s", url,
+                     goc_strerror(rc));
+        return rc;
+    }
+    if (errbuf)
+        snprintf(errbuf, errlen,
+                 "unknown target \"%s\": want calc://host:port or "
+                 "tcp://host:port",
+                 url);
+    return -EINVAL;
+}

@@ -1,0 +1,969 @@
+/*
+ * loadgen.c - the load generator (goc/loadgen.h): the schedule, the
+ * workers, the accounting and the life cycle.
+ *
+ * How it works. goc_loadgen_start makes a run (lg_run) and starts one
+ * worker goroutine. A worker loops:
+ *   1. take the next call number k (run->next, an atomic counter); stop at
+ *      run->planned, or when the run is stopping;
+ *   2. if k's due time t0 + k * 1e9 / lps is still ahead, wait for it on
+ *      the worker's timer (or the run's stop channel); if it has passed,
+ *      the call is late: every worker was busy at its due time;
+ *   3. issue it: count it; if no other worker is waiting for a due time
+ *      or about to, and the limit allows, start one more worker, so that
+ *      the next due call finds one (need_worker); make the call; classify
+ *      its outcome into one code; record latency from the due time and
+ *      service time; hand the result to the result channel.
+ * The worker that ends last finishes the run: it writes the report (each
+ * worker has added its counts when it ended), sets STOPPED, closes the
+ * done channel, delivers the results queued during the stop and closes
+ * the result channel.
+ *
+ * Latencies. A worker keeps its last SAMPLES pairs (latency, service time)
+ * in a small array of its own and adds them to the run's histograms under
+ * run->mu when the array is full or its oldest sample is AGE_FLUSH old,
+ * before a wait of WAIT_FLUSH or more, and when it ends: recording takes
+ * no lock, and memory is three histograms per run (about 620 KiB) plus
+ * 1 KiB per worker, however many slots are busy. Rejected: a histogram pair per
+ * worker merged at the end (412 KiB per worker: 400 MB for the 1,000 slots of a
+ * 20,000 lps run against a slow server), one histogram under a lock per call.
+ *
+ * Stopping. A stop sets run->stopping, then sends one token to each live
+ * worker's own wake channel (capacity 1, so the token waits for it) and
+ * interrupts its session. A worker waits for a due time or for a result
+ * receiver in a select that includes its wake channel, and checks stopping
+ * after every wake. Each worker has its own channel so that thousands of
+ * waiting workers do not all queue on one channel's lock.
+ *
+ * So there is no ticker and no pacing goroutine: each due time is computed
+ * from k with integer arithmetic, never accumulated, and a worker waits
+ * for its own call's due time, so a call starts one timer wake-up after
+ * it is due (no hand-off between goroutines). Rejected: the book's ticker
+ * plus a goroutine per call (a ticker drops ticks for a slow receiver and
+ * its goroutine hand-off adds latency; the book achieves 0.94x of 1,000
+ * lps); a fixed pool of max_in_flight workers (a histogram pair and a
+ * connection per slot even when a handful suffice).
+ *
+ * Invariants:
+ *  - Once STOPPED, issued == the sum of the per-code counts: a worker
+ *    counts a call as issued (run->issued) and then always gives it
+ *    exactly one code before it takes another number or ends.
+ *  - run->nworkers counts workers started and not yet ended. Only a live
+ *    worker (or start, for the first) starts one, and it counts the new
+ *    one before starting it: once it reaches 0 it stays 0, and the worker
+ *    that brought it there is the only one to finish the run.
+ *  - After a worker took number k >= planned, or saw stopping, it issues
+ *    nothing more. A stop sets stopping before it sends the workers their
+ *    tokens and interrupts their sessions; a worker checks stopping after
+ *    its wait, and before it waits for a result receiver.
+ *  - g->status is touched by a run's last worker for the last time when it
+ *    stores STOPPED; what the run still does afterwards (done channel,
+ *    queued results) uses only the run, which is reference counted.
+ *
+ * Lock order: g->mu, then run->mu.
+ */
+#include "goc/loadgen.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "goc/runtime.h"
+#include "goc/sync.h"
+#include "goc/time.h"
+#include "loadgen/hist.h"
+#include "loadgen/loadgen_internal.h"
+
+#define NS_PER_S INT64_C(1000000000)
+#define LPS_MAX INT64_C(1000000000)
+#define IN_FLIGHT_MAX INT64_C(1000000)
+#define IN_FLIGHT_DEFAULT_MAX INT64_C(10000)
+/* Call 0 is due this long after start, so that the first worker is
+ * waiting for it instead of starting it late. */
+#define START_LEAD (GOC_MILLISECOND)
+/* Latency samples a worker keeps before adding them to the run's
+ * histograms, and the shortest wait before which it adds them anyway
+ * (so that a progress display lags by no more than that). */
+#define SAMPLES 64
+#define WAIT_FLUSH (10 * GOC_MILLISECOND)
+/* ... and the age of its oldest sample at which it adds them anyway. */
+#define AGE_FLUSH (50 * GOC_MILLISECOND)
+
+/* Index of each code in the count arrays. */
+enum {
+    C_SUCCESS,
+    C_TIMEOUT,
+    C_CALL,
+    C_RESPONSE,
+    C_CALEE,
+    C_FATAL,
+    C_OTHER,
+    C_CANCELED,
+    C_N
+};
+
+static int code_index(int code)
+{
+    switch (code) {
+    case GOC_RET_SUCCESS:
+        return C_SUCCESS;
+    case GOC_RET_WARNING_CALL_TIMEOUT:
+        return C_TIMEOUT;
+    case GOC_RET_ERROR_CALL:
+        return C_CALL;
+    case GOC_RET_ERROR_RESPONSE:
+        return C_RESPONSE;
+    case GOC_RET_ERROR_CALEE:
+        return C_CALEE;
+    case GOC_RET_FATAL_CALL:
+        return C_FATAL;
+    case GOC_RET_WARNING_CALL_CANCELED:
+        return C_CANCELED;
+    default:
+        return C_OTHER;
+    }
+}
+
+typedef struct lg_run lg_run;
+
+/* One worker: a goroutine with a session, making one call at a time. */
+typedef struct lg_worker {
+    lg_run *run;      /* immutable */
+    void *session;    /* the caller's; owned by this worker */
+    int session_err;  /* session_open's failure, or 0 */
+    goc_chan *wake;   /* stop's token (cap 1, elem size 0); immutable */
+    goc_timer *timer; /* for waiting for due times; owner only */
+    int64_t samples[SAMPLES][2]; /* latency, service; owner only */
+    int nsamples;
+    int64_t oldest;                /* when samples[0] was taken; owner only */
+    int64_t counts[C_N];           /* owner only, merged at the end */
+    int64_t waits;                 /* results that waited for the receiver */
+    int64_t last_issue;            /* goc_nanotime() of its last issue, or 0 */
+    bool linked;                   /* on run->workers (run->mu) */
+    struct lg_worker *prev, *next; /* run->workers list (run->mu) */
+    goc_call_result res;           /* the result being delivered; owner only */
+} lg_worker;
+
+/* One run, from a start to STOPPED and the delivery of its results.
+ * Reference counted: the generator holds one reference (until the next
+ * start or the free), the workers together one (released by the last),
+ * and every stop or wait in progress one. */
+struct lg_run {
+    goc_loadgen *g; /* only while the status is not yet STOPPED */
+    _Atomic int refs;
+    /* Immutable once the first worker runs: */
+    goc_caller caller;
+    int64_t lps, timeout, duration, max_in_flight;
+    int64_t t0; /* due time of call 0 */
+    int64_t planned;
+    goc_chan *result_ch; /* NULL: none */
+    goc_chan *done_ch;   /* closed when STOPPED (elem size 0) */
+    /* Atomic: */
+    _Atomic int64_t next; /* next call number to take */
+    _Atomic int64_t issued;
+    _Atomic int64_t late;
+    _Atomic int64_t completed; /* calls ended, any code */
+    _Atomic int64_t success, timeouts, errors, canceled; /* live */
+    _Atomic int32_t idle;     /* workers waiting for a due time */
+    _Atomic int32_t busy;     /* workers inside caller->call */
+    _Atomic int32_t nworkers; /* workers started and not ended */
+    _Atomic int32_t peak;     /* highest nworkers */
+    _Atomic bool stopping;    /* stop began: issue nothing more */
+    _Atomic bool finished;    /* the report below is final */
+    _Atomic bool ivl_on;      /* record into ivl (progress asked) */
+    /* Protected by mu: */
+    goc_mutex mu;
+    lg_worker *workers;  /* live workers */
+    int64_t counts[C_N]; /* merged from ended workers */
+    int64_t waits;
+    int64_t last_issue;
+    goc__hist lat, svc;       /* the workers' samples */
+    goc__hist ivl;            /* latency since the last progress call */
+    goc_call_result *pending; /* results queued during a stop */
+    size_t npending, cappending;
+    int64_t end;                      /* when the last worker ended */
+    struct goc_loadgen_report report; /* final once finished */
+};
+
+struct goc_loadgen {
+    goc_caller caller;                             /* immutable */
+    int64_t lps, timeout, duration, max_in_flight; /* immutable */
+    _Atomic uint32_t status;                       /* GOC_LOADGEN_* */
+    _Atomic int64_t call_count; /* issued by the current run */
+    /* Protected by mu: */
+    goc_mutex mu;
+    lg_run *run;           /* current or last run; NULL before start */
+    goc_chan *result_ch;   /* for the next run */
+    bool result_ch_closed; /* a run closed result_ch */
+};
+
+/* ---- names ------------------------------------------------------------ */
+
+const char *goc_ret_code_plain(int code)
+{
+    switch (code) {
+    case GOC_RET_SUCCESS:
+        return "Success";
+    case GOC_RET_WARNING_CALL_TIMEOUT:
+        return "Call Timeout Warning";
+    case GOC_RET_WARNING_CALL_CANCELED:
+        return "Call Canceled Warning";
+    case GOC_RET_ERROR_CALL:
+        return "Call Error";
+    case GOC_RET_ERROR_RESPONSE:
+        return "Response Error";
+    case GOC_RET_ERROR_CALEE:
+        return "Callee Error";
+    case GOC_RET_FATAL_CALL:
+        return "Call Fatal Error";
+    default:
+        return "Unknown result code";
+    }
+}
+
+const char *goc_loadgen_status_name(uint32_t status)
+{
+    static const char *const names[] = {"original", "starting", "started",
+                                        "stopping", "stopped"};
+    return status < 5 ? names[status] : "unknown";
+}
+
+/* ---- arithmetic ------------------------------------------------------- */
+
+/* ns from call 0's due time to call k's: k * 1e9 / lps, rounded down,
+ * without overflow for k < 2^63 and lps <= 1e9. */
+int64_t goc__loadgen_due_offset(int64_t k, int64_t lps)
+{
+    return (k / lps) * NS_PER_S + ((k % lps) * NS_PER_S) / lps;
+}
+
+/* ceil(d * lps / 1e9), or -1 when it does not fit in 2^62. */
+int64_t goc__loadgen_planned(int64_t d, int64_t lps)
+{
+    int64_t q = d / NS_PER_S, r = d % NS_PER_S;
+    if (q > (INT64_C(1) << 62) / lps)
+        return -1;
+    int64_t n = q * lps + (r * lps + NS_PER_S - 1) / NS_PER_S;
+    return n > (INT64_C(1) << 62) ? -1 : n;
+}
+
+/* Formats a duration like Go's time.Duration.String, shortened: "50ms",
+ * "1.5s", "250us", "12ns". */
+void goc__loadgen_fmt_dur(char *buf, size_t len, int64_t ns)
+{
+    const char *sign = ns < 0 ? "-" : "";
+    uint64_t v = ns < 0 ? (uint64_t)0 - (uint64_t)ns : (uint64_t)ns;
+    if (v < 1000)
+        snprintf(buf, len, "%s%" PRIu64 "ns", sign, v);
+    else if (v < 1000000)
+        snprintf(buf, len, "%s%.4gus", sign, (double)v / 1e3);
+    else if (v < 1000000000)
+        snprintf(buf, len, "%s%.4gms", sign, (double)v / 1e6);
+    else
+        snprintf(buf, len, "%s%.4gs", sign, (double)v / 1e9);
+}
+
+/* ---- parameters ------------------------------------------------------- */
+
+typedef struct errs {
+    char *buf;
+    size_t len, used;
+    int n;
+} errs;
+
+static void errs_add(errs *e, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void errs_add(errs *e, const char *fmt, ...)
+{
+    e->n++;
+    if (!e->buf || e->used + 1 >= e->len)
+        return;
+    if (e->n > 1) {
+        int w = snprintf(e->buf + e->used, e->len - e->used, "; ");
+        e->used +=
+            (size_t)w < e->len - e->used ? (size_t)w : e->len - e->used - 1;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    int w = vsnprintf(e->buf + e->used, e->len - e->used, fmt, ap);
+    va_end(ap);
+    if (w > 0)
+        e->used +=
+            (size_t)w < e->len - e->used ? (size_t)w : e->len - e->used - 1;
+}
+
+int goc_loadgen_new(goc_loadgen **out, const goc_loadgen_params *p,
+                    char *errbuf, size_t errlen)
+{
+    errs e = {errbuf, errlen, 0, 0};
+    if (errbuf && errlen)
+        errbuf[0] = '\0';
+    if (!out) {
+        errs_add(&e, "out is NULL");
+        return -EINVAL;
+    }
+    *out = NULL;
+    if (!p) {
+        errs_add(&e, "params is NULL");
+        return -EINVAL;
+    }
+    if (!p->caller)
+        errs_add(&e, "caller is NULL");
+    else if (!p->caller->call)
+        errs_add(&e, "caller->call is NULL");
+    if (p->timeout <= 0)
+        errs_add(&e, "timeout must be > 0 (got %" PRId64 ")", p->timeout);
+    if (p->lps <= 0)
+        errs_add(&e, "lps must be > 0 (got %" PRId64 ")", p->lps);
+    else if (p->lps > LPS_MAX)
+        errs_add(&e, "lps must be at most %" PRId64 " (got %" PRId64 ")",
+                 LPS_MAX, p->lps);
+    if (p->duration <= 0)
+        errs_add(&e, "duration must be > 0 (got %" PRId64 ")", p->duration);
+    else if (p->lps > 0 && p->lps <= LPS_MAX &&
+             goc__loadgen_planned(p->duration, p->lps) < 0)
+        errs_add(&e,
+                 "duration * lps is too large (%" PRId64 " ns at %" PRId64
+                 " lps)",
+                 p->duration, p->lps);
+    if (p->max_in_flight < 0)
+        errs_add(&e, "max_in_flight must be >= 0 (got %" PRId64 ")",
+                 p->max_in_flight);
+    else if (p->max_in_flight > IN_FLIGHT_MAX)
+        errs_add(&e,
+                 "max_in_flight must be at most %" PRId64 " (got %" PRId64 ")",
+                 IN_FLIGHT_MAX, p->max_in_flight);
+    if (e.n)
+        return -EINVAL;
+
+    goc_loadgen *g = calloc(1, sizeof *g);
+    if (!g)
+        return -ENOMEM;
+    g->caller = *p->caller;
+    g->lps = p->lps;
+    g->timeout = p->timeout;
+    g->duration = p->duration;
+    g->max_in_flight = p->max_in_flight;
+    if (g->max_in_flight == 0) {
+        /* The book: concurrency = timeout / interval + 1. */
+        int64_t c = goc__loadgen_planned(p->timeout, p->lps);
+        if (c < 0 || c >= IN_FLIGHT_DEFAULT_MAX)
+            c = IN_FLIGHT_DEFAULT_MAX - 1;
+        g->max_in_flight = c + 1;
+    }
+    g->result_ch = p->result_ch;
+    atomic_init(&g->status, GOC_LOADGEN_ORIGINAL);
+    *out = g;
+    return 0;
+}
+
+/* ---- runs ------------------------------------------------------------- */
+
+static void run_unref(lg_run *r)
+{
+    if (atomic_fetch_sub(&r->refs, 1) != 1)
+        return;
+    goc__hist_free(&r->lat);
+    goc__hist_free(&r->svc);
+    goc__hist_free(&r->ivl);
+    goc_chan_free(r->done_ch);
+    free(r->pending);
+    free(r);
+}
+
+/* The current run with a reference, or NULL. */
+static lg_run *run_get(goc_loadgen *g)
+{
+    goc_mutex_lock(&g->mu);
+    lg_run *r = g->run;
+    if (r)
+        atomic_fetch_add(&r->refs, 1);
+    goc_mutex_unlock(&g->mu);
+    return r;
+}
+
+static lg_run *run_new(goc_loadgen *g)
+{
+    lg_run *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    atomic_init(&r->refs, 1);
+    r->g = g;
+    r->caller = g->caller;
+    r->lps = g->lps;
+    r->timeout = g->timeout;
+    r->duration = g->duration;
+    r->max_in_flight = g->max_in_flight;
+    r->planned = goc__loadgen_planned(g->duration, g->lps);
+    r->done_ch = goc_chan_make(0, 0);
+    if (!r->done_ch || goc__hist_init(&r->lat) < 0 ||
+        goc__hist_init(&r->svc) < 0 || goc__hist_init(&r->ivl) < 0) {
+        run_unref(r);
+        return NULL;
+    }
+    return r;
+}
+
+static void fill_latency(goc_loadgen_latency *l, const goc__hist *h)
+{
+    l->count = goc__hist_count(h);
+    l->min = goc__hist_min(h);
+    l->p50 = goc__hist_percentile(h, 50);
+    l->p90 = goc__hist_percentile(h, 90);
+    l->p99 = goc__hist_percentile(h, 99);
+    l->p999 = goc__hist_percentile(h, 99.9);
+    l->p9999 = goc__hist_percentile(h, 99.99);
+    l->max = goc__hist_max(h);
+    l->mean = goc__hist_mean(h);
+}
+
+/* Writes r->report from the merged state. Called with r->mu held, once
+ * every worker has ended. */
+static void run_make_report(lg_run *r)
+{
+    struct goc_loadgen_report *rep = &r->report;
+    memset(rep, 0, sizeof *rep);
+    rep->status = GOC_LOADGEN_STOPPED;
+    rep->lps = r->lps;
+    rep->timeout = r->timeout;
+    rep->duration = r->duration;
+    rep->max_in_flight = r->max_in_flight;
+    rep->planned = r->planned;
+    rep->issued = atomic_load(&r->issued);
+    rep->stopped_early =
+        atomic_load(&r->stopping) && rep->issued < rep->planned;
+    rep->late = atomic_load(&r->late);
+    rep->success = r->counts[C_SUCCESS];
+    rep->timeouts = r->counts[C_TIMEOUT];
+    rep->call_errors = r->counts[C_CALL];
+    rep->response_errors = r->counts[C_RESPONSE];
+    rep->callee_errors = r->counts[C_CALEE];
+    rep->fatal_calls = r->counts[C_FATAL];
+    rep->other_codes = r->counts[C_OTHER];
+    rep->canceled = r->counts[C_CANCELED];
+    rep->result_waits = r->waits;
+    rep->peak_in_flight = atomic_load(&r->peak);
+    rep->start = r->t0;
+    rep->elapsed = r->end > r->t0 ? r->end - r->t0 : 0;
+    if (rep->issued > 0) {
+        int64_t win = goc__loadgen_due_offset(rep->issued, r->lps);
+        if (r->last_issue - r->t0 > win)
+            win = r->last_issue - r->t0;
+        rep->achieved_rate = (double)rep->issued * 1e9 / (double)win;
+        rep->success_rate = (double)rep->success * 1e9 / (double)win;
+    }
+    fill_latency(&rep->latency, &r->lat);
+    fill_latency(&rep->service, &r->svc);
+}
+
+/* Run by the worker that ended last (or by start when none could be
+ * started): see the file comment. */
+static void run_finish(lg_run *r)
+{
+    goc_loadgen *g = r->g;
+    goc_mutex_lock(&r->mu);
+    r->end = goc_nanotime();
+    run_make_report(r);
+    goc_call_result *pending = r->pending;
+    size_t npending = r->npending;
+    r->pending = NULL;
+    r->npending = r->cappending = 0;
+    goc_mutex_unlock(&r->mu);
+    atomic_store(&r->finished, true);
+
+    uint32_t s = GOC_LOADGEN_STARTED;
+    atomic_compare_exchange_strong(&g->status, &s, GOC_LOADGEN_STOPPING);
+    r->g = NULL;
+    /* Last touch of g: from here on a free may release it. */
+    atomic_store(&g->status, GOC_LOADGEN_STOPPED);
+    goc_chan_close(r->done_ch);
+
+    if (r->result_ch) {
+        for (size_t i = 0; i < npending; i++)
+            goc_chan_send(r->result_ch, &pending[i]);
+        goc_chan_close(r->result_ch);
+    }
+    free(pending);
+    run_unref(r); /* the workers' reference */
+}
+
+/* ---- workers ---------------------------------------------------------- */
+
+static void worker_main(void *arg);
+
+/* Starts one more worker if the limit allows: true if it did. The caller
+ * is a live worker or start (so nworkers cannot reach 0 meanwhile). */
+static bool spawn_worker(lg_run *r)
+{
+    int32_t n = atomic_load(&r->nworkers);
+    do {
+        if (n >= r->max_in_flight)
+            return false;
+    } while (!atomic_compare_exchange_weak(&r->nworkers, &n, n + 1));
+    int32_t peak = atomic_load(&r->peak);
+    while (n + 1 > peak &&
+           !atomic_compare_exchange_weak(&r->peak, &peak, n + 1))
+        ;
+    lg_worker *w = calloc(1, sizeof *w);
+    if (w) {
+        w->run = r;
+        w->wake = goc_chan_make(0, 1);
+        if (w->wake && goc_go(worker_main, w) == 0)
+            return true;
+        goc_chan_free(w->wake);
+        free(w);
+    }
+    atomic_fetch_sub(&r->nworkers, 1);
+    return false;
+}
+
+/*
+ * Whether the worker about to make a call should start another one first:
+ * when no worker waits for a due time (so the next call would find none)
+ * and every other worker is inside a call (so none is about to take the
+ * next number). Workers between calls (delivering a result, or woken and
+ * not yet run because the machine is busy) will take a number soon:
+ * starting more then would only add goroutines to a starved scheduler.
+ */
+static bool need_worker(lg_run *r)
+{
+    return atomic_load(&r->idle) == 0 &&
+           atomic_load(&r->busy) >= atomic_load(&r->nworkers) - 1;
+}
+
+/* Adds the worker's samples to the run's histograms. */
+static void flush_samples(lg_worker *w)
+{
+    lg_run *r = w->run;
+    if (w->nsamples == 0)
+        return;
+    bool ivl = atomic_load_explicit(&r->ivl_on, memory_order_relaxed);
+    goc_mutex_lock(&r->mu);
+    for (int i = 0; i < w->nsamples; i++) {
+        goc__hist_record(&r->lat, w->samples[i][0]);
+        goc__hist_record(&r->svc, w->samples[i][1]);
+        if (ivl)
+            goc__hist_record(&r->ivl, w->samples[i][0]);
+    }
+    goc_mutex_unlock(&r->mu);
+    w->nsamples = 0;
+}
+
+/* Waits until goc_nanotime() >= due or a stop's token arrives. */
+static void wait_until(lg_worker *w, int64_t due)
+{
+    int64_t d = due - goc_nanotime();
+    if (d >= WAIT_FLUSH) {
+        flush_samples(w);
+        d = due - goc_nanotime();
+    }
+    if (d <= 0)
+        return;
+    if (!w->timer) {
+        w->timer = goc_timer_new(d);
+        if (!w->timer) { /* no memory: sleep, a stop waits for it */
+            goc_sleep(d);
+            return;
+        }
+    } else {
+        goc_timer_reset(w->timer, d);
+    }
+    int64_t fired;
+    goc_case cs[2] = {GOC_CASE_RECV(goc_timer_chan(w->timer), &fired),
+                      GOC_CASE_RECV(w->wake, NULL)};
+    if (goc_select(cs, 2, false) == 1)
+        goc_timer_stop(w->timer);
+}
+
+/* Hands w->res to the result channel: waits for a receiver while the run
+ * is not stopping; once it is, queues it for run_finish. */
+static void deliver(lg_worker *w)
+{
+    lg_run *r = w->run;
+    goc_case cs[2] = {GOC_CASE_SEND(r->result_ch, &w->res),
+                      GOC_CASE_RECV(w->wake, NULL)};
+    if (goc_select(cs, 1, true) == 0)
+        return;
+    w->waits++;
+    if (!atomic_load(&r->stopping) && goc_select(cs, 2, false) == 0)
+        return;
+    goc_mutex_lock(&r->mu);
+    if (r->npending == r->cappending) {
+        size_t cap = r->cappending ? 2 * r->cappending : 16;
+        goc_call_result *p = realloc(r->pending, cap * sizeof *p);
+        if (!p) {
+            goc_mutex_unlock(&r->mu);
+            goc_panic("loadgen: out of memory queueing a result");
+        }
+        r->pending = p;
+        r->cappending = cap;
+    }
+    r->pending[r->npending++] = w->res;
+    goc_mutex_unlock(&r->mu);
+}
+
+static void set_msg(goc_call_result *res, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void set_msg(goc_call_result *res, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(res->msg, sizeof res->msg, fmt, ap);
+    va_end(ap);
+}
+
+/* Makes call k, due at `due`, and accounts for it. */
+static void one_call(lg_worker *w, int64_t k, int64_t due)
+{
+    lg_run *r = w->run;
+    const goc_caller *c = &r->caller;
+    goc_call_result *res = &w->res;
+    goc_call_req req = {.seq = k, .id = k, .data = NULL, .len = 0};
+    goc_call_resp resp = {0};
+    int code, rc = w->session_err;
+    char dur[32];
+
+    res->msg[0] = '\0';
+    int64_t start = goc_nanotime(), cstart = start, end;
+    if (rc == 0 && c->build_req)
+        rc = c->build_req(c->user, w->session, &req);
+    if (rc < 0) {
+        end = goc_nanotime();
+        code = GOC_RET_FATAL_CALL;
+        set_msg(res, "%s failed: %s",
+                w->session_err ? "session_open" : "build_req",
+                goc_strerror(rc));
+    } else {
+        cstart = goc_nanotime();
+        int64_t deadline = cstart + r->timeout;
+        resp.id = req.id;
+        atomic_fetch_add(&r->busy, 1);
+        rc = c->call(c->user, w->session, &req, &resp, deadline);
+        atomic_fetch_sub(&r->busy, 1);
+        end = goc_nanotime();
+        resp.id = req.id;
+        resp.err = rc;
+        resp.elapse = end - cstart;
+        /* A failure once the stop began, with an interrupt hook: the
+         * stop's doing (a genuine failure at that moment counts so too). */
+        if (rc < 0 && c->interrupt && atomic_load(&r->stopping)) {
+            code = GOC_RET_WARNING_CALL_CANCELED;
+            set_msg(res, "Canceled by stop (%s)", goc_strerror(rc));
+        } else if (rc == -ETIMEDOUT || end > deadline) {
+            code = GOC_RET_WARNING_CALL_TIMEOUT;
+            goc__loadgen_fmt_dur(dur, sizeof dur, r->timeout);
+            set_msg(res, "Timeout! (expected: < %s)", dur);
+        } else if (rc < 0) {
+            code = GOC_RET_ERROR_CALL;
+            set_msg(res, "Sync Call Error: %s.", goc_strerror(rc));
+        } else if (c->check_resp) {
+            code = c->check_resp(c->user, w->session, &req, &resp, res->msg,
+                                 sizeof res->msg);
+            res->msg[sizeof res->msg - 1] = '\0';
+        } else {
+            code = GOC_RET_SUCCESS;
+        }
+    }
+
+    int ci = code_index(code);
+    w->counts[ci]++;
+    atomic_fetch_add(&r->completed, 1);
+    if (ci == C_SUCCESS)
+        atomic_fetch_add(&r->success, 1);
+    else if (ci == C_TIMEOUT)
+        atomic_fetch_add(&r->timeouts, 1);
+    else if (ci == C_CANCELED)
+        atomic_fetch_add(&r->canceled, 1);
+    else
+        atomic_fetch_add(&r->errors, 1);
+    if (ci != C_CANCELED) {
+        if (w->nsamples == 0)
+            w->oldest = end;
+        w->samples[w->nsamples][0] = end - due;
+        w->samples[w->nsamples][1] = end - cstart;
+        if (++w->nsamples == SAMPLES || end - w->oldest >= AGE_FLUSH)
+            flush_samples(w);
+    }
+    if (r->result_ch) {
+        res->id = req.id;
+        res->seq = k;
+        res->code = code;
+        res->due = due;
+        res->start = cstart;
+        res->latency = end - due;
+        res->elapse = end - cstart;
+        deliver(w);
+    }
+}
+
+static void worker_main(void *arg)
+{
+    lg_worker *w = arg;
+    lg_run *r = w->run;
+    const goc_caller *c = &r->caller;
+
+    if (c->session_open) {
+        int rc = c->session_open(c->user, &w->session);
+        if (rc < 0) {
+            w->session = NULL;
+            w->session_err = rc;
+        }
+    }
+    goc_mutex_lock(&r->mu);
+    w->next = r->workers;
+    if (r->workers)
+        r->workers->prev = w;
+    r->workers = w;
+    w->linked = true;
+    goc_mutex_unlock(&r->mu);
+
+    for (;;) {
+        int64_t k = atomic_fetch_add(&r->next, 1);
+        if (k >= r->planned || atomic_load(&r->stopping))
+            break;
+        int64_t due = r->t0 + goc__loadgen_due_offset(k, r->lps);
+        bool late = goc_nanotime() > due;
+        if (!late) {
+            atomic_fetch_add(&r->idle, 1);
+            wait_until(w, due);
+            atomic_fetch_sub(&r->idle, 1);
+            if (atomic_load(&r->stopping))
+                break;
+        }
+        atomic_fetch_add(&r->issued, 1);
+        atomic_fetch_add(&r->g->call_count, 1);
+        if (late)
+            atomic_fetch_add(&r->late, 1);
+        w->last_issue = goc_nanotime();
+        if (k + 1 < r->planned && need_worker(r))
+            spawn_worker(r);
+        one_call(w, k, due);
+    }
+
+    flush_samples(w);
+    goc_mutex_lock(&r->mu);
+    if (w->linked) {
+        if (w->prev)
+            w->prev->next = w->next;
+        else
+            r->workers = w->next;
+        if (w->next)
+            w->next->prev = w->prev;
+    }
+    for (int i = 0; i < C_N; i++)
+        r->counts[i] += w->counts[i];
+    r->waits += w->waits;
+    if (w->last_issue > r->last_issue)
+        r->last_issue = w->last_issue;
+    goc_mutex_unlock(&r->mu);
+
+    if (c->session_close && !w->session_err)
+        c->session_close(c->user, w->session);
+    goc_timer_free(w->timer);
+    goc_chan_free(w->wake);
+    free(w);
+    if (atomic_fetch_sub(&r->nworkers, 1) == 1)
+        run_finish(r);
+}
+
+/* ---- life cycle ------------------------------------------------------- */
+
+bool goc_loadgen_start(goc_loadgen *g)
+{
+    if (!g)
+        return false;
+    uint32_t from = GOC_LOADGEN_ORIGINAL;
+    if (!atomic_compare_exchange_strong(&g->status, &from,
+                                        GOC_LOADGEN_STARTING)) {
+        from = GOC_LOADGEN_STOPPED;
+        if (!atomic_compare_exchange_strong(&g->status, &from,
+                                            GOC_LOADGEN_STARTING))
+            return false;
+    }
+    goc_mutex_lock(&g->mu);
+    lg_run *r = NULL;
+    if (!(g->result_ch && g->result_ch_closed))
+        r = run_new(g);
+    if (!r) {
+        goc_mutex_unlock(&g->mu);
+        atomic_store(&g->status, from);
+        return false;
+    }
+    r->result_ch = g->result_ch;
+    if (g->result_ch)
+        g->result_ch_closed = true; /* this run will close it */
+    lg_run *old = g->run;
+    g->run = r;
+    atomic_fetch_add(&r->refs, 1); /* the workers' reference */
+    goc_mutex_unlock(&g->mu);
+    if (old)
+        run_unref(old);
+
+    atomic_store(&g->call_count, 0);
+    r->t0 = goc_nanotime() + START_LEAD;
+    atomic_store(&g->status, GOC_LOADGEN_STARTED);
+    if (!spawn_worker(r)) {
+        /* No worker: the run ends at once, with nothing issued. */
+        run_finish(r);
+        return false;
+    }
+    return true;
+}
+
+bool goc_loadgen_stop(goc_loadgen *g)
+{
+    if (!g)
+        return false;
+    /* Under g->mu, so that the run taken is the one that is STARTED (start
+     * swaps runs under g->mu before it stores STARTED). */
+    goc_mutex_lock(&g->mu);
+    uint32_t s = GOC_LOADGEN_STARTED;
+    if (!atomic_compare_exchange_strong(&g->status, &s, GOC_LOADGEN_STOPPING)) {
+        goc_mutex_unlock(&g->mu);
+        return false;
+    }
+    lg_run *r = g->run;
+    atomic_fetch_add(&r->refs, 1);
+    goc_mutex_unlock(&g->mu);
+    atomic_store(&r->stopping, true);
+    goc_mutex_lock(&r->mu);
+    for (lg_worker *w = r->workers; w; w = w->next) {
+        goc_case tok = GOC_CASE_SEND(w->wake, NULL);
+        goc_select(&tok, 1, true); /* full: a token is there already */
+        if (r->caller.interrupt && !w->session_err)
+            r->caller.interrupt(r->caller.user, w->session);
+    }
+    goc_mutex_unlock(&r->mu);
+    goc_chan_recv(r->done_ch, NULL);
+    run_unref(r);
+    return true;
+}
+
+void goc_loadgen_wait(goc_loadgen *g)
+{
+    if (!g)
+        return;
+    lg_run *r = run_get(g);
+    if (!r)
+        return;
+    goc_chan_recv(r->done_ch, NULL);
+    run_unref(r);
+}
+
+goc_chan *goc_loadgen_done(goc_loadgen *g)
+{
+    if (!g)
+        return NULL;
+    goc_mutex_lock(&g->mu);
+    goc_chan *c = g->run ? g->run->done_ch : NULL;
+    goc_mutex_unlock(&g->mu);
+    return c;
+}
+
+uint32_t goc_loadgen_status(goc_loadgen *g)
+{
+    return g ? atomic_load(&g->status) : GOC_LOADGEN_ORIGINAL;
+}
+
+int64_t goc_loadgen_call_count(goc_loadgen *g)
+{
+    return g ? atomic_load(&g->call_count) : 0;
+}
+
+int goc_loadgen_set_result_chan(goc_loadgen *g, goc_chan *ch)
+{
+    if (!g)
+        return -EINVAL;
+    goc_mutex_lock(&g->mu);
+    uint32_t s = atomic_load(&g->status);
+    int rc = -EBUSY;
+    if (s == GOC_LOADGEN_ORIGINAL || s == GOC_LOADGEN_STOPPED) {
+        g->result_ch = ch;
+        g->result_ch_closed = false;
+        rc = 0;
+    }
+    goc_mutex_unlock(&g->mu);
+    return rc;
+}
+
+void goc_loadgen_free(goc_loadgen *g)
+{
+    if (!g)
+        return;
+    /* Stop a run in progress; wait out one that is starting or ending. */
+    for (;;) {
+        uint32_t s = atomic_load(&g->status);
+        if (s == GOC_LOADGEN_ORIGINAL || s == GOC_LOADGEN_STOPPED)
+            break;
+        if (s == GOC_LOADGEN_STARTED && goc_loadgen_stop(g))
+            break;
+        if (s == GOC_LOADGEN_STOPPING)
+            goc_loadgen_wait(g);
+        else
+            goc_yield();
+    }
+    if (g->run)
+        run_unref(g->run);
+    free(g);
+}
+
+/* ---- reports ---------------------------------------------------------- */
+
+int goc_loadgen_report(goc_loadgen *g, struct goc_loadgen_report *out)
+{
+    if (!g || !out)
+        return -EINVAL;
+    lg_run *r = run_get(g);
+    if (!r)
+        return -ESRCH;
+    int rc = -EBUSY;
+    if (atomic_load(&r->finished)) {
+        goc_mutex_lock(&r->mu);
+        *out = r->report;
+        goc_mutex_unlock(&r->mu);
+        rc = 0;
+    }
+    run_unref(r);
+    return rc;
+}
+
+int goc_loadgen_progress(goc_loadgen *g, struct goc_loadgen_progress *out)
+{
+    if (!g || !out)
+        return -EINVAL;
+    lg_run *r = run_get(g);
+    if (!r)
+        return -ESRCH;
+    memset(out, 0, sizeof *out);
+    bool fin = atomic_load(&r->finished);
+    out->status = atomic_load(&g->status);
+    if (fin) {
+        goc_mutex_lock(&r->mu);
+        out->elapsed = r->report.elapsed;
+        goc_mutex_unlock(&r->mu);
+    } else {
+        int64_t now = goc_nanotime();
+        out->elapsed = now > r->t0 ? now - r->t0 : 0;
+    }
+    out->issued = atomic_load(&r->issued);
+    out->completed = atomic_load(&r->completed);
+    out->success = atomic_load(&r->success);
+    out->timeouts = atomic_load(&r->timeouts);
+    out->errors = atomic_load(&r->errors);
+    out->canceled = atomic_load(&r->canceled);
+    if (atomic_load(&r->ivl_on)) {
+        goc_mutex_lock(&r->mu);
+        out->interval_count = (int64_t)goc__hist_count(&r->ivl);
+        out->interval_p99 = goc__hist_percentile(&r->ivl, 99);
+        goc__hist_reset(&r->ivl);
+        goc_mutex_unlock(&r->mu);
+    } else {
+        atomic_store(&r->ivl_on, true);
+    }
+    run_unref(r);
+    return 0;
+}

@@ -1,0 +1,342 @@
+/*
+ * test_loadgen_cli.c - goc-loadgen end to end, run as a child process
+ * (tools/goc_loadgen.c): --help, usage errors and their exit status, a
+ * short run of the book's scenario with --json (the JSON is parsed and its
+ * numbers checked), SIGINT in the middle of a run (a clean stop: the
+ * report is printed, every call accounted for, status 130), an
+ * unreachable target (status 1).
+ *
+ * The binary is found next to the test runner: <dir of goc_tests>/tools/.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "goc_test.h"
+
+#if __has_include("goc/net.h")
+
+static void tool_path(char *buf, size_t len)
+{
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    ASSERT(n > 0);
+    self[n] = '\0';
+    char *slash = strrchr(self, '/');
+    ASSERT(slash != NULL);
+    *slash = '\0';
+    int w = snprintf(buf, len, "%.*s/tools/goc-loadgen", PATH_MAX - 64, self);
+    ASSERT(w > 0 && (size_t)w < len);
+    if (access(buf, X_OK) != 0)
+        GOC_FAIL_("%s is missing: build the tools", buf);
+}
+
+typedef struct child {
+    pid_t pid;
+    int out, err; /* read ends */
+} child;
+
+static child spawn(const char *const *args)
+{
+    char path[PATH_MAX];
+    tool_path(path, sizeof path);
+    int po[2], pe[2];
+    ASSERT_EQ(pipe2(po, O_CLOEXEC), 0);
+    ASSERT_EQ(pipe2(pe, O_CLOEXEC), 0);
+    const char *argv[32] = {path};
+    int n = 1;
+    for (; args[n - 1]; n++)
+        argv[n] = args[n - 1];
+    argv[n] = NULL;
+    pid_t pid = fork();
+    ASSERT(pid >= 0);
+    if (pid == 0) {
+        dup2(po[1], 1);
+        dup2(pe[1], 2);
+        execv(path, (char *const *)argv);
+        _exit(127);
+    }
+    close(po[1]);
+    close(pe[1]);
+    return (child){pid, po[0], pe[0]};
+}
+
+/* Reads fd to EOF into a malloc'd string. */
+static char *slurp(int fd)
+{
+    size_t cap = 4096, len = 0;
+    char *s = malloc(cap);
+    for (;;) {
+        if (len + 1 == cap)
+            s = realloc(s, cap *= 2);
+        ssize_t n = read(fd, s + len, cap - len - 1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+    }
+    s[len] = '\0';
+    close(fd);
+    return s;
+}
+
+/* Waits for the child; its exit status (or 128 + signal). Reads stderr
+ * first (small), then stdout. */
+static int finish(child c, char **out, char **err)
+{
+    *out = slurp(c.out);
+    *err = slurp(c.err);
+    int st;
+    ASSERT_EQ(waitpid(c.pid, &st, 0), c.pid);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static int run_tool(const char *const *args, char **out, char **err)
+{
+    return finish(spawn(args), out, err);
+}
+
+/* ---- a small JSON reader: validates the whole text, finds numbers ---- */
+
+static const char *js_ws(const char *p)
+{
+    while (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r')
+        p++;
+    return p;
+}
+
+/* Validates one value at p; returns the end, or NULL. */
+static const char *js_value(const char *p, int depth)
+{
+    p = js_ws(p);
+    if (depth > 20)
+        return NULL;
+    if (*p == '{' || *p == '[') {
+        char close = *p == '{' ? '}' : ']';
+        p = js_ws(p + 1);
+        if (*p == close)
+            return p + 1;
+        for (;;) {
+            if (close == '}') {
+                p = js_value(p, depth + 1); /* the key */
+                if (!p || *(p = js_ws(p)) != ':')
+                    return NULL;
+                p++;
+            }
+            p = js_value(p, depth + 1);
+            if (!p)
+                return NULL;
+            p = js_ws(p);
+            if (*p == close)
+                return p + 1;
+            if (*p != ',')
+                return NULL;
+            p++;
+        }
+    }
+    if (*p == '"') {
+        for (p++; *p && *p != '"'; p++)
+            if (*p == '\\' && !*++p)
+                return NULL;
+        return *p == '"' ? p + 1 : NULL;
+    }
+    if (!strncmp(p, "true", 4) || !strncmp(p, "null", 4))
+        return p + 4;
+    if (!strncmp(p, "false", 5))
+        return p + 5;
+    char *end;
+    strtod(p, &end);
+    return end == p ? NULL : end;
+}
+
+static void json_valid(const char *s)
+{
+    const char *end = js_value(s, 0);
+    if (!end || *js_ws(end) != '\0')
+        GOC_FAIL_("not one JSON object: %s", s);
+}
+
+/* The number after "key": (keys are unique in our output except inside
+ * latency_ns / service_ns, found with a prefix "latency_ns.p99"). */
+static double jnum(const char *s, const char *key)
+{
+    char k[96];
+    const char *dot = strchr(key, '.');
+    const char *from = s;
+    if (dot) {
+        snprintf(k, sizeof k, "\"%.*s\":", (int)(dot - key), key);
+        from = strstr(s, k);
+        if (!from)
+            GOC_FAIL_("no %s in %s", k, s);
+        key = dot + 1;
+    }
+    snprintf(k, sizeof k, "\"%s\":", key);
+    const char *p = strstr(from, k);
+    if (!p)
+        GOC_FAIL_("no %s in %s", k, s);
+    p += strlen(k);
+    char *end;
+    double v = strtod(p, &end);
+    if (end == p)
+        GOC_FAIL_("%s is not a number in %s", k, s);
+    return v;
+}
+
+static bool jbool(const char *s, const char *key)
+{
+    char k[96];
+    snprintf(k, sizeof k, "\"%s\":true", key);
+    if (strstr(s, k))
+        return true;
+    snprintf(k, sizeof k, "\"%s\":false", key);
+    if (!strstr(s, k))
+        GOC_FAIL_("no boolean %s in %s", key, s);
+    return false;
+}
+
+static void check_sums(const char *j)
+{
+    double issued = jnum(j, "issued");
+    double sum = jnum(j, "codes.0") + jnum(j, "1001") + jnum(j, "1002") +
+                 jnum(j, "2001") + jnum(j, "2002") + jnum(j, "2003") +
+                 jnum(j, "3001") + jnum(j, "other");
+    ASSERT(sum == issued);
+    ASSERT(jnum(j, "success") == jnum(j, "codes.0"));
+    ASSERT(jnum(j, "latency_ns.count") == issued - jnum(j, "1002"));
+    ASSERT(jnum(j, "latency_ns.p50") <= jnum(j, "latency_ns.p99"));
+    ASSERT(jnum(j, "latency_ns.p99") <= jnum(j, "latency_ns.max"));
+    ASSERT(jnum(j, "service_ns.p50") <= jnum(j, "latency_ns.max"));
+}
+
+GOC_TEST(loadgen_cli_usage)
+{
+    char *out, *err;
+    const char *help[] = {"--help", NULL};
+    ASSERT_EQ(run_tool(help, &out, &err), 0);
+    ASSERT(strstr(out, "usage: goc-loadgen"));
+    ASSERT(strstr(out, "calc://host:port"));
+    free(out), free(err);
+
+    const char *badflag[] = {"--bogus", NULL};
+    ASSERT_EQ(run_tool(badflag, &out, &err), 2);
+    ASSERT(strstr(err, "unknown option --bogus"));
+    free(out), free(err);
+
+    const char *badrate[] = {"--rate", "fast", NULL};
+    ASSERT_EQ(run_tool(badrate, &out, &err), 2);
+    ASSERT(strstr(err, "bad rate \"fast\""));
+    free(out), free(err);
+
+    /* Every bad parameter named at once, by the library. */
+    const char *badparams[] = {
+        "-r", "0", "-c", "-1", "-d", "0s", "calc://127.0.0.1:1", NULL};
+    ASSERT_EQ(run_tool(badparams, &out, &err), 2);
+    ASSERT(strstr(err, "lps must be > 0 (got 0)"));
+    ASSERT(strstr(err, "duration must be > 0 (got 0)"));
+    ASSERT(strstr(err, "max_in_flight must be >= 0 (got -1)"));
+    free(out), free(err);
+
+    const char *badtarget[] = {"http://127.0.0.1:1", NULL};
+    ASSERT_EQ(run_tool(badtarget, &out, &err), 2);
+    ASSERT(strstr(err, "unknown target"));
+    free(out), free(err);
+
+    const char *two[] = {"calc://a:1", "calc://b:2", NULL};
+    ASSERT_EQ(run_tool(two, &out, &err), 2);
+    free(out), free(err);
+    return 0;
+}
+
+GOC_TEST(loadgen_cli_json)
+{
+    char *out, *err;
+    /* The book's scenario, shortened: in-process server, 1000/s; a
+     * timeout long enough for a machine shared with others. */
+    const char *args[] = {"--json", "-d", "1s", "-t", "5s", "-c", "64", NULL};
+    int st = run_tool(args, &out, &err);
+    if (st != 0)
+        GOC_FAIL_("status %d, stderr: %s, stdout: %s", st, err, out);
+    json_valid(out);
+    ASSERT(strstr(out, "\"target\":\"calc://127.0.0.1:"));
+    ASSERT(jnum(out, "rate") == 1000);
+    ASSERT(jnum(out, "timeout_ns") == 5e9);
+    ASSERT(jnum(out, "duration_ns") == 1e9);
+    ASSERT(jnum(out, "planned") == 1000);
+    ASSERT(jnum(out, "issued") == 1000);
+    ASSERT(jnum(out, "codes.0") == 1000);
+    ASSERT(jnum(out, "success_percent") == 100);
+    ASSERT(jnum(out, "max_in_flight") == 64);
+    ASSERT(jnum(out, "achieved_rate") > 0); /* no timing: shared CPUs */
+    ASSERT(jnum(out, "achieved_rate") < 1001);
+    ASSERT(jnum(out, "latency_ns.p50") > 0);
+    ASSERT(jnum(out, "latency_ns.p50") >= jnum(out, "service_ns.p50"));
+    ASSERT(!jbool(out, "interrupted"));
+    ASSERT(!jbool(out, "stopped_early"));
+    ASSERT(!jbool(out, "keepalive"));
+    check_sums(out);
+    free(out), free(err);
+
+    /* Text report, keep-alive. */
+    const char *text[] = {"-q",    "-k", "-r", "2000", "-d",
+                          "500ms", "-t", "5s", NULL};
+    st = run_tool(text, &out, &err);
+    if (st != 0)
+        GOC_FAIL_("status %d, stderr: %s, stdout: %s", st, err, out);
+    ASSERT(strstr(out, "1000 planned, 1000 issued"));
+    ASSERT(strstr(out, "Success (0)"));
+    ASSERT(strstr(out, "keep-alive on"));
+    ASSERT(strstr(out, "from due time"));
+    ASSERT(strstr(out, "p99.99"));
+    free(out), free(err);
+    return 0;
+}
+
+GOC_TEST(loadgen_cli_sigint)
+{
+    char *out, *err;
+    const char *args[] = {"--json", "-d", "30s", "-r", "500", NULL};
+    child c = spawn(args);
+    struct timespec ts = {0, 700 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    ASSERT_EQ(kill(c.pid, SIGINT), 0);
+    int st = finish(c, &out, &err);
+    if (st != 130)
+        GOC_FAIL_("status %d, stderr: %s, stdout: %s", st, err, out);
+    json_valid(out);
+    ASSERT(jbool(out, "interrupted"));
+    ASSERT(jbool(out, "stopped_early"));
+    ASSERT(jnum(out, "planned") == 15000);
+    ASSERT(jnum(out, "issued") > 50);
+    ASSERT(jnum(out, "issued") < 15000);
+    check_sums(out);
+    ASSERT(strstr(err, "interrupt: stopping"));
+    free(out), free(err);
+    return 0;
+}
+
+GOC_TEST(loadgen_cli_unreachable)
+{
+    char *out, *err;
+    /* Port 1 on loopback: nothing listens; every call is refused. */
+    const char *args[] = {
+        "--json", "-d", "200ms", "-r", "500", "calc://127.0.0.1:1", NULL};
+    int st = run_tool(args, &out, &err);
+    if (st != 1)
+        GOC_FAIL_("status %d, stderr: %s, stdout: %s", st, err, out);
+    json_valid(out);
+    ASSERT(jnum(out, "issued") == 100);
+    ASSERT(jnum(out, "2001") == 100);
+    ASSERT(jnum(out, "success_percent") == 0);
+    check_sums(out);
+    free(out), free(err);
+    return 0;
+}
+
+#endif /* goc/net.h */

@@ -1,0 +1,503 @@
+/*
+ * goc-loadgen - a constant-rate load generator (goc/loadgen.h) for the
+ * command line, in the style of wrk2 and vegeta. See usage() below.
+ *
+ * With no target it is the book's own scenario (gopcp.v2 chapter4/loadgen
+ * gen_test.go): it starts the arithmetic server in process on an
+ * ephemeral 127.0.0.1 port and sends it 1,000 calls per second for 10 s
+ * with a 50 ms timeout. That is `make run`.
+ *
+ * SIGINT or SIGTERM stops the run cleanly (goc_loadgen_stop): the report is
+ * still printed, every issued call accounted for, and the exit status is
+ * 130. A second one exits at once.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "goc.h"
+#include "loadgen/calcserver.h"
+#include "loadgen/loadgen_internal.h"
+
+enum {
+    EXIT_ALL_OK = 0,
+    EXIT_FAILED_CALLS = 1,
+    EXIT_USAGE = 2,
+    EXIT_CANNOT_RUN = 3,
+    EXIT_INTERRUPTED = 130,
+};
+
+typedef struct options {
+    const char *target; /* NULL: the in-process calc server */
+    int64_t rate, duration, timeout, max_in_flight;
+    bool keepalive, json, quiet;
+    const char *payload;
+} options;
+
+/* clang-format off */
+static void usage(FILE *f)
+{
+    fprintf(f,
+"usage: goc-loadgen [options] [target]\n"
+"\n"
+"Sends calls at a constant rate, each on its own schedule whether or not\n"
+"earlier ones have returned (an open model), and reports the latency of\n"
+"each call from the moment it was due, so that a stalled server shows.\n"
+"\n"
+"target:\n"
+"  calc://host:port     the book's arithmetic JSON-over-TCP protocol\n"
+"  tcp://host:port      one line out, the same line back (echo)\n"
+"  (none)               the book's scenario: an arithmetic server started\n"
+"                       in process on 127.0.0.1, 1000 calls/s, 50ms\n"
+"                       timeout, 10s\n"
+"\n"
+"options:\n"
+"  -r, --rate N             calls per second (1000; also N/s, N/1s)\n"
+"  -d, --duration D         how long to issue calls (10s)\n"
+"  -t, --timeout D          timeout of each call (50ms)\n"
+"  -c, --connections N      at most N calls in flight; default: the\n"
+"      --max-in-flight N    book's timeout * rate + 1\n"
+"  -k, --keepalive          keep connections open between calls (the book\n"
+"                           dials one per call)\n"
+"      --payload TEXT       tcp:// only: the line to send\n"
+"      --json               print the report as one JSON object\n"
+"  -q, --quiet              no progress lines (they are printed once a\n"
+"                           second when stdout is a terminal)\n"
+"  -h, --help               this text\n"
+"\n"
+"Durations: 10s, 50ms, 250us, 1.5s, 1m30s, 2h (a bare number is seconds).\n"
+"Exit status: 0 every call succeeded, 1 some call failed or timed out,\n"
+"2 bad usage, 3 could not run, 130 interrupted (the report is printed).\n");
+}
+/* clang-format on */
+
+/* Go's time.ParseDuration, plus a bare number meaning seconds. */
+static int parse_duration(const char *s, int64_t *out)
+{
+    static const struct {
+        const char *unit;
+        double ns;
+    } units[] = {{"ns", 1},  {"us", 1e3}, {"\xc2\xb5s", 1e3}, {"ms", 1e6},
+                 {"s", 1e9}, {"m", 60e9}, {"h", 3600e9}};
+    const char *p = s;
+    double total = 0;
+    if (!*p)
+        return -EINVAL;
+    char *end;
+    double v = strtod(p, &end);
+    if (end != p && *end == '\0') {
+        total = v * 1e9;
+        goto done;
+    }
+    while (*p) {
+        if (!((*p >= '0' && *p <= '9') || *p == '.'))
+            return -EINVAL;
+        v = strtod(p, &end);
+        if (end == p)
+            return -EINVAL;
+        p = end;
+        size_t best = 0;
+        double mul = 0;
+        for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+            size_t n = strlen(units[i].unit);
+            if (strncmp(p, units[i].unit, n) == 0 && n > best &&
+                !(n == 1 && p[0] == 'm' && p[1] == 's')) {
+                best = n;
+                mul = units[i].ns;
+            }
+        }
+        if (!best)
+            return -EINVAL;
+        p += best;
+        total += v * mul;
+    }
+done:
+    if (!(total >= 0) || total > 9.2e18)
+        return -ERANGE;
+    *out = (int64_t)llround(total);
+    return 0;
+}
+
+static int parse_count(const char *s, int64_t *out, bool rate)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (end == s || errno)
+        return -EINVAL;
+    if (rate && (!strcmp(end, "/s") || !strcmp(end, "/1s")))
+        end += strlen(end);
+    if (*end)
+        return -EINVAL;
+    *out = v;
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, options *o)
+{
+    enum { OPT_JSON = 256, OPT_PAYLOAD, OPT_MAX_IN_FLIGHT };
+    static const struct option longopts[] = {
+        {"rate", required_argument, NULL, 'r'},
+        {"duration", required_argument, NULL, 'd'},
+        {"timeout", required_argument, NULL, 't'},
+        {"connections", required_argument, NULL, 'c'},
+        {"max-in-flight", required_argument, NULL, OPT_MAX_IN_FLIGHT},
+        {"keepalive", no_argument, NULL, 'k'},
+        {"payload", required_argument, NULL, OPT_PAYLOAD},
+        {"json", no_argument, NULL, OPT_JSON},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    *o = (options){.rate = 1000,
+                   .duration = 10 * GOC_SECOND,
+                   .timeout = 50 * GOC_MILLISECOND};
+    int c;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":r:d:t:c:kqh", longopts, NULL)) !=
+           -1) {
+        int rc = 0;
+        const char *what = NULL;
+        switch (c) {
+        case 'r':
+            rc = parse_count(optarg, &o->rate, true);
+            what = "rate";
+            break;
+        case 'd':
+            rc = parse_duration(optarg, &o->duration);
+            what = "duration";
+            break;
+        case 't':
+            rc = parse_duration(optarg, &o->timeout);
+            what = "timeout";
+            break;
+        case 'c':
+        case OPT_MAX_IN_FLIGHT:
+            rc = parse_count(optarg, &o->max_in_flight, false);
+            what = "connections";
+            break;
+        case 'k':
+            o->keepalive = true;
+            break;
+        case OPT_PAYLOAD:
+            o->payload = optarg;
+            break;
+        case OPT_JSON:
+            o->json = true;
+            break;
+        case 'q':
+            o->quiet = true;
+            break;
+        case 'h':
+            usage(stdout);
+            exit(EXIT_ALL_OK);
+        case ':':
+            fprintf(stderr, "goc-loadgen: option %s needs a value\n",
+                    argv[optind - 1]);
+            return -EINVAL;
+        default:
+            fprintf(stderr, "goc-loadgen: unknown option %s\n",
+                    argv[optind - 1]);
+            return -EINVAL;
+        }
+        if (rc < 0) {
+            fprintf(stderr, "goc-loadgen: bad %s \"%s\"\n", what, optarg);
+            return -EINVAL;
+        }
+    }
+    if (optind < argc)
+        o->target = argv[optind++];
+    if (optind < argc) {
+        fprintf(stderr, "goc-loadgen: one target only (got \"%s\" too)\n",
+                argv[optind]);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* ---- output ----------------------------------------------------------- */
+
+static const char *dur(char *buf, size_t len, int64_t ns)
+{
+    goc__loadgen_fmt_dur(buf, len, ns);
+    return buf;
+}
+
+static void print_json_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\')
+            fprintf(f, "\\%c", ch);
+        else if (ch < 0x20)
+            fprintf(f, "\\u%04x", ch);
+        else
+            fputc(ch, f);
+    }
+    fputc('"', f);
+}
+
+static void print_json_latency(FILE *f, const char *name,
+                               const goc_loadgen_latency *l)
+{
+    fprintf(f,
+            "\"%s\":{\"count\":%" PRIu64 ",\"min\":%" PRId64 ",\"p50\":%" PRId64
+            ",\"p90\":%" PRId64 ",\"p99\":%" PRId64 ",\"p99.9\":%" PRId64
+            ",\"p99.99\":%" PRId64 ",\"max\":%" PRId64 ",\"mean\":%.0f}",
+            name, l->count, l->min, l->p50, l->p90, l->p99, l->p999, l->p9999,
+            l->max, l->mean);
+}
+
+static void print_json(FILE *f, const char *target, const options *o,
+                       const struct goc_loadgen_report *r, bool interrupted)
+{
+    fprintf(f, "{\"target\":");
+    print_json_string(f, target);
+    fprintf(f,
+            ",\"rate\":%" PRId64 ",\"duration_ns\":%" PRId64
+            ",\"timeout_ns\":%" PRId64 ",\"max_in_flight\":%" PRId64
+            ",\"keepalive\":%s,\"interrupted\":%s,\"stopped_early\":%s"
+            ",\"planned\":%" PRId64 ",\"issued\":%" PRId64 ",\"late\":%" PRId64,
+            r->lps, r->duration, r->timeout, r->max_in_flight,
+            o->keepalive ? "true" : "false", interrupted ? "true" : "false",
+            r->stopped_early ? "true" : "false", r->planned, r->issued,
+            r->late);
+    fprintf(f,
+            ",\"codes\":{\"0\":%" PRId64 ",\"1001\":%" PRId64
+            ",\"1002\":%" PRId64 ",\"2001\":%" PRId64 ",\"2002\":%" PRId64
+            ",\"2003\":%" PRId64 ",\"3001\":%" PRId64 ",\"other\":%" PRId64 "}",
+            r->success, r->timeouts, r->canceled, r->call_errors,
+            r->response_errors, r->callee_errors, r->fatal_calls,
+            r->other_codes);
+    double ok =
+        r->issued ? 100.0 * (double)r->success / (double)r->issued : 0.0;
+    fprintf(f,
+            ",\"success\":%" PRId64 ",\"success_percent\":%.4f"
+            ",\"achieved_rate\":%.3f"
+            ",\"success_rate\":%.3f,\"result_waits\":%" PRId64
+            ",\"peak_in_flight\":%" PRId64 ",\"elapsed_ns\":%" PRId64 ",",
+            r->success, ok, r->achieved_rate, r->success_rate, r->result_waits,
+            r->peak_in_flight, r->elapsed);
+    print_json_latency(f, "latency_ns", &r->latency);
+    fputc(',', f);
+    print_json_latency(f, "service_ns", &r->service);
+    fprintf(f, "}\n");
+}
+
+static void print_text(FILE *f, const char *target, const options *o,
+                       const struct goc_loadgen_report *r, bool interrupted)
+{
+    char a[32], b[32];
+    fprintf(f,
+            "\n%s: %" PRId64 " calls/s for %s, timeout %s, %" PRId64
+            " in flight at most, keep-alive %s%s\n",
+            target, r->lps, dur(a, sizeof a, r->duration),
+            dur(b, sizeof b, r->timeout), r->max_in_flight,
+            o->keepalive ? "on" : "off", interrupted ? " (interrupted)" : "");
+    fprintf(f,
+            "  calls     %" PRId64 " planned, %" PRId64 " issued, %" PRId64
+            " late starts (no free slot at the due time)\n",
+            r->planned, r->issued, r->late);
+    fprintf(f,
+            "  rate      asked %" PRId64 "/s, achieved %.1f/s (%.4fx), "
+            "successes %.1f/s\n",
+            r->lps, r->achieved_rate,
+            r->lps ? r->achieved_rate / (double)r->lps : 0.0, r->success_rate);
+    struct {
+        int code;
+        int64_t n;
+    } rows[] = {{GOC_RET_SUCCESS, r->success},
+                {GOC_RET_WARNING_CALL_TIMEOUT, r->timeouts},
+                {GOC_RET_WARNING_CALL_CANCELED, r->canceled},
+                {GOC_RET_ERROR_CALL, r->call_errors},
+                {GOC_RET_ERROR_RESPONSE, r->response_errors},
+                {GOC_RET_ERROR_CALEE, r->callee_errors},
+                {GOC_RET_FATAL_CALL, r->fatal_calls},
+                {-1, r->other_codes}};
+    fprintf(f, "  results\n");
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        if (i > 0 && rows[i].n == 0)
+            continue;
+        char name[64];
+        if (rows[i].code < 0)
+            snprintf(name, sizeof name, "Other codes");
+        else
+            snprintf(name, sizeof name, "%s (%d)",
+                     goc_ret_code_plain(rows[i].code), rows[i].code);
+        fprintf(f, "    %-30s %10" PRId64 "  %7.3f%%\n", name, rows[i].n,
+                r->issued ? 100.0 * (double)rows[i].n / (double)r->issued
+                          : 0.0);
+    }
+    const goc_loadgen_latency *l = &r->latency, *s = &r->service;
+    fprintf(f, "  latency   %-14s %-14s\n", "from due time", "service time");
+    struct {
+        const char *name;
+        int64_t a, b;
+    } lat[] = {{"p50", l->p50, s->p50},        {"p90", l->p90, s->p90},
+               {"p99", l->p99, s->p99},        {"p99.9", l->p999, s->p999},
+               {"p99.99", l->p9999, s->p9999}, {"max", l->max, s->max}};
+    for (size_t i = 0; i < sizeof lat / sizeof lat[0]; i++)
+        fprintf(f, "    %-7s %-14s %-14s\n", lat[i].name,
+                dur(a, sizeof a, lat[i].a), dur(b, sizeof b, lat[i].b));
+    fprintf(f,
+            "  elapsed %s, peak in flight %" PRId64 ", result waits %" PRId64
+            "\n",
+            dur(a, sizeof a, r->elapsed), r->peak_in_flight, r->result_waits);
+}
+
+static void print_progress(const struct goc_loadgen_progress *p,
+                           int64_t *last_issued, int64_t *last_at)
+{
+    char a[32];
+    double secs = (double)(p->elapsed - *last_at) / 1e9;
+    double rate = secs > 0 ? (double)(p->issued - *last_issued) / secs : 0;
+    printf("[%5.1fs] calls %-9" PRId64 " rate %-9.1f ok %-9" PRId64
+           " errors %-7" PRId64 " timeouts %-7" PRId64 " p99 %s\n",
+           (double)p->elapsed / 1e9, p->issued, rate, p->success, p->errors,
+           p->timeouts,
+           p->interval_count ? dur(a, sizeof a, p->interval_p99) : "-");
+    fflush(stdout);
+    *last_issued = p->issued;
+    *last_at = p->elapsed;
+}
+
+/* ---- the run ---------------------------------------------------------- */
+
+typedef struct run_args {
+    options o;
+    int status;
+} run_args;
+
+static int run(void *arg)
+{
+    run_args *ra = arg;
+    options *o = &ra->o;
+    goc__calcserver *srv = NULL;
+    char url[300], err[512];
+    if (!o->target) {
+        goc__calcserver_opts so = {.keepalive = true};
+        int rc = goc__calcserver_start(&srv, "127.0.0.1:0", &so);
+        if (rc < 0) {
+            fprintf(stderr, "goc-loadgen: cannot start the calc server: %s\n",
+                    goc_strerror(rc));
+            return EXIT_CANNOT_RUN;
+        }
+        snprintf(url, sizeof url, "calc://%s", goc__calcserver_addr(srv));
+        if (!o->json)
+            printf("goc-loadgen: no target given: the book's scenario "
+                   "against its arithmetic server, in process on %s\n",
+                   goc__calcserver_addr(srv));
+    } else {
+        snprintf(url, sizeof url, "%s", o->target);
+    }
+
+    int status = EXIT_CANNOT_RUN;
+    goc_caller caller;
+    goc_caller_opts co = {.keepalive = o->keepalive, .payload = o->payload};
+    goc_loadgen *g = NULL;
+    goc_chan *sigs = NULL;
+    if (goc_caller_from_url(&caller, url, &co, err, sizeof err) < 0) {
+        fprintf(stderr, "goc-loadgen: %s\n", err);
+        status = EXIT_USAGE;
+        goto out;
+    }
+    goc_loadgen_params p = {.caller = &caller,
+                            .timeout = o->timeout,
+                            .lps = o->rate,
+                            .duration = o->duration,
+                            .max_in_flight = o->max_in_flight};
+    if (goc_loadgen_new(&g, &p, err, sizeof err) < 0) {
+        fprintf(stderr, "goc-loadgen: %s\n", err);
+        status = EXIT_USAGE;
+        goto out_caller;
+    }
+    sigs = goc_chan_make(sizeof(int), 4);
+    int want[] = {SIGINT, SIGTERM};
+    if (!sigs || goc_signal_notify(sigs, want, 2) < 0) {
+        fprintf(stderr, "goc-loadgen: cannot catch SIGINT\n");
+        goto out_gen;
+    }
+    bool progress = !o->json && !o->quiet && isatty(STDOUT_FILENO);
+    if (!goc_loadgen_start(g)) {
+        fprintf(stderr, "goc-loadgen: cannot start the generator\n");
+        goto out_sig;
+    }
+    struct goc_loadgen_progress pr;
+    goc_loadgen_progress(g, &pr); /* starts the first interval */
+    int64_t last_issued = 0, last_at = 0;
+    goc_ticker *tick = progress ? goc_ticker_new(GOC_SECOND) : NULL;
+    bool interrupted = false;
+    for (;;) {
+        int sig;
+        int64_t now;
+        goc_case cs[3] = {
+            GOC_CASE_RECV(goc_loadgen_done(g), NULL), GOC_CASE_RECV(sigs, &sig),
+            GOC_CASE_RECV(tick ? goc_ticker_chan(tick) : NULL, &now)};
+        int i = goc_select(cs, 3, false);
+        if (i == 0)
+            break;
+        if (i == 1) {
+            if (interrupted) {
+                fprintf(stderr, "goc-loadgen: interrupted twice: exiting\n");
+                exit(EXIT_INTERRUPTED);
+            }
+            interrupted = true;
+            fprintf(stderr,
+                    "goc-loadgen: %s: stopping (again to exit at "
+                    "once)\n",
+                    sig == SIGINT ? "interrupt" : "terminated");
+            goc_loadgen_stop(g);
+            continue;
+        }
+        goc_loadgen_progress(g, &pr);
+        print_progress(&pr, &last_issued, &last_at);
+    }
+    goc_ticker_free(tick);
+    struct goc_loadgen_report r;
+    if (goc_loadgen_report(g, &r) < 0) {
+        fprintf(stderr, "goc-loadgen: no report\n");
+        goto out_sig;
+    }
+    if (o->json)
+        print_json(stdout, url, o, &r, interrupted);
+    else
+        print_text(stdout, url, o, &r, interrupted);
+    fflush(stdout);
+    if (interrupted)
+        status = EXIT_INTERRUPTED;
+    else if (r.success == r.issued && r.issued > 0)
+        status = EXIT_ALL_OK;
+    else
+        status = EXIT_FAILED_CALLS;
+out_sig:
+    goc_signal_stop(sigs);
+out_gen:
+    goc_loadgen_free(g);
+    goc_chan_free(sigs);
+out_caller:
+    goc_caller_destroy(&caller);
+out:
+    goc__calcserver_stop(srv);
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    run_args ra = {0};
+    if (parse_args(argc, argv, &ra.o) < 0) {
+        fprintf(stderr, "Try 'goc-loadgen --help'.\n");
+        return EXIT_USAGE;
+    }
+    /* The generator's timers are what its precision rests on: ask the
+     * kernel for 1 ns of slack instead of 50 us (threads made later, the
+     * runtime's, inherit it). */
+    prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+    return goc_main(run, &ra);
+}
