@@ -388,7 +388,7 @@ static void wait_goroutines(int64_t n)
 PROCS_TEST(chan_daisy_chain)
 {
     (void)arg;
-    int n = (int)goc_test_iters(10000, 2000);
+    int n = (int)goc_test_iters(10000, 300);
     goc_chan **chans = calloc((size_t)n + 1, sizeof *chans);
     chain_link *links = calloc((size_t)n, sizeof *links);
     ASSERT(chans && links);
@@ -480,7 +480,7 @@ static void sieve_run(void *a)
 PROCS_TEST(chan_prime_sieve)
 {
     (void)arg;
-    int n = (int)goc_test_iters(1000, 200);
+    int n = (int)goc_test_iters(1000, 100);
     sieve s = {.quit = mkchan(0, 0),
                .exits = mkchan(0, 0),
                .primes = mkchan(sizeof(int), 0),

@@ -94,32 +94,47 @@ void goc__chan_block_forever(const char *reason)
 
 /* ---- make / free ---------------------------------------------------- */
 
-static goc_chan *chan_make(size_t elem_size, size_t cap, bool is_timer)
+#define CHAN_HDR ((sizeof(goc_chan) + 15) & ~(size_t)15)
+
+/* Bytes for a channel with its buffer; 0 if that overflows. */
+static size_t chan_size(size_t elem_size, size_t cap)
 {
     size_t bufsz;
-    size_t hdr = (sizeof(goc_chan) + 15) & ~(size_t)15;
     if (__builtin_mul_overflow(elem_size, cap, &bufsz) ||
-        bufsz > SIZE_MAX - hdr)
-        goc_panic("makechan: size out of range");
-    goc_chan *c = malloc(hdr + bufsz);
-    if (c == NULL)
-        return NULL;
+        bufsz > SIZE_MAX - CHAN_HDR)
+        return 0;
+    return CHAN_HDR + bufsz;
+}
+
+static goc_chan *chan_init(void *mem, size_t elem_size, size_t cap,
+                           bool is_timer)
+{
+    goc_chan *c = mem;
     memset(c, 0, sizeof(*c));
     c->dataqsiz = cap;
     c->elemsize = elem_size;
     c->is_timer = is_timer;
-    c->buf = (char *)c + hdr;
+    c->buf = (char *)c + CHAN_HDR;
     return c;
 }
 
 goc_chan *goc_chan_make(size_t elem_size, size_t cap)
 {
-    return chan_make(elem_size, cap, false);
+    size_t size = chan_size(elem_size, cap);
+    if (size == 0)
+        goc_panic("makechan: size out of range");
+    void *mem = malloc(size);
+    return mem != NULL ? chan_init(mem, elem_size, cap, false) : NULL;
 }
 
-goc_chan *goc__chan_make_timer(size_t elem_size)
+size_t goc__chan_timer_size(size_t elem_size)
 {
-    return chan_make(elem_size, 1, true);
+    return chan_size(elem_size, 1);
+}
+
+goc_chan *goc__chan_init_timer(void *mem, size_t elem_size)
+{
+    return chan_init(mem, elem_size, 1, true);
 }
 
 void goc_chan_free(goc_chan *c)

@@ -340,8 +340,11 @@ bool goc__chan_try_send(goc_chan *c, const void *elem);
  * would block (or c is NULL). elem may be NULL. Any thread. */
 int goc__chan_try_recv(goc_chan *c, void *elem);
 
-/* Channel for a timer or ticker: capacity 1, len/cap report 0 (Go 1.23). */
-goc_chan *goc__chan_make_timer(size_t elem_size);
+/* Channel for a timer or ticker, capacity 1, len/cap reporting 0 (Go
+ * 1.23), placed in goc__chan_timer_size() bytes of the caller's memory
+ * (16-byte aligned; the caller frees it, not goc_chan_free). */
+size_t goc__chan_timer_size(size_t elem_size);
+goc_chan *goc__chan_init_timer(void *mem, size_t elem_size);
 /* Discard every buffered value; true if there was one. Any thread. */
 bool goc__chan_drain(goc_chan *c);
 

@@ -4,27 +4,41 @@
  * How it works
  * ------------
  * 1. Poll order: the non-NULL cases in a uniformly random permutation
- *    (inside-out Fisher-Yates). Lock order: the same cases sorted by
- *    channel address, so that two selects over overlapping channels always
- *    lock them in one global order and cannot deadlock; a channel that
- *    appears in several cases is locked once.
- * 2. With every channel locked, walk the poll order and run the first case
- *    that can proceed. All channels are locked together, so the select
- *    sees one consistent moment (a non-blocking select never takes the
- *    default while some case was ready throughout), and the random poll
- *    order makes the choice uniform among the ready cases.
- * 3. If none can proceed and nonblock: unlock, return -1.
- * 4. Else enqueue one waiter per case (all on this goroutine's stack,
- *    pointing to one goc__select_state) and park; the unlock function
- *    releases the channel locks only after the switch. The first waker to
- *    CAS state.done from 0 claims the select and completes that case;
- *    every other waker skips (and unlinks) this select's stale waiters.
+ *    (inside-out Fisher-Yates, one call to the runtime's generator per
+ *    select).
+ * 2. Optimistic pass: walk the poll order; a case whose channel looks
+ *    able to proceed (the lock-free loads of the non-blocking fast paths)
+ *    is tried under its own channel's lock only, and run if it can. This
+ *    is the common case of a select that does not block, and it costs one
+ *    lock instead of one per case.
+ * 3. Otherwise the full pass (Go's): lock every channel in address order
+ *    (the lock order: two selects over overlapping channels take them in
+ *    one global order and cannot deadlock; a channel that appears in
+ *    several cases is locked once), then walk the poll order again. With
+ *    all channels locked the select sees one consistent moment, so a
+ *    non-blocking select returns -1 (the default) only if no case could
+ *    proceed at that moment: never while some case stayed ready.
+ * 4. Nothing ready and nonblock: unlock, -1. Else enqueue one waiter per
+ *    case (all on this goroutine's stack, pointing to one
+ *    goc__select_state) and park; the unlock function releases the
+ *    channel locks only after the switch. The first waker to CAS
+ *    state.done from 0 claims the select and completes that case; every
+ *    other waker skips (and unlinks) this select's stale waiters.
  * 5. Woken: lock everything again, unlink the waiters of the other cases,
  *    unlock, report the case (or panic: a send case whose channel closed).
  *
- * A select cannot pair its own send with its own receive: step 2 runs
- * before its waiters exist, and once they are queued a waker must claim
- * the select, which only another goroutine can do.
+ * Fairness: the case run is the first in the random poll order that can
+ * proceed, so among cases that stay ready each is chosen with the same
+ * probability (Go's guarantee). The optimistic pass decides from each
+ * channel's own state at the moment it is looked at rather than from one
+ * snapshot of all; that is the same as Go's choice except when a case
+ * becomes ready during the pass, where Go's snapshot could also have been
+ * taken a moment earlier or later. The alternative rejected: always
+ * locking every channel (Go), which costs n lock round trips per select.
+ *
+ * A select cannot pair its own send with its own receive: passes 2 and 3
+ * run before its waiters exist, and once they are queued a waker must
+ * claim the select, which only another goroutine can do.
  *
  * Limits: up to 2^32 - 2 cases; up to GOC__SELECT_SMALL cases the orders
  * and the waiters live on the stack, beyond that in one malloc per call
@@ -142,13 +156,21 @@ static void sort_lockorder(goc_case *cases, uint32_t *a, size_t n)
     }
 }
 
-static void check_case(const goc_case *cs)
+static __attribute__((noinline, cold, noreturn)) void
+bad_case(const goc_case *cs)
 {
-    if (goc_unlikely(cs->dir != GOC_RECV && cs->dir != GOC_SEND))
+    if (cs->dir != GOC_RECV && cs->dir != GOC_SEND)
         goc_panic("goc_select: case with bad direction %d", cs->dir);
-    if (goc_unlikely(cs->dir == GOC_SEND && cs->elem == NULL &&
-                     cs->ch->elemsize != 0))
-        goc_panic("goc_select: send case with a NULL element");
+    goc_panic("goc_select: send case with a NULL element");
+}
+
+/* A non-NULL case must have a direction, and a value to send. */
+static inline void check_case(const goc_case *cs)
+{
+    if (goc_unlikely((cs->dir != GOC_RECV && cs->dir != GOC_SEND) ||
+                     (cs->dir == GOC_SEND && cs->elem == NULL &&
+                      cs->ch->elemsize != 0)))
+        bad_case(cs);
 }
 
 /* Lock-free: case cs looks unable to proceed (see the fast paths in
@@ -213,6 +235,12 @@ static inline uint32_t step_rand(uint32_t seed, uint32_t i, uint32_t n)
     return (uint32_t)(((uint64_t)x * n) >> 32);
 }
 
+static int select_general(goc_case *cases, size_t n, bool nonblock,
+                          goc_g *g) __attribute__((noinline));
+
+/* The entry: one-case selects are plain channel operations (as Go's
+ * compiler makes them), without the general case's large frame; a
+ * failing `select { case ...: default: }` costs two loads. */
 int goc_select(goc_case *cases, size_t n, bool nonblock)
 {
     goc_g *g = NULL;
@@ -221,15 +249,20 @@ int goc_select(goc_case *cases, size_t n, bool nonblock)
         if (goc_unlikely(g == NULL))
             goc__require_g("goc_select");
     }
-    if (goc_unlikely(n >= UINT32_MAX))
-        goc_panic("goc_select: too many cases (%zu)", n);
     if (n == 1 && cases[0].ch != NULL) {
         check_case(&cases[0]);
-        /* select { case ...: default: } that cannot proceed: no call. */
         if (nonblock && case_looks_blocked(&cases[0]))
             return -1;
         return goc__chan_select1(&cases[0], nonblock, g);
     }
+    return select_general(cases, n, nonblock, g);
+}
+
+static int select_general(goc_case *cases, size_t n, bool nonblock,
+                          goc_g *g)
+{
+    if (goc_unlikely(n >= UINT32_MAX))
+        goc_panic("goc_select: too many cases (%zu)", n);
 
     uint32_t order_small[2 * GOC__SELECT_SMALL];
     goc__waiter waiters_small[GOC__SELECT_SMALL];
@@ -265,7 +298,7 @@ int goc_select(goc_case *cases, size_t n, bool nonblock)
         goc__chan_block_forever("select (no cases)");
     }
 
-    /* 2a. Optimistic pass: the first case in poll order that looks ready
+    /* 2. Optimistic pass: the first case in poll order that looks ready
      * is tried under its own lock only. */
     goc_g *wake = NULL;
     for (size_t i = 0; i < norder; i++) {
@@ -288,7 +321,7 @@ int goc_select(goc_case *cases, size_t n, bool nonblock)
         }
     }
 
-    /* 2b. Every channel locked: one consistent look at all cases. */
+    /* 3. Every channel locked: one consistent look at all cases. */
     uint32_t *lockorder = pollorder + norder;
     memcpy(lockorder, pollorder, norder * sizeof(uint32_t));
     sort_lockorder(cases, lockorder, norder);
@@ -307,7 +340,7 @@ int goc_select(goc_case *cases, size_t n, bool nonblock)
             break;
         }
     }
-    /* 3. Done, or nothing ready and nonblock: the default case. */
+    /* Done, or nothing ready and nonblock: the default case (4). */
     if (casi >= 0 || nonblock) {
         selunlock(cases, lockorder, norder);
         if (wake != NULL)

@@ -38,6 +38,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "chan/chan_internal.h"
 #include "goc/time.h"
@@ -45,7 +46,8 @@
 struct goc_timer {
     goc__chan_lock lock;    /* protects every field below except rt */
     goc__timer rt;          /* the runtime's timer (its own locking) */
-    goc_chan *c;            /* capacity 1, int64_t; NULL for AfterFunc */
+    goc_chan *c;            /* capacity 1, int64_t, in this block after the
+                               struct; NULL for AfterFunc */
     void (*fn)(void *);     /* AfterFunc: run in a new goroutine */
     void *arg;
     int64_t when;           /* deadline of the current arming */
@@ -73,8 +75,7 @@ static int64_t deadline(int64_t d)
 
 static void timer_destroy(goc_timer *t)
 {
-    goc_chan_free(t->c);
-    free(t);
+    free(t); /* the channel lives in the same block */
 }
 
 /* (Re-)arm at when. Lock held. */
@@ -139,16 +140,15 @@ static void timer_fire(void *arg, uint64_t seq, int64_t now)
 static goc_timer *timer_new(int64_t when, int64_t period, bool with_chan,
                             void (*fn)(void *), void *arg)
 {
-    goc_timer *t = calloc(1, sizeof(struct goc_ticker));
+    /* One block: the timer, then (16-byte aligned) its channel. */
+    size_t off = (sizeof(struct goc_ticker) + 15) & ~(size_t)15;
+    size_t size = off + (with_chan ? goc__chan_timer_size(sizeof(int64_t)) : 0);
+    goc_timer *t = aligned_alloc(16, (size + 15) & ~(size_t)15);
     if (t == NULL)
         return NULL;
-    if (with_chan) {
-        t->c = goc__chan_make_timer(sizeof(int64_t));
-        if (t->c == NULL) {
-            free(t);
-            return NULL;
-        }
-    }
+    memset(t, 0, sizeof(struct goc_ticker));
+    if (with_chan)
+        t->c = goc__chan_init_timer((char *)t + off, sizeof(int64_t));
     t->fn = fn;
     t->arg = arg;
     t->period = period;
