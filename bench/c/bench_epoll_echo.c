@@ -1,0 +1,287 @@
+/*
+ * bench_epoll_echo.c - the physical limit for bench_net's TCP echo: the
+ * same benchmark (64-byte messages, one round trip at a time per client,
+ * server and clients in one process over 127.0.0.1) written directly on
+ * epoll and threads, with no runtime at all. Issue 5 asks goc's echo to
+ * reach 0.9x of this; bench/net_baselines.sh prints the ratio.
+ *
+ *     bench_epoll_echo -bench tcp_echo_1conn|tcp_echo_100conn [-procs N]
+ *                      [-d MS] [-conns N]
+ *
+ * prints the same line as bench_net:
+ *
+ *     BENCH <name> procs=<N> msgs_per_s=<X> conns=<C> errors=<E>
+ *
+ * Design, the fastest we know for this shape: -procs threads, each with
+ * its own level-triggered epoll set and no locks. With at least as many
+ * connections as threads, both ends of connection i live on thread
+ * i % procs (an echo never crosses threads); with fewer (1 connection, 2
+ * threads) the server ends and the client ends are on different threads,
+ * as goc's scheduler would put two goroutines on two processors. The
+ * server end reads up to 4096 bytes and writes them back; the client end
+ * writes 64 bytes and counts a message when 64 have come back.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+enum { MSG = 64, SRVBUF = 4096, MAXTHREADS = 256 };
+
+typedef struct end {
+    int fd;
+    bool client;
+    int got;           /* client: bytes of the echo received */
+    long msgs;         /* client: round trips completed */
+    bool done;
+} end;
+
+typedef struct worker {
+    pthread_t th;
+    int epfd;
+    end **ends;
+    int n, cap;
+    int nclients;
+} worker;
+
+static struct {
+    int64_t start, end;
+    atomic_long msgs, errs;
+    atomic_int clients_left;
+    _Atomic int64_t last;
+    atomic_int ready;
+    int nthreads;
+} B;
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void die(const char *what)
+{
+    perror(what);
+    exit(1);
+}
+
+static void write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w > 0) {
+            p += w;
+            n -= (size_t)w;
+        } else if (w < 0 && errno == EAGAIN) {
+            struct pollfd pf = {.fd = fd, .events = POLLOUT};
+            poll(&pf, 1, -1);
+        } else if (w < 0 && errno == EINTR) {
+            continue;
+        } else {
+            atomic_fetch_add(&B.errs, 1);
+            return;
+        }
+    }
+}
+
+static void client_finish(worker *w, end *e)
+{
+    e->done = true;
+    epoll_ctl(w->epfd, EPOLL_CTL_DEL, e->fd, NULL);
+    atomic_fetch_add(&B.msgs, e->msgs);
+    int64_t t = now_ns(), prev = atomic_load(&B.last);
+    while (prev < t && !atomic_compare_exchange_weak(&B.last, &prev, t))
+        ;
+    w->nclients--;
+    atomic_fetch_sub(&B.clients_left, 1);
+}
+
+static void *worker_main(void *arg)
+{
+    worker *w = arg;
+    static const char out[MSG];
+    char buf[SRVBUF];
+    struct epoll_event evs[128];
+    atomic_fetch_add(&B.ready, 1);
+    while (atomic_load(&B.ready) < B.nthreads + 1)
+        sched_yield(); /* everyone set up: go */
+    for (int i = 0; i < w->n; i++)
+        if (w->ends[i]->client)
+            write_all(w->ends[i]->fd, out, MSG);
+    for (;;) {
+        if (atomic_load(&B.clients_left) == 0)
+            break;
+        int n = epoll_wait(w->epfd, evs, 128, w->nclients ? -1 : 10);
+        for (int i = 0; i < n; i++) {
+            end *e = evs[i].data.ptr;
+            if (e->done)
+                continue;
+            if (!e->client) {
+                ssize_t k = read(e->fd, buf, sizeof buf);
+                if (k > 0)
+                    write_all(e->fd, buf, (size_t)k);
+                else if (k == 0 || errno != EAGAIN)
+                    epoll_ctl(w->epfd, EPOLL_CTL_DEL, e->fd, NULL);
+                continue;
+            }
+            ssize_t k = read(e->fd, buf, (size_t)(MSG - e->got));
+            if (k <= 0) {
+                if (k < 0 && errno == EAGAIN)
+                    continue;
+                atomic_fetch_add(&B.errs, 1);
+                client_finish(w, e);
+                continue;
+            }
+            e->got += (int)k;
+            if (e->got < MSG)
+                continue;
+            e->got = 0;
+            e->msgs++;
+            if (now_ns() >= B.end)
+                client_finish(w, e);
+            else
+                write_all(e->fd, out, MSG);
+        }
+    }
+    return NULL;
+}
+
+static void add_end(worker *w, int fd, bool client)
+{
+    end *e = calloc(1, sizeof *e);
+    if (!e)
+        die("calloc");
+    e->fd = fd;
+    e->client = client;
+    if (w->n == w->cap) {
+        w->cap = w->cap ? 2 * w->cap : 16;
+        w->ends = realloc(w->ends, (size_t)w->cap * sizeof *w->ends);
+        if (!w->ends)
+            die("realloc");
+    }
+    w->ends[w->n++] = e;
+    if (client) {
+        w->nclients++;
+        atomic_fetch_add(&B.clients_left, 1);
+    }
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = e};
+    if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) != 0)
+        die("epoll_ctl");
+}
+
+static void tune(int fd)
+{
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+}
+
+int main(int argc, char **argv)
+{
+    const char *name = NULL;
+    long procs = 0, dur_ms = 500, conns = 0;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        const char *a = argv[i] + (argv[i][0] == '-' && argv[i][1] == '-');
+        if (!strcmp(a, "-bench"))
+            name = argv[i + 1];
+        else if (!strcmp(a, "-procs"))
+            procs = atol(argv[i + 1]);
+        else if (!strcmp(a, "-d"))
+            dur_ms = atol(argv[i + 1]) > 0 ? atol(argv[i + 1]) : dur_ms;
+        else if (!strcmp(a, "-conns"))
+            conns = atol(argv[i + 1]);
+        else if (strcmp(a, "-n") != 0) {
+            fprintf(stderr, "%s: unknown flag %s\n", argv[0], argv[i]);
+            return 2;
+        }
+    }
+    if (name && !strcmp(name, "list")) {
+        printf("tcp_echo_1conn\ntcp_echo_100conn\n");
+        return 0;
+    }
+    long def;
+    if (name && !strcmp(name, "tcp_echo_1conn"))
+        def = 1;
+    else if (name && !strcmp(name, "tcp_echo_100conn"))
+        def = 100;
+    else {
+        fprintf(stderr, "usage: %s -bench tcp_echo_1conn|tcp_echo_100conn "
+                        "[-procs N] [-d MS] [-conns N]\n",
+                argv[0]);
+        return 2;
+    }
+    if (conns <= 0)
+        conns = def;
+    if (procs <= 0) {
+        const char *e = getenv("GOCMAXPROCS");
+        procs = e && atol(e) > 0 ? atol(e) : sysconf(_SC_NPROCESSORS_ONLN);
+    }
+    if (procs > MAXTHREADS)
+        procs = MAXTHREADS;
+    B.nthreads = (int)procs;
+
+    int ln = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in sin = {.sin_family = AF_INET,
+                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t sl = sizeof sin;
+    if (ln < 0 || bind(ln, (struct sockaddr *)&sin, sizeof sin) != 0 ||
+        listen(ln, 4096) != 0 ||
+        getsockname(ln, (struct sockaddr *)&sin, &sl) != 0)
+        die("listen");
+    worker *ws = calloc((size_t)procs, sizeof *ws);
+    for (long t = 0; t < procs; t++)
+        if ((ws[t].epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
+            die("epoll_create1");
+    for (long i = 0; i < conns; i++) {
+        int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (c < 0 || connect(c, (struct sockaddr *)&sin, sizeof sin) != 0)
+            die("connect");
+        int s = accept4(ln, NULL, NULL, SOCK_CLOEXEC);
+        if (s < 0)
+            die("accept");
+        tune(c);
+        tune(s);
+        long ts, tc;
+        if (conns >= procs) {
+            ts = tc = i % procs;
+        } else {
+            ts = (2 * i) % procs;
+            tc = (2 * i + 1) % procs;
+        }
+        add_end(&ws[ts], s, false);
+        add_end(&ws[tc], c, true);
+    }
+    for (long t = 0; t < procs; t++)
+        if (pthread_create(&ws[t].th, NULL, worker_main, &ws[t]) != 0)
+            die("pthread_create");
+    while (atomic_load(&B.ready) < B.nthreads)
+        sched_yield();
+    B.start = now_ns();
+    B.end = B.start + dur_ms * 1000000;
+    atomic_fetch_add(&B.ready, 1); /* go */
+    for (long t = 0; t < procs; t++)
+        pthread_join(ws[t].th, NULL);
+    int64_t el = atomic_load(&B.last) - B.start;
+    printf("BENCH %s procs=%ld msgs_per_s=%.3f conns=%ld errors=%ld\n", name,
+           procs, (double)atomic_load(&B.msgs) * 1e9 / (double)el, conns,
+           atomic_load(&B.errs));
+    return 0;
+}

@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# bench/net_baselines.sh - issue 5's network figures that bench/run.sh's
+# goc-vs-Go table does not cover:
+#
+#  1. TCP echo (64-byte messages, 1 and 100 connections, 1 and 2
+#     processors): goc (bench_net) next to the raw epoll C baseline
+#     (bench_epoll_echo, the physical limit; target goc >= 0.9x of it) and
+#     next to Go (gobench; target goc >= 1.5x), in the same run.
+#  2. wrk (the Debian package, a client nobody here wrote) against the tiny
+#     HTTP responder on goc (examples/http_hello.c) and the same responder
+#     in Go (bench/go/httphello), plus Go's net/http for reference.
+#
+# usage: bench/net_baselines.sh [BUILD_DIR]     (default build/bench)
+#
+# environment:
+#   RUNS=5        runs of each echo program per row; the median counts
+#   WRK_RUNS=3    wrk runs per server (alternating); the median counts
+#   WRK_ARGS="-t2 -c100 -d5s"
+#   PROCS=2       GOCMAXPROCS / GOMAXPROCS of the HTTP servers
+# The programs alternate run by run so that all see the same machine load.
+set -u
+
+SRC=$(cd "$(dirname "$0")" && pwd)
+BUILD=${1:-build/bench}
+RUNS=${RUNS:-5}
+WRK_RUNS=${WRK_RUNS:-3}
+read -ra WRK_ARGS <<<"${WRK_ARGS:--t2 -c100 -d5s}"
+PROCS=${PROCS:-2}
+mkdir -p "$BUILD" || exit 1
+BUILD=$(cd "$BUILD" && pwd)
+TMP=$(mktemp -d)
+SERVER_PID=
+cleanup() {
+    [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+# --- Build -------------------------------------------------------------
+if [ ! -f "$BUILD/CMakeCache.txt" ]; then
+    cmake -S "$SRC/.." -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DGOC_BENCH=ON \
+        >/dev/null || exit 1
+fi
+for t in bench_net bench_epoll_echo http_hello; do
+    cmake --build "$BUILD" --target "$t" >"$TMP/build-$t.log" 2>&1 ||
+        { echo "build of $t failed:"; cat "$TMP/build-$t.log"; exit 1; }
+done
+HTTP_GOC=$BUILD/http_hello
+[ -x "$HTTP_GOC" ] || HTTP_GOC=$BUILD/examples/http_hello
+GO_OK=0
+if command -v go >/dev/null; then
+    [ -n "${HOME:-}" ] || export HOME=$BUILD
+    export GOFLAGS='' GOPROXY=off GO111MODULE=on GOTOOLCHAIN=local
+    export GOCACHE=${GOCACHE:-$BUILD/go-cache}
+    if (cd "$SRC/go" && go build -o "$BUILD/gobench" . &&
+        go build -o "$BUILD/httphello" ./httphello) >"$TMP/go.log" 2>&1; then
+        GO_OK=1
+    else
+        echo "note: Go programs did not build:"; cat "$TMP/go.log"
+    fi
+fi
+
+# --- 1. echo ------------------------------------------------------------
+# value LINE: the msgs_per_s of a BENCH line.
+value() { echo "$1" | tr ' ' '\n' | awk -F= '$1 == "msgs_per_s" { print $2 }'; }
+median() { sort -g | awk '{ l[NR] = $0 } END { if (NR) print l[int((NR + 1) / 2)] }'; }
+
+echo "TCP echo, 64-byte messages, msgs/s (median of $RUNS; goc/epoll target"
+echo ">= 0.9, goc/Go target >= 1.5)"
+printf '%-18s %5s %12s %12s %12s %10s %8s\n' benchmark procs goc epoll Go \
+    goc/epoll goc/Go
+for name in tcp_echo_1conn tcp_echo_100conn; do
+    for procs in 1 2; do
+        : >"$TMP/goc"; : >"$TMP/epoll"; : >"$TMP/go"
+        for ((r = 1; r <= RUNS; r++)); do
+            l=$(GOCMAXPROCS=$procs timeout 60 "$BUILD/bench_net" -bench "$name" \
+                -procs "$procs" | grep "^BENCH") && value "$l" >>"$TMP/goc"
+            l=$(timeout 60 "$BUILD/bench_epoll_echo" -bench "$name" \
+                -procs "$procs" | grep "^BENCH") && value "$l" >>"$TMP/epoll"
+            if [ $GO_OK = 1 ]; then
+                l=$(GOMAXPROCS=$procs timeout 60 "$BUILD/gobench" -bench "$name" \
+                    -procs "$procs" | grep "^BENCH") && value "$l" >>"$TMP/go"
+            fi
+        done
+        g=$(median <"$TMP/goc"); e=$(median <"$TMP/epoll"); o=$(median <"$TMP/go")
+        printf '%-18s %5s %12.0f %12.0f %12s %10s %8s\n' "$name" "$procs" \
+            "${g:-0}" "${e:-0}" "${o:--}" \
+            "$(awk -v a="${g:-0}" -v b="${e:-0}" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "-" }')" \
+            "$(awk -v a="${g:-0}" -v b="${o:-0}" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "-" }')"
+        echo "    runs: goc $(tr '\n' ' ' <"$TMP/goc")| epoll $(tr '\n' ' ' <"$TMP/epoll")| Go $(tr '\n' ' ' <"$TMP/go")"
+    done
+done
+
+# --- 2. wrk -------------------------------------------------------------
+if ! command -v wrk >/dev/null; then
+    echo "wrk not found (apt-get install -y wrk): HTTP part skipped"
+    exit 0
+fi
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null ||
+        echo $((20000 + RANDOM % 20000))
+}
+# serve CMD...: start a server on a free port (PORT, SERVER_PID) and wait
+# until it accepts connections.
+serve() {
+    PORT=$(free_port)
+    "$@" "127.0.0.1:$PORT" >"$TMP/server.log" 2>&1 &
+    SERVER_PID=$!
+    for _ in $(seq 1 100); do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
+            return 0
+        fi
+        sleep 0.05
+    done
+    PORT=
+    return 1
+}
+stop() {
+    kill "$SERVER_PID" 2>/dev/null; wait "$SERVER_PID" 2>/dev/null
+    SERVER_PID=
+}
+echo
+echo "wrk ${WRK_ARGS[*]} http://127.0.0.1:PORT/ (requests/s, median of" \
+    "$WRK_RUNS; servers at $PROCS processors)"
+servers=("goc_http_hello" "go_httphello" "go_net_http")
+for s in "${servers[@]}"; do : >"$TMP/wrk-$s"; done
+for ((r = 1; r <= WRK_RUNS; r++)); do
+    for s in "${servers[@]}"; do
+        case $s in
+        goc_http_hello) GOCMAXPROCS=$PROCS serve "$HTTP_GOC" ;;
+        go_httphello) [ $GO_OK = 1 ] || continue
+            GOMAXPROCS=$PROCS serve "$BUILD/httphello" ;;
+        go_net_http) [ $GO_OK = 1 ] || continue
+            GOMAXPROCS=$PROCS serve "$BUILD/httphello" -std ;;
+        esac
+        if [ -z "$PORT" ]; then
+            echo "$s did not start:"; cat "$TMP/server.log"; stop; continue
+        fi
+        wrk "${WRK_ARGS[@]}" "http://127.0.0.1:$PORT/" >"$TMP/wrk.out" 2>&1
+        awk '/^Requests\/sec:/ { print $2 }' "$TMP/wrk.out" >>"$TMP/wrk-$s"
+        grep -q "Non-2xx\|Socket errors" "$TMP/wrk.out" &&
+            echo "    $s run $r: $(grep "Non-2xx\|Socket errors" "$TMP/wrk.out")"
+        stop
+    done
+done
+for s in "${servers[@]}"; do
+    printf '%-16s %12s    runs: %s\n' "$s" "$(median <"$TMP/wrk-$s")" \
+        "$(tr '\n' ' ' <"$TMP/wrk-$s")"
+done
