@@ -380,29 +380,39 @@ static int run(void *arg)
     run_args *ra = arg;
     options *o = &ra->o;
     goc__calcserver *srv = NULL;
+    goc_loadgen *g = NULL;
+    goc_caller caller = {0};
     char url[300], err[512];
+    int status = EXIT_CANNOT_RUN;
+
+    /* Signals first: one that came before would be missed. */
+    goc_chan *sigs = goc_chan_make(sizeof(int), 4);
+    int want[] = {SIGINT, SIGTERM};
+    if (!sigs || goc_signal_notify(sigs, want, 2) < 0) {
+        fprintf(stderr, "goc-loadgen: cannot catch SIGINT\n");
+        goc_chan_free(sigs);
+        return EXIT_CANNOT_RUN;
+    }
     if (!o->target) {
         goc__calcserver_opts so = {.keepalive = true};
         int rc = goc__calcserver_start(&srv, "127.0.0.1:0", &so);
         if (rc < 0) {
             fprintf(stderr, "goc-loadgen: cannot start the calc server: %s\n",
                     goc_strerror(rc));
-            return EXIT_CANNOT_RUN;
+            goto out;
         }
         snprintf(url, sizeof url, "calc://%s", goc__calcserver_addr(srv));
-        if (!o->json)
+        if (!o->json) {
             printf("goc-loadgen: no target given: the book's scenario "
                    "against its arithmetic server, in process on %s\n",
                    goc__calcserver_addr(srv));
+            fflush(stdout);
+        }
     } else {
         snprintf(url, sizeof url, "%s", o->target);
     }
 
-    int status = EXIT_CANNOT_RUN;
-    goc_caller caller;
     goc_caller_opts co = {.keepalive = o->keepalive, .payload = o->payload};
-    goc_loadgen *g = NULL;
-    goc_chan *sigs = NULL;
     if (goc_caller_from_url(&caller, url, &co, err, sizeof err) < 0) {
         fprintf(stderr, "goc-loadgen: %s\n", err);
         status = EXIT_USAGE;
@@ -416,18 +426,12 @@ static int run(void *arg)
     if (goc_loadgen_new(&g, &p, err, sizeof err) < 0) {
         fprintf(stderr, "goc-loadgen: %s\n", err);
         status = EXIT_USAGE;
-        goto out_caller;
-    }
-    sigs = goc_chan_make(sizeof(int), 4);
-    int want[] = {SIGINT, SIGTERM};
-    if (!sigs || goc_signal_notify(sigs, want, 2) < 0) {
-        fprintf(stderr, "goc-loadgen: cannot catch SIGINT\n");
-        goto out_gen;
+        goto out;
     }
     bool progress = !o->json && !o->quiet && isatty(STDOUT_FILENO);
     if (!goc_loadgen_start(g)) {
         fprintf(stderr, "goc-loadgen: cannot start the generator\n");
-        goto out_sig;
+        goto out;
     }
     struct goc_loadgen_progress pr;
     goc_loadgen_progress(g, &pr); /* starts the first interval */
@@ -450,8 +454,7 @@ static int run(void *arg)
             }
             interrupted = true;
             fprintf(stderr,
-                    "goc-loadgen: %s: stopping (again to exit at "
-                    "once)\n",
+                    "goc-loadgen: %s: stopping (again to exit at once)\n",
                     sig == SIGINT ? "interrupt" : "terminated");
             goc_loadgen_stop(g);
             continue;
@@ -463,7 +466,7 @@ static int run(void *arg)
     struct goc_loadgen_report r;
     if (goc_loadgen_report(g, &r) < 0) {
         fprintf(stderr, "goc-loadgen: no report\n");
-        goto out_sig;
+        goto out;
     }
     if (o->json)
         print_json(stdout, url, o, &r, interrupted);
@@ -476,15 +479,12 @@ static int run(void *arg)
         status = EXIT_ALL_OK;
     else
         status = EXIT_FAILED_CALLS;
-out_sig:
-    goc_signal_stop(sigs);
-out_gen:
-    goc_loadgen_free(g);
-    goc_chan_free(sigs);
-out_caller:
-    goc_caller_destroy(&caller);
 out:
+    goc_loadgen_free(g);
+    goc_caller_destroy(&caller);
     goc__calcserver_stop(srv);
+    goc_signal_stop(sigs);
+    goc_chan_free(sigs);
     return status;
 }
 

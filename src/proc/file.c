@@ -5,8 +5,9 @@
  * A pollable descriptor is non-blocking (O_NONBLOCK on our open file
  * description only) and registered once, edge-triggered. A read or write
  * tries the system call; on EAGAIN it parks on the pfd and tries again.
- * A descriptor epoll refuses (regular files, some devices) is used in
- * blocking mode inside goc_syscall_begin/end instead.
+ * A descriptor epoll refuses (regular files, some devices), or one handed
+ * out by goc_file_fd (Go's File.Fd), is used in blocking mode inside
+ * goc_syscall_begin/end instead.
  *
  * Invariants:
  *  - Closing (Go's fdMutex, reduced): see the life of a goc_file in

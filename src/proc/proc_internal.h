@@ -96,6 +96,7 @@ struct goc_file {
                                valid while refs > 0 */
     bool cmd_owned;         /* a command's pipe: close does not free */
     bool fifo_no_writer;    /* FIFO read end, no writer seen yet (rmu) */
+    _Atomic bool blocking;  /* set once by goc_file_fd: blocking mode */
     goc_mutex rmu;          /* serialises reads */
     goc_mutex wmu;          /* serialises writes */
     _Atomic int32_t refs;   /* open state + calls in progress */
