@@ -133,6 +133,8 @@ static int spawn_million(int procs)
     printf("maps %ld -> %ld, rss %ld -> %ld KiB\n", maps0, maps1, rss0, rss1);
 #ifndef GOC_TSAN /* TSan maps and keeps memory per fiber of its own */
     ASSERT_LE(maps1, maps0 + 16);
+#endif
+#if !defined(GOC_TSAN) && !defined(GOC_ASAN) /* their shadow memory grows */
     ASSERT_LE(rss1, rss0 + 16 * 1024);
 #endif
     return 0;
@@ -817,6 +819,8 @@ GOC_TEST_TIMEOUT(runtime_stack_overflow_20_of_20, 120)
         ASSERT(strstr(buf, "stack=[") != NULL);
 #ifndef GOC_TSAN
         ASSERT_LT(el, GOC_SECOND);
+#else
+        (void)el; /* TSan's start-up alone takes about a second */
 #endif
     }
     return 0;
