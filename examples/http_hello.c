@@ -121,13 +121,13 @@ static void serve(void *arg)
             const char *conn = header(line_end + 1, hdr_end, "Connection", &vl);
             keep = http10 ? conn && has_token(conn, vl, "keep-alive")
                           : !(conn && has_token(conn, vl, "close"));
-            const char *cl = header(line_end + 1, hdr_end, "Content-Length",
-                                    &vl);
+            const char *cl =
+                header(line_end + 1, hdr_end, "Content-Length", &vl);
             if (cl)
                 skip = (size_t)strtoul(cl, NULL, 10);
             const char *resp = keep ? RESPONSE_KEEP : RESPONSE_CLOSE;
-            size_t rl = keep ? sizeof RESPONSE_KEEP - 1
-                             : sizeof RESPONSE_CLOSE - 1;
+            size_t rl =
+                keep ? sizeof RESPONSE_KEEP - 1 : sizeof RESPONSE_CLOSE - 1;
             memcpy(out + outlen, resp, rl);
             outlen += rl;
             pos = (size_t)(end - in);

@@ -70,8 +70,8 @@ static void run_client(void *arg)
         goc_conn_set_deadline(c, goc_nanotime() + 30 * GOC_SECOND);
         for (int i = 0; i < LINES && cl->err == 0; i++) {
             seed = seed * 1103515245u + 12345u;
-            int len = snprintf(line, sizeof line, "client %d line %d ",
-                               cl->id, i);
+            int len =
+                snprintf(line, sizeof line, "client %d line %d ", cl->id, i);
             int pad = (int)((seed >> 16) % 1000);
             memset(line + len, 'a' + i % 26, (size_t)pad);
             len += pad;

@@ -33,12 +33,11 @@
 
 static const char *server_address = "127.0.0.1:0";
 static char bound_address[GOC_ADDRSTRLEN]; /* the listener's, once known */
-static goc_chan *done;    /* the book's WaitGroup: one value per Done */
-static goc_chan *ready;   /* the server is listening */
+static goc_chan *done;  /* the book's WaitGroup: one value per Done */
+static goc_chan *ready; /* the server is listening */
 static goc_listener *listener;
 
-static void print_log(const char *role, int sn, const char *format,
-                      va_list ap)
+static void print_log(const char *role, int sn, const char *format, va_list ap)
 {
     char msg[512];
     vsnprintf(msg, sizeof msg, format, ap);
@@ -118,13 +117,13 @@ static bool str_to_int32(const char *s, int32_t *out, char *err, size_t len)
     errno = 0;
     long long v = strtoll(s, &end, 10);
     if (*s == '\0' || *end != '\0' || s[0] == ' ' || s[0] == '+') {
-        snprintf(err, len, "strconv.ParseInt: parsing \"%s\": invalid syntax",
-                 s);
+        snprintf(err, len,
+                 "strconv.ParseInt: parsing \"%.64s\": invalid syntax", s);
         return false;
     }
     if (errno == ERANGE) {
         snprintf(err, len,
-                 "strconv.ParseInt: parsing \"%s\": value out of range", s);
+                 "strconv.ParseInt: parsing \"%.64s\": value out of range", s);
         return false;
     }
     if (v > INT32_MAX || v < INT32_MIN) {
@@ -204,8 +203,8 @@ static void client_go(void *arg)
 {
     int id = (int)(intptr_t)arg;
     goc_conn *conn;
-    int err = goc_dial_timeout(&conn, SERVER_NETWORK, bound_address,
-                               2 * GOC_SECOND);
+    int err =
+        goc_dial_timeout(&conn, SERVER_NETWORK, bound_address, 2 * GOC_SECOND);
     if (err < 0) {
         client_log(id, "Dial Error: %s", err_text(err));
         goc_chan_send_int(done, 1);
@@ -214,8 +213,9 @@ static void client_go(void *arg)
     char local[GOC_ADDRSTRLEN], remote[GOC_ADDRSTRLEN];
     goc_conn_local_addr(conn, local, sizeof local);
     goc_conn_remote_addr(conn, remote, sizeof remote);
-    client_log(id, "Connected to server. (remote address: %s, local "
-                   "address: %s)",
+    client_log(id,
+               "Connected to server. (remote address: %s, local "
+               "address: %s)",
                remote, local);
     goc_sleep(200 * GOC_MILLISECOND);
     int request_number = 5;

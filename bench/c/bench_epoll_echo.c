@@ -48,8 +48,8 @@ enum { MSG = 64, SRVBUF = 4096, MAXTHREADS = 256 };
 typedef struct end {
     int fd;
     bool client;
-    int got;           /* client: bytes of the echo received */
-    long msgs;         /* client: round trips completed */
+    int got;   /* client: bytes of the echo received */
+    long msgs; /* client: round trips completed */
     bool done;
 } end;
 
@@ -223,8 +223,9 @@ int main(int argc, char **argv)
     else if (name && !strcmp(name, "tcp_echo_100conn"))
         def = 100;
     else {
-        fprintf(stderr, "usage: %s -bench tcp_echo_1conn|tcp_echo_100conn "
-                        "[-procs N] [-d MS] [-conns N]\n",
+        fprintf(stderr,
+                "usage: %s -bench tcp_echo_1conn|tcp_echo_100conn "
+                "[-procs N] [-d MS] [-conns N]\n",
                 argv[0]);
         return 2;
     }

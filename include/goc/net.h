@@ -149,8 +149,7 @@ int goc_dial_timeout(goc_conn **out, const char *network, const char *address,
  * remove theirs). Returns 0 and *out, or a negative code. May park (name
  * resolution only).
  */
-int goc_listen_packet(goc_conn **out, const char *network,
-                      const char *address);
+int goc_listen_packet(goc_conn **out, const char *network, const char *address);
 
 /* ---- connections ---------------------------------------------------- */
 
@@ -200,9 +199,10 @@ int goc_conn_remote_addr(goc_conn *c, char *buf, size_t len);
  * have returned). */
 int goc_conn_close(goc_conn *c);
 
-/* The connection's descriptor, for setsockopt and the like. It remains
- * goc's: do not close it, and do not read or write it while goc calls on
- * c may run. After close it is a stale number. Any goroutine. */
+/* The connection's descriptor, for setsockopt, getsockopt, shutdown and
+ * the like. It remains goc's: do not close it, and do not read from it or
+ * write to it yourself (goc keeps track of what it has drained). After
+ * close it is a stale number. Any goroutine. */
 int goc_conn_fd(goc_conn *c);
 
 /* ---- any descriptor ------------------------------------------------- */

@@ -14,9 +14,10 @@
  * and the server goes on serving (with keepalive, on the same connection).
  * A line over 64 KiB gets an error response and the connection is closed
  * (no resynchronisation; what still arrives is read and dropped for up to
- * 0.5 s first, so that the client gets the response, not a reset). Bytes without a final '\n' before the client's
- * EOF get an error response ("unexpected EOF"). A client that sends
- * nothing for idle_timeout is disconnected.
+ * 0.5 s first, so that the client gets the response, not a reset). Bytes
+ * without a final '\n' before the client's EOF get an error response
+ * ("unexpected EOF"). A client that sends nothing for idle_timeout is
+ * disconnected.
  *
  * Concurrency: one goroutine accepts, one goroutine per connection.
  * goc__calcserver_stop closes the listener, wakes every connection

@@ -161,8 +161,8 @@ static int parse_port(const char *port, int type, uint16_t *out)
         return 0;
     }
     struct addrinfo hints = {.ai_family = AF_INET,
-                             .ai_socktype = type == SOCK_DGRAM ? SOCK_DGRAM
-                                                               : SOCK_STREAM,
+                             .ai_socktype =
+                                 type == SOCK_DGRAM ? SOCK_DGRAM : SOCK_STREAM,
                              .ai_flags = AI_PASSIVE};
     struct addrinfo *res = NULL;
     goc_syscall_begin();
@@ -234,8 +234,8 @@ static int add_unique(goc__netaddr *out, int n, int max, const goc__netaddr *a)
     return n;
 }
 
-int goc__net_resolve(const goc__netinfo *ni, const char *address,
-                     bool passive, goc__netaddr *out, int max)
+int goc__net_resolve(const goc__netinfo *ni, const char *address, bool passive,
+                     goc__netaddr *out, int max)
 {
     if (!address || max < 1)
         return -EINVAL;
@@ -296,10 +296,9 @@ int goc__net_resolve(const goc__netinfo *ni, const char *address,
         return -EINVAL;
 
     /* A name. */
-    struct addrinfo hints = {.ai_family = ni->family,
-                             .ai_socktype = ni->type == SOCK_DGRAM
-                                                ? SOCK_DGRAM
-                                                : SOCK_STREAM};
+    struct addrinfo hints = {
+        .ai_family = ni->family,
+        .ai_socktype = ni->type == SOCK_DGRAM ? SOCK_DGRAM : SOCK_STREAM};
     struct addrinfo *res = NULL;
     goc_syscall_begin();
     int rc = getaddrinfo(host, NULL, &hints, &res);
@@ -352,8 +351,7 @@ int goc__net_format(const struct sockaddr *sa, socklen_t salen, char *buf,
         const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
         if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
             inet_ntop(AF_INET, &sin6->sin6_addr.s6_addr[12], ip, sizeof ip);
-            n = snprintf(tmp, sizeof tmp, "%s:%u", ip,
-                         ntohs(sin6->sin6_port));
+            n = snprintf(tmp, sizeof tmp, "%s:%u", ip, ntohs(sin6->sin6_port));
             break;
         }
         inet_ntop(AF_INET6, &sin6->sin6_addr, ip, sizeof ip);

@@ -22,9 +22,9 @@
 
 /* A network name, parsed. */
 typedef struct goc__netinfo {
-    int family;   /* AF_INET, AF_INET6, AF_UNSPEC ("tcp", "udp"), AF_UNIX */
-    int type;     /* SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET */
-    bool v6only;  /* "tcp6", "udp6": IPV6_V6ONLY on IPv6 sockets */
+    int family;  /* AF_INET, AF_INET6, AF_UNSPEC ("tcp", "udp"), AF_UNIX */
+    int type;    /* SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET */
+    bool v6only; /* "tcp6", "udp6": IPV6_V6ONLY on IPv6 sockets */
 } goc__netinfo;
 
 /* A socket address. sockaddr_storage holds a sockaddr_un as well. */
@@ -47,8 +47,8 @@ int goc__net_parse_network(const char *network, goc__netinfo *out);
  * Returns the count (> 0) or a negative code (see net.h). Names go
  * through getaddrinfo inside goc_syscall_begin/end.
  */
-int goc__net_resolve(const goc__netinfo *ni, const char *address,
-                     bool passive, goc__netaddr *out, int max);
+int goc__net_resolve(const goc__netinfo *ni, const char *address, bool passive,
+                     goc__netaddr *out, int max);
 
 /* Convert a to the family of a socket of family `family` (IPv4 to
  * IPv4-mapped IPv6 and back). 0 or -EAFNOSUPPORT. */
@@ -76,10 +76,15 @@ int goc__net_format(const struct sockaddr *sa, socklen_t salen, char *buf,
  */
 #define GOC__NET_CLOSE_GRACE_NS (2 * GOC_SECOND)
 #define GOC__NET_ZOMBIES_MAX 65536
+/* The grace period in force (tests shorten it to recycle poll descriptors
+ * at once). */
+extern _Atomic int64_t goc__net_close_grace;
+/* Tests: do not turn TCP_INQ on (as on kernels before 4.18). */
+extern _Atomic bool goc__net_no_inq;
 
 typedef struct goc__net_zombie {
-    struct goc__net_zombie *next;            /* FIFO (zombie lock) */
-    int64_t when;                            /* closed at (goc_nanotime) */
+    struct goc__net_zombie *next; /* FIFO (zombie lock) */
+    int64_t when;                 /* closed at (goc_nanotime) */
     void (*destroy)(struct goc__net_zombie *);
 } goc__net_zombie;
 
@@ -88,12 +93,14 @@ void goc__net_bury(goc__net_zombie *z, void (*destroy)(goc__net_zombie *));
 
 /* A connection or packet socket. */
 struct goc_conn {
-    goc__pollfd *pd;   /* owns the descriptor; fixed for life */
-    int family;        /* AF_INET, AF_INET6, AF_UNIX */
-    int type;          /* SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET */
-    bool connected;    /* dialed or accepted: write_to fails, as Go */
-    _Atomic bool closed;  /* goc_conn_close was called */
-    goc__net_zombie z; /* after close */
+    goc__pollfd *pd;     /* owns the descriptor; fixed for life */
+    int family;          /* AF_INET, AF_INET6, AF_UNIX */
+    int type;            /* SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET */
+    bool connected;      /* dialed or accepted: write_to fails, as Go */
+    bool inq;            /* TCP_INQ is on: reads report what is left */
+    bool rdrained;       /* TCP: the last read left nothing (read lock) */
+    _Atomic bool closed; /* goc_conn_close was called */
+    goc__net_zombie z;   /* after close */
 };
 
 struct goc_listener {
@@ -107,7 +114,6 @@ struct goc_listener {
 
 /* Wrap a connected or bound non-blocking socket fd (on failure fd is
  * left open for the caller). 0 or a negative code. */
-int goc__conn_new(int fd, int family, int type, bool connected,
-                  goc_conn **out);
+int goc__conn_new(int fd, int family, int type, bool connected, goc_conn **out);
 
 #endif

@@ -78,14 +78,19 @@ static int new_socket(const goc__netinfo *ni, int family)
     return fd;
 }
 
-int goc__conn_new(int fd, int family, int type, bool connected,
-                  goc_conn **out)
+int goc__conn_new(int fd, int family, int type, bool connected, goc_conn **out)
 {
     goc_conn *c = malloc(sizeof *c);
     if (!c)
         return -ENOMEM;
-    if (type == SOCK_STREAM && family != AF_UNIX)
+    bool inq = false;
+    if (type == SOCK_STREAM && family != AF_UNIX) {
         set_int_opt(fd, IPPROTO_TCP, TCP_NODELAY, 1);
+        /* Linux >= 4.18: each read says how much it left (conn.c). */
+        int one = 1;
+        inq = !atomic_load_explicit(&goc__net_no_inq, memory_order_relaxed) &&
+              setsockopt(fd, IPPROTO_TCP, TCP_INQ, &one, sizeof one) == 0;
+    }
     int err = goc__pollfd_open(fd, &c->pd);
     if (err) {
         free(c);
@@ -94,6 +99,8 @@ int goc__conn_new(int fd, int family, int type, bool connected,
     c->family = family;
     c->type = type;
     c->connected = connected;
+    c->inq = inq;
+    c->rdrained = false;
     atomic_init(&c->closed, false);
     *out = c;
     return 0;
@@ -106,10 +113,11 @@ int goc__conn_new(int fd, int family, int type, bool connected,
 static int bind_socket(const goc__netinfo *ni, goc__netaddr *addr)
 {
     int fd = new_socket(ni, addr->ss.ss_family);
+    const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)&addr->ss;
     if (fd == -EAFNOSUPPORT && ni->family == AF_UNSPEC &&
         addr->ss.ss_family == AF_INET6 &&
-        IN6_IS_ADDR_UNSPECIFIED(&((struct sockaddr_in6 *)&addr->ss)->sin6_addr)) {
-        uint16_t port = ((struct sockaddr_in6 *)&addr->ss)->sin6_port;
+        IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr)) {
+        uint16_t port = sin6->sin6_port;
         struct sockaddr_in *sin = (struct sockaddr_in *)&addr->ss;
         memset(&addr->ss, 0, sizeof addr->ss);
         sin->sin_family = AF_INET;
@@ -238,8 +246,8 @@ int goc_listener_addr(goc_listener *l, char *buf, size_t len)
     if (err)
         return err;
     a.len = sizeof a.ss;
-    if (getsockname(goc__pollfd_fd(l->pd), (struct sockaddr *)&a.ss,
-                    &a.len) != 0)
+    if (getsockname(goc__pollfd_fd(l->pd), (struct sockaddr *)&a.ss, &a.len) !=
+        0)
         err = -errno;
     goc__pollfd_decref(l->pd);
     if (err)
@@ -276,6 +284,9 @@ static struct {
     long n;
 } zombies = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
+_Atomic int64_t goc__net_close_grace = GOC__NET_CLOSE_GRACE_NS;
+_Atomic bool goc__net_no_inq;
+
 void goc__net_bury(goc__net_zombie *z, void (*destroy)(goc__net_zombie *))
 {
     int64_t now = goc_nanotime();
@@ -290,9 +301,10 @@ void goc__net_bury(goc__net_zombie *z, void (*destroy)(goc__net_zombie *))
         zombies.head = z;
     zombies.tail = z;
     zombies.n++;
-    while (zombies.head != z &&
-           (now - zombies.head->when >= GOC__NET_CLOSE_GRACE_NS ||
-            zombies.n > GOC__NET_ZOMBIES_MAX)) {
+    int64_t grace =
+        atomic_load_explicit(&goc__net_close_grace, memory_order_relaxed);
+    while (zombies.head != z && (now - zombies.head->when >= grace ||
+                                 zombies.n > GOC__NET_ZOMBIES_MAX)) {
         goc__net_zombie *old = zombies.head;
         zombies.head = old->next;
         zombies.n--;
@@ -313,8 +325,7 @@ int goc_listener_fd(goc_listener *l)
     return goc__pollfd_fd(l->pd);
 }
 
-int goc_listen_packet(goc_conn **out, const char *network,
-                      const char *address)
+int goc_listen_packet(goc_conn **out, const char *network, const char *address)
 {
     goc__require_g("goc_listen_packet");
     goc__netinfo ni;

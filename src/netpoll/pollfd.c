@@ -98,14 +98,15 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "netpoll/pollfd.h"
-#include "runtime/runtime_internal.h"
 #include "runtime/config.h"
+#include "runtime/runtime_internal.h"
 
-#define POLL_EVENTS (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
-#define EV_READ (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)
+#define POLL_EVENTS (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI | EPOLLET)
+#define EV_READ (EPOLLIN | EPOLLRDHUP | EPOLLPRI | EPOLLHUP | EPOLLERR)
 #define EV_WRITE (EPOLLOUT | EPOLLHUP | EPOLLERR)
 /* A barrier armed this long ago without firing is armed again (it may
  * have been lost with the epoll instance of an earlier goc_main). */
@@ -164,8 +165,8 @@ typedef struct pd_semw {
 
 typedef struct pd_sema {
     pd_spin lock;
-    uint32_t count;          /* units available (lock) */
-    pd_semw *head, *tail;    /* FIFO of parked acquirers (lock) */
+    uint32_t count;       /* units available (lock) */
+    pd_semw *head, *tail; /* FIFO of parked acquirers (lock) */
 } pd_sema;
 
 static void sema_acquire(pd_sema *s)
@@ -225,38 +226,44 @@ enum { KIND_OWNED = 1, KIND_USER = 2 };
 typedef struct pd_uwait {
     goc_g *g;
     struct pd_uwait *next, *prev; /* pd->uhead list (pd->lock) */
-    uint32_t mask;     /* GOC__POLL_* wanted; 0: only the deadline */
-    int64_t deadline;  /* 0: none */
-    int result;        /* set by the waker, under pd->lock, before waking */
-    goc__timer timer;  /* the deadline; arg is the pd, never this record */
+    uint32_t mask;                /* GOC__POLL_* wanted; 0: only the deadline */
+    int64_t deadline;             /* 0: none */
+    int result;       /* set by the waker, under pd->lock, before waking */
+    goc__timer timer; /* the deadline; arg is the pd, never this record */
 } pd_uwait;
 
 struct goc__pollfd {
-    goc__pollable pollable;   /* first: epoll's data.ptr is &pd->pollable */
-    int fd;                   /* set before registration; fixed after */
-    int kind;                 /* KIND_*; fixed while registered */
-    uint64_t seq;             /* registration number (bumped on reuse) */
-    _Atomic uintptr_t rg;     /* read slot: PD_* or a goc_g * (atomic) */
-    _Atomic uintptr_t wg;     /* write slot */
-    _Atomic uint32_t info;    /* INFO_*: written under lock, read freely */
-    _Atomic uint64_t mu;      /* fdMutex state (atomic) */
-    pd_sema rsema, wsema;     /* parked readers / writers (fdMutex) */
-    pd_sema csema;            /* close waits here for destroy */
-    int close_err;            /* close(2)'s result; destroy, before csema */
-    pd_spin lock;             /* protects the fields down to utail */
-    bool closing;             /* evicted: no new waits */
-    int uerr;                 /* what evicted user waiters get */
-    int64_t rd, wd;           /* deadlines: 0 none, -1 expired, else when */
-    goc__timer rt, wt;        /* deadline timers (arg: this pd) */
-    pd_uwait *uhead, *utail;  /* goc_wait_fd / sleep waiters */
-    _Atomic int32_t nuw;      /* user waiters registered or entering */
-    _Atomic uint32_t evgen;   /* bumped by the poller while nuw > 0 */
+    goc__pollable pollable;  /* first: epoll's data.ptr is &pd->pollable */
+    int fd;                  /* set before registration; fixed after */
+    int kind;                /* KIND_*; fixed while registered */
+    uint64_t seq;            /* registration number (bumped on reuse) */
+    _Atomic uintptr_t rg;    /* read slot: PD_* or a goc_g * (atomic) */
+    _Atomic uintptr_t wg;    /* write slot */
+    _Atomic uint32_t info;   /* INFO_*: written under lock, read freely */
+    _Atomic bool nodrain;    /* an event announced more than data (urgent
+                                data, hang-up, error): a short read may
+                                leave something behind (the urgent mark,
+                                end of file, an error) that no new edge
+                                will announce, so "drained" is not trusted
+                                any more; sticky (atomic) */
+    _Atomic uint64_t mu;     /* fdMutex state (atomic) */
+    pd_sema rsema, wsema;    /* parked readers / writers (fdMutex) */
+    pd_sema csema;           /* close waits here for destroy */
+    int close_err;           /* close(2)'s result; destroy, before csema */
+    pd_spin lock;            /* protects the fields down to utail */
+    bool closing;            /* evicted: no new waits */
+    int uerr;                /* what evicted user waiters get */
+    int64_t rd, wd;          /* deadlines: 0 none, -1 expired, else when */
+    goc__timer rt, wt;       /* deadline timers (arg: this pd) */
+    pd_uwait *uhead, *utail; /* goc_wait_fd / sleep waiters */
+    _Atomic int32_t nuw;     /* user waiters registered or entering */
+    _Atomic uint32_t evgen;  /* bumped by the poller while nuw > 0 */
     /* Protected by tab.lock: */
-    int users;                /* KIND_USER: goc_wait_fd calls using it */
-    bool in_table;            /* tab.v[fd] == this */
-    bool leak;                /* never recycle: the number was reused
-                                 behind our back, so a registration of
-                                 the old file may outlive this struct */
+    int users;     /* KIND_USER: goc_wait_fd calls using it */
+    bool in_table; /* tab.v[fd] == this */
+    bool leak;     /* never recycle: the number was reused
+                      behind our back, so a registration of
+                      the old file may outlive this struct */
     /* Protected by cache.lock: */
     struct goc__pollfd *link; /* free / grace / retired list */
 } __attribute__((aligned(64)));
@@ -271,12 +278,12 @@ static void barrier_ready(goc__pollable *p, uint32_t ev, goc__glist *wake);
 
 static struct {
     pthread_mutex_t lock;
-    goc__pollfd *free;                 /* reusable now */
-    goc__pollfd *grace, *grace_tail;   /* reusable after the next barrier */
+    goc__pollfd *free;                   /* reusable now */
+    goc__pollfd *grace, *grace_tail;     /* reusable after the next barrier */
     goc__pollfd *retired, *retired_tail; /* closed since the last one */
-    bool armed;                        /* a barrier event is on its way */
+    bool armed;                          /* a barrier event is on its way */
     int64_t armed_at;
-    int efd;                           /* the barrier's eventfd, or -1 */
+    int efd; /* the barrier's eventfd, or -1 */
     goc__pollable barrier;
 } cache = {
     .lock = PTHREAD_MUTEX_INITIALIZER,
@@ -335,6 +342,7 @@ static void pd_reset(goc__pollfd *pd, int fd, int kind)
     atomic_store(&pd->rg, PD_NIL);
     atomic_store(&pd->wg, PD_NIL);
     atomic_store(&pd->info, 0);
+    atomic_store(&pd->nodrain, false);
     atomic_store(&pd->mu, 0);
     GOC_ASSERT(!pd->rsema.head && !pd->wsema.head && !pd->csema.head);
     pd->rsema.count = pd->wsema.count = pd->csema.count = 0;
@@ -570,16 +578,26 @@ static void uwait_wake_list(pd_uwait *w)
     }
 }
 
+_Atomic int64_t goc__pollfd_test_dispatch_delay;
+
 /* The poller's callback (on the thread that polled). */
 static void pd_ready(goc__pollable *p, uint32_t ev, goc__glist *wake)
 {
     goc__pollfd *pd = (goc__pollfd *)p;
+    int64_t delay = atomic_load_explicit(&goc__pollfd_test_dispatch_delay,
+                                         memory_order_relaxed);
+    if (goc_unlikely(delay > 0)) {
+        struct timespec ts = {0, (long)delay};
+        nanosleep(&ts, NULL);
+    }
     if (goc_unlikely(atomic_load_explicit(&pd->info, memory_order_relaxed) &
                      INFO_CLOSING)) {
         /* Read before the DEL of a closing descriptor: drop it. */
         atomic_fetch_add_explicit(&stats.stale, 1, memory_order_relaxed);
         return;
     }
+    if (goc_unlikely(ev & (EPOLLPRI | EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
+        atomic_store(&pd->nodrain, true); /* before the slot: see below */
     if (ev & EV_READ) {
         goc_g *g = pd_unblock(&pd->rg, true);
         if (g) {
@@ -757,6 +775,25 @@ int goc__pollfd_prepare(goc__pollfd *pd, int mode)
     return 0;
 }
 
+int goc__pollfd_prepare_drained(goc__pollfd *pd, int mode)
+{
+    uint32_t info = atomic_load(&pd->info);
+    if (goc_unlikely(info != 0)) {
+        int err = info_err(info, mode);
+        if (err)
+            return err;
+    }
+    uintptr_t r = PD_READY;
+    /* seq_cst: an edge after this CAS is seen by pd_block's CAS. */
+    if (atomic_compare_exchange_strong(slot_of(pd, mode), &r, PD_NIL))
+        return 0;
+    /* A read stops short of a pending end of file or error, and a TCP
+     * read at the urgent mark with data behind it; the edge that
+     * announced either set `nodrain` before the slot, so a short read
+     * that followed it is seen here. */
+    return atomic_load(&pd->nodrain) ? 0 : 1;
+}
+
 int goc__pollfd_wait(goc__pollfd *pd, int mode)
 {
     int err = info_err(atomic_load(&pd->info), mode);
@@ -925,8 +962,7 @@ static bool mu_decref(goc__pollfd *pd)
     uint64_t old = atomic_load(&pd->mu);
     for (;;) {
         if ((old & MU_REF_MASK) == 0)
-            goc__fatal("poll descriptor %d: inconsistent references",
-                       pd->fd);
+            goc__fatal("poll descriptor %d: inconsistent references", pd->fd);
         uint64_t nv = old - MU_REF;
         if (atomic_compare_exchange_weak(&pd->mu, &old, nv))
             return (nv & (MU_CLOSED | MU_REF_MASK)) == MU_CLOSED;
@@ -1166,8 +1202,8 @@ static int user_acquire(int fd, goc__pollfd **out)
     if (pd) {
         /* Shared with other waiters: is it still the same open file?
          * (MOD finds the registration by file and number.) */
-        if (goc__netpoll_ctl(fd, EPOLL_CTL_MOD, POLL_EVENTS,
-                             &pd->pollable) == 0) {
+        if (goc__netpoll_ctl(fd, EPOLL_CTL_MOD, POLL_EVENTS, &pd->pollable) ==
+            0) {
             pd->users++;
             pthread_mutex_unlock(&tab.lock);
             *out = pd;

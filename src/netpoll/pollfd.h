@@ -6,7 +6,8 @@
  *
  * A goc__pollfd owns one non-blocking descriptor registered ONCE with the
  * runtime's epoll instance, edge-triggered for both directions
- * (EPOLLIN|EPOLLOUT|EPOLLRDHUP|EPOLLET). An operation follows Go's shape:
+ * (EPOLLIN|EPOLLOUT|EPOLLRDHUP|EPOLLPRI|EPOLLET). An operation follows Go's
+ * shape:
  *
  *     if ((err = goc__pollfd_lock(pd, GOC__POLL_READ)) < 0) return err;
  *     if ((err = goc__pollfd_prepare(pd, GOC__POLL_READ)) < 0) goto out;
@@ -84,6 +85,17 @@ void goc__pollfd_unlock(goc__pollfd *pd, int mode);
  * and forgets a stale readiness notice. 0 otherwise. */
 int goc__pollfd_prepare(goc__pollfd *pd, int mode);
 
+/* prepare() for a byte stream whose previous read in this direction
+ * drained it (returned fewer bytes than asked): 1 when no edge has come
+ * since that read's syscall, so nothing can be there and the caller may
+ * park (goc__pollfd_wait) without trying the syscall; 0 when one has come
+ * (try it), or when the descriptor ever reported a hang-up, an error or
+ * urgent data (a short read may leave those behind); -ETIMEDOUT or
+ * -ECANCELED as prepare. Sound because prepare forgets readiness before
+ * each first syscall, and with EPOLLET every arrival after a harvest
+ * queues a new edge. */
+int goc__pollfd_prepare_drained(goc__pollfd *pd, int mode);
+
 /* After EAGAIN (direction locked): park until the poller reports an edge
  * in that direction (0: retry the syscall), the deadline passes
  * (-ETIMEDOUT) or close begins (-ECANCELED). Goroutine only. */
@@ -135,11 +147,16 @@ bool goc__pollfd_parked(goc__pollfd *pd, int mode);
 uint64_t goc__pollfd_seq(const goc__pollfd *pd);
 /* Counters since process start. */
 typedef struct goc__pollfd_stats {
-    uint64_t allocated;  /* goc__pollfd structs ever malloc'ed */
-    uint64_t reused;     /* registrations that recycled a struct */
-    uint64_t stale;      /* events that reached a closed descriptor */
-    uint64_t barriers;   /* recycling barriers the poller passed */
+    uint64_t allocated; /* goc__pollfd structs ever malloc'ed */
+    uint64_t reused;    /* registrations that recycled a struct */
+    uint64_t stale;     /* events that reached a closed descriptor */
+    uint64_t barriers;  /* recycling barriers the poller passed */
 } goc__pollfd_stats;
 void goc__pollfd_get_stats(goc__pollfd_stats *st);
+/* Nanoseconds the poller's callback sleeps before it looks at the
+ * descriptor (0: none), as if its thread were preempted between reading
+ * the events and dispatching them: widens the race the recycling barrier
+ * closes, so that a test can see it closed. */
+extern _Atomic int64_t goc__pollfd_test_dispatch_delay;
 
 #endif
