@@ -1542,6 +1542,67 @@ GOC_TEST(net_wait_fd)
     return goc_main(wait_fd_main, NULL);
 }
 
+/* While every processor is busy with goroutines that yield to each other,
+ * nobody reaches the blocking poll; a descriptor's waiter must still be
+ * woken, soon after its event. */
+typedef struct busy_yield {
+    _Atomic bool stop;
+    _Atomic int64_t spins;
+} busy_yield;
+
+static void yield_until_stop(void *arg)
+{
+    busy_yield *b = arg;
+    while (!atomic_load(&b->stop)) {
+        atomic_fetch_add_explicit(&b->spins, 1, memory_order_relaxed);
+        goc_yield();
+    }
+}
+
+static int poll_not_starved_main(void *arg)
+{
+    int procs = *(int *)arg;
+    int fds = count_fds();
+    int p[2], v;
+    ASSERT_EQ(pipe2(p, O_NONBLOCK | O_CLOEXEC), 0);
+    goc_chan *done = goc_chan_make(sizeof(int), 1);
+    pipe_waiter pw = {p[0], GOC_READ, 0, 99, done};
+    ASSERT_EQ(goc_go(pipe_wait, &pw), 0);
+    busy_yield b = {0};
+    for (int i = 0; i < procs; i++)
+        ASSERT_EQ(goc_go(yield_until_stop, &b), 0);
+    goc_sleep(20 * GOC_MILLISECOND);
+    ASSERT_GT(atomic_load(&b.spins), 0); /* the processors are busy */
+    int64_t t0 = goc_nanotime();
+    ASSERT_EQ(write(p[1], "x", 1), 1);
+    ASSERT(goc_chan_recv_int(done, &v));
+    int64_t late = since(t0);
+    atomic_store(&b.stop, true);
+    ASSERT_EQ(pw.rc, 0);
+    ASSERT_LT(late, slack());
+    printf("woken %.3f ms after the write, all %d processors "
+           "yielding\n", late / 1e6, procs);
+    close(p[0]);
+    close(p[1]);
+    goc_chan_free(done);
+    ASSERT_FDS_BACK(fds);
+    return 0;
+}
+
+GOC_TEST(net_poll_not_starved_p1)
+{
+    int procs = 1;
+    goc_maxprocs(procs);
+    return goc_main(poll_not_starved_main, &procs);
+}
+
+GOC_TEST(net_poll_not_starved_p2)
+{
+    int procs = 2;
+    goc_maxprocs(procs);
+    return goc_main(poll_not_starved_main, &procs);
+}
+
 /* ---- addresses, flags, concurrency ----------------------------------- */
 
 static int addr_main(void *arg)

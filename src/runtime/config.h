@@ -35,6 +35,9 @@
 #define GOC_GFREE_BATCH 64
 /* Check the global run queue every this many schedules (fairness). */
 #define GOC_GLOBAL_RUNQ_TICK 61
+/* On that tick, poll the network without blocking if nobody has for this
+ * long (Go's sysmon: 10 ms). */
+#define GOC_NETPOLL_STALE_NS (1000 * 1000)
 /* sysmon hands off a processor stuck in a syscall after this long. */
 #define GOC_SYSCALL_HANDOFF_NS (20 * 1000)
 /* Signal stack per thread, for the stack-overflow report. */

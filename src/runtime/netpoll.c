@@ -135,6 +135,8 @@ void goc__netpoll(int64_t delay, goc__glist *list)
             ms = INT32_MAX;
         n = epoll_wait(goc__sc.epfd, events, 128, ms);
     }
+    atomic_store_explicit(&goc__sc.lastpoll, goc_nanotime(),
+                          memory_order_relaxed);
     for (int i = 0; i < n; i++) {
         goc__pollable *p = events[i].data.ptr;
         if (p == &break_sentinel) {

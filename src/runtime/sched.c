@@ -611,6 +611,29 @@ static int64_t run_all_timers(int64_t now)
     return earliest;
 }
 
+/*
+ * While every processor keeps finding work, nobody reaches the blocking
+ * poll: goroutines waiting on descriptors would wait for ever behind ones
+ * that yield or hand off to each other. So on its fairness tick a
+ * processor polls without blocking when nobody has polled for a while, and
+ * queues what became ready on the global queue (taken right after).
+ */
+static void poll_if_stale(int64_t now)
+{
+    if (atomic_load_explicit(&goc__sc.npollwait, memory_order_relaxed) == 0 ||
+        now - atomic_load_explicit(&goc__sc.lastpoll, memory_order_relaxed) <
+            GOC_NETPOLL_STALE_NS ||
+        atomic_load_explicit(&goc__sc.polling, memory_order_relaxed))
+        return;
+    bool f = false;
+    if (!atomic_compare_exchange_strong(&goc__sc.polling, &f, true))
+        return;
+    goc__glist list = {0};
+    goc__netpoll(0, &list);
+    atomic_store(&goc__sc.polling, false);
+    goc__inject_glist(&list);
+}
+
 static goc_g *find_runnable(goc_m *m)
 {
 top:
@@ -635,8 +658,11 @@ top:
         goc__timers_run(p, goc_nanotime());
     if (p->schedtick % GOC_GLOBAL_RUNQ_TICK == 0) {
         /* Fairness: timers of processors whose goroutine does not yield
-         * (we cannot preempt it) and the global queue get a turn. */
-        run_all_timers(goc_nanotime());
+         * (we cannot preempt it), the poller and the global queue get a
+         * turn. */
+        int64_t now = goc_nanotime();
+        run_all_timers(now);
+        poll_if_stale(now);
     }
     if (p->schedtick % GOC_GLOBAL_RUNQ_TICK == 0 &&
         atomic_load_explicit(&goc__sc.runq_size, memory_order_relaxed) > 0) {
@@ -1336,20 +1362,22 @@ int goc_main(int (*fn)(void *), void *arg)
     goc__sc.nmidle = 0;
     pthread_mutex_unlock(&goc__sc.lock);
     goc__netpoll_break();
+    /* An M still running may start another before it sees the shutdown;
+     * new Ms are pushed at the head of allm, so each pass joins those
+     * from the head down to where the previous pass began (each thread
+     * exactly once), until no new one appeared. */
+    goc_m *joined = NULL;
     for (;;) {
-        /* Ms are only created before shutdown; the list is stable now. */
         pthread_mutex_lock(&goc__sc.lock);
         goc_m *all = goc__sc.allm;
         pthread_mutex_unlock(&goc__sc.lock);
-        for (goc_m *m = all; m; m = m->all_next) {
+        if (all == joined)
+            break;
+        for (goc_m *m = all; m != joined; m = m->all_next) {
             goc__netpoll_break();
             pthread_join(m->thread, NULL);
         }
-        pthread_mutex_lock(&goc__sc.lock);
-        bool same = goc__sc.allm == all;
-        pthread_mutex_unlock(&goc__sc.lock);
-        if (same)
-            break;
+        joined = all;
     }
     goc__sysmon_stop();
     goc__fault_handlers_remove();

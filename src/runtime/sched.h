@@ -168,6 +168,11 @@ typedef struct goc__sched {
      * deadline it sleeps to (INT64_MAX: none), 0 when nobody polls. */
     _Atomic int64_t poll_until;
     _Atomic bool polling;
+    /* When epoll was last asked (goc_nanotime): a processor that keeps
+     * finding local work polls without blocking once this is older than
+     * GOC_NETPOLL_STALE_NS, so that I/O is not starved while every P is
+     * busy (Go's sysmon does this every 10 ms). */
+    _Atomic int64_t lastpoll;
     int epfd;
     int eventfd;
     _Atomic uint32_t poll_wake_sig; /* a break is pending (dedup) */
