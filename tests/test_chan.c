@@ -25,9 +25,18 @@
         goc_maxprocs(procs);                                                   \
         return goc_main(name##_main, NULL);                                    \
     }                                                                          \
-    GOC_TEST(name##_p1) { return name##_run(1); }                              \
-    GOC_TEST(name##_p2) { return name##_run(2); }                              \
-    GOC_TEST(name##_p4) { return name##_run(4); }                              \
+    GOC_TEST(name##_p1)                                                        \
+    {                                                                          \
+        return name##_run(1);                                                  \
+    }                                                                          \
+    GOC_TEST(name##_p2)                                                        \
+    {                                                                          \
+        return name##_run(2);                                                  \
+    }                                                                          \
+    GOC_TEST(name##_p4)                                                        \
+    {                                                                          \
+        return name##_run(4);                                                  \
+    }                                                                          \
     static int name##_main(void *arg)
 
 static goc_chan *mkchan(size_t elem, size_t cap)
@@ -467,8 +476,7 @@ static void sieve_run(void *a)
     go(sieve_generate, &fs[0]);
     for (int k = 1; k < s->nall; k++) {
         int prime;
-        if (!recv_or_quit(s, ch, &prime) ||
-            !send_or_quit(s, s->primes, prime))
+        if (!recv_or_quit(s, ch, &prime) || !send_or_quit(s, s->primes, prime))
             break;
         fs[k] = (filter){s, ch, s->all[k], prime};
         go(sieve_filter, &fs[k]);

@@ -802,7 +802,8 @@ static int t_open_model_slots(void *arg)
     ASSERT_EQ(r.success, 600);
     ASSERT_LE(r.peak_in_flight, 8);
     ASSERT_GE(r.peak_in_flight, 2);
-    ASSERT_LT(r.latency.p50, 100 * MS);
+    if (!slow_build())
+        ASSERT_LT(r.latency.p50, 100 * MS);
     ASSERT_GE(r.latency.max, 300 * MS);
     goc_loadgen_free(g);
     expect_alone();

@@ -22,9 +22,18 @@
         goc_maxprocs(procs);                                                   \
         return goc_main(name##_main, NULL);                                    \
     }                                                                          \
-    GOC_TEST(name##_p1) { return name##_run(1); }                              \
-    GOC_TEST(name##_p2) { return name##_run(2); }                              \
-    GOC_TEST(name##_p4) { return name##_run(4); }                              \
+    GOC_TEST(name##_p1)                                                        \
+    {                                                                          \
+        return name##_run(1);                                                  \
+    }                                                                          \
+    GOC_TEST(name##_p2)                                                        \
+    {                                                                          \
+        return name##_run(2);                                                  \
+    }                                                                          \
+    GOC_TEST(name##_p4)                                                        \
+    {                                                                          \
+        return name##_run(4);                                                  \
+    }                                                                          \
     static int name##_main(void *arg)
 
 static goc_chan *mkchan(size_t elem, size_t cap)
@@ -346,7 +355,7 @@ PROCS_TEST(select_duplicate_channel)
 {
     (void)arg;
     dupsel t = {mkchan(sizeof(int), 0), mkchan(sizeof(int), 0),
-             mkchan(sizeof(int), 0)};
+                mkchan(sizeof(int), 0)};
     go(dup_a, &t); /* A gets queued first on c (twice) */
     wait_queued(t.c, &t.c->recvq, 2);
     go(dup_b, &t); /* then B */
@@ -513,21 +522,34 @@ static void blk_run(void *a)
     atomic_store(&b->finished, 1);
 }
 
-/* Run op(c) in a goroutine; true if it completes within 20 ms. A blocked
- * goroutine stays blocked; goc_main discards it at the end. */
-static bool completes(blk *b, void (*op)(goc_chan *), goc_chan *c)
+/* Run op(c) in a goroutine and report whether it completed: waiting up
+ * to 10 s when it should (a loaded machine may be slow to run it), 20 ms
+ * when it should block. A blocked goroutine stays blocked; goc_main
+ * discards it at the end. */
+static bool runs(blk *b, void (*op)(goc_chan *), goc_chan *c, bool expect)
 {
     b->op = op;
     b->c = c;
     atomic_store(&b->finished, 0);
     go(blk_run, b);
-    for (int i = 0; i < 200 && !atomic_load(&b->finished); i++)
+    int64_t until =
+        goc_nanotime() + (expect ? 10 * GOC_SECOND : 20 * GOC_MILLISECOND);
+    while (!atomic_load(&b->finished) && goc_nanotime() < until)
         goc_sleep(100 * GOC_MICROSECOND);
     return atomic_load(&b->finished);
 }
 
-static void op_recv(goc_chan *c) { goc_chan_recv(c, NULL); }
-static void op_send(goc_chan *c) { goc_chan_send_int(c, 1); }
+#define completes(b, op, c) runs(b, op, c, true)
+#define blocks(b, op, c) (!runs(b, op, c, false))
+
+static void op_recv(goc_chan *c)
+{
+    goc_chan_recv(c, NULL);
+}
+static void op_send(goc_chan *c)
+{
+    goc_chan_send_int(c, 1);
+}
 static void op_sel_recv(goc_chan *c)
 {
     goc_case cs[] = {GOC_CASE_RECV(c, NULL), GOC_CASE_RECV(NULL, NULL)};
@@ -573,11 +595,11 @@ static int select3_main(void *arg)
     goc_chan_close(closed);
 
     /* nil channels block; select {} blocks */
-    ASSERT(!completes(&b[i++], op_recv, NULL));
-    ASSERT(!completes(&b[i++], op_send, NULL));
-    ASSERT(!completes(&b[i++], op_sel_recv, NULL));
-    ASSERT(!completes(&b[i++], op_sel_send, NULL));
-    ASSERT(!completes(&b[i++], op_sel_empty, NULL));
+    ASSERT(blocks(&b[i++], op_recv, NULL));
+    ASSERT(blocks(&b[i++], op_send, NULL));
+    ASSERT(blocks(&b[i++], op_sel_recv, NULL));
+    ASSERT(blocks(&b[i++], op_sel_send, NULL));
+    ASSERT(blocks(&b[i++], op_sel_empty, NULL));
     /* ... unless there is a default */
     ASSERT(completes(&b[i++], op_sel_recv_default, NULL));
     ASSERT(completes(&b[i++], op_sel_send_default, NULL));
@@ -585,19 +607,19 @@ static int select3_main(void *arg)
 
     /* empty channels block for receive */
     goc_chan *s2 = mkchan(sizeof(int), 0), *a2 = mkchan(sizeof(int), 1);
-    ASSERT(!completes(&b[i++], op_recv, s2));
-    ASSERT(!completes(&b[i++], op_recv, a2));
+    ASSERT(blocks(&b[i++], op_recv, s2));
+    ASSERT(blocks(&b[i++], op_recv, a2));
     goc_chan *s3 = mkchan(sizeof(int), 0), *a3 = mkchan(sizeof(int), 1);
-    ASSERT(!completes(&b[i++], op_sel_recv, s3));
-    ASSERT(!completes(&b[i++], op_sel_recv, a3));
+    ASSERT(blocks(&b[i++], op_sel_recv, s3));
+    ASSERT(blocks(&b[i++], op_sel_recv, a3));
     ASSERT(completes(&b[i++], op_sel_recv_default, sync));
     ASSERT(completes(&b[i++], op_sel_recv_default, async));
 
     /* an unbuffered channel blocks a send; a buffered one has room once */
     goc_chan *s4 = mkchan(sizeof(int), 0);
-    ASSERT(!completes(&b[i++], op_send, s4));
+    ASSERT(blocks(&b[i++], op_send, s4));
     ASSERT(completes(&b[i++], op_send, async));
-    ASSERT(!completes(&b[i++], op_sel_send, async)); /* now full */
+    ASSERT(blocks(&b[i++], op_sel_send, async)); /* now full */
     ASSERT(completes(&b[i++], op_sel_send_default, async));
 
     /* closed channels never block a receive */

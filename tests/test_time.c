@@ -20,9 +20,18 @@
         goc_maxprocs(procs);                                                   \
         return goc_main(name##_main, NULL);                                    \
     }                                                                          \
-    GOC_TEST(name##_p1) { return name##_run(1); }                              \
-    GOC_TEST(name##_p2) { return name##_run(2); }                              \
-    GOC_TEST(name##_p4) { return name##_run(4); }                              \
+    GOC_TEST(name##_p1)                                                        \
+    {                                                                          \
+        return name##_run(1);                                                  \
+    }                                                                          \
+    GOC_TEST(name##_p2)                                                        \
+    {                                                                          \
+        return name##_run(2);                                                  \
+    }                                                                          \
+    GOC_TEST(name##_p4)                                                        \
+    {                                                                          \
+        return name##_run(4);                                                  \
+    }                                                                          \
     static int name##_main(void *arg)
 
 #define MS GOC_MILLISECOND
@@ -69,11 +78,11 @@ PROCS_TEST(time_timer_basics)
     int64_t now = goc_nanotime();
     ASSERT_GE(v, start + 5 * MS);
     ASSERT_LE(v, now);
-    ASSERT(!goc_timer_stop(t)); /* fired and received */
+    ASSERT(!goc_timer_stop(t));           /* fired and received */
     ASSERT(!recv_within(c, &v, 20 * MS)); /* only once */
 
     /* Stop before it fires: true, then nothing arrives. */
-    ASSERT(!goc_timer_reset(t, 10 * MS)); /* was not active */
+    ASSERT(!goc_timer_reset(t, GOC_SECOND)); /* was not active */
     ASSERT(goc_timer_stop(t));
     ASSERT(!goc_timer_stop(t));
     ASSERT(!recv_within(c, &v, 30 * MS));
@@ -197,13 +206,13 @@ PROCS_TEST(time_many_timers_never_early)
     goc_chan *done = goc_chan_make(0, (size_t)n);
     _Atomic int64_t max_late = 0;
     for (int i = 0; i < n; i++) {
-        s[i] = (sleeper){done, (int64_t)(1 + i % 20) * MS, &max_late,
-                         i % 2 == 0};
+        s[i] =
+            (sleeper){done, (int64_t)(1 + i % 20) * MS, &max_late, i % 2 == 0};
         go(sleeper_run, &s[i]);
     }
     for (int i = 0; i < n; i++)
         ASSERT(goc_chan_recv(done, NULL));
-    ASSERT_LT(atomic_load(&max_late), 5 * GOC_SECOND); /* sanity only */
+    ASSERT_LT(atomic_load(&max_late), 30 * GOC_SECOND); /* sanity only */
     goc_chan_free(done);
     free(s);
     return 0;
@@ -214,7 +223,7 @@ PROCS_TEST(time_many_timers_never_early)
 typedef struct af {
     goc_chan *ran; /* receives the goroutine id */
     _Atomic int count;
-    int64_t when;  /* earliest allowed start */
+    int64_t when; /* earliest allowed start */
 } af;
 
 static void af_fn(void *a)
@@ -234,7 +243,7 @@ PROCS_TEST(time_after_func)
     ASSERT(goc_timer_chan(t) == NULL);
     uint64_t id = 0;
     ASSERT(goc_chan_recv_u64(x.ran, &id));
-    ASSERT(id != goc_id()); /* its own goroutine */
+    ASSERT(id != goc_id());     /* its own goroutine */
     ASSERT(!goc_timer_stop(t)); /* already ran */
 
     /* Reset after it ran: it runs again. */
@@ -244,14 +253,14 @@ PROCS_TEST(time_after_func)
     ASSERT_EQ(atomic_load(&x.count), 2);
 
     /* Stop before it runs: true, and it never runs. */
-    ASSERT(!goc_timer_reset(t, 10 * MS));
+    ASSERT(!goc_timer_reset(t, GOC_SECOND));
     ASSERT(goc_timer_stop(t));
     goc_sleep(30 * MS);
     ASSERT_EQ(atomic_load(&x.count), 2);
     goc_timer_free(t);
 
     /* Free before it runs: it never runs. */
-    t = goc_after_func(5 * MS, af_fn, &x);
+    t = goc_after_func(GOC_SECOND, af_fn, &x);
     goc_timer_free(t);
     goc_sleep(20 * MS);
     ASSERT_EQ(atomic_load(&x.count), 2);
@@ -282,8 +291,8 @@ PROCS_TEST(time_after_func_stop_race)
     uint32_t rnd = 99;
     for (long i = 0; i < n; i++) {
         rnd = rnd * 1664525u + 1013904223u;
-        goc_timer *t = goc_after_func((int64_t)(rnd >> 8) % (10 * US),
-                                      afrace_fn, &x);
+        goc_timer *t =
+            goc_after_func((int64_t)(rnd >> 8) % (10 * US), afrace_fn, &x);
         if (rnd & 0x10)
             goc_yield();
         if (goc_timer_stop(t))
@@ -430,15 +439,18 @@ PROCS_TEST(time_ticker_semantics)
 {
     (void)arg;
     int64_t v;
-    /* A slow receiver finds one tick buffered, the rest were dropped. */
-    goc_ticker *t = goc_ticker_new(1 * MS);
+    /* A slow receiver finds the first tick it missed buffered; the later
+     * ones were dropped, so the next tick comes from now, not from a
+     * backlog (whose times would be one period apart). */
+    int64_t start = goc_nanotime();
+    goc_ticker *t = goc_ticker_new(5 * MS);
     goc_chan *c = goc_ticker_chan(t);
-    goc_sleep(30 * MS);
-    ASSERT_EQ(poll_time(c, &v), 1);
-    ASSERT_EQ(poll_time(c, &v), -1);
-    int64_t before = goc_nanotime();
-    ASSERT(goc_chan_recv_i64(c, &v)); /* the next one comes on time */
-    ASSERT_LT(goc_nanotime() - before, GOC_SECOND);
+    goc_sleep(60 * MS);
+    int64_t v1, v2;
+    ASSERT(goc_chan_recv_i64(c, &v1));
+    ASSERT(goc_chan_recv_i64(c, &v2));
+    if (v1 < start + 30 * MS) /* else the machine starved the ticker */
+        ASSERT_GE(v2 - v1, 25 * MS);
 
     /* Stop: no tick after it returns, not even a buffered one. */
     goc_sleep(5 * MS);
@@ -448,7 +460,7 @@ PROCS_TEST(time_ticker_semantics)
     ASSERT_EQ(poll_time(c, &v), -1);
 
     /* Reset restarts it with a new period, from now. */
-    int64_t start = goc_nanotime();
+    start = goc_nanotime();
     goc_ticker_reset(t, 3 * MS);
     ASSERT(goc_chan_recv_i64(c, &v));
     ASSERT_GE(v, start + 3 * MS);

@@ -32,9 +32,9 @@
  *
  * Invariants and lock order: see chan_internal.h.
  */
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sched.h>
 
 #include "chan/chan_internal.h"
 
@@ -176,8 +176,7 @@ static bool chan_send(goc_chan *c, const void *elem, goc_g *g)
         goc__ready(rg);
         return true;
     }
-    if (atomic_load_explicit(&c->qcount, memory_order_relaxed) <
-        c->dataqsiz) {
+    if (atomic_load_explicit(&c->qcount, memory_order_relaxed) < c->dataqsiz) {
         goc__chan_buf_put(c, elem);
         goc__chan_lock_release(&c->lock);
         return true;

@@ -296,10 +296,9 @@ static inline void goc__chan_buf_put(goc_chan *c, const void *elem)
     goc__chan_copy(c, goc__chan_slot(c, c->sendx), elem);
     if (++c->sendx == c->dataqsiz)
         c->sendx = 0;
-    atomic_store_explicit(&c->qcount,
-                          atomic_load_explicit(&c->qcount,
-                                               memory_order_relaxed) + 1,
-                          memory_order_relaxed);
+    atomic_store_explicit(
+        &c->qcount, atomic_load_explicit(&c->qcount, memory_order_relaxed) + 1,
+        memory_order_relaxed);
 }
 
 /* Take the head of the buffer into elem (may be NULL) (qcount > 0). */
@@ -309,10 +308,9 @@ static inline void goc__chan_buf_take(goc_chan *c, void *elem)
         goc__chan_copy(c, elem, goc__chan_slot(c, c->recvx));
     if (++c->recvx == c->dataqsiz)
         c->recvx = 0;
-    atomic_store_explicit(&c->qcount,
-                          atomic_load_explicit(&c->qcount,
-                                               memory_order_relaxed) - 1,
-                          memory_order_relaxed);
+    atomic_store_explicit(
+        &c->qcount, atomic_load_explicit(&c->qcount, memory_order_relaxed) - 1,
+        memory_order_relaxed);
 }
 
 /* Park unlock function for a single channel lock (arg: the lock). */

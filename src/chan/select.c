@@ -167,9 +167,9 @@ bad_case(const goc_case *cs)
 /* A non-NULL case must have a direction, and a value to send. */
 static inline void check_case(const goc_case *cs)
 {
-    if (goc_unlikely((cs->dir != GOC_RECV && cs->dir != GOC_SEND) ||
-                     (cs->dir == GOC_SEND && cs->elem == NULL &&
-                      cs->ch->elemsize != 0)))
+    if (goc_unlikely(
+            (cs->dir != GOC_RECV && cs->dir != GOC_SEND) ||
+            (cs->dir == GOC_SEND && cs->elem == NULL && cs->ch->elemsize != 0)))
         bad_case(cs);
 }
 
@@ -235,8 +235,8 @@ static inline uint32_t step_rand(uint32_t seed, uint32_t i, uint32_t n)
     return (uint32_t)(((uint64_t)x * n) >> 32);
 }
 
-static int select_general(goc_case *cases, size_t n, bool nonblock,
-                          goc_g *g) __attribute__((noinline));
+static int select_general(goc_case *cases, size_t n, bool nonblock, goc_g *g)
+    __attribute__((noinline));
 
 /* The entry: one-case selects are plain channel operations (as Go's
  * compiler makes them), without the general case's large frame; a
@@ -258,8 +258,7 @@ int goc_select(goc_case *cases, size_t n, bool nonblock)
     return select_general(cases, n, nonblock, g);
 }
 
-static int select_general(goc_case *cases, size_t n, bool nonblock,
-                          goc_g *g)
+static int select_general(goc_case *cases, size_t n, bool nonblock, goc_g *g)
 {
     if (goc_unlikely(n >= UINT32_MAX))
         goc_panic("goc_select: too many cases (%zu)", n);
@@ -362,9 +361,8 @@ static int select_general(goc_case *cases, size_t n, bool nonblock,
                            .sel = &sp.st,
                            .ticket = k,
                            .is_select = true};
-        goc__waitq_enqueue(cs->dir == GOC_SEND ? &cs->ch->sendq
-                                               : &cs->ch->recvq,
-                           w);
+        goc__waitq_enqueue(
+            cs->dir == GOC_SEND ? &cs->ch->sendq : &cs->ch->recvq, w);
     }
     goc__park(select_park_commit, &sp, "select");
 
@@ -379,8 +377,7 @@ static int select_general(goc_case *cases, size_t n, bool nonblock,
         if ((int)k == casi)
             continue; /* the waker already dequeued it */
         goc_case *cs = &cases[k];
-        goc__waitq_remove(cs->dir == GOC_SEND ? &cs->ch->sendq
-                                              : &cs->ch->recvq,
+        goc__waitq_remove(cs->dir == GOC_SEND ? &cs->ch->sendq : &cs->ch->recvq,
                           &waiters[k]);
     }
     bool ok = waiters[casi].success;

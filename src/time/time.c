@@ -44,17 +44,17 @@
 #include "goc/time.h"
 
 struct goc_timer {
-    goc__chan_lock lock;    /* protects every field below except rt */
-    goc__timer rt;          /* the runtime's timer (its own locking) */
-    goc_chan *c;            /* capacity 1, int64_t, in this block after the
-                               struct; NULL for AfterFunc */
-    void (*fn)(void *);     /* AfterFunc: run in a new goroutine */
+    goc__chan_lock lock; /* protects every field below except rt */
+    goc__timer rt;       /* the runtime's timer (its own locking) */
+    goc_chan *c;         /* capacity 1, int64_t, in this block after the
+                            struct; NULL for AfterFunc */
+    void (*fn)(void *);  /* AfterFunc: run in a new goroutine */
     void *arg;
-    int64_t when;           /* deadline of the current arming */
-    int64_t period;         /* ticker period; 0 for a timer */
-    bool pending;           /* armed and not yet fired, stopped or reset */
-    bool freed;             /* goc_*_free called: last firing frees */
-    int32_t outstanding;    /* firings to come, see "Lifetime" */
+    int64_t when;        /* deadline of the current arming */
+    int64_t period;      /* ticker period; 0 for a timer */
+    bool pending;        /* armed and not yet fired, stopped or reset */
+    bool freed;          /* goc_*_free called: last firing frees */
+    int32_t outstanding; /* firings to come, see "Lifetime" */
 };
 
 struct goc_ticker {
