@@ -179,15 +179,49 @@ static goc_g *glist_pop(goc__glist *l)
 
 /* ---- run queues ----------------------------------------------------- */
 
+/* Make room for n more (sched.lock held). */
+static void globrunq_reserve_locked(uint32_t n)
+{
+    uint32_t size = (uint32_t)atomic_load_explicit(&goc__sc.runq_size,
+                                                   memory_order_relaxed);
+    if (size + n <= goc__sc.runq_cap)
+        return;
+    uint32_t cap = goc__sc.runq_cap ? goc__sc.runq_cap : 256;
+    while (cap < size + n)
+        cap *= 2;
+    goc_g **ring = malloc(cap * sizeof *ring);
+    if (!ring)
+        goc__fatal("out of memory growing the global run queue to %u",
+                   cap);
+    for (uint32_t i = 0; i < size; i++)
+        ring[i] = goc__sc.runq[(goc__sc.runq_head + i) &
+                               (goc__sc.runq_cap - 1)];
+    free(goc__sc.runq);
+    goc__sc.runq = ring;
+    goc__sc.runq_cap = cap;
+    goc__sc.runq_head = 0;
+}
+
 static void globrunqput_locked(goc_g *g)
 {
-    g->schedlink = NULL;
-    if (goc__sc.runq_tail)
-        goc__sc.runq_tail->schedlink = g;
-    else
-        goc__sc.runq_head = g;
-    goc__sc.runq_tail = g;
-    atomic_fetch_add_explicit(&goc__sc.runq_size, 1, memory_order_relaxed);
+    globrunq_reserve_locked(1);
+    int32_t size =
+        atomic_load_explicit(&goc__sc.runq_size, memory_order_relaxed);
+    goc__sc.runq[(goc__sc.runq_head + (uint32_t)size) &
+                 (goc__sc.runq_cap - 1)] = g;
+    atomic_store_explicit(&goc__sc.runq_size, size + 1, memory_order_relaxed);
+}
+
+/* The oldest G of the global queue (sched.lock held, size > 0). */
+static goc_g *globrunqpop_locked(void)
+{
+    goc_g *g = goc__sc.runq[goc__sc.runq_head];
+    goc__sc.runq_head = (goc__sc.runq_head + 1) & (goc__sc.runq_cap - 1);
+    atomic_store_explicit(
+        &goc__sc.runq_size,
+        atomic_load_explicit(&goc__sc.runq_size, memory_order_relaxed) - 1,
+        memory_order_relaxed);
+    return g;
 }
 
 void goc__globrunqput(goc_g *g)
@@ -212,6 +246,7 @@ static bool runqputslow(goc_p *p, goc_g *g, uint32_t h, uint32_t t)
         return false;
     batch[n] = g;
     pthread_mutex_lock(&goc__sc.lock);
+    globrunq_reserve_locked(n + 1);
     for (uint32_t i = 0; i <= n; i++)
         globrunqput_locked(batch[i]);
     pthread_mutex_unlock(&goc__sc.lock);
@@ -237,6 +272,21 @@ void goc__runqput(goc_p *p, goc_g *g, bool next)
         }
         if (runqputslow(p, g, h, t))
             return;
+    }
+}
+
+/* Start fetching the G that p will run after the one just taken, and
+ * the top of its stack (where a fresh G's first frame is): the next
+ * switch then finds them in cache. A racy peek; only a hint. */
+static inline void runq_prefetch_next(goc_p *p)
+{
+    uint32_t h = atomic_load_explicit(&p->runqhead, memory_order_relaxed);
+    uint32_t t = atomic_load_explicit(&p->runqtail, memory_order_relaxed);
+    if (h != t) {
+        char *g = (char *)atomic_load_explicit(&p->runq[h % RUNQ_SIZE],
+                                               memory_order_relaxed);
+        __builtin_prefetch(g, 1);
+        __builtin_prefetch(g - 64, 0);
     }
 }
 
@@ -330,16 +380,9 @@ static goc_g *globrunqget_locked(goc_p *p, int32_t max)
         n = max;
     if (n > RUNQ_SIZE / 2)
         n = RUNQ_SIZE / 2;
-    atomic_fetch_sub_explicit(&goc__sc.runq_size, n, memory_order_relaxed);
-    goc_g *g = goc__sc.runq_head;
-    goc__sc.runq_head = g->schedlink;
-    for (int32_t i = 1; i < n; i++) {
-        goc_g *x = goc__sc.runq_head;
-        goc__sc.runq_head = x->schedlink;
-        goc__runqput(p, x, false);
-    }
-    if (!goc__sc.runq_head)
-        goc__sc.runq_tail = NULL;
+    goc_g *g = globrunqpop_locked();
+    for (int32_t i = 1; i < n; i++)
+        goc__runqput(p, globrunqpop_locked(), false);
     return g;
 }
 
@@ -514,7 +557,8 @@ void goc__checkdead(void)
         return;
     if (atomic_load(&goc__sc.nsyscall) > 0 ||
         atomic_load(&goc__sc.npollwait) > 0 ||
-        atomic_load(&goc__sc.nwakers) > 0 || goc__sc.runq_head)
+        atomic_load(&goc__sc.nwakers) > 0 ||
+        atomic_load_explicit(&goc__sc.runq_size, memory_order_relaxed) > 0)
         return;
     if (goc__timers_any())
         return;
@@ -585,12 +629,8 @@ static void retirep(goc_m *m, goc_p *p)
     goc_g *g;
     while ((g = runqget(p)))
         goc__globrunqput(g);
-    while (p->gfree) {
-        g = p->gfree;
-        p->gfree = g->schedlink;
-        p->gfree_n--;
-        goc__g_free(NULL, g);
-    }
+    while (p->gfree_n > 0)
+        goc__g_free(NULL, p->gfree[--p->gfree_n]);
     pthread_mutex_lock(&goc__sc.lock);
     atomic_store(&p->status, P_DEAD);
     p->m = NULL;
@@ -722,7 +762,7 @@ top:
 
     /* Nothing found: give up the P. */
     pthread_mutex_lock(&goc__sc.lock);
-    if (goc__sc.runq_head) {
+    if (atomic_load_explicit(&goc__sc.runq_size, memory_order_relaxed) > 0) {
         g = globrunqget_locked(p, 0);
         pthread_mutex_unlock(&goc__sc.lock);
         return g;
@@ -958,6 +998,7 @@ static void g_leave(goc_g *g, int action)
         g_switch_to_g0(g, action);
         return;
     }
+    runq_prefetch_next(p);
     m->action = action;
     m->prev = g;
     next->m = m;
@@ -1296,6 +1337,8 @@ static void runtime_free(void)
         free(m);
         m = next;
     }
+    free(goc__sc.runq);
+    goc__sc.runq = NULL;
     goc__stacks_shutdown();
     goc__netpoll_close();
     pthread_mutex_destroy(&goc__sc.lock);

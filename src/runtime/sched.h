@@ -110,8 +110,10 @@ struct goc_p {
     _Atomic(goc_g *) runq[RUNQ_SIZE];
     _Atomic(goc_g *) runnext;  /* next to run; owner sets, thieves CAS */
     /* Cache of dead default-size Gs (with their stacks); owner only. */
-    goc_g *gfree;
+    /* An array, not a list through the Gs: popping one must not wait
+     * for a cache miss on the G to learn the next (owner only). */
     int gfree_n;
+    goc_g *gfree[GOC_GFREE_LOCAL_MAX];
     /* Goroutine id batch: [goid_next, goid_end); owner only. */
     uint64_t goid_next;
     uint64_t goid_end;
@@ -146,8 +148,14 @@ struct goc_m {
 typedef struct goc__sched {
     pthread_mutex_t lock;
     /* Protected by lock: */
-    goc_g *runq_head, *runq_tail;
-    _Atomic int32_t runq_size;  /* read racily as a hint */
+    /* Global run queue: a ring of G pointers, not a list through the
+     * Gs, so that moving a batch between it and a local queue touches no
+     * G (a thousand fresh goroutines are a thousand cold cache lines on
+     * a thousand pages). Capacity a power of two, doubled when full. */
+    goc_g **runq;
+    uint32_t runq_cap;
+    uint32_t runq_head;         /* index of the oldest entry */
+    _Atomic int32_t runq_size;  /* written under lock, read racily */
     goc_p *pidle;
     _Atomic int32_t npidle;     /* written under lock, read racily */
     goc_m *midle;

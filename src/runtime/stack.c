@@ -199,6 +199,19 @@ static void slab_release(goc_g *g)
         partial_add(s);
 }
 
+/* Pop the most recently freed G of p's cache (gfree_n > 0), and start
+ * fetching the next one's G and top frame, which the next spawn writes. */
+static inline goc_g *gfree_pop(goc_p *p)
+{
+    goc_g *g = p->gfree[--p->gfree_n];
+    if (p->gfree_n > 0) {
+        char *next = (char *)p->gfree[p->gfree_n - 1];
+        __builtin_prefetch(next, 1);
+        __builtin_prefetch(next - 64, 1);
+    }
+    return g;
+}
+
 goc_g *goc__g_alloc(goc_p *p, size_t stack_size)
 {
     goc_g *g = NULL;
@@ -214,12 +227,8 @@ goc_g *goc__g_alloc(goc_p *p, size_t stack_size)
         pthread_mutex_unlock(&stack_lock);
         return g;
     }
-    if (p && p->gfree) {
-        g = p->gfree;
-        p->gfree = g->schedlink;
-        p->gfree_n--;
-        return g;
-    }
+    if (p && p->gfree_n > 0)
+        return gfree_pop(p);
     pthread_mutex_lock(&stack_lock);
     if (p) {
         /* Refill the local cache in one batch. */
@@ -227,15 +236,11 @@ goc_g *goc__g_alloc(goc_p *p, size_t stack_size)
             goc_g *x = gfree_global;
             gfree_global = x->schedlink;
             gfree_global_n--;
-            x->schedlink = p->gfree;
-            p->gfree = x;
-            p->gfree_n++;
+            p->gfree[p->gfree_n++] = x;
         }
     }
-    if (p && p->gfree) {
-        g = p->gfree;
-        p->gfree = g->schedlink;
-        p->gfree_n--;
+    if (p && p->gfree_n > 0) {
+        g = gfree_pop(p);
     } else if (gfree_global) {
         g = gfree_global;
         gfree_global = g->schedlink;
@@ -268,18 +273,16 @@ void goc__g_free(goc_p *p, goc_g *g)
         return;
     }
     if (p) {
-        g->schedlink = p->gfree;
-        p->gfree = g;
-        p->gfree_n++;
-        if (p->gfree_n < GOC_GFREE_LOCAL_MAX)
+        if (p->gfree_n < GOC_GFREE_LOCAL_MAX) {
+            p->gfree[p->gfree_n++] = g;
             return;
-        /* Spill a batch to the global cache under one lock; past its
-         * bound, give the stacks back. */
+        }
+        /* Spill the oldest batch to the global cache under one lock
+         * (the newest, warmest stacks stay); past its bound, give the
+         * stacks back. */
         pthread_mutex_lock(&stack_lock);
         for (int i = 0; i < GOC_GFREE_BATCH; i++) {
-            goc_g *x = p->gfree;
-            p->gfree = x->schedlink;
-            p->gfree_n--;
+            goc_g *x = p->gfree[i];
             if (gfree_global_n < GOC_GFREE_GLOBAL_MAX) {
                 x->schedlink = gfree_global;
                 gfree_global = x;
@@ -289,6 +292,10 @@ void goc__g_free(goc_p *p, goc_g *g)
             }
         }
         pthread_mutex_unlock(&stack_lock);
+        p->gfree_n -= GOC_GFREE_BATCH;
+        memmove(&p->gfree[0], &p->gfree[GOC_GFREE_BATCH],
+                (size_t)p->gfree_n * sizeof p->gfree[0]);
+        p->gfree[p->gfree_n++] = g;
         return;
     }
     pthread_mutex_lock(&stack_lock);
