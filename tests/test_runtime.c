@@ -20,6 +20,7 @@
 typedef struct joiner {
     _Atomic long left;
     _Atomic(goc_g *) waiter;
+    _Atomic long busy; /* finishers inside join_done: j must outlive them */
 } joiner;
 
 static bool join_unlock(goc_g *g, void *arg)
@@ -37,17 +38,23 @@ static bool join_unlock(goc_g *g, void *arg)
 
 static void join_done(joiner *j)
 {
+    atomic_fetch_add(&j->busy, 1);
     if (atomic_fetch_sub(&j->left, 1) == 1) {
         goc_g *w = atomic_exchange(&j->waiter, NULL);
         if (w)
             goc__ready(w);
     }
+    atomic_fetch_sub(&j->busy, 1); /* last touch of j */
 }
 
+/* Returns once every finisher is done with j (which may then go away:
+ * the last one may still be in join_done when left reaches 0). */
 static void join_wait(joiner *j)
 {
     while (atomic_load(&j->left) > 0)
         goc__park(join_unlock, j, "join");
+    while (atomic_load(&j->busy) > 0)
+        goc_yield();
 }
 
 /* ---- basics ---------------------------------------------------------- */
