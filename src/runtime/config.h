@@ -33,6 +33,9 @@
 #define GOC_GFREE_GLOBAL_MAX 4096
 /* Gs moved at once between a processor's cache and the global one. */
 #define GOC_GFREE_BATCH 64
+/* Dead Gs past both caches wait, unreleased, for an idle thread to unmap
+ * them, up to this many (then they are released at once). */
+#define GOC_STACKS_RETIRED_MAX (1 << 20)
 /* Check the global run queue every this many schedules (fairness). */
 #define GOC_GLOBAL_RUNQ_TICK 61
 /* On that tick, poll the network without blocking if nobody has for this

@@ -793,6 +793,9 @@ top:
         }
     }
 
+    /* Idle: give back the stacks that exits left for later. */
+    goc__stacks_release_retired();
+
     /* Sleep: in the poller if it can deliver anything, else on a futex. */
     bool wait_poll = atomic_load(&goc__sc.npollwait) > 0 ||
                      atomic_load(&goc__sc.nwakers) > 0 || goc__timers_any();

@@ -19,9 +19,10 @@
  *
  * Dead default-size Gs are cached per processor (owner only, no lock) and
  * in a global cache (stack_lock), so spawn+exit costs no system call in
- * steady state. Past both bounds, guarded mappings are unmapped and slab
- * stacks return to their slab; a slab whose stacks are all free is
- * unmapped, giving its pages back.
+ * steady state. Past both bounds they are retired: a thread about to go
+ * idle unmaps guarded mappings and returns slab stacks to their slab (a
+ * slab whose stacks are all free is unmapped, giving its pages back).
+ * New mappings and their first touch happen outside stack_lock.
  *
  * Invariants: every GUARDED/CUSTOM mapping is on the registry list
  * (all_next/all_prev) and every slab on the slab list, both under
@@ -58,7 +59,9 @@ static goc__slab *slabs;       /* every slab */
 static goc__slab *partial;     /* slabs with at least one free stack */
 static goc_g *gfree_global;    /* cached dead default-size Gs */
 static int gfree_global_n;
-static int guarded_live;
+static int guarded_live;       /* GUARDED stacks mapped or being mapped */
+static goc_g *retired;         /* dead Gs waiting to be released */
+static _Atomic int retired_n;  /* written under the lock, read racily */
 
 /* Slab of a SLAB g: kept in the otherwise unused all_prev field. */
 #define G_SLAB(g) ((goc__slab *)(g)->all_prev)
@@ -75,7 +78,10 @@ static void g_init_at(goc_g *g, char *map_lo, size_t map_len, char *lo,
     goc__san_fiber_create(&g->san, lo, (size_t)(g->stack_hi - lo));
 }
 
-static goc_g *map_guarded(size_t stack_size, int kind)
+/* Map a guarded stack and set up its G. No lock: the system calls and
+ * the first touch of the page (a fault, tens of microseconds on a VM)
+ * must not stall other processors on stack_lock. NULL on failure. */
+static goc_g *map_guarded_unlocked(size_t stack_size, int kind)
 {
     size_t len = stack_size + GOC_STACK_GUARD;
     char *base = mmap(NULL, len, PROT_READ | PROT_WRITE,
@@ -88,13 +94,15 @@ static goc_g *map_guarded(size_t stack_size, int kind)
     }
     goc_g *g = (goc_g *)(base + len - G_RESERVED);
     g_init_at(g, base, len, base + GOC_STACK_GUARD, kind);
+    return g;
+}
+
+static void registry_add_locked(goc_g *g)
+{
     g->all_next = registry;
     if (registry)
         registry->all_prev = g;
     registry = g;
-    if (kind == STACK_GUARDED)
-        guarded_live++;
-    return g;
 }
 
 static void unmap_guarded(goc_g *g)
@@ -132,7 +140,9 @@ static void partial_add(goc__slab *s)
     s->on_partial = true;
 }
 
-static goc_g *slab_alloc(void)
+/* Take a free slot of a slab (stack_lock held): the low end of the
+ * stack, and its slab in *slab; NULL when out of address space. */
+static char *slab_take_locked(goc__slab **slab)
 {
     goc__slab *s = partial;
     if (!s) {
@@ -161,7 +171,14 @@ static goc_g *slab_alloc(void)
     int idx = s->free_idx[--s->nfree];
     if (s->nfree == 0)
         partial_remove(s);
-    char *lo = s->base + (size_t)idx * s->stride;
+    *slab = s;
+    return s->base + (size_t)idx * s->stride;
+}
+
+/* Set up the G of a slot from slab_take_locked (no lock: see
+ * map_guarded_unlocked). */
+static goc_g *slab_init_unlocked(char *lo, goc__slab *s)
+{
     goc_g *g = (goc_g *)(lo + s->stride - G_RESERVED);
     g_init_at(g, lo, s->stride, lo, STACK_SLAB);
     g->all_prev = (goc_g *)s;
@@ -222,9 +239,12 @@ goc_g *goc__g_alloc(goc_p *p, size_t stack_size)
             stack_size = GOC_STACK_MIN;
         stack_size = (stack_size + GOC_PAGE_SIZE - 1) &
                      ~(size_t)(GOC_PAGE_SIZE - 1);
-        pthread_mutex_lock(&stack_lock);
-        g = map_guarded(stack_size, STACK_CUSTOM);
-        pthread_mutex_unlock(&stack_lock);
+        g = map_guarded_unlocked(stack_size, STACK_CUSTOM);
+        if (g) {
+            pthread_mutex_lock(&stack_lock);
+            registry_add_locked(g);
+            pthread_mutex_unlock(&stack_lock);
+        }
         return g;
     }
     if (p && p->gfree_n > 0)
@@ -245,15 +265,34 @@ goc_g *goc__g_alloc(goc_p *p, size_t stack_size)
         g = gfree_global;
         gfree_global = g->schedlink;
         gfree_global_n--;
-    } else if (guarded_live < GOC_GUARDED_STACKS_MAX) {
-        g = map_guarded(GOC_STACK_DEFAULT - GOC_STACK_GUARD, STACK_GUARDED);
-        if (!g)
-            g = slab_alloc();
-    } else {
-        g = slab_alloc();
+    } else if (retired) {
+        /* Not released yet: reuse it rather than map a new one. */
+        g = retired;
+        retired = g->schedlink;
+        atomic_fetch_sub_explicit(&retired_n, 1, memory_order_relaxed);
     }
+    if (g) {
+        pthread_mutex_unlock(&stack_lock);
+        return g;
+    }
+    /* A new stack: the mapping and its first touch outside the lock. */
+    if (guarded_live < GOC_GUARDED_STACKS_MAX) {
+        guarded_live++; /* reserved */
+        pthread_mutex_unlock(&stack_lock);
+        g = map_guarded_unlocked(GOC_STACK_DEFAULT - GOC_STACK_GUARD,
+                                 STACK_GUARDED);
+        pthread_mutex_lock(&stack_lock);
+        if (g) {
+            registry_add_locked(g);
+            pthread_mutex_unlock(&stack_lock);
+            return g;
+        }
+        guarded_live--;
+    }
+    goc__slab *s = NULL;
+    char *lo = slab_take_locked(&s);
     pthread_mutex_unlock(&stack_lock);
-    return g;
+    return lo ? slab_init_unlocked(lo, s) : NULL;
 }
 
 static void g_release_locked(goc_g *g)
@@ -262,6 +301,23 @@ static void g_release_locked(goc_g *g)
         slab_release(g);
     else
         unmap_guarded(g);
+}
+
+/* A dead G past both caches: releasing it now (munmap, TLB shootdowns)
+ * would stall the exiting goroutine's processor and, through the kernel's
+ * mmap lock, every other one faulting in a stack; so it waits on the
+ * retired list for an idle thread (goc__stacks_release_retired), up to a
+ * bound (stack_lock). */
+static void retire_locked(goc_g *g)
+{
+    if (atomic_load_explicit(&retired_n, memory_order_relaxed) >=
+        GOC_STACKS_RETIRED_MAX) {
+        g_release_locked(g);
+        return;
+    }
+    g->schedlink = retired;
+    retired = g;
+    atomic_fetch_add_explicit(&retired_n, 1, memory_order_relaxed);
 }
 
 void goc__g_free(goc_p *p, goc_g *g)
@@ -288,7 +344,7 @@ void goc__g_free(goc_p *p, goc_g *g)
                 gfree_global = x;
                 gfree_global_n++;
             } else {
-                g_release_locked(x);
+                retire_locked(x);
             }
         }
         pthread_mutex_unlock(&stack_lock);
@@ -304,9 +360,23 @@ void goc__g_free(goc_p *p, goc_g *g)
         gfree_global = g;
         gfree_global_n++;
     } else {
-        g_release_locked(g);
+        retire_locked(g);
     }
     pthread_mutex_unlock(&stack_lock);
+}
+
+void goc__stacks_release_retired(void)
+{
+    while (atomic_load_explicit(&retired_n, memory_order_relaxed) > 0) {
+        pthread_mutex_lock(&stack_lock);
+        for (int i = 0; i < GOC_GFREE_BATCH && retired; i++) {
+            goc_g *g = retired;
+            retired = g->schedlink;
+            atomic_fetch_sub_explicit(&retired_n, 1, memory_order_relaxed);
+            g_release_locked(g);
+        }
+        pthread_mutex_unlock(&stack_lock);
+    }
 }
 
 /* Build the first frame so that switching to g enters goc__g_start(g). */
@@ -366,6 +436,8 @@ void goc__stacks_shutdown(void)
     pthread_mutex_lock(&stack_lock);
     gfree_global = NULL;
     gfree_global_n = 0;
+    retired = NULL; /* their mappings go with the registry and slabs */
+    atomic_store_explicit(&retired_n, 0, memory_order_relaxed);
     while (registry)
         unmap_guarded(registry);
     while (slabs) {
