@@ -251,11 +251,22 @@ goc_g *goc__g_alloc(goc_p *p, size_t stack_size)
         return gfree_pop(p);
     pthread_mutex_lock(&stack_lock);
     if (p) {
-        /* Refill the local cache in one batch. */
-        for (int i = 0; i < GOC_GFREE_BATCH && gfree_global; i++) {
-            goc_g *x = gfree_global;
-            gfree_global = x->schedlink;
-            gfree_global_n--;
+        /* Refill the local cache in one batch: from the global cache,
+         * then from stacks retired but not released yet. */
+        for (int i = 0; i < GOC_GFREE_BATCH; i++) {
+            goc_g *x;
+            if (gfree_global) {
+                x = gfree_global;
+                gfree_global = x->schedlink;
+                gfree_global_n--;
+            } else if (retired) {
+                x = retired;
+                retired = x->schedlink;
+                atomic_fetch_sub_explicit(&retired_n, 1,
+                                          memory_order_relaxed);
+            } else {
+                break;
+            }
             p->gfree[p->gfree_n++] = x;
         }
     }
