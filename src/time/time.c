@@ -92,6 +92,7 @@ static int64_t deadline(int64_t d)
 #if defined(GOC_ASAN) || defined(GOC_TSAN) || defined(GOC_VALGRIND)
 #define TIMER_BLOCKS_MALLOC 1
 #endif
+#ifndef TIMER_BLOCKS_MALLOC
 #define TIMER_CHUNK ((size_t)2 << 20)
 
 static struct {
@@ -117,6 +118,7 @@ static bool blocks_grow(void)
     blocks.end = a + TIMER_CHUNK;
     return true;
 }
+#endif
 
 /* A block of `size` bytes (a multiple of 16, the same on every call),
  * 16-byte aligned; NULL when out of memory. */
