@@ -876,6 +876,7 @@ static goc_g *after_switch(goc_m *m, goc_g *g)
     case ACT_YIELD:
         atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
         goc__runqput(m->p, g, false);
+        goc__wakep(); /* see goc__m_finish_switch */
         return NULL;
     case ACT_PARK: {
         /* Ordered before fn's unlock (a release), which publishes g. */
@@ -969,14 +970,19 @@ void goc__m_finish_switch(void)
     case ACT_YIELD:
         atomic_store_explicit(&prev->status, G_RUNNABLE, memory_order_relaxed);
         goc__runqput(m->p, prev, false);
+        /* This processor runs another G now, which may never yield (no
+         * preemption): let an idle processor come for prev. */
+        goc__wakep();
         break;
     case ACT_PARK: {
         atomic_store_explicit(&prev->status, G_WAITING, memory_order_release);
         if (prev->park_fn && !prev->park_fn(prev, prev->park_arg)) {
             uint32_t w = G_WAITING;
             if (atomic_compare_exchange_strong(&prev->status, &w,
-                                               G_RUNNABLE))
+                                               G_RUNNABLE)) {
                 goc__runqput(m->p, prev, true);
+                goc__wakep(); /* as for a yield */
+            }
         }
         break;
     }
