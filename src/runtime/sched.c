@@ -473,6 +473,9 @@ static bool newm(goc_p *p, bool spinning)
     pthread_attr_destroy(&attr);
     if (err != 0)
         goc__fatal("newm: cannot create thread: %s", strerror(err));
+    /* m is on allm already: goc_main's shutdown may be waiting to join
+     * it, and must not read m->thread before it is written. */
+    atomic_store_explicit(&m->created, true, memory_order_release);
     return true;
 }
 
@@ -1427,6 +1430,8 @@ int goc_main(int (*fn)(void *), void *arg)
             break;
         for (goc_m *m = all; m != joined; m = m->all_next) {
             goc__netpoll_break();
+            while (!atomic_load_explicit(&m->created, memory_order_acquire))
+                sched_yield(); /* newm is between allm and pthread_create */
             pthread_join(m->thread, NULL);
         }
         joined = all;

@@ -122,11 +122,13 @@ struct goc_p {
     _Atomic int64_t ngoroutine;
     /* Timers: 4-ary min-heap (timer.c). */
     struct goc__timer_heap *timers;
+    uint32_t timer_polls;      /* owner only: goc__timers_poll calls */
 };
 
 struct goc_m {
     int id;
-    pthread_t thread;
+    pthread_t thread;          /* valid once created is set */
+    _Atomic bool created;      /* pthread_create returned (release) */
     goc__ctx g0ctx;            /* the scheduler's own context */
     goc__san_fiber g0san;      /* sanitizer state of the thread's stack */
     goc_g *curg;               /* G running on this M (owner) */
