@@ -198,6 +198,31 @@ static void sleeper_run(void *a)
     goc_chan_send(s->done, NULL);
 }
 
+/* A goroutine that arms timers in a loop without ever blocking still
+ * lets due timers fire (there is no preemption to do it for it). */
+PROCS_TEST(time_timers_fire_while_a_goroutine_arms_more)
+{
+    (void)arg;
+    int64_t start = goc_nanotime();
+    goc_timer *first = goc_timer_new(5 * MS);
+    ASSERT(first != NULL);
+    enum { N = 1000 };
+    goc_timer *more[N];
+    for (int i = 0; i < N; i++)
+        ASSERT((more[i] = goc_timer_new(GOC_SECOND)) != NULL);
+    /* 300 ms of arming (new timers, then resets), never blocking. */
+    for (long k = 0; goc_nanotime() - start < 300 * MS; k++)
+        goc_timer_reset(more[k % N], GOC_SECOND);
+    int64_t loop_end = goc_nanotime(), fired = 0;
+    ASSERT(goc_chan_recv_i64(goc_timer_chan(first), &fired));
+    ASSERT_GE(fired, start + 5 * MS);
+    ASSERT_LT(fired, loop_end - 100 * MS); /* it fired inside the loop */
+    for (int i = 0; i < N; i++)
+        goc_timer_free(more[i]);
+    goc_timer_free(first);
+    return 0;
+}
+
 PROCS_TEST(time_many_timers_never_early)
 {
     (void)arg;

@@ -124,6 +124,11 @@ void goc__timer_add(goc__timer *t, int64_t when, int64_t period);
 bool goc__timer_del(goc__timer *t);
 /* Disarm if armed and re-arm at when; true if it was armed before. */
 bool goc__timer_mod(goc__timer *t, int64_t when, int64_t period);
+/* Called by a goroutine that just armed a timer, holding no lock a timer
+ * callback could take: now and then, run the timers of its processor that
+ * are due. A goroutine that arms timers in a loop would otherwise keep
+ * them all from firing until it blocks (there is no preemption). */
+void goc__timers_poll(void);
 
 /* ---- the poller ---------------------------------------------------- */
 

@@ -236,6 +236,7 @@ static goc_timer *timer_new(int64_t when, int64_t period, bool with_chan,
     goc__chan_lock_acquire(&t->lock);
     timer_arm(t, when);
     goc__chan_lock_release(&t->lock);
+    goc__timers_poll();
     return t;
 }
 
@@ -248,6 +249,7 @@ static bool timer_stop(goc_timer *t)
     if (t->c != NULL && goc__chan_drain(t->c))
         was = true;
     goc__chan_lock_release(&t->lock);
+    goc__timers_poll();
     return was;
 }
 
@@ -260,6 +262,7 @@ static bool timer_reset(goc_timer *t, int64_t d, int64_t period)
     if (t->c != NULL && goc__chan_drain(t->c))
         was = true;
     goc__chan_lock_release(&t->lock);
+    goc__timers_poll();
     return was;
 }
 
