@@ -90,6 +90,14 @@
  * (so that a progress display lags by no more than that). */
 #define SAMPLES 64
 #define WAIT_FLUSH (10 * GOC_MILLISECOND)
+/* A timer wakes its thread this late on these VMs (the scheduler's, not
+ * goc's: clock_nanosleep does the same): a wait ends this much early on
+ * the timer and the rest is spent yielding, reading the clock. Only where
+ * calls are at least SPIN_GAP apart (up to 2,500 calls/s), so that it
+ * costs at most a quarter of a core; faster, a worker's waits are too
+ * short for the timer anyway. */
+#define SPIN_NS (100 * GOC_MICROSECOND)
+#define SPIN_GAP (4 * SPIN_NS)
 /* ... and the age of its oldest sample at which it adds them anyway. */
 #define AGE_FLUSH (50 * GOC_MILLISECOND)
 
@@ -553,16 +561,9 @@ static void flush_samples(lg_worker *w)
     w->nsamples = 0;
 }
 
-/* Waits until goc_nanotime() >= due or a stop's token arrives. */
-static void wait_until(lg_worker *w, int64_t due)
+/* Waits d (> 0) on w's timer, or until a stop's token arrives. */
+static void timer_wait(lg_worker *w, int64_t d)
 {
-    int64_t d = due - goc_nanotime();
-    if (d >= WAIT_FLUSH) {
-        flush_samples(w);
-        d = due - goc_nanotime();
-    }
-    if (d <= 0)
-        return;
     if (!w->timer) {
         w->timer = goc_timer_new(d);
         if (!w->timer) { /* no memory: sleep, a stop waits for it */
@@ -577,6 +578,32 @@ static void wait_until(lg_worker *w, int64_t due)
                       GOC_CASE_RECV(w->wake, NULL)};
     if (goc_select(cs, 2, false) == 1)
         goc_timer_stop(w->timer);
+}
+
+/* Waits until goc_nanotime() >= due or a stop's token arrives. */
+static void wait_until(lg_worker *w, int64_t due)
+{
+    int64_t d = due - goc_nanotime();
+    if (d >= WAIT_FLUSH) {
+        flush_samples(w);
+        d = due - goc_nanotime();
+    }
+    if (d <= 0)
+        return;
+    bool spin = NS_PER_S / w->run->lps >= SPIN_GAP;
+    if (spin && d > SPIN_NS) {
+        timer_wait(w, d - SPIN_NS);
+        if (atomic_load_explicit(&w->run->stopping, memory_order_relaxed))
+            return;
+        d = due - goc_nanotime();
+    }
+    if (spin && d <= SPIN_NS) {
+        while (goc_nanotime() < due &&
+               !atomic_load_explicit(&w->run->stopping, memory_order_relaxed))
+            goc_yield();
+        return;
+    }
+    timer_wait(w, d);
 }
 
 /* Hands w->res to the result channel: waits for a receiver while the run
