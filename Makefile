@@ -3,6 +3,7 @@
 #   make run        the project's main job (see README)
 #   make test       the suite three times: optimised, ASan+UBSan, TSan
 #   make asan|tsan|release-test   one of those
+#   make fuzz       the calc protocol's libFuzzer target, FUZZ_SECONDS (30)
 #   make bench      benchmarks side by side with Go, with ratios
 #   make valgrind   the suite under valgrind (annotated stack switches)
 #   make format     clang-format the sources
@@ -11,8 +12,9 @@ JOBS ?= 2
 MAKEFLAGS += --no-print-directory
 CMAKE_FLAGS ?=
 TEST_ARGS ?=
+FUZZ_SECONDS ?= 30
 
-.PHONY: all deps run test release-test asan tsan bench valgrind format clean test-aarch64
+.PHONY: all deps run test release-test asan tsan fuzz bench valgrind format clean test-aarch64
 
 all: deps
 	cmake -S . -B $(BUILD)/release -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
@@ -49,8 +51,20 @@ tsan: deps
 		TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
 		setarch -R ./goc_tests -j $(JOBS) $(TEST_ARGS)
 
-test: release-test asan tsan
-	@echo "make test: all three builds passed"
+# libFuzzer (clang) on the request/response parser and evaluator, from the
+# committed corpus; new inputs go to a copy under the build folder.
+fuzz: deps
+	@./tools/install-deps.sh fuzz
+	mkdir -p $(BUILD)/fuzz
+	clang -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+		-Iinclude -Isrc tests/fuzz/fuzz_calc.c src/loadgen/calc_proto.c \
+		-o $(BUILD)/fuzz/fuzz_calc
+	rm -rf $(BUILD)/fuzz/corpus && cp -r tests/fuzz/corpus_calc $(BUILD)/fuzz/corpus
+	$(BUILD)/fuzz/fuzz_calc -max_total_time=$(FUZZ_SECONDS) -timeout=5 \
+		-print_final_stats=1 $(BUILD)/fuzz/corpus
+
+test: release-test asan tsan fuzz
+	@echo "make test: all three builds and the fuzz run passed"
 
 bench: deps
 	@./tools/install-deps.sh bench
