@@ -655,6 +655,21 @@ static int64_t run_all_timers(int64_t now)
     return earliest;
 }
 
+/* Poll without blocking into *list, unless nobody waits on the poller or
+ * another thread polls already (it delivers what is ready). */
+static bool netpoll_try(goc__glist *list)
+{
+    if (atomic_load_explicit(&goc__sc.npollwait, memory_order_relaxed) == 0 ||
+        atomic_load_explicit(&goc__sc.polling, memory_order_relaxed))
+        return false;
+    bool f = false;
+    if (!atomic_compare_exchange_strong(&goc__sc.polling, &f, true))
+        return false;
+    goc__netpoll(0, list);
+    atomic_store(&goc__sc.polling, false);
+    return true;
+}
+
 /*
  * While every processor keeps finding work, nobody reaches the blocking
  * poll: goroutines waiting on descriptors would wait for ever behind ones
@@ -664,18 +679,12 @@ static int64_t run_all_timers(int64_t now)
  */
 static void poll_if_stale(int64_t now)
 {
-    if (atomic_load_explicit(&goc__sc.npollwait, memory_order_relaxed) == 0 ||
-        now - atomic_load_explicit(&goc__sc.lastpoll, memory_order_relaxed) <
-            GOC_NETPOLL_STALE_NS ||
-        atomic_load_explicit(&goc__sc.polling, memory_order_relaxed))
-        return;
-    bool f = false;
-    if (!atomic_compare_exchange_strong(&goc__sc.polling, &f, true))
+    if (now - atomic_load_explicit(&goc__sc.lastpoll, memory_order_relaxed) <
+        GOC_NETPOLL_STALE_NS)
         return;
     goc__glist list = {0};
-    goc__netpoll(0, &list);
-    atomic_store(&goc__sc.polling, false);
-    goc__inject_glist(&list);
+    if (netpoll_try(&list))
+        goc__inject_glist(&list);
 }
 
 static goc_g *find_runnable(goc_m *m)
@@ -725,18 +734,11 @@ top:
         if (g)
             return g;
     }
-    if (atomic_load(&goc__sc.npollwait) > 0 && !atomic_load(&goc__sc.polling)) {
-        bool f = false;
-        if (atomic_compare_exchange_strong(&goc__sc.polling, &f, true)) {
-            goc__glist list = {0};
-            goc__netpoll(0, &list);
-            atomic_store(&goc__sc.polling, false);
-            if ((g = glist_pop(&list))) {
-                goc__inject_glist(&list);
-                atomic_store(&g->status, G_RUNNABLE);
-                return g;
-            }
-        }
+    goc__glist ready = {0};
+    if (netpoll_try(&ready) && (g = glist_pop(&ready))) {
+        goc__inject_glist(&ready);
+        atomic_store(&g->status, G_RUNNABLE);
+        return g;
     }
     /* Timers of every P: a P whose G never yields still gets them run. */
     int64_t now = goc_nanotime();

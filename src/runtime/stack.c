@@ -80,7 +80,7 @@ static void g_init_at(goc_g *g, char *map_lo, size_t map_len, char *lo,
 
 /* Map a guarded stack and set up its G (needs no lock). NULL on
  * failure. */
-static goc_g *map_guarded_unlocked(size_t stack_size, int kind)
+static goc_g *map_guarded_stack(size_t stack_size, int kind)
 {
     size_t len = stack_size + GOC_STACK_GUARD;
     char *base = mmap(NULL, len, PROT_READ | PROT_WRITE,
@@ -175,7 +175,7 @@ static char *slab_take_locked(goc__slab **slab)
 }
 
 /* Set up the G of a slot from slab_take_locked (no lock: see
- * map_guarded_unlocked). */
+ * map_guarded_stack). */
 static goc_g *slab_init_unlocked(char *lo, goc__slab *s)
 {
     goc_g *g = (goc_g *)(lo + s->stride - G_RESERVED);
@@ -238,7 +238,7 @@ goc_g *goc__g_alloc(goc_p *p, size_t stack_size)
             stack_size = GOC_STACK_MIN;
         stack_size = (stack_size + GOC_PAGE_SIZE - 1) &
                      ~(size_t)(GOC_PAGE_SIZE - 1);
-        g = map_guarded_unlocked(stack_size, STACK_CUSTOM);
+        g = map_guarded_stack(stack_size, STACK_CUSTOM);
         if (g) {
             pthread_mutex_lock(&stack_lock);
             registry_add_locked(g);
@@ -291,7 +291,7 @@ goc_g *goc__g_alloc(goc_p *p, size_t stack_size)
      * large spawn, take the first-touch fault outside. */
     if (guarded_live < GOC_GUARDED_STACKS_MAX) {
         guarded_live++;
-        g = map_guarded_unlocked(GOC_STACK_DEFAULT - GOC_STACK_GUARD,
+        g = map_guarded_stack(GOC_STACK_DEFAULT - GOC_STACK_GUARD,
                                  STACK_GUARDED);
         if (g) {
             registry_add_locked(g);
