@@ -98,4 +98,28 @@ long goc_test_iters(long n, long min);
                       goc_a_, goc_b_);                                         \
     } while (0)
 
+/* Define tests <name>_p1, _p2 and _p4, each running the body that follows
+ * (`static int name##_main(void *arg)`) as goc_main's main function with
+ * that many processors. The including file includes <goc.h>. */
+#define PROCS_TEST(name)                                                       \
+    static int name##_main(void *arg);                                         \
+    static int name##_run(int procs)                                           \
+    {                                                                          \
+        goc_maxprocs(procs);                                                   \
+        return goc_main(name##_main, NULL);                                    \
+    }                                                                          \
+    GOC_TEST(name##_p1)                                                        \
+    {                                                                          \
+        return name##_run(1);                                                  \
+    }                                                                          \
+    GOC_TEST(name##_p2)                                                        \
+    {                                                                          \
+        return name##_run(2);                                                  \
+    }                                                                          \
+    GOC_TEST(name##_p4)                                                        \
+    {                                                                          \
+        return name##_run(4);                                                  \
+    }                                                                          \
+    static int name##_main(void *arg)
+
 #endif

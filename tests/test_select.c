@@ -15,27 +15,6 @@
 #include "chan/chan_internal.h"
 #include "goc_test.h"
 
-#define PROCS_TEST(name)                                                       \
-    static int name##_main(void *arg);                                         \
-    static int name##_run(int procs)                                           \
-    {                                                                          \
-        goc_maxprocs(procs);                                                   \
-        return goc_main(name##_main, NULL);                                    \
-    }                                                                          \
-    GOC_TEST(name##_p1)                                                        \
-    {                                                                          \
-        return name##_run(1);                                                  \
-    }                                                                          \
-    GOC_TEST(name##_p2)                                                        \
-    {                                                                          \
-        return name##_run(2);                                                  \
-    }                                                                          \
-    GOC_TEST(name##_p4)                                                        \
-    {                                                                          \
-        return name##_run(4);                                                  \
-    }                                                                          \
-    static int name##_main(void *arg)
-
 static goc_chan *mkchan(size_t elem, size_t cap)
 {
     goc_chan *c = goc_chan_make(elem, cap);

@@ -13,27 +13,6 @@
 
 #include "goc_test.h"
 
-#define PROCS_TEST(name)                                                       \
-    static int name##_main(void *arg);                                         \
-    static int name##_run(int procs)                                           \
-    {                                                                          \
-        goc_maxprocs(procs);                                                   \
-        return goc_main(name##_main, NULL);                                    \
-    }                                                                          \
-    GOC_TEST(name##_p1)                                                        \
-    {                                                                          \
-        return name##_run(1);                                                  \
-    }                                                                          \
-    GOC_TEST(name##_p2)                                                        \
-    {                                                                          \
-        return name##_run(2);                                                  \
-    }                                                                          \
-    GOC_TEST(name##_p4)                                                        \
-    {                                                                          \
-        return name##_run(4);                                                  \
-    }                                                                          \
-    static int name##_main(void *arg)
-
 #define MS GOC_MILLISECOND
 #define US GOC_MICROSECOND
 

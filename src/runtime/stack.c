@@ -174,8 +174,9 @@ static char *slab_take_locked(goc__slab **slab)
     return s->base + (size_t)idx * s->stride;
 }
 
-/* Set up the G of a slot from slab_take_locked (no lock: see
- * map_guarded_stack). */
+/* Set up the G of a slot from slab_take_locked, without stack_lock: the
+ * first touch of its page faults, and other processors must not wait on
+ * the lock meanwhile. */
 static goc_g *slab_init_unlocked(char *lo, goc__slab *s)
 {
     goc_g *g = (goc_g *)(lo + s->stride - G_RESERVED);
