@@ -150,6 +150,57 @@ static int spawn_million(int procs)
 GOC_TEST_TIMEOUT(runtime_spawn_million_1proc, 120) { return spawn_million(1); }
 GOC_TEST_TIMEOUT(runtime_spawn_million_2procs, 120) { return spawn_million(2); }
 
+/* Stacks left by exits past the caches are given back once the runtime
+ * goes idle, not only when goc_main returns. */
+typedef struct retire_ctx {
+    joiner parked, finished;
+    goc_chan *gate;
+} retire_ctx;
+
+static void retire_worker(void *arg)
+{
+    retire_ctx *c = arg;
+    join_done(&c->parked);
+    goc_chan_recv(c->gate, NULL);
+    join_done(&c->finished);
+}
+
+static int retire_main(void *arg)
+{
+    (void)arg;
+    enum { N = 20000 };
+    retire_ctx c = {.gate = goc_chan_make(0, 0)};
+    ASSERT(c.gate != NULL);
+    long maps0 = count_maps();
+    atomic_store(&c.parked.left, N);
+    atomic_store(&c.finished.left, N);
+    for (int i = 0; i < N; i++)
+        ASSERT_EQ(goc_go(retire_worker, &c), 0);
+    join_wait(&c.parked);
+    long peak = count_maps();
+    goc_chan_close(c.gate);
+    join_wait(&c.finished);
+    goc_sleep(50 * GOC_MILLISECOND); /* every thread idle meanwhile */
+    long after = count_maps();
+    printf("maps %ld -> %ld -> %ld\n", maps0, peak, after);
+    /* 12,288 guarded stacks (2 maps each) and slabs at the peak; at most
+     * the caches' worth (2 x 1024 + 4096 Gs) may remain. */
+    ASSERT_GT(peak, maps0 + 20000);
+    ASSERT_LT(after, maps0 + 2 * (2 * 1024 + 4096) + 64);
+    goc_chan_free(c.gate);
+    return 0;
+}
+
+GOC_TEST_TIMEOUT(runtime_idle_releases_dead_stacks, 60)
+{
+#ifdef GOC_TSAN /* TSan cannot hold 20,000 fibers, and maps per fiber */
+    return 0;
+#endif
+    goc_maxprocs(2);
+    ASSERT_EQ(goc_main(retire_main, NULL), 0);
+    return 0;
+}
+
 /* ---- a million parked goroutines ------------------------------------ */
 
 typedef struct parked_ctx {
