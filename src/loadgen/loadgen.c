@@ -590,20 +590,18 @@ static void wait_until(lg_worker *w, int64_t due)
     }
     if (d <= 0)
         return;
-    bool spin = NS_PER_S / w->run->lps >= SPIN_GAP;
-    if (spin && d > SPIN_NS) {
+    if (NS_PER_S / w->run->lps < SPIN_GAP) {
+        timer_wait(w, d);
+        return;
+    }
+    if (d > SPIN_NS) {
         timer_wait(w, d - SPIN_NS);
         if (atomic_load_explicit(&w->run->stopping, memory_order_relaxed))
             return;
-        d = due - goc_nanotime();
     }
-    if (spin && d <= SPIN_NS) {
-        while (goc_nanotime() < due &&
-               !atomic_load_explicit(&w->run->stopping, memory_order_relaxed))
-            goc_yield();
-        return;
-    }
-    timer_wait(w, d);
+    while (goc_nanotime() < due &&
+           !atomic_load_explicit(&w->run->stopping, memory_order_relaxed))
+        goc_yield();
 }
 
 /* Hands w->res to the result channel: waits for a receiver while the run
