@@ -42,15 +42,6 @@
 
 #define GOC__CHAN_LOCK_SPINS 64
 
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ __volatile__("yield" ::: "memory");
-#endif
-}
-
 void goc__chan_lock_slow(goc__chan_lock *l)
 {
     for (;;) {
@@ -64,7 +55,7 @@ void goc__chan_lock_slow(goc__chan_lock *l)
                         memory_order_relaxed))
                     return;
             }
-            cpu_relax();
+            goc__cpu_relax();
         }
         /* ...then let its thread run if the kernel preempted it. */
         sched_yield();

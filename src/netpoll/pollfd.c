@@ -132,11 +132,7 @@ static void spin_lock(pd_spin *l)
         for (int i = 0; i < 128; i++) {
             if (atomic_load_explicit(&l->state, memory_order_relaxed) == 0)
                 break;
-#if defined(__x86_64__)
-            __builtin_ia32_pause();
-#elif defined(__aarch64__)
-            __asm__ volatile("yield");
-#endif
+            goc__cpu_relax();
         }
         if (atomic_load_explicit(&l->state, memory_order_relaxed) != 0)
             sched_yield();

@@ -36,6 +36,9 @@
 /* Dead Gs past both caches wait, unreleased, for an idle thread to unmap
  * them, up to this many (then they are released at once). */
 #define GOC_STACKS_RETIRED_MAX (1 << 20)
+/* A thief leaves a running processor's runnext alone this long before
+ * stealing it (Go: usleep(3)); see runnext_grace in sched.c. */
+#define GOC_RUNNEXT_GRACE_NS (3 * 1000)
 /* Check the global run queue every this many schedules (fairness). */
 #define GOC_GLOBAL_RUNQ_TICK 61
 /* On that tick, poll the network without blocking if nobody has for this

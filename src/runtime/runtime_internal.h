@@ -50,6 +50,19 @@
 #define goc_likely(x) __builtin_expect(!!(x), 1)
 #define goc_unlikely(x) __builtin_expect(!!(x), 0)
 
+/* One step of a spin-wait loop: tells the CPU we spin (and, on SMT, lets
+ * the sibling thread run). */
+static inline void goc__cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield" ::: "memory");
+#else
+    atomic_signal_fence(memory_order_seq_cst);
+#endif
+}
+
 typedef struct goc_g goc_g;
 
 /* ---- goroutines ---------------------------------------------------- */

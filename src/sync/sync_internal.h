@@ -17,17 +17,6 @@
 
 /* ---- spinlock ------------------------------------------------------ */
 
-static inline void goc__cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ __volatile__("yield" ::: "memory");
-#else
-    atomic_signal_fence(memory_order_seq_cst);
-#endif
-}
-
 /*
  * A test-and-test-and-set spinlock (0 free, 1 held) for critical sections
  * of a few instructions: queueing or dequeueing a waiter. Unlike a pthread
