@@ -9,7 +9,7 @@
  * yields still has its timers fired by another thread).
  *
  * Invariants (under h->lock): a[i]->heap == h and a[i]->index == i for
- * i < n; h->next == a[0]->when, or 0 when n == 0 (read racily as a hint).
+ * i < n; h->next == a[0].when == a[0].t->when, or 0 when n == 0 (read racily as a hint).
  * A timer's fn runs with no lock held; t->heap is NULL (or points to its
  * heap again, re-armed, for a periodic timer) while it runs.
  */
@@ -21,9 +21,17 @@
 
 #include "runtime/sched.h"
 
+/* A heap slot keeps its timer's deadline next to the pointer, so that
+ * sifting compares slots of one array instead of chasing a pointer per
+ * comparison into timers spread over memory (cache misses, with 100k). */
+typedef struct heap_slot {
+    int64_t when;
+    goc__timer *t;
+} heap_slot;
+
 struct goc__timer_heap {
     pthread_mutex_t lock;
-    goc__timer **a;
+    heap_slot *a;
     int32_t n, cap;
     _Atomic int64_t next;     /* earliest deadline, 0 if empty */
 };
@@ -31,8 +39,15 @@ struct goc__timer_heap {
 goc__timer_heap *goc__timer_heap_new(void)
 {
     goc__timer_heap *h = calloc(1, sizeof *h);
-    if (h)
-        pthread_mutex_init(&h->lock, NULL);
+    if (h) {
+        /* Held for a few hundred ns at most: on contention, spinning a
+         * little beats the futex sleep and wake-up (microseconds each). */
+        pthread_mutexattr_t attr;
+        pthread_mutexattr_init(&attr);
+        pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ADAPTIVE_NP);
+        pthread_mutex_init(&h->lock, &attr);
+        pthread_mutexattr_destroy(&attr);
+    }
     return h;
 }
 
@@ -41,34 +56,34 @@ void goc__timer_heap_free(goc__timer_heap *h)
     if (!h)
         return;
     for (int32_t i = 0; i < h->n; i++)
-        atomic_store_explicit(&h->a[i]->heap, NULL, memory_order_relaxed);
+        atomic_store_explicit(&h->a[i].t->heap, NULL, memory_order_relaxed);
     pthread_mutex_destroy(&h->lock);
     free(h->a);
     free(h);
 }
 
-static void heap_set(goc__timer_heap *h, int32_t i, goc__timer *t)
+static void heap_set(goc__timer_heap *h, int32_t i, heap_slot s)
 {
-    h->a[i] = t;
-    t->index = i;
+    h->a[i] = s;
+    s.t->index = i;
 }
 
 static void sift_up(goc__timer_heap *h, int32_t i)
 {
-    goc__timer *t = h->a[i];
+    heap_slot s = h->a[i];
     while (i > 0) {
         int32_t parent = (i - 1) / 4;
-        if (h->a[parent]->when <= t->when)
+        if (h->a[parent].when <= s.when)
             break;
         heap_set(h, i, h->a[parent]);
         i = parent;
     }
-    heap_set(h, i, t);
+    heap_set(h, i, s);
 }
 
 static void sift_down(goc__timer_heap *h, int32_t i)
 {
-    goc__timer *t = h->a[i];
+    heap_slot s = h->a[i];
     for (;;) {
         int32_t c = 4 * i + 1;
         if (c >= h->n)
@@ -76,19 +91,19 @@ static void sift_down(goc__timer_heap *h, int32_t i)
         int32_t best = c;
         int32_t end = c + 4 < h->n ? c + 4 : h->n;
         for (int32_t k = c + 1; k < end; k++)
-            if (h->a[k]->when < h->a[best]->when)
+            if (h->a[k].when < h->a[best].when)
                 best = k;
-        if (h->a[best]->when >= t->when)
+        if (h->a[best].when >= s.when)
             break;
         heap_set(h, i, h->a[best]);
         i = best;
     }
-    heap_set(h, i, t);
+    heap_set(h, i, s);
 }
 
 static void update_next(goc__timer_heap *h)
 {
-    atomic_store_explicit(&h->next, h->n ? h->a[0]->when : 0,
+    atomic_store_explicit(&h->next, h->n ? h->a[0].when : 0,
                           memory_order_release);
 }
 
@@ -97,13 +112,13 @@ static bool heap_push(goc__timer_heap *h, goc__timer *t)
 {
     if (h->n == h->cap) {
         int32_t cap = h->cap ? h->cap * 2 : 64;
-        goc__timer **a = realloc(h->a, (size_t)cap * sizeof *a);
+        heap_slot *a = realloc(h->a, (size_t)cap * sizeof *a);
         if (!a)
             return false;
         h->a = a;
         h->cap = cap;
     }
-    heap_set(h, h->n++, t);
+    heap_set(h, h->n++, (heap_slot){t->when, t});
     sift_up(h, h->n - 1);
     atomic_store_explicit(&t->heap, h, memory_order_release);
     return true;
@@ -111,12 +126,12 @@ static bool heap_push(goc__timer_heap *h, goc__timer *t)
 
 static void heap_remove(goc__timer_heap *h, int32_t i)
 {
-    goc__timer *t = h->a[i];
+    goc__timer *t = h->a[i].t;
     h->n--;
     if (i != h->n) {
         heap_set(h, i, h->a[h->n]);
         sift_down(h, i);
-        sift_up(h, h->a[i]->index);
+        sift_up(h, h->a[i].t->index);
     }
     atomic_store_explicit(&t->heap, NULL, memory_order_release);
 }
@@ -151,7 +166,7 @@ void goc__timer_add(goc__timer *t, int64_t when, int64_t period)
         pthread_mutex_unlock(&h->lock);
         goc__fatal("out of memory adding a timer");
     }
-    bool earliest = h->a[0] == t;
+    bool earliest = h->a[0].t == t;
     if (earliest)
         update_next(h);
     pthread_mutex_unlock(&h->lock);
@@ -206,8 +221,8 @@ int64_t goc__timers_run(goc_p *p, int64_t now)
     if (next == 0 || next > now)
         return next;
     pthread_mutex_lock(&h->lock);
-    while (h->n > 0 && h->a[0]->when <= now) {
-        goc__timer *t = h->a[0];
+    while (h->n > 0 && h->a[0].when <= now) {
+        goc__timer *t = h->a[0].t;
         uint64_t seq = atomic_load_explicit(&t->seq, memory_order_acquire);
         goc__timer_fn fn = t->fn;
         void *arg = t->arg;
@@ -216,6 +231,7 @@ int64_t goc__timers_run(goc_p *p, int64_t now)
              * periodic timer never drifts. */
             int64_t missed = (now - t->when) / t->period + 1;
             t->when += missed * t->period;
+            h->a[0].when = t->when;
             sift_down(h, 0);
         } else {
             heap_remove(h, 0);
@@ -225,7 +241,7 @@ int64_t goc__timers_run(goc_p *p, int64_t now)
         fn(arg, seq, now);
         pthread_mutex_lock(&h->lock);
     }
-    next = h->n ? h->a[0]->when : 0;
+    next = h->n ? h->a[0].when : 0;
     pthread_mutex_unlock(&h->lock);
     return next;
 }
