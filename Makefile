@@ -4,6 +4,8 @@
 #   make test       the suite three times: optimised, ASan+UBSan, TSan
 #   make asan|tsan|release-test   one of those
 #   make fuzz       the calc protocol's libFuzzer target, FUZZ_SECONDS (30)
+#   make stress     STRESS_TESTS rerun STRESS_RUNS (50) times in each of the
+#                   three builds (default: channels, select and time)
 #   make bench      benchmarks side by side with Go, with ratios
 #   make valgrind   the suite under valgrind (annotated stack switches)
 #   make format     clang-format the sources
@@ -13,8 +15,19 @@ MAKEFLAGS += --no-print-directory
 CMAKE_FLAGS ?=
 TEST_ARGS ?=
 FUZZ_SECONDS ?= 30
+STRESS_RUNS ?= 50
+STRESS_JOBS ?= 4
+STRESS_TESTS ?= ^chan_ ^select_ ^time_
+# How each build's suite runs (sanitized builds run scaled-down loops
+# with longer time limits).
+ASAN_RUN = GOC_TEST_TIMEOUT_SCALE=4 GOC_TEST_ITER_DIV=10 \
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ./goc_tests
+TSAN_RUN = GOC_TEST_TIMEOUT_SCALE=6 GOC_TEST_ITER_DIV=1000 \
+	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+	setarch -R ./goc_tests
 
-.PHONY: all deps run test release-test asan tsan fuzz bench valgrind format clean test-aarch64
+.PHONY: all deps run test release-test asan tsan fuzz stress bench valgrind format clean test-aarch64
 
 all: deps
 	cmake -S . -B $(BUILD)/release -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
@@ -39,17 +52,12 @@ release-test: all
 asan: deps
 	cmake -S . -B $(BUILD)/asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGOC_SANITIZE=address >/dev/null
 	cmake --build $(BUILD)/asan -j $(JOBS)
-	cd $(BUILD)/asan && GOC_TEST_TIMEOUT_SCALE=4 GOC_TEST_ITER_DIV=10 \
-		ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
-		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-		./goc_tests -j $(JOBS) $(TEST_ARGS)
+	cd $(BUILD)/asan && $(ASAN_RUN) -j $(JOBS) $(TEST_ARGS)
 
 tsan: deps
 	cmake -S . -B $(BUILD)/tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGOC_SANITIZE=thread >/dev/null
 	cmake --build $(BUILD)/tsan -j $(JOBS)
-	cd $(BUILD)/tsan && GOC_TEST_TIMEOUT_SCALE=6 GOC_TEST_ITER_DIV=1000 \
-		TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
-		setarch -R ./goc_tests -j $(JOBS) $(TEST_ARGS)
+	cd $(BUILD)/tsan && $(TSAN_RUN) -j $(JOBS) $(TEST_ARGS)
 
 # libFuzzer (clang) on the request/response parser and evaluator, from the
 # committed corpus; new inputs go to a copy under the build folder.
@@ -62,6 +70,22 @@ fuzz: deps
 	rm -rf $(BUILD)/fuzz/corpus && cp -r tests/fuzz/corpus_calc $(BUILD)/fuzz/corpus
 	$(BUILD)/fuzz/fuzz_calc -max_total_time=$(FUZZ_SECONDS) -timeout=5 \
 		-print_final_stats=1 $(BUILD)/fuzz/corpus
+
+# The stress loop: each build's selection must pass every rerun. Each
+# build's full output goes to its stress.log; shown here: failures and the
+# "N passed, N failed" line. The runner exits 1 on any failure.
+stress: deps
+	$(MAKE) all
+	cmake -S . -B $(BUILD)/asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGOC_SANITIZE=address >/dev/null
+	cmake --build $(BUILD)/asan -j $(JOBS)
+	cmake -S . -B $(BUILD)/tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGOC_SANITIZE=thread >/dev/null
+	cmake --build $(BUILD)/tsan -j $(JOBS)
+	cd $(BUILD)/release && ./goc_tests -j $(STRESS_JOBS) -r $(STRESS_RUNS) $(STRESS_TESTS) \
+		>stress.log; rc=$$?; grep -v '^ok ' stress.log | tail -n 40; exit $$rc
+	cd $(BUILD)/asan && $(ASAN_RUN) -j $(STRESS_JOBS) -r $(STRESS_RUNS) $(STRESS_TESTS) \
+		>stress.log; rc=$$?; grep -v '^ok ' stress.log | tail -n 40; exit $$rc
+	cd $(BUILD)/tsan && $(TSAN_RUN) -j $(STRESS_JOBS) -r $(STRESS_RUNS) $(STRESS_TESTS) \
+		>stress.log; rc=$$?; grep -v '^ok ' stress.log | tail -n 40; exit $$rc
 
 test: release-test asan tsan fuzz
 	@echo "make test: all three builds and the fuzz run passed"

@@ -1,7 +1,7 @@
 /*
  * runner.c - runs every registered test in its own child process.
  *
- *   goc_tests [-l] [-j N] [-r REPEAT] [NAME-SUBSTRING...]
+ *   goc_tests [-l] [-j N] [-r REPEAT] [NAME-SUBSTRING | ^NAME-PREFIX ...]
  *
  * Each test runs in a forked child (its own process group) with a time
  * limit (default 60 s, or the test's own, times $GOC_TEST_TIMEOUT_SCALE);
@@ -75,9 +75,12 @@ static bool selected(const char *name, int argc, char **argv, int first)
 {
     if (first >= argc)
         return true;
-    for (int i = first; i < argc; i++)
-        if (strstr(name, argv[i]))
+    for (int i = first; i < argc; i++) {
+        const char *pat = argv[i];
+        if (pat[0] == '^' ? !strncmp(name, pat + 1, strlen(pat + 1))
+                          : strstr(name, pat) != NULL)
             return true;
+    }
     return false;
 }
 
@@ -201,7 +204,8 @@ int main(int argc, char **argv)
             repeat = atoi(argv[first + 1]);
             first += 2;
         } else {
-            fprintf(stderr, "usage: %s [-l] [-j N] [-r N] [NAME...]\n",
+            fprintf(stderr,
+                    "usage: %s [-l] [-j N] [-r N] [NAME | ^PREFIX ...]\n",
                     argv[0]);
             return 2;
         }
