@@ -86,7 +86,7 @@ net     tcp_echo_100conn  2 - -   >=1.5  errors==0
 CMAKE_DIR=$BUILD
 [ -f "$CMAKE_DIR/CMakeCache.txt" ] || CMAKE_DIR=$(dirname "$BUILD")
 if [ -f "$CMAKE_DIR/CMakeCache.txt" ] && command -v cmake >/dev/null; then
-    for m in runtime chan time sync net; do
+    for m in floors runtime chan time sync net; do
         if ! cmake --build "$CMAKE_DIR" --target "bench_$m" \
             >"$LOGS/build-bench_$m.log" 2>&1; then
             echo "note: bench_$m did not build (see $LOGS/build-bench_$m.log)"
@@ -161,6 +161,12 @@ field() {
 
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
+
+# The machine's floors first (bench_floors.c): what the ratios stand on.
+if [ -z "$FILTER" ] && [ -x "$BUILD/bench_floors" ]; then
+    "$BUILD/bench_floors" | tee -a "$RESULTS"
+    echo
+fi
 
 printf '%-18s %5s  %-12s %18s %12s %8s  %-7s %s\n' \
     benchmark procs figure goc Go goc/Go target status
