@@ -894,7 +894,7 @@ static goc_g *execute(goc_m *m, goc_g *g)
     if (m->p)
         m->p->schedtick++;
     goc__san_switch_begin(&m->g0san, &g->san, false);
-    goc__ctx_switch(&m->g0ctx, &g->ctx);
+    goc__ctx_switch(&m->g0ctx, &g->ctx, m);
     goc__san_switch_end(&m->g0san);
     goc_g *back = m->curg;
     m->curg = NULL;
@@ -972,9 +972,9 @@ static void g_switch_to_g0(goc_g *g, int action)
     goc_m *m = g->m;
     m->action = action;
     goc__san_switch_begin(&g->san, &m->g0san, action == ACT_EXIT);
-    goc__ctx_switch(&g->ctx, &m->g0ctx);
+    m = goc__ctx_switch(&g->ctx, &m->g0ctx, m);
     goc__san_switch_end(&g->san);
-    goc__m_finish_switch();
+    goc__m_finish_switch(m);
 }
 
 static void g_exit_on_g0(goc_m *m, goc_g *g);
@@ -992,9 +992,8 @@ static void g_exit_on_g0(goc_m *m, goc_g *g);
  * Invariant: m->prev != NULL only between a direct switch and the resumed
  * G's goc__m_finish_switch, on the same thread with nothing in between.
  */
-void goc__m_finish_switch(void)
+void goc__m_finish_switch(goc_m *m)
 {
-    goc_m *m = goc__getm();
     goc_g *prev = m->prev;
     if (!prev)
         return;
@@ -1052,9 +1051,9 @@ static void g_leave(goc_g *g, int action)
     atomic_store_explicit(&next->status, G_RUNNING, memory_order_relaxed);
     p->schedtick = tick + 1;
     goc__san_switch_begin(&g->san, &next->san, action == ACT_EXIT);
-    goc__ctx_switch(&g->ctx, &next->ctx);
+    m = goc__ctx_switch(&g->ctx, &next->ctx, m);
     goc__san_switch_end(&g->san);
-    goc__m_finish_switch();
+    goc__m_finish_switch(m);
 }
 
 static void main_finished(int ret)
@@ -1081,10 +1080,10 @@ static void g_exit_on_g0(goc_m *m, goc_g *g)
 }
 
 /* Entry of every goroutine, on its own stack. */
-void goc__g_start(goc_g *g)
+void goc__g_start(goc_g *g, goc_m *m)
 {
     goc__san_switch_end(&g->san);
-    goc__m_finish_switch();
+    goc__m_finish_switch(m);
     g->fn(g->arg);
     goc__san_no_return();
     g = goc__getg();
@@ -1105,10 +1104,10 @@ void goc_exit(void)
 
 void goc_yield(void)
 {
-    goc_g *g = goc__getg();
-    if (goc_unlikely(!g))
+    goc_m *m = goc__getm();
+    if (goc_unlikely(!m || !m->curg))
         goc__require_g("goc_yield");
-    g_leave(g, ACT_YIELD);
+    g_leave(m->curg, ACT_YIELD);
 }
 
 void goc__park(bool (*unlock_fn)(goc_g *, void *), void *arg,
@@ -1266,9 +1265,10 @@ static int initial_procs(void)
 
 static goc_p *p_new(int id)
 {
-    goc_p *p = calloc(1, sizeof *p);
+    goc_p *p = aligned_alloc(GOC_CACHE_LINE, sizeof *p);
     if (!p)
         goc__fatal("out of memory creating processor %d", id);
+    memset(p, 0, sizeof *p);
     p->id = id;
     p->timers = goc__timer_heap_new();
     if (!p->timers)

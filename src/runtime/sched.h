@@ -46,7 +46,11 @@ typedef struct goc__ctx {
     void *sp;
 } goc__ctx;
 
-void goc__ctx_switch(goc__ctx *from, goc__ctx *to);
+/* Save the caller's context in *from and resume *to. The resumed side's
+ * own call returns m: the M that switched to it, i.e. the M it now runs
+ * on, which thus needs no thread-local lookup. A fresh context enters
+ * goc__g_start(g, m) through goc__ctx_entry. */
+goc_m *goc__ctx_switch(goc__ctx *from, goc__ctx *to, goc_m *m);
 void goc__ctx_entry(void);
 
 enum {
@@ -95,34 +99,49 @@ struct goc_g {
 
 #define RUNQ_SIZE 256
 
+/*
+ * Layout: other threads poll a P's run queue (spinning thieves) and read
+ * its first line (status, timers); the owner writes schedtick and its
+ * caches on every schedule. Each group has its own cache line, so that
+ * polling never steals the line the owner is writing (false sharing).
+ * Allocated 64-byte aligned (p_new).
+ */
+#define GOC_CACHE_LINE 64
+
 struct goc_p {
+    /* Read by anyone. */
     int id;
     _Atomic uint32_t status;   /* P_* */
     goc_m *m;                  /* owner while P_RUNNING/P_SYSCALL */
     goc_p *link;               /* idle list (sched.lock) */
-    uint32_t schedtick;        /* owner only: goroutines run */
     _Atomic uint32_t syscalltick; /* bumped by each syscall begin */
-    /* Run queue: owner writes tail (release) and consumes at head (CAS);
-     * thieves CAS head. Slots are atomics so that racing reads are
-     * defined; a slot is only trusted after a successful head CAS. */
-    _Atomic uint32_t runqhead;
-    _Atomic uint32_t runqtail;
-    _Atomic(goc_g *) runq[RUNQ_SIZE];
-    _Atomic(goc_g *) runnext;  /* next to run; owner sets, thieves CAS */
-    /* Cache of dead default-size Gs (with their stacks); owner only. */
-    /* An array, not a list through the Gs: popping one must not wait
-     * for a cache miss on the G to learn the next (owner only). */
-    int gfree_n;
-    goc_g *gfree[GOC_GFREE_LOCAL_MAX];
-    /* Goroutine id batch: [goid_next, goid_end); owner only. */
-    uint64_t goid_next;
-    uint64_t goid_end;
+    /* Timers: 4-ary min-heap (timer.c). */
+    struct goc__timer_heap *timers;
     /* Live goroutine count delta (spawns - exits) on this P; owner writes
      * (atomic relaxed), anyone sums. */
     _Atomic int64_t ngoroutine;
-    /* Timers: 4-ary min-heap (timer.c). */
-    struct goc__timer_heap *timers;
-    uint32_t timer_polls;      /* owner only: goc__timers_poll calls */
+
+    /* Owner only. */
+    _Alignas(GOC_CACHE_LINE) uint32_t schedtick; /* goroutines run */
+    uint32_t timer_polls;      /* goc__timers_poll calls */
+    /* Goroutine id batch: [goid_next, goid_end). */
+    uint64_t goid_next;
+    uint64_t goid_end;
+    /* Cache of dead default-size Gs (with their stacks). An array, not a
+     * list through the Gs: popping one must not wait for a cache miss on
+     * the G to learn the next. */
+    int gfree_n;
+
+    /* Run queue: owner writes tail (release) and consumes at head (CAS);
+     * thieves CAS head. Slots are atomics so that racing reads are
+     * defined; a slot is only trusted after a successful head CAS. */
+    _Alignas(GOC_CACHE_LINE) _Atomic uint32_t runqhead;
+    _Atomic uint32_t runqtail;
+    _Atomic(goc_g *) runq[RUNQ_SIZE];
+    /* Next to run; owner sets, owner and thieves CAS it to NULL. */
+    _Alignas(GOC_CACHE_LINE) _Atomic(goc_g *) runnext;
+
+    _Alignas(GOC_CACHE_LINE) goc_g *gfree[GOC_GFREE_LOCAL_MAX];
 };
 
 struct goc_m {
@@ -217,7 +236,7 @@ void goc__execute_action(goc_m *m, goc_g *g);
 void goc__stopm(goc_m *m);
 void goc__checkdead(void);
 void goc__inject_glist(goc__glist *l);
-void goc__m_finish_switch(void);
+void goc__m_finish_switch(goc_m *m);
 
 /* stack.c */
 goc_g *goc__g_alloc(goc_p *p, size_t stack_size);

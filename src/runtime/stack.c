@@ -382,8 +382,9 @@ void goc__stacks_release_retired(void)
     }
 }
 
-/* Build the first frame so that switching to g enters goc__g_start(g). */
-extern void goc__g_start(goc_g *g);
+/* Build the first frame so that switching to g enters goc__g_start(g, m)
+ * (m: the M that switched to it). */
+extern void goc__g_start(goc_g *g, goc_m *m);
 
 void goc__g_prepare(goc_g *g)
 {

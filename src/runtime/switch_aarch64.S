@@ -1,14 +1,16 @@
 /*
  * switch_aarch64.S - goroutine context switch, AArch64 (AAPCS64).
  *
- * void goc__ctx_switch(goc__ctx *from, goc__ctx *to)
+ * goc_m *goc__ctx_switch(goc__ctx *from, goc__ctx *to, goc_m *m)
  *   Saves x19-x30, d8-d15 and FPCR in a 176-byte frame on the caller's
  *   stack, stores sp in from->sp, loads to->sp and restores. Frame layout
  *   (offsets from the saved sp): x19..x30 at 0..88, d8..d15 at 96..152,
- *   fpcr at 160. sp stays 16-byte aligned.
+ *   fpcr at 160. sp stays 16-byte aligned. Returns m into whoever saved
+ *   `to`.
  *
  * goc__ctx_entry: a fresh goroutine starts here with x19 = function,
- *   x20 = argument (restored from its initial frame); never returns.
+ *   x20 = argument (restored from its initial frame) and x0 = the m of
+ *   the switch (passed on as the second argument); never returns.
  */
     .text
     .globl goc__ctx_switch
@@ -45,6 +47,7 @@ goc__ctx_switch:
     ldr x9, [sp, #160]
     msr fpcr, x9
     add sp, sp, #176
+    mov x0, x2
     ret
     .size goc__ctx_switch, .-goc__ctx_switch
 
@@ -56,6 +59,7 @@ goc__ctx_entry:
     .cfi_undefined x30
     mov x29, #0
     mov x30, #0
+    mov x1, x0
     mov x0, x20
     blr x19
     brk #0

@@ -1,10 +1,10 @@
 /*
  * switch_x86_64.S - goroutine context switch, x86-64 System V.
  *
- * void goc__ctx_switch(goc__ctx *from, goc__ctx *to)
+ * goc_m *goc__ctx_switch(goc__ctx *from, goc__ctx *to, goc_m *m)
  *   Saves the callee-saved state of the caller on its stack, stores the
  *   stack pointer in from->sp, loads to->sp and restores the state saved
- *   there, returning into whoever saved `to`. Saved: rbx, rbp, r12-r15,
+ *   there, returning m into whoever saved `to`. Saved: rbx, rbp, r12-r15,
  *   the MXCSR (SSE control/status) and the x87 control word; everything
  *   else is caller-saved by the ABI. Frame (growing down from the return
  *   address): rbp rbx r12 r13 r14 r15 [mxcsr:4 | x87cw:2 | pad:2].
@@ -13,7 +13,8 @@
  *   stack.c) is built to the same layout.
  *
  * goc__ctx_entry: where a fresh goroutine first "returns" to. r12 holds
- *   the argument, rbx the function; it never returns. The CFI marks the
+ *   the argument, rbx the function, rax the m passed by the switch (the
+ *   function's second argument); it never returns. The CFI marks the
  *   outermost frame so that unwinders (backtrace) stop here.
  */
     .text
@@ -50,6 +51,7 @@ goc__ctx_switch:
     popq %r12
     popq %rbx
     popq %rbp
+    movq %rdx, %rax
     ret
     .cfi_endproc
     .size goc__ctx_switch, .-goc__ctx_switch
@@ -62,6 +64,7 @@ goc__ctx_entry:
     .cfi_undefined rip
     xorl %ebp, %ebp
     movq %r12, %rdi
+    movq %rax, %rsi
     andq $-16, %rsp
     callq *%rbx
     ud2

@@ -96,9 +96,9 @@ static void g_block_after_syscall(goc_g *g)
     goc_m *m = g->m;
     m->action = ACT_SYSCALL_BLOCK;
     goc__san_switch_begin(&g->san, &m->g0san, false);
-    goc__ctx_switch(&g->ctx, &m->g0ctx);
+    m = goc__ctx_switch(&g->ctx, &m->g0ctx, m);
     goc__san_switch_end(&g->san);
-    goc__m_finish_switch();
+    goc__m_finish_switch(m);
 }
 
 typedef struct sysmon_seen {
