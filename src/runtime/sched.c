@@ -834,13 +834,26 @@ top:
     goc__stacks_release_retired();
 
     /* Sleep: in the poller if it can deliver anything, else on a futex. */
-    bool wait_poll = atomic_load(&goc__sc.npollwait) > 0 ||
-                     atomic_load(&goc__sc.nwakers) > 0 || goc__timers_any();
-    bool f = false;
-    if (wait_poll &&
-        atomic_compare_exchange_strong(&goc__sc.polling, &f, true)) {
+    for (;;) {
+        bool wait_poll = atomic_load(&goc__sc.npollwait) > 0 ||
+                         atomic_load(&goc__sc.nwakers) > 0 ||
+                         goc__timers_any();
+        bool f = false;
+        if (!wait_poll ||
+            !atomic_compare_exchange_strong(&goc__sc.polling, &f, true))
+            break;
         now = goc_nanotime();
         int64_t until = run_all_timers(now);
+        if (until == 0 && atomic_load(&goc__sc.npollwait) == 0 &&
+            atomic_load(&goc__sc.nwakers) == 0) {
+            /* The timers that brought us here were stopped meanwhile and
+             * nothing else can arrive through the poller: an endless
+             * poll would count as a running M in checkdead and hide a
+             * deadlock. Look again (a timer added just now saw polling
+             * set and only broke the poll), then sleep as an idle M. */
+            (void)atomic_exchange(&goc__sc.polling, false); /* a fence */
+            continue;
+        }
         int64_t delay = -1;
         if (until) {
             delay = until - now;
