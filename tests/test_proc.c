@@ -671,11 +671,18 @@ static void pipe_writer(void *arg)
     ASSERT_EQ(goc_file_close(j->f), 0);
 }
 
+/* Reads one byte and reports the result on done. */
+typedef struct blocked_read {
+    goc_file *f;
+    goc_chan *done;
+} blocked_read;
+
 static void blocked_reader(void *arg)
 {
-    pipe_job *j = arg;
+    blocked_read *b = arg;
     char c;
-    j->err = (int)goc_file_read(j->f, &c, 1);
+    int err = (int)goc_file_read(b->f, &c, 1);
+    goc_chan_send(b->done, &err);
 }
 
 static int os_pipe_main(void *arg)
@@ -710,12 +717,18 @@ static int os_pipe_main(void *arg)
 
     /* Close wakes a goroutine blocked reading: -EBADF. */
     ASSERT_EQ(goc_pipe(&r, &w), 0);
-    pipe_job rj = {r, 0, 0, 1};
+    blocked_read rj = {r, goc_chan_make(sizeof(int), 1)};
+    ASSERT(rj.done != NULL);
     go(blocked_reader, &rj);
     goc_sleep(20 * MS);
-    ASSERT_EQ(rj.err, 1); /* still blocked */
+    int err = 0;
+    ASSERT_EQ(goc_chan_len(rj.done), 0); /* still blocked */
     ASSERT_EQ(goc_file_close(r), 0);
-    ASSERT_EQ(rj.err, -EBADF); /* close waited for it to leave */
+    /* Woken by the close. (Its store after the read returns is not
+     * ordered with close's return: read it through the channel.) */
+    ASSERT(goc_chan_recv(rj.done, &err));
+    ASSERT_EQ(err, -EBADF);
+    goc_chan_free(rj.done);
     ASSERT_EQ(goc_file_close(w), 0);
 
     /* A full pipe parks the writer until the reader drains it. */
