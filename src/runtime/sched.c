@@ -718,6 +718,18 @@ static void poll_if_stale(int64_t now)
         goc__inject_glist(&list);
 }
 
+/* Take an idle P for m (which has none); false if there is none. */
+static bool try_acquire_idle_p(goc_m *m)
+{
+    pthread_mutex_lock(&goc__sc.lock);
+    goc_p *np = goc__pidleget();
+    pthread_mutex_unlock(&goc__sc.lock);
+    if (!np)
+        return false;
+    acquirep(m, np);
+    return true;
+}
+
 static goc_g *find_runnable(goc_m *m)
 {
 top:
@@ -812,15 +824,14 @@ top:
         m->spinning = false;
         atomic_fetch_sub(&goc__sc.nmspinning, 1);
         /* A G made ready while we were spinning may have seen
-         * nmspinning > 0 and woken nobody: look again. */
+         * nmspinning > 0 and woken nobody: look again, in the global
+         * queue too (where a thread without a P, such as a poller
+         * running timers, puts what it readies), as Go does. */
         int32_t n = atomic_load(&goc__sc.gomaxprocs);
+        bool global = atomic_load(&goc__sc.runq_size) > 0;
         for (int32_t i = 0; i < n; i++) {
-            if (!runq_empty(goc__sc.allp[i])) {
-                pthread_mutex_lock(&goc__sc.lock);
-                goc_p *np = goc__pidleget();
-                pthread_mutex_unlock(&goc__sc.lock);
-                if (np) {
-                    acquirep(m, np);
+            if (global || !runq_empty(goc__sc.allp[i])) {
+                if (try_acquire_idle_p(m)) {
                     m->spinning = true;
                     atomic_fetch_add(&goc__sc.nmspinning, 1);
                     goto top;
@@ -852,6 +863,8 @@ top:
              * deadlock. Look again (a timer added just now saw polling
              * set and only broke the poll), then sleep as an idle M. */
             (void)atomic_exchange(&goc__sc.polling, false); /* a fence */
+            if (atomic_load(&goc__sc.runq_size) > 0 && try_acquire_idle_p(m))
+                goto top; /* run what the timers readied */
             continue;
         }
         int64_t delay = -1;
