@@ -879,15 +879,11 @@ top:
             goc__netpoll(delay, &list);
         atomic_store(&goc__sc.poll_until, 0);
         atomic_store(&goc__sc.polling, false);
-        pthread_mutex_lock(&goc__sc.lock);
-        goc_p *np = goc__pidleget();
-        pthread_mutex_unlock(&goc__sc.lock);
-        if (!np) {
+        if (!try_acquire_idle_p(m)) {
             goc__inject_glist(&list);
             goc__stopm(m);
             goto top;
         }
-        acquirep(m, np);
         if ((g = glist_pop(&list))) {
             goc__inject_glist(&list);
             atomic_store(&g->status, G_RUNNABLE);
