@@ -36,6 +36,10 @@
 /* Dead Gs past both caches wait, unreleased, for an idle thread to unmap
  * them, up to this many (then they are released at once). */
 #define GOC_STACKS_RETIRED_MAX (1 << 20)
+/* Retired stacks an idle thread unmaps between two looks at the clock
+ * (about 20 us each), and how long before the next timer it stops. */
+#define GOC_STACKS_RELEASE_BATCH 16
+#define GOC_STACKS_RELEASE_MARGIN_NS (1000 * 1000)
 /* A thief leaves a running processor's runnext alone this long before
  * stealing it (Go: usleep(3)); see runnext_grace in sched.c. */
 #define GOC_RUNNEXT_GRACE_NS (3 * 1000)

@@ -243,8 +243,9 @@ goc_g *goc__g_alloc(goc_p *p, size_t stack_size);
 void goc__g_free(goc_p *p, goc_g *g);
 void goc__g_prepare(goc_g *g);
 void goc__stacks_shutdown(void);
-/* Release the stacks of dead Gs past the caches (an idle thread, no P). */
-void goc__stacks_release_retired(void);
+/* Release a few stacks of dead Gs past the caches (an idle thread, no
+ * P); false when none is left. */
+bool goc__stacks_release_some(void);
 void goc__stack_check(goc_g *g);
 bool goc__stack_fault(void *addr, goc_g *g);
 

@@ -22,7 +22,13 @@
  * steady state. Past both bounds they are retired: a thread about to go
  * idle unmaps guarded mappings and returns slab stacks to their slab (a
  * slab whose stacks are all free is unmapped, giving its pages back).
- * Slab stacks take their first-touch fault outside stack_lock.
+ *
+ * Locking rule: no system call and no first touch of a fresh page happens
+ * under stack_lock. Both take tens of microseconds on a VM (a first touch
+ * measured 18-28 us here); an exiting goroutine that finds the lock held
+ * sleeps on it, and the spawner re-taking it at once starved such exits
+ * for hundreds of milliseconds (sleep_100k). Work that needs the kernel is
+ * unlinked under the lock and done after it (unmap_list).
  *
  * Invariants: every GUARDED/CUSTOM mapping is on the registry list
  * (all_next/all_prev) and every slab on the slab list, both under
@@ -67,6 +73,13 @@ static int guarded_live;       /* GUARDED stacks mapped or being mapped */
 static goc_g *retired;         /* dead Gs waiting to be released */
 static _Atomic int retired_n;  /* written under the lock, read racily */
 
+/* Mappings unlinked under stack_lock, to be unmapped after it: dead
+ * guarded Gs chained through schedlink, empty slabs through next. */
+typedef struct unmap_list {
+    goc_g *gs;
+    goc__slab *slabs;
+} unmap_list;
+
 /* Slab of a SLAB g: kept in the otherwise unused all_prev field. */
 #define G_SLAB(g) ((goc__slab *)(g)->all_prev)
 
@@ -108,7 +121,9 @@ static void registry_add_locked(goc_g *g)
     registry = g;
 }
 
-static void unmap_guarded(goc_g *g)
+/* Unlink a guarded or custom G from the registry (stack_lock held); its
+ * mapping goes on *ul. */
+static void registry_remove_locked(goc_g *g, unmap_list *ul)
 {
     if (g->all_prev)
         g->all_prev->all_next = g->all_next;
@@ -119,7 +134,8 @@ static void unmap_guarded(goc_g *g)
     if (g->stack_kind == STACK_GUARDED)
         guarded_live--;
     goc__san_fiber_destroy(&g->san);
-    munmap(g->map_lo, g->map_len);
+    g->schedlink = ul->gs;
+    ul->gs = g;
 }
 
 static void partial_remove(goc__slab *s)
@@ -143,28 +159,40 @@ static void partial_add(goc__slab *s)
     s->on_partial = true;
 }
 
-/* Take a free slot of a slab (stack_lock held): the low end of the
- * stack, and its slab in *slab; NULL when out of address space. */
+/* A new empty slab, not linked anywhere yet (no lock needed); NULL when
+ * out of memory or address space. */
+static goc__slab *slab_new(void)
+{
+    size_t stride = GOC_STACK_DEFAULT;
+    char *base = mmap(NULL, stride * GOC_SLAB_STACKS, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (base == MAP_FAILED)
+        return NULL;
+    goc__slab *s = calloc(1, sizeof *s);
+    if (!s) {
+        munmap(base, stride * GOC_SLAB_STACKS);
+        return NULL;
+    }
+    s->base = base;
+    s->stride = stride;
+    s->nfree = GOC_SLAB_STACKS;
+    for (int i = 0; i < GOC_SLAB_STACKS; i++)
+        s->free_idx[i] = (uint16_t)(GOC_SLAB_STACKS - 1 - i);
+    return s;
+}
+
+/* Take a free slot of a slab (stack_lock held; dropped meanwhile if a
+ * slab must be mapped): the low end of the stack, and its slab in *slab;
+ * NULL when out of address space. */
 static char *slab_take_locked(goc__slab **slab)
 {
     goc__slab *s = partial;
     if (!s) {
-        size_t stride = GOC_STACK_DEFAULT;
-        char *base = mmap(NULL, stride * GOC_SLAB_STACKS,
-                          PROT_READ | PROT_WRITE,
-                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-        if (base == MAP_FAILED)
+        pthread_mutex_unlock(&stack_lock);
+        s = slab_new();
+        pthread_mutex_lock(&stack_lock);
+        if (!s)
             return NULL;
-        s = calloc(1, sizeof *s);
-        if (!s) {
-            munmap(base, stride * GOC_SLAB_STACKS);
-            return NULL;
-        }
-        s->base = base;
-        s->stride = stride;
-        s->nfree = GOC_SLAB_STACKS;
-        for (int i = 0; i < GOC_SLAB_STACKS; i++)
-            s->free_idx[i] = (uint16_t)(GOC_SLAB_STACKS - 1 - i);
         s->next = slabs;
         if (slabs)
             slabs->prev = s;
@@ -189,7 +217,8 @@ static goc_g *slab_init_unlocked(char *lo, goc__slab *s)
     return g;
 }
 
-static void slab_unlink_free(goc__slab *s)
+/* Unlink a slab (stack_lock held); it goes on *ul. */
+static void slab_unlink_locked(goc__slab *s, unmap_list *ul)
 {
     if (s->on_partial)
         partial_remove(s);
@@ -199,11 +228,31 @@ static void slab_unlink_free(goc__slab *s)
         slabs = s->next;
     if (s->next)
         s->next->prev = s->prev;
-    munmap(s->base, s->stride * GOC_SLAB_STACKS);
-    free(s);
+    s->next = ul->slabs;
+    ul->slabs = s;
 }
 
-static void slab_release(goc_g *g)
+/* Give back what was unlinked, without stack_lock. The G of a guarded
+ * stack lives in its own mapping, so read the link first. */
+static void unmap_list_release(unmap_list *ul)
+{
+    while (ul->gs) {
+        goc_g *g = ul->gs;
+        ul->gs = g->schedlink;
+        munmap(g->map_lo, g->map_len);
+    }
+    while (ul->slabs) {
+        goc__slab *s = ul->slabs;
+        ul->slabs = s->next;
+#ifdef GOC_ASAN
+        __asan_unpoison_memory_region(s->base, s->stride * GOC_SLAB_STACKS);
+#endif
+        munmap(s->base, s->stride * GOC_SLAB_STACKS);
+        free(s);
+    }
+}
+
+static void slab_release_locked(goc_g *g, unmap_list *ul)
 {
     goc__slab *s = G_SLAB(g);
     int idx = (int)((g->map_lo - s->base) / s->stride);
@@ -215,7 +264,7 @@ static void slab_release(goc_g *g)
     (void)lo;
     s->free_idx[s->nfree++] = (uint16_t)idx;
     if (s->nfree == GOC_SLAB_STACKS)
-        slab_unlink_free(s);
+        slab_unlink_locked(s, ul);
     else if (!s->on_partial)
         partial_add(s);
 }
@@ -245,6 +294,7 @@ goc_g *goc__g_alloc(goc_p *p, size_t stack_size)
                      ~(size_t)(GOC_PAGE_SIZE - 1);
         g = map_guarded_stack(stack_size, STACK_CUSTOM);
         if (g) {
+            /* The G's page is touched: only the link is left to do. */
             pthread_mutex_lock(&stack_lock);
             registry_add_locked(g);
             pthread_mutex_unlock(&stack_lock);
@@ -284,14 +334,15 @@ goc_g *goc__g_alloc(goc_p *p, size_t stack_size)
         pthread_mutex_unlock(&stack_lock);
         return g;
     }
-    /* A new stack. A guarded one is mapped under the lock: mapping it
-     * outside measured slower for spawn+join at 2 processors (0.16 vs
-     * 0.13 us, repeatably, cause not found); slab stacks, the bulk of a
-     * large spawn, take the first-touch fault outside. */
+    /* A new stack, mapped and first touched outside the lock (see the
+     * locking rule at the top); its slot is counted first, so that
+     * concurrent spawners never pass the bound. */
     if (guarded_live < GOC_GUARDED_STACKS_MAX) {
         guarded_live++;
+        pthread_mutex_unlock(&stack_lock);
         g = map_guarded_stack(GOC_STACK_DEFAULT - GOC_STACK_GUARD,
-                                 STACK_GUARDED);
+                              STACK_GUARDED);
+        pthread_mutex_lock(&stack_lock);
         if (g) {
             registry_add_locked(g);
             pthread_mutex_unlock(&stack_lock);
@@ -305,24 +356,24 @@ goc_g *goc__g_alloc(goc_p *p, size_t stack_size)
     return lo ? slab_init_unlocked(lo, s) : NULL;
 }
 
-static void g_release_locked(goc_g *g)
+static void g_release_locked(goc_g *g, unmap_list *ul)
 {
     if (g->stack_kind == STACK_SLAB)
-        slab_release(g);
+        slab_release_locked(g, ul);
     else
-        unmap_guarded(g);
+        registry_remove_locked(g, ul);
 }
 
 /* A dead G past both caches: releasing it now (munmap, TLB shootdowns)
  * would stall the exiting goroutine's processor and, through the kernel's
  * mmap lock, every other one faulting in a stack; so it waits on the
- * retired list for an idle thread (goc__stacks_release_retired), up to a
+ * retired list for an idle thread (goc__stacks_release_some), up to a
  * bound (stack_lock). */
-static void retire_locked(goc_g *g)
+static void retire_locked(goc_g *g, unmap_list *ul)
 {
     if (atomic_load_explicit(&retired_n, memory_order_relaxed) >=
         GOC_STACKS_RETIRED_MAX) {
-        g_release_locked(g);
+        g_release_locked(g, ul);
         return;
     }
     g->schedlink = retired;
@@ -332,10 +383,12 @@ static void retire_locked(goc_g *g)
 
 void goc__g_free(goc_p *p, goc_g *g)
 {
+    unmap_list ul = {0};
     if (g->stack_kind == STACK_CUSTOM) {
         pthread_mutex_lock(&stack_lock);
-        unmap_guarded(g);
+        registry_remove_locked(g, &ul);
         pthread_mutex_unlock(&stack_lock);
+        unmap_list_release(&ul);
         return;
     }
     if (p) {
@@ -351,9 +404,10 @@ void goc__g_free(goc_p *p, goc_g *g)
             if (gfree_global_n < GOC_GFREE_GLOBAL_MAX)
                 gfree_global[gfree_global_n++] = p->gfree[i];
             else
-                retire_locked(p->gfree[i]);
+                retire_locked(p->gfree[i], &ul);
         }
         pthread_mutex_unlock(&stack_lock);
+        unmap_list_release(&ul);
         p->gfree_n -= GOC_GFREE_BATCH;
         memmove(&p->gfree[0], &p->gfree[GOC_GFREE_BATCH],
                 (size_t)p->gfree_n * sizeof p->gfree[0]);
@@ -364,22 +418,27 @@ void goc__g_free(goc_p *p, goc_g *g)
     if (gfree_global_n < GOC_GFREE_GLOBAL_MAX)
         gfree_global[gfree_global_n++] = g;
     else
-        retire_locked(g);
+        retire_locked(g, &ul);
     pthread_mutex_unlock(&stack_lock);
+    unmap_list_release(&ul);
 }
 
-void goc__stacks_release_retired(void)
+bool goc__stacks_release_some(void)
 {
-    while (atomic_load_explicit(&retired_n, memory_order_relaxed) > 0) {
-        pthread_mutex_lock(&stack_lock);
-        for (int i = 0; i < GOC_GFREE_BATCH && retired; i++) {
-            goc_g *g = retired;
-            retired = g->schedlink;
-            atomic_fetch_sub_explicit(&retired_n, 1, memory_order_relaxed);
-            g_release_locked(g);
-        }
-        pthread_mutex_unlock(&stack_lock);
+    if (atomic_load_explicit(&retired_n, memory_order_relaxed) == 0)
+        return false;
+    unmap_list ul = {0};
+    pthread_mutex_lock(&stack_lock);
+    for (int i = 0; i < GOC_STACKS_RELEASE_BATCH && retired; i++) {
+        goc_g *g = retired;
+        retired = g->schedlink;
+        atomic_fetch_sub_explicit(&retired_n, 1, memory_order_relaxed);
+        g_release_locked(g, &ul);
     }
+    bool more = retired != NULL;
+    pthread_mutex_unlock(&stack_lock);
+    unmap_list_release(&ul);
+    return more;
 }
 
 /* Build the first frame so that switching to g enters goc__g_start(g, m)
@@ -437,20 +496,17 @@ bool goc__stack_fault(void *addr, goc_g *g)
 
 void goc__stacks_shutdown(void)
 {
+    unmap_list ul = {0};
     pthread_mutex_lock(&stack_lock);
     gfree_global_n = 0;
     retired = NULL; /* their mappings go with the registry and slabs */
     atomic_store_explicit(&retired_n, 0, memory_order_relaxed);
     while (registry)
-        unmap_guarded(registry);
-    while (slabs) {
-#ifdef GOC_ASAN
-        __asan_unpoison_memory_region(slabs->base,
-                                      slabs->stride * GOC_SLAB_STACKS);
-#endif
-        slab_unlink_free(slabs);
-    }
+        registry_remove_locked(registry, &ul);
+    while (slabs)
+        slab_unlink_locked(slabs, &ul);
     partial = NULL;
     guarded_live = 0;
     pthread_mutex_unlock(&stack_lock);
+    unmap_list_release(&ul);
 }
