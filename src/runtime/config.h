@@ -40,6 +40,14 @@
  * (about 20 us each), and how long before the next timer it stops. */
 #define GOC_STACKS_RELEASE_BATCH 16
 #define GOC_STACKS_RELEASE_MARGIN_NS (1000 * 1000)
+/* While spawns keep needing new stacks, idle threads make them ahead and
+ * put them in the global G cache, so that the first-touch faults (~20 us
+ * a page on a VM) are shared with an otherwise idle CPU: this many ahead
+ * per new stack a spawn made itself, a few at a time, up to a cache of
+ * PREFILL_MAX. */
+#define GOC_STACKS_PREFILL_AHEAD 2
+#define GOC_STACKS_PREFILL_BATCH 4
+#define GOC_STACKS_PREFILL_MAX 1024
 /* A thief leaves a running processor's runnext alone this long before
  * stealing it (Go: usleep(3)); see runnext_grace in sched.c. */
 #define GOC_RUNNEXT_GRACE_NS (3 * 1000)

@@ -837,6 +837,21 @@ top:
                     return g;
             }
         }
+        /* Still spinning (so spawners wake nobody else): make the new
+         * stacks that spawns keep needing, looking for work in between. */
+        while (goc__stacks_prefill_some()) {
+            for (int32_t i = 0; i < procs; i++) {
+                goc_p *v = goc__sc.allp[i];
+                if (v != p && (g = runqsteal(p, v, true)))
+                    return g;
+            }
+            if (atomic_load_explicit(&goc__sc.runq_size,
+                                     memory_order_relaxed) > 0)
+                goto top;
+            int64_t next = timers_earliest();
+            if (next && next <= goc_nanotime())
+                goto top;
+        }
     }
 
     /* Nothing found: give up the P. */

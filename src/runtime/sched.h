@@ -246,6 +246,10 @@ void goc__stacks_shutdown(void);
 /* Release a few stacks of dead Gs past the caches (an idle thread, no
  * P); false when none is left. */
 bool goc__stacks_release_some(void);
+/* Make a few new default stacks ahead of demand into the global G cache
+ * (an idle thread, no P), while spawns keep needing new ones; false when
+ * none is wanted. */
+bool goc__stacks_prefill_some(void);
 void goc__stack_check(goc_g *g);
 bool goc__stack_fault(void *addr, goc_g *g);
 

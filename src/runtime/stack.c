@@ -71,6 +71,9 @@ static goc_g *gfree_global[GOC_GFREE_GLOBAL_MAX];
 static int gfree_global_n;
 static int guarded_live;       /* GUARDED stacks mapped or being mapped */
 static goc_g *retired;         /* dead Gs waiting to be released */
+/* New stacks idle threads may make ahead of demand (goc__stacks_prefill_
+ * some): raised by each spawn that had to make one itself. */
+static _Atomic int prefill_wanted;
 static _Atomic int retired_n;  /* written under the lock, read racily */
 
 /* Mappings unlinked under stack_lock, to be unmapped after it: dead
@@ -282,6 +285,31 @@ static inline goc_g *gfree_pop(goc_p *p)
     return g;
 }
 
+/* A new default-size G with its stack (stack_lock held on entry,
+ * released on return), mapped and first touched outside the lock (see
+ * the locking rule at the top); a guarded slot is counted first, so that
+ * concurrent callers never pass the bound. NULL when out of memory. */
+static goc_g *new_default_g_locked(void)
+{
+    if (guarded_live < GOC_GUARDED_STACKS_MAX) {
+        guarded_live++;
+        pthread_mutex_unlock(&stack_lock);
+        goc_g *g = map_guarded_stack(GOC_STACK_DEFAULT - GOC_STACK_GUARD,
+                                     STACK_GUARDED);
+        pthread_mutex_lock(&stack_lock);
+        if (g) {
+            registry_add_locked(g);
+            pthread_mutex_unlock(&stack_lock);
+            return g;
+        }
+        guarded_live--;
+    }
+    goc__slab *s = NULL;
+    char *lo = slab_take_locked(&s);
+    pthread_mutex_unlock(&stack_lock);
+    return lo ? slab_init_unlocked(lo, s) : NULL;
+}
+
 goc_g *goc__g_alloc(goc_p *p, size_t stack_size)
 {
     goc_g *g = NULL;
@@ -334,26 +362,10 @@ goc_g *goc__g_alloc(goc_p *p, size_t stack_size)
         pthread_mutex_unlock(&stack_lock);
         return g;
     }
-    /* A new stack, mapped and first touched outside the lock (see the
-     * locking rule at the top); its slot is counted first, so that
-     * concurrent spawners never pass the bound. */
-    if (guarded_live < GOC_GUARDED_STACKS_MAX) {
-        guarded_live++;
-        pthread_mutex_unlock(&stack_lock);
-        g = map_guarded_stack(GOC_STACK_DEFAULT - GOC_STACK_GUARD,
-                              STACK_GUARDED);
-        pthread_mutex_lock(&stack_lock);
-        if (g) {
-            registry_add_locked(g);
-            pthread_mutex_unlock(&stack_lock);
-            return g;
-        }
-        guarded_live--;
-    }
-    goc__slab *s = NULL;
-    char *lo = slab_take_locked(&s);
-    pthread_mutex_unlock(&stack_lock);
-    return lo ? slab_init_unlocked(lo, s) : NULL;
+    /* A new stack: ask idle threads to make the next ones. */
+    atomic_fetch_add_explicit(&prefill_wanted, GOC_STACKS_PREFILL_AHEAD,
+                              memory_order_relaxed);
+    return new_default_g_locked();
 }
 
 static void g_release_locked(goc_g *g, unmap_list *ul)
@@ -439,6 +451,43 @@ bool goc__stacks_release_some(void)
     pthread_mutex_unlock(&stack_lock);
     unmap_list_release(&ul);
     return more;
+}
+
+bool goc__stacks_prefill_some(void)
+{
+    int want = atomic_load_explicit(&prefill_wanted, memory_order_relaxed);
+    if (want <= 0)
+        return false;
+    if (want > GOC_STACKS_PREFILL_BATCH)
+        want = GOC_STACKS_PREFILL_BATCH;
+    atomic_fetch_sub_explicit(&prefill_wanted, want, memory_order_relaxed);
+    goc_g *made[GOC_STACKS_PREFILL_BATCH];
+    int n = 0;
+    while (n < want) {
+        pthread_mutex_lock(&stack_lock);
+        if (gfree_global_n + n >= GOC_STACKS_PREFILL_MAX || retired) {
+            /* Enough made, or dead stacks to reuse: stop asking. */
+            pthread_mutex_unlock(&stack_lock);
+            atomic_store_explicit(&prefill_wanted, 0, memory_order_relaxed);
+            break;
+        }
+        goc_g *g = new_default_g_locked();
+        if (!g)
+            break;
+        made[n++] = g;
+    }
+    if (n == 0)
+        return false;
+    pthread_mutex_lock(&stack_lock);
+    int i = 0;
+    for (; i < n && gfree_global_n < GOC_GFREE_GLOBAL_MAX; i++)
+        gfree_global[gfree_global_n++] = made[i];
+    unmap_list ul = {0};
+    for (; i < n; i++)
+        retire_locked(made[i], &ul);
+    pthread_mutex_unlock(&stack_lock);
+    unmap_list_release(&ul);
+    return true;
 }
 
 /* Build the first frame so that switching to g enters goc__g_start(g, m)
