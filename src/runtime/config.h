@@ -48,6 +48,8 @@
 #define GOC_STACKS_PREFILL_AHEAD 2
 #define GOC_STACKS_PREFILL_BATCH 4
 #define GOC_STACKS_PREFILL_MAX 1024
+/* Idle-work functions other modules may register (goc__idle_work_register). */
+#define GOC_IDLE_WORK_MAX 4
 /* A thief leaves a running processor's runnext alone this long before
  * stealing it (Go: usleep(3)); see runnext_grace in sched.c. */
 #define GOC_RUNNEXT_GRACE_NS (3 * 1000)

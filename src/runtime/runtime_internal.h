@@ -143,6 +143,19 @@ bool goc__timer_mod(goc__timer *t, int64_t when, int64_t period);
  * them all from firing until it blocks (there is no preemption). */
 void goc__timers_poll(void);
 
+/* ---- idle work ----------------------------------------------------- */
+
+/* Work a spinning thread that found nothing to run may do meanwhile: make
+ * fresh memory that a busy goroutine is about to need (first touches cost
+ * ~20 us a page on a VM, and would otherwise all fall on the goroutine's
+ * CPU). A function does a bounded step (tens of microseconds) and returns
+ * true if it did something; it runs without a P's goroutine, holding no
+ * lock, and must be safe to call at any time from any scheduler thread.
+ * Registering the same function again does nothing; at most
+ * GOC_IDLE_WORK_MAX, for the life of the process. */
+typedef bool (*goc__idle_work_fn)(void);
+void goc__idle_work_register(goc__idle_work_fn fn);
+
 /* ---- the poller ---------------------------------------------------- */
 
 typedef struct goc__glist {

@@ -686,6 +686,39 @@ static int64_t run_all_timers(int64_t now)
     return earliest;
 }
 
+static _Atomic(goc__idle_work_fn) idle_work[GOC_IDLE_WORK_MAX];
+static pthread_mutex_t idle_work_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void goc__idle_work_register(goc__idle_work_fn fn)
+{
+    pthread_mutex_lock(&idle_work_lock);
+    for (int i = 0; i < GOC_IDLE_WORK_MAX; i++) {
+        goc__idle_work_fn f = atomic_load(&idle_work[i]);
+        if (f == fn)
+            break;
+        if (f == NULL) {
+            atomic_store(&idle_work[i], fn);
+            break;
+        }
+        GOC_ASSERT(i + 1 < GOC_IDLE_WORK_MAX);
+    }
+    pthread_mutex_unlock(&idle_work_lock);
+}
+
+/* One step of every kind of idle work; true if any did something. */
+static bool idle_work_some(void)
+{
+    bool did = goc__stacks_prefill_some();
+    for (int i = 0; i < GOC_IDLE_WORK_MAX; i++) {
+        goc__idle_work_fn f =
+            atomic_load_explicit(&idle_work[i], memory_order_acquire);
+        if (f == NULL)
+            break;
+        did |= f();
+    }
+    return did;
+}
+
 /* The earliest deadline of all processors' timers, 0 if none (racy). */
 static int64_t timers_earliest(void)
 {
@@ -838,8 +871,9 @@ top:
             }
         }
         /* Still spinning (so spawners wake nobody else): make the new
-         * stacks that spawns keep needing, looking for work in between. */
-        while (goc__stacks_prefill_some()) {
+         * stacks and other fresh memory that busy goroutines keep needing,
+         * looking for work in between. */
+        while (idle_work_some()) {
             for (int32_t i = 0; i < procs; i++) {
                 goc_p *v = goc__sc.allp[i];
                 if (v != p && (g = runqsteal(p, v, true)))

@@ -98,8 +98,17 @@ static int64_t deadline(int64_t d)
 static struct {
     pthread_mutex_t lock;
     void *free;       /* free blocks, linked through their first word */
+    int nfree;        /* blocks on the free list */
+    size_t size;      /* the block size, once known */
     char *next, *end; /* the unused rest of the newest chunk */
 } blocks = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+/* Blocks idle threads may carve and touch ahead (blocks_prefill): raised
+ * by each block carved from fresh memory by a timer's creator. */
+static _Atomic int blocks_wanted;
+#define BLOCKS_PREFILL_AHEAD 2
+#define BLOCKS_PREFILL_BATCH 64  /* about 4 pages */
+#define BLOCKS_PREFILL_MAX 4096  /* free blocks past which none is made */
 
 /* Map a TIMER_CHUNK-aligned chunk (blocks.lock held). */
 static bool blocks_grow(void)
@@ -120,6 +129,48 @@ static bool blocks_grow(void)
 }
 #endif
 
+#ifndef TIMER_BLOCKS_MALLOC
+/*
+ * Idle work (goc__idle_work_register): while timers keep being made from
+ * fresh memory, a spinning scheduler thread carves the next blocks and
+ * touches their pages, so that their first-touch faults fall on its idle
+ * CPU instead of the creator's (timers_100k at 2 processors). Bounded by
+ * the demand and by BLOCKS_PREFILL_MAX free blocks.
+ */
+static bool blocks_prefill(void)
+{
+    int want = atomic_load_explicit(&blocks_wanted, memory_order_relaxed);
+    if (want <= 0)
+        return false;
+    if (want > BLOCKS_PREFILL_BATCH)
+        want = BLOCKS_PREFILL_BATCH;
+    atomic_fetch_sub_explicit(&blocks_wanted, want, memory_order_relaxed);
+    pthread_mutex_lock(&blocks.lock);
+    size_t size = blocks.size;
+    if (blocks.nfree >= BLOCKS_PREFILL_MAX ||
+        ((size_t)(blocks.end - blocks.next) < size && !blocks_grow())) {
+        pthread_mutex_unlock(&blocks.lock);
+        atomic_store_explicit(&blocks_wanted, 0, memory_order_relaxed);
+        return false;
+    }
+    size_t avail = (size_t)(blocks.end - blocks.next) / size;
+    int n = avail < (size_t)want ? (int)avail : want;
+    char *first = blocks.next;
+    blocks.next += (size_t)n * size;
+    pthread_mutex_unlock(&blocks.lock);
+    /* Ours alone until linked in: chaining them is the first touch. */
+    for (int i = 0; i < n; i++)
+        *(void **)(first + (size_t)i * size) =
+            i + 1 < n ? first + (size_t)(i + 1) * size : NULL;
+    pthread_mutex_lock(&blocks.lock);
+    *(void **)(first + (size_t)(n - 1) * size) = blocks.free;
+    blocks.free = first;
+    blocks.nfree += n;
+    pthread_mutex_unlock(&blocks.lock);
+    return true;
+}
+#endif
+
 /* A block of `size` bytes (a multiple of 16, the same on every call),
  * 16-byte aligned; NULL when out of memory. */
 static void *block_alloc(size_t size)
@@ -129,13 +180,23 @@ static void *block_alloc(size_t size)
 #else
     pthread_mutex_lock(&blocks.lock);
     void *b = blocks.free;
+    bool fresh = false;
     if (b) {
         blocks.free = *(void **)b;
+        blocks.nfree--;
     } else if ((size_t)(blocks.end - blocks.next) >= size || blocks_grow()) {
         b = blocks.next;
         blocks.next += size;
+        fresh = true;
+        if (blocks.size == 0) {
+            blocks.size = size;
+            goc__idle_work_register(blocks_prefill);
+        }
     }
     pthread_mutex_unlock(&blocks.lock);
+    if (fresh)
+        atomic_fetch_add_explicit(&blocks_wanted, BLOCKS_PREFILL_AHEAD,
+                                  memory_order_relaxed);
     return b;
 #endif
 }
@@ -148,6 +209,7 @@ static void block_free(void *b)
     pthread_mutex_lock(&blocks.lock);
     *(void **)b = blocks.free;
     blocks.free = b;
+    blocks.nfree++;
     pthread_mutex_unlock(&blocks.lock);
 #endif
 }
