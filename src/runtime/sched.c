@@ -49,19 +49,19 @@
 
 goc__sched goc__sc;
 
-static __thread goc_m *tls_m;
+__thread goc_m *goc__tls_m;
 static int maxprocs_config; /* goc_maxprocs outside the runtime */
 
-__attribute__((noinline)) goc_m *goc__getm(void)
+__attribute__((noinline)) goc_m *goc__getm_slow(void)
 {
-    goc_m *m = tls_m;
+    goc_m *m = goc__tls_m;
     __asm__ volatile("" ::: "memory");
     return m;
 }
 
 __attribute__((noinline)) void goc__setm(goc_m *m)
 {
-    tls_m = m;
+    goc__tls_m = m;
 }
 
 goc_g *goc__getg(void)
