@@ -43,9 +43,12 @@
 /* While spawns keep needing new stacks, idle threads make them ahead and
  * put them in the global G cache, so that the first-touch faults (~20 us
  * a page on a VM) are shared with an otherwise idle CPU: this many ahead
- * per new stack a spawn made itself, a few at a time, up to a cache of
- * PREFILL_MAX. */
+ * per new stack a spawn made itself, at most WANTED_MAX owed at once (so
+ * that one burst of spawns, e.g. 200 at start-up, does not leave idle
+ * threads mapping hundreds nobody will use: that cost TCP echo 4 %), a
+ * few at a time, up to a cache of PREFILL_MAX. */
 #define GOC_STACKS_PREFILL_AHEAD 2
+#define GOC_STACKS_PREFILL_WANTED_MAX 32
 #define GOC_STACKS_PREFILL_BATCH 4
 #define GOC_STACKS_PREFILL_MAX 1024
 /* Idle-work functions other modules may register (goc__idle_work_register). */

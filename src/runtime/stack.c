@@ -363,8 +363,10 @@ goc_g *goc__g_alloc(goc_p *p, size_t stack_size)
         return g;
     }
     /* A new stack: ask idle threads to make the next ones. */
-    atomic_fetch_add_explicit(&prefill_wanted, GOC_STACKS_PREFILL_AHEAD,
-                              memory_order_relaxed);
+    if (atomic_load_explicit(&prefill_wanted, memory_order_relaxed) <
+        GOC_STACKS_PREFILL_WANTED_MAX)
+        atomic_fetch_add_explicit(&prefill_wanted, GOC_STACKS_PREFILL_AHEAD,
+                                  memory_order_relaxed);
     return new_default_g_locked();
 }
 

@@ -107,6 +107,7 @@ static struct {
  * by each block carved from fresh memory by a timer's creator. */
 static _Atomic int blocks_wanted;
 #define BLOCKS_PREFILL_AHEAD 2
+#define BLOCKS_PREFILL_WANTED_MAX 256 /* owed at once, see stack.c's */
 #define BLOCKS_PREFILL_BATCH 64  /* about 4 pages */
 #define BLOCKS_PREFILL_MAX 4096  /* free blocks past which none is made */
 
@@ -194,7 +195,8 @@ static void *block_alloc(size_t size)
         }
     }
     pthread_mutex_unlock(&blocks.lock);
-    if (fresh)
+    if (fresh && atomic_load_explicit(&blocks_wanted, memory_order_relaxed) <
+                     BLOCKS_PREFILL_WANTED_MAX)
         atomic_fetch_add_explicit(&blocks_wanted, BLOCKS_PREFILL_AHEAD,
                                   memory_order_relaxed);
     return b;
