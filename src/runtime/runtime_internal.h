@@ -156,6 +156,28 @@ void goc__timers_poll(void);
 typedef bool (*goc__idle_work_fn)(void);
 void goc__idle_work_register(goc__idle_work_fn fn);
 
+/* The demand an idle-work function serves: what the busy side owes it
+ * asks for (raised by `ahead` per fresh item it had to make itself, never
+ * past `max`, so that one burst does not leave idle threads making many
+ * nobody will use), and what a step takes on (at most `batch`, 0 if
+ * nothing is asked). Racy by design: a hint, never a count to rely on. */
+static inline void goc__demand_raise(_Atomic int *wanted, int ahead, int max)
+{
+    if (atomic_load_explicit(wanted, memory_order_relaxed) < max)
+        atomic_fetch_add_explicit(wanted, ahead, memory_order_relaxed);
+}
+
+static inline int goc__demand_take(_Atomic int *wanted, int batch)
+{
+    int want = atomic_load_explicit(wanted, memory_order_relaxed);
+    if (want <= 0)
+        return 0;
+    if (want > batch)
+        want = batch;
+    atomic_fetch_sub_explicit(wanted, want, memory_order_relaxed);
+    return want;
+}
+
 /* ---- the poller ---------------------------------------------------- */
 
 typedef struct goc__glist {

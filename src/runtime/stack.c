@@ -363,10 +363,8 @@ goc_g *goc__g_alloc(goc_p *p, size_t stack_size)
         return g;
     }
     /* A new stack: ask idle threads to make the next ones. */
-    if (atomic_load_explicit(&prefill_wanted, memory_order_relaxed) <
-        GOC_STACKS_PREFILL_WANTED_MAX)
-        atomic_fetch_add_explicit(&prefill_wanted, GOC_STACKS_PREFILL_AHEAD,
-                                  memory_order_relaxed);
+    goc__demand_raise(&prefill_wanted, GOC_STACKS_PREFILL_AHEAD,
+                      GOC_STACKS_PREFILL_WANTED_MAX);
     return new_default_g_locked();
 }
 
@@ -463,12 +461,9 @@ bool goc__stacks_prefill_some(void)
      * milliseconds (loadgen_cli_unreachable timed out under TSan). */
     return false;
 #endif
-    int want = atomic_load_explicit(&prefill_wanted, memory_order_relaxed);
-    if (want <= 0)
+    int want = goc__demand_take(&prefill_wanted, GOC_STACKS_PREFILL_BATCH);
+    if (want == 0)
         return false;
-    if (want > GOC_STACKS_PREFILL_BATCH)
-        want = GOC_STACKS_PREFILL_BATCH;
-    atomic_fetch_sub_explicit(&prefill_wanted, want, memory_order_relaxed);
     goc_g *made[GOC_STACKS_PREFILL_BATCH];
     int n = 0;
     while (n < want) {

@@ -140,12 +140,9 @@ static bool blocks_grow(void)
  */
 static bool blocks_prefill(void)
 {
-    int want = atomic_load_explicit(&blocks_wanted, memory_order_relaxed);
-    if (want <= 0)
+    int want = goc__demand_take(&blocks_wanted, BLOCKS_PREFILL_BATCH);
+    if (want == 0)
         return false;
-    if (want > BLOCKS_PREFILL_BATCH)
-        want = BLOCKS_PREFILL_BATCH;
-    atomic_fetch_sub_explicit(&blocks_wanted, want, memory_order_relaxed);
     pthread_mutex_lock(&blocks.lock);
     size_t size = blocks.size;
     if (blocks.nfree >= BLOCKS_PREFILL_MAX ||
@@ -195,10 +192,9 @@ static void *block_alloc(size_t size)
         }
     }
     pthread_mutex_unlock(&blocks.lock);
-    if (fresh && atomic_load_explicit(&blocks_wanted, memory_order_relaxed) <
-                     BLOCKS_PREFILL_WANTED_MAX)
-        atomic_fetch_add_explicit(&blocks_wanted, BLOCKS_PREFILL_AHEAD,
-                                  memory_order_relaxed);
+    if (fresh)
+        goc__demand_raise(&blocks_wanted, BLOCKS_PREFILL_AHEAD,
+                          BLOCKS_PREFILL_WANTED_MAX);
     return b;
 #endif
 }
