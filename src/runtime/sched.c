@@ -742,11 +742,12 @@ static int64_t timers_earliest(void)
  */
 static void release_dead_stacks(void)
 {
-    do {
+    while (goc__stacks_retired() && !atomic_load(&goc__sc.shutdown)) {
         int64_t next = timers_earliest();
         if (next && goc_nanotime() >= next - GOC_STACKS_RELEASE_MARGIN_NS)
             return;
-    } while (goc__stacks_release_some() && !atomic_load(&goc__sc.shutdown));
+        goc__stacks_release_some();
+    }
 }
 
 /* Poll without blocking into *list, unless nobody waits on the poller or

@@ -264,8 +264,10 @@ goc_g *goc__g_alloc(goc_p *p, size_t stack_size);
 void goc__g_free(goc_p *p, goc_g *g);
 void goc__g_prepare(goc_g *g);
 void goc__stacks_shutdown(void);
-/* Release a few stacks of dead Gs past the caches (an idle thread, no
- * P); false when none is left. */
+/* Whether stacks of dead Gs past the caches wait to be released (racy,
+ * one load), and release a few (an idle thread, no P); false when none
+ * is left. */
+bool goc__stacks_retired(void);
 bool goc__stacks_release_some(void);
 /* Make a few new default stacks ahead of demand into the global G cache
  * (an idle thread, no P), while spawns keep needing new ones; false when

@@ -435,6 +435,11 @@ void goc__g_free(goc_p *p, goc_g *g)
     unmap_list_release(&ul);
 }
 
+bool goc__stacks_retired(void)
+{
+    return atomic_load_explicit(&retired_n, memory_order_relaxed) > 0;
+}
+
 bool goc__stacks_release_some(void)
 {
     if (atomic_load_explicit(&retired_n, memory_order_relaxed) == 0)
