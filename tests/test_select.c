@@ -477,6 +477,26 @@ PROCS_TEST(select_fairness)
         h3[goc_select(cs3, 3, false)]++;
     for (int k = 0; k < 3; k++)
         ASSERT_LT(labs(h3[k] - n / 3), n / 100);
+
+    /* Twenty ready: each a twentieth (the shuffle draws several numbers
+     * from each random word and draws a new word as they run out; a
+     * flaw there would skew the later cases). 10 sigma or more. */
+    enum { MANY = 20 };
+    goc_case cs20[MANY];
+    for (int k = 0; k < MANY; k++)
+        cs20[k] = (goc_case)GOC_CASE_RECV(c3, NULL);
+    long h20[MANY] = {0};
+    for (long i = 0; i < n; i++)
+        h20[goc_select(cs20, MANY, false)]++;
+    for (int k = 0; k < MANY; k++)
+        ASSERT_LT(labs(h20[k] - n / MANY), n / 200);
+    /* Only the first and the last of them ready: half each. */
+    for (int k = 1; k < MANY - 1; k++)
+        cs20[k] = (goc_case)GOC_CASE_RECV(never, &v);
+    long h0 = 0;
+    for (long i = 0; i < n; i++)
+        h0 += goc_select(cs20, MANY, false) == 0;
+    ASSERT_LT(labs(h0 - n / 2), n / 100);
     goc_chan_free(a);
     goc_chan_free(b);
     goc_chan_free(r1);

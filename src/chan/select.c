@@ -4,8 +4,8 @@
  * How it works
  * ------------
  * 1. Poll order: the non-NULL cases in a uniformly random permutation
- *    (inside-out Fisher-Yates, one call to the runtime's generator per
- *    select).
+ *    (inside-out Fisher-Yates, several draws from each call to the
+ *    runtime's generator, see shuffle_next).
  * 2. Optimistic pass: walk the poll order; a case whose channel looks
  *    able to proceed (the lock-free loads of the non-blocking fast paths)
  *    is tried under its own channel's lock only, and run if it can. This
@@ -221,18 +221,26 @@ static int try_case_locked(goc_case *cs, goc_g **wake)
     return TRY_DONE;
 }
 
-/* Random number in [0, n) for step i of one select's shuffle: one call
- * to the runtime's generator per select, mixed per step (murmur3's
- * finaliser), then scaled without division (Lemire). */
-static inline uint32_t step_rand(uint32_t seed, uint32_t i, uint32_t n)
+/* Random numbers for one select's shuffle, drawn several from one call
+ * to the runtime's generator: the high half of x * m is uniform in
+ * [0, m) (Lemire), and the low half is what is left of x's randomness
+ * for the next draw. Once the draws so far span 2^16 values, x is drawn
+ * anew, so that each draw sees at least 16 fresh bits (bias below
+ * m / 2^16); a 2-case select is one exact coin flip. */
+typedef struct shuffle_rand {
+    uint32_t x, span;
+} shuffle_rand;
+
+static inline uint32_t shuffle_next(shuffle_rand *r, uint32_t m)
 {
-    uint32_t x = seed + i * 0x9E3779B9u;
-    x ^= x >> 16;
-    x *= 0x85EBCA6Bu;
-    x ^= x >> 13;
-    x *= 0xC2B2AE35u;
-    x ^= x >> 16;
-    return (uint32_t)(((uint64_t)x * n) >> 32);
+    if (r->span > 0xFFFFu / m) {
+        r->x = goc__fastrand();
+        r->span = 1;
+    }
+    r->span *= m;
+    uint64_t prod = (uint64_t)r->x * m;
+    r->x = (uint32_t)prod;
+    return (uint32_t)(prod >> 32);
 }
 
 static int select_general(goc_case *cases, size_t n, bool nonblock, goc_g *g)
@@ -280,12 +288,12 @@ static int select_general(goc_case *cases, size_t n, bool nonblock, goc_g *g)
      * Fisher-Yates: case i goes to a uniform slot among the first
      * norder + 1). */
     size_t norder = 0;
-    uint32_t seed = goc__fastrand();
+    shuffle_rand rnd = {.x = goc__fastrand(), .span = 1};
     for (size_t i = 0; i < n; i++) {
         if (cases[i].ch == NULL)
             continue;
         check_case(&cases[i]);
-        uint32_t j = step_rand(seed, (uint32_t)norder, (uint32_t)norder + 1);
+        uint32_t j = shuffle_next(&rnd, (uint32_t)norder + 1);
         pollorder[norder] = pollorder[j];
         pollorder[j] = (uint32_t)i;
         norder++;
