@@ -336,14 +336,16 @@ static bool runq_empty(goc_p *p)
  */
 static goc_g *runnext_grace(goc_p *victim, goc_g *next)
 {
+    /* Wait without reading the victim's runnext meanwhile: its owner
+     * writes that line at every switch, and each read here makes the
+     * next write fetch it back (pingpong at 2 processors). */
     int64_t until = goc_nanotime() + GOC_RUNNEXT_GRACE_NS;
     do {
         for (int i = 0; i < 32; i++)
             goc__cpu_relax();
-        if (atomic_load_explicit(&victim->runnext, memory_order_acquire) !=
-            next)
-            return NULL;
     } while (goc_nanotime() < until);
+    if (atomic_load_explicit(&victim->runnext, memory_order_acquire) != next)
+        return NULL;
     return next;
 }
 
