@@ -51,7 +51,8 @@
 #define GOC_STACKS_PREFILL_WANTED_MAX 32
 #define GOC_STACKS_PREFILL_BATCH 4
 #define GOC_STACKS_PREFILL_MAX 1024
-/* Idle-work functions other modules may register (goc__idle_work_register). */
+/* Idle-work functions (goc__idle_work_register): the stack prefill and
+ * those of other modules (time.c's timer blocks). */
 #define GOC_IDLE_WORK_MAX 4
 /* A thief leaves a running processor's runnext alone this long before
  * stealing it (Go: usleep(3)); see runnext_grace in sched.c. */

@@ -597,7 +597,7 @@ void goc__checkdead(void)
         atomic_load(&goc__sc.nwakers) > 0 ||
         atomic_load_explicit(&goc__sc.runq_size, memory_order_relaxed) > 0)
         return;
-    if (goc__timers_any())
+    if (goc__timers_earliest() != 0)
         return;
     for (int32_t i = 0; i < atomic_load(&goc__sc.nprocs_alloc); i++)
         if (!runq_empty(goc__sc.allp[i]))
@@ -710,7 +710,7 @@ void goc__idle_work_register(goc__idle_work_fn fn)
 /* One step of every kind of idle work; true if any did something. */
 static bool idle_work_some(void)
 {
-    bool did = goc__stacks_prefill_some();
+    bool did = false;
     for (int i = 0; i < GOC_IDLE_WORK_MAX; i++) {
         goc__idle_work_fn f =
             atomic_load_explicit(&idle_work[i], memory_order_acquire);
@@ -719,19 +719,6 @@ static bool idle_work_some(void)
         did |= f();
     }
     return did;
-}
-
-/* The earliest deadline of all processors' timers, 0 if none (racy). */
-static int64_t timers_earliest(void)
-{
-    int64_t earliest = 0;
-    int32_t n = atomic_load(&goc__sc.nprocs_alloc);
-    for (int32_t i = 0; i < n; i++) {
-        int64_t w = goc__timers_next(goc__sc.allp[i]);
-        if (w && (!earliest || w < earliest))
-            earliest = w;
-    }
-    return earliest;
 }
 
 /*
@@ -745,7 +732,7 @@ static int64_t timers_earliest(void)
 static void release_dead_stacks(void)
 {
     while (goc__stacks_retired() && !atomic_load(&goc__sc.shutdown)) {
-        int64_t next = timers_earliest();
+        int64_t next = goc__timers_earliest();
         if (next && goc_nanotime() >= next - GOC_STACKS_RELEASE_MARGIN_NS)
             return;
         goc__stacks_release_some();
@@ -885,7 +872,7 @@ top:
             if (atomic_load_explicit(&goc__sc.runq_size,
                                      memory_order_relaxed) > 0)
                 goto top;
-            int64_t next = timers_earliest();
+            int64_t next = goc__timers_earliest();
             if (next && next <= goc_nanotime())
                 goto top;
         }
@@ -929,7 +916,7 @@ top:
     for (;;) {
         bool wait_poll = atomic_load(&goc__sc.npollwait) > 0 ||
                          atomic_load(&goc__sc.nwakers) > 0 ||
-                         goc__timers_any();
+                         goc__timers_earliest() != 0;
         bool f = false;
         if (!wait_poll ||
             !atomic_compare_exchange_strong(&goc__sc.polling, &f, true))
@@ -1526,6 +1513,7 @@ int goc_main(int (*fn)(void *), void *arg)
     for (int i = procs - 1; i >= 1; i--)
         goc__pidleput(goc__sc.allp[i]);
     goc__fault_handlers_install();
+    goc__idle_work_register(goc__stacks_prefill_some);
     goc__sc.running = true;
 
     main_start ms = {fn, arg};

@@ -284,7 +284,8 @@ void goc__timer_heap_free(goc__timer_heap *h);
  * goroutines go to the caller's P. */
 int64_t goc__timers_run(goc_p *p, int64_t now);
 int64_t goc__timers_next(goc_p *p);
-bool goc__timers_any(void);
+/* The earliest deadline of all processors' timers, 0 if none (racy). */
+int64_t goc__timers_earliest(void);
 
 /* netpoll.c */
 int goc__netpoll_init(void);

@@ -205,13 +205,16 @@ int64_t goc__timers_next(goc_p *p)
     return atomic_load_explicit(&p->timers->next, memory_order_acquire);
 }
 
-bool goc__timers_any(void)
+int64_t goc__timers_earliest(void)
 {
+    int64_t earliest = 0;
     int32_t n = atomic_load(&goc__sc.nprocs_alloc);
-    for (int32_t i = 0; i < n; i++)
-        if (goc__timers_next(goc__sc.allp[i]))
-            return true;
-    return false;
+    for (int32_t i = 0; i < n; i++) {
+        int64_t w = goc__timers_next(goc__sc.allp[i]);
+        if (w && (!earliest || w < earliest))
+            earliest = w;
+    }
+    return earliest;
 }
 
 int64_t goc__timers_run(goc_p *p, int64_t now)

@@ -178,7 +178,7 @@ static void *block_alloc(size_t size)
 #else
     pthread_mutex_lock(&blocks.lock);
     void *b = blocks.free;
-    bool fresh = false;
+    bool fresh = false, first = false;
     if (b) {
         blocks.free = *(void **)b;
         blocks.nfree--;
@@ -188,10 +188,12 @@ static void *block_alloc(size_t size)
         fresh = true;
         if (blocks.size == 0) {
             blocks.size = size;
-            goc__idle_work_register(blocks_prefill);
+            first = true;
         }
     }
     pthread_mutex_unlock(&blocks.lock);
+    if (first)
+        goc__idle_work_register(blocks_prefill);
     if (fresh)
         goc__demand_raise(&blocks_wanted, BLOCKS_PREFILL_AHEAD,
                           BLOCKS_PREFILL_WANTED_MAX);
