@@ -942,3 +942,157 @@ GOC_TEST_EXPECT(chan_recv_on_plain_thread_is_fatal, 0, 2,
 {
     return goc_main(recv_thread_main, NULL);
 }
+
+/* ---- biased channel locks (chan_internal.h) --------------------------
+ * A lock made at one processor belongs to its thread; the first other
+ * thread revokes the bias. These tests race that revocation against the
+ * owner, many times, and count what the lock protects. Where biasing is
+ * not allowed (ThreadSanitizer, valgrind, no membarrier) they still run,
+ * on plain locks. */
+
+enum { BIAS_ROUNDS = 2000, BIAS_PER_SIDE = 500 };
+
+typedef struct bias_race {
+    goc__chan_lock lock;
+    long counter;              /* under lock, plain on purpose */
+    _Atomic int round;         /* the owner starts round r by storing r */
+    _Atomic int thread_done;   /* the thread finished round r */
+    int per_side;
+} bias_race;
+
+/* The critical section: a read-modify-write of counter stretched over a
+ * few dozen cycles, so that two holders at once would lose updates. */
+static void bias_race_bump(bias_race *b)
+{
+    goc__chan_lock_acquire(&b->lock);
+    long c = b->counter;
+    for (int i = 0; i < 8; i++)
+        goc__cpu_relax();
+    b->counter = c + 1;
+    goc__chan_lock_release(&b->lock);
+}
+
+static void *bias_race_thread(void *a)
+{
+    bias_race *b = a;
+    for (int r = 1; r <= BIAS_ROUNDS; r++) {
+        while (atomic_load(&b->round) != r)
+            sched_yield();
+        for (int i = 0; i < b->per_side; i++)
+            bias_race_bump(b);
+        atomic_store(&b->thread_done, r);
+    }
+    return NULL;
+}
+
+static int bias_race_main(void *arg)
+{
+    (void)arg;
+    bias_race *b = calloc(1, sizeof *b);
+    ASSERT(b != NULL);
+    b->per_side = (int)goc_test_iters(BIAS_PER_SIDE, 50);
+    bool allowed = goc__lock_bias_allowed();
+    pthread_t th;
+    ASSERT_EQ(pthread_create(&th, NULL, bias_race_thread, b), 0);
+    for (int r = 1; r <= BIAS_ROUNDS; r++) {
+        memset(&b->lock, 0, sizeof b->lock);
+        goc__chan_lock_bias(&b->lock);
+        uintptr_t bias = atomic_load(&b->lock.bias);
+        ASSERT_UEQ(bias, allowed ? (uintptr_t)goc__thread_token() : 0);
+        b->counter = 0;
+        atomic_store(&b->round, r);
+        /* The owner's side of the race: in and out of the lock, without a
+         * pause, until the thread is done, so that the thread's first
+         * acquire (the revocation) lands while we are busy with it. */
+        long mine = 0;
+        while (atomic_load_explicit(&b->thread_done,
+                                    memory_order_relaxed) != r) {
+            bias_race_bump(b);
+            mine++;
+        }
+        goc__chan_lock_acquire(&b->lock);
+        ASSERT_EQ(b->counter, mine + b->per_side);
+        goc__chan_lock_release(&b->lock);
+        bias = atomic_load(&b->lock.bias);
+        if (allowed)
+            ASSERT_UEQ(bias, (uintptr_t)goc__thread_token() |
+                                 GOC__BIAS_REVOKED);
+        ASSERT_EQ(atomic_load(&b->lock.state), 0);
+        ASSERT_EQ(atomic_load(&b->lock.held), 0);
+    }
+    goc_syscall_begin();
+    pthread_join(th, NULL);
+    goc_syscall_end();
+    free(b);
+    return 0;
+}
+
+/* The lock itself: mutual exclusion across the revocation, 2000 times. */
+GOC_TEST(chan_bias_lock_revoked_under_race)
+{
+    goc_maxprocs(1);
+    return goc_main(bias_race_main, NULL);
+}
+
+/* Channels made at one processor, then used from two: the traffic that
+ * revokes their bias loses and duplicates nothing. */
+typedef struct bias_spread {
+    goc_chan *buf, *unbuf, *done;
+    int n;
+    _Atomic long sum;
+} bias_spread;
+
+static void bias_spread_producer(void *a)
+{
+    bias_spread *s = a;
+    for (int i = 1; i <= s->n; i++) {
+        goc_chan_send_int(s->buf, i);
+        goc_chan_send_int(s->unbuf, i);
+    }
+    goc_chan_send(s->done, NULL);
+}
+
+static void bias_spread_consumer(void *a)
+{
+    bias_spread *s = a;
+    long sum = 0;
+    for (int i = 0; i < s->n; i++) {
+        int v = 0, w = 0;
+        ASSERT(goc_chan_recv_int(s->buf, &v));
+        ASSERT(goc_chan_recv_int(s->unbuf, &w));
+        sum += v + w;
+    }
+    atomic_fetch_add(&s->sum, sum);
+    goc_chan_send(s->done, NULL);
+}
+
+static int bias_spread_main(void *arg)
+{
+    (void)arg;
+    enum { PAIRS = 4 };
+    bias_spread s = {.buf = mkchan(sizeof(int), 8),
+                     .unbuf = mkchan(sizeof(int), 0),
+                     .done = mkchan(0, 2 * PAIRS),
+                     .n = (int)goc_test_iters(50000, 2000)};
+    if (goc__lock_bias_allowed())
+        ASSERT_UEQ(atomic_load(&s.buf->lock.bias),
+                   (uintptr_t)goc__thread_token());
+    goc_maxprocs(2); /* now the same channels from two threads */
+    for (int i = 0; i < PAIRS; i++) {
+        go(bias_spread_producer, &s);
+        go(bias_spread_consumer, &s);
+    }
+    wait_n(s.done, 2 * PAIRS);
+    long n = s.n;
+    ASSERT_EQ(atomic_load(&s.sum), (long)PAIRS * n * (n + 1));
+    goc_chan_free(s.buf);
+    goc_chan_free(s.unbuf);
+    goc_chan_free(s.done);
+    return 0;
+}
+
+GOC_TEST(chan_bias_spread_to_two_processors)
+{
+    goc_maxprocs(1);
+    return goc_main(bias_spread_main, NULL);
+}

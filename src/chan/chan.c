@@ -42,8 +42,65 @@
 
 #define GOC__CHAN_LOCK_SPINS 64
 
+/* Spin (then yield the thread) until *w reads 0. */
+static void wait_zero(_Atomic uint32_t *w)
+{
+    for (;;) {
+        for (int i = 0; i < GOC__CHAN_LOCK_SPINS; i++) {
+            if (atomic_load_explicit(w, memory_order_acquire) == 0)
+                return;
+            goc__cpu_relax();
+        }
+        sched_yield();
+    }
+}
+
+/* Turn a biased lock into a plain one for good (see chan_internal.h).
+ * Whoever moves bias to REVOKING fences every thread, waits for the
+ * owner to leave, and publishes REVOKED; the others wait for that. */
+static void lock_revoke(goc__chan_lock *l, uintptr_t b)
+{
+    uintptr_t owner = b & ~GOC__BIAS_FLAGS;
+    if (!(b & GOC__BIAS_REVOKING) &&
+        atomic_compare_exchange_strong_explicit(
+            &l->bias, &b, owner | GOC__BIAS_REVOKING, memory_order_relaxed,
+            memory_order_relaxed)) {
+        goc__membarrier();
+        wait_zero(&l->held);
+        atomic_store_explicit(&l->bias, owner | GOC__BIAS_REVOKED,
+                              memory_order_release);
+        return;
+    }
+    for (int i = 0;; i++) {
+        b = atomic_load_explicit(&l->bias, memory_order_acquire);
+        if (b & GOC__BIAS_REVOKED)
+            return;
+        if (!(b & GOC__BIAS_REVOKING))
+            return; /* the CAS failed spuriously: the caller retries */
+        if (i < GOC__CHAN_LOCK_SPINS)
+            goc__cpu_relax();
+        else
+            sched_yield();
+    }
+}
+
 void goc__chan_lock_slow(goc__chan_lock *l)
 {
+    for (;;) {
+        uintptr_t b = atomic_load_explicit(&l->bias, memory_order_acquire);
+        if (b == 0 || (b & GOC__BIAS_REVOKED))
+            break;
+        if (b == (uintptr_t)goc__thread_token()) {
+            /* The owner, on a lock still biased: the fast path again. */
+            atomic_store_explicit(&l->held, 1, memory_order_relaxed);
+            atomic_signal_fence(memory_order_seq_cst);
+            if (atomic_load_explicit(&l->bias, memory_order_acquire) == b)
+                return;
+            atomic_store_explicit(&l->held, 0, memory_order_release);
+            continue;
+        }
+        lock_revoke(l, b);
+    }
     for (;;) {
         /* Spin on a plain load (no cache-line ping-pong) while the holder
          * runs its short critical section... */
@@ -60,6 +117,13 @@ void goc__chan_lock_slow(goc__chan_lock *l)
         /* ...then let its thread run if the kernel preempted it. */
         sched_yield();
     }
+}
+
+void goc__chan_lock_bias(goc__chan_lock *l)
+{
+    if (goc__lock_bias_allowed())
+        atomic_store_explicit(&l->bias, (uintptr_t)goc__thread_token(),
+                              memory_order_relaxed);
 }
 
 bool goc__chan_park_unlock(goc_g *g, void *lock)
@@ -106,6 +170,7 @@ static goc_chan *chan_init(void *mem, size_t elem_size, size_t cap,
     c->elemsize = elem_size;
     c->is_timer = is_timer;
     c->buf = (char *)c + CHAN_HDR;
+    goc__chan_lock_bias(&c->lock);
     return c;
 }
 

@@ -67,8 +67,6 @@ typedef struct goc_g goc_g;
 
 /* ---- goroutines ---------------------------------------------------- */
 
-/* The calling goroutine, or NULL on a plain thread / on the scheduler. */
-goc_g *goc__getg(void);
 uint64_t goc__g_id(const goc_g *g);
 
 /* Fatal error unless called from a goroutine: `what` names the call. */
@@ -92,6 +90,57 @@ void goc__ready(goc_g *g);
  * between two calls sees the same id (sync.Pool's pinning, for free). */
 #define GOC__MAXPROCS_LIMIT 256
 int goc__p_id(void);
+
+/* ---- the calling thread, and biased locks ---------------------------- */
+
+/* The calling thread's M as an opaque token: NULL on a thread the runtime
+ * did not start. A goroutine may resume on another thread after any
+ * switch point, so the token is re-read at every use: on x86-64 a volatile
+ * asm load with a memory clobber (never cached across a call such as the
+ * switch), elsewhere a function the compiler cannot inline. */
+struct goc_m;
+extern __thread struct goc_m *goc__tls_m
+    __attribute__((tls_model("initial-exec"), visibility("hidden")));
+struct goc_m *goc__getm_slow(void);
+
+static inline struct goc_m *goc__thread_token(void)
+{
+#if defined(__x86_64__)
+    struct goc_m *m;
+    __asm__ volatile("movq goc__tls_m@gottpoff(%%rip), %0\n\t"
+                     "movq %%fs:(%0), %0"
+                     : "=r"(m)
+                     :
+                     : "memory");
+    return m;
+#else
+    return goc__getm_slow();
+#endif
+}
+
+/* What every goc_m starts with (sched.h asserts the layout), so that
+ * other modules read the current goroutine without a call. */
+struct goc__m_head {
+    goc_g *curg; /* G running on this M (owner) */
+};
+
+/* The calling goroutine, or NULL on a plain thread / on the scheduler. */
+static inline goc_g *goc__getg(void)
+{
+    struct goc_m *m = goc__thread_token();
+    return m ? ((struct goc__m_head *)m)->curg : NULL;
+}
+
+/* Whether a lock made now may be biased to the calling thread (the
+ * channel lock, chan_internal.h): the caller is a runtime thread, the
+ * runtime runs one processor, and the kernel offers goc__membarrier.
+ * Never under ThreadSanitizer or valgrind (they cannot see that fence),
+ * nor off x86-64 (the protocol leans on its store order). */
+bool goc__lock_bias_allowed(void);
+/* A full memory barrier executed by every running thread of the process
+ * (membarrier(2), private expedited): the slow side of a biased lock's
+ * asymmetric fence. Only once goc__lock_bias_allowed has said true. */
+void goc__membarrier(void);
 
 /* Cheap per-thread random number (xorshift), for select and stealing. */
 uint32_t goc__fastrand(void);

@@ -35,6 +35,7 @@
 #endif
 #include <errno.h>
 #include <linux/futex.h>
+#include <linux/membarrier.h>
 #include <pthread.h>
 #include <sched.h>
 #include <sys/prctl.h>
@@ -64,11 +65,38 @@ __attribute__((noinline)) void goc__setm(goc_m *m)
     goc__tls_m = m;
 }
 
-goc_g *goc__getg(void)
+/* ---- biased locks: the process-wide fence ---------------------------- */
+
+/* Registered once per process (membarrier's private expedited command
+ * needs it); false where the kernel or a seccomp filter says no. */
+static bool membarrier_ok;
+static pthread_once_t membarrier_once = PTHREAD_ONCE_INIT;
+
+static void membarrier_register(void)
 {
-    goc_m *m = goc__getm();
-    return m ? m->curg : NULL;
+#if defined(__x86_64__) && defined(SYS_membarrier) && !defined(GOC_TSAN) && \
+    !defined(GOC_VALGRIND)
+    membarrier_ok = syscall(SYS_membarrier,
+                            MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0,
+                            0) == 0;
+#endif
 }
+
+bool goc__lock_bias_allowed(void)
+{
+    return membarrier_ok && goc__getm() != NULL &&
+           atomic_load_explicit(&goc__sc.gomaxprocs, memory_order_relaxed) == 1;
+}
+
+void goc__membarrier(void)
+{
+    if (syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0)
+        goc__fatal("membarrier failed after registering: %s",
+                   goc_strerror(-errno));
+}
+
+_Static_assert(offsetof(goc_m, curg) == offsetof(struct goc__m_head, curg),
+               "goc__getg reads curg through struct goc__m_head");
 
 uint64_t goc__g_id(const goc_g *g)
 {
@@ -1500,6 +1528,7 @@ int goc_main(int (*fn)(void *), void *arg)
 
     memset(&goc__sc, 0, sizeof goc__sc);
     pthread_mutex_init(&goc__sc.lock, NULL);
+    pthread_once(&membarrier_once, membarrier_register);
     int err = goc__netpoll_init();
     if (err < 0)
         goc__fatal("goc_main: cannot create the poller: %s",

@@ -145,12 +145,13 @@ struct goc_p {
 };
 
 struct goc_m {
+    goc_g *curg;               /* G running on this M (owner); first, see
+                                  struct goc__m_head */
     int id;
     pthread_t thread;          /* valid once created is set */
     _Atomic bool created;      /* pthread_create returned (release) */
     goc__ctx g0ctx;            /* the scheduler's own context */
     goc__san_fiber g0san;      /* sanitizer state of the thread's stack */
-    goc_g *curg;               /* G running on this M (owner) */
     goc_p *p;                  /* attached P (owner) */
     goc_p *nextp;              /* P handed over by whoever woke us */
     goc_m *link;               /* idle list (sched.lock) */
@@ -224,24 +225,11 @@ extern goc__sched goc__sc;
  * never moved across a call (such as the switch), but no call itself,
  * which was ~8 % of a yield. Elsewhere, a function the compiler cannot
  * inline (goc__getm_slow). */
-extern __thread goc_m *goc__tls_m
-    __attribute__((tls_model("initial-exec"), visibility("hidden")));
-goc_m *goc__getm_slow(void);
 void goc__setm(goc_m *m);
 
 static inline goc_m *goc__getm(void)
 {
-#if defined(__x86_64__)
-    goc_m *m;
-    __asm__ volatile("movq goc__tls_m@gottpoff(%%rip), %0\n\t"
-                     "movq %%fs:(%0), %0"
-                     : "=r"(m)
-                     :
-                     : "memory");
-    return m;
-#else
-    return goc__getm_slow();
-#endif
+    return goc__thread_token(); /* runtime_internal.h */
 }
 
 /* sched.c */
