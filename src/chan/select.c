@@ -246,6 +246,35 @@ static inline uint32_t shuffle_next(shuffle_rand *r, uint32_t m)
 static int select_general(goc_case *cases, size_t n, bool nonblock, goc_g *g)
     __attribute__((noinline));
 
+/* Two cases (the commonest select): step 2 of select_general (the
+ * optimistic pass) without its large frame, a coin flip picking which
+ * case to try first. When neither looked ready, or the one that did was
+ * taken meanwhile, the general path looks again with every lock held. */
+static __attribute__((noinline)) int select2(goc_case *cases, bool nonblock,
+                                              goc_g *g)
+{
+    check_case(&cases[0]);
+    check_case(&cases[1]);
+    uint32_t k = goc__fastrand() >> 31;
+    for (int i = 0; i < 2; i++, k ^= 1) {
+        goc_case *cs = &cases[k];
+        if (case_looks_blocked(cs))
+            continue;
+        goc_g *wake = NULL;
+        goc__chan_lock_acquire(&cs->ch->lock);
+        int r = try_case_locked(cs, &wake);
+        goc__chan_lock_release(&cs->ch->lock);
+        if (r == TRY_SEND_CLOSED)
+            goc_panic("send on closed channel");
+        if (r == TRY_DONE) {
+            if (wake != NULL)
+                goc__ready(wake);
+            return (int)k;
+        }
+    }
+    return select_general(cases, 2, nonblock, g);
+}
+
 /* The entry: one-case selects are plain channel operations (as Go's
  * compiler makes them), without the general case's large frame; a
  * failing `select { case ...: default: }` costs two loads. */
@@ -263,6 +292,8 @@ int goc_select(goc_case *cases, size_t n, bool nonblock)
             return -1;
         return goc__chan_select1(&cases[0], nonblock, g);
     }
+    if (n == 2 && cases[0].ch != NULL && cases[1].ch != NULL)
+        return select2(cases, nonblock, g);
     return select_general(cases, n, nonblock, g);
 }
 
