@@ -1017,7 +1017,7 @@ static int bias_race_main(void *arg)
         if (allowed)
             ASSERT_UEQ(bias, (uintptr_t)goc__thread_token() |
                                  GOC__BIAS_REVOKED);
-        ASSERT_EQ(atomic_load(&b->lock.state), 0);
+        ASSERT_EQ(atomic_load(&b->lock.plain.state), 0);
         ASSERT_EQ(atomic_load(&b->lock.held), 0);
     }
     goc_syscall_begin();

@@ -84,6 +84,26 @@ static void lock_revoke(goc__chan_lock *l, uintptr_t b)
     }
 }
 
+void goc__spinlock_slow(goc__spinlock *l)
+{
+    for (;;) {
+        /* Spin on a plain load (no cache-line ping-pong) while the holder
+         * runs its short critical section... */
+        for (int i = 0; i < GOC__CHAN_LOCK_SPINS; i++) {
+            if (atomic_load_explicit(&l->state, memory_order_relaxed) == 0) {
+                uint32_t unlocked = 0;
+                if (atomic_compare_exchange_weak_explicit(
+                        &l->state, &unlocked, 1, memory_order_acquire,
+                        memory_order_relaxed))
+                    return;
+            }
+            goc__cpu_relax();
+        }
+        /* ...then let its thread run if the kernel preempted it. */
+        sched_yield();
+    }
+}
+
 void goc__chan_lock_slow(goc__chan_lock *l)
 {
     for (;;) {
@@ -101,22 +121,7 @@ void goc__chan_lock_slow(goc__chan_lock *l)
         }
         lock_revoke(l, b);
     }
-    for (;;) {
-        /* Spin on a plain load (no cache-line ping-pong) while the holder
-         * runs its short critical section... */
-        for (int i = 0; i < GOC__CHAN_LOCK_SPINS; i++) {
-            if (atomic_load_explicit(&l->state, memory_order_relaxed) == 0) {
-                uint32_t unlocked = 0;
-                if (atomic_compare_exchange_weak_explicit(
-                        &l->state, &unlocked, 1, memory_order_acquire,
-                        memory_order_relaxed))
-                    return;
-            }
-            goc__cpu_relax();
-        }
-        /* ...then let its thread run if the kernel preempted it. */
-        sched_yield();
-    }
+    goc__spinlock_acquire(&l->plain);
 }
 
 void goc__chan_lock_bias(goc__chan_lock *l)
@@ -149,16 +154,15 @@ void goc__chan_block_forever(const char *reason)
 
 /* ---- make / free ---------------------------------------------------- */
 
-#define CHAN_HDR ((sizeof(goc_chan) + 15) & ~(size_t)15)
 
 /* Bytes for a channel with its buffer; 0 if that overflows. */
 static size_t chan_size(size_t elem_size, size_t cap)
 {
     size_t bufsz;
     if (__builtin_mul_overflow(elem_size, cap, &bufsz) ||
-        bufsz > SIZE_MAX - CHAN_HDR)
+        bufsz > SIZE_MAX - GOC__CHAN_HDR)
         return 0;
-    return CHAN_HDR + bufsz;
+    return GOC__CHAN_HDR + bufsz;
 }
 
 static goc_chan *chan_init(void *mem, size_t elem_size, size_t cap,
@@ -169,7 +173,6 @@ static goc_chan *chan_init(void *mem, size_t elem_size, size_t cap,
     c->dataqsiz = cap;
     c->elemsize = elem_size;
     c->is_timer = is_timer;
-    c->buf = (char *)c + CHAN_HDR;
     goc__chan_lock_bias(&c->lock);
     return c;
 }

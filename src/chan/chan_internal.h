@@ -38,7 +38,7 @@
 /* ---- the lock ------------------------------------------------------- */
 
 /*
- * A test-and-test-and-set spinlock: state 0 unlocked, 1 locked.
+ * goc__spinlock: a test-and-test-and-set spinlock.
  * Uncontended it costs one atomic read-modify-write to lock and a plain
  * release store to unlock (a futex mutex needs a second read-modify-write
  * to unlock, to learn whether to wake a sleeper; on the machines we
@@ -46,11 +46,13 @@
  * Critical sections are a few dozen instructions and are never held
  * across a park, so a waiter spins briefly, then yields its thread
  * (sched_yield) in case the holder's thread was descheduled. It may be
- * released by the scheduler of the thread that acquired it (goc__park's
- * unlock function), never by another thread; that is why it is not a
- * pthread mutex. ThreadSanitizer sees its acquire/release atomics.
+ * released by a different context than the one that acquired it
+ * (goc__park's unlock function runs on the scheduler), which is why it
+ * is not a pthread mutex. ThreadSanitizer sees its acquire/release
+ * atomics. The timers' lock (time.c) is one.
  *
- * Biased mode. A lock made while the runtime runs one processor
+ * goc__chan_lock, the channel's, is that spinlock with a biased mode. A
+ * lock made while the runtime runs one processor
  * (goc__chan_lock_bias) belongs to the thread that made it, whose
  * goroutines then take it with no read-modify-write at all: they announce
  * themselves in `held` and re-read `bias`, and the first other thread
@@ -64,18 +66,41 @@
  * owner|REVOKED (then the lock is the plain one above, for everyone);
  * 0 means never biased.
  *
- * Invariants: state != 0 only while bias is 0 or REVOKED; held != 0 only
- * while the owner thread holds the lock in biased mode or is backing out
- * of an attempt. Once the revoker has seen held == 0 after its fence the
+ * Invariants: plain.state != 0 only while bias is 0 or REVOKED; held != 0
+ * only while the owner thread holds the lock in biased mode or is backing
+ * out of an attempt. Once the revoker has seen held == 0 after its fence the
  * owner never writes held again (its first load of bias, being after the
  * fence, no longer matches).
  */
+typedef struct goc__spinlock {
+    _Atomic uint32_t state; /* 0 unlocked, 1 locked */
+} goc__spinlock;
+
+void goc__spinlock_slow(goc__spinlock *l);
+
+static inline void goc__spinlock_acquire(goc__spinlock *l)
+{
+    uint32_t unlocked = 0;
+    /* Pairs with the release store in goc__spinlock_release. */
+    if (goc_likely(atomic_compare_exchange_weak_explicit(
+            &l->state, &unlocked, 1, memory_order_acquire,
+            memory_order_relaxed)))
+        return;
+    goc__spinlock_slow(l);
+}
+
+static inline void goc__spinlock_release(goc__spinlock *l)
+{
+    atomic_store_explicit(&l->state, 0, memory_order_release);
+}
+
 #define GOC__BIAS_REVOKING ((uintptr_t)1)
 #define GOC__BIAS_REVOKED ((uintptr_t)2)
 #define GOC__BIAS_FLAGS ((uintptr_t)3)
 
+/* The channel's lock: the spinlock, or its biased mode. */
 typedef struct goc__chan_lock {
-    _Atomic uint32_t state;  /* plain mode: 0 unlocked, 1 locked */
+    goc__spinlock plain;     /* plain mode */
     _Atomic uint32_t held;   /* biased mode: 1 while the owner holds it */
     _Atomic uintptr_t bias;  /* owner thread token | GOC__BIAS_*, or 0 */
 } goc__chan_lock;
@@ -89,13 +114,10 @@ static inline void goc__chan_lock_acquire(goc__chan_lock *l)
 {
     uintptr_t b = atomic_load_explicit(&l->bias, memory_order_relaxed);
     if (goc_likely(b == 0)) {
-        uint32_t unlocked = 0;
-        /* Pairs with the release store in goc__chan_lock_release. */
-        if (goc_likely(atomic_compare_exchange_weak_explicit(
-                &l->state, &unlocked, 1, memory_order_acquire,
-                memory_order_relaxed)))
-            return;
-    } else if (b == (uintptr_t)goc__thread_token()) {
+        goc__spinlock_acquire(&l->plain);
+        return;
+    }
+    if (b == (uintptr_t)goc__thread_token()) {
         atomic_store_explicit(&l->held, 1, memory_order_relaxed);
         /* Compiler-only: the hardware half is the revoker's membarrier. */
         atomic_signal_fence(memory_order_seq_cst);
@@ -117,7 +139,7 @@ static inline void goc__chan_lock_release(goc__chan_lock *l)
     if (goc_unlikely(b != 0) && !(b & GOC__BIAS_REVOKED))
         atomic_store_explicit(&l->held, 0, memory_order_release);
     else
-        atomic_store_explicit(&l->state, 0, memory_order_release);
+        goc__spinlock_release(&l->plain);
 }
 
 /* ---- wait queues ---------------------------------------------------- */
@@ -225,7 +247,9 @@ struct goc_chan {
     goc__chan_lock lock;
     /* Set once under lock; read lock-free (seq_cst) by the fast paths. */
     _Atomic uint32_t closed;
-    /* Values in buf. Written under lock; read lock-free by fast paths. */
+    bool is_timer;    /* a timer/ticker channel (len/cap read 0); immutable */
+    /* Values in the buffer. Written under lock; read lock-free by fast
+     * paths. */
     _Atomic size_t qcount;
     size_t dataqsiz;  /* capacity; immutable */
     size_t elemsize;  /* immutable */
@@ -233,13 +257,14 @@ struct goc_chan {
     size_t recvx;     /* next slot to take; lock */
     goc__waitq recvq; /* blocked receivers; lock */
     goc__waitq sendq; /* blocked senders; lock */
-    bool is_timer;    /* a timer/ticker channel (len/cap read 0); immutable */
-    char *buf;        /* dataqsiz * elemsize bytes after the struct */
+    /* dataqsiz * elemsize bytes of buffer follow, at GOC__CHAN_HDR. */
 };
+
+#define GOC__CHAN_HDR ((sizeof(struct goc_chan) + 15) & ~(size_t)15)
 
 static inline void *goc__chan_slot(goc_chan *c, size_t i)
 {
-    return c->buf + i * c->elemsize;
+    return (char *)c + GOC__CHAN_HDR + i * c->elemsize;
 }
 
 /* Copy one element; common sizes become plain moves instead of a call. */

@@ -48,7 +48,7 @@
 #include "runtime/sanitizer.h"
 
 struct goc_timer {
-    goc__chan_lock lock; /* protects every field below except rt */
+    goc__spinlock lock; /* protects every field below except rt */
     goc__timer rt;       /* the runtime's timer (its own locking) */
     goc_chan *c;         /* capacity 1, int64_t, in this block after the
                             struct; NULL for AfterFunc */
@@ -244,7 +244,7 @@ static void timer_fire(void *arg, uint64_t seq, int64_t now)
     void (*go_fn)(void *) = NULL;
     void *go_arg = NULL;
 
-    goc__chan_lock_acquire(&t->lock);
+    goc__spinlock_acquire(&t->lock);
     t->outstanding--;
     if (t->pending && now >= t->when) {
         if (t->period > 0) {
@@ -265,7 +265,7 @@ static void timer_fire(void *arg, uint64_t seq, int64_t now)
         }
     }
     bool destroy = t->freed && t->outstanding == 0;
-    goc__chan_lock_release(&t->lock);
+    goc__spinlock_release(&t->lock);
     /* t may be freed by its owner from here on, unless destroy. */
     if (destroy)
         timer_destroy(t);
@@ -295,9 +295,9 @@ static goc_timer *timer_new(int64_t when, int64_t period, bool with_chan,
     t->arg = arg;
     t->period = period;
     goc__timer_init(&t->rt, timer_fire, t);
-    goc__chan_lock_acquire(&t->lock);
+    goc__spinlock_acquire(&t->lock);
     timer_arm(t, when);
-    goc__chan_lock_release(&t->lock);
+    goc__spinlock_release(&t->lock);
     goc__timers_poll();
     return t;
 }
@@ -305,37 +305,37 @@ static goc_timer *timer_new(int64_t when, int64_t period, bool with_chan,
 /* Stop; true if an arming or an undelivered value was cancelled. */
 static bool timer_stop(goc_timer *t)
 {
-    goc__chan_lock_acquire(&t->lock);
+    goc__spinlock_acquire(&t->lock);
     bool was = t->pending;
     timer_disarm(t);
     if (t->c != NULL && goc__chan_drain(t->c))
         was = true;
-    goc__chan_lock_release(&t->lock);
+    goc__spinlock_release(&t->lock);
     goc__timers_poll();
     return was;
 }
 
 static bool timer_reset(goc_timer *t, int64_t d, int64_t period)
 {
-    goc__chan_lock_acquire(&t->lock);
+    goc__spinlock_acquire(&t->lock);
     bool was = t->pending;
     t->period = period;
     timer_arm(t, deadline(d));
     if (t->c != NULL && goc__chan_drain(t->c))
         was = true;
-    goc__chan_lock_release(&t->lock);
+    goc__spinlock_release(&t->lock);
     goc__timers_poll();
     return was;
 }
 
 static void timer_free(goc_timer *t)
 {
-    goc__chan_lock_acquire(&t->lock);
+    goc__spinlock_acquire(&t->lock);
     timer_disarm(t);
     t->freed = true;
     /* No runtime, no firing to wait for (its heaps are gone). */
     bool now = t->outstanding == 0 || goc_num_goroutine() == 0;
-    goc__chan_lock_release(&t->lock);
+    goc__spinlock_release(&t->lock);
     if (now)
         timer_destroy(t);
 }
