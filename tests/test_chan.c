@@ -1001,7 +1001,7 @@ static int bias_race_main(void *arg)
         memset(&b->lock, 0, sizeof b->lock);
         goc__chan_lock_bias(&b->lock);
         uintptr_t bias = atomic_load(&b->lock.bias);
-        ASSERT_UEQ(bias, allowed ? (uintptr_t)goc__thread_token() : 0);
+        ASSERT_UEQ(bias, allowed ? goc__p_token() : 0);
         b->counter = 0;
         atomic_store(&b->round, r);
         /* The owner's side of the race: in and out of the lock, without a
@@ -1021,7 +1021,7 @@ static int bias_race_main(void *arg)
         goc__chan_lock_release(&b->lock);
         bias = atomic_load(&b->lock.bias);
         if (allowed)
-            ASSERT_UEQ(bias, (uintptr_t)goc__thread_token() |
+            ASSERT_UEQ(bias, goc__p_token() |
                                  GOC__BIAS_REVOKED);
         ASSERT_EQ(atomic_load(&b->lock.plain.state), 0);
         ASSERT_EQ(atomic_load(&b->lock.held), 0);
@@ -1082,7 +1082,7 @@ static int bias_spread_main(void *arg)
                      .n = (int)goc_test_iters(50000, 2000)};
     if (goc__lock_bias_allowed())
         ASSERT_UEQ(atomic_load(&s.buf->lock.bias),
-                   (uintptr_t)goc__thread_token());
+                   goc__p_token());
     goc_maxprocs(2); /* now the same channels from two threads */
     for (int i = 0; i < PAIRS; i++) {
         go(bias_spread_producer, &s);

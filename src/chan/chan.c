@@ -110,7 +110,7 @@ void goc__chan_lock_slow(goc__chan_lock *l)
         uintptr_t b = atomic_load_explicit(&l->bias, memory_order_acquire);
         if (b == 0 || (b & GOC__BIAS_REVOKED))
             break;
-        if (b == (uintptr_t)goc__thread_token()) {
+        if (b == goc__p_token()) {
             /* The owner, on a lock still biased: the fast path again. */
             atomic_store_explicit(&l->held, 1, memory_order_relaxed);
             atomic_signal_fence(memory_order_seq_cst);
@@ -127,7 +127,7 @@ void goc__chan_lock_slow(goc__chan_lock *l)
 void goc__chan_lock_bias(goc__chan_lock *l)
 {
     if (goc__lock_bias_allowed())
-        atomic_store_explicit(&l->bias, (uintptr_t)goc__thread_token(),
+        atomic_store_explicit(&l->bias, goc__p_token(),
                               memory_order_relaxed);
 }
 
@@ -173,7 +173,11 @@ static goc_chan *chan_init(void *mem, size_t elem_size, size_t cap,
     c->dataqsiz = cap;
     c->elemsize = elem_size;
     c->is_timer = is_timer;
-    goc__chan_lock_bias(&c->lock);
+    /* A timer's channel is filled by whichever thread runs the timer
+     * (at one processor often not its creator's): biasing it would cost
+     * a revocation, a membarrier, per timer. */
+    if (!is_timer)
+        goc__chan_lock_bias(&c->lock);
     return c;
 }
 

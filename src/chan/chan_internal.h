@@ -52,23 +52,25 @@
  * atomics. The timers' lock (time.c) is one.
  *
  * goc__chan_lock, the channel's, is that spinlock with a biased mode. A
- * lock made while the runtime runs one processor
- * (goc__chan_lock_bias) belongs to the thread that made it, whose
- * goroutines then take it with no read-modify-write at all: they announce
- * themselves in `held` and re-read `bias`, and the first other thread
- * that wants the lock revokes the bias for good. This is an asymmetric
- * Dekker: the owner orders its store before its load with a compiler
- * barrier only, and the revoker makes up for the missing hardware fence
- * with goc__membarrier, which runs a full fence on every thread of the
- * process. After it, an owner either has its `held` store visible (the
- * revoker waits for it to clear) or re-reads `bias` as revoked (it backs
- * out). `bias` only moves forward: owner -> owner|REVOKING ->
- * owner|REVOKED (then the lock is the plain one above, for everyone);
- * 0 means never biased.
+ * lock made while the runtime runs one processor (goc__chan_lock_bias)
+ * belongs to that processor (goc__p_token): the goroutines it runs, on
+ * whichever thread holds it, take the lock with no read-modify-write at
+ * all. They announce themselves in `held` and re-read `bias`, and the
+ * first thread without that processor that wants the lock revokes the
+ * bias for good. This is an asymmetric Dekker: the owner orders its
+ * store before its load with a compiler barrier only, and the revoker
+ * makes up for the missing hardware fence with goc__membarrier, which
+ * runs a full fence on every thread of the process. After it, an owner
+ * either has its `held` store visible (the revoker waits for it to
+ * clear) or re-reads `bias` as revoked (it backs out). A processor
+ * changes threads only between critical sections, through the
+ * scheduler's own synchronisation. `bias` only moves forward: owner ->
+ * owner|REVOKING -> owner|REVOKED (then the lock is the plain one above,
+ * for everyone); 0 means never biased.
  *
  * Invariants: plain.state != 0 only while bias is 0 or REVOKED; held != 0
- * only while the owner thread holds the lock in biased mode or is backing
- * out of an attempt. Once the revoker has seen held == 0 after its fence the
+ * only while the owner holds the lock in biased mode or is backing out
+ * of an attempt. Once the revoker has seen held == 0 after its fence the
  * owner never writes held again (its first load of bias, being after the
  * fence, no longer matches).
  */
@@ -102,11 +104,11 @@ static inline void goc__spinlock_release(goc__spinlock *l)
 typedef struct goc__chan_lock {
     goc__spinlock plain;     /* plain mode */
     _Atomic uint32_t held;   /* biased mode: 1 while the owner holds it */
-    _Atomic uintptr_t bias;  /* owner thread token | GOC__BIAS_*, or 0 */
+    _Atomic uintptr_t bias;  /* owner goc__p_token | GOC__BIAS_*, or 0 */
 } goc__chan_lock;
 
 void goc__chan_lock_slow(goc__chan_lock *l);
-/* Bias a fresh (zeroed) lock to the calling thread, when the runtime
+/* Bias a fresh (zeroed) lock to the caller's processor, when the runtime
  * allows it (goc__lock_bias_allowed); otherwise leave it plain. */
 void goc__chan_lock_bias(goc__chan_lock *l);
 
@@ -117,7 +119,7 @@ static inline void goc__chan_lock_acquire(goc__chan_lock *l)
         goc__spinlock_acquire(&l->plain);
         return;
     }
-    if (b == (uintptr_t)goc__thread_token()) {
+    if (b == goc__p_token()) {
         atomic_store_explicit(&l->held, 1, memory_order_relaxed);
         /* Compiler-only: the hardware half is the revoker's membarrier. */
         atomic_signal_fence(memory_order_seq_cst);

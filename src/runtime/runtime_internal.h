@@ -121,7 +121,8 @@ static inline struct goc_m *goc__thread_token(void)
 /* What every goc_m starts with (sched.h asserts the layout), so that
  * other modules read the current goroutine without a call. */
 struct goc__m_head {
-    goc_g *curg; /* G running on this M (owner) */
+    goc_g *curg;   /* G running on this M (owner) */
+    void *p;       /* the goc_p it holds, or NULL (owner) */
 };
 
 /* The calling goroutine, or NULL on a plain thread / on the scheduler. */
@@ -131,9 +132,20 @@ static inline goc_g *goc__getg(void)
     return m ? ((struct goc__m_head *)m)->curg : NULL;
 }
 
-/* Whether a lock made now may be biased to the calling thread (the
- * channel lock, chan_internal.h): the caller is a runtime thread, the
- * runtime runs one processor, and the kernel offers goc__membarrier.
+/* The processor the calling thread holds, as an opaque token, or NULL.
+ * A processor is held by one thread at a time and changes threads only
+ * while its goroutine is parked, yielding or in a system call section,
+ * so code without those in between sees one token: what a biased lock
+ * (chan_internal.h) is biased to. */
+static inline uintptr_t goc__p_token(void)
+{
+    struct goc_m *m = goc__thread_token();
+    return m ? (uintptr_t)((struct goc__m_head *)m)->p : 0;
+}
+
+/* Whether a lock made now may be biased to the caller's processor (the
+ * channel lock, chan_internal.h): the caller holds one, the runtime runs
+ * one processor, and the kernel offers goc__membarrier.
  * Never under ThreadSanitizer or valgrind (they cannot see that fence),
  * nor off x86-64 (the protocol leans on its store order). */
 bool goc__lock_bias_allowed(void);

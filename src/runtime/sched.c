@@ -84,7 +84,7 @@ static void membarrier_register(void)
 
 bool goc__lock_bias_allowed(void)
 {
-    return membarrier_ok && goc__getm() != NULL &&
+    return membarrier_ok && goc__p_token() != 0 &&
            atomic_load_explicit(&goc__sc.gomaxprocs, memory_order_relaxed) == 1;
 }
 
@@ -95,8 +95,9 @@ void goc__membarrier(void)
                    goc_strerror(-errno));
 }
 
-_Static_assert(offsetof(goc_m, curg) == offsetof(struct goc__m_head, curg),
-               "goc__getg reads curg through struct goc__m_head");
+_Static_assert(offsetof(goc_m, curg) == offsetof(struct goc__m_head, curg) &&
+                   offsetof(goc_m, p) == offsetof(struct goc__m_head, p),
+               "goc__getg and goc__p_token read goc_m as goc__m_head");
 
 uint64_t goc__g_id(const goc_g *g)
 {

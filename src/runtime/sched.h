@@ -145,14 +145,14 @@ struct goc_p {
 };
 
 struct goc_m {
-    goc_g *curg;               /* G running on this M (owner); first, see
-                                  struct goc__m_head */
+    /* First, in this order: struct goc__m_head. */
+    goc_g *curg;               /* G running on this M (owner) */
+    goc_p *p;                  /* attached P (owner) */
     int id;
     pthread_t thread;          /* valid once created is set */
     _Atomic bool created;      /* pthread_create returned (release) */
     goc__ctx g0ctx;            /* the scheduler's own context */
     goc__san_fiber g0san;      /* sanitizer state of the thread's stack */
-    goc_p *p;                  /* attached P (owner) */
     goc_p *nextp;              /* P handed over by whoever woke us */
     goc_m *link;               /* idle list (sched.lock) */
     goc_m *all_next;           /* every M (sched.lock) */
