@@ -76,7 +76,8 @@ static void lock_revoke(goc__chan_lock *l, uintptr_t b)
         if (b & GOC__BIAS_REVOKED)
             return;
         if (!(b & GOC__BIAS_REVOKING))
-            return; /* the CAS failed spuriously: the caller retries */
+            return; /* not reached (bias only moves forward); the
+                       caller would re-read it */
         if (i < GOC__CHAN_LOCK_SPINS)
             goc__cpu_relax();
         else
@@ -153,7 +154,6 @@ void goc__chan_block_forever(const char *reason)
 }
 
 /* ---- make / free ---------------------------------------------------- */
-
 
 /* Bytes for a channel with its buffer; 0 if that overflows. */
 static size_t chan_size(size_t elem_size, size_t cap)
