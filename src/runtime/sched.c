@@ -1564,8 +1564,18 @@ int goc_main(int (*fn)(void *), void *arg)
         goc__fatal("goc_main: cannot start the monitor thread");
     newm(p0, false);
 
-    while (atomic_load(&goc__sc.main_done) == 0)
+    while (atomic_load(&goc__sc.main_done) == 0) {
+#ifdef GOC_TSAN
+        /* This thread is the one that takes process signals (the
+         * runtime's own block them). ThreadSanitizer runs a handler at
+         * once only inside a call it intercepts as blocking; one that
+         * lands in a raw futex wait would wait for goc_main to return,
+         * after goc_signal_stop may have restored the default action. */
+        usleep(1000);
+#else
         goc__futex_wait(&goc__sc.main_done, 0, -1);
+#endif
+    }
 
     /* Shutdown: wake every idle M and the poller; each M leaves its
      * scheduler loop at its next scheduling point. */
