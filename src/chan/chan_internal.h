@@ -42,7 +42,7 @@
  * Uncontended it costs one atomic read-modify-write to lock and a plain
  * release store to unlock (a futex mutex needs a second read-modify-write
  * to unlock, to learn whether to wake a sleeper; on the machines we
- * measure each one costs ~6 ns, a third of a buffered channel operation).
+ * measure each one costs ~6 ns).
  * Critical sections are a few dozen instructions and are never held
  * across a park, so a waiter spins briefly, then yields its thread
  * (sched_yield) in case the holder's thread was descheduled. It may be

@@ -246,10 +246,26 @@ static inline uint32_t shuffle_next(shuffle_rand *r, uint32_t m)
 static int select_general(goc_case *cases, size_t n, bool nonblock, goc_g *g)
     __attribute__((noinline));
 
-/* Two cases (the commonest select): step 2 of select_general (the
- * optimistic pass) without its large frame, a coin flip picking which
- * case to try first. When neither looked ready, or the one that did was
- * taken meanwhile, the general path looks again with every lock held. */
+/* One case of the optimistic pass (select_general's step 2): if cs looks
+ * ready, run it under its own channel's lock only, and ready whoever it
+ * completed. TRY_SEND_CLOSED is the caller's to panic on. */
+static inline int try_case_alone(goc_case *cs)
+{
+    if (case_looks_blocked(cs))
+        return TRY_BLOCKED;
+    goc_g *wake = NULL;
+    goc__chan_lock_acquire(&cs->ch->lock);
+    int r = try_case_locked(cs, &wake);
+    goc__chan_lock_release(&cs->ch->lock);
+    if (wake != NULL)
+        goc__ready(wake);
+    return r;
+}
+
+/* Two cases (the commonest select): the optimistic pass without
+ * select_general's large frame, a coin flip picking which case to try
+ * first. When neither looked ready, or the one that did was taken
+ * meanwhile, the general path looks again with every lock held. */
 static __attribute__((noinline)) int select2(goc_case *cases, bool nonblock,
                                               goc_g *g)
 {
@@ -257,20 +273,11 @@ static __attribute__((noinline)) int select2(goc_case *cases, bool nonblock,
     check_case(&cases[1]);
     uint32_t k = goc__fastrand() >> 31;
     for (int i = 0; i < 2; i++, k ^= 1) {
-        goc_case *cs = &cases[k];
-        if (case_looks_blocked(cs))
-            continue;
-        goc_g *wake = NULL;
-        goc__chan_lock_acquire(&cs->ch->lock);
-        int r = try_case_locked(cs, &wake);
-        goc__chan_lock_release(&cs->ch->lock);
+        int r = try_case_alone(&cases[k]);
         if (r == TRY_SEND_CLOSED)
             goc_panic("send on closed channel");
-        if (r == TRY_DONE) {
-            if (wake != NULL)
-                goc__ready(wake);
+        if (r == TRY_DONE)
             return (int)k;
-        }
     }
     return select_general(cases, 2, nonblock, g);
 }
@@ -338,22 +345,14 @@ static int select_general(goc_case *cases, size_t n, bool nonblock, goc_g *g)
 
     /* 2. Optimistic pass: the first case in poll order that looks ready
      * is tried under its own lock only. */
-    goc_g *wake = NULL;
     for (size_t i = 0; i < norder; i++) {
         uint32_t k = pollorder[i];
-        goc_case *cs = &cases[k];
-        if (case_looks_blocked(cs))
-            continue;
-        goc__chan_lock_acquire(&cs->ch->lock);
-        int r = try_case_locked(cs, &wake);
-        goc__chan_lock_release(&cs->ch->lock);
+        int r = try_case_alone(&cases[k]);
         if (r == TRY_SEND_CLOSED) {
             free(heap);
             goc_panic("send on closed channel");
         }
         if (r == TRY_DONE) {
-            if (wake != NULL)
-                goc__ready(wake);
             free(heap);
             return (int)k;
         }
@@ -364,6 +363,7 @@ static int select_general(goc_case *cases, size_t n, bool nonblock, goc_g *g)
     memcpy(lockorder, pollorder, norder * sizeof(uint32_t));
     sort_lockorder(cases, lockorder, norder);
     sellock(cases, lockorder, norder);
+    goc_g *wake = NULL;
     int casi = -1;
     for (size_t i = 0; i < norder; i++) {
         uint32_t k = pollorder[i];
