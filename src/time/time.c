@@ -86,44 +86,58 @@ static int64_t deadline(int64_t d)
  * cost some 7,000 of them, about 3 us per timer on these VMs (Go's heap
  * asks for huge pages too). Freed blocks go on a free list for the next
  * timer; chunks are kept for the life of the process, so the memory held
- * is that of the most timers alive at once. Under the sanitizers and
- * valgrind, plain malloc, so that they keep checking every block.
+ * is that of the most timers alive at once, plus at most
+ * TIMER_CHUNKS_READY_MAX chunks committed ahead (blocks_prefill). Under
+ * the sanitizers and valgrind, plain malloc, so that they keep checking
+ * every block.
  */
 #if defined(GOC_ASAN) || defined(GOC_TSAN) || defined(GOC_VALGRIND)
 #define TIMER_BLOCKS_MALLOC 1
 #endif
 #ifndef TIMER_BLOCKS_MALLOC
 #define TIMER_CHUNK ((size_t)2 << 20)
+#define TIMER_CHUNKS_READY_MAX 2 /* chunks committed ahead, at most */
 
-static struct {
+/* On cache lines of their own: the creator writes `blocks` at every
+ * timer while spinning threads poll blocks_wanted. */
+static _Alignas(64) struct {
     pthread_mutex_t lock;
     void *free;       /* free blocks, linked through their first word */
     int nfree;        /* blocks on the free list */
     size_t size;      /* the block size, once known */
     char *next, *end; /* the unused rest of the newest chunk */
+    char *ready[TIMER_CHUNKS_READY_MAX]; /* chunks mapped and committed */
+    int nready;
 } blocks = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
-/* Blocks idle threads may carve and touch ahead (blocks_prefill): raised
- * by each block carved from fresh memory by a timer's creator. */
-static _Atomic int blocks_wanted;
-#define BLOCKS_PREFILL_AHEAD 2
-#define BLOCKS_PREFILL_WANTED_MAX 256 /* owed at once, see stack.c's */
-#define BLOCKS_PREFILL_BATCH 64  /* about 4 pages */
-#define BLOCKS_PREFILL_MAX 4096  /* free blocks past which none is made */
+/* Whether timers are being carved from fresh memory now: set by each
+ * such carving, cleared by the idle work that commits chunks ahead. */
+static _Alignas(64) _Atomic bool blocks_wanted;
 
-/* Map a TIMER_CHUNK-aligned chunk (blocks.lock held). */
-static bool blocks_grow(void)
+/* Map a TIMER_CHUNK-aligned chunk (no lock needed); NULL on failure. */
+static char *chunk_map(void)
 {
     char *m = mmap(NULL, 2 * TIMER_CHUNK, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (m == MAP_FAILED)
-        return false;
+        return NULL;
     char *a = (char *)(((uintptr_t)m + TIMER_CHUNK - 1) &
                        ~(uintptr_t)(TIMER_CHUNK - 1));
     if (a > m)
         munmap(m, (size_t)(a - m));
     munmap(a + TIMER_CHUNK, (size_t)(m + 2 * TIMER_CHUNK - (a + TIMER_CHUNK)));
     (void)madvise(a, TIMER_CHUNK, MADV_HUGEPAGE); /* a hint */
+    return a;
+}
+
+/* Start carving a new chunk (blocks.lock held): one committed ahead by an
+ * idle thread if there is one, else a fresh mapping whose first touch
+ * (by the caller's memset, after the lock) commits it. */
+static bool blocks_grow(void)
+{
+    char *a = blocks.nready > 0 ? blocks.ready[--blocks.nready] : chunk_map();
+    if (a == NULL)
+        return false;
     blocks.next = a;
     blocks.end = a + TIMER_CHUNK;
     return true;
@@ -132,40 +146,38 @@ static bool blocks_grow(void)
 
 #ifndef TIMER_BLOCKS_MALLOC
 /*
- * Idle work (goc__idle_work_register): while timers keep being made from
- * fresh memory, a spinning scheduler thread carves the next blocks and
- * touches their pages, so that their first-touch faults fall on its idle
- * CPU instead of the creator's (timers_100k at 2 processors). Bounded by
- * the demand and by BLOCKS_PREFILL_MAX free blocks.
+ * Idle work (goc__idle_work_register): while timers keep being carved
+ * from fresh memory, a spinning scheduler thread maps the next chunks and
+ * commits them (one write a page: a single huge-page fault where the
+ * kernel grants one, ~6 ms of zeroing on these VMs), so that the creator
+ * and the idle CPU share the first-touch cost, a chunk each (timers_100k
+ * at 2 processors). Carving itself stays with the creator: handing out
+ * blocks made ahead left the chunk's first touch to whichever thread came
+ * first, mostly the creator.
  */
 static bool blocks_prefill(void)
 {
-    int want = goc__demand_take(&blocks_wanted, BLOCKS_PREFILL_BATCH);
-    if (want == 0)
+    if (!atomic_load_explicit(&blocks_wanted, memory_order_relaxed))
         return false;
+    atomic_store_explicit(&blocks_wanted, false, memory_order_relaxed);
     pthread_mutex_lock(&blocks.lock);
-    size_t size = blocks.size;
-    if (blocks.nfree >= BLOCKS_PREFILL_MAX ||
-        ((size_t)(blocks.end - blocks.next) < size && !blocks_grow())) {
-        pthread_mutex_unlock(&blocks.lock);
-        atomic_store_explicit(&blocks_wanted, 0, memory_order_relaxed);
+    bool room = blocks.nready < TIMER_CHUNKS_READY_MAX;
+    pthread_mutex_unlock(&blocks.lock);
+    if (!room)
         return false;
-    }
-    size_t avail = (size_t)(blocks.end - blocks.next) / size;
-    int n = avail < (size_t)want ? (int)avail : want;
-    char *first = blocks.next;
-    blocks.next += (size_t)n * size;
-    pthread_mutex_unlock(&blocks.lock);
-    /* Ours alone until linked in: chaining them is the first touch. */
-    for (int i = 0; i < n; i++)
-        *(void **)(first + (size_t)i * size) =
-            i + 1 < n ? first + (size_t)(i + 1) * size : NULL;
+    char *a = chunk_map();
+    if (a == NULL)
+        return false;
+    for (size_t off = 0; off < TIMER_CHUNK; off += 4096)
+        ((volatile char *)a)[off] = 0;
     pthread_mutex_lock(&blocks.lock);
-    *(void **)(first + (size_t)(n - 1) * size) = blocks.free;
-    blocks.free = first;
-    blocks.nfree += n;
+    room = blocks.nready < TIMER_CHUNKS_READY_MAX;
+    if (room)
+        blocks.ready[blocks.nready++] = a;
     pthread_mutex_unlock(&blocks.lock);
-    return true;
+    if (!room)
+        munmap(a, TIMER_CHUNK);
+    return room;
 }
 #endif
 
@@ -194,9 +206,8 @@ static void *block_alloc(size_t size)
     pthread_mutex_unlock(&blocks.lock);
     if (first)
         goc__idle_work_register(blocks_prefill);
-    if (fresh)
-        goc__demand_raise(&blocks_wanted, BLOCKS_PREFILL_AHEAD,
-                          BLOCKS_PREFILL_WANTED_MAX);
+    if (fresh && !atomic_load_explicit(&blocks_wanted, memory_order_relaxed))
+        atomic_store_explicit(&blocks_wanted, true, memory_order_relaxed);
     return b;
 #endif
 }
