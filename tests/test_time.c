@@ -202,6 +202,41 @@ PROCS_TEST(time_timers_fire_while_a_goroutine_arms_more)
     return 0;
 }
 
+/* A timer armed by a goroutine that then spins without ever calling into
+ * the runtime sits in the heap of a processor whose owner never looks at
+ * it: another thread must fire it (after a grace period that lets a
+ * busy owner fire its own timers), at 2 processors and more. */
+static void spin_flag(void *a) { atomic_store((_Atomic bool *)a, true); }
+
+static int spin_after_arming(void *a)
+{
+    int64_t *took = a;
+    _Atomic bool fired = false;
+    int64_t start = goc_nanotime();
+    goc_timer *t = goc_after_func(10 * MS, spin_flag, (void *)&fired);
+    ASSERT(t != NULL);
+    while (!atomic_load(&fired) && goc_nanotime() - start < 5 * GOC_SECOND)
+        ;
+    *took = goc_nanotime() - start;
+    ASSERT(atomic_load(&fired));
+    goc_timer_free(t);
+    return 0;
+}
+
+GOC_TEST(time_timer_of_a_spinning_goroutine_fires)
+{
+    for (int procs = 2; procs <= 4; procs += 2) {
+        goc_maxprocs(procs);
+        int64_t took = 0;
+        ASSERT_EQ(goc_main(spin_after_arming, &took), 0);
+        ASSERT_GE(took, 10 * MS);
+        /* The grace is 0.5 ms; the bound is for sanitizers and loaded
+         * machines. */
+        ASSERT_LT(took, 2 * GOC_SECOND);
+    }
+    return 0;
+}
+
 PROCS_TEST(time_many_timers_never_early)
 {
     (void)arg;

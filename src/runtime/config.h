@@ -64,6 +64,9 @@
 #define GOC_NETPOLL_STALE_NS (1000 * 1000)
 /* sysmon hands off a processor stuck in a syscall after this long. */
 #define GOC_SYSCALL_HANDOFF_NS (20 * 1000)
+/* How overdue the timers of a P owned by a running M must be before
+ * another thread fires them (run_all_timers). */
+#define GOC_FOREIGN_TIMER_GRACE_NS (500 * 1000)
 /* Signal stack per thread, for the stack-overflow report. */
 #define GOC_ALTSTACK_SIZE (64 * 1024)
 
