@@ -55,8 +55,11 @@
  * those of other modules (time.c's timer blocks). */
 #define GOC_IDLE_WORK_MAX 4
 /* A thief leaves a running processor's runnext alone this long before
- * stealing it (Go: usleep(3)); see runnext_grace in sched.c. */
-#define GOC_RUNNEXT_GRACE_NS (3 * 1000)
+ * stealing it (Go: usleep(3), ~55 us with Linux's timer slack); see
+ * runnext_grace in sched.c. */
+#define GOC_RUNNEXT_GRACE_NS (50 * 1000)
+/* ...and this long while goroutines wait on the poller. */
+#define GOC_RUNNEXT_GRACE_POLLER_NS (3 * 1000)
 /* Check the global run queue every this many schedules (fairness). */
 #define GOC_GLOBAL_RUNQ_TICK 61
 /* On that tick, poll the network without blocking if nobody has for this

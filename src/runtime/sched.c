@@ -359,20 +359,47 @@ static bool runq_empty(goc_p *p)
  * A running victim's runnext is most likely the partner its G is about to
  * block for (a channel hand-off takes well under a microsecond): stealing
  * it at once splits a communicating pair across processors and turns
- * every message into a cross-core wake-up. So, as Go does, give the owner
- * GOC_RUNNEXT_GRACE_NS to take it first. Returns runnext if still there
- * after the grace, else NULL.
+ * every message into a cross-core wake-up. So, as Go does (a usleep(3)
+ * that the kernel's timer slack makes ~55 us), give the owner
+ * GOC_RUNNEXT_GRACE_NS to take it first. A 3 us grace let the thief steal
+ * a pair's runnext every few microseconds, then sleep, to be woken by the
+ * next hand-off with a futex call on the busy processor (pingpong at 2
+ * processors: 11,000 wake-ups a second). The wait gives up at once when
+ * other work shows up (global queue, another P's queue, a due timer): the
+ * caller's later checks find it. Returns runnext if still there after the
+ * grace, else NULL.
  */
 static goc_g *runnext_grace(goc_p *victim, goc_g *next)
 {
     /* Wait without reading the victim's runnext meanwhile: its owner
      * writes that line at every switch, and each read here makes the
      * next write fetch it back (pingpong at 2 processors). */
-    int64_t until = goc_nanotime() + GOC_RUNNEXT_GRACE_NS;
+    int64_t now = goc_nanotime();
+    /* While goroutines wait on the poller, this spinning M may be the one
+     * to poll next: keep the wait as short as it was. */
+    int64_t until = now + (atomic_load_explicit(&goc__sc.npollwait,
+                                                memory_order_relaxed) > 0
+                               ? GOC_RUNNEXT_GRACE_POLLER_NS
+                               : GOC_RUNNEXT_GRACE_NS);
+    int32_t procs = atomic_load_explicit(&goc__sc.gomaxprocs,
+                                         memory_order_relaxed);
     do {
         for (int i = 0; i < 32; i++)
             goc__cpu_relax();
-    } while (goc_nanotime() < until);
+        if (atomic_load_explicit(&goc__sc.runq_size, memory_order_relaxed) >
+            0)
+            return NULL;
+        for (int32_t i = 0; i < procs; i++) {
+            goc_p *v = goc__sc.allp[i];
+            if (atomic_load_explicit(&v->runqhead, memory_order_relaxed) !=
+                atomic_load_explicit(&v->runqtail, memory_order_relaxed))
+                return NULL;
+        }
+        now = goc_nanotime();
+        int64_t t = goc__timers_earliest();
+        if (t && t <= now)
+            return NULL;
+    } while (now < until);
     if (atomic_load_explicit(&victim->runnext, memory_order_acquire) != next)
         return NULL;
     return next;
