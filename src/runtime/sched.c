@@ -731,7 +731,6 @@ static void retirep(goc_m *m, goc_p *p)
     m->p = NULL;
 }
 
-/* Run expired timers of every P; returns the earliest deadline left. */
 /*
  * Run the expired timers of every P; returns the earliest deadline left
  * (0: none), to sleep until. A P owned by a running M fires its own
