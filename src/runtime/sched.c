@@ -750,11 +750,16 @@ static int64_t run_all_timers(goc_p *self, int64_t now)
         int64_t w = goc__timers_next(p);
         if (w == 0)
             continue;
+        /* Saturated: deadlines reach INT64_MAX - 1 (the largest
+         * deadline a connection may have). */
+        int64_t graced = w > INT64_MAX - GOC_FOREIGN_TIMER_GRACE_NS
+                             ? INT64_MAX
+                             : w + GOC_FOREIGN_TIMER_GRACE_NS;
         if (p != self &&
             atomic_load_explicit(&p->status, memory_order_relaxed) ==
                 P_RUNNING &&
-            now < w + GOC_FOREIGN_TIMER_GRACE_NS) {
-            w += GOC_FOREIGN_TIMER_GRACE_NS;
+            now < graced) {
+            w = graced;
         } else {
             w = goc__timers_run(p, now);
             if (w == 0)
