@@ -257,6 +257,36 @@ PROCS_TEST(time_many_timers_never_early)
     return 0;
 }
 
+/* Timers by the tens of thousands, twice: their blocks span several
+ * 2 MiB chunks, which at 2 processors and more an idle thread commits
+ * ahead while they are made (time.c, blocks_prefill), then come back
+ * from the free list. Every timer delivers once, never early. */
+PROCS_TEST(time_timers_across_chunks)
+{
+    (void)arg;
+    int n = (int)goc_test_iters(30000, 300);
+    goc_timer **t = calloc((size_t)n, sizeof *t);
+    int64_t *start = calloc((size_t)n, sizeof *start);
+    ASSERT(t != NULL && start != NULL);
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < n; i++) {
+            start[i] = goc_nanotime();
+            ASSERT((t[i] = goc_timer_new((1 + i % 5) * MS)) != NULL);
+        }
+        for (int i = 0; i < n; i++) {
+            int64_t v = 0;
+            ASSERT(goc_chan_recv_i64(goc_timer_chan(t[i]), &v));
+            ASSERT_GE(v, start[i] + (1 + i % 5) * MS);
+            ASSERT_EQ(poll_time(goc_timer_chan(t[i]), &v), -1); /* once */
+        }
+        for (int i = 0; i < n; i++)
+            goc_timer_free(t[i]);
+    }
+    free(t);
+    free(start);
+    return 0;
+}
+
 /* ---- AfterFunc ------------------------------------------------------ */
 
 typedef struct af {
