@@ -97,6 +97,7 @@ static int64_t deadline(int64_t d)
 #ifndef TIMER_BLOCKS_MALLOC
 #define TIMER_CHUNK ((size_t)2 << 20)
 #define TIMER_CHUNKS_READY_MAX 2 /* chunks committed ahead, at most */
+#define TIMER_TOUCH_STRIDE 4096  /* one write per page of the smallest size */
 
 /* On cache lines of their own: the creator writes `blocks` at every
  * timer while spinning threads poll blocks_wanted. */
@@ -168,7 +169,7 @@ static bool blocks_prefill(void)
     char *a = chunk_map();
     if (a == NULL)
         return false;
-    for (size_t off = 0; off < TIMER_CHUNK; off += 4096)
+    for (size_t off = 0; off < TIMER_CHUNK; off += TIMER_TOUCH_STRIDE)
         ((volatile char *)a)[off] = 0;
     pthread_mutex_lock(&blocks.lock);
     room = blocks.nready < TIMER_CHUNKS_READY_MAX;
