@@ -19,6 +19,12 @@
 #   BENCH_ARGS=       extra flags for both programs (e.g. "-n 1000")
 #   BENCH_STRICT=1    exit 1 when a target is missed or a goc run fails
 #                     (default: exit 0; benchmarks inform, never gate)
+#   BENCH_PIN=1       pin both programs of a 1-processor row to the same
+#                     CPU, run r on the r-th allowed CPU in turn (0: leave
+#                     placement to the kernel). On these shared VMs one
+#                     vCPU can run 1.45x slower than the other for minutes
+#                     (README.md, Noise): unpinned, goc and Go may land on
+#                     different ones and the ratio measures the CPUs.
 #
 # Each program prints one line per run:
 #     BENCH <name> procs=<N> <primary>=<value> [<key>=<value> ...]
@@ -35,6 +41,14 @@ BUILD=${1:-build/bench}
 FILTER=${2:-}
 RUNS=${RUNS:-5}
 TIMEOUT=${BENCH_TIMEOUT:-60}
+PIN=${BENCH_PIN:-1}
+# The CPUs this script may run on, expanded from taskset's list ("0-1,4").
+CPUS=()
+if [ "$PIN" = 1 ] && command -v taskset >/dev/null; then
+    read -ra CPUS <<<"$(taskset -pc $$ 2>/dev/null | sed 's/.*: //' |
+        tr ',' '\n' | awk -F- '{ for (c = $1; c <= ($2 == "" ? $1 : $2); c++)
+            printf "%d ", c }')"
+fi
 read -ra ARGS <<<"${BENCH_ARGS:-}"
 mkdir -p "$BUILD" || exit 1
 BUILD=$(cd "$BUILD" && pwd)
@@ -118,14 +132,18 @@ fi
 # $OUT_<lang>, or a "FAIL <why>" line.
 run_one() {
     local lang=$1 bin=$2 name=$3 procs=$4 run=$5 tmo=$6 out err rc line
+    local pin=()
     out=$LOGS/$name-p$procs-$lang-$run.out
     err=$LOGS/$name-p$procs-$lang-$run.err
+    if [ "$procs" = 1 ] && [ ${#CPUS[@]} -gt 1 ]; then
+        pin=(taskset -c "${CPUS[$(((run - 1) % ${#CPUS[@]}))]}")
+    fi
     if [ "$lang" = goc ]; then
-        GOCMAXPROCS=$procs timeout -k 5 "$tmo" \
+        GOCMAXPROCS=$procs timeout -k 5 "$tmo" ${pin[@]+"${pin[@]}"} \
             "$bin" -bench "$name" -procs "$procs" ${ARGS[@]+"${ARGS[@]}"} \
             >"$out" 2>"$err"
     else
-        GOMAXPROCS=$procs timeout -k 5 "$tmo" \
+        GOMAXPROCS=$procs timeout -k 5 "$tmo" ${pin[@]+"${pin[@]}"} \
             "$bin" -bench "$name" -procs "$procs" ${ARGS[@]+"${ARGS[@]}"} \
             >"$out" 2>"$err"
     fi
