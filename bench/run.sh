@@ -22,9 +22,10 @@
 #   BENCH_PIN=1       pin both programs of a 1-processor row to the same
 #                     CPU, run r on the r-th allowed CPU in turn (0: leave
 #                     placement to the kernel). On these shared VMs one
-#                     vCPU can run 1.45x slower than the other for minutes
-#                     (README.md, Noise): unpinned, goc and Go may land on
-#                     different ones and the ratio measures the CPUs.
+#                     vCPU can run 1.45x slower than the other for
+#                     minutes (bench/README.md, Noise): unpinned, goc and
+#                     Go may land on different ones and the ratio
+#                     measures the CPUs.
 #
 # Each program prints one line per run:
 #     BENCH <name> procs=<N> <primary>=<value> [<key>=<value> ...]
