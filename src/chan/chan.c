@@ -211,7 +211,8 @@ void goc_chan_free(goc_chan *c)
  * Go's chansend. g != NULL: blocking, g is the caller; g == NULL:
  * non-blocking (returns false if it would block). c != NULL.
  */
-static bool chan_send(goc_chan *c, const void *elem, goc_g *g)
+static goc_always_inline bool chan_send(goc_chan *c, const void *elem,
+                                        goc_g *g)
 {
     if (goc_unlikely(elem == NULL && c->elemsize != 0))
         goc_panic("goc_chan_send: NULL element for a channel of %zu-byte "
@@ -262,7 +263,7 @@ void goc_chan_send(goc_chan *c, const void *elem)
 {
     goc_g *g = goc__getg();
     if (goc_unlikely(g == NULL))
-        goc__require_g("goc_chan_send");
+        goc__no_g("goc_chan_send");
     if (goc_unlikely(c == NULL))
         goc__chan_block_forever("chan send (nil chan)");
     chan_send(c, elem, g);
@@ -281,7 +282,7 @@ bool goc__chan_try_send(goc_chan *c, const void *elem)
  * Go's chanrecv. g != NULL: blocking; g == NULL: non-blocking. Returns 1
  * received, 0 closed (elem zeroed), -1 would block. c != NULL.
  */
-static int chan_recv(goc_chan *c, void *elem, goc_g *g)
+static goc_always_inline int chan_recv(goc_chan *c, void *elem, goc_g *g)
 {
     /* Fast path for a failing non-blocking receive: "empty", then "not
      * closed". A channel never reopens, so it was open at the first
@@ -338,7 +339,7 @@ bool goc_chan_recv(goc_chan *c, void *elem)
 {
     goc_g *g = goc__getg();
     if (goc_unlikely(g == NULL))
-        goc__require_g("goc_chan_recv");
+        goc__no_g("goc_chan_recv");
     if (goc_unlikely(c == NULL))
         goc__chan_block_forever("chan receive (nil chan)");
     return chan_recv(c, elem, g) == 1;

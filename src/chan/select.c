@@ -291,7 +291,7 @@ int goc_select(goc_case *cases, size_t n, bool nonblock)
     if (!nonblock) {
         g = goc__getg();
         if (goc_unlikely(g == NULL))
-            goc__require_g("goc_select");
+            goc__no_g("goc_select");
     }
     if (n == 1 && cases[0].ch != NULL) {
         check_case(&cases[0]);

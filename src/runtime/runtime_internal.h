@@ -49,6 +49,9 @@
 
 #define goc_likely(x) __builtin_expect(!!(x), 1)
 #define goc_unlikely(x) __builtin_expect(!!(x), 0)
+/* For the few hot-path helpers whose callers each pass constants that
+ * prune most of the body (blocking or not, which action). */
+#define goc_always_inline inline __attribute__((always_inline))
 
 /* One step of a spin-wait loop: tells the CPU we spin (and, on SMT, lets
  * the sibling thread run). */
@@ -69,8 +72,8 @@ typedef struct goc_g goc_g;
 
 uint64_t goc__g_id(const goc_g *g);
 
-/* Fatal error unless called from a goroutine: `what` names the call. */
-void goc__require_g(const char *what);
+/* The fatal error of a blocking call (`what`) made outside a goroutine. */
+void goc__no_g(const char *what) __attribute__((noreturn, cold));
 
 /* Go's throw: print "fatal error: <msg>" and exit(2). Any thread. */
 void goc__fatal(const char *fmt, ...)
@@ -95,23 +98,30 @@ int goc__p_id(void);
 
 /* The calling thread's M as an opaque token: NULL on a thread the runtime
  * did not start. A goroutine may resume on another thread after any
- * switch point, so the token is re-read at every use: on x86-64 a volatile
- * asm load with a memory clobber (never cached across a call such as the
- * switch), elsewhere a function the compiler cannot inline. */
+ * switch point, so the token must never be reused across one. On x86-64
+ * it is an asm load whose only input is goc__tls_epoch, a variable that
+ * nothing writes but the compiler must assume any call it cannot see
+ * into may write: it re-reads the token after every such call (a switch
+ * always is one: goc__ctx_switch is assembly) and reuses it between
+ * calls. Elsewhere, a function the compiler cannot inline. */
 struct goc_m;
 extern __thread struct goc_m *goc__tls_m
     __attribute__((tls_model("initial-exec"), visibility("hidden")));
+struct goc__tls_epoch {
+    int unused;
+};
+extern struct goc__tls_epoch goc__tls_epoch
+    __attribute__((visibility("hidden")));
 struct goc_m *goc__getm_slow(void);
 
 static inline struct goc_m *goc__thread_token(void)
 {
 #if defined(__x86_64__)
     struct goc_m *m;
-    __asm__ volatile("movq goc__tls_m@gottpoff(%%rip), %0\n\t"
-                     "movq %%fs:(%0), %0"
-                     : "=r"(m)
-                     :
-                     : "memory");
+    __asm__("movq goc__tls_m@gottpoff(%%rip), %0\n\t"
+            "movq %%fs:(%0), %0"
+            : "=r"(m)
+            : "m"(goc__tls_epoch));
     return m;
 #else
     return goc__getm_slow();
@@ -130,6 +140,13 @@ static inline goc_g *goc__getg(void)
 {
     struct goc_m *m = goc__thread_token();
     return m ? ((struct goc__m_head *)m)->curg : NULL;
+}
+
+/* Fatal error unless called from a goroutine: `what` names the call. */
+static inline void goc__require_g(const char *what)
+{
+    if (goc_unlikely(goc__getg() == NULL))
+        goc__no_g(what);
 }
 
 /* The processor the calling thread holds, as an opaque token, or NULL.

@@ -51,6 +51,8 @@
 goc__sched goc__sc;
 
 __thread goc_m *goc__tls_m;
+/* Never written: see goc__thread_token (runtime_internal.h). */
+struct goc__tls_epoch goc__tls_epoch;
 static int maxprocs_config; /* goc_maxprocs outside the runtime */
 
 __attribute__((noinline)) goc_m *goc__getm_slow(void)
@@ -116,13 +118,11 @@ int goc__p_id(void)
     return m && m->p ? m->p->id : -1;
 }
 
-void goc__require_g(const char *what)
+void goc__no_g(const char *what)
 {
-    if (goc_unlikely(!goc__getg())) {
-        if (!goc__sc.running)
-            goc__fatal("%s called outside goc_main (no runtime)", what);
-        goc__fatal("%s called outside a goroutine", what);
-    }
+    if (!goc__sc.running)
+        goc__fatal("%s called outside goc_main (no runtime)", what);
+    goc__fatal("%s called outside a goroutine", what);
 }
 
 int64_t goc_nanotime(void)
@@ -283,7 +283,7 @@ static bool runqputslow(goc_p *p, goc_g *g, uint32_t h, uint32_t t)
     return true;
 }
 
-void goc__runqput(goc_p *p, goc_g *g, bool next)
+static goc_always_inline void runqput(goc_p *p, goc_g *g, bool next)
 {
     if (next) {
         /* Only the owner makes runnext non-NULL, so an empty slot stays
@@ -329,10 +329,11 @@ static inline void runq_prefetch_next(goc_p *p)
 static goc_g *runqget(goc_p *p)
 {
     goc_g *next = atomic_load_explicit(&p->runnext, memory_order_relaxed);
+    goc_g *seen = next;
     if (next && atomic_compare_exchange_strong_explicit(
                     &p->runnext, &next, NULL, memory_order_acq_rel,
                     memory_order_relaxed))
-        return next;
+        return seen;
     for (;;) {
         uint32_t h = atomic_load_explicit(&p->runqhead, memory_order_acquire);
         uint32_t t = atomic_load_explicit(&p->runqtail, memory_order_acquire);
@@ -451,7 +452,7 @@ static goc_g *runqsteal(goc_p *p, goc_p *victim, bool steal_next)
     if (n == 0)
         return NULL;
     for (uint32_t i = 0; i + 1 < n; i++)
-        goc__runqput(p, batch[i], false);
+        runqput(p, batch[i], false);
     return batch[n - 1];
 }
 
@@ -472,7 +473,7 @@ static goc_g *globrunqget_locked(goc_p *p, int32_t max)
         n = RUNQ_SIZE / 2;
     goc_g *g = globrunqpop_locked();
     for (int32_t i = 1; i < n; i++)
-        goc__runqput(p, globrunqpop_locked(), false);
+        runqput(p, globrunqpop_locked(), false);
     return g;
 }
 
@@ -605,10 +606,8 @@ void goc__startm(goc_p *p, bool spinning)
     goc__futex_wake(&m->park, 1);
 }
 
-void goc__wakep(void)
+void goc__wakep_slow(void)
 {
-    if (atomic_load_explicit(&goc__sc.npidle, memory_order_acquire) == 0)
-        return;
     int32_t zero = 0;
     if (atomic_load_explicit(&goc__sc.nmspinning, memory_order_acquire) != 0 ||
         !atomic_compare_exchange_strong(&goc__sc.nmspinning, &zero, 1))
@@ -728,7 +727,7 @@ static void inject_glist_p(goc_p *p, goc__glist *l)
     goc_g *g;
     while ((g = glist_pop(l))) {
         atomic_store(&g->status, G_RUNNABLE);
-        goc__runqput(p, g, false);
+        runqput(p, g, false);
     }
 }
 
@@ -1111,7 +1110,7 @@ static goc_g *after_switch(goc_m *m, goc_g *g)
     switch (action) {
     case ACT_YIELD:
         atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
-        goc__runqput(m->p, g, false);
+        runqput(m->p, g, false);
         goc__wakep(); /* see goc__m_finish_switch */
         return NULL;
     case ACT_PARK: {
@@ -1178,49 +1177,50 @@ static void g_switch_to_g0(goc_g *g, int action)
 
 static void g_exit_on_g0(goc_m *m, goc_g *g);
 
+/* prev's unlock function refused the park (after a direct switch): prev
+ * runs again, next on this processor, unless a waker already readied it. */
+static __attribute__((noinline)) void park_abandoned(goc_m *m, goc_g *prev)
+{
+    uint32_t w = G_WAITING;
+    if (atomic_compare_exchange_strong(&prev->status, &w, G_RUNNABLE)) {
+        runqput(m->p, prev, true);
+        goc__wakep(); /* as for a yield */
+    }
+}
+
 /*
  * Direct hand-off. A G that parks, yields or exits while its P has another
  * G ready switches straight to it instead of going through g0 (one switch
  * instead of two, no trip through find_runnable). Its request is left in
  * m->action/m->prev and carried out by the G that resumes on this M, right
  * after the switch (goc__m_finish_switch) - still after the leaving G is
- * off its stack, so the parking protocol holds. Every 61st schedule, and
- * every 16th while own timers are pending, goes through g0 instead, so the
- * global queue and timers keep their turn.
+ * off its stack, so the parking protocol holds. Every 61st schedule that
+ * finds work for find_runnable's fairness pass (g0_turn_due), and every
+ * 16th while own timers are pending, goes through g0 instead, so the
+ * global queue, timers and the poller keep their turn.
  *
  * Invariant: m->prev != NULL only between a direct switch and the resumed
  * G's goc__m_finish_switch, on the same thread with nothing in between.
  */
-void goc__m_finish_switch(goc_m *m)
+static __attribute__((noinline)) void finish_switch_slow(goc_m *m,
+                                                        goc_g *prev,
+                                                        int action)
 {
-    goc_g *prev = m->prev;
-    if (!prev)
-        return;
-    int action = m->action;
-    m->prev = NULL;
-    m->action = ACT_NONE;
     if (prev->stack_kind == STACK_SLAB && action != ACT_EXIT)
         goc__stack_check(prev);
     switch (action) {
     case ACT_YIELD:
         atomic_store_explicit(&prev->status, G_RUNNABLE, memory_order_relaxed);
-        goc__runqput(m->p, prev, false);
+        runqput(m->p, prev, false);
         /* This processor runs another G now, which may never yield (no
          * preemption): let an idle processor come for prev. */
         goc__wakep();
         break;
-    case ACT_PARK: {
+    case ACT_PARK:
         atomic_store_explicit(&prev->status, G_WAITING, memory_order_release);
-        if (prev->park_fn && !prev->park_fn(prev, prev->park_arg)) {
-            uint32_t w = G_WAITING;
-            if (atomic_compare_exchange_strong(&prev->status, &w,
-                                               G_RUNNABLE)) {
-                goc__runqput(m->p, prev, true);
-                goc__wakep(); /* as for a yield */
-            }
-        }
+        if (prev->park_fn && !prev->park_fn(prev, prev->park_arg))
+            park_abandoned(m, prev);
         break;
-    }
     case ACT_EXIT:
         g_exit_on_g0(m, prev);
         break;
@@ -1229,13 +1229,58 @@ void goc__m_finish_switch(goc_m *m)
     }
 }
 
-static void g_leave(goc_g *g, int action)
+void goc__m_finish_switch(goc_m *m)
+{
+    goc_g *prev = m->prev;
+    if (!prev)
+        return;
+    int action = m->action;
+    m->prev = NULL;
+    m->action = ACT_NONE;
+    /* The common case, a park from a guarded stack, first: it needs no
+     * more than the unlock function's call. */
+    if (goc_likely(action == ACT_PARK && prev->stack_kind != STACK_SLAB)) {
+        atomic_store_explicit(&prev->status, G_WAITING, memory_order_release);
+        if (prev->park_fn && !prev->park_fn(prev, prev->park_arg))
+            park_abandoned(m, prev);
+        return;
+    }
+    finish_switch_slow(m, prev, action);
+}
+
+/*
+ * Whether find_runnable's fairness pass (every GOC_GLOBAL_RUNQ_TICK-th
+ * schedule) has anything to do for p: goroutines on the global queue,
+ * timers on any processor (it runs those of processors whose goroutine
+ * never yields), goroutines waiting on the poller (a stale poll), or p to
+ * retire or the runtime to stop. If not, the pass would take p's next G
+ * just as the direct hand-off does, and the trip through g0 (two switches
+ * and a clock read) is saved. Racy reads: anything missed now is seen at
+ * the next tick, or by an idle processor.
+ */
+static __attribute__((noinline)) bool g0_turn_due(goc_p *p)
+{
+    if (atomic_load_explicit(&goc__sc.runq_size, memory_order_relaxed) > 0 ||
+        atomic_load_explicit(&goc__sc.npollwait, memory_order_relaxed) > 0 ||
+        p->id >= atomic_load_explicit(&goc__sc.gomaxprocs,
+                                      memory_order_relaxed) ||
+        atomic_load_explicit(&goc__sc.shutdown, memory_order_relaxed))
+        return true;
+    int32_t n = atomic_load_explicit(&goc__sc.nprocs_alloc,
+                                     memory_order_acquire);
+    for (int32_t i = 0; i < n; i++)
+        if (goc__timers_next(goc__sc.allp[i]) != 0)
+            return true;
+    return false;
+}
+
+static goc_always_inline void g_leave(goc_g *g, int action)
 {
     goc_m *m = g->m;
     goc_p *p = m->p;
     uint32_t tick = p->schedtick;
     goc_g *next = NULL;
-    if (goc_likely(tick % GOC_GLOBAL_RUNQ_TICK != 0) &&
+    if ((goc_likely(tick % GOC_GLOBAL_RUNQ_TICK != 0) || !g0_turn_due(p)) &&
         (tick % 16 != 0 || goc__timers_next(p) == 0))
         next = runqget(p);
     if (!next) {
@@ -1305,7 +1350,7 @@ void goc_yield(void)
 {
     goc_m *m = goc__getm();
     if (goc_unlikely(!m || !m->curg))
-        goc__require_g("goc_yield");
+        goc__no_g("goc_yield");
     g_leave(m->curg, ACT_YIELD);
 }
 
@@ -1319,7 +1364,20 @@ void goc__park(bool (*unlock_fn)(goc_g *, void *), void *arg,
     g->park_arg = arg;
     g->waitreason = reason;
     g_leave(g, ACT_PARK);
-    g->waitreason = NULL;
+}
+
+/* goc__ready past its common case: runnext is taken, or the caller holds
+ * no processor. */
+static __attribute__((noinline)) void ready_slow(goc_m *m, goc_g *g)
+{
+    if (m && m->p) {
+        runqput(m->p, g, true);
+    } else {
+        goc__globrunqput(g);
+        if (atomic_load(&goc__sc.polling))
+            goc__netpoll_break();
+    }
+    goc__wakep();
 }
 
 void goc__ready(goc_g *g)
@@ -1327,21 +1385,24 @@ void goc__ready(goc_g *g)
     /* A parked G is published to exactly one waker (its wait record is
      * dequeued under a lock, or won by CAS for select and the poller),
      * so a plain check-then-store suffices; the check only catches
-     * misuse. The queue insertion below publishes g with release. */
+     * misuse. The queue insertion publishes g with release. */
     uint32_t w = atomic_load_explicit(&g->status, memory_order_acquire);
     if (goc_unlikely(w != G_WAITING))
         goc__fatal("goc__ready of goroutine %llu in state %u",
                    (unsigned long long)g->id, w);
     atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
+    /* The common case (a goroutine readies one on its own processor,
+     * whose runnext is free) is runqput's first branch, written out here
+     * so that this path needs no saved registers. */
     goc_m *m = goc__getm();
-    if (m && m->p) {
-        goc__runqput(m->p, g, true);
-    } else {
-        goc__globrunqput(g);
-        if (atomic_load(&goc__sc.polling))
-            goc__netpoll_break();
+    goc_p *p = m ? m->p : NULL;
+    if (goc_likely(p != NULL) &&
+        atomic_load_explicit(&p->runnext, memory_order_relaxed) == NULL) {
+        atomic_store_explicit(&p->runnext, g, memory_order_release);
+        goc__wakep();
+        return;
     }
-    goc__wakep();
+    ready_slow(m, g);
 }
 
 static void sleep_wake(void *arg, uint64_t seq, int64_t now)
@@ -1403,7 +1464,7 @@ int goc_go_stack(void (*fn)(void *), void *arg, size_t stack_size)
     atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
     if (p) {
         p_count_goroutine(p, 1);
-        goc__runqput(p, g, true);
+        runqput(p, g, true);
     } else {
         atomic_fetch_add(&goc__sc.ngoroutine_global, 1);
         goc__globrunqput(g);
@@ -1638,7 +1699,7 @@ int goc_main(int (*fn)(void *), void *arg)
     atomic_store(&g->status, G_RUNNABLE);
     goc__sc.main_g = g;
     atomic_fetch_add(&p0->ngoroutine, 1);
-    goc__runqput(p0, g, false);
+    runqput(p0, g, false);
     atomic_store(&p0->status, P_RUNNING);
     if (goc__sysmon_start() != 0)
         goc__fatal("goc_main: cannot start the monitor thread");

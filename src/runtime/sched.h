@@ -84,7 +84,7 @@ struct goc_g {
     /* Park request, written by the G, read by g0 after the switch. */
     bool (*park_fn)(goc_g *, void *);
     void *park_arg;
-    const char *waitreason;
+    const char *waitreason; /* of the last park: read only while parked */
     goc__timer sleep_timer;    /* goc_sleep's timer */
     /* Stack: [lo, hi) usable; the mapping is [map_lo, map_lo+map_len). */
     char *stack_lo;
@@ -234,9 +234,17 @@ static inline goc_m *goc__getm(void)
 
 /* sched.c */
 void goc__runtime_sigset(sigset_t *set);
-void goc__runqput(goc_p *p, goc_g *g, bool next);
 void goc__globrunqput(goc_g *g);
-void goc__wakep(void);
+void goc__wakep_slow(void);
+
+/* Go's wakep: if a processor idles and no thread spins looking for work,
+ * start one to come for the work just made ready. The common case, no
+ * idle processor, is one load, inline. */
+static inline void goc__wakep(void)
+{
+    if (atomic_load_explicit(&goc__sc.npidle, memory_order_acquire) != 0)
+        goc__wakep_slow();
+}
 void goc__startm(goc_p *p, bool spinning);
 void goc__handoffp(goc_p *p);
 goc_p *goc__pidleget(void);
