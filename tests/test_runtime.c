@@ -3,6 +3,8 @@
  * deadlock detection and misuse.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -388,6 +390,106 @@ GOC_TEST(runtime_yield_pingpong)
     ASSERT_EQ(goc_main(yield_main, NULL), 0);
     goc_maxprocs(2);
     ASSERT_EQ(goc_main(yield_main, NULL), 0);
+    return 0;
+}
+
+/* A pair handing a value back and forth on unbuffered channels switches
+ * straight from one to the other, never through the scheduler. The
+ * fairness pass must still give its turn to a goroutine on the global
+ * queue (main, woken by a plain thread, which holds no processor) and
+ * to a timer (main's sleep), at one processor as at two. The pair stops
+ * by itself after HANDOFF_MAX round trips (seconds), so a starved main
+ * fails the test instead of hanging it. */
+enum { HANDOFF_MAX = 20 * 1000 * 1000 };
+
+typedef struct handoff_pair {
+    goc_chan *ping, *pong, *woke;
+    _Atomic bool stop;
+    _Atomic long trips;
+    joiner j;
+} handoff_pair;
+
+static void handoff_echo(void *arg)
+{
+    handoff_pair *h = arg;
+    long v;
+    while (goc_chan_recv(h->ping, &v))
+        goc_chan_send(h->pong, &v);
+    join_done(&h->j);
+}
+
+static void handoff_driver(void *arg)
+{
+    handoff_pair *h = arg;
+    long i;
+    for (i = 0; i < HANDOFF_MAX && !atomic_load(&h->stop); i++) {
+        goc_chan_send(h->ping, &i);
+        goc_chan_recv(h->pong, &i);
+        atomic_store_explicit(&h->trips, i + 1, memory_order_relaxed);
+    }
+    goc_chan_close(h->ping);
+    join_done(&h->j);
+}
+
+static void *handoff_waker(void *arg)
+{
+    handoff_pair *h = arg;
+    /* Let the pair run alone for a while, then wake main from outside
+     * the runtime: its G goes to the global queue. */
+    while (atomic_load(&h->trips) < 10000)
+        sched_yield();
+    int one = 1;
+    goc_case cs = GOC_CASE_SEND(h->woke, &one);
+    while (goc_select(&cs, 1, true) != 0)
+        sched_yield();
+    return NULL;
+}
+
+static int handoff_fair_main(void *arg)
+{
+    (void)arg;
+    handoff_pair h = {.ping = goc_chan_make(sizeof(long), 0),
+                      .pong = goc_chan_make(sizeof(long), 0),
+                      .woke = goc_chan_make(sizeof(int), 0)};
+    atomic_store(&h.j.left, 2);
+    goc__wakers_add(1); /* the thread below wakes us (deadlock check) */
+    ASSERT_EQ(goc_go(handoff_echo, &h), 0);
+    ASSERT_EQ(goc_go(handoff_driver, &h), 0);
+    pthread_t th;
+    ASSERT_EQ(pthread_create(&th, NULL, handoff_waker, &h), 0);
+    int v = 0;
+    ASSERT(goc_chan_recv(h.woke, &v));
+    long at_wake = atomic_load(&h.trips);
+    int64_t t0 = goc_nanotime();
+    goc_sleep(5 * GOC_MILLISECOND);
+    int64_t slept = goc_nanotime() - t0;
+    long at_sleep = atomic_load(&h.trips);
+    atomic_store(&h.stop, true);
+    join_wait(&h.j);
+    goc__wakers_add(-1);
+    goc_syscall_begin();
+    pthread_join(th, NULL);
+    goc_syscall_end();
+    printf("main woke after %ld round trips, slept %.2f ms, %ld round "
+           "trips in all\n",
+           at_wake, slept / 1e6, atomic_load(&h.trips));
+    ASSERT_EQ(v, 1);
+    ASSERT_LT(at_wake, HANDOFF_MAX);  /* the global queue had its turn */
+    ASSERT_LT(at_sleep, HANDOFF_MAX); /* and the timer */
+    ASSERT_GE(slept, 5 * GOC_MILLISECOND);
+    ASSERT_LT(slept, 2 * GOC_SECOND);
+    goc_chan_free(h.ping);
+    goc_chan_free(h.pong);
+    goc_chan_free(h.woke);
+    return 0;
+}
+
+GOC_TEST(runtime_handoff_pair_leaves_global_queue_and_timers_a_turn)
+{
+    goc_maxprocs(1);
+    ASSERT_EQ(goc_main(handoff_fair_main, NULL), 0);
+    goc_maxprocs(2);
+    ASSERT_EQ(goc_main(handoff_fair_main, NULL), 0);
     return 0;
 }
 

@@ -220,11 +220,8 @@ typedef struct goc__sched {
 extern goc__sched goc__sc;
 
 /* Per-thread state, read through accessors the compiler cannot cache
- * across a switch (a G may resume on another thread). On x86-64 the read
- * is a volatile asm with a memory clobber: re-executed at every use and
- * never moved across a call (such as the switch), but no call itself,
- * which was ~8 % of a yield. Elsewhere, a function the compiler cannot
- * inline (goc__getm_slow). */
+ * across a switch (a G may resume on another thread): see
+ * goc__thread_token (runtime_internal.h). */
 void goc__setm(goc_m *m);
 
 static inline goc_m *goc__getm(void)
