@@ -1274,9 +1274,10 @@ static __attribute__((noinline)) bool g0_turn_due(goc_p *p)
     return false;
 }
 
-static goc_always_inline void g_leave(goc_g *g, int action)
+/* m is g's M (g->m), passed so that the chain of loads that ends in the
+ * next G's stack pointer starts from the thread token, not from g. */
+static goc_always_inline void g_leave(goc_g *g, goc_m *m, int action)
 {
-    goc_m *m = g->m;
     goc_p *p = m->p;
     uint32_t tick = p->schedtick;
     goc_g *next = NULL;
@@ -1331,7 +1332,7 @@ void goc__g_start(goc_g *g, goc_m *m)
     g->fn(g->arg);
     goc__san_no_return();
     g = goc__getg();
-    g_leave(g, ACT_EXIT);
+    g_leave(g, g->m, ACT_EXIT);
     __builtin_unreachable();
 }
 
@@ -1342,7 +1343,7 @@ void goc_exit(void)
     if (g == goc__sc.main_g)
         goc__sc.main_ret = 0;
     goc__san_no_return();
-    g_leave(g, ACT_EXIT);
+    g_leave(g, g->m, ACT_EXIT);
     __builtin_unreachable();
 }
 
@@ -1351,19 +1352,20 @@ void goc_yield(void)
     goc_m *m = goc__getm();
     if (goc_unlikely(!m || !m->curg))
         goc__no_g("goc_yield");
-    g_leave(m->curg, ACT_YIELD);
+    g_leave(m->curg, m, ACT_YIELD);
 }
 
 void goc__park(bool (*unlock_fn)(goc_g *, void *), void *arg,
                const char *reason)
 {
-    goc_g *g = goc__getg();
+    goc_m *m = goc__getm();
+    goc_g *g = m ? m->curg : NULL;
     if (goc_unlikely(!g))
         goc__fatal("blocking operation (%s) outside a goroutine", reason);
     g->park_fn = unlock_fn;
     g->park_arg = arg;
     g->waitreason = reason;
-    g_leave(g, ACT_PARK);
+    g_leave(g, m, ACT_PARK);
 }
 
 /* goc__ready past its common case: runnext is taken, or the caller holds
