@@ -329,6 +329,9 @@ static inline void runq_prefetch_next(goc_p *p)
 static goc_g *runqget(goc_p *p)
 {
     goc_g *next = atomic_load_explicit(&p->runnext, memory_order_relaxed);
+    /* Equal to next when the CAS succeeds, but not its output: what the
+     * caller loads through it (the stack pointer to switch to) need not
+     * wait for the locked instruction. */
     goc_g *seen = next;
     if (next && atomic_compare_exchange_strong_explicit(
                     &p->runnext, &next, NULL, memory_order_acq_rel,
