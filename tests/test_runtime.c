@@ -384,12 +384,19 @@ static int yield_main(void *arg)
     return 0;
 }
 
-GOC_TEST(runtime_yield_pingpong)
+/* Run main_fn as goc_main's main at 1, then at 2 processors; both runs
+ * must return want. */
+static void run_at_1_and_2_procs(int (*main_fn)(void *), int want)
 {
     goc_maxprocs(1);
-    ASSERT_EQ(goc_main(yield_main, NULL), 0);
+    ASSERT_EQ(goc_main(main_fn, NULL), want);
     goc_maxprocs(2);
-    ASSERT_EQ(goc_main(yield_main, NULL), 0);
+    ASSERT_EQ(goc_main(main_fn, NULL), want);
+}
+
+GOC_TEST(runtime_yield_pingpong)
+{
+    run_at_1_and_2_procs(yield_main, 0);
     return 0;
 }
 
@@ -486,10 +493,7 @@ static int handoff_fair_main(void *arg)
 
 GOC_TEST(runtime_handoff_pair_leaves_global_queue_and_timers_a_turn)
 {
-    goc_maxprocs(1);
-    ASSERT_EQ(goc_main(handoff_fair_main, NULL), 0);
-    goc_maxprocs(2);
-    ASSERT_EQ(goc_main(handoff_fair_main, NULL), 0);
+    run_at_1_and_2_procs(handoff_fair_main, 0);
     return 0;
 }
 
@@ -780,10 +784,7 @@ static int no_false_deadlock_main(void *arg)
 
 GOC_TEST(runtime_no_false_deadlock)
 {
-    goc_maxprocs(1);
-    ASSERT_EQ(goc_main(no_false_deadlock_main, NULL), 7);
-    goc_maxprocs(2);
-    ASSERT_EQ(goc_main(no_false_deadlock_main, NULL), 7);
+    run_at_1_and_2_procs(no_false_deadlock_main, 7);
     return 0;
 }
 

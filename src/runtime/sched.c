@@ -1191,6 +1191,15 @@ static __attribute__((noinline)) void park_abandoned(goc_m *m, goc_g *prev)
     }
 }
 
+/* Carry out prev's park after a direct switch: mark it waiting, then run
+ * its unlock function, which publishes it (see goc__park). */
+static inline void finish_park(goc_m *m, goc_g *prev)
+{
+    atomic_store_explicit(&prev->status, G_WAITING, memory_order_release);
+    if (prev->park_fn && !prev->park_fn(prev, prev->park_arg))
+        park_abandoned(m, prev);
+}
+
 /*
  * Direct hand-off. A G that parks, yields or exits while its P has another
  * G ready switches straight to it instead of going through g0 (one switch
@@ -1220,9 +1229,7 @@ static __attribute__((noinline)) void finish_switch_slow(goc_m *m,
         goc__wakep();
         break;
     case ACT_PARK:
-        atomic_store_explicit(&prev->status, G_WAITING, memory_order_release);
-        if (prev->park_fn && !prev->park_fn(prev, prev->park_arg))
-            park_abandoned(m, prev);
+        finish_park(m, prev);
         break;
     case ACT_EXIT:
         g_exit_on_g0(m, prev);
@@ -1243,9 +1250,7 @@ void goc__m_finish_switch(goc_m *m)
     /* The common case, a park from a guarded stack, first: it needs no
      * more than the unlock function's call. */
     if (goc_likely(action == ACT_PARK && prev->stack_kind != STACK_SLAB)) {
-        atomic_store_explicit(&prev->status, G_WAITING, memory_order_release);
-        if (prev->park_fn && !prev->park_fn(prev, prev->park_arg))
-            park_abandoned(m, prev);
+        finish_park(m, prev);
         return;
     }
     finish_switch_slow(m, prev, action);
