@@ -1102,3 +1102,116 @@ GOC_TEST(chan_bias_spread_to_two_processors)
     goc_maxprocs(1);
     return goc_main(bias_spread_main, NULL);
 }
+
+/* ---- the blocking entry points (runtime/resume_x86_64.S) -------------- */
+
+/* Each blocking entry point must return its result, with the caller's
+ * callee-saved registers intact, both after a park (on x86-64 the stub
+ * returns by an indirect jump then) and without one (a plain ret): send
+ * and receive on unbuffered and buffered channels, blocking select with
+ * one and with two cases, receive from a channel closed while parked,
+ * and yield. */
+typedef struct entry_pair {
+    goc_chan *to, *from;     /* unbuffered: main <-> partner */
+    goc_chan *buf;           /* capacity 1: the buffered entry */
+    goc_chan *closed, *done; /* closed by the partner at the end */
+    long rounds;
+} entry_pair;
+
+/* Opaque to the optimizer, so that its results live in registers (or
+ * the frame) across the calls under test. */
+static __attribute__((noinline)) long entry_mix(long a, long b)
+{
+    return a * 1000003 + b;
+}
+
+static void entry_partner(void *arg)
+{
+    entry_pair *ep = arg;
+    long v;
+    for (long i = 0; i < ep->rounds; i++) {
+        ASSERT(goc_chan_recv(ep->to, &v));
+        ASSERT_EQ(v, i);
+        goc_chan_send(ep->from, &(long){3 * v});
+        goc_chan_send(ep->buf, &(long){v + 1});
+        if (i % 3 == 0)
+            goc_yield();
+    }
+    /* main waits in a two-case select, then a one-case select */
+    goc_chan_send(ep->from, &(long){7});
+    goc_chan_send(ep->to, &(long){8});
+    goc_chan_close(ep->closed); /* main is (or will be) in a receive */
+    goc_chan_send(ep->done, NULL);
+}
+
+static long entry_round(entry_pair *ep, long i)
+{
+    long k1 = entry_mix(i, 1), k2 = entry_mix(i, 2), k3 = entry_mix(i, 3);
+    long k4 = entry_mix(i, 4), k5 = entry_mix(i, 5), v = -1, w = -1;
+    goc_chan_send(ep->to, &i);
+    ASSERT(goc_chan_recv(ep->from, &v));
+    ASSERT(goc_chan_recv(ep->buf, &w));
+    if (i % 5 == 0)
+        goc_yield();
+    ASSERT_EQ(v, 3 * i);
+    ASSERT_EQ(w, i + 1);
+    ASSERT_EQ(k1, entry_mix(i, 1));
+    ASSERT_EQ(k2, entry_mix(i, 2));
+    ASSERT_EQ(k3, entry_mix(i, 3));
+    ASSERT_EQ(k4, entry_mix(i, 4));
+    ASSERT_EQ(k5, entry_mix(i, 5));
+    return v + w;
+}
+
+PROCS_TEST(chan_blocking_entries_return_after_a_park)
+{
+    (void)arg;
+    entry_pair ep = {.to = mkchan(sizeof(long), 0),
+                     .from = mkchan(sizeof(long), 0),
+                     .buf = mkchan(sizeof(long), 1),
+                     .closed = mkchan(sizeof(long), 0),
+                     .done = mkchan(0, 1),
+                     .rounds = goc_test_iters(20000, 2000)};
+    go(entry_partner, &ep);
+    long sum = 0;
+    for (long i = 0; i < ep.rounds; i++)
+        sum += entry_round(&ep, i);
+    long n = ep.rounds;
+    ASSERT_EQ(sum, 4 * (n * (n - 1) / 2) + n);
+
+    long a = -1, b = -1, kept = entry_mix(n, 9);
+    goc_case two[] = {GOC_CASE_RECV(ep.buf, &a),
+                      GOC_CASE_RECV(ep.from, &b)};
+    ASSERT_EQ(goc_select(two, 2, false), 1);
+    ASSERT(two[1].ok);
+    ASSERT_EQ(b, 7);
+    ASSERT_EQ(a, -1);
+    goc_case one[] = {GOC_CASE_RECV(ep.to, &a)};
+    ASSERT_EQ(goc_select(one, 1, false), 0);
+    ASSERT(one[0].ok);
+    ASSERT_EQ(a, 8);
+    b = 99;
+    ASSERT(!goc_chan_recv(ep.closed, &b));
+    ASSERT_EQ(b, 0);
+    ASSERT_EQ(kept, entry_mix(n, 9));
+    goc_case none[] = {GOC_CASE_RECV(ep.closed, &a)};
+    ASSERT_EQ(goc_select(none, 1, true), 0); /* closed: ready */
+    ASSERT(!none[0].ok);
+
+    wait_n(ep.done, 1);
+    goc_chan_free(ep.to);
+    goc_chan_free(ep.from);
+    goc_chan_free(ep.buf);
+    goc_chan_free(ep.closed);
+    goc_chan_free(ep.done);
+    return 0;
+}
+
+/* The panic's backtrace unwinds through the entry point's stub to the
+ * goroutine's first frame: the stub's unwind information is right. */
+GOC_TEST_EXPECT(chan_panic_backtrace_unwinds_the_entry, SIGABRT, 0,
+                "goc__g_start")
+{
+    goc_maxprocs(1);
+    return goc_main(blocked_send_close_main, NULL);
+}

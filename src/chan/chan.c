@@ -205,14 +205,19 @@ void goc_chan_free(goc_chan *c)
     free(c);
 }
 
+/* Or'ed into chan_send's and chan_recv's results when the call parked
+ * (for GOC__BLOCKING_RETURN's hint). */
+#define CHAN_PARKED 2
+
 /* ---- send ----------------------------------------------------------- */
 
 /*
  * Go's chansend. g != NULL: blocking, g is the caller; g == NULL:
- * non-blocking (returns false if it would block). c != NULL.
+ * non-blocking. Returns 1 sent, 1 | CHAN_PARKED sent after parking, 0
+ * would block. c != NULL.
  */
-static goc_always_inline bool chan_send(goc_chan *c, const void *elem,
-                                        goc_g *g)
+static goc_always_inline int chan_send(goc_chan *c, const void *elem,
+                                       goc_g *g)
 {
     if (goc_unlikely(elem == NULL && c->elemsize != 0))
         goc_panic("goc_chan_send: NULL element for a channel of %zu-byte "
@@ -238,16 +243,16 @@ static goc_always_inline bool chan_send(goc_chan *c, const void *elem,
         goc_g *rg = goc__chan_send_to(c, w, elem);
         goc__chan_lock_release(&c->lock);
         goc__ready(rg);
-        return true;
+        return 1;
     }
     if (atomic_load_explicit(&c->qcount, memory_order_relaxed) < c->dataqsiz) {
         goc__chan_buf_put(c, elem);
         goc__chan_lock_release(&c->lock);
-        return true;
+        return 1;
     }
     if (g == NULL) {
         goc__chan_lock_release(&c->lock);
-        return false;
+        return 0;
     }
 
     /* Block: a receiver (or close) completes us. */
@@ -256,31 +261,33 @@ static goc_always_inline bool chan_send(goc_chan *c, const void *elem,
     goc__park(goc__chan_park_unlock, &c->lock, "chan send");
     if (!me.success)
         goc_panic("send on closed channel");
-    return true;
+    return 1 | CHAN_PARKED;
 }
 
-void goc_chan_send(goc_chan *c, const void *elem)
+GOC__BLOCKING(void, goc_chan_send)(goc_chan *c, const void *elem)
 {
     goc_g *g = goc__getg();
     if (goc_unlikely(g == NULL))
         goc__no_g("goc_chan_send");
     if (goc_unlikely(c == NULL))
         goc__chan_block_forever("chan send (nil chan)");
-    chan_send(c, elem, g);
+    int r = chan_send(c, elem, g);
+    GOC__BLOCKING_RETURN_VOID((r & CHAN_PARKED) != 0);
 }
 
 bool goc__chan_try_send(goc_chan *c, const void *elem)
 {
     if (c == NULL)
         return false;
-    return chan_send(c, elem, NULL);
+    return chan_send(c, elem, NULL) != 0;
 }
 
 /* ---- receive -------------------------------------------------------- */
 
 /*
  * Go's chanrecv. g != NULL: blocking; g == NULL: non-blocking. Returns 1
- * received, 0 closed (elem zeroed), -1 would block. c != NULL.
+ * received, 0 closed (elem zeroed), either or'ed with CHAN_PARKED if it
+ * parked first, or -1 would block. c != NULL.
  */
 static goc_always_inline int chan_recv(goc_chan *c, void *elem, goc_g *g)
 {
@@ -332,17 +339,18 @@ static goc_always_inline int chan_recv(goc_chan *c, void *elem, goc_g *g)
     goc__waiter me = {.g = g, .elem = elem, .obj = c};
     goc__waitq_enqueue(&c->recvq, &me);
     goc__park(goc__chan_park_unlock, &c->lock, "chan receive");
-    return me.success ? 1 : 0;
+    return (me.success ? 1 : 0) | CHAN_PARKED;
 }
 
-bool goc_chan_recv(goc_chan *c, void *elem)
+GOC__BLOCKING(bool, goc_chan_recv)(goc_chan *c, void *elem)
 {
     goc_g *g = goc__getg();
     if (goc_unlikely(g == NULL))
         goc__no_g("goc_chan_recv");
     if (goc_unlikely(c == NULL))
         goc__chan_block_forever("chan receive (nil chan)");
-    return chan_recv(c, elem, g) == 1;
+    int r = chan_recv(c, elem, g);
+    GOC__BLOCKING_RETURN((r & 1) != 0, (r & CHAN_PARKED) != 0);
 }
 
 int goc__chan_try_recv(goc_chan *c, void *elem)
@@ -357,14 +365,13 @@ int goc__chan_select1(goc_case *cs, bool nonblock, goc_g *g)
     if (cs->dir == GOC_SEND) {
         if (nonblock)
             return chan_send(cs->ch, cs->elem, NULL) ? 0 : -1;
-        chan_send(cs->ch, cs->elem, g);
-        return 0;
+        return (chan_send(cs->ch, cs->elem, g) & CHAN_PARKED) ? 1 : 0;
     }
     int r = chan_recv(cs->ch, cs->elem, nonblock ? NULL : g);
     if (r < 0)
         return -1;
-    cs->ok = r == 1;
-    return 0;
+    cs->ok = (r & 1) != 0;
+    return (r & CHAN_PARKED) ? 1 : 0;
 }
 
 /* ---- close ---------------------------------------------------------- */

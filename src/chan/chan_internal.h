@@ -32,6 +32,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "chan/chan_layout.h"
 #include "goc/chan.h"
 #include "runtime/runtime_internal.h"
 
@@ -264,6 +265,10 @@ struct goc_chan {
 
 #define GOC__CHAN_HDR ((sizeof(struct goc_chan) + 15) & ~(size_t)15)
 
+_Static_assert(offsetof(struct goc_chan, dataqsiz) ==
+                   GOC__CHAN_DATAQSIZ_OFFSET,
+               "chan_layout.h is out of date");
+
 static inline void *goc__chan_slot(goc_chan *c, size_t i)
 {
     return (char *)c + GOC__CHAN_HDR + i * c->elemsize;
@@ -393,7 +398,8 @@ bool goc__chan_park_unlock(goc_g *g, void *lock);
 void goc__chan_block_forever(const char *reason) __attribute__((noreturn));
 
 /* goc_select with one non-NULL case: the plain operation (Go's compiler
- * does the same). g: the caller when !nonblock. Returns 0 or -1. */
+ * does the same). g: the caller when !nonblock. Returns 0 done, 1 done
+ * after parking, -1 would block (nonblock). */
 int goc__chan_select1(goc_case *cs, bool nonblock, goc_g *g);
 
 /* ---- for other modules ---------------------------------------------- */

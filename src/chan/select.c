@@ -243,8 +243,15 @@ static inline uint32_t shuffle_next(shuffle_rand *r, uint32_t m)
     return (uint32_t)(prod >> 32);
 }
 
-static int select_general(goc_case *cases, size_t n, bool nonblock, goc_g *g)
-    __attribute__((noinline));
+/* The case chosen (or -1: the default), and whether the select parked
+ * first (GOC__BLOCKING's hint). Returned in registers. */
+typedef struct select_ret {
+    int casi;
+    bool parked;
+} select_ret;
+
+static select_ret select_general(goc_case *cases, size_t n, bool nonblock,
+                                 goc_g *g) __attribute__((noinline));
 
 /* One case of the optimistic pass (select_general's step 2): if cs looks
  * ready, run it under its own channel's lock only, and ready whoever it
@@ -266,8 +273,8 @@ static inline int try_case_alone(goc_case *cs)
  * select_general's large frame, a coin flip picking which case to try
  * first. When neither looked ready, or the one that did was taken
  * meanwhile, the general path looks again with every lock held. */
-static __attribute__((noinline)) int select2(goc_case *cases, bool nonblock,
-                                              goc_g *g)
+static __attribute__((noinline)) select_ret select2(goc_case *cases,
+                                                     bool nonblock, goc_g *g)
 {
     check_case(&cases[0]);
     check_case(&cases[1]);
@@ -277,34 +284,54 @@ static __attribute__((noinline)) int select2(goc_case *cases, bool nonblock,
         if (r == TRY_SEND_CLOSED)
             goc_panic("send on closed channel");
         if (r == TRY_DONE)
-            return (int)k;
+            return (select_ret){(int)k, false};
     }
     return select_general(cases, 2, nonblock, g);
 }
 
-/* The entry: one-case selects are plain channel operations (as Go's
- * compiler makes them), without the general case's large frame; a
- * failing `select { case ...: default: }` costs two loads. */
-int goc_select(goc_case *cases, size_t n, bool nonblock)
+/* One-case selects are plain channel operations (as Go's compiler makes
+ * them), without the general case's large frame; a failing
+ * `select { case ...: default: }` costs two loads. g: the caller when
+ * !nonblock. */
+static goc_always_inline select_ret select_cases(goc_case *cases, size_t n,
+                                                 bool nonblock, goc_g *g)
 {
-    goc_g *g = NULL;
-    if (!nonblock) {
-        g = goc__getg();
-        if (goc_unlikely(g == NULL))
-            goc__no_g("goc_select");
-    }
     if (n == 1 && cases[0].ch != NULL) {
         check_case(&cases[0]);
         if (nonblock && case_looks_blocked(&cases[0]))
-            return -1;
-        return goc__chan_select1(&cases[0], nonblock, g);
+            return (select_ret){-1, false};
+        int r = goc__chan_select1(&cases[0], nonblock, g);
+        return (select_ret){r < 0 ? -1 : 0, r > 0};
     }
     if (n == 2 && cases[0].ch != NULL && cases[1].ch != NULL)
         return select2(cases, nonblock, g);
     return select_general(cases, n, nonblock, g);
 }
 
-static int select_general(goc_case *cases, size_t n, bool nonblock, goc_g *g)
+/* The blocking select, entered through its stub (GOC__BLOCKING) so that
+ * its return after a park is predicted; the non-blocking one stays a
+ * plain function: it never parks, and the stub would cost it a third. */
+__attribute__((visibility("hidden"))) int
+goc__select_blocking(goc_case *cases, size_t n);
+
+GOC__BLOCKING(int, goc__select_blocking)(goc_case *cases, size_t n)
+{
+    goc_g *g = goc__getg();
+    if (goc_unlikely(g == NULL))
+        goc__no_g("goc_select");
+    select_ret r = select_cases(cases, n, false, g);
+    GOC__BLOCKING_RETURN(r.casi, r.parked);
+}
+
+int goc_select(goc_case *cases, size_t n, bool nonblock)
+{
+    if (!nonblock)
+        return goc__select_blocking(cases, n); /* a tail call */
+    return select_cases(cases, n, true, NULL).casi;
+}
+
+static select_ret select_general(goc_case *cases, size_t n, bool nonblock,
+                                 goc_g *g)
 {
     if (goc_unlikely(n >= UINT32_MAX))
         goc_panic("goc_select: too many cases (%zu)", n);
@@ -339,7 +366,7 @@ static int select_general(goc_case *cases, size_t n, bool nonblock, goc_g *g)
     if (norder == 0) {
         free(heap);
         if (nonblock)
-            return -1;
+            return (select_ret){-1, false};
         goc__chan_block_forever("select (no cases)");
     }
 
@@ -354,7 +381,7 @@ static int select_general(goc_case *cases, size_t n, bool nonblock, goc_g *g)
         }
         if (r == TRY_DONE) {
             free(heap);
-            return (int)k;
+            return (select_ret){(int)k, false};
         }
     }
 
@@ -384,7 +411,7 @@ static int select_general(goc_case *cases, size_t n, bool nonblock, goc_g *g)
         if (wake != NULL)
             goc__ready(wake);
         free(heap);
-        return casi;
+        return (select_ret){casi, false};
     }
 
     /* 4. Wait on every channel. */
@@ -428,5 +455,5 @@ static int select_general(goc_case *cases, size_t n, bool nonblock, goc_g *g)
     } else {
         cases[casi].ok = ok;
     }
-    return casi;
+    return (select_ret){casi, true};
 }

@@ -87,6 +87,39 @@ void goc__park(bool (*unlock_fn)(goc_g *g, void *arg), void *arg,
  * plain thread). g must be parked (or about to be: see the protocol). */
 void goc__ready(goc_g *g);
 
+/*
+ * Public calls that park, defined as
+ *     GOC__BLOCKING(bool, goc_chan_recv)(goc_chan *c, void *elem) { ...
+ *         GOC__BLOCKING_RETURN(ok, parked); }
+ * On x86-64 this defines goc_chan_recv__body, which returns the result
+ * and whether the call parked, and the public goc_chan_recv is a stub in
+ * resume_x86_64.S that returns from a call that parked by an indirect
+ * jump (why: see there). A name added here must be added there. `parked`
+ * is only a hint: true when the call switched away, so that the
+ * processor's return predictions are another goroutine's. Elsewhere the
+ * macros define the public function itself and drop the hint.
+ */
+#if defined(__x86_64__)
+typedef struct goc__blocking_ret {
+    uintptr_t value; /* rax: the call's result */
+    uintptr_t parked; /* rdx */
+} goc__blocking_ret;
+#define GOC__BLOCKING(type, name)                                              \
+    __attribute__((visibility("hidden"))) goc__blocking_ret name##__body
+#define GOC__BLOCKING_RETURN(result, parked)                                   \
+    return (goc__blocking_ret){(uintptr_t)(result), (parked)}
+#define GOC__BLOCKING_RETURN_VOID(parked)                                      \
+    return (goc__blocking_ret){0, (parked)}
+#else
+#define GOC__BLOCKING(type, name) type name
+#define GOC__BLOCKING_RETURN(result, parked) return ((void)(parked), (result))
+#define GOC__BLOCKING_RETURN_VOID(parked)                                      \
+    do {                                                                       \
+        (void)(parked);                                                        \
+        return;                                                                \
+    } while (0)
+#endif
+
 /* Id of the processor running the caller, in [0, GOC__MAXPROCS_LIMIT), or
  * -1 on a thread without one. A goroutine keeps its processor until it
  * parks, yields or enters a syscall, so code that does none of those

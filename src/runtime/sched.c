@@ -1355,12 +1355,13 @@ void goc_exit(void)
     __builtin_unreachable();
 }
 
-void goc_yield(void)
+GOC__BLOCKING(void, goc_yield)(void)
 {
     goc_m *m = goc__getm();
     if (goc_unlikely(!m || !m->curg))
         goc__no_g("goc_yield");
     g_leave(m->curg, m, ACT_YIELD);
+    GOC__BLOCKING_RETURN_VOID(true); /* it always switches */
 }
 
 void goc__park(bool (*unlock_fn)(goc_g *, void *), void *arg,
