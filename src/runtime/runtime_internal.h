@@ -5,9 +5,10 @@
  * The parking protocol (Go's gopark/goready)
  * -----------------------------------------
  * A goroutine that must wait records itself in some wait queue protected by
- * a lock L, then calls goc__park(unlock_fn, L). goc__park switches to the
- * scheduler (g0) of the current thread FIRST and only then calls
- * unlock_fn(g, L) there. So by the time any waker can find g in the queue
+ * a lock L, then calls goc__park(unlock_fn, L). goc__park switches away
+ * FIRST (to the thread's scheduler, g0, or straight to the next G of its
+ * processor), and only then does whoever runs next on the thread call
+ * unlock_fn(g, L). So by the time any waker can find g in the queue
  * (it needs L), g is completely switched out, and the waker's goc__ready(g)
  * can never resume a goroutine that is still running on another thread.
  * If unlock_fn returns false, the park is abandoned and g resumes at once
