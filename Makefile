@@ -4,6 +4,8 @@
 #   make test       the suite three times: optimised, ASan+UBSan, TSan
 #   make asan|tsan|release-test   one of those
 #   make fuzz       the calc protocol's libFuzzer target, FUZZ_SECONDS (30)
+#   make test-twice the optimised suite twice at once (a loaded machine):
+#                   every bound in a test must hold there too
 #   make stress     STRESS_TESTS rerun STRESS_RUNS (50) times in each of the
 #                   three builds (default: channels, select and time)
 #   make bench      benchmarks side by side with Go, with ratios
@@ -27,7 +29,7 @@ TSAN_RUN = GOC_TEST_TIMEOUT_SCALE=6 GOC_TEST_ITER_DIV=1000 \
 	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
 	setarch -R ./goc_tests
 
-.PHONY: all deps run test release-test asan tsan fuzz stress bench valgrind format clean test-aarch64
+.PHONY: all deps run test test-twice release-test asan tsan fuzz stress bench valgrind format clean test-aarch64
 
 all: deps
 	cmake -S . -B $(BUILD)/release -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
@@ -86,6 +88,17 @@ stress: deps
 		>stress.log; rc=$$?; grep -v '^ok ' stress.log | tail -n 40; exit $$rc
 	cd $(BUILD)/tsan && $(TSAN_RUN) -j $(STRESS_JOBS) -r $(STRESS_RUNS) $(STRESS_TESTS) \
 		>stress.log; rc=$$?; grep -v '^ok ' stress.log | tail -n 40; exit $$rc
+
+# Two optimised suites side by side, as when two CI jobs share a 2-core
+# machine. Each run's full output goes to twice-N.log; shown: failures and
+# both "N passed, N failed" lines. Fails if either run failed.
+test-twice: all
+	cd $(BUILD)/release && \
+	{ ./goc_tests -j $(JOBS) $(TEST_ARGS) >twice-1.log 2>&1 & pid=$$!; \
+	  ./goc_tests -j $(JOBS) $(TEST_ARGS) >twice-2.log 2>&1; rc2=$$?; \
+	  wait $$pid; rc1=$$?; \
+	  grep -hv '^ok ' twice-1.log twice-2.log | tail -n 40; \
+	  [ $$rc1 -eq 0 ] && [ $$rc2 -eq 0 ]; }
 
 test: release-test asan tsan fuzz
 	@echo "make test: all three builds and the fuzz run passed"

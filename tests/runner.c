@@ -113,6 +113,16 @@ static void start(running *r, goc_test_case *tc, double scale)
             dup2(devnull, STDIN_FILENO);
             close(devnull);
         }
+        /* Every test starts from the dispositions a program gets from an
+         * ordinary shell. A shell's background job (`make test-twice`,
+         * CI runners, nohup) starts with SIGINT and SIGQUIT ignored, which
+         * goc's signal module keeps as the "original" action, as Go does:
+         * the signal and process tests would then test that instead. */
+        signal(SIGINT, SIG_DFL);
+        signal(SIGQUIT, SIG_DFL);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
         int rc = tc->fn();
         fflush(stdout);
         fflush(stderr);

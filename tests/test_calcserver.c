@@ -416,7 +416,8 @@ static int t_keepalive(void *arg)
     goc_sleep(20 * MS);
     t0 = goc_nanotime();
     goc__calcserver_stop(s);
-    ASSERT_LT(goc_nanotime() - t0, 200 * MS);
+    /* Promptly: not after the idle limit; 2 s is a loaded machine's slack. */
+    ASSERT_LT(goc_nanotime() - t0, 2 * SEC);
     for (int i = 0; i < 5; i++) {
         expect_eof(idle[i]);
         goc_conn_close(idle[i]);

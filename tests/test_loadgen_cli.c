@@ -363,9 +363,12 @@ GOC_TEST(loadgen_cli_sigint)
 GOC_TEST(loadgen_cli_unreachable)
 {
     char *out, *err;
-    /* Port 1 on loopback: nothing listens; every call is refused. */
-    const char *args[] = {
-        "--json", "-d", "200ms", "-r", "500", "calc://127.0.0.1:1", NULL};
+    /* Port 1 on loopback: nothing listens; every call is refused. A
+     * timeout far above the refusal's time: on a loaded machine a refused
+     * connect once took longer than the default 50 ms. */
+    const char *args[] = {"--json", "-d", "200ms", "-r",
+                          "500",    "-t", "5s",    "calc://127.0.0.1:1",
+                          NULL};
     int st = run_tool(args, &out, &err);
     if (st != 1)
         GOC_FAIL_("status %d, stderr: %s, stdout: %s", st, err, out);
