@@ -29,11 +29,16 @@ TSAN_RUN = GOC_TEST_TIMEOUT_SCALE=6 GOC_TEST_ITER_DIV=1000 \
 	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
 	setarch -R ./goc_tests
 
+# A build prints nothing unless it fails; then the end of its log (the
+# whole log stays in the build folder's build.log).
+build_quiet = cmake --build $(1) -j $(JOBS) >$(1)/build.log 2>&1 || \
+	{ tail -n 60 $(1)/build.log; echo "build failed: see $(1)/build.log"; exit 1; }
+
 .PHONY: all deps run test test-twice release-test asan tsan fuzz stress bench valgrind format clean test-aarch64
 
 all: deps
-	cmake -S . -B $(BUILD)/release -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
-	cmake --build $(BUILD)/release -j $(JOBS)
+	@cmake -S . -B $(BUILD)/release -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
+	@echo "building $(BUILD)/release"; $(call build_quiet,$(BUILD)/release)
 
 deps:
 	@./tools/install-deps.sh
@@ -53,12 +58,12 @@ release-test: all
 
 asan: deps
 	cmake -S . -B $(BUILD)/asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGOC_SANITIZE=address >/dev/null
-	cmake --build $(BUILD)/asan -j $(JOBS)
+	@echo "building $(BUILD)/asan"; $(call build_quiet,$(BUILD)/asan)
 	cd $(BUILD)/asan && $(ASAN_RUN) -j $(JOBS) $(TEST_ARGS)
 
 tsan: deps
 	cmake -S . -B $(BUILD)/tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGOC_SANITIZE=thread >/dev/null
-	cmake --build $(BUILD)/tsan -j $(JOBS)
+	@echo "building $(BUILD)/tsan"; $(call build_quiet,$(BUILD)/tsan)
 	cd $(BUILD)/tsan && $(TSAN_RUN) -j $(JOBS) $(TEST_ARGS)
 
 # libFuzzer (clang) on the request/response parser and evaluator, from the
