@@ -1,6 +1,6 @@
 /*
- * test_calcserver.c - the arithmetic server (src/loadgen/calcserver.c) and
- * the callers shipped (src/loadgen/callers.c) over loopback TCP:
+ * test_calcserver.c - the arithmetic server (src/calc/calcserver.c) and
+ * the callers shipped (src/callers/callers.c) over loopback TCP:
  *  - the book's bytes in, the book's bytes out;
  *  - a table of malformed requests, each followed by a canary request
  *    that must still be answered: one error response or a close, never a
@@ -21,8 +21,8 @@
 #include "goc_test.h"
 
 #if __has_include("goc/net.h")
-#include "loadgen/calc_proto.h"
-#include "loadgen/calcserver.h"
+#include "calc/calc_proto.h"
+#include "goc/calcserver.h"
 
 #define MS GOC_MILLISECOND
 #define SEC GOC_SECOND

@@ -2,7 +2,7 @@
  * goc-calcserver - the book's arithmetic server (gopcp.v2
  * chapter4/loadgen testhelper.TCPServer) as a program: line-delimited JSON
  * over TCP, one request per connection (the book's way) unless
- * --keepalive. See src/loadgen/calcserver.h for the protocol and what it
+ * --keepalive. See goc/calcserver.h for the protocol and what it
  * answers to bad input; SIGINT or SIGTERM stops it and prints its counts.
  */
 #include <getopt.h>
@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "goc.h"
-#include "loadgen/calcserver.h"
+#include "goc/calcserver.h"
 
 /* clang-format off */
 static void usage(FILE *f)

@@ -23,7 +23,7 @@
 #include <unistd.h>
 
 #include "goc.h"
-#include "loadgen/calcserver.h"
+#include "goc/calcserver.h"
 #include "loadgen/loadgen_internal.h"
 
 enum {

@@ -35,7 +35,7 @@
 #include "goc/loadgen.h"
 #include "goc/runtime.h"
 #include "goc/sync.h"
-#include "loadgen/calc_proto.h"
+#include "calc/calc_proto.h"
 
 void goc_caller_destroy(goc_caller *c)
 {

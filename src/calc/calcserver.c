@@ -16,7 +16,7 @@
  *
  * Lock order: s->mu only.
  */
-#include "loadgen/calcserver.h"
+#include "goc/calcserver.h"
 
 #include <errno.h>
 #include <stdatomic.h>
@@ -27,7 +27,7 @@
 
 #include "goc/runtime.h"
 #include "goc/sync.h"
-#include "loadgen/calc_proto.h"
+#include "calc/calc_proto.h"
 
 #if __has_include("goc/net.h")
 #include "goc/net.h"
