@@ -45,12 +45,12 @@ static void expect_alone(void)
     ASSERT_EQ(goc_num_goroutine(), 1);
 }
 
-static goc__calcserver *server(bool keepalive, int64_t idle)
+static goc_calcserver *server(bool keepalive, int64_t idle)
 {
-    goc__calcserver *s;
-    goc__calcserver_opts o = {.keepalive = keepalive, .idle_timeout = idle};
-    ASSERT_EQ(goc__calcserver_start(&s, "127.0.0.1:0", &o), 0);
-    ASSERT(strncmp(goc__calcserver_addr(s), "127.0.0.1:", 10) == 0);
+    goc_calcserver *s;
+    goc_calcserver_opts o = {.keepalive = keepalive, .idle_timeout = idle};
+    ASSERT_EQ(goc_calcserver_start(&s, "127.0.0.1:0", &o), 0);
+    ASSERT(strncmp(goc_calcserver_addr(s), "127.0.0.1:", 10) == 0);
     return s;
 }
 
@@ -140,8 +140,8 @@ static void canary(const char *addr, int64_t id)
 static int t_wire(void *arg)
 {
     (void)arg;
-    goc__calcserver *s = server(false, 0);
-    const char *a = goc__calcserver_addr(s);
+    goc_calcserver *s = server(false, 0);
+    const char *a = goc_calcserver_addr(s);
     static const char *const pairs[][2] = {
         {"{\"ID\":1515155,\"Operands\":[1,2],\"Operator\":\"+\"}",
          "{\"ID\":1515155,\"Formula\":\"1 + 2 = 3\",\"Result\":3,"
@@ -171,11 +171,11 @@ static int t_wire(void *arg)
                             "\"Result\":42,\"Err\":null}");
     expect_eof(c);
     goc_conn_close(c);
-    goc__calcserver_stats st;
-    goc__calcserver_get_stats(s, &st);
+    goc_calcserver_stats st;
+    goc_calcserver_get_stats(s, &st);
     ASSERT_EQ(st.requests, 5);
     ASSERT_EQ(st.ok, 5);
-    goc__calcserver_stop(s);
+    goc_calcserver_stop(s);
     expect_alone();
     return 0;
 }
@@ -336,8 +336,8 @@ static int t_malformed(void *arg)
     char *big = malloc(bigcap);
     ASSERT(big != NULL);
     for (int ka = 0; ka < 2; ka++) {
-        goc__calcserver *s = server(ka == 1, 0);
-        const char *a = goc__calcserver_addr(s);
+        goc_calcserver *s = server(ka == 1, 0);
+        const char *a = goc_calcserver_addr(s);
         server_keepalive = ka == 1;
         for (size_t i = 0; i < n; i++) {
             fprintf(stderr, "case %zu (%s), keep-alive %d\n", i, bad[i].what,
@@ -349,11 +349,11 @@ static int t_malformed(void *arg)
         goc_conn *c = dial(a);
         goc_conn_close(c);
         canary(a, 1);
-        goc__calcserver_stats st;
-        goc__calcserver_get_stats(s, &st);
+        goc_calcserver_stats st;
+        goc_calcserver_get_stats(s, &st);
         ASSERT_GE(st.errors, (int64_t)n - 3);
         ASSERT_GE(st.ok, (int64_t)n);
-        goc__calcserver_stop(s);
+        goc_calcserver_stop(s);
     }
     free(big);
     expect_alone();
@@ -370,8 +370,8 @@ GOC_TEST(loadgen_calcserver_malformed)
 static int t_keepalive(void *arg)
 {
     (void)arg;
-    goc__calcserver *s = server(true, 300 * MS);
-    const char *a = goc__calcserver_addr(s);
+    goc_calcserver *s = server(true, 300 * MS);
+    const char *a = goc_calcserver_addr(s);
     goc_conn *c = dial(a);
     char req[128], want[160];
     for (int i = 0; i < 50; i++) {
@@ -415,7 +415,7 @@ static int t_keepalive(void *arg)
         idle[i] = dial(a);
     goc_sleep(20 * MS);
     t0 = goc_nanotime();
-    goc__calcserver_stop(s);
+    goc_calcserver_stop(s);
     ASSERT_LT(goc_nanotime() - t0, 200 * MS);
     for (int i = 0; i < 5; i++) {
         expect_eof(idle[i]);
@@ -456,32 +456,32 @@ static int t_calc_e2e(void *arg)
     struct goc_loadgen_report r;
     for (int mode = 0; mode < 4; mode++) {
         bool srv_ka = mode & 1, cli_ka = mode & 2;
-        goc__calcserver *s = server(srv_ka, 0);
+        goc_calcserver *s = server(srv_ka, 0);
         goc_caller c;
         goc_caller_opts o = {.keepalive = cli_ka};
         char url[160];
-        snprintf(url, sizeof url, "calc://%s", goc__calcserver_addr(s));
+        snprintf(url, sizeof url, "calc://%s", goc_calcserver_addr(s));
         ASSERT_EQ(goc_caller_from_url(&c, url, &o, NULL, 0), 0);
         run_gen(&c, 1000, 300 * MS, 5 * SEC, &r);
         ASSERT_EQ(r.issued, 300);
         /* Sanitizer builds on a busy machine may time out a few. */
         ASSERT_EQ(r.success + (slow_build() ? r.timeouts : 0), 300);
         ASSERT_EQ(r.call_errors + r.response_errors + r.callee_errors, 0);
-        goc__calcserver_stats st;
-        goc__calcserver_get_stats(s, &st);
+        goc_calcserver_stats st;
+        goc_calcserver_get_stats(s, &st);
         ASSERT_GE(st.ok, r.success);
         if (cli_ka && srv_ka && !r.timeouts)
             ASSERT_LE(st.conns, r.peak_in_flight + 2);
         else if (!r.timeouts)
             ASSERT_GE(st.conns, 300); /* one per call (or redialled) */
         goc_caller_destroy(&c);
-        goc__calcserver_stop(s);
+        goc_calcserver_stop(s);
     }
     /* Nobody listening: every call is a call error (2001). */
-    goc__calcserver *s = server(false, 0);
+    goc_calcserver *s = server(false, 0);
     char url[160];
-    snprintf(url, sizeof url, "calc://%s", goc__calcserver_addr(s));
-    goc__calcserver_stop(s);
+    snprintf(url, sizeof url, "calc://%s", goc_calcserver_addr(s));
+    goc_calcserver_stop(s);
     goc_caller c;
     ASSERT_EQ(goc_caller_from_url(&c, url, NULL, NULL, 0), 0);
     run_gen(&c, 1000, 50 * MS, 500 * MS, &r);

@@ -36,34 +36,34 @@ static void usage(FILE *f)
 
 typedef struct args {
     const char *listen;
-    goc__calcserver_opts opts;
+    goc_calcserver_opts opts;
 } args;
 
 static int run(void *arg)
 {
     args *a = arg;
-    goc__calcserver *s;
-    int rc = goc__calcserver_start(&s, a->listen, &a->opts);
+    goc_calcserver *s;
+    int rc = goc_calcserver_start(&s, a->listen, &a->opts);
     if (rc < 0) {
         fprintf(stderr, "goc-calcserver: cannot listen on %s: %s\n", a->listen,
                 goc_strerror(rc));
         return 3;
     }
-    printf("goc-calcserver: listening on %s%s\n", goc__calcserver_addr(s),
+    printf("goc-calcserver: listening on %s%s\n", goc_calcserver_addr(s),
            a->opts.keepalive ? " (keep-alive)" : "");
     fflush(stdout);
     goc_chan *sigs = goc_chan_make(sizeof(int), 2);
     int want[] = {SIGINT, SIGTERM};
     if (!sigs || goc_signal_notify(sigs, want, 2) < 0) {
         fprintf(stderr, "goc-calcserver: cannot catch SIGINT\n");
-        goc__calcserver_stop(s);
+        goc_calcserver_stop(s);
         return 3;
     }
     int sig;
     goc_chan_recv(sigs, &sig);
-    goc__calcserver_stats st;
-    goc__calcserver_get_stats(s, &st);
-    goc__calcserver_stop(s);
+    goc_calcserver_stats st;
+    goc_calcserver_get_stats(s, &st);
+    goc_calcserver_stop(s);
     goc_signal_stop(sigs);
     goc_chan_free(sigs);
     printf("goc-calcserver: %" PRId64 " connections, %" PRId64

@@ -379,7 +379,7 @@ static int run(void *arg)
 {
     run_args *ra = arg;
     options *o = &ra->o;
-    goc__calcserver *srv = NULL;
+    goc_calcserver *srv = NULL;
     goc_loadgen *g = NULL;
     goc_caller caller = {0};
     char url[300], err[512];
@@ -394,18 +394,18 @@ static int run(void *arg)
         return EXIT_CANNOT_RUN;
     }
     if (!o->target) {
-        goc__calcserver_opts so = {.keepalive = true};
-        int rc = goc__calcserver_start(&srv, "127.0.0.1:0", &so);
+        goc_calcserver_opts so = {.keepalive = true};
+        int rc = goc_calcserver_start(&srv, "127.0.0.1:0", &so);
         if (rc < 0) {
             fprintf(stderr, "goc-loadgen: cannot start the calc server: %s\n",
                     goc_strerror(rc));
             goto out;
         }
-        snprintf(url, sizeof url, "calc://%s", goc__calcserver_addr(srv));
+        snprintf(url, sizeof url, "calc://%s", goc_calcserver_addr(srv));
         if (!o->json) {
             printf("goc-loadgen: no target given: the book's scenario "
                    "against its arithmetic server, in process on %s\n",
-                   goc__calcserver_addr(srv));
+                   goc_calcserver_addr(srv));
             fflush(stdout);
         }
     } else {
@@ -482,7 +482,7 @@ static int run(void *arg)
 out:
     goc_loadgen_free(g);
     goc_caller_destroy(&caller);
-    goc__calcserver_stop(srv);
+    goc_calcserver_stop(srv);
     goc_signal_stop(sigs);
     goc_chan_free(sigs);
     return status;
