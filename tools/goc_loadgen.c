@@ -22,9 +22,8 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "goc.h"
-#include "goc/calcserver.h"
-#include "loadgen/loadgen_internal.h"
 
 enum {
     EXIT_ALL_OK = 0,
@@ -78,71 +77,10 @@ static void usage(FILE *f)
 }
 /* clang-format on */
 
-/* Go's time.ParseDuration, plus a bare number meaning seconds. */
-static int parse_duration(const char *s, int64_t *out)
-{
-    static const struct {
-        const char *unit;
-        double ns;
-    } units[] = {{"ns", 1},  {"us", 1e3}, {"\xc2\xb5s", 1e3}, {"ms", 1e6},
-                 {"s", 1e9}, {"m", 60e9}, {"h", 3600e9}};
-    const char *p = s;
-    double total = 0;
-    if (!*p)
-        return -EINVAL;
-    char *end;
-    double v = strtod(p, &end);
-    if (end != p && *end == '\0') {
-        total = v * 1e9;
-        goto done;
-    }
-    while (*p) {
-        if (!((*p >= '0' && *p <= '9') || *p == '.'))
-            return -EINVAL;
-        v = strtod(p, &end);
-        if (end == p)
-            return -EINVAL;
-        p = end;
-        size_t best = 0;
-        double mul = 0;
-        for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
-            size_t n = strlen(units[i].unit);
-            if (strncmp(p, units[i].unit, n) == 0 && n > best &&
-                !(n == 1 && p[0] == 'm' && p[1] == 's')) {
-                best = n;
-                mul = units[i].ns;
-            }
-        }
-        if (!best)
-            return -EINVAL;
-        p += best;
-        total += v * mul;
-    }
-done:
-    if (!(total >= 0) || total > 9.2e18)
-        return -ERANGE;
-    *out = (int64_t)llround(total);
-    return 0;
-}
-
-static int parse_count(const char *s, int64_t *out, bool rate)
-{
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (end == s || errno)
-        return -EINVAL;
-    if (rate && (!strcmp(end, "/s") || !strcmp(end, "/1s")))
-        end += strlen(end);
-    if (*end)
-        return -EINVAL;
-    *out = v;
-    return 0;
-}
-
 static int parse_args(int argc, char **argv, options *o)
 {
     enum { OPT_JSON = 256, OPT_PAYLOAD, OPT_MAX_IN_FLIGHT };
+    static const char *const rate_suffixes[] = {"/s", "/1s", NULL};
     static const struct option longopts[] = {
         {"rate", required_argument, NULL, 'r'},
         {"duration", required_argument, NULL, 'd'},
@@ -166,20 +104,20 @@ static int parse_args(int argc, char **argv, options *o)
         const char *what = NULL;
         switch (c) {
         case 'r':
-            rc = parse_count(optarg, &o->rate, true);
+            rc = cli_parse_int(optarg, &o->rate, rate_suffixes);
             what = "rate";
             break;
         case 'd':
-            rc = parse_duration(optarg, &o->duration);
+            rc = cli_parse_duration(optarg, &o->duration);
             what = "duration";
             break;
         case 't':
-            rc = parse_duration(optarg, &o->timeout);
+            rc = cli_parse_duration(optarg, &o->timeout);
             what = "timeout";
             break;
         case 'c':
         case OPT_MAX_IN_FLIGHT:
-            rc = parse_count(optarg, &o->max_in_flight, false);
+            rc = cli_parse_int(optarg, &o->max_in_flight, NULL);
             what = "connections";
             break;
         case 'k':
@@ -225,8 +163,7 @@ static int parse_args(int argc, char **argv, options *o)
 
 static const char *dur(char *buf, size_t len, int64_t ns)
 {
-    goc__loadgen_fmt_dur(buf, len, ns);
-    return buf;
+    return cli_fmt_dur(buf, len, ns);
 }
 
 static void print_json_string(FILE *f, const char *s)
