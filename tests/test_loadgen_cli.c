@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "goc.h"
 #include "goc_test.h"
 
 #if __has_include("goc/net.h")
@@ -28,7 +29,7 @@ static bool slow_build(void)
     return goc_test_iter_div() > 1;
 }
 
-static void tool_path(char *buf, size_t len)
+static void tool_path_of(const char *name, char *buf, size_t len)
 {
     char self[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
@@ -37,7 +38,7 @@ static void tool_path(char *buf, size_t len)
     char *slash = strrchr(self, '/');
     ASSERT(slash != NULL);
     *slash = '\0';
-    int w = snprintf(buf, len, "%.*s/tools/goc-loadgen", PATH_MAX - 64, self);
+    int w = snprintf(buf, len, "%.*s/tools/%s", PATH_MAX - 64, self, name);
     ASSERT(w > 0 && (size_t)w < len);
     if (access(buf, X_OK) != 0)
         GOC_FAIL_("%s is missing: build the tools", buf);
@@ -48,10 +49,13 @@ typedef struct child {
     int out, err; /* read ends */
 } child;
 
-static child spawn(const char *const *args)
+/* Starts tools/<name> with args; with lost_stdout its stdout is a pipe
+ * whose reader has gone (c.out is then -1). */
+static child spawn_tool(const char *name, const char *const *args,
+                        bool lost_stdout)
 {
     char path[PATH_MAX];
-    tool_path(path, sizeof path);
+    tool_path_of(name, path, sizeof path);
     int po[2], pe[2];
     ASSERT_EQ(pipe2(po, O_CLOEXEC), 0);
     ASSERT_EQ(pipe2(pe, O_CLOEXEC), 0);
@@ -70,7 +74,16 @@ static child spawn(const char *const *args)
     }
     close(po[1]);
     close(pe[1]);
+    if (lost_stdout) {
+        close(po[0]);
+        po[0] = -1;
+    }
     return (child){pid, po[0], pe[0]};
+}
+
+static child spawn(const char *const *args)
+{
+    return spawn_tool("goc-loadgen", args, false);
 }
 
 /* Reads fd to EOF into a malloc'd string. */
@@ -78,6 +91,10 @@ static char *slurp(int fd)
 {
     size_t cap = 4096, len = 0;
     char *s = malloc(cap);
+    if (fd < 0) {
+        s[0] = '\0';
+        return s;
+    }
     for (;;) {
         if (len + 1 == cap)
             s = realloc(s, cap *= 2);
@@ -237,16 +254,18 @@ GOC_TEST(loadgen_cli_usage)
 
     const char *badrate[] = {"--rate", "fast", NULL};
     ASSERT_EQ(run_tool(badrate, &out, &err), 2);
-    ASSERT(strstr(err, "bad rate \"fast\""));
+    ASSERT(strstr(err, "bad --rate \"fast\""));
+    ASSERT(strstr(err, "Try 'goc-loadgen --help'."));
     free(out), free(err);
 
-    /* Every bad parameter named at once, by the library. */
+    /* Every bad value named at once, by the flag as typed. */
     const char *badparams[] = {
         "-r", "0", "-c", "-1", "-d", "0s", "calc://127.0.0.1:1", NULL};
     ASSERT_EQ(run_tool(badparams, &out, &err), 2);
-    ASSERT(strstr(err, "lps must be > 0 (got 0)"));
-    ASSERT(strstr(err, "duration must be > 0 (got 0)"));
-    ASSERT(strstr(err, "max_in_flight must be >= 0 (got -1)"));
+    ASSERT(strstr(err, "-r must be 1 to 1000000000 calls per second (got 0)"));
+    ASSERT(strstr(err, "-d must be more than 0"));
+    ASSERT(
+        strstr(err, "-c must be 1 to 1000000, or 0 for the default (got -1)"));
     free(out), free(err);
 
     const char *badtarget[] = {"http://127.0.0.1:1", NULL};
@@ -374,6 +393,147 @@ GOC_TEST(loadgen_cli_unreachable)
     ASSERT(jnum(out, "2001") == 100);
     ASSERT(jnum(out, "success_percent") == 0);
     check_sums(out);
+    free(out), free(err);
+    return 0;
+}
+
+/* Defect: "-r 0" started the in-process server first, then said "lps".
+ * Every flag is checked before anything starts, named as typed. */
+GOC_TEST(loadgen_cli_checks_before_start)
+{
+    char *out, *err;
+    const char *shortr[] = {"-r", "0", NULL};
+    ASSERT_EQ(run_tool(shortr, &out, &err), 2);
+    ASSERT(strstr(err, "goc-loadgen: -r must be"));
+    ASSERT(!strstr(err, "lps"));
+    ASSERT(!strstr(out, "no target given")); /* nothing started */
+    ASSERT_EQ(strlen(out), 0);
+    free(out), free(err);
+
+    const char *longr[] = {"--rate=0", "--timeout", "0s", NULL};
+    ASSERT_EQ(run_tool(longr, &out, &err), 2);
+    ASSERT(strstr(err, "--rate must be"));
+    ASSERT(strstr(err, "--timeout must be more than 0"));
+    ASSERT(!strstr(err, "lps"));
+    ASSERT_EQ(strlen(out), 0);
+    free(out), free(err);
+
+    /* --payload means nothing to the calc protocol: refused. */
+    const char *pl[] = {"--payload", "hi", "calc://127.0.0.1:1", NULL};
+    ASSERT_EQ(run_tool(pl, &out, &err), 2);
+    ASSERT(strstr(err, "--payload is for tcp:// targets only"));
+    free(out), free(err);
+    const char *pl0[] = {"--payload", "hi", NULL};
+    ASSERT_EQ(run_tool(pl0, &out, &err), 2);
+    ASSERT(!strstr(out, "no target given"));
+    free(out), free(err);
+    return 0;
+}
+
+/* Defect: calc://127.0.0.1:99999 and :abc ran the whole duration with
+ * 100 % errors. They are usage errors naming the wrong part. */
+GOC_TEST(loadgen_cli_bad_targets)
+{
+    static const struct {
+        const char *url, *says;
+    } cases[] = {
+        {"calc://127.0.0.1:99999", "port 99999 is out of range"},
+        {"calc://127.0.0.1:abc", "port \"abc\" is not a number"},
+        {"calc://127.0.0.1:0", "port 0 is out of range"},
+        {"tcp://127.0.0.1:", "port \"\" is not a number"},
+        {"calc://127.0.0.1", "no port"},
+        {"calc://:8080", "no host"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *out, *err;
+        const char *args[] = {"-d", "30s", cases[i].url, NULL};
+        int64_t t0 = goc_nanotime();
+        int st = run_tool(args, &out, &err);
+        if (st != 2 || !strstr(err, cases[i].says) ||
+            !strstr(err, cases[i].url))
+            GOC_FAIL_("%s: status %d, stderr: %s", cases[i].url, st, err);
+        ASSERT(goc_nanotime() - t0 < 20 * GOC_SECOND); /* not the 30 s */
+        free(out), free(err);
+    }
+    return 0;
+}
+
+/* Defect: a report written to a closed pipe was lost and the exit status
+ * still 0. */
+GOC_TEST(loadgen_cli_report_write_error)
+{
+    char *out, *err;
+    const char *args[] = {"--json", "-d", "100ms", "-r",
+                          "100",    "-t", "5s",    NULL};
+    int st = finish(spawn_tool("goc-loadgen", args, true), &out, &err);
+    if (st == 0 || st == 1 || !strstr(err, "cannot write the report"))
+        GOC_FAIL_("status %d, stderr: %s", st, err);
+    ASSERT_EQ(st, 3);
+    free(out), free(err);
+
+    /* --help to a closed pipe fails too. */
+    const char *help[] = {"--help", NULL};
+    st = finish(spawn_tool("goc-loadgen", help, true), &out, &err);
+    ASSERT(st != 0);
+    free(out), free(err);
+    return 0;
+}
+
+/* Defect: goc-calcserver printed its build path and the whole usage on an
+ * unknown option and took --idle-timeout in bare seconds only. Both tools
+ * now answer alike. */
+GOC_TEST(loadgen_cli_calcserver_style)
+{
+    char *out, *err;
+    const char *bogus[] = {"--bogus", NULL};
+    int st = finish(spawn_tool("goc-calcserver", bogus, false), &out, &err);
+    ASSERT_EQ(st, 2);
+    ASSERT(strstr(err, "goc-calcserver: unknown option --bogus\n"));
+    ASSERT(strstr(err, "Try 'goc-calcserver --help'."));
+    ASSERT(!strstr(err, "usage:"));
+    ASSERT(!strstr(err, "/goc-calcserver")); /* no path */
+    free(out), free(err);
+
+    const char *lbogus[] = {"--bogus", NULL};
+    st = run_tool(lbogus, &out, &err);
+    ASSERT_EQ(st, 2);
+    ASSERT(strstr(err, "goc-loadgen: unknown option --bogus\n"));
+    ASSERT(strstr(err, "Try 'goc-loadgen --help'."));
+    free(out), free(err);
+
+    const char *badidle[] = {"--idle-timeout", "soon", NULL};
+    st = finish(spawn_tool("goc-calcserver", badidle, false), &out, &err);
+    ASSERT_EQ(st, 2);
+    ASSERT(strstr(err, "bad --idle-timeout \"soon\""));
+    free(out), free(err);
+
+    const char *help[] = {"--help", NULL};
+    st = finish(spawn_tool("goc-calcserver", help, false), &out, &err);
+    ASSERT_EQ(st, 0);
+    ASSERT(strstr(out, "Exit status"));
+    ASSERT(strstr(out, "--idle-timeout D"));
+    free(out), free(err);
+
+#if !defined(__SANITIZE_THREAD__) /* see loadgen_cli_sigint */
+    /* A duration with a unit starts it; SIGTERM stops it, status 0. */
+    const char *units[] = {"-l", "127.0.0.1:0", "--idle-timeout", "1500ms",
+                           NULL};
+    child c = spawn_tool("goc-calcserver", units, false);
+    for (int i = 0; i < 2000 && !catches(c.pid, SIGTERM); i++)
+        sleep_ms(5);
+    ASSERT(catches(c.pid, SIGTERM));
+    ASSERT_EQ(kill(c.pid, SIGTERM), 0);
+    st = finish(c, &out, &err);
+    if (st != 0)
+        GOC_FAIL_("status %d, stderr: %s", st, err);
+    ASSERT(strstr(out, "listening on 127.0.0.1:"));
+    free(out), free(err);
+#endif
+
+    /* The same bad duration is refused alike by both. */
+    const char *lneg[] = {"-t", "soon", NULL};
+    ASSERT_EQ(run_tool(lneg, &out, &err), 2);
+    ASSERT(strstr(err, "bad -t \"soon\": want a duration"));
     free(out), free(err);
     return 0;
 }

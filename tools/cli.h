@@ -14,9 +14,9 @@
 /* Exit codes, the same in every tool (each documents which it uses). */
 enum {
     CLI_EXIT_OK = 0,
-    CLI_EXIT_FAILED = 1,      /* ran, and something failed (calls) */
-    CLI_EXIT_USAGE = 2,       /* bad flags or arguments: nothing started */
-    CLI_EXIT_CANNOT_RUN = 3,  /* cannot listen, resolve, write the report */
+    CLI_EXIT_FAILED = 1,     /* ran, and something failed (calls) */
+    CLI_EXIT_USAGE = 2,      /* bad flags or arguments: nothing started */
+    CLI_EXIT_CANNOT_RUN = 3, /* cannot listen, resolve, write the report */
     CLI_EXIT_INTERRUPTED = 130,
 };
 

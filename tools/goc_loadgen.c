@@ -26,18 +26,25 @@
 #include "goc.h"
 
 enum {
-    EXIT_ALL_OK = 0,
-    EXIT_FAILED_CALLS = 1,
-    EXIT_USAGE = 2,
-    EXIT_CANNOT_RUN = 3,
-    EXIT_INTERRUPTED = 130,
+    EXIT_ALL_OK = CLI_EXIT_OK,
+    EXIT_FAILED_CALLS = CLI_EXIT_FAILED,
+    EXIT_USAGE = CLI_EXIT_USAGE,
+    EXIT_CANNOT_RUN = CLI_EXIT_CANNOT_RUN,
+    EXIT_INTERRUPTED = CLI_EXIT_INTERRUPTED,
 };
+
+#define RATE_MAX INT64_C(1000000000)
+#define IN_FLIGHT_MAX INT64_C(1000000)
+#define FLAG_LEN 32
 
 typedef struct options {
     const char *target; /* NULL: the in-process calc server */
     int64_t rate, duration, timeout, max_in_flight;
     bool keepalive, json, quiet;
     const char *payload;
+    /* Each flag as the user typed it, for messages. */
+    char rate_flag[FLAG_LEN], duration_flag[FLAG_LEN], timeout_flag[FLAG_LEN],
+        conn_flag[FLAG_LEN];
 } options;
 
 /* clang-format off */
@@ -77,6 +84,14 @@ static void usage(FILE *f)
 }
 /* clang-format on */
 
+/* Remembers the flag as typed ("-r" or "--rate") for later messages. */
+static void set_flag(char *dst, int c, int longindex, const void *longopts)
+{
+    snprintf(dst, FLAG_LEN, "%s", cli_flag(c, longindex, longopts));
+}
+
+/* Parses and checks every flag and the target before anything starts;
+ * prints each problem, naming the flag as typed. 0 or -EINVAL. */
 static int parse_args(int argc, char **argv, options *o)
 {
     enum { OPT_JSON = 256, OPT_PAYLOAD, OPT_MAX_IN_FLIGHT };
@@ -95,30 +110,39 @@ static int parse_args(int argc, char **argv, options *o)
         {NULL, 0, NULL, 0}};
     *o = (options){.rate = 1000,
                    .duration = 10 * GOC_SECOND,
-                   .timeout = 50 * GOC_MILLISECOND};
-    int c;
+                   .timeout = 50 * GOC_MILLISECOND,
+                   .rate_flag = "-r",
+                   .duration_flag = "-d",
+                   .timeout_flag = "-t",
+                   .conn_flag = "-c"};
+    int c, bad = 0, longindex = -1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":r:d:t:c:kqh", longopts, NULL)) !=
-           -1) {
+    while ((c = getopt_long(argc, argv, ":r:d:t:c:kqh", longopts,
+                            &longindex)) != -1) {
         int rc = 0;
-        const char *what = NULL;
+        const char *want = NULL;
+        const char *flag = cli_flag(c, longindex, longopts);
         switch (c) {
         case 'r':
+            set_flag(o->rate_flag, c, longindex, longopts);
             rc = cli_parse_int(optarg, &o->rate, rate_suffixes);
-            what = "rate";
+            want = "calls per second, e.g. 1000";
             break;
         case 'd':
+            set_flag(o->duration_flag, c, longindex, longopts);
             rc = cli_parse_duration(optarg, &o->duration);
-            what = "duration";
+            want = "a duration, e.g. 10s";
             break;
         case 't':
+            set_flag(o->timeout_flag, c, longindex, longopts);
             rc = cli_parse_duration(optarg, &o->timeout);
-            what = "timeout";
+            want = "a duration, e.g. 50ms";
             break;
         case 'c':
         case OPT_MAX_IN_FLIGHT:
+            set_flag(o->conn_flag, c, longindex, longopts);
             rc = cli_parse_int(optarg, &o->max_in_flight, NULL);
-            what = "connections";
+            want = "a number of calls, e.g. 100";
             break;
         case 'k':
             o->keepalive = true;
@@ -134,29 +158,60 @@ static int parse_args(int argc, char **argv, options *o)
             break;
         case 'h':
             usage(stdout);
-            exit(EXIT_ALL_OK);
+            exit(fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_CANNOT_RUN);
         case ':':
-            fprintf(stderr, "goc-loadgen: option %s needs a value\n",
-                    argv[optind - 1]);
+            cli_error("option %s needs a value", argv[optind - 1]);
             return -EINVAL;
         default:
-            fprintf(stderr, "goc-loadgen: unknown option %s\n",
-                    argv[optind - 1]);
+            cli_error("unknown option %s", argv[optind - 1]);
             return -EINVAL;
         }
         if (rc < 0) {
-            fprintf(stderr, "goc-loadgen: bad %s \"%s\"\n", what, optarg);
-            return -EINVAL;
+            cli_error("bad %s \"%s\": want %s", flag, optarg, want);
+            bad++;
         }
+        longindex = -1;
     }
     if (optind < argc)
         o->target = argv[optind++];
     if (optind < argc) {
-        fprintf(stderr, "goc-loadgen: one target only (got \"%s\" too)\n",
-                argv[optind]);
+        cli_error("one target only (got \"%s\" too)", argv[optind]);
         return -EINVAL;
     }
-    return 0;
+    if (bad)
+        return -EINVAL;
+    /* Values: every problem, each naming its flag. */
+    if (o->rate < 1 || o->rate > RATE_MAX) {
+        cli_error("%s must be 1 to %" PRId64 " calls per second (got %" PRId64
+                  ")",
+                  o->rate_flag, RATE_MAX, o->rate);
+        bad++;
+    }
+    if (o->duration <= 0) {
+        cli_error("%s must be more than 0", o->duration_flag);
+        bad++;
+    }
+    if (o->timeout <= 0) {
+        cli_error("%s must be more than 0", o->timeout_flag);
+        bad++;
+    }
+    if (o->max_in_flight < 0 || o->max_in_flight > IN_FLIGHT_MAX) {
+        cli_error("%s must be 1 to %" PRId64
+                  ", or 0 for the default (got %" PRId64 ")",
+                  o->conn_flag, IN_FLIGHT_MAX, o->max_in_flight);
+        bad++;
+    }
+    if (!bad && (double)o->duration / 1e9 * (double)o->rate > 4e18) {
+        cli_error("%s times %s plans too many calls", o->duration_flag,
+                  o->rate_flag);
+        bad++;
+    }
+    if (o->payload && (!o->target || strncmp(o->target, "tcp://", 6) != 0)) {
+        cli_error("--payload is for tcp:// targets only (the calc protocol "
+                  "builds its own requests)");
+        bad++;
+    }
+    return bad ? -EINVAL : 0;
 }
 
 /* ---- output ----------------------------------------------------------- */
@@ -309,6 +364,7 @@ static void print_progress(const struct goc_loadgen_progress *p,
 
 typedef struct run_args {
     options o;
+    goc_caller caller; /* for a target given; made by main */
     int status;
 } run_args;
 
@@ -326,7 +382,7 @@ static int run(void *arg)
     goc_chan *sigs = goc_chan_make(sizeof(int), 4);
     int want[] = {SIGINT, SIGTERM};
     if (!sigs || goc_signal_notify(sigs, want, 2) < 0) {
-        fprintf(stderr, "goc-loadgen: cannot catch SIGINT\n");
+        cli_error("cannot catch SIGINT");
         goc_chan_free(sigs);
         return EXIT_CANNOT_RUN;
     }
@@ -334,8 +390,7 @@ static int run(void *arg)
         goc_calcserver_opts so = {.keepalive = true};
         int rc = goc_calcserver_start(&srv, "127.0.0.1:0", &so);
         if (rc < 0) {
-            fprintf(stderr, "goc-loadgen: cannot start the calc server: %s\n",
-                    goc_strerror(rc));
+            cli_error("cannot start the calc server: %s", goc_strerror(rc));
             goto out;
         }
         snprintf(url, sizeof url, "calc://%s", goc_calcserver_addr(srv));
@@ -345,29 +400,29 @@ static int run(void *arg)
                    goc_calcserver_addr(srv));
             fflush(stdout);
         }
+        goc_caller_opts co = {.keepalive = o->keepalive};
+        if (goc_caller_from_url(&caller, url, &co, err, sizeof err) < 0) {
+            cli_error("%s", err);
+            goto out;
+        }
     } else {
         snprintf(url, sizeof url, "%s", o->target);
+        caller = ra->caller; /* made and checked by main */
+        ra->caller = (goc_caller){0};
     }
 
-    goc_caller_opts co = {.keepalive = o->keepalive, .payload = o->payload};
-    if (goc_caller_from_url(&caller, url, &co, err, sizeof err) < 0) {
-        fprintf(stderr, "goc-loadgen: %s\n", err);
-        status = EXIT_USAGE;
-        goto out;
-    }
     goc_loadgen_params p = {.caller = &caller,
                             .timeout = o->timeout,
                             .lps = o->rate,
                             .duration = o->duration,
                             .max_in_flight = o->max_in_flight};
     if (goc_loadgen_new(&g, &p, err, sizeof err) < 0) {
-        fprintf(stderr, "goc-loadgen: %s\n", err);
-        status = EXIT_USAGE;
+        cli_error("%s", err); /* main checked the flags: cannot be */
         goto out;
     }
     bool progress = !o->json && !o->quiet && isatty(STDOUT_FILENO);
     if (!goc_loadgen_start(g)) {
-        fprintf(stderr, "goc-loadgen: cannot start the generator\n");
+        cli_error("cannot start the generator");
         goto out;
     }
     struct goc_loadgen_progress pr;
@@ -402,15 +457,19 @@ static int run(void *arg)
     goc_ticker_free(tick);
     struct goc_loadgen_report r;
     if (goc_loadgen_report(g, &r) < 0) {
-        fprintf(stderr, "goc-loadgen: no report\n");
+        cli_error("no report");
         goto out;
     }
     if (o->json)
         print_json(stdout, url, o, &r, interrupted);
     else
         print_text(stdout, url, o, &r, interrupted);
-    fflush(stdout);
-    if (interrupted)
+    /* A report that did not reach its reader is a failed run (stdout a
+     * closed pipe, a full disk): say so where it can still be seen. */
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        cli_error("cannot write the report: %s", strerror(errno));
+        status = EXIT_CANNOT_RUN;
+    } else if (interrupted)
         status = EXIT_INTERRUPTED;
     else if (r.success == r.issued && r.issued > 0)
         status = EXIT_ALL_OK;
@@ -428,13 +487,24 @@ out:
 int main(int argc, char **argv)
 {
     run_args ra = {0};
-    if (parse_args(argc, argv, &ra.o) < 0) {
-        fprintf(stderr, "Try 'goc-loadgen --help'.\n");
-        return EXIT_USAGE;
+    cli_prog = "goc-loadgen";
+    if (parse_args(argc, argv, &ra.o) < 0)
+        return cli_try_help();
+    if (ra.o.target) {
+        char err[512];
+        goc_caller_opts co = {.keepalive = ra.o.keepalive,
+                              .payload = ra.o.payload};
+        if (goc_caller_from_url(&ra.caller, ra.o.target, &co, err, sizeof err) <
+            0) {
+            cli_error("%s", err);
+            return cli_try_help();
+        }
     }
     /* The generator's timers are what its precision rests on: ask the
      * kernel for 1 ns of slack instead of 50 us (threads made later, the
      * runtime's, inherit it). */
     prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
-    return goc_main(run, &ra);
+    int st = goc_main(run, &ra);
+    goc_caller_destroy(&ra.caller);
+    return st;
 }

@@ -32,10 +32,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "calc/calc_proto.h"
 #include "goc/loadgen.h"
 #include "goc/runtime.h"
 #include "goc/sync.h"
-#include "calc/calc_proto.h"
 
 void goc_caller_destroy(goc_caller *c)
 {
@@ -424,6 +424,62 @@ int goc_caller_tcp_line(goc_caller *out, const char *address,
 
 #endif
 
+/* Checks "host:port" (or "[v6]:port", an optional final '/') after the
+ * scheme and copies it into addr: the host must be there, the port a
+ * number 1..65535. 0, or -EINVAL with the part that is wrong in errbuf. */
+static int split_target(const char *url, const char *hp, const char *scheme,
+                        char *addr, size_t cap, char *errbuf, size_t errlen)
+{
+    size_t len = strlen(hp);
+    if (len && hp[len - 1] == '/')
+        len--; /* calc://host:port/ */
+    const char *why = NULL, *part = NULL;
+    size_t partlen = 0;
+    const char *colon = memrchr(hp, ':', len);
+    if (len == 0 || strcspn(hp, "/?#") < len) {
+        why = "want %shost:port";
+    } else if (!colon) {
+        why = "no port: want %shost:port";
+    } else if (colon == hp) {
+        why = "no host: want %shost:port";
+    } else if (hp[0] == '[' && colon[-1] != ']') {
+        why = "want %s[ipv6]:port";
+    } else if (len >= cap) {
+        why = "host name too long";
+    } else {
+        const char *port = colon + 1;
+        size_t plen = (size_t)(hp + len - port);
+        long v = 0;
+        size_t i = 0;
+        for (; i < plen && port[i] >= '0' && port[i] <= '9' && v <= 65535; i++)
+            v = v * 10 + (port[i] - '0');
+        if (plen == 0 || i < plen || v < 1 || v > 65535) {
+            part = port;
+            partlen = plen;
+            why = plen && i == plen ? "port %.*s is out of range: want 1 to "
+                                      "65535"
+                                    : "port \"%.*s\" is not a number 1 to "
+                                      "65535";
+        }
+    }
+    if (why) {
+        if (errbuf) {
+            int w = snprintf(errbuf, errlen, "bad target \"%s\": ", url);
+            if (w >= 0 && (size_t)w < errlen) {
+                if (part)
+                    snprintf(errbuf + w, errlen - (size_t)w, why, (int)partlen,
+                             part);
+                else
+                    snprintf(errbuf + w, errlen - (size_t)w, why, scheme);
+            }
+        }
+        return -EINVAL;
+    }
+    memcpy(addr, hp, len);
+    addr[len] = '\0';
+    return 0;
+}
+
 int goc_caller_from_url(goc_caller *out, const char *url,
                         const goc_caller_opts *opts, char *errbuf,
                         size_t errlen)
@@ -446,22 +502,20 @@ int goc_caller_from_url(goc_caller *out, const char *url,
         size_t n = strlen(schemes[i].scheme);
         if (strncmp(url, schemes[i].scheme, n) != 0)
             continue;
-        const char *hp = url + n;
-        const char *colon = strrchr(hp, ':');
-        size_t hplen = strlen(hp);
-        if (hplen && hp[hplen - 1] == '/')
-            hplen--; /* calc://host:port/ */
         char addr[256];
-        if (!colon || colon == hp || hplen >= sizeof addr ||
-            strcspn(hp, "/?#") < hplen || colon + 1 >= hp + hplen) {
+        int rc = split_target(url, url + n, schemes[i].scheme, addr,
+                              sizeof addr, errbuf, errlen);
+        if (rc < 0)
+            return rc;
+        if (opts && opts->payload && schemes[i].make == goc_caller_calc) {
             if (errbuf)
-                snprintf(errbuf, errlen, "bad target \"%s\": want %shost:port",
-                         url, schemes[i].scheme);
+                snprintf(errbuf, errlen,
+                         "target \"%s\": a payload is for tcp:// targets "
+                         "only (calc builds its own requests)",
+                         url);
             return -EINVAL;
         }
-        memcpy(addr, hp, hplen);
-        addr[hplen] = '\0';
-        int rc = schemes[i].make(out, addr, opts);
+        rc = schemes[i].make(out, addr, opts);
         if (rc < 0 && errbuf)
             snprintf(errbuf, errlen, "target \"%s\": %s", url,
                      goc_strerror(rc));
