@@ -66,7 +66,9 @@ static void usage(FILE *f)
 "\n"
 "options:\n"
 "  -r, --rate N             calls per second (1000; also N/s, N/1s)\n"
-"  -d, --duration D         how long to issue calls (10s)\n"
+"  -d, --duration D         how long the run lasts (10s): calls not started\n"
+"                           by then are not issued (\"not issued\"), calls\n"
+"                           in flight end by their timeout\n"
 "  -t, --timeout D          timeout of each call (50ms)\n"
 "  -c, --connections N      at most N calls in flight; default: the\n"
 "      --max-in-flight N    book's timeout * rate + 1\n"
@@ -256,11 +258,13 @@ static void print_json(FILE *f, const char *target, const options *o,
             ",\"rate\":%" PRId64 ",\"duration_ns\":%" PRId64
             ",\"timeout_ns\":%" PRId64 ",\"max_in_flight\":%" PRId64
             ",\"keepalive\":%s,\"interrupted\":%s,\"stopped_early\":%s"
-            ",\"planned\":%" PRId64 ",\"issued\":%" PRId64 ",\"late\":%" PRId64,
+            ",\"planned\":%" PRId64 ",\"issued\":%" PRId64
+            ",\"not_issued\":%" PRId64 ",\"late\":%" PRId64
+            ",\"late_no_slot\":%" PRId64,
             r->lps, r->duration, r->timeout, r->max_in_flight,
             o->keepalive ? "true" : "false", interrupted ? "true" : "false",
             r->stopped_early ? "true" : "false", r->planned, r->issued,
-            r->late);
+            r->not_issued, r->late, r->late_no_slot);
     fprintf(f,
             ",\"codes\":{\"0\":%" PRId64 ",\"1001\":%" PRId64
             ",\"1002\":%" PRId64 ",\"2001\":%" PRId64 ",\"2002\":%" PRId64
@@ -293,10 +297,18 @@ static void print_text(FILE *f, const char *target, const options *o,
             target, r->lps, dur(a, sizeof a, r->duration),
             dur(b, sizeof b, r->timeout), r->max_in_flight,
             o->keepalive ? "on" : "off", interrupted ? " (interrupted)" : "");
-    fprintf(f,
-            "  calls     %" PRId64 " planned, %" PRId64 " issued, %" PRId64
-            " late starts (no free slot at the due time)\n",
-            r->planned, r->issued, r->late);
+    fprintf(f, "  calls     %" PRId64 " planned, %" PRId64 " issued",
+            r->planned, r->issued);
+    if (r->not_issued)
+        fprintf(f, ", %" PRId64 " not issued (%s)", r->not_issued,
+                r->stopped_early ? "stopped first"
+                                 : "not started by the end of the run");
+    fprintf(f, "\n");
+    if (r->late)
+        fprintf(f,
+                "  late      %" PRId64 " started after their due time, %" PRId64
+                " of them because no slot was free then\n",
+                r->late, r->late_no_slot);
     fprintf(f,
             "  rate      asked %" PRId64 "/s, achieved %.1f/s (%.4fx), "
             "successes %.1f/s\n",

@@ -17,7 +17,10 @@
  *    issued, as soon as a slot frees, and counted as a late start; its
  *    latency is measured from its due time, so a stalled server shows in
  *    the latency instead of hiding in fewer calls (no coordinated
- *    omission). Both latency from the due time and service time (the
+ *    omission). The run ends at start + duration, as wrk's and the book's
+ *    do: a call that has not started by then is not issued (counted as
+ *    not_issued: planned = issued + not_issued), and the calls in flight
+ *    end by their timeout. Both latency from the due time and service time (the
  *    book's Elapse: the caller's call alone) are recorded, in log-linear
  *    histograms with 3 significant digits from 1 us to 60 s; each worker
  *    batches its samples (no lock per call) into one pair per run: memory
@@ -289,9 +292,18 @@ struct goc_loadgen_report {
     uint32_t status;    /* GOC_LOADGEN_STOPPED */
     bool stopped_early; /* goc_loadgen_stop cut the run short */
     int64_t lps, timeout, duration, max_in_flight; /* as run */
-    int64_t planned; /* calls due in [start, start + duration) */
-    int64_t issued;  /* calls started; planned - issued were not */
-    int64_t late;    /* issued after their due time: no slot was free */
+    int64_t planned;    /* calls due in [start, start + duration) */
+    int64_t issued;     /* calls started */
+    int64_t not_issued; /* planned - issued: not started by the end of the
+                         * run (start + duration) or by a stop */
+    /* Calls started after their due time, for any reason: every slot was
+     * taken, or the generator was slow to run a worker (a busy machine). */
+    int64_t late;
+    /* Of those, the calls that found no free slot at their due time: all
+     * max_in_flight slots were in use (raise max_in_flight, or the callee
+     * is too slow for the rate). late - late_no_slot is the generator's
+     * own lateness. */
+    int64_t late_no_slot;
     /* Completed calls per code; they sum to issued. */
     int64_t success;         /* GOC_RET_SUCCESS */
     int64_t timeouts;        /* GOC_RET_WARNING_CALL_TIMEOUT */

@@ -5,10 +5,15 @@
  * How it works. goc_loadgen_start makes a run (lg_run) and starts one
  * worker goroutine. A worker loops:
  *   1. take the next call number k (run->next, an atomic counter); stop at
- *      run->planned, or when the run is stopping;
+ *      run->planned, when the run is stopping, or when the run's end
+ *      (t0 + duration) has passed: k is then not issued, nor any later
+ *      one (numbers are taken in order, so the issued calls are a prefix
+ *      of the plan and not_issued = planned - issued);
  *   2. if k's due time t0 + k * 1e9 / lps is still ahead, wait for it on
  *      the worker's timer (or the run's stop channel); if it has passed,
- *      the call is late: every worker was busy at its due time;
+ *      the call is late: every worker was busy at its due time (late_no_slot
+ *      when all max_in_flight existed by then, full_at; otherwise the
+ *      generator was slow to start or run one);
  *   3. issue it: count it; if no other worker is waiting for a due time
  *      or about to, and the limit allows, start one more worker, so that
  *      the next due call finds one (need_worker); make the call; classify
@@ -52,10 +57,10 @@
  *    worker (or start, for the first) starts one, and it counts the new
  *    one before starting it: once it reaches 0 it stays 0, and the worker
  *    that brought it there is the only one to finish the run.
- *  - After a worker took number k >= planned, or saw stopping, it issues
- *    nothing more. A stop sets stopping before it sends the workers their
- *    tokens and interrupts their sessions; a worker checks stopping after
- *    its wait, and before it waits for a result receiver.
+ *  - After a worker took number k >= planned, saw stopping, or saw the
+ *    run's end passed, it issues nothing more. A stop sets stopping before it
+ * sends the workers their tokens and interrupts their sessions; a worker checks
+ * stopping after its wait, and before it waits for a result receiver.
  *  - g->status is touched by a run's last worker for the last time when it
  *    stores STOPPED; what the run still does afterwards (done channel,
  *    queued results) uses only the run, which is reference counted.
@@ -174,6 +179,8 @@ struct lg_run {
     _Atomic int64_t next; /* next call number to take */
     _Atomic int64_t issued;
     _Atomic int64_t late;
+    _Atomic int64_t late_no_slot;
+    _Atomic int64_t full_at;   /* when the last slot's worker started, or 0 */
     _Atomic int64_t completed; /* calls ended, any code */
     _Atomic int64_t success, timeouts, errors, canceled; /* live */
     _Atomic int32_t idle;     /* workers waiting for a due time */
@@ -444,7 +451,9 @@ static void run_make_report(lg_run *r)
     rep->issued = atomic_load(&r->issued);
     rep->stopped_early =
         atomic_load(&r->stopping) && rep->issued < rep->planned;
+    rep->not_issued = rep->planned - rep->issued;
     rep->late = atomic_load(&r->late);
+    rep->late_no_slot = atomic_load(&r->late_no_slot);
     rep->success = r->counts[C_SUCCESS];
     rep->timeouts = r->counts[C_TIMEOUT];
     rep->call_errors = r->counts[C_CALL];
@@ -520,8 +529,12 @@ static bool spawn_worker(lg_run *r)
     if (w) {
         w->run = r;
         w->wake = goc_chan_make(0, 1);
+        if (n + 1 == r->max_in_flight)
+            atomic_store(&r->full_at, goc_nanotime());
         if (w->wake && goc_go(worker_main, w) == 0)
             return true;
+        if (n + 1 == r->max_in_flight)
+            atomic_store(&r->full_at, 0);
         goc_chan_free(w->wake);
         free(w);
     }
@@ -751,7 +764,12 @@ static void worker_main(void *arg)
         if (k >= r->planned || atomic_load(&r->stopping))
             break;
         int64_t due = r->t0 + goc__loadgen_due_offset(k, r->lps);
-        bool late = goc_nanotime() > due;
+        int64_t now = goc_nanotime();
+        bool late = now > due;
+        /* The run ends at start + duration: a call not started by then
+         * is not issued (report.not_issued), nor is any after it. */
+        if (late && now >= r->t0 + r->duration)
+            break;
         if (!late) {
             atomic_fetch_add(&r->idle, 1);
             wait_until(w, due);
@@ -761,8 +779,16 @@ static void worker_main(void *arg)
         }
         atomic_fetch_add(&r->issued, 1);
         atomic_fetch_add(&r->g->call_count, 1);
-        if (late)
+        if (late) {
+            /* Every slot taken at the due time: all max_in_flight
+             * workers existed by then, and none had taken k (a free one
+             * would have, and waited for it). Otherwise the lateness is
+             * the generator's: a worker started or run too late. */
+            int64_t full = atomic_load(&r->full_at);
             atomic_fetch_add(&r->late, 1);
+            if (full && full <= due)
+                atomic_fetch_add(&r->late_no_slot, 1);
+        }
         w->last_issue = goc_nanotime();
         if (k + 1 < r->planned && need_worker(r))
             spawn_worker(r);
