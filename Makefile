@@ -72,7 +72,7 @@ fuzz: deps
 	@./tools/install-deps.sh fuzz
 	mkdir -p $(BUILD)/fuzz
 	clang -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-		-Iinclude -Isrc tests/fuzz/fuzz_calc.c src/loadgen/calc_proto.c \
+		-Iinclude -Isrc tests/fuzz/fuzz_calc.c src/calc/calc_proto.c \
 		-o $(BUILD)/fuzz/fuzz_calc
 	rm -rf $(BUILD)/fuzz/corpus && cp -r tests/fuzz/corpus_calc $(BUILD)/fuzz/corpus
 	$(BUILD)/fuzz/fuzz_calc -max_total_time=$(FUZZ_SECONDS) -timeout=5 \

@@ -28,5 +28,8 @@
 #if __has_include("goc/loadgen.h")
 #include "goc/loadgen.h"
 #endif
+#if __has_include("goc/calcserver.h")
+#include "goc/calcserver.h"
+#endif
 
 #endif

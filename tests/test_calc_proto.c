@@ -1,5 +1,5 @@
 /*
- * test_calc_proto.c - the book's arithmetic protocol (src/loadgen/
+ * test_calc_proto.c - the book's arithmetic protocol (src/calc/
  * calc_proto.c): byte-compatibility with Go's encoding/json of the book's
  * structs, op()'s quirks, a table of malformed requests, round trips.
  *
@@ -10,7 +10,7 @@
 #include <errno.h>
 
 #include "goc_test.h"
-#include "loadgen/calc_proto.h"
+#include "calc/calc_proto.h"
 
 /* {request as the book's client sends it, response as its server sends} */
 static const char *const go_pairs[][2] = {

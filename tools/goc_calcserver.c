@@ -2,7 +2,7 @@
  * goc-calcserver - the book's arithmetic server (gopcp.v2
  * chapter4/loadgen testhelper.TCPServer) as a program: line-delimited JSON
  * over TCP, one request per connection (the book's way) unless
- * --keepalive. See src/loadgen/calcserver.h for the protocol and what it
+ * --keepalive. See goc/calcserver.h for the protocol and what it
  * answers to bad input; SIGINT or SIGTERM stops it and prints its counts.
  */
 #include <getopt.h>
@@ -12,8 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "goc.h"
-#include "loadgen/calcserver.h"
+#include "goc/calcserver.h"
 
 /* clang-format off */
 static void usage(FILE *f)
@@ -27,43 +28,44 @@ static void usage(FILE *f)
 "  -l, --listen ADDR        host:port to listen on (127.0.0.1:8080)\n"
 "  -k, --keepalive          answer many requests per connection (ours; the\n"
 "                           book answers one)\n"
-"      --idle-timeout SECS  disconnect a client silent that long (30)\n"
+"      --idle-timeout D     disconnect a client silent that long (30s)\n"
 "  -h, --help               this text\n"
 "\n"
-"Exit status: 0 after SIGINT or SIGTERM, 2 bad usage, 3 cannot listen.\n");
+"Durations: 30s, 500ms, 1m30s, 2h (a bare number is seconds).\n"
+"Exit status: 0 stopped by SIGINT or SIGTERM (its counts printed), 2 bad\n"
+"usage (nothing started), 3 could not run (cannot listen).\n");
 }
 /* clang-format on */
 
 typedef struct args {
     const char *listen;
-    goc__calcserver_opts opts;
+    goc_calcserver_opts opts;
 } args;
 
 static int run(void *arg)
 {
     args *a = arg;
-    goc__calcserver *s;
-    int rc = goc__calcserver_start(&s, a->listen, &a->opts);
+    goc_calcserver *s;
+    int rc = goc_calcserver_start(&s, a->listen, &a->opts);
     if (rc < 0) {
-        fprintf(stderr, "goc-calcserver: cannot listen on %s: %s\n", a->listen,
-                goc_strerror(rc));
-        return 3;
+        cli_error("cannot listen on %s: %s", a->listen, goc_strerror(rc));
+        return CLI_EXIT_CANNOT_RUN;
     }
-    printf("goc-calcserver: listening on %s%s\n", goc__calcserver_addr(s),
+    printf("goc-calcserver: listening on %s%s\n", goc_calcserver_addr(s),
            a->opts.keepalive ? " (keep-alive)" : "");
     fflush(stdout);
     goc_chan *sigs = goc_chan_make(sizeof(int), 2);
     int want[] = {SIGINT, SIGTERM};
     if (!sigs || goc_signal_notify(sigs, want, 2) < 0) {
-        fprintf(stderr, "goc-calcserver: cannot catch SIGINT\n");
-        goc__calcserver_stop(s);
-        return 3;
+        cli_error("cannot catch SIGINT");
+        goc_calcserver_stop(s);
+        return CLI_EXIT_CANNOT_RUN;
     }
     int sig;
     goc_chan_recv(sigs, &sig);
-    goc__calcserver_stats st;
-    goc__calcserver_get_stats(s, &st);
-    goc__calcserver_stop(s);
+    goc_calcserver_stats st;
+    goc_calcserver_get_stats(s, &st);
+    goc_calcserver_stop(s);
     goc_signal_stop(sigs);
     goc_chan_free(sigs);
     printf("goc-calcserver: %" PRId64 " connections, %" PRId64
@@ -81,8 +83,12 @@ int main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     args a = {.listen = "127.0.0.1:8080"};
-    int c;
-    while ((c = getopt_long(argc, argv, "l:kh", longopts, NULL)) != -1) {
+    int c, longindex = -1;
+    cli_prog = "goc-calcserver";
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":l:kh", longopts, &longindex)) != -1) {
+        const char *flag = cli_flag(c, longindex, longopts);
+        longindex = -1;
         switch (c) {
         case 'l':
             a.listen = optarg;
@@ -91,27 +97,31 @@ int main(int argc, char **argv)
             a.opts.keepalive = true;
             break;
         case 'i': {
-            char *end;
-            double v = strtod(optarg, &end);
-            if (end == optarg || *end || !(v > 0) || v > 1e9) {
-                fprintf(stderr, "goc-calcserver: bad idle timeout \"%s\"\n",
-                        optarg);
-                return 2;
+            int64_t d = 0;
+            if (cli_parse_duration(optarg, &d) < 0 || d <= 0) {
+                cli_error("bad %s \"%s\": want a duration more than 0, "
+                          "e.g. 30s",
+                          flag, optarg);
+                return cli_try_help();
             }
-            a.opts.idle_timeout = (int64_t)(v * 1e9);
+            a.opts.idle_timeout = d;
             break;
         }
         case 'h':
             usage(stdout);
-            return 0;
+            return fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_CANNOT_RUN;
+        case ':':
+            cli_error("option %s needs a value", argv[optind - 1]);
+            return cli_try_help();
         default:
-            usage(stderr);
-            return 2;
+            cli_error("unknown option %s", argv[optind - 1]);
+            return cli_try_help();
         }
     }
     if (optind < argc) {
-        usage(stderr);
-        return 2;
+        cli_error("unexpected argument \"%s\" (the address goes after -l)",
+                  argv[optind]);
+        return cli_try_help();
     }
     return goc_main(run, &a);
 }

@@ -22,23 +22,31 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "goc.h"
-#include "loadgen/calcserver.h"
-#include "loadgen/loadgen_internal.h"
 
 enum {
-    EXIT_ALL_OK = 0,
-    EXIT_FAILED_CALLS = 1,
-    EXIT_USAGE = 2,
-    EXIT_CANNOT_RUN = 3,
-    EXIT_INTERRUPTED = 130,
+    EXIT_ALL_OK = CLI_EXIT_OK,
+    EXIT_FAILED_CALLS = CLI_EXIT_FAILED,
+    EXIT_USAGE = CLI_EXIT_USAGE,
+    EXIT_CANNOT_RUN = CLI_EXIT_CANNOT_RUN,
+    EXIT_INTERRUPTED = CLI_EXIT_INTERRUPTED,
 };
+
+#define RATE_MAX INT64_C(1000000000)
+#define IN_FLIGHT_MAX INT64_C(1000000)
+#define FLAG_LEN 32
+/* The least time the target's name may take to resolve at the start. */
+#define RESOLVE_MIN (5 * GOC_SECOND)
 
 typedef struct options {
     const char *target; /* NULL: the in-process calc server */
     int64_t rate, duration, timeout, max_in_flight;
     bool keepalive, json, quiet;
     const char *payload;
+    /* Each flag as the user typed it, for messages. */
+    char rate_flag[FLAG_LEN], duration_flag[FLAG_LEN], timeout_flag[FLAG_LEN],
+        conn_flag[FLAG_LEN];
 } options;
 
 /* clang-format off */
@@ -60,7 +68,9 @@ static void usage(FILE *f)
 "\n"
 "options:\n"
 "  -r, --rate N             calls per second (1000; also N/s, N/1s)\n"
-"  -d, --duration D         how long to issue calls (10s)\n"
+"  -d, --duration D         how long the run lasts (10s): calls not started\n"
+"                           by then are not issued (\"not issued\"), calls\n"
+"                           in flight end by their timeout\n"
 "  -t, --timeout D          timeout of each call (50ms)\n"
 "  -c, --connections N      at most N calls in flight; default: the\n"
 "      --max-in-flight N    book's timeout * rate + 1\n"
@@ -78,71 +88,18 @@ static void usage(FILE *f)
 }
 /* clang-format on */
 
-/* Go's time.ParseDuration, plus a bare number meaning seconds. */
-static int parse_duration(const char *s, int64_t *out)
+/* Remembers the flag as typed ("-r" or "--rate") for later messages. */
+static void set_flag(char *dst, int c, int longindex, const void *longopts)
 {
-    static const struct {
-        const char *unit;
-        double ns;
-    } units[] = {{"ns", 1},  {"us", 1e3}, {"\xc2\xb5s", 1e3}, {"ms", 1e6},
-                 {"s", 1e9}, {"m", 60e9}, {"h", 3600e9}};
-    const char *p = s;
-    double total = 0;
-    if (!*p)
-        return -EINVAL;
-    char *end;
-    double v = strtod(p, &end);
-    if (end != p && *end == '\0') {
-        total = v * 1e9;
-        goto done;
-    }
-    while (*p) {
-        if (!((*p >= '0' && *p <= '9') || *p == '.'))
-            return -EINVAL;
-        v = strtod(p, &end);
-        if (end == p)
-            return -EINVAL;
-        p = end;
-        size_t best = 0;
-        double mul = 0;
-        for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
-            size_t n = strlen(units[i].unit);
-            if (strncmp(p, units[i].unit, n) == 0 && n > best &&
-                !(n == 1 && p[0] == 'm' && p[1] == 's')) {
-                best = n;
-                mul = units[i].ns;
-            }
-        }
-        if (!best)
-            return -EINVAL;
-        p += best;
-        total += v * mul;
-    }
-done:
-    if (!(total >= 0) || total > 9.2e18)
-        return -ERANGE;
-    *out = (int64_t)llround(total);
-    return 0;
+    snprintf(dst, FLAG_LEN, "%s", cli_flag(c, longindex, longopts));
 }
 
-static int parse_count(const char *s, int64_t *out, bool rate)
-{
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (end == s || errno)
-        return -EINVAL;
-    if (rate && (!strcmp(end, "/s") || !strcmp(end, "/1s")))
-        end += strlen(end);
-    if (*end)
-        return -EINVAL;
-    *out = v;
-    return 0;
-}
-
+/* Parses and checks every flag and the target before anything starts;
+ * prints each problem, naming the flag as typed. 0 or -EINVAL. */
 static int parse_args(int argc, char **argv, options *o)
 {
     enum { OPT_JSON = 256, OPT_PAYLOAD, OPT_MAX_IN_FLIGHT };
+    static const char *const rate_suffixes[] = {"/s", "/1s", NULL};
     static const struct option longopts[] = {
         {"rate", required_argument, NULL, 'r'},
         {"duration", required_argument, NULL, 'd'},
@@ -157,30 +114,39 @@ static int parse_args(int argc, char **argv, options *o)
         {NULL, 0, NULL, 0}};
     *o = (options){.rate = 1000,
                    .duration = 10 * GOC_SECOND,
-                   .timeout = 50 * GOC_MILLISECOND};
-    int c;
+                   .timeout = 50 * GOC_MILLISECOND,
+                   .rate_flag = "-r",
+                   .duration_flag = "-d",
+                   .timeout_flag = "-t",
+                   .conn_flag = "-c"};
+    int c, bad = 0, longindex = -1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":r:d:t:c:kqh", longopts, NULL)) !=
-           -1) {
+    while ((c = getopt_long(argc, argv, ":r:d:t:c:kqh", longopts,
+                            &longindex)) != -1) {
         int rc = 0;
-        const char *what = NULL;
+        const char *want = NULL;
+        const char *flag = cli_flag(c, longindex, longopts);
         switch (c) {
         case 'r':
-            rc = parse_count(optarg, &o->rate, true);
-            what = "rate";
+            set_flag(o->rate_flag, c, longindex, longopts);
+            rc = cli_parse_int(optarg, &o->rate, rate_suffixes);
+            want = "calls per second, e.g. 1000";
             break;
         case 'd':
-            rc = parse_duration(optarg, &o->duration);
-            what = "duration";
+            set_flag(o->duration_flag, c, longindex, longopts);
+            rc = cli_parse_duration(optarg, &o->duration);
+            want = "a duration, e.g. 10s";
             break;
         case 't':
-            rc = parse_duration(optarg, &o->timeout);
-            what = "timeout";
+            set_flag(o->timeout_flag, c, longindex, longopts);
+            rc = cli_parse_duration(optarg, &o->timeout);
+            want = "a duration, e.g. 50ms";
             break;
         case 'c':
         case OPT_MAX_IN_FLIGHT:
-            rc = parse_count(optarg, &o->max_in_flight, false);
-            what = "connections";
+            set_flag(o->conn_flag, c, longindex, longopts);
+            rc = cli_parse_int(optarg, &o->max_in_flight, NULL);
+            want = "a number of calls, e.g. 100";
             break;
         case 'k':
             o->keepalive = true;
@@ -196,37 +162,67 @@ static int parse_args(int argc, char **argv, options *o)
             break;
         case 'h':
             usage(stdout);
-            exit(EXIT_ALL_OK);
+            exit(fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_CANNOT_RUN);
         case ':':
-            fprintf(stderr, "goc-loadgen: option %s needs a value\n",
-                    argv[optind - 1]);
+            cli_error("option %s needs a value", argv[optind - 1]);
             return -EINVAL;
         default:
-            fprintf(stderr, "goc-loadgen: unknown option %s\n",
-                    argv[optind - 1]);
+            cli_error("unknown option %s", argv[optind - 1]);
             return -EINVAL;
         }
         if (rc < 0) {
-            fprintf(stderr, "goc-loadgen: bad %s \"%s\"\n", what, optarg);
-            return -EINVAL;
+            cli_error("bad %s \"%s\": want %s", flag, optarg, want);
+            bad++;
         }
+        longindex = -1;
     }
     if (optind < argc)
         o->target = argv[optind++];
     if (optind < argc) {
-        fprintf(stderr, "goc-loadgen: one target only (got \"%s\" too)\n",
-                argv[optind]);
+        cli_error("one target only (got \"%s\" too)", argv[optind]);
         return -EINVAL;
     }
-    return 0;
+    if (bad)
+        return -EINVAL;
+    /* Values: every problem, each naming its flag. */
+    if (o->rate < 1 || o->rate > RATE_MAX) {
+        cli_error("%s must be 1 to %" PRId64 " calls per second (got %" PRId64
+                  ")",
+                  o->rate_flag, RATE_MAX, o->rate);
+        bad++;
+    }
+    if (o->duration <= 0) {
+        cli_error("%s must be more than 0", o->duration_flag);
+        bad++;
+    }
+    if (o->timeout <= 0) {
+        cli_error("%s must be more than 0", o->timeout_flag);
+        bad++;
+    }
+    if (o->max_in_flight < 0 || o->max_in_flight > IN_FLIGHT_MAX) {
+        cli_error("%s must be 1 to %" PRId64
+                  ", or 0 for the default (got %" PRId64 ")",
+                  o->conn_flag, IN_FLIGHT_MAX, o->max_in_flight);
+        bad++;
+    }
+    if (!bad && (double)o->duration / 1e9 * (double)o->rate > 4e18) {
+        cli_error("%s times %s plans too many calls", o->duration_flag,
+                  o->rate_flag);
+        bad++;
+    }
+    if (o->payload && (!o->target || strncmp(o->target, "tcp://", 6) != 0)) {
+        cli_error("--payload is for tcp:// targets only (the calc protocol "
+                  "builds its own requests)");
+        bad++;
+    }
+    return bad ? -EINVAL : 0;
 }
 
 /* ---- output ----------------------------------------------------------- */
 
 static const char *dur(char *buf, size_t len, int64_t ns)
 {
-    goc__loadgen_fmt_dur(buf, len, ns);
-    return buf;
+    return cli_fmt_dur(buf, len, ns);
 }
 
 static void print_json_string(FILE *f, const char *s)
@@ -242,6 +238,15 @@ static void print_json_string(FILE *f, const char *s)
             fputc(ch, f);
     }
     fputc('"', f);
+}
+
+/* "connect refused" as the key "connect_refused": */
+static void print_json_key(FILE *f, const char *name)
+{
+    fputc('"', f);
+    for (; *name; name++)
+        fputc(*name == ' ' ? '_' : *name, f);
+    fputs("\":", f);
 }
 
 static void print_json_latency(FILE *f, const char *name,
@@ -264,11 +269,13 @@ static void print_json(FILE *f, const char *target, const options *o,
             ",\"rate\":%" PRId64 ",\"duration_ns\":%" PRId64
             ",\"timeout_ns\":%" PRId64 ",\"max_in_flight\":%" PRId64
             ",\"keepalive\":%s,\"interrupted\":%s,\"stopped_early\":%s"
-            ",\"planned\":%" PRId64 ",\"issued\":%" PRId64 ",\"late\":%" PRId64,
+            ",\"planned\":%" PRId64 ",\"issued\":%" PRId64
+            ",\"not_issued\":%" PRId64 ",\"late\":%" PRId64
+            ",\"late_no_slot\":%" PRId64,
             r->lps, r->duration, r->timeout, r->max_in_flight,
             o->keepalive ? "true" : "false", interrupted ? "true" : "false",
             r->stopped_early ? "true" : "false", r->planned, r->issued,
-            r->late);
+            r->not_issued, r->late, r->late_no_slot);
     fprintf(f,
             ",\"codes\":{\"0\":%" PRId64 ",\"1001\":%" PRId64
             ",\"1002\":%" PRId64 ",\"2001\":%" PRId64 ",\"2002\":%" PRId64
@@ -285,6 +292,23 @@ static void print_json(FILE *f, const char *target, const options *o,
             ",\"peak_in_flight\":%" PRId64 ",\"elapsed_ns\":%" PRId64 ",",
             r->success, ok, r->achieved_rate, r->success_rate, r->result_waits,
             r->peak_in_flight, r->elapsed);
+    /* Errors by kind: every kind (a stable schema), then the first
+     * message of each kind seen. */
+    fprintf(f, "\"errors\":{");
+    for (int k = 1; k < GOC_CALL_ERR_N; k++) {
+        fprintf(f, "%s", k > 1 ? "," : "");
+        print_json_key(f, goc_call_err_name(k));
+        fprintf(f, "%" PRId64, r->errors[k]);
+    }
+    fprintf(f, "},\"first_error\":{");
+    for (int k = 1, n = 0; k < GOC_CALL_ERR_N; k++) {
+        if (!r->errors[k])
+            continue;
+        fprintf(f, "%s", n++ ? "," : "");
+        print_json_key(f, goc_call_err_name(k));
+        print_json_string(f, r->first_error[k]);
+    }
+    fprintf(f, "},");
     print_json_latency(f, "latency_ns", &r->latency);
     fputc(',', f);
     print_json_latency(f, "service_ns", &r->service);
@@ -301,10 +325,18 @@ static void print_text(FILE *f, const char *target, const options *o,
             target, r->lps, dur(a, sizeof a, r->duration),
             dur(b, sizeof b, r->timeout), r->max_in_flight,
             o->keepalive ? "on" : "off", interrupted ? " (interrupted)" : "");
-    fprintf(f,
-            "  calls     %" PRId64 " planned, %" PRId64 " issued, %" PRId64
-            " late starts (no free slot at the due time)\n",
-            r->planned, r->issued, r->late);
+    fprintf(f, "  calls     %" PRId64 " planned, %" PRId64 " issued",
+            r->planned, r->issued);
+    if (r->not_issued)
+        fprintf(f, ", %" PRId64 " not issued (%s)", r->not_issued,
+                r->stopped_early ? "stopped first"
+                                 : "not started by the end of the run");
+    fprintf(f, "\n");
+    if (r->late)
+        fprintf(f,
+                "  late      %" PRId64 " started after their due time, %" PRId64
+                " of them because no slot was free then\n",
+                r->late, r->late_no_slot);
     fprintf(f,
             "  rate      asked %" PRId64 "/s, achieved %.1f/s (%.4fx), "
             "successes %.1f/s\n",
@@ -334,6 +366,16 @@ static void print_text(FILE *f, const char *target, const options *o,
         fprintf(f, "    %-30s %10" PRId64 "  %7.3f%%\n", name, rows[i].n,
                 r->issued ? 100.0 * (double)rows[i].n / (double)r->issued
                           : 0.0);
+    }
+    bool any = false;
+    for (int k = 1; k < GOC_CALL_ERR_N; k++)
+        any |= r->errors[k] > 0;
+    if (any) {
+        fprintf(f, "  errors    by kind, with the first message of each\n");
+        for (int k = 1; k < GOC_CALL_ERR_N; k++)
+            if (r->errors[k])
+                fprintf(f, "    %-16s %10" PRId64 "  %s\n",
+                        goc_call_err_name(k), r->errors[k], r->first_error[k]);
     }
     const goc_loadgen_latency *l = &r->latency, *s = &r->service;
     fprintf(f, "  latency   %-14s %-14s\n", "from due time", "service time");
@@ -372,6 +414,7 @@ static void print_progress(const struct goc_loadgen_progress *p,
 
 typedef struct run_args {
     options o;
+    goc_caller caller; /* for a target given; made by main */
     int status;
 } run_args;
 
@@ -379,7 +422,7 @@ static int run(void *arg)
 {
     run_args *ra = arg;
     options *o = &ra->o;
-    goc__calcserver *srv = NULL;
+    goc_calcserver *srv = NULL;
     goc_loadgen *g = NULL;
     goc_caller caller = {0};
     char url[300], err[512];
@@ -389,48 +432,53 @@ static int run(void *arg)
     goc_chan *sigs = goc_chan_make(sizeof(int), 4);
     int want[] = {SIGINT, SIGTERM};
     if (!sigs || goc_signal_notify(sigs, want, 2) < 0) {
-        fprintf(stderr, "goc-loadgen: cannot catch SIGINT\n");
+        cli_error("cannot catch SIGINT");
         goc_chan_free(sigs);
         return EXIT_CANNOT_RUN;
     }
     if (!o->target) {
-        goc__calcserver_opts so = {.keepalive = true};
-        int rc = goc__calcserver_start(&srv, "127.0.0.1:0", &so);
+        goc_calcserver_opts so = {.keepalive = true};
+        int rc = goc_calcserver_start(&srv, "127.0.0.1:0", &so);
         if (rc < 0) {
-            fprintf(stderr, "goc-loadgen: cannot start the calc server: %s\n",
-                    goc_strerror(rc));
+            cli_error("cannot start the calc server: %s", goc_strerror(rc));
             goto out;
         }
-        snprintf(url, sizeof url, "calc://%s", goc__calcserver_addr(srv));
+        snprintf(url, sizeof url, "calc://%s", goc_calcserver_addr(srv));
         if (!o->json) {
             printf("goc-loadgen: no target given: the book's scenario "
                    "against its arithmetic server, in process on %s\n",
-                   goc__calcserver_addr(srv));
+                   goc_calcserver_addr(srv));
             fflush(stdout);
+        }
+        goc_caller_opts co = {.keepalive = o->keepalive};
+        if (goc_caller_from_url(&caller, url, &co, err, sizeof err) < 0) {
+            cli_error("%s", err);
+            goto out;
         }
     } else {
         snprintf(url, sizeof url, "%s", o->target);
+        caller = ra->caller; /* made and checked by main */
+        ra->caller = (goc_caller){0};
+        /* Resolve the host once, now: calls dial the address found. */
+        int64_t limit = o->timeout > RESOLVE_MIN ? o->timeout : RESOLVE_MIN;
+        if (goc_caller_prepare(&caller, limit, err, sizeof err) < 0) {
+            cli_error("%s", err);
+            goto out;
+        }
     }
 
-    goc_caller_opts co = {.keepalive = o->keepalive, .payload = o->payload};
-    if (goc_caller_from_url(&caller, url, &co, err, sizeof err) < 0) {
-        fprintf(stderr, "goc-loadgen: %s\n", err);
-        status = EXIT_USAGE;
-        goto out;
-    }
     goc_loadgen_params p = {.caller = &caller,
                             .timeout = o->timeout,
                             .lps = o->rate,
                             .duration = o->duration,
                             .max_in_flight = o->max_in_flight};
     if (goc_loadgen_new(&g, &p, err, sizeof err) < 0) {
-        fprintf(stderr, "goc-loadgen: %s\n", err);
-        status = EXIT_USAGE;
+        cli_error("%s", err); /* main checked the flags: cannot be */
         goto out;
     }
     bool progress = !o->json && !o->quiet && isatty(STDOUT_FILENO);
     if (!goc_loadgen_start(g)) {
-        fprintf(stderr, "goc-loadgen: cannot start the generator\n");
+        cli_error("cannot start the generator");
         goto out;
     }
     struct goc_loadgen_progress pr;
@@ -465,15 +513,19 @@ static int run(void *arg)
     goc_ticker_free(tick);
     struct goc_loadgen_report r;
     if (goc_loadgen_report(g, &r) < 0) {
-        fprintf(stderr, "goc-loadgen: no report\n");
+        cli_error("no report");
         goto out;
     }
     if (o->json)
         print_json(stdout, url, o, &r, interrupted);
     else
         print_text(stdout, url, o, &r, interrupted);
-    fflush(stdout);
-    if (interrupted)
+    /* A report that did not reach its reader is a failed run (stdout a
+     * closed pipe, a full disk): say so where it can still be seen. */
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        cli_error("cannot write the report: %s", strerror(errno));
+        status = EXIT_CANNOT_RUN;
+    } else if (interrupted)
         status = EXIT_INTERRUPTED;
     else if (r.success == r.issued && r.issued > 0)
         status = EXIT_ALL_OK;
@@ -482,7 +534,7 @@ static int run(void *arg)
 out:
     goc_loadgen_free(g);
     goc_caller_destroy(&caller);
-    goc__calcserver_stop(srv);
+    goc_calcserver_stop(srv);
     goc_signal_stop(sigs);
     goc_chan_free(sigs);
     return status;
@@ -491,13 +543,24 @@ out:
 int main(int argc, char **argv)
 {
     run_args ra = {0};
-    if (parse_args(argc, argv, &ra.o) < 0) {
-        fprintf(stderr, "Try 'goc-loadgen --help'.\n");
-        return EXIT_USAGE;
+    cli_prog = "goc-loadgen";
+    if (parse_args(argc, argv, &ra.o) < 0)
+        return cli_try_help();
+    if (ra.o.target) {
+        char err[512];
+        goc_caller_opts co = {.keepalive = ra.o.keepalive,
+                              .payload = ra.o.payload};
+        if (goc_caller_from_url(&ra.caller, ra.o.target, &co, err, sizeof err) <
+            0) {
+            cli_error("%s", err);
+            return cli_try_help();
+        }
     }
     /* The generator's timers are what its precision rests on: ask the
      * kernel for 1 ns of slack instead of 50 us (threads made later, the
      * runtime's, inherit it). */
     prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
-    return goc_main(run, &ra);
+    int st = goc_main(run, &ra);
+    goc_caller_destroy(&ra.caller);
+    return st;
 }

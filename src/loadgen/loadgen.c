@@ -5,10 +5,15 @@
  * How it works. goc_loadgen_start makes a run (lg_run) and starts one
  * worker goroutine. A worker loops:
  *   1. take the next call number k (run->next, an atomic counter); stop at
- *      run->planned, or when the run is stopping;
+ *      run->planned, when the run is stopping, or when the run's end
+ *      (t0 + duration) has passed: k is then not issued, nor any later
+ *      one (numbers are taken in order, so the issued calls are a prefix
+ *      of the plan and not_issued = planned - issued);
  *   2. if k's due time t0 + k * 1e9 / lps is still ahead, wait for it on
  *      the worker's timer (or the run's stop channel); if it has passed,
- *      the call is late: every worker was busy at its due time;
+ *      the call is late: every worker was busy at its due time (late_no_slot
+ *      when all max_in_flight existed by then, full_at; otherwise the
+ *      generator was slow to start or run one);
  *   3. issue it: count it; if no other worker is waiting for a due time
  *      or about to, and the limit allows, start one more worker, so that
  *      the next due call finds one (need_worker); make the call; classify
@@ -52,10 +57,10 @@
  *    worker (or start, for the first) starts one, and it counts the new
  *    one before starting it: once it reaches 0 it stays 0, and the worker
  *    that brought it there is the only one to finish the run.
- *  - After a worker took number k >= planned, or saw stopping, it issues
- *    nothing more. A stop sets stopping before it sends the workers their
- *    tokens and interrupts their sessions; a worker checks stopping after
- *    its wait, and before it waits for a result receiver.
+ *  - After a worker took number k >= planned, saw stopping, or saw the
+ *    run's end passed, it issues nothing more. A stop sets stopping before it
+ * sends the workers their tokens and interrupts their sessions; a worker checks
+ * stopping after its wait, and before it waits for a result receiver.
  *  - g->status is touched by a run's last worker for the last time when it
  *    stores STOPPED; what the run still does afterwards (done channel,
  *    queued results) uses only the run, which is reference counted.
@@ -149,6 +154,7 @@ typedef struct lg_worker {
     int nsamples;
     int64_t oldest;                /* when samples[0] was taken; owner only */
     int64_t counts[C_N];           /* owner only, merged at the end */
+    int64_t errs[GOC_CALL_ERR_N];  /* by kind; owner only, merged */
     int64_t waits;                 /* results that waited for the receiver */
     int64_t last_issue;            /* goc_nanotime() of its last issue, or 0 */
     bool linked;                   /* on run->workers (run->mu) */
@@ -174,19 +180,24 @@ struct lg_run {
     _Atomic int64_t next; /* next call number to take */
     _Atomic int64_t issued;
     _Atomic int64_t late;
+    _Atomic int64_t late_no_slot;
+    _Atomic int64_t full_at;   /* when the last slot's worker started, or 0 */
     _Atomic int64_t completed; /* calls ended, any code */
     _Atomic int64_t success, timeouts, errors, canceled; /* live */
     _Atomic int32_t idle;     /* workers waiting for a due time */
-    _Atomic int32_t busy;     /* workers inside caller->call */
+    _Atomic int32_t busy;     /* workers from their issue to call's end */
     _Atomic int32_t nworkers; /* workers started and not ended */
     _Atomic int32_t peak;     /* highest nworkers */
     _Atomic bool stopping;    /* stop began: issue nothing more */
     _Atomic bool finished;    /* the report below is final */
     _Atomic bool ivl_on;      /* record into ivl (progress asked) */
+    _Atomic bool err_seen[GOC_CALL_ERR_N]; /* first_error taken */
     /* Protected by mu: */
     goc_mutex mu;
     lg_worker *workers;  /* live workers */
     int64_t counts[C_N]; /* merged from ended workers */
+    int64_t errs[GOC_CALL_ERR_N];
+    char first_error[GOC_CALL_ERR_N][GOC_CALL_MSG_MAX];
     int64_t waits;
     int64_t last_issue;
     goc__hist lat, svc;       /* the workers' samples */
@@ -230,6 +241,40 @@ const char *goc_ret_code_plain(int code)
         return "Call Fatal Error";
     default:
         return "Unknown result code";
+    }
+}
+
+const char *goc_call_err_name(int kind)
+{
+    static const char *const names[GOC_CALL_ERR_N] = {
+        [GOC_CALL_ERR_NONE] = "none",
+        [GOC_CALL_ERR_DNS] = "dns",
+        [GOC_CALL_ERR_CONNECT_REFUSED] = "connect refused",
+        [GOC_CALL_ERR_CONNECT_TIMEOUT] = "connect timeout",
+        [GOC_CALL_ERR_CONNECT] = "connect",
+        [GOC_CALL_ERR_WRITE] = "write",
+        [GOC_CALL_ERR_READ] = "read",
+        [GOC_CALL_ERR_RESET] = "reset",
+        [GOC_CALL_ERR_TIMEOUT] = "timeout",
+        [GOC_CALL_ERR_OTHER] = "other"};
+    return kind >= 0 && kind < GOC_CALL_ERR_N ? names[kind] : "unknown";
+}
+
+/* A failed call's kind when its caller did not say. */
+static int guess_err_kind(int rc)
+{
+    switch (rc) {
+    case -ECONNREFUSED:
+        return GOC_CALL_ERR_CONNECT_REFUSED;
+    case -ECONNRESET:
+    case -EPIPE:
+        return GOC_CALL_ERR_RESET;
+    case -ETIMEDOUT:
+        return GOC_CALL_ERR_TIMEOUT;
+    case -ENXIO:
+        return GOC_CALL_ERR_DNS;
+    default:
+        return GOC_CALL_ERR_OTHER;
     }
 }
 
@@ -444,7 +489,9 @@ static void run_make_report(lg_run *r)
     rep->issued = atomic_load(&r->issued);
     rep->stopped_early =
         atomic_load(&r->stopping) && rep->issued < rep->planned;
+    rep->not_issued = rep->planned - rep->issued;
     rep->late = atomic_load(&r->late);
+    rep->late_no_slot = atomic_load(&r->late_no_slot);
     rep->success = r->counts[C_SUCCESS];
     rep->timeouts = r->counts[C_TIMEOUT];
     rep->call_errors = r->counts[C_CALL];
@@ -453,6 +500,8 @@ static void run_make_report(lg_run *r)
     rep->fatal_calls = r->counts[C_FATAL];
     rep->other_codes = r->counts[C_OTHER];
     rep->canceled = r->counts[C_CANCELED];
+    memcpy(rep->errors, r->errs, sizeof rep->errors);
+    memcpy(rep->first_error, r->first_error, sizeof rep->first_error);
     rep->result_waits = r->waits;
     rep->peak_in_flight = atomic_load(&r->peak);
     rep->start = r->t0;
@@ -520,8 +569,12 @@ static bool spawn_worker(lg_run *r)
     if (w) {
         w->run = r;
         w->wake = goc_chan_make(0, 1);
+        if (n + 1 == r->max_in_flight)
+            atomic_store(&r->full_at, goc_nanotime());
         if (w->wake && goc_go(worker_main, w) == 0)
             return true;
+        if (n + 1 == r->max_in_flight)
+            atomic_store(&r->full_at, 0);
         goc_chan_free(w->wake);
         free(w);
     }
@@ -532,15 +585,21 @@ static bool spawn_worker(lg_run *r)
 /*
  * Whether the worker about to make a call should start another one first:
  * when no worker waits for a due time (so the next call would find none)
- * and every other worker is inside a call (so none is about to take the
- * next number). Workers between calls (delivering a result, or woken and
- * not yet run because the machine is busy) will take a number soon:
- * starting more then would only add goroutines to a starved scheduler.
+ * and every worker, the caller included, has issued a call and not
+ * finished it (so none is about to take the next number). A worker counts
+ * as busy from its issue, before it starts another, not from the moment
+ * it enters caller->call: otherwise a worker that has just started this
+ * one and not yet entered its call looks free, no worker is started, and
+ * when both calls hang nothing takes the next number until one ends
+ * (late starts with slots to spare). Workers between calls (delivering a
+ * result, or woken and not yet run because the machine is busy) will take
+ * a number soon: starting more then would only add goroutines to a
+ * starved scheduler.
  */
 static bool need_worker(lg_run *r)
 {
     return atomic_load(&r->idle) == 0 &&
-           atomic_load(&r->busy) >= atomic_load(&r->nworkers) - 1;
+           atomic_load(&r->busy) >= atomic_load(&r->nworkers);
 }
 
 /* Adds the worker's samples to the run's histograms. */
@@ -641,14 +700,33 @@ static void set_msg(goc_call_result *res, const char *fmt, ...)
     va_end(ap);
 }
 
-/* Makes call k, due at `due`, and accounts for it. */
+/* Counts a failed call by kind; the first of its kind gives the
+ * report its message. */
+static void count_error(lg_worker *w, int rc, int kind, const char *detail)
+{
+    lg_run *r = w->run;
+    if (kind <= GOC_CALL_ERR_NONE || kind >= GOC_CALL_ERR_N)
+        kind = guess_err_kind(rc);
+    w->errs[kind]++;
+    if (atomic_load_explicit(&r->err_seen[kind], memory_order_relaxed) ||
+        atomic_exchange(&r->err_seen[kind], true))
+        return;
+    goc_mutex_lock(&r->mu);
+    snprintf(r->first_error[kind], sizeof r->first_error[kind], "%s",
+             detail[0] ? detail : goc_strerror(rc));
+    goc_mutex_unlock(&r->mu);
+}
+
+/* Makes call k, due at `due`, and accounts for it; w was counted busy at
+ * the issue, and is no longer once the call is done. */
 static void one_call(lg_worker *w, int64_t k, int64_t due)
 {
     lg_run *r = w->run;
     const goc_caller *c = &r->caller;
     goc_call_result *res = &w->res;
     goc_call_req req = {.seq = k, .id = k, .data = NULL, .len = 0};
-    goc_call_resp resp = {0};
+    char detail[GOC_CALL_MSG_MAX];
+    goc_call_resp resp = {.msg = detail, .msglen = sizeof detail};
     int code, rc = w->session_err;
     char dur[32];
 
@@ -657,6 +735,7 @@ static void one_call(lg_worker *w, int64_t k, int64_t due)
     if (rc == 0 && c->build_req)
         rc = c->build_req(c->user, w->session, &req);
     if (rc < 0) {
+        atomic_fetch_sub(&r->busy, 1);
         end = goc_nanotime();
         code = GOC_RET_FATAL_CALL;
         set_msg(res, "%s failed: %s",
@@ -666,25 +745,30 @@ static void one_call(lg_worker *w, int64_t k, int64_t due)
         cstart = goc_nanotime();
         int64_t deadline = cstart + r->timeout;
         resp.id = req.id;
-        atomic_fetch_add(&r->busy, 1);
+        detail[0] = '\0';
         rc = c->call(c->user, w->session, &req, &resp, deadline);
         atomic_fetch_sub(&r->busy, 1);
         end = goc_nanotime();
         resp.id = req.id;
         resp.err = rc;
         resp.elapse = end - cstart;
+        detail[sizeof detail - 1] = '\0';
         /* A failure once the stop began, with an interrupt hook: the
          * stop's doing (a genuine failure at that moment counts so too). */
         if (rc < 0 && c->interrupt && atomic_load(&r->stopping)) {
             code = GOC_RET_WARNING_CALL_CANCELED;
             set_msg(res, "Canceled by stop (%s)", goc_strerror(rc));
         } else if (rc == -ETIMEDOUT || end > deadline) {
+            if (rc < 0)
+                count_error(w, rc, resp.err_kind, detail);
             code = GOC_RET_WARNING_CALL_TIMEOUT;
             goc__loadgen_fmt_dur(dur, sizeof dur, r->timeout);
             set_msg(res, "Timeout! (expected: < %s)", dur);
         } else if (rc < 0) {
+            count_error(w, rc, resp.err_kind, detail);
             code = GOC_RET_ERROR_CALL;
-            set_msg(res, "Sync Call Error: %s.", goc_strerror(rc));
+            set_msg(res, "Sync Call Error: %s.",
+                    detail[0] ? detail : goc_strerror(rc));
         } else if (c->check_resp) {
             code = c->check_resp(c->user, w->session, &req, &resp, res->msg,
                                  sizeof res->msg);
@@ -751,7 +835,12 @@ static void worker_main(void *arg)
         if (k >= r->planned || atomic_load(&r->stopping))
             break;
         int64_t due = r->t0 + goc__loadgen_due_offset(k, r->lps);
-        bool late = goc_nanotime() > due;
+        int64_t now = goc_nanotime();
+        bool late = now > due;
+        /* The run ends at start + duration: a call not started by then
+         * is not issued (report.not_issued), nor is any after it. */
+        if (late && now >= r->t0 + r->duration)
+            break;
         if (!late) {
             atomic_fetch_add(&r->idle, 1);
             wait_until(w, due);
@@ -761,9 +850,18 @@ static void worker_main(void *arg)
         }
         atomic_fetch_add(&r->issued, 1);
         atomic_fetch_add(&r->g->call_count, 1);
-        if (late)
+        if (late) {
+            /* Every slot taken at the due time: all max_in_flight
+             * workers existed by then, and none had taken k (a free one
+             * would have, and waited for it). Otherwise the lateness is
+             * the generator's: a worker started or run too late. */
+            int64_t full = atomic_load(&r->full_at);
             atomic_fetch_add(&r->late, 1);
+            if (full && full <= due)
+                atomic_fetch_add(&r->late_no_slot, 1);
+        }
         w->last_issue = goc_nanotime();
+        atomic_fetch_add(&r->busy, 1); /* until its call ends (one_call) */
         if (k + 1 < r->planned && need_worker(r))
             spawn_worker(r);
         one_call(w, k, due);
@@ -781,6 +879,8 @@ static void worker_main(void *arg)
     }
     for (int i = 0; i < C_N; i++)
         r->counts[i] += w->counts[i];
+    for (int i = 0; i < GOC_CALL_ERR_N; i++)
+        r->errs[i] += w->errs[i];
     r->waits += w->waits;
     if (w->last_issue > r->last_issue)
         r->last_issue = w->last_issue;

@@ -1,6 +1,6 @@
 /*
  * fuzz_calc.c - libFuzzer target for the arithmetic protocol
- * (src/loadgen/calc_proto.c).
+ * (src/calc/calc_proto.c).
  *
  * Each input is tried as a request line and as a response line. Besides
  * the sanitizers' checks, it traps when one of these properties fails:
@@ -13,7 +13,7 @@
  *   - every response eval makes formats and parses back unchanged.
  *
  * Build: clang -fsanitize=fuzzer,address,undefined -Iinclude -Isrc
- *        tests/fuzz/fuzz_calc.c src/loadgen/calc_proto.c
+ *        tests/fuzz/fuzz_calc.c src/calc/calc_proto.c
  * Seeds: tests/fuzz/corpus_calc/. With -DGOC_FUZZ_STANDALONE it is a plain
  * program that runs the files named on its command line (for builds
  * without libFuzzer).
@@ -24,7 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "loadgen/calc_proto.h"
+#include "calc/calc_proto.h"
 
 #define CHECK(cond)                                                            \
     do {                                                                       \

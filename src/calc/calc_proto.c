@@ -17,7 +17,7 @@
  *     target checks that round trip).
  *   - Writers never write past `cap` and always leave a NUL.
  */
-#include "loadgen/calc_proto.h"
+#include "calc/calc_proto.h"
 
 #include <errno.h>
 #include <inttypes.h>

@@ -16,7 +16,7 @@
  *
  * Lock order: s->mu only.
  */
-#include "loadgen/calcserver.h"
+#include "goc/calcserver.h"
 
 #include <errno.h>
 #include <stdatomic.h>
@@ -25,9 +25,9 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "calc/calc_proto.h"
 #include "goc/runtime.h"
 #include "goc/sync.h"
-#include "loadgen/calc_proto.h"
 
 #if __has_include("goc/net.h")
 #include "goc/net.h"
@@ -40,14 +40,14 @@
 #define WBUF (GOC__CALC_MAX_LINE + 2)
 
 typedef struct sconn {
-    struct goc__calcserver *s;
+    struct goc_calcserver *s;
     goc_conn *c;
     struct sconn *prev, *next; /* s->conns (s->mu) */
 } sconn;
 
-struct goc__calcserver {
+struct goc_calcserver {
     goc_listener *l;
-    goc__calcserver_opts opts;
+    goc_calcserver_opts opts;
     char addr[128];
     goc_waitgroup wg;
     goc_mutex mu;
@@ -56,7 +56,7 @@ struct goc__calcserver {
     _Atomic int64_t nconns, requests, ok, errors;
 };
 
-static void conn_unlink(goc__calcserver *s, sconn *sc)
+static void conn_unlink(goc_calcserver *s, sconn *sc)
 {
     goc_mutex_lock(&s->mu);
     if (sc->prev)
@@ -70,7 +70,7 @@ static void conn_unlink(goc__calcserver *s, sconn *sc)
 
 /* Sets a deadline d from now with fn; false when the server is stopping
  * (see the invariants). */
-static bool set_deadline(goc__calcserver *s, sconn *sc,
+static bool set_deadline(goc_calcserver *s, sconn *sc,
                          int (*fn)(goc_conn *, int64_t), int64_t d)
 {
     fn(sc->c, goc_nanotime() + d);
@@ -79,7 +79,7 @@ static bool set_deadline(goc__calcserver *s, sconn *sc,
 
 /* Answers one request line; false when the connection must be closed
  * (write failed). */
-static bool answer(goc__calcserver *s, sconn *sc, const char *line, size_t len,
+static bool answer(goc_calcserver *s, sconn *sc, const char *line, size_t len,
                    char *wbuf, goc__calc_req *req, goc__calc_resp *resp)
 {
     char err[GOC__CALC_ERR_CAP];
@@ -103,7 +103,7 @@ static bool answer(goc__calcserver *s, sconn *sc, const char *line, size_t len,
     return goc_conn_write(sc->c, wbuf, (size_t)n) == n;
 }
 
-static void answer_error(goc__calcserver *s, sconn *sc, char *wbuf,
+static void answer_error(goc_calcserver *s, sconn *sc, char *wbuf,
                          goc__calc_resp *resp, const char *msg)
 {
     goc__calc_resp_error(resp, 0, msg);
@@ -124,7 +124,7 @@ static void answer_error(goc__calcserver *s, sconn *sc, char *wbuf,
  * reads it. So: shut our side for writing, then read and drop what still
  * comes for a short while (Go's net/http closeWriteAndWait).
  */
-static void linger_close(goc__calcserver *s, sconn *sc, char *buf, size_t cap)
+static void linger_close(goc_calcserver *s, sconn *sc, char *buf, size_t cap)
 {
     shutdown(goc_conn_fd(sc->c), SHUT_WR);
     int64_t until = goc_nanotime() + 500 * GOC_MILLISECOND;
@@ -142,7 +142,7 @@ static void linger_close(goc__calcserver *s, sconn *sc, char *buf, size_t cap)
 static void serve_conn(void *arg)
 {
     sconn *sc = arg;
-    goc__calcserver *s = sc->s;
+    goc_calcserver *s = sc->s;
     char *rbuf = malloc(RBUF), *wbuf = malloc(WBUF);
     goc__calc_req *req = malloc(sizeof *req);
     goc__calc_resp *resp = malloc(sizeof *resp);
@@ -202,7 +202,7 @@ out:
 
 static void accept_loop(void *arg)
 {
-    goc__calcserver *s = arg;
+    goc_calcserver *s = arg;
     for (;;) {
         goc_conn *c;
         int rc = goc_accept(s->l, &c);
@@ -239,11 +239,11 @@ static void accept_loop(void *arg)
     goc_waitgroup_done(&s->wg);
 }
 
-int goc__calcserver_start(goc__calcserver **out, const char *address,
-                          const goc__calcserver_opts *opts)
+int goc_calcserver_start(goc_calcserver **out, const char *address,
+                         const goc_calcserver_opts *opts)
 {
     *out = NULL;
-    goc__calcserver *s = calloc(1, sizeof *s);
+    goc_calcserver *s = calloc(1, sizeof *s);
     if (!s)
         return -ENOMEM;
     if (opts)
@@ -269,12 +269,12 @@ int goc__calcserver_start(goc__calcserver **out, const char *address,
     return 0;
 }
 
-const char *goc__calcserver_addr(const goc__calcserver *s)
+const char *goc_calcserver_addr(const goc_calcserver *s)
 {
     return s->addr;
 }
 
-void goc__calcserver_get_stats(goc__calcserver *s, goc__calcserver_stats *out)
+void goc_calcserver_get_stats(goc_calcserver *s, goc_calcserver_stats *out)
 {
     out->conns = atomic_load(&s->nconns);
     out->requests = atomic_load(&s->requests);
@@ -282,7 +282,7 @@ void goc__calcserver_get_stats(goc__calcserver *s, goc__calcserver_stats *out)
     out->errors = atomic_load(&s->errors);
 }
 
-void goc__calcserver_stop(goc__calcserver *s)
+void goc_calcserver_stop(goc_calcserver *s)
 {
     if (!s)
         return;
@@ -298,31 +298,31 @@ void goc__calcserver_stop(goc__calcserver *s)
 
 #else /* no goc/net.h yet */
 
-struct goc__calcserver {
+struct goc_calcserver {
     int unused;
 };
 
-int goc__calcserver_start(goc__calcserver **out, const char *address,
-                          const goc__calcserver_opts *opts)
+int goc_calcserver_start(goc_calcserver **out, const char *address,
+                         const goc_calcserver_opts *opts)
 {
     (void)address, (void)opts;
     *out = NULL;
     return -ENOSYS;
 }
 
-const char *goc__calcserver_addr(const goc__calcserver *s)
+const char *goc_calcserver_addr(const goc_calcserver *s)
 {
     (void)s;
     return "";
 }
 
-void goc__calcserver_get_stats(goc__calcserver *s, goc__calcserver_stats *out)
+void goc_calcserver_get_stats(goc_calcserver *s, goc_calcserver_stats *out)
 {
     (void)s;
     memset(out, 0, sizeof *out);
 }
 
-void goc__calcserver_stop(goc__calcserver *s)
+void goc_calcserver_stop(goc_calcserver *s)
 {
     (void)s;
 }
