@@ -1,7 +1,8 @@
 # One-word commands over the CMake build (CMakeLists.txt is the truth).
 #   make            build the optimised library, tests and examples
 #   make run        the project's main job (see README)
-#   make test       the suite three times: optimised, ASan+UBSan, TSan
+#   make test       the suite three times: optimised, ASan+UBSan, TSan;
+#                   the fuzz run; package-test
 #   make asan|tsan|release-test   one of those
 #   make fuzz       the calc protocol's libFuzzer target, FUZZ_SECONDS (30)
 #   make stress     STRESS_TESTS rerun STRESS_RUNS (50) times in each of the
@@ -9,6 +10,11 @@
 #   make bench      benchmarks side by side with Go, with ratios
 #   make valgrind   the suite under valgrind (annotated stack switches)
 #   make format     clang-format the sources
+#   make install    headers, libraries, tools into PREFIX (/usr/local);
+#                   DESTDIR= stages; ldconfig when the loader searches it
+#   make uninstall  remove what the last `make install` installed
+#   make deb        Debian packages libgoc0, libgoc-dev, goc-tools (CPack)
+#   make package-test  the install, pkg-config, CMake and .deb checks
 BUILD ?= build
 JOBS ?= 2
 MAKEFLAGS += --no-print-directory
@@ -18,6 +24,8 @@ FUZZ_SECONDS ?= 30
 STRESS_RUNS ?= 50
 STRESS_JOBS ?= 4
 STRESS_TESTS ?= ^chan_ ^select_ ^time_
+PREFIX ?= /usr/local
+DESTDIR ?=
 # How each build's suite runs (sanitized builds run scaled-down loops
 # with longer time limits).
 ASAN_RUN = GOC_TEST_TIMEOUT_SCALE=4 GOC_TEST_ITER_DIV=10 \
@@ -27,7 +35,8 @@ TSAN_RUN = GOC_TEST_TIMEOUT_SCALE=6 GOC_TEST_ITER_DIV=1000 \
 	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
 	setarch -R ./goc_tests
 
-.PHONY: all deps run test release-test asan tsan fuzz stress bench valgrind format clean test-aarch64
+.PHONY: all deps run test release-test asan tsan fuzz stress bench valgrind format clean test-aarch64 \
+	install uninstall deb package-test
 
 all: deps
 	cmake -S . -B $(BUILD)/release -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
@@ -87,8 +96,36 @@ stress: deps
 	cd $(BUILD)/tsan && $(TSAN_RUN) -j $(STRESS_JOBS) -r $(STRESS_RUNS) $(STRESS_TESTS) \
 		>stress.log; rc=$$?; grep -v '^ok ' stress.log | tail -n 40; exit $$rc
 
-test: release-test asan tsan fuzz
+test: release-test asan tsan fuzz package-test
 	@echo "make test: all three builds and the fuzz run passed"
+
+# Installing (docs/install.md). The manifest of the last install lists
+# what uninstall removes.
+install: all
+	DESTDIR="$(DESTDIR)" cmake --install $(BUILD)/release --prefix "$(PREFIX)"
+
+uninstall:
+	DESTDIR="$(DESTDIR)" cmake -DGOC_MANIFEST=$(BUILD)/release/install_manifest.txt \
+		-P cmake/uninstall.cmake
+
+# The .debs land in $(BUILD)/deb; built with prefix /usr, without the
+# tests and examples.
+deb: deps
+	@./tools/install-deps.sh package
+	cmake -S . -B $(BUILD)/deb -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=/usr \
+		-DCMAKE_SKIP_INSTALL_ALL_DEPENDENCY=ON $(CMAKE_FLAGS) >/dev/null
+	cmake --build $(BUILD)/deb -j $(JOBS) --target goc_installables
+	rm -f $(BUILD)/deb/*.deb
+	cd $(BUILD)/deb && cpack -G DEB >cpack.log || (cat cpack.log; exit 1)
+	@ls $(BUILD)/deb/*.deb
+
+# The exported symbols, the install with pkg-config, CMake and
+# FetchContent, and the Debian packages (only as root, where dpkg is).
+package-test: all
+	@./tools/install-deps.sh package
+	./tests/package/check_symbols.sh $(BUILD)/release/libgoc.so
+	./tests/package/install_test.sh $(BUILD)
+	./tests/package/deb_test.sh $(BUILD)
 
 bench: deps
 	@./tools/install-deps.sh bench

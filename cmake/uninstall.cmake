@@ -1,0 +1,41 @@
+# uninstall.cmake - remove what the last install put in place:
+#   cmake -DGOC_MANIFEST=BUILD/install_manifest.txt -P cmake/uninstall.cmake
+# (make uninstall; DESTDIR as for the install). Removes each file the
+# manifest lists (under $DESTDIR), then the folders of goc's own that are
+# left empty (include/goc, lib/cmake/goc), nothing else; runs ldconfig
+# when the shared library left a folder the loader searches.
+if(NOT GOC_MANIFEST OR NOT EXISTS "${GOC_MANIFEST}")
+  message(FATAL_ERROR "goc: no install manifest (${GOC_MANIFEST}): "
+    "nothing was installed from this build folder")
+endif()
+file(STRINGS "${GOC_MANIFEST}" _goc_files)
+set(_goc_dirs "")
+set(GOC_LIBDIR "")
+foreach(_goc_file IN LISTS _goc_files)
+  set(_goc_file "$ENV{DESTDIR}${_goc_file}")
+  if(EXISTS "${_goc_file}" OR IS_SYMLINK "${_goc_file}")
+    message(STATUS "Removing ${_goc_file}")
+    file(REMOVE "${_goc_file}")
+  endif()
+  get_filename_component(_goc_dir "${_goc_file}" DIRECTORY)
+  get_filename_component(_goc_name "${_goc_dir}" NAME)
+  if(_goc_name STREQUAL "goc")
+    list(APPEND _goc_dirs "${_goc_dir}")
+  endif()
+  if(_goc_file MATCHES "/libgoc\\.so\\.[0-9]+$")
+    set(GOC_LIBDIR "${_goc_dir}")
+  endif()
+endforeach()
+list(REMOVE_DUPLICATES _goc_dirs)
+foreach(_goc_dir IN LISTS _goc_dirs)
+  file(GLOB _goc_left "${_goc_dir}/*")
+  if(IS_DIRECTORY "${_goc_dir}" AND NOT _goc_left)
+    message(STATUS "Removing ${_goc_dir}/")
+    file(REMOVE_RECURSE "${_goc_dir}")
+  endif()
+endforeach()
+if(GOC_LIBDIR)
+  set(CMAKE_INSTALL_PREFIX "/")
+  set(GOC_UNINSTALL ON)
+  include(${CMAKE_CURRENT_LIST_DIR}/ldconfig.cmake)
+endif()
