@@ -11,6 +11,21 @@
 # their own location, so a DESTDIR-staged or moved tree works as well.
 include(CMakePackageConfigHelpers)
 set(GOC_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/goc)
+file(GLOB GOC_MAN_PAGES ${PROJECT_SOURCE_DIR}/docs/man/*.[1-8])
+
+# First: which folders this install creates (make uninstall removes them).
+set(_goc_dest_dirs ${CMAKE_INSTALL_INCLUDEDIR}/goc
+  ${CMAKE_INSTALL_LIBDIR}/pkgconfig ${GOC_CMAKE_DIR})
+if(GOC_TOP_LEVEL)
+  list(APPEND _goc_dest_dirs ${CMAKE_INSTALL_BINDIR})
+endif()
+foreach(_goc_page IN LISTS GOC_MAN_PAGES)
+  string(REGEX REPLACE ".*\\.([1-8])$" "\\1" _goc_section "${_goc_page}")
+  list(APPEND _goc_dest_dirs ${CMAKE_INSTALL_MANDIR}/man${_goc_section})
+endforeach()
+install(CODE "set(GOC_DEST_DIRS \"${_goc_dest_dirs}\")
+  set(GOC_DIRS_FILE \"${PROJECT_BINARY_DIR}/install_manifest_dirs.txt\")")
+install(SCRIPT ${PROJECT_SOURCE_DIR}/cmake/install_dirs.cmake)
 
 install(TARGETS goc_shared EXPORT gocSharedTargets
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
@@ -85,8 +100,7 @@ if(EXISTS ${PROJECT_SOURCE_DIR}/tools/CMakeLists.txt)
     endif()
   endforeach()
 endif()
-file(GLOB _goc_man_pages ${PROJECT_SOURCE_DIR}/docs/man/*.[1-8])
-foreach(_goc_page IN LISTS _goc_man_pages)
+foreach(_goc_page IN LISTS GOC_MAN_PAGES)
   string(REGEX REPLACE ".*\\.([1-8])$" "\\1" _goc_section "${_goc_page}")
   install(FILES ${_goc_page}
     DESTINATION ${CMAKE_INSTALL_MANDIR}/man${_goc_section} COMPONENT Tools)
