@@ -81,7 +81,10 @@ $make -s -C "$root" deb BUILD="$build" >"$tmp/deb.log" 2>&1 ||
     { cat "$tmp/deb.log" >&2; fail "make deb"; }
 debs=""
 for p in $pkgs; do
-    d=$(ls "$build"/deb/${p}_*.deb 2>/dev/null | head -n 1)
+    d=""
+    for f in "$build/deb/${p}"_*.deb; do
+        [ -e "$f" ] && d=$f
+    done
     [ -n "$d" ] || fail "make deb built no $p package"
     debs="$debs $d"
 done

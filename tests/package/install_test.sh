@@ -66,8 +66,10 @@ $cc -o "$tmp/app_shared" "$tmp/app.c" $(pkg-config --cflags --libs goc) \
     -Wl,-rpath,"$libdir" || fail "cc app.c \$(pkg-config --cflags --libs goc)"
 needs_lib "$tmp/app_shared" libgoc.so || fail "app_shared does not need libgoc.so"
 loaded=$(ldd "$tmp/app_shared" | awk -v s="$soname" '$1 == s { print $3 }')
-[ -n "$loaded" ] && [ "$(readlink -f "$loaded")" = "$(readlink -f "$inst/lib/$soname")" ] ||
+if [ -z "$loaded" ] ||
+    [ "$(readlink -f "$loaded")" != "$(readlink -f "$inst/lib/$soname")" ]; then
     fail "app_shared loads $soname from '$loaded', not from $inst/lib"
+fi
 run_example "$tmp/app_shared"
 
 step "pkg-config --static"
@@ -76,7 +78,7 @@ case " $static_libs " in
 *" -pthread "*) ;;
 *) fail "pkg-config --static --libs goc lacks -pthread: $static_libs" ;;
 esac
-# shellcheck disable=SC2046
+# shellcheck disable=SC2046,SC2086
 $cc -static -o "$tmp/app_static" "$tmp/app.c" $(pkg-config --cflags goc) \
     $static_libs 2>"$tmp/static.log" || { cat "$tmp/static.log" >&2; fail "static link"; }
 readelf -d "$tmp/app_static" 2>/dev/null | grep -q NEEDED &&

@@ -1,7 +1,10 @@
-# lib.sh - shared by the packaging tests (sourced).
+# shellcheck shell=sh
+# lib.sh - shared by the packaging tests (sourced; they set $root, the
+# source tree).
 
 # The README's example: its first ```c block, written to $1.
 readme_example() {
+    # shellcheck disable=SC2154
     awk '/^```c$/ { if (!done) on = 1; next }
          /^```/ { if (on) done = 1; on = 0; next }
          on' "$root/README.md" >"$1"
