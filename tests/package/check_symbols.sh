@@ -5,11 +5,13 @@
 #   tests/package/check_symbols.sh --update LIBGOC_SO rewrite abi/libgoc.symbols
 #
 # Fails when the shared library exports a name that is not goc_-prefixed
-# public API (a goc__ internal, a helper without the prefix), when a name
-# declared GOC_EXTERN in include/goc/*.h is not exported, or when the
-# exported list differs from the committed abi/libgoc.symbols (an
-# accidental export or removal; see docs/install.md for the soname policy
-# that a deliberate change follows).
+# public API (a goc__ internal, a name with "__", a helper without the
+# prefix), when a name declared GOC_EXTERN in include/goc/*.h is not
+# exported, when a public name defined in the libgoc.a beside it is not
+# exported (its declaration lacks GOC_EXTERN), or when the exported list
+# differs from the committed abi/libgoc.symbols (an accidental export or
+# removal; see docs/install.md for the soname policy that a deliberate
+# change follows).
 set -eu
 export LC_ALL=C
 update=0
@@ -41,7 +43,8 @@ done | tr '\n' ' ' |
     sort -u >"$tmp/declared"
 
 status=0
-bad=$(grep -vE '^goc_[a-z0-9][a-z0-9_]*$' "$tmp/exported" || true)
+bad=$(grep -vE '^goc_[a-z0-9][a-z0-9_]*$' "$tmp/exported" | grep -v '__' || true)
+bad="$bad$(grep '__' "$tmp/exported" || true)"
 if [ -n "$bad" ]; then
     echo "FAIL: libgoc.so exports names that are not public goc_ API:" >&2
     echo "$bad" | sed 's/^/  /' >&2
@@ -58,6 +61,20 @@ if [ -n "$missing" ]; then
     echo "FAIL: declared GOC_EXTERN but not exported by the library:" >&2
     echo "$missing" | sed 's/^/  /' >&2
     status=1
+fi
+# A public name defined in the static library next to it (goc_, no "__")
+# that the shared library does not export lacks its GOC_EXTERN.
+archive=$(dirname "$lib")/libgoc.a
+if [ -f "$archive" ]; then
+    nm --defined-only -g "$archive" 2>/dev/null |
+        awk 'NF == 3 && $2 ~ /^[BDRTVW]$/ { print $3 }' |
+        grep -E '^goc_[a-z0-9][a-z0-9_]*$' | grep -v '__' | sort -u >"$tmp/archive"
+    unmarked=$(comm -23 "$tmp/archive" "$tmp/exported")
+    if [ -n "$unmarked" ]; then
+        echo "FAIL: public names in libgoc.a that libgoc.so does not export (no GOC_EXTERN?):" >&2
+        echo "$unmarked" | sed 's/^/  /' >&2
+        status=1
+    fi
 fi
 [ $status -eq 0 ] || exit 1
 
