@@ -97,7 +97,7 @@ stress: deps
 		>stress.log; rc=$$?; grep -v '^ok ' stress.log | tail -n 40; exit $$rc
 
 test: release-test asan tsan fuzz package-test
-	@echo "make test: all three builds and the fuzz run passed"
+	@echo "make test: all three builds, the fuzz run and the package checks passed"
 
 # Installing (docs/install.md). The manifest of the last install lists
 # what uninstall removes.
