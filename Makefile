@@ -1,7 +1,8 @@
 # One-word commands over the CMake build (CMakeLists.txt is the truth).
 #   make            build the optimised library, tests and examples
 #   make run        the project's main job (see README)
-#   make test       the suite three times: optimised, ASan+UBSan, TSan
+#   make test       the suite three times: optimised, ASan+UBSan, TSan;
+#                   the fuzz run; package-test
 #   make asan|tsan|release-test   one of those
 #   make fuzz       the calc protocol's libFuzzer target, FUZZ_SECONDS (30)
 #   make test-twice the optimised suite twice at once (a loaded machine):
@@ -11,6 +12,11 @@
 #   make bench      benchmarks side by side with Go, with ratios
 #   make valgrind   the suite under valgrind (annotated stack switches)
 #   make format     clang-format the sources
+#   make install    headers, libraries, tools into PREFIX (/usr/local);
+#                   DESTDIR= stages; ldconfig when the loader searches it
+#   make uninstall  remove what the last `make install` installed
+#   make deb        Debian packages libgoc0, libgoc-dev, goc-tools (CPack)
+#   make package-test  the install, pkg-config, CMake and .deb checks
 BUILD ?= build
 JOBS ?= 2
 MAKEFLAGS += --no-print-directory
@@ -20,6 +26,8 @@ FUZZ_SECONDS ?= 30
 STRESS_RUNS ?= 50
 STRESS_JOBS ?= 4
 STRESS_TESTS ?= ^chan_ ^select_ ^time_
+PREFIX ?= /usr/local
+DESTDIR ?=
 # How each build's suite runs (sanitized builds run scaled-down loops
 # with longer time limits).
 ASAN_RUN = GOC_TEST_TIMEOUT_SCALE=4 GOC_TEST_ITER_DIV=10 \
@@ -34,7 +42,8 @@ TSAN_RUN = GOC_TEST_TIMEOUT_SCALE=6 GOC_TEST_ITER_DIV=1000 \
 build_quiet = cmake --build $(1) -j $(JOBS) >$(1)/build.log 2>&1 || \
 	{ tail -n 60 $(1)/build.log; echo "build failed: see $(1)/build.log"; exit 1; }
 
-.PHONY: all deps run test test-twice release-test asan tsan fuzz stress bench valgrind format clean test-aarch64
+.PHONY: all deps run test test-twice release-test asan tsan fuzz stress bench valgrind format clean test-aarch64 \
+	install uninstall deb package-test
 
 all: deps
 	@cmake -S . -B $(BUILD)/release -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
@@ -105,8 +114,36 @@ test-twice: all
 	  grep -hv '^ok ' twice-1.log twice-2.log | tail -n 40; \
 	  [ $$rc1 -eq 0 ] && [ $$rc2 -eq 0 ]; }
 
-test: release-test asan tsan fuzz
-	@echo "make test: all three builds and the fuzz run passed"
+test: release-test asan tsan fuzz package-test
+	@echo "make test: all three builds, the fuzz run and the package checks passed"
+
+# Installing (docs/install.md). The manifest of the last install lists
+# what uninstall removes.
+install: all
+	DESTDIR="$(DESTDIR)" cmake --install $(BUILD)/release --prefix "$(PREFIX)"
+
+uninstall:
+	DESTDIR="$(DESTDIR)" cmake -DGOC_MANIFEST=$(BUILD)/release/install_manifest.txt \
+		-P cmake/uninstall.cmake
+
+# The .debs land in $(BUILD)/deb; built with prefix /usr, without the
+# tests and examples.
+deb: deps
+	@./tools/install-deps.sh package
+	cmake -S . -B $(BUILD)/deb -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=/usr \
+		-DCMAKE_SKIP_INSTALL_ALL_DEPENDENCY=ON $(CMAKE_FLAGS) >/dev/null
+	cmake --build $(BUILD)/deb -j $(JOBS) --target goc_installables
+	rm -f $(BUILD)/deb/*.deb
+	cd $(BUILD)/deb && cpack -G DEB >cpack.log || (cat cpack.log; exit 1)
+	@ls $(BUILD)/deb/*.deb
+
+# The exported symbols, the install with pkg-config, CMake and
+# FetchContent, and the Debian packages (only as root, where dpkg is).
+package-test: all
+	@./tools/install-deps.sh package
+	./tests/package/check_symbols.sh $(BUILD)/release/libgoc.so
+	./tests/package/install_test.sh $(BUILD)
+	./tests/package/deb_test.sh $(BUILD)
 
 bench: deps
 	@./tools/install-deps.sh bench

@@ -45,6 +45,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "goc/extern.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -53,26 +55,26 @@ typedef struct goc_chan goc_chan;
 
 /* make(chan T, cap) with sizeof(T) == elem_size (0 allowed). NULL only when
  * out of memory; panics when elem_size * cap overflows. Any thread. */
-goc_chan *goc_chan_make(size_t elem_size, size_t cap);
+GOC_EXTERN goc_chan *goc_chan_make(size_t elem_size, size_t cap);
 /* Free c (NULL: nothing). The caller guarantees that nobody uses it any
  * more: no goroutine blocked on it, no select or timer referring to it. */
-void goc_chan_free(goc_chan *c);
+GOC_EXTERN void goc_chan_free(goc_chan *c);
 
 /* c <- *elem. Blocks until a receiver took the value or it is buffered.
  * Panics if c is (or gets) closed; blocks forever if c is NULL.
  * elem may be NULL only when the element size is 0. Goroutine only. */
-void goc_chan_send(goc_chan *c, const void *elem);
+GOC_EXTERN void goc_chan_send(goc_chan *c, const void *elem);
 /* v, ok := <-c. Copies the value to elem (which may be NULL: the value is
  * dropped). Returns false, with *elem zeroed, once c is closed and drained.
  * Blocks forever if c is NULL. Goroutine only. */
-bool goc_chan_recv(goc_chan *c, void *elem);
+GOC_EXTERN bool goc_chan_recv(goc_chan *c, void *elem);
 /* close(c). Wakes every blocked receiver (they get false) and every blocked
  * sender (they panic). Panics if c is NULL or already closed. Any thread. */
-void goc_chan_close(goc_chan *c);
+GOC_EXTERN void goc_chan_close(goc_chan *c);
 /* len(c): values buffered now (0 for NULL). cap(c): the capacity (0 for
  * NULL). Timer and ticker channels report 0 for both, as in Go 1.23. */
-size_t goc_chan_len(goc_chan *c);
-size_t goc_chan_cap(goc_chan *c);
+GOC_EXTERN size_t goc_chan_len(goc_chan *c);
+GOC_EXTERN size_t goc_chan_cap(goc_chan *c);
 
 /* Direction of a select case. */
 enum { GOC_RECV = 1, GOC_SEND = 2 };
@@ -97,7 +99,7 @@ typedef struct goc_case {
  * A send case on a closed channel that is chosen panics, as in Go.
  * Goroutine only unless nonblock.
  */
-int goc_select(goc_case *cases, size_t n, bool nonblock);
+GOC_EXTERN int goc_select(goc_case *cases, size_t n, bool nonblock);
 
 /* ---- typed convenience ---------------------------------------------- */
 

@@ -91,7 +91,7 @@ extern "C" {
 
 /* The book's GetRetCodePlain: "Success", "Call Timeout Warning", ...,
  * "Unknown result code". Static storage. */
-const char *goc_ret_code_plain(int code);
+GOC_EXTERN const char *goc_ret_code_plain(int code);
 
 /* ---- the caller adapter (the book's lib.Caller) ----------------------- */
 
@@ -225,21 +225,21 @@ typedef struct goc_caller_opts {
  * wrong result, is GOC_RET_ERROR_RESPONSE; an Err from the server is
  * GOC_RET_ERROR_CALEE. IDs are unique per caller (the book's
  * time.Now().UnixNano() can repeat). 0 or -ENOMEM. */
-int goc_caller_calc(goc_caller *out, const char *address,
-                    const goc_caller_opts *opts);
+GOC_EXTERN int goc_caller_calc(goc_caller *out, const char *address,
+                               const goc_caller_opts *opts);
 /* Raw TCP line echo: sends one line, expects the same line back
  * (GOC_RET_ERROR_RESPONSE otherwise). 0, -EINVAL (payload too long or
  * containing '\n') or -ENOMEM. */
-int goc_caller_tcp_line(goc_caller *out, const char *address,
-                        const goc_caller_opts *opts);
+GOC_EXTERN int goc_caller_tcp_line(goc_caller *out, const char *address,
+                                   const goc_caller_opts *opts);
 /* A caller for a target URL: "calc://host:port" or "tcp://host:port"
  * ("[v6]:port" too). Checks the URL first: 0, -EINVAL with a reason
  * naming the wrong part in errbuf (an unknown scheme, no host, a port that
  * is not a number 1..65535, a payload with calc://), or -ENOMEM. Does not
  * resolve the host (goc_caller_prepare does). */
-int goc_caller_from_url(goc_caller *out, const char *url,
-                        const goc_caller_opts *opts, char *errbuf,
-                        size_t errlen);
+GOC_EXTERN int goc_caller_from_url(goc_caller *out, const char *url,
+                                   const goc_caller_opts *opts, char *errbuf,
+                                   size_t errlen);
 /* Runs c->prepare, if any, within timeout ns (the shipped callers: resolve
  * the host name now). Goroutine only. 0 (also without a hook), or a
  * negative code (-ENXIO: the name does not resolve; -ETIMEDOUT) with a
@@ -247,7 +247,7 @@ int goc_caller_from_url(goc_caller *out, const char *url,
 GOC_EXTERN int goc_caller_prepare(goc_caller *c, int64_t timeout, char *errbuf,
                                   size_t errlen);
 /* c->destroy(c->user), then zero *c. NULL or a zeroed caller: nothing. */
-void goc_caller_destroy(goc_caller *c);
+GOC_EXTERN void goc_caller_destroy(goc_caller *c);
 
 /* ---- results ---------------------------------------------------------- */
 
@@ -280,7 +280,7 @@ enum {
     GOC_LOADGEN_STOPPED = 4,
 };
 /* "original", "starting", ... Static storage. */
-const char *goc_loadgen_status_name(uint32_t status);
+GOC_EXTERN const char *goc_loadgen_status_name(uint32_t status);
 
 typedef struct goc_loadgen goc_loadgen;
 
@@ -302,34 +302,34 @@ typedef struct goc_loadgen_params {
 /* Checks every parameter and makes a generator (ORIGINAL). 0; -EINVAL
  * with a message in errbuf naming each bad parameter ("lps must be > 0
  * (got 0); duration must be > 0 (got 0)"); -ENOMEM. errbuf may be NULL. */
-int goc_loadgen_new(goc_loadgen **out, const goc_loadgen_params *p,
-                    char *errbuf, size_t errlen);
+GOC_EXTERN int goc_loadgen_new(goc_loadgen **out, const goc_loadgen_params *p,
+                               char *errbuf, size_t errlen);
 /* Starts a run from ORIGINAL or STOPPED; false otherwise (already
  * started, a result channel closed by the previous run and not replaced,
  * or no memory). Resets the call count. Returns at once. */
-bool goc_loadgen_start(goc_loadgen *g);
+GOC_EXTERN bool goc_loadgen_start(goc_loadgen *g);
 /* Stops a STARTED run: no call is issued any more, the calls in flight
  * are interrupted (caller->interrupt) or waited for; returns once the
  * status is STOPPED. false if it was not STARTED. Safe to call from the
  * receiver of the result channel: once a stop began, results that find no
  * receiver are queued, and delivered (then the channel closed) after
  * STOPPED. */
-bool goc_loadgen_stop(goc_loadgen *g);
+GOC_EXTERN bool goc_loadgen_stop(goc_loadgen *g);
 /* Ours: waits until the current run is STOPPED (at once if not started or
  * stopped). */
-void goc_loadgen_wait(goc_loadgen *g);
+GOC_EXTERN void goc_loadgen_wait(goc_loadgen *g);
 /* Ours: a channel closed when the current run is STOPPED (for select);
  * NULL before the first start. Valid until the next start or free. */
-goc_chan *goc_loadgen_done(goc_loadgen *g);
-uint32_t goc_loadgen_status(goc_loadgen *g);
+GOC_EXTERN goc_chan *goc_loadgen_done(goc_loadgen *g);
+GOC_EXTERN uint32_t goc_loadgen_status(goc_loadgen *g);
 /* Calls issued by the current (or last) run. */
-int64_t goc_loadgen_call_count(goc_loadgen *g);
+GOC_EXTERN int64_t goc_loadgen_call_count(goc_loadgen *g);
 /* Ours: the result channel of the next run (ORIGINAL or STOPPED only;
  * else -EBUSY). NULL: none. */
-int goc_loadgen_set_result_chan(goc_loadgen *g, goc_chan *ch);
+GOC_EXTERN int goc_loadgen_set_result_chan(goc_loadgen *g, goc_chan *ch);
 /* Stops a run in progress (as stop), then frees g. NULL: nothing. The
  * caller (params.caller) stays the user's. */
-void goc_loadgen_free(goc_loadgen *g);
+GOC_EXTERN void goc_loadgen_free(goc_loadgen *g);
 
 /* Percentiles of one histogram, ns. */
 typedef struct goc_loadgen_latency {
@@ -389,7 +389,8 @@ struct goc_loadgen_report {
  * struct stat and stat(), the struct and the function share a name:
  *     struct goc_loadgen_report rep;
  *     goc_loadgen_report(g, &rep); */
-int goc_loadgen_report(goc_loadgen *g, struct goc_loadgen_report *out);
+GOC_EXTERN int goc_loadgen_report(goc_loadgen *g,
+                                  struct goc_loadgen_report *out);
 
 /* Ours: live counters of the current run, for a progress display. */
 struct goc_loadgen_progress {
@@ -408,7 +409,8 @@ struct goc_loadgen_progress {
     int64_t interval_p99;
 };
 /* 0, or -ESRCH before the first start. */
-int goc_loadgen_progress(goc_loadgen *g, struct goc_loadgen_progress *out);
+GOC_EXTERN int goc_loadgen_progress(goc_loadgen *g,
+                                    struct goc_loadgen_progress *out);
 
 #ifdef __cplusplus
 }

@@ -66,6 +66,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "goc/extern.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -91,7 +93,8 @@ typedef struct goc_conn goc_conn;
  * (net.core.somaxconn). Returns 0 and *out, or a negative code
  * (-EADDRINUSE...). May park (name resolution only).
  */
-int goc_listen(goc_listener **out, const char *network, const char *address);
+GOC_EXTERN int goc_listen(goc_listener **out, const char *network,
+                          const char *address);
 
 /*
  * Listener.Accept: wait for the next connection. Returns 0 and *out (a
@@ -103,22 +106,22 @@ int goc_listen(goc_listener **out, const char *network, const char *address);
  * descriptor is free; closing the listener ends the wait. May park.
  * Concurrent accepts on one listener are served one at a time.
  */
-int goc_accept(goc_listener *l, goc_conn **out);
+GOC_EXTERN int goc_accept(goc_listener *l, goc_conn **out);
 
 /* Listener.Addr: the local address, e.g. "127.0.0.1:40123" after ":0",
  * written into buf (len bytes). Returns 0, or -ENOBUFS when buf cannot
  * hold it and its NUL (buf then holds a cut string). Any goroutine. */
-int goc_listener_addr(goc_listener *l, char *buf, size_t len);
+GOC_EXTERN int goc_listener_addr(goc_listener *l, char *buf, size_t len);
 
 /* Listener.Close: wake a blocked goc_accept (-ECANCELED), close (a "unix"
  * listener removes its socket file), and free l after the grace period
  * (see the file comment). Returns 0, close's error, or -ECANCELED when l
  * was closed already. May park (until calls in progress return). */
-int goc_listener_close(goc_listener *l);
+GOC_EXTERN int goc_listener_close(goc_listener *l);
 
 /* The listener's descriptor (for setsockopt...): still goc's, do not
  * close it. */
-int goc_listener_fd(goc_listener *l);
+GOC_EXTERN int goc_listener_fd(goc_listener *l);
 
 /* ---- dialing -------------------------------------------------------- */
 
@@ -131,14 +134,15 @@ int goc_listener_fd(goc_listener *l);
  * have TCP_NODELAY set. Returns 0 and *out, or a negative code
  * (-ECONNREFUSED...). May park.
  */
-int goc_dial(goc_conn **out, const char *network, const char *address);
+GOC_EXTERN int goc_dial(goc_conn **out, const char *network,
+                        const char *address);
 
 /* net.DialTimeout: the same, failing with -ETIMEDOUT when timeout ns have
  * passed (timeout <= 0: none). With several addresses each gets a fair
  * share of what is left, at least 2 s when the timeout allows (as Go).
  * Name resolution itself is not interrupted. May park. */
-int goc_dial_timeout(goc_conn **out, const char *network, const char *address,
-                     int64_t timeout);
+GOC_EXTERN int goc_dial_timeout(goc_conn **out, const char *network,
+                                const char *address, int64_t timeout);
 
 /*
  * net.ListenPacket: a datagram socket bound to address ("udp*",
@@ -149,7 +153,8 @@ int goc_dial_timeout(goc_conn **out, const char *network, const char *address,
  * remove theirs). Returns 0 and *out, or a negative code. May park (name
  * resolution only).
  */
-int goc_listen_packet(goc_conn **out, const char *network, const char *address);
+GOC_EXTERN int goc_listen_packet(goc_conn **out, const char *network,
+                                 const char *address);
 
 /* ---- connections ---------------------------------------------------- */
 
@@ -158,52 +163,52 @@ int goc_listen_packet(goc_conn **out, const char *network, const char *address);
  * -ETIMEDOUT (read deadline), -ECANCELED (closed), -ECONNRESET... A read
  * of n == 0 returns 0 at once. A datagram longer than n is cut to n. May
  * park. */
-ssize_t goc_conn_read(goc_conn *c, void *buf, size_t n);
+GOC_EXTERN ssize_t goc_conn_read(goc_conn *c, void *buf, size_t n);
 
 /* Conn.Write: all n bytes (stream: partial writes are continued; datagram:
  * one datagram). Returns n, or a negative code (-ETIMEDOUT: the write
  * deadline passed, with part of the data possibly sent; -EPIPE or
  * -ECONNRESET: the peer has gone; -ECANCELED; -EMSGSIZE...). May park. */
-ssize_t goc_conn_write(goc_conn *c, const void *buf, size_t n);
+GOC_EXTERN ssize_t goc_conn_write(goc_conn *c, const void *buf, size_t n);
 
 /* PacketConn.ReadFrom: one datagram, cut to n bytes, and its sender's
  * address written into from (fromlen bytes, GOC_ADDRSTRLEN suffice; cut
  * if shorter; from may be NULL; "" for an unnamed unix sender). Returns
  * the count or a negative code as goc_conn_read. On a stream connection it
  * reads as goc_conn_read and writes the peer's address. May park. */
-ssize_t goc_conn_read_from(goc_conn *c, void *buf, size_t n, char *from,
-                           size_t fromlen);
+GOC_EXTERN ssize_t goc_conn_read_from(goc_conn *c, void *buf, size_t n,
+                                      char *from, size_t fromlen);
 
 /* PacketConn.WriteTo: one datagram to address `to` (numeric, a name, or a
  * unix path). Returns n or a negative code; -EISCONN on a connected
  * socket, as Go. May park (name resolution too). */
-ssize_t goc_conn_write_to(goc_conn *c, const void *buf, size_t n,
-                          const char *to);
+GOC_EXTERN ssize_t goc_conn_write_to(goc_conn *c, const void *buf, size_t n,
+                                     const char *to);
 
 /* SetDeadline (both directions), SetReadDeadline, SetWriteDeadline: t is
  * an absolute goc_nanotime(), 0 clears, a past t makes blocked and future
  * calls fail with -ETIMEDOUT until it is changed. Returns 0, or
  * -ECANCELED after close began. Any goroutine. */
-int goc_conn_set_deadline(goc_conn *c, int64_t t);
-int goc_conn_set_read_deadline(goc_conn *c, int64_t t);
-int goc_conn_set_write_deadline(goc_conn *c, int64_t t);
+GOC_EXTERN int goc_conn_set_deadline(goc_conn *c, int64_t t);
+GOC_EXTERN int goc_conn_set_read_deadline(goc_conn *c, int64_t t);
+GOC_EXTERN int goc_conn_set_write_deadline(goc_conn *c, int64_t t);
 
 /* LocalAddr / RemoteAddr into buf (len bytes): 0, -ENOBUFS if it does not
  * fit (buf then holds a cut string), -ENOTCONN for the remote address of
  * an unconnected socket, -ECANCELED after close began. Any goroutine. */
-int goc_conn_local_addr(goc_conn *c, char *buf, size_t len);
-int goc_conn_remote_addr(goc_conn *c, char *buf, size_t len);
+GOC_EXTERN int goc_conn_local_addr(goc_conn *c, char *buf, size_t len);
+GOC_EXTERN int goc_conn_remote_addr(goc_conn *c, char *buf, size_t len);
 
 /* Conn.Close: see the file comment. Returns 0, close's error, or
  * -ECANCELED when c was closed already. May park (until calls in progress
  * have returned). */
-int goc_conn_close(goc_conn *c);
+GOC_EXTERN int goc_conn_close(goc_conn *c);
 
 /* The connection's descriptor, for setsockopt, getsockopt, shutdown and
  * the like. It remains goc's: do not close it, and do not read from it or
  * write to it yourself (goc keeps track of what it has drained). After
  * close it is a stale number. Any goroutine. */
-int goc_conn_fd(goc_conn *c);
+GOC_EXTERN int goc_conn_fd(goc_conn *c);
 
 /* ---- any descriptor ------------------------------------------------- */
 
@@ -226,7 +231,7 @@ int goc_conn_fd(goc_conn *c);
  * on it does not wake them (they wait for their deadline): as with epoll
  * itself, stop waiting first. May park.
  */
-int goc_wait_fd(int fd, int events, int64_t deadline);
+GOC_EXTERN int goc_wait_fd(int fd, int events, int64_t deadline);
 
 #ifdef __cplusplus
 }

@@ -92,6 +92,7 @@
 #include <sys/types.h>
 
 #include "goc/chan.h"
+#include "goc/extern.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -107,50 +108,51 @@ typedef struct goc_mempipe_writer goc_mempipe_writer;
 /* exec.Command(name, args...): the argument list ends with NULL; argv[0]
  * is name. Strings are copied. NULL only when out of memory (or name is
  * NULL). Any thread. */
-goc_cmd *goc_command(const char *name, ...) __attribute__((sentinel));
+GOC_EXTERN goc_cmd *goc_command(const char *name, ...)
+    __attribute__((sentinel));
 /* Same from a NULL-terminated vector (argv[0] is the program). */
-goc_cmd *goc_command_argv(const char *const argv[]);
+GOC_EXTERN goc_cmd *goc_command_argv(const char *const argv[]);
 
 /* StdinPipe / StdoutPipe / StderrPipe: before start. *out is the parent's
  * end, owned by the command (see above). -EINVAL after start or when that
  * stream is already set. */
-int goc_cmd_stdin_pipe(goc_cmd *c, goc_file **out);
-int goc_cmd_stdout_pipe(goc_cmd *c, goc_file **out);
-int goc_cmd_stderr_pipe(goc_cmd *c, goc_file **out);
+GOC_EXTERN int goc_cmd_stdin_pipe(goc_cmd *c, goc_file **out);
+GOC_EXTERN int goc_cmd_stdout_pipe(goc_cmd *c, goc_file **out);
+GOC_EXTERN int goc_cmd_stderr_pipe(goc_cmd *c, goc_file **out);
 /* The child gets fd (dup'ed) as its stdin / stdout / stderr; -1 restores
  * /dev/null. The caller keeps fd. Before start. */
-int goc_cmd_set_stdin_fd(goc_cmd *c, int fd);
-int goc_cmd_set_stdout_fd(goc_cmd *c, int fd);
-int goc_cmd_set_stderr_fd(goc_cmd *c, int fd);
+GOC_EXTERN int goc_cmd_set_stdin_fd(goc_cmd *c, int fd);
+GOC_EXTERN int goc_cmd_set_stdout_fd(goc_cmd *c, int fd);
+GOC_EXTERN int goc_cmd_set_stderr_fd(goc_cmd *c, int fd);
 /* Cmd.Dir: the child's working directory (NULL: ours). Before start. */
-int goc_cmd_set_dir(goc_cmd *c, const char *dir);
+GOC_EXTERN int goc_cmd_set_dir(goc_cmd *c, const char *dir);
 /* Cmd.Env: "KEY=value" strings, NULL-terminated, copied (NULL: inherit
  * our environment). Before start. */
-int goc_cmd_set_env(goc_cmd *c, const char *const env[]);
+GOC_EXTERN int goc_cmd_set_env(goc_cmd *c, const char *const env[]);
 
 /* Start the child. 0, or a negative code: -ENOENT for a missing program,
  * -EACCES, -EINVAL when already started, -EMFILE... Goroutine only. */
-int goc_cmd_start(goc_cmd *c);
+GOC_EXTERN int goc_cmd_start(goc_cmd *c);
 /* Wait for the child to exit and reap it; close the command's pipes.
  * Returns the exit status, or 128 + the terminating signal, or a
  * negative code (-EINVAL: not started or already waited). Goroutine
  * only. */
-int goc_cmd_wait(goc_cmd *c);
+GOC_EXTERN int goc_cmd_wait(goc_cmd *c);
 /* start + wait. */
-int goc_cmd_run(goc_cmd *c);
+GOC_EXTERN int goc_cmd_run(goc_cmd *c);
 /* Run and collect stdout (stdout must not be set). *out is malloc'd and
  * NUL-terminated (caller frees; NULL when the command did not start),
  * *len its length (either may be NULL). Returns as goc_cmd_wait. */
-int goc_cmd_output(goc_cmd *c, char **out, size_t *len);
+GOC_EXTERN int goc_cmd_output(goc_cmd *c, char **out, size_t *len);
 /* The child's process id (0 before start). Any thread. */
-pid_t goc_cmd_pid(goc_cmd *c);
+GOC_EXTERN pid_t goc_cmd_pid(goc_cmd *c);
 /* Process.Signal: send sig to the started, not yet reaped child (through
  * its pidfd: never to a recycled pid). -ESRCH once it has been waited
  * for. Any goroutine, also while another waits. */
-int goc_cmd_signal(goc_cmd *c, int sig);
+GOC_EXTERN int goc_cmd_signal(goc_cmd *c, int sig);
 /* Free the command (NULL: nothing). A child that was started but never
  * waited for is reaped by a goroutine in the background (not killed). */
-void goc_cmd_free(goc_cmd *c);
+GOC_EXTERN void goc_cmd_free(goc_cmd *c);
 
 /*
  * Run cmds[0] | cmds[1] | ... | cmds[n-1] as a shell does: every stage at
@@ -163,24 +165,26 @@ void goc_cmd_free(goc_cmd *c);
  * negative start error), or a negative code for the pipeline itself. The
  * commands are left waited: free them afterwards. Goroutine only.
  */
-int goc_pipeline_output(goc_cmd **cmds, size_t n, char **out, size_t *len);
+GOC_EXTERN int goc_pipeline_output(goc_cmd **cmds, size_t n, char **out,
+                                   size_t *len);
 
 /* ---- files and pipes ------------------------------------------------ */
 
 /* os.Pipe: *r reads what *w writes. Both on the poller, close-on-exec. */
-int goc_pipe(goc_file **r, goc_file **w);
+GOC_EXTERN int goc_pipe(goc_file **r, goc_file **w);
 /* os.OpenFile: open(path, flags | O_CLOEXEC, mode). Named pipes: see
  * above. Goroutine only (a FIFO's write end waits for a reader). */
-int goc_file_open(goc_file **out, const char *path, int flags, mode_t mode);
+GOC_EXTERN int goc_file_open(goc_file **out, const char *path, int flags,
+                             mode_t mode);
 /* Read up to n bytes: the count (> 0), 0 at end of file, or a negative
  * code (-EBADF once closed). Goroutine only. */
-ssize_t goc_file_read(goc_file *f, void *buf, size_t n);
+GOC_EXTERN ssize_t goc_file_read(goc_file *f, void *buf, size_t n);
 /* Write all n bytes (partial writes are continued): n, or a negative code
  * (-EPIPE when the reader has gone; SIGPIPE never kills). Goroutine only. */
-ssize_t goc_file_write(goc_file *f, const void *buf, size_t n);
+GOC_EXTERN ssize_t goc_file_write(goc_file *f, const void *buf, size_t n);
 /* Close (waking goroutines blocked on f, which get -EBADF) and free f,
  * unless it belongs to a command. -EBADF if already closed. */
-int goc_file_close(goc_file *f);
+GOC_EXTERN int goc_file_close(goc_file *f);
 /* The descriptor (-1 once closed). As Go's File.Fd, this hands the
  * descriptor out (to a child through goc_cmd_set_*_fd, to a plain
  * system call): the file is switched to blocking mode for good, so the
@@ -188,25 +192,28 @@ int goc_file_close(goc_file *f);
  * thread (inside goc_syscall_begin/end), not just the goroutine, and
  * close no longer interrupts them. Do not call it while another goroutine
  * reads or writes f. */
-int goc_file_fd(goc_file *f);
+GOC_EXTERN int goc_file_fd(goc_file *f);
 
 /* io.Pipe. */
-int goc_mempipe(goc_mempipe_reader **r, goc_mempipe_writer **w);
+GOC_EXTERN int goc_mempipe(goc_mempipe_reader **r, goc_mempipe_writer **w);
 /* Read: the count, 0 once the writer closed (EOF), the writer's error
  * after goc_mempipe_close_writer_with_error, -EPIPE after the reader
  * closed. Waits for a writer. Goroutine only. */
-ssize_t goc_mempipe_read(goc_mempipe_reader *r, void *buf, size_t n);
+GOC_EXTERN ssize_t goc_mempipe_read(goc_mempipe_reader *r, void *buf, size_t n);
 /* Write all n bytes, waiting until readers took them: n, or -EPIPE (or
  * the reader's error) once the reader has closed, -EPIPE after the
  * writer closed. Goroutine only. */
-ssize_t goc_mempipe_write(goc_mempipe_writer *w, const void *buf, size_t n);
+GOC_EXTERN ssize_t goc_mempipe_write(goc_mempipe_writer *w, const void *buf,
+                                     size_t n);
 /* Close one end (exactly once each). Reads then get EOF / writes -EPIPE. */
-int goc_mempipe_close_reader(goc_mempipe_reader *r);
-int goc_mempipe_close_writer(goc_mempipe_writer *w);
+GOC_EXTERN int goc_mempipe_close_reader(goc_mempipe_reader *r);
+GOC_EXTERN int goc_mempipe_close_writer(goc_mempipe_writer *w);
 /* CloseWithError: the other end's calls get err (a negative code; a
  * positive one is negated; 0 is a plain close). */
-int goc_mempipe_close_writer_with_error(goc_mempipe_writer *w, int err);
-int goc_mempipe_close_reader_with_error(goc_mempipe_reader *r, int err);
+GOC_EXTERN int goc_mempipe_close_writer_with_error(goc_mempipe_writer *w,
+                                                   int err);
+GOC_EXTERN int goc_mempipe_close_reader_with_error(goc_mempipe_reader *r,
+                                                   int err);
 
 /* ---- signals -------------------------------------------------------- */
 
@@ -220,10 +227,10 @@ int goc_mempipe_close_reader_with_error(goc_mempipe_reader *r, int err);
  * element is not an int, or a number outside 1..64. Any thread while
  * goc_main runs. Do not close c before goc_signal_stop(c).
  */
-int goc_signal_notify(goc_chan *c, const int *sigs, size_t n);
+GOC_EXTERN int goc_signal_notify(goc_chan *c, const int *sigs, size_t n);
 /* signal.Stop: once it returns, nothing more is sent to c. A signal no
  * channel wants any more gets its previous disposition back. */
-void goc_signal_stop(goc_chan *c);
+GOC_EXTERN void goc_signal_stop(goc_chan *c);
 
 /* ---- processes ------------------------------------------------------ */
 
@@ -239,7 +246,7 @@ typedef struct goc_process_info {
 
 /* os.FindProcess(pid).Signal(sig): kill(pid, sig). pid must be > 0
  * (no process groups); sig 0 tests for existence. */
-int goc_process_signal(pid_t pid, int sig);
+GOC_EXTERN int goc_process_signal(pid_t pid, int sig);
 /*
  * The seed's `ps aux | grep PATTERN | grep -v grep | awk '{print $2}'`:
  * the processes whose command line (arguments joined by spaces, or
@@ -247,9 +254,10 @@ int goc_process_signal(pid_t pid, int sig);
  * the caller excluded, in increasing pid order. Stores up to max pids and
  * returns how many matched (possibly more than max), or a negative code.
  */
-ssize_t goc_find_processes(const char *pattern, pid_t *pids, size_t max);
+GOC_EXTERN ssize_t goc_find_processes(const char *pattern, pid_t *pids,
+                                      size_t max);
 /* Fill *out from /proc/PID/stat. -ENOENT when there is no such process. */
-int goc_process_stat(pid_t pid, goc_process_info *out);
+GOC_EXTERN int goc_process_stat(pid_t pid, goc_process_info *out);
 
 #ifdef __cplusplus
 }

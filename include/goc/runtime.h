@@ -24,6 +24,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "goc/extern.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -52,36 +54,37 @@ extern "C" {
  * scheduling point. May be called again afterwards. Calling it from inside
  * a goroutine is a fatal error.
  */
-int goc_main(int (*fn)(void *arg), void *arg);
+GOC_EXTERN int goc_main(int (*fn)(void *arg), void *arg);
 
 /* Start a goroutine running fn(arg). Returns 0, -ENOMEM when no stack could
  * be had (the runtime keeps working), or -EINVAL outside goc_main.
  * May be called from a goroutine or from any thread while goc_main runs. */
-int goc_go(void (*fn)(void *arg), void *arg);
+GOC_EXTERN int goc_go(void (*fn)(void *arg), void *arg);
 /* Same with a stack of stack_size bytes (0: GOC_STACK_DEFAULT). */
-int goc_go_stack(void (*fn)(void *arg), void *arg, size_t stack_size);
+GOC_EXTERN int goc_go_stack(void (*fn)(void *arg), void *arg,
+                            size_t stack_size);
 
 /* runtime.Gosched: let other goroutines run; this one stays runnable. */
-void goc_yield(void);
+GOC_EXTERN void goc_yield(void);
 /* time.Sleep: park for at least ns nanoseconds (never early). ns <= 0
  * returns at once. Goroutine only. */
-void goc_sleep(int64_t ns);
+GOC_EXTERN void goc_sleep(int64_t ns);
 /* Monotonic clock (CLOCK_MONOTONIC) in nanoseconds. Any thread. */
-int64_t goc_nanotime(void);
+GOC_EXTERN int64_t goc_nanotime(void);
 /* runtime.Goexit: end the calling goroutine now. Ending the main goroutine
  * this way ends goc_main with status 0. Goroutine only. */
-void goc_exit(void) __attribute__((noreturn));
+GOC_EXTERN void goc_exit(void) __attribute__((noreturn));
 /* runtime.GOMAXPROCS: n > 0 sets the number of processors and returns the
  * previous value; n <= 0 only returns it. Outside goc_main it sets the
  * value for the next goc_main (unless $GOCMAXPROCS is set). */
-int goc_maxprocs(int n);
+GOC_EXTERN int goc_maxprocs(int n);
 /* runtime.NumGoroutine: goroutines that exist now (0 outside goc_main). */
-int64_t goc_num_goroutine(void);
+GOC_EXTERN int64_t goc_num_goroutine(void);
 /* Id of the calling goroutine (main is 1), 0 outside any goroutine. */
-uint64_t goc_id(void);
+GOC_EXTERN uint64_t goc_id(void);
 /* Print "panic: <message>", the goroutine id and a backtrace to stderr,
  * then abort(). Any thread. */
-void goc_panic(const char *fmt, ...)
+GOC_EXTERN void goc_panic(const char *fmt, ...)
     __attribute__((noreturn, format(printf, 1, 2)));
 /*
  * Bracket a call that may block the thread (a read of a regular file,
@@ -91,11 +94,11 @@ void goc_panic(const char *fmt, ...)
  * them may park the goroutine or call into the scheduler. Outside a
  * goroutine both are no-ops.
  */
-void goc_syscall_begin(void);
-void goc_syscall_end(void);
+GOC_EXTERN void goc_syscall_begin(void);
+GOC_EXTERN void goc_syscall_end(void);
 /* Name of a negative (or positive) errno code, e.g. "connection refused".
  * Never NULL; static storage. */
-const char *goc_strerror(int err);
+GOC_EXTERN const char *goc_strerror(int err);
 
 #ifdef __cplusplus
 }

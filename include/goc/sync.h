@@ -33,6 +33,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "goc/extern.h"
 #include "goc/runtime.h"
 
 #ifdef __cplusplus
@@ -88,13 +89,13 @@ typedef struct goc_mutex {
 /* Lock m, parking the goroutine while another holds it.
  * Plain thread: takes a free mutex (spinning briefly for a held one when
  * there are several processors); having to park is a fatal error. */
-inline void goc_mutex_lock(goc_mutex *m);
+GOC_EXTERN inline void goc_mutex_lock(goc_mutex *m);
 /* Lock m if that needs no waiting; true if locked. Any thread. Like Go's
  * TryLock, it fails while the mutex is in starvation mode. */
-bool goc_mutex_trylock(goc_mutex *m);
+GOC_EXTERN bool goc_mutex_trylock(goc_mutex *m);
 /* Unlock m. Unlocking an unlocked mutex panics with
  * "sync: unlock of unlocked mutex". Any thread. */
-inline void goc_mutex_unlock(goc_mutex *m);
+GOC_EXTERN inline void goc_mutex_unlock(goc_mutex *m);
 
 /* ---- RWMutex ------------------------------------------------------- */
 
@@ -123,16 +124,16 @@ typedef struct goc_rwmutex {
 
 /* Lock for reading. Plain thread: fatal if it must wait (a writer holds or
  * waits for the lock). */
-inline void goc_rwmutex_rlock(goc_rwmutex *rw);
+GOC_EXTERN inline void goc_rwmutex_rlock(goc_rwmutex *rw);
 /* Undo one rlock. Panics "sync: RUnlock of unlocked RWMutex" when no read
  * lock is held. Any thread. */
-inline void goc_rwmutex_runlock(goc_rwmutex *rw);
+GOC_EXTERN inline void goc_rwmutex_runlock(goc_rwmutex *rw);
 /* Lock for writing: waits for other writers and for the current readers.
  * Plain thread: fatal if it must wait. */
-void goc_rwmutex_lock(goc_rwmutex *rw);
+GOC_EXTERN void goc_rwmutex_lock(goc_rwmutex *rw);
 /* Unlock for writing. Panics "sync: Unlock of unlocked RWMutex" when it is
  * not write-locked. Any thread. */
-void goc_rwmutex_unlock(goc_rwmutex *rw);
+GOC_EXTERN void goc_rwmutex_unlock(goc_rwmutex *rw);
 
 /*
  * Fast paths, inline (C99/C11 inline definitions: the library holds the
@@ -141,11 +142,16 @@ void goc_rwmutex_unlock(goc_rwmutex *rw);
  * Go inlines its own; everything else is in the library. The orders:
  * lock's acquire and unlock's release pair with each other; the reader
  * count's operations are sequentially consistent, as Go's.
+ *
+ * The *_slow functions below are the contended paths those inline bodies
+ * call. They are part of the ABI (a program's inlined fast path calls
+ * them), hence public names, but not for direct use: call the lock and
+ * unlock functions above.
  */
-void goc__mutex_lock_slow(goc_mutex *m);
-void goc__mutex_unlock_slow(goc_mutex *m, int32_t state);
-void goc__rwmutex_rlock_slow(goc_rwmutex *rw);
-void goc__rwmutex_runlock_slow(goc_rwmutex *rw, int32_t r);
+GOC_EXTERN void goc_mutex_lock_slow(goc_mutex *m);
+GOC_EXTERN void goc_mutex_unlock_slow(goc_mutex *m, int32_t state);
+GOC_EXTERN void goc_rwmutex_rlock_slow(goc_rwmutex *rw);
+GOC_EXTERN void goc_rwmutex_runlock_slow(goc_rwmutex *rw, int32_t r);
 
 inline void goc_mutex_lock(goc_mutex *m)
 {
@@ -155,7 +161,7 @@ inline void goc_mutex_lock(goc_mutex *m)
                              memory_order_relaxed),
                          1))
         return;
-    goc__mutex_lock_slow(m);
+    goc_mutex_lock_slow(m);
 }
 
 inline void goc_mutex_unlock(goc_mutex *m)
@@ -163,20 +169,20 @@ inline void goc_mutex_unlock(goc_mutex *m)
     int32_t state =
         atomic_fetch_sub_explicit(&m->state, 1, memory_order_release) - 1;
     if (__builtin_expect(state != 0, 0))
-        goc__mutex_unlock_slow(m, state);
+        goc_mutex_unlock_slow(m, state);
 }
 
 inline void goc_rwmutex_rlock(goc_rwmutex *rw)
 {
     if (__builtin_expect(atomic_fetch_add(&rw->reader_count, 1) + 1 < 0, 0))
-        goc__rwmutex_rlock_slow(rw); /* a writer is pending */
+        goc_rwmutex_rlock_slow(rw); /* a writer is pending */
 }
 
 inline void goc_rwmutex_runlock(goc_rwmutex *rw)
 {
     int32_t r = atomic_fetch_sub(&rw->reader_count, 1) - 1;
     if (__builtin_expect(r < 0, 0))
-        goc__rwmutex_runlock_slow(rw, r);
+        goc_rwmutex_runlock_slow(rw, r);
 }
 
 /* ---- Cond ---------------------------------------------------------- */
@@ -220,17 +226,17 @@ typedef struct goc_cond {
     }
 
 /* Bind c (zeroed or unused) to the mutex m. */
-void goc_cond_init(goc_cond *c, goc_mutex *m);
+GOC_EXTERN void goc_cond_init(goc_cond *c, goc_mutex *m);
 /* Bind c to the read lock of rw: wait does runlock ... rlock. */
-void goc_cond_init_rlocker(goc_cond *c, goc_rwmutex *rw);
+GOC_EXTERN void goc_cond_init_rlocker(goc_cond *c, goc_rwmutex *rw);
 /* Atomically unlock the lock and park until signalled; relock; return.
  * The caller must hold the lock. Goroutine only (fatal on a plain thread,
  * and on a cond that was never bound to a lock). */
-void goc_cond_wait(goc_cond *c);
+GOC_EXTERN void goc_cond_wait(goc_cond *c);
 /* Wake the goroutine that has waited longest, if any. Any thread. */
-void goc_cond_signal(goc_cond *c);
+GOC_EXTERN void goc_cond_signal(goc_cond *c);
 /* Wake every waiting goroutine. Any thread. */
-void goc_cond_broadcast(goc_cond *c);
+GOC_EXTERN void goc_cond_broadcast(goc_cond *c);
 
 /* ---- Once ---------------------------------------------------------- */
 
@@ -254,7 +260,7 @@ typedef struct goc_once {
         0                                                                      \
     }
 
-void goc_once_do(goc_once *o, void (*fn)(void *arg), void *arg);
+GOC_EXTERN void goc_once_do(goc_once *o, void (*fn)(void *arg), void *arg);
 
 /* ---- WaitGroup ----------------------------------------------------- */
 
@@ -278,12 +284,12 @@ typedef struct goc_waitgroup {
 /* Add delta (may be negative) to the counter; at zero, release every
  * waiter. A counter below zero panics "sync: negative WaitGroup counter".
  * Any thread. */
-void goc_waitgroup_add(goc_waitgroup *wg, int delta);
+GOC_EXTERN void goc_waitgroup_add(goc_waitgroup *wg, int delta);
 /* goc_waitgroup_add(wg, -1). Any thread. */
-void goc_waitgroup_done(goc_waitgroup *wg);
+GOC_EXTERN void goc_waitgroup_done(goc_waitgroup *wg);
 /* Wait until the counter is zero. Returns at once if it is; otherwise
  * goroutine only (fatal on a plain thread). */
-void goc_waitgroup_wait(goc_waitgroup *wg);
+GOC_EXTERN void goc_waitgroup_wait(goc_waitgroup *wg);
 
 /* ---- Pool ---------------------------------------------------------- */
 
@@ -324,16 +330,17 @@ typedef struct goc_pool {
     }
 
 /* Initialise p (new_fn may be NULL). */
-void goc_pool_init(goc_pool *p, void *(*new_fn)(void *arg), void *arg);
+GOC_EXTERN void goc_pool_init(goc_pool *p, void *(*new_fn)(void *arg),
+                              void *arg);
 /* An object from the pool, or new_fn(arg) when it is empty, or NULL when
  * there is no new_fn. Any thread. */
-void *goc_pool_get(goc_pool *p);
+GOC_EXTERN void *goc_pool_get(goc_pool *p);
 /* Give x (not NULL; NULL is ignored) to the pool. Any thread. Runs out of
  * memory only as a fatal error (it needs a little to grow its caches). */
-void goc_pool_put(goc_pool *p, void *x);
+GOC_EXTERN void goc_pool_put(goc_pool *p, void *x);
 /* Hand every cached object to free_fn (NULL: drop them without a call),
  * free the caches, and leave p zeroed. Nobody may use p meanwhile. */
-void goc_pool_destroy(goc_pool *p, void (*free_fn)(void *obj));
+GOC_EXTERN void goc_pool_destroy(goc_pool *p, void (*free_fn)(void *obj));
 
 /* ---- Context ------------------------------------------------------- */
 
@@ -363,31 +370,33 @@ typedef struct goc_context goc_context;
 /* The root context: never cancelled, no deadline, done channel NULL (a
  * receive from it blocks forever; in a select it is never ready). Static:
  * goc_context_free ignores it. */
-goc_context *goc_context_background(void);
+GOC_EXTERN goc_context *goc_context_background(void);
 /* A cancellable child of parent. NULL only when out of memory. */
-goc_context *goc_context_with_cancel(goc_context *parent);
+GOC_EXTERN goc_context *goc_context_with_cancel(goc_context *parent);
 /* A child cancelled with -ETIMEDOUT at goc_nanotime() + timeout. */
-goc_context *goc_context_with_timeout(goc_context *parent, int64_t timeout);
+GOC_EXTERN goc_context *goc_context_with_timeout(goc_context *parent,
+                                                 int64_t timeout);
 /* A child cancelled with -ETIMEDOUT at deadline (absolute goc_nanotime()).
  * A deadline already past gives a context that is already cancelled; a
  * parent's earlier deadline wins (it cancels the child first). 0 means no
  * deadline (as goc_context_with_cancel). */
-goc_context *goc_context_with_deadline(goc_context *parent, int64_t deadline);
+GOC_EXTERN goc_context *goc_context_with_deadline(goc_context *parent,
+                                                  int64_t deadline);
 /* The channel closed when ctx is cancelled (no value is ever sent on it:
  * receive, or select on it). Owned by ctx. NULL for background. */
-struct goc_chan *goc_context_done(goc_context *ctx);
+GOC_EXTERN struct goc_chan *goc_context_done(goc_context *ctx);
 /* 0 while ctx is not cancelled; then -ECANCELED, or -ETIMEDOUT when its
  * deadline (or an ancestor's) cancelled it. Once a receive from the done
  * channel returned, err is non-zero. */
-int goc_context_err(goc_context *ctx);
+GOC_EXTERN int goc_context_err(goc_context *ctx);
 /* The deadline of ctx (the earliest of its own and its ancestors'), or 0
  * when it has none. */
-int64_t goc_context_deadline(goc_context *ctx);
+GOC_EXTERN int64_t goc_context_deadline(goc_context *ctx);
 /* Cancel ctx and its descendants with -ECANCELED (no effect when it is
  * cancelled already). */
-void goc_context_cancel(goc_context *ctx);
+GOC_EXTERN void goc_context_cancel(goc_context *ctx);
 /* Cancel ctx and release it (see Memory above). NULL is ignored. */
-void goc_context_free(goc_context *ctx);
+GOC_EXTERN void goc_context_free(goc_context *ctx);
 
 #ifdef __cplusplus
 }

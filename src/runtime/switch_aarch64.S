@@ -14,6 +14,7 @@
  */
     .text
     .globl goc__ctx_switch
+    .hidden goc__ctx_switch
     .type goc__ctx_switch, %function
     .p2align 4
 goc__ctx_switch:
@@ -52,6 +53,7 @@ goc__ctx_switch:
     .size goc__ctx_switch, .-goc__ctx_switch
 
     .globl goc__ctx_entry
+    .hidden goc__ctx_entry
     .type goc__ctx_entry, %function
     .p2align 4
 goc__ctx_entry:

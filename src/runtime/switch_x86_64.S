@@ -19,6 +19,7 @@
  */
     .text
     .globl goc__ctx_switch
+    .hidden goc__ctx_switch
     .type goc__ctx_switch, @function
     .p2align 4
 goc__ctx_switch:
@@ -57,6 +58,7 @@ goc__ctx_switch:
     .size goc__ctx_switch, .-goc__ctx_switch
 
     .globl goc__ctx_entry
+    .hidden goc__ctx_entry
     .type goc__ctx_entry, @function
     .p2align 4
 goc__ctx_entry:

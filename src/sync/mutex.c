@@ -315,7 +315,7 @@ static void mutex_lock_slow(goc_mutex *m)
 extern inline void goc_mutex_lock(goc_mutex *m);
 extern inline void goc_mutex_unlock(goc_mutex *m);
 
-void goc__mutex_lock_slow(goc_mutex *m)
+void goc_mutex_lock_slow(goc_mutex *m)
 {
     mutex_lock_slow(m);
 }
@@ -358,7 +358,7 @@ static void mutex_unlock_slow(goc_mutex *m, int32_t nstate)
     }
 }
 
-void goc__mutex_unlock_slow(goc_mutex *m, int32_t state)
+void goc_mutex_unlock_slow(goc_mutex *m, int32_t state)
 {
     mutex_unlock_slow(m, state);
 }

@@ -30,14 +30,14 @@
 extern inline void goc_rwmutex_rlock(goc_rwmutex *rw);
 extern inline void goc_rwmutex_runlock(goc_rwmutex *rw);
 
-void goc__rwmutex_rlock_slow(goc_rwmutex *rw)
+void goc_rwmutex_rlock_slow(goc_rwmutex *rw)
 {
     /* A writer is pending: wait for it. */
     goc__sema_acquire(&rw->reader_sem, false, "sync.RWMutex.RLock",
                       "goc_rwmutex_rlock");
 }
 
-void goc__rwmutex_runlock_slow(goc_rwmutex *rw, int32_t r)
+void goc_rwmutex_runlock_slow(goc_rwmutex *rw, int32_t r)
 {
     if (r + 1 == 0 || r + 1 == -RWMUTEX_MAX_READERS)
         goc_panic("sync: RUnlock of unlocked RWMutex");
