@@ -52,30 +52,27 @@
  * empty; a waiter bumps nuw, samples `evgen`, checks the descriptor's
  * level with poll(2), and enqueues only if no event came in between.
  *
- * Recycling, and why the sequence number is not in the epoll data
- * ---------------------------------------------------------------
+ * Recycling, and why the sequence number is not in the event's data
+ * -----------------------------------------------------------------
  * The poller thread reads a batch of events, then calls ready() for each.
  * An event read just before another thread closed the descriptor is still
  * in that batch: Go tags epoll's data word with the pollDesc's fdseq and
- * drops events whose tag is old. Here the data word must be a
- * goc__pollable pointer (the runtime calls through it), so there is no
- * room for a tag. Instead a closed descriptor is recycled only after the
- * poller has passed a barrier: every close unregisters (EPOLL_CTL_DEL)
+ * drops events whose tag is old. Here the data word is a goc__pollable
+ * pointer (poller.h), so there is no room for a tag. Instead a closed
+ * descriptor is recycled only after the poller has passed a barrier
+ * (goc__poller_barrier): every close unregisters (goc__poller_close)
  * before it retires the struct, and a retired struct becomes reusable two
- * poller rounds later. Rounds are marked by a private eventfd registered
- * EPOLLOUT|EPOLLONESHOT: re-arming it (EPOLL_CTL_MOD) makes the next
- * epoll_wait return it. Its handler frees the structs retired before the
- * previous round ("grace") and moves those retired since into grace. The
- * runtime runs at most one poller at a time (goc__sc.polling) and
- * dispatches a batch completely before reading the next, so when the
- * handler runs, any batch read before a grace struct's DEL has been
- * dispatched, and no later batch can contain it: an old registration's
- * event can never reach a new owner. Each registration still gets a
- * sequence number (pd->seq), for tests and diagnostics.
+ * barriers later. The barrier's handler frees the structs retired before
+ * the previous barrier ("grace") and moves those retired since into
+ * grace. A barrier fires only after every event read before it was asked
+ * for has been dispatched, so when the handler runs, any batch read before
+ * a grace struct's unregistration has been dispatched, and no later batch
+ * can contain it: an old registration's event can never reach a new
+ * owner. Each registration still gets a sequence number (pd->seq), for
+ * tests and diagnostics.
  * Rejected: a few tokens per struct used in turn (only makes misdelivery
  * unlikely); tagging the pointer (needs the runtime's dispatch changed).
- * Limits: one eventfd per process, created at the first close and never
- * closed; structs retired while nothing polls wait for the next poll.
+ * Limits: structs retired while nothing polls wait for the next poll.
  *
  * Invariants: pd memory is never freed (so a late timer or event always
  * lands on a goc__pollfd); a struct on the free list has no registration,
@@ -96,8 +93,6 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -105,11 +100,13 @@
 #include "runtime/config.h"
 #include "runtime/runtime_internal.h"
 
-#define POLL_EVENTS (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI | EPOLLET)
-#define EV_READ (EPOLLIN | EPOLLRDHUP | EPOLLPRI | EPOLLHUP | EPOLLERR)
-#define EV_WRITE (EPOLLOUT | EPOLLHUP | EPOLLERR)
+#define POLL_EVENTS (GOC__POLL_READ | GOC__POLL_WRITE)
+#define EV_READ                                                                \
+    (GOC__POLL_READ | GOC__POLL_RDHUP | GOC__POLL_PRI | GOC__POLL_HUP |        \
+     GOC__POLL_ERR)
+#define EV_WRITE (GOC__POLL_WRITE | GOC__POLL_HUP | GOC__POLL_ERR)
 /* A barrier armed this long ago without firing is armed again (it may
- * have been lost with the epoll instance of an earlier goc_main). */
+ * have been lost with the poller instance of an earlier goc_main). */
 #define BARRIER_REARM_NS (50 * GOC_MILLISECOND)
 
 /* ---- spinlock ------------------------------------------------------- */
@@ -183,6 +180,17 @@ static void sema_acquire(pd_sema *s)
     goc__park(spin_park_unlock, &s->lock, "semacquire");
 }
 
+/* A plain thread's acquire: true if a unit was taken. */
+static bool sema_tryacquire(pd_sema *s)
+{
+    spin_lock(&s->lock);
+    bool ok = s->count > 0;
+    if (ok)
+        s->count--;
+    spin_unlock(&s->lock);
+    return ok;
+}
+
 static void sema_release(pd_sema *s)
 {
     spin_lock(&s->lock);
@@ -229,9 +237,10 @@ typedef struct pd_uwait {
 } pd_uwait;
 
 struct goc__pollfd {
-    goc__pollable pollable;  /* first: epoll's data.ptr is &pd->pollable */
+    goc__pollable pollable;  /* first: the poller's data is &pd->pollable */
     int fd;                  /* set before registration; fixed after */
     int kind;                /* KIND_*; fixed while registered */
+    bool polled;             /* registered with the poller; fixed */
     uint64_t seq;            /* registration number (bumped on reuse) */
     _Atomic uintptr_t rg;    /* read slot: PD_* or a goc_g * (atomic) */
     _Atomic uintptr_t wg;    /* write slot */
@@ -279,11 +288,9 @@ static struct {
     goc__pollfd *retired, *retired_tail; /* closed since the last one */
     bool armed;                          /* a barrier event is on its way */
     int64_t armed_at;
-    int efd; /* the barrier's eventfd, or -1 */
     goc__pollable barrier;
 } cache = {
     .lock = PTHREAD_MUTEX_INITIALIZER,
-    .efd = -1,
     .barrier = {barrier_ready},
 };
 
@@ -291,15 +298,10 @@ static struct {
     _Atomic uint64_t allocated, reused, stale, barriers;
 } stats;
 
-/* Arm the barrier: the next epoll_wait returns the eventfd once. */
-static void barrier_trigger(int efd)
+/* Arm the barrier: a later poll calls barrier_ready (poller.h). */
+static void barrier_trigger(void)
 {
-    int err = goc__netpoll_ctl(efd, EPOLL_CTL_MOD, EPOLLOUT | EPOLLONESHOT,
-                               &cache.barrier);
-    if (err == -ENOENT) /* first use in this goc_main's epoll instance */
-        err = goc__netpoll_ctl(efd, EPOLL_CTL_ADD, EPOLLOUT | EPOLLONESHOT,
-                               &cache.barrier);
-    if (err != 0 && err != -EEXIST) {
+    if (goc__poller_barrier(&cache.barrier) != 0) {
         pthread_mutex_lock(&cache.lock);
         cache.armed = false; /* try again at the next close */
         pthread_mutex_unlock(&cache.lock);
@@ -321,11 +323,10 @@ static void barrier_ready(goc__pollable *p, uint32_t ev, goc__glist *wake)
     cache.armed = again;
     if (again)
         cache.armed_at = goc_nanotime();
-    int efd = cache.efd;
     pthread_mutex_unlock(&cache.lock);
     atomic_fetch_add_explicit(&stats.barriers, 1, memory_order_relaxed);
     if (again)
-        barrier_trigger(efd);
+        barrier_trigger();
 }
 
 static void pd_reset(goc__pollfd *pd, int fd, int kind)
@@ -334,6 +335,7 @@ static void pd_reset(goc__pollfd *pd, int fd, int kind)
     spin_lock(&pd->lock);
     pd->fd = fd;
     pd->kind = kind;
+    pd->polled = true;
     pd->seq++;
     atomic_store(&pd->rg, PD_NIL);
     atomic_store(&pd->wg, PD_NIL);
@@ -404,18 +406,14 @@ static void pd_retire(goc__pollfd *pd)
     else
         cache.retired = pd;
     cache.retired_tail = pd;
-    if (cache.efd < 0)
-        cache.efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    bool trigger = cache.efd >= 0 &&
-                   (!cache.armed || now - cache.armed_at > BARRIER_REARM_NS);
+    bool trigger = !cache.armed || now - cache.armed_at > BARRIER_REARM_NS;
     if (trigger) {
         cache.armed = true;
         cache.armed_at = now;
     }
-    int efd = cache.efd;
     pthread_mutex_unlock(&cache.lock);
     if (trigger)
-        barrier_trigger(efd);
+        barrier_trigger();
 }
 
 /* ---- the table: descriptor number -> goc__pollfd -------------------- */
@@ -592,7 +590,8 @@ static void pd_ready(goc__pollable *p, uint32_t ev, goc__glist *wake)
         atomic_fetch_add_explicit(&stats.stale, 1, memory_order_relaxed);
         return;
     }
-    if (goc_unlikely(ev & (EPOLLPRI | EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
+    if (goc_unlikely(ev & (GOC__POLL_PRI | GOC__POLL_RDHUP | GOC__POLL_HUP |
+                           GOC__POLL_ERR)))
         atomic_store(&pd->nodrain, true); /* before the slot: see below */
     if (ev & EV_READ) {
         goc_g *g = pd_unblock(&pd->rg, true);
@@ -1033,7 +1032,8 @@ static void pd_destroy(goc__pollfd *pd)
     if (mine) {
         /* Explicitly: a forked child may share the open file, which would
          * keep the registration (and its events) alive past close. */
-        goc__netpoll_ctl(pd->fd, EPOLL_CTL_DEL, 0, NULL);
+        if (pd->polled)
+            goc__poller_close(pd->fd);
         err = close(pd->fd) == 0 || errno == EINTR ? 0 : -errno;
     }
     pd->close_err = err;
@@ -1064,20 +1064,21 @@ void goc__pollfd_unlock(goc__pollfd *pd, int mode)
 
 /* ---- open and close ------------------------------------------------- */
 
-int goc__pollfd_open(int fd, goc__pollfd **out)
+static int pd_open(int fd, bool poll, goc__pollfd **out)
 {
     if (fd < 0)
         return -EBADF;
     goc__pollfd *pd = pd_alloc(fd, KIND_OWNED);
     if (!pd)
         return -ENOMEM;
+    pd->polled = poll; /* nobody else sees pd yet */
     pthread_mutex_lock(&tab.lock);
     if (!tab_reserve(fd)) {
         pthread_mutex_unlock(&tab.lock);
         pd_free_unregistered(pd);
         return -ENOMEM;
     }
-    int err = goc__netpoll_ctl(fd, EPOLL_CTL_ADD, POLL_EVENTS, &pd->pollable);
+    int err = poll ? goc__poller_open(fd, POLL_EVENTS, &pd->pollable) : 0;
     if (err) {
         pthread_mutex_unlock(&tab.lock);
         pd_free_unregistered(pd);
@@ -1093,6 +1094,21 @@ int goc__pollfd_open(int fd, goc__pollfd **out)
     return 0;
 }
 
+int goc__pollfd_open(int fd, goc__pollfd **out)
+{
+    return pd_open(fd, true, out);
+}
+
+int goc__pollfd_open_unpolled(int fd, goc__pollfd **out)
+{
+    return pd_open(fd, false, out);
+}
+
+bool goc__pollfd_polled(const goc__pollfd *pd)
+{
+    return pd->polled;
+}
+
 int goc__pollfd_fd(const goc__pollfd *pd)
 {
     return pd->fd;
@@ -1100,14 +1116,18 @@ int goc__pollfd_fd(const goc__pollfd *pd)
 
 int goc__pollfd_close(goc__pollfd *pd)
 {
-    goc__require_g("goc__pollfd_close");
     if (!mu_incref_and_close(pd))
         return -ECANCELED;
     pd_evict(pd, -ECANCELED);
     if (mu_decref(pd))
         pd_destroy(pd);
     /* Wait for whoever drops the last reference to close the fd. */
-    sema_acquire(&pd->csema);
+    if (goc__getg()) {
+        sema_acquire(&pd->csema);
+    } else {
+        while (!sema_tryacquire(&pd->csema))
+            sched_yield();
+    }
     return pd->close_err;
 }
 
@@ -1181,7 +1201,7 @@ out:
 /* ---- goc_wait_fd ---------------------------------------------------- */
 
 /* Find or create the descriptor goc_wait_fd(fd) waits on, holding a use
- * of it. 0, 1 (epoll refuses fd: always ready), or a negative code. */
+ * of it. 0, 1 (the poller refuses fd: always ready), or a negative code. */
 static int user_acquire(int fd, goc__pollfd **out)
 {
     pthread_mutex_lock(&tab.lock);
@@ -1198,8 +1218,7 @@ static int user_acquire(int fd, goc__pollfd **out)
     if (pd) {
         /* Shared with other waiters: is it still the same open file?
          * (MOD finds the registration by file and number.) */
-        if (goc__netpoll_ctl(fd, EPOLL_CTL_MOD, POLL_EVENTS, &pd->pollable) ==
-            0) {
+        if (goc__poller_arm(fd, POLL_EVENTS, &pd->pollable) == 0) {
             pd->users++;
             pthread_mutex_unlock(&tab.lock);
             *out = pd;
@@ -1216,7 +1235,7 @@ static int user_acquire(int fd, goc__pollfd **out)
         pthread_mutex_unlock(&tab.lock);
         return -ENOMEM;
     }
-    int err = goc__netpoll_ctl(fd, EPOLL_CTL_ADD, POLL_EVENTS, &pd->pollable);
+    int err = goc__poller_open(fd, POLL_EVENTS, &pd->pollable);
     if (err) {
         pthread_mutex_unlock(&tab.lock);
         pd_free_unregistered(pd);
@@ -1246,7 +1265,7 @@ static void user_release(goc__pollfd *pd)
         pd->closing = true;
         publish_info(pd);
         spin_unlock(&pd->lock);
-        goc__netpoll_ctl(pd->fd, EPOLL_CTL_DEL, 0, NULL);
+        goc__poller_close(pd->fd);
     }
     pthread_mutex_unlock(&tab.lock);
     if (last)

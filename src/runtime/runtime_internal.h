@@ -30,13 +30,11 @@
  *
  * The poller
  * ----------
- * One epoll instance belongs to the runtime. A module registers a
- * descriptor with goc__netpoll_ctl(fd, op, events, pollable); when epoll
- * reports it, the scheduler calls pollable->ready(pollable, events, list)
- * on whatever thread polled, which may push goroutines to wake onto list
- * (never goc__ready them directly there). Goroutines parked waiting for
- * the poller must be counted with goc__netpoll_waiters_add(+1/-1) so that
- * deadlock detection knows something can still wake them.
+ * One poller instance belongs to the runtime; its contract (registering
+ * descriptors, events, barriers) is src/netpoll/poller.h. Goroutines
+ * parked waiting for the poller must be counted with
+ * goc__netpoll_waiters_add(+1/-1) so that deadlock detection knows
+ * something can still wake them.
  */
 #ifndef GOC_RUNTIME_INTERNAL_H
 #define GOC_RUNTIME_INTERNAL_H
@@ -47,6 +45,49 @@
 #include <stdint.h>
 
 #include "goc/runtime.h"
+
+/* Which sanitizer this build runs under (GOC_VALGRIND comes from the
+ * build): GOC_ASAN, GOC_TSAN. */
+#if defined(__SANITIZE_ADDRESS__)
+#define GOC_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define GOC_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define GOC_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define GOC_TSAN 1
+#endif
+#endif
+
+#ifdef GOC_TSAN
+void __tsan_acquire(void *addr);
+void __tsan_release(void *addr);
+#endif
+/* A hand-off ThreadSanitizer cannot see (through the kernel: a pointer
+ * registered with the poller and returned by it): release on the giving
+ * side, acquire on the taking side, on the same address. No-ops in other
+ * builds. */
+static inline void goc__tsan_release(void *addr)
+{
+#ifdef GOC_TSAN
+    __tsan_release(addr);
+#else
+    (void)addr;
+#endif
+}
+
+static inline void goc__tsan_acquire(void *addr)
+{
+#ifdef GOC_TSAN
+    __tsan_acquire(addr);
+#else
+    (void)addr;
+#endif
+}
 
 #define goc_likely(x) __builtin_expect(!!(x), 1)
 #define goc_unlikely(x) __builtin_expect(!!(x), 0)
@@ -102,15 +143,21 @@ void goc__ready(goc_g *g);
  */
 #if defined(__x86_64__)
 typedef struct goc__blocking_ret {
-    uintptr_t value; /* rax: the call's result */
+    uintptr_t value;  /* rax: the call's result */
     uintptr_t parked; /* rdx */
 } goc__blocking_ret;
 #define GOC__BLOCKING(type, name)                                              \
     __attribute__((visibility("hidden"))) goc__blocking_ret name##__body
 #define GOC__BLOCKING_RETURN(result, parked)                                   \
-    return (goc__blocking_ret){(uintptr_t)(result), (parked)}
+    return (goc__blocking_ret)                                                 \
+    {                                                                          \
+        (uintptr_t)(result), (parked)                                          \
+    }
 #define GOC__BLOCKING_RETURN_VOID(parked)                                      \
-    return (goc__blocking_ret){0, (parked)}
+    return (goc__blocking_ret)                                                 \
+    {                                                                          \
+        0, (parked)                                                            \
+    }
 #else
 #define GOC__BLOCKING(type, name) type name
 #define GOC__BLOCKING_RETURN(result, parked) return ((void)(parked), (result))
@@ -165,8 +212,8 @@ static inline struct goc_m *goc__thread_token(void)
 /* What every goc_m starts with (sched.h asserts the layout), so that
  * other modules read the current goroutine without a call. */
 struct goc__m_head {
-    goc_g *curg;   /* G running on this M (owner) */
-    void *p;       /* the goc_p it holds, or NULL (owner) */
+    goc_g *curg; /* G running on this M (owner) */
+    void *p;     /* the goc_p it holds, or NULL (owner) */
 };
 
 /* The calling goroutine, or NULL on a plain thread / on the scheduler. */
@@ -216,11 +263,11 @@ typedef struct goc__waiter {
     goc_g *g;
     struct goc__waiter *next;
     struct goc__waiter *prev;
-    void *elem;       /* data slot (channels: value to send / receive) */
-    void *obj;        /* the object waited on (channel, mutex...) */
-    void *sel;        /* select: the shared goc__select_state, else NULL */
-    int64_t ticket;   /* module-defined (select case index, FIFO ticket) */
-    bool success;     /* set by the waker (channels: false = closed) */
+    void *elem;     /* data slot (channels: value to send / receive) */
+    void *obj;      /* the object waited on (channel, mutex...) */
+    void *sel;      /* select: the shared goc__select_state, else NULL */
+    int64_t ticket; /* module-defined (select case index, FIFO ticket) */
+    bool success;   /* set by the waker (channels: false = closed) */
     bool is_select;
 } goc__waiter;
 
@@ -230,15 +277,15 @@ typedef struct goc__timer goc__timer;
 typedef void (*goc__timer_fn)(void *arg, uint64_t seq, int64_t now);
 
 struct goc__timer {
-    int64_t when;            /* deadline (goc_nanotime); heap key */
-    int64_t period;          /* > 0: re-armed at when + period after firing */
+    int64_t when;   /* deadline (goc_nanotime); heap key */
+    int64_t period; /* > 0: re-armed at when + period after firing */
     goc__timer_fn fn;
     void *arg;
     /* Below: the runtime's. Protected by the timer lock of the processor
      * whose heap holds the timer (heap != NULL), see timer.c. */
-    _Atomic(void *) heap;    /* the goc__timer_heap holding it, or NULL */
-    int32_t index;           /* position in that heap */
-    _Atomic uint64_t seq;    /* incremented by every del/mod */
+    _Atomic(void *) heap; /* the goc__timer_heap holding it, or NULL */
+    int32_t index;        /* position in that heap */
+    _Atomic uint64_t seq; /* incremented by every del/mod */
 };
 
 /* Initialise (zero) a timer before first use. */
@@ -299,14 +346,6 @@ typedef struct goc__glist {
 } goc__glist;
 void goc__glist_push(goc__glist *l, goc_g *g);
 
-typedef struct goc__pollable goc__pollable;
-struct goc__pollable {
-    /* Called by the thread that polled, with the epoll events. */
-    void (*ready)(goc__pollable *p, uint32_t events, goc__glist *wake);
-};
-
-/* epoll_ctl on the runtime's epoll instance; 0 or a negative code. */
-int goc__netpoll_ctl(int fd, int op, uint32_t events, goc__pollable *p);
 /* +1 before parking on the poller, -1 once woken (deadlock detection). */
 void goc__netpoll_waiters_add(int delta);
 /* Count of other things that can wake goroutines (signal delivery, child

@@ -203,9 +203,6 @@ typedef struct goc__sched {
      * GOC_NETPOLL_STALE_NS, so that I/O is not starved while every P is
      * busy (Go's sysmon does this every 10 ms). */
     _Atomic int64_t lastpoll;
-    int epfd;
-    int eventfd;
-    _Atomic uint32_t poll_wake_sig; /* a break is pending (dedup) */
     /* Shutdown. */
     _Atomic bool shutdown;
     _Atomic uint32_t main_done;  /* futex: main goroutine finished */
@@ -280,7 +277,7 @@ int64_t goc__timers_next(goc_p *p);
 /* The earliest deadline of all processors' timers, 0 if none (racy). */
 int64_t goc__timers_earliest(void);
 
-/* netpoll.c */
+/* netpoll.c: the scheduler's side of the poller (netpoll/poller.h) */
 int goc__netpoll_init(void);
 void goc__netpoll_close(void);
 /* Wait up to `delay` ns (<0 forever, 0 not at all); fills list. */

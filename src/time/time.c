@@ -45,7 +45,6 @@
 
 #include "chan/chan_internal.h"
 #include "goc/time.h"
-#include "runtime/sanitizer.h"
 
 struct goc_timer {
     goc__spinlock lock; /* protects every field below except rt */
