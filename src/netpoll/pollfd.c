@@ -80,9 +80,10 @@
  * pd->in_table, and only the table's pd may DEL or close that fd number.
  *
  * Lock order: tab.lock -> pd->lock -> a timer heap's lock (timer.c);
- * a sema's lock and cache.lock are leaves. pd->lock and the sema locks
- * are spinlocks because goc__park releases them on g0 after the switch,
- * possibly in another context than the one that took them.
+ * a sema's lock and cache.lock are leaves. pd->lock and the semaphores
+ * are the runtime's (runtime/primitives.h): spinlocks, because goc__park
+ * releases them after the switch, in another context than the one that
+ * took them.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -97,7 +98,7 @@
 #include <unistd.h>
 
 #include "netpoll/pollfd.h"
-#include "runtime/config.h"
+#include "runtime/primitives.h"
 #include "runtime/runtime_internal.h"
 
 #define POLL_EVENTS (GOC__POLL_READ | GOC__POLL_WRITE)
@@ -108,106 +109,6 @@
 /* A barrier armed this long ago without firing is armed again (it may
  * have been lost with the poller instance of an earlier goc_main). */
 #define BARRIER_REARM_NS (50 * GOC_MILLISECOND)
-
-/* ---- spinlock ------------------------------------------------------- */
-
-/* Test-and-test-and-set; critical sections are a few dozen instructions
- * (the owner's thread may be preempted: then yield the CPU to it). */
-typedef struct pd_spin {
-    _Atomic uint32_t state;
-} pd_spin;
-
-static void spin_lock(pd_spin *l)
-{
-    for (;;) {
-        uint32_t unlocked = 0;
-        /* Pairs with the release store in spin_unlock. */
-        if (atomic_compare_exchange_weak_explicit(&l->state, &unlocked, 1,
-                                                  memory_order_acquire,
-                                                  memory_order_relaxed))
-            return;
-        for (int i = 0; i < 128; i++) {
-            if (atomic_load_explicit(&l->state, memory_order_relaxed) == 0)
-                break;
-            goc__cpu_relax();
-        }
-        if (atomic_load_explicit(&l->state, memory_order_relaxed) != 0)
-            sched_yield();
-    }
-}
-
-static void spin_unlock(pd_spin *l)
-{
-    atomic_store_explicit(&l->state, 0, memory_order_release);
-}
-
-/* goc__park unlock function: release the spinlock once off the stack. */
-static bool spin_park_unlock(goc_g *g, void *arg)
-{
-    (void)g;
-    spin_unlock(arg);
-    return true;
-}
-
-/* ---- semaphore (Go's runtime_Semacquire/Semrelease) ----------------- */
-
-typedef struct pd_semw {
-    goc_g *g;
-    struct pd_semw *next;
-} pd_semw;
-
-typedef struct pd_sema {
-    pd_spin lock;
-    uint32_t count;       /* units available (lock) */
-    pd_semw *head, *tail; /* FIFO of parked acquirers (lock) */
-} pd_sema;
-
-static void sema_acquire(pd_sema *s)
-{
-    spin_lock(&s->lock);
-    if (s->count > 0) {
-        s->count--;
-        spin_unlock(&s->lock);
-        return;
-    }
-    pd_semw w = {.g = goc__getg(), .next = NULL};
-    if (s->tail)
-        s->tail->next = &w;
-    else
-        s->head = &w;
-    s->tail = &w;
-    /* The releaser dequeues w and hands its unit over directly. */
-    goc__park(spin_park_unlock, &s->lock, "semacquire");
-}
-
-/* A plain thread's acquire: true if a unit was taken. */
-static bool sema_tryacquire(pd_sema *s)
-{
-    spin_lock(&s->lock);
-    bool ok = s->count > 0;
-    if (ok)
-        s->count--;
-    spin_unlock(&s->lock);
-    return ok;
-}
-
-static void sema_release(pd_sema *s)
-{
-    spin_lock(&s->lock);
-    pd_semw *w = s->head;
-    goc_g *g = NULL;
-    if (w) {
-        s->head = w->next;
-        if (!s->head)
-            s->tail = NULL;
-        g = w->g; /* w lives on g's stack: read before g can run */
-    } else {
-        s->count++;
-    }
-    spin_unlock(&s->lock);
-    if (g)
-        goc__ready(g);
-}
 
 /* ---- the descriptor ------------------------------------------------- */
 
@@ -252,10 +153,10 @@ struct goc__pollfd {
                                 will announce, so "drained" is not trusted
                                 any more; sticky (atomic) */
     _Atomic uint64_t mu;     /* fdMutex state (atomic) */
-    pd_sema rsema, wsema;    /* parked readers / writers (fdMutex) */
-    pd_sema csema;           /* close waits here for destroy */
+    goc__sema rsema, wsema;  /* parked readers / writers (fdMutex) */
+    goc__sema csema;         /* close waits here for destroy */
     int close_err;           /* close(2)'s result; destroy, before csema */
-    pd_spin lock;            /* protects the fields down to utail */
+    goc__spinlock lock;      /* protects the fields down to utail */
     bool closing;            /* evicted: no new waits */
     int uerr;                /* what evicted user waiters get */
     int64_t rd, wd;          /* deadlines: 0 none, -1 expired, else when */
@@ -332,7 +233,7 @@ static void barrier_ready(goc__pollable *p, uint32_t ev, goc__glist *wake)
 static void pd_reset(goc__pollfd *pd, int fd, int kind)
 {
     /* Under pd->lock: a stale deadline firing may still take it. */
-    spin_lock(&pd->lock);
+    goc__spinlock_acquire(&pd->lock);
     pd->fd = fd;
     pd->kind = kind;
     pd->polled = true;
@@ -343,7 +244,9 @@ static void pd_reset(goc__pollfd *pd, int fd, int kind)
     atomic_store(&pd->nodrain, false);
     atomic_store(&pd->mu, 0);
     GOC_ASSERT(!pd->rsema.head && !pd->wsema.head && !pd->csema.head);
-    pd->rsema.count = pd->wsema.count = pd->csema.count = 0;
+    atomic_store(&pd->rsema.count, 0);
+    atomic_store(&pd->wsema.count, 0);
+    atomic_store(&pd->csema.count, 0);
     pd->close_err = 0;
     pd->closing = false;
     pd->uerr = 0;
@@ -355,7 +258,7 @@ static void pd_reset(goc__pollfd *pd, int fd, int kind)
     pd->in_table = false;
     pd->leak = false;
     pd->link = NULL;
-    spin_unlock(&pd->lock);
+    goc__spinlock_release(&pd->lock);
 }
 
 static goc__pollfd *pd_alloc(int fd, int kind)
@@ -616,9 +519,9 @@ static void pd_ready(goc__pollable *p, uint32_t ev, goc__glist *wake)
         /* Tells a waiter between its level check and its enqueue. */
         atomic_fetch_add(&pd->evgen, 1);
         pd_uwait *list = NULL;
-        spin_lock(&pd->lock);
+        goc__spinlock_acquire(&pd->lock);
         uwait_take(pd, &list, m, 0, 0);
-        spin_unlock(&pd->lock);
+        goc__spinlock_release(&pd->lock);
         while (list) {
             pd_uwait *next = list->next;
             goc__glist_push(wake, list->g);
@@ -641,15 +544,15 @@ static void pd_deadline_fire(goc__pollfd *pd, int mode, uint64_t seq)
 {
     goc__timer *t = mode == GOC__POLL_READ ? &pd->rt : &pd->wt;
     int64_t *d = mode == GOC__POLL_READ ? &pd->rd : &pd->wd;
-    spin_lock(&pd->lock);
+    goc__spinlock_acquire(&pd->lock);
     if (seq != atomic_load(&t->seq) || *d <= 0 || pd->closing) {
-        spin_unlock(&pd->lock);
+        goc__spinlock_release(&pd->lock);
         return;
     }
     *d = -1;
     publish_info(pd);
     goc_g *g = pd_unblock(slot_of(pd, mode), false);
-    spin_unlock(&pd->lock);
+    goc__spinlock_release(&pd->lock);
     ready_g(g);
 }
 
@@ -670,9 +573,9 @@ int goc__pollfd_set_deadline(goc__pollfd *pd, int mode, int64_t t)
     int64_t d = t;
     if (t < 0 || (t > 0 && t != INT64_MAX && t <= goc_nanotime()))
         d = -1;
-    spin_lock(&pd->lock);
+    goc__spinlock_acquire(&pd->lock);
     if (pd->closing) {
-        spin_unlock(&pd->lock);
+        goc__spinlock_release(&pd->lock);
         return -ECANCELED;
     }
     if (mode & GOC__POLL_READ) {
@@ -689,7 +592,7 @@ int goc__pollfd_set_deadline(goc__pollfd *pd, int mode, int64_t t)
         rg = pd_unblock(&pd->rg, false);
     if (pd->wd < 0)
         wg = pd_unblock(&pd->wg, false);
-    spin_unlock(&pd->lock);
+    goc__spinlock_release(&pd->lock);
     ready_g(rg);
     ready_g(wg);
     return 0;
@@ -699,7 +602,7 @@ int goc__pollfd_set_deadline(goc__pollfd *pd, int mode, int64_t t)
 static void pd_evict(goc__pollfd *pd, int uerr)
 {
     pd_uwait *list = NULL;
-    spin_lock(&pd->lock);
+    goc__spinlock_acquire(&pd->lock);
     pd->closing = true;
     pd->uerr = uerr;
     publish_info(pd);
@@ -708,7 +611,7 @@ static void pd_evict(goc__pollfd *pd, int uerr)
     uwait_take(pd, &list, 0, 0, uerr);
     goc_g *rg = pd_unblock(&pd->rg, false);
     goc_g *wg = pd_unblock(&pd->wg, false);
-    spin_unlock(&pd->lock);
+    goc__spinlock_release(&pd->lock);
     ready_g(rg);
     ready_g(wg);
     uwait_wake_list(list);
@@ -837,9 +740,9 @@ static void pd_uwait_fire(void *arg, uint64_t seq, int64_t now)
     goc__pollfd *pd = arg;
     (void)seq; /* whoever's deadline has passed is due, stale or not */
     pd_uwait *list = NULL;
-    spin_lock(&pd->lock);
+    goc__spinlock_acquire(&pd->lock);
     uwait_take(pd, &list, 0, now, 0);
-    spin_unlock(&pd->lock);
+    goc__spinlock_release(&pd->lock);
     uwait_wake_list(list);
 }
 
@@ -866,14 +769,15 @@ static int pd_uwait_block(goc__pollfd *pd, pd_uwait *w, int level_fd)
             res = w->mask ? -ETIMEDOUT : 0;
             break;
         }
-        spin_lock(&pd->lock);
+        goc__spinlock_acquire(&pd->lock);
         if (pd->closing) {
             res = pd->uerr;
-            spin_unlock(&pd->lock);
+            goc__spinlock_release(&pd->lock);
             break;
         }
         if (atomic_load(&pd->evgen) != gen) {
-            spin_unlock(&pd->lock); /* an event slipped in: look again */
+            goc__spinlock_release(
+                &pd->lock); /* an event slipped in: look again */
             continue;
         }
         if (pd->utail)
@@ -885,7 +789,7 @@ static int pd_uwait_block(goc__pollfd *pd, pd_uwait *w, int level_fd)
         if (w->deadline)
             goc__timer_add(&w->timer, w->deadline, 0);
         goc__netpoll_waiters_add(1);
-        goc__park(spin_park_unlock, &pd->lock, "IO wait");
+        goc__park(goc__spin_park_unlock, &pd->lock, "IO wait");
         goc__netpoll_waiters_add(-1);
         /* The waker unlinked w and set w->result. */
         if (w->deadline)
@@ -940,11 +844,11 @@ static bool mu_incref_and_close(goc__pollfd *pd)
             /* Wake every lock waiter: they will see the closed bit. */
             while (old & MU_RMASK) {
                 old -= MU_RWAIT;
-                sema_release(&pd->rsema);
+                goc__sema_release(&pd->rsema, false);
             }
             while (old & MU_WMASK) {
                 old -= MU_WWAIT;
-                sema_release(&pd->wsema);
+                goc__sema_release(&pd->wsema, false);
             }
             return true;
         }
@@ -969,7 +873,7 @@ static bool mu_rwlock(goc__pollfd *pd, bool read)
     uint64_t bit = read ? MU_RLOCK : MU_WLOCK;
     uint64_t wait = read ? MU_RWAIT : MU_WWAIT;
     uint64_t mask = read ? MU_RMASK : MU_WMASK;
-    pd_sema *sema = read ? &pd->rsema : &pd->wsema;
+    goc__sema *sema = read ? &pd->rsema : &pd->wsema;
     uint64_t old = atomic_load(&pd->mu);
     for (;;) {
         if (old & MU_CLOSED)
@@ -987,7 +891,7 @@ static bool mu_rwlock(goc__pollfd *pd, bool read)
         if (atomic_compare_exchange_weak(&pd->mu, &old, nv)) {
             if ((old & bit) == 0)
                 return true;
-            sema_acquire(sema);
+            goc__sema_acquire(sema, false, "semacquire", "goc__pollfd_lock");
             /* The releaser subtracted our wait count. */
             old = atomic_load(&pd->mu);
         }
@@ -1000,7 +904,7 @@ static bool mu_rwunlock(goc__pollfd *pd, bool read)
     uint64_t bit = read ? MU_RLOCK : MU_WLOCK;
     uint64_t wait = read ? MU_RWAIT : MU_WWAIT;
     uint64_t mask = read ? MU_RMASK : MU_WMASK;
-    pd_sema *sema = read ? &pd->rsema : &pd->wsema;
+    goc__sema *sema = read ? &pd->rsema : &pd->wsema;
     uint64_t old = atomic_load(&pd->mu);
     for (;;) {
         if ((old & bit) == 0 || (old & MU_REF_MASK) == 0)
@@ -1012,7 +916,7 @@ static bool mu_rwunlock(goc__pollfd *pd, bool read)
             nv -= wait;
         if (atomic_compare_exchange_weak(&pd->mu, &old, nv)) {
             if (old & mask)
-                sema_release(sema);
+                goc__sema_release(sema, false);
             return (nv & (MU_CLOSED | MU_REF_MASK)) == MU_CLOSED;
         }
     }
@@ -1037,7 +941,7 @@ static void pd_destroy(goc__pollfd *pd)
         err = close(pd->fd) == 0 || errno == EINTR ? 0 : -errno;
     }
     pd->close_err = err;
-    sema_release(&pd->csema);
+    goc__sema_release(&pd->csema, false);
 }
 
 int goc__pollfd_incref(goc__pollfd *pd)
@@ -1123,9 +1027,9 @@ int goc__pollfd_close(goc__pollfd *pd)
         pd_destroy(pd);
     /* Wait for whoever drops the last reference to close the fd. */
     if (goc__getg()) {
-        sema_acquire(&pd->csema);
+        goc__sema_acquire(&pd->csema, false, "semacquire", "goc__pollfd_close");
     } else {
-        while (!sema_tryacquire(&pd->csema))
+        while (!goc__sema_tryacquire(&pd->csema))
             sched_yield();
     }
     return pd->close_err;
@@ -1261,10 +1165,10 @@ static void user_release(goc__pollfd *pd)
         tab.v[pd->fd] = NULL;
         pd->in_table = false;
         /* Mark it closed: an event already read for it is dropped. */
-        spin_lock(&pd->lock);
+        goc__spinlock_acquire(&pd->lock);
         pd->closing = true;
         publish_info(pd);
-        spin_unlock(&pd->lock);
+        goc__spinlock_release(&pd->lock);
         goc__poller_close(pd->fd);
     }
     pthread_mutex_unlock(&tab.lock);

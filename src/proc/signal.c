@@ -56,7 +56,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-#include "chan/chan_internal.h"
+#include "chan/chan_iface.h"
 #include "proc/proc_internal.h"
 
 #define SIGS 64 /* signals 1..64; bit s-1 of a mask is signal s */
@@ -265,7 +265,7 @@ static int ensure_ready(void)
 
 int goc_signal_notify(goc_chan *c, const int *sigs, size_t n)
 {
-    if (!c || c->elemsize != sizeof(int) || (n > 0 && !sigs))
+    if (!c || goc__chan_elemsize(c) != sizeof(int) || (n > 0 && !sigs))
         return -EINVAL;
     uint64_t mask = 0;
     if (n == 0) {

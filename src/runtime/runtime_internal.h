@@ -110,6 +110,19 @@ static inline void goc__cpu_relax(void)
 
 typedef struct goc_g goc_g;
 
+/* Always-on assert for invariants that protect memory. */
+#define GOC_ASSERT(cond)                                                       \
+    do {                                                                       \
+        if (goc_unlikely(!(cond)))                                             \
+            goc__fatal("assertion failed: %s (%s:%d)", #cond, __FILE__,        \
+                       __LINE__);                                              \
+    } while (0)
+#ifdef GOC_DEBUG
+#define GOC_DASSERT(cond) GOC_ASSERT(cond)
+#else
+#define GOC_DASSERT(cond) ((void)0)
+#endif
+
 /* ---- goroutines ---------------------------------------------------- */
 
 uint64_t goc__g_id(const goc_g *g);
@@ -141,7 +154,7 @@ void goc__ready(goc_g *g);
  * processor's return predictions are another goroutine's. Elsewhere the
  * macros define the public function itself and drop the hint.
  */
-#if defined(__x86_64__)
+#if defined(__x86_64__) && !defined(GOC_NO_RESUME_STUBS)
 typedef struct goc__blocking_ret {
     uintptr_t value;  /* rax: the call's result */
     uintptr_t parked; /* rdx */
@@ -252,6 +265,13 @@ bool goc__lock_bias_allowed(void);
  * asymmetric fence. Only once goc__lock_bias_allowed has said true. */
 void goc__membarrier(void);
 
+/* Go's sync_runtime_canSpin: whether a goroutine that found a lock held
+ * may spin a round (the iter-th, from 0) instead of parking: only a few
+ * rounds, only with several processors of which at least one other runs
+ * goroutines (the holder may be there), and only when the caller's
+ * processor has nothing else to run. Racy hints, no lock. Any thread. */
+bool goc__can_spin(int iter);
+
 /* Cheap per-thread random number (xorshift), for select and stealing. */
 uint32_t goc__fastrand(void);
 /* Uniform in [0, n). */
@@ -305,13 +325,13 @@ void goc__timers_poll(void);
 /* ---- idle work ----------------------------------------------------- */
 
 /* Work a spinning thread that found nothing to run may do meanwhile: make
- * fresh memory that a busy goroutine is about to need (first touches cost
- * ~20 us a page on a VM, and would otherwise all fall on the goroutine's
- * CPU). A function does a bounded step (tens of microseconds) and returns
- * true if it did something; it runs without a P's goroutine, holding no
- * lock, and must be safe to call at any time from any scheduler thread.
- * Registering the same function again does nothing; at most
- * GOC_IDLE_WORK_MAX, for the life of the process. */
+ * fresh memory that a busy goroutine is about to need (each first touch
+ * of a page is a page fault, which would otherwise all fall on the
+ * goroutine's CPU; bench/README.md has what they cost). A function does a
+ * bounded step (tens of microseconds) and returns true if it did something; it
+ * runs without a P's goroutine, holding no lock, and must be safe to call at
+ * any time from any scheduler thread. Registering the same function again does
+ * nothing; at most GOC_IDLE_WORK_MAX, for the life of the process. */
 typedef bool (*goc__idle_work_fn)(void);
 void goc__idle_work_register(goc__idle_work_fn fn);
 

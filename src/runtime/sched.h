@@ -8,7 +8,8 @@
  *   G_RUNNING  -> G_RUNNABLE   goc_yield (on g0, after the switch)
  *   G_RUNNING  -> G_WAITING    goc__park (on g0, after the switch, before
  *                              the unlock function runs)
- *   G_WAITING  -> G_RUNNABLE   goc__ready (CAS; anything else is a bug)
+ *   G_WAITING  -> G_RUNNABLE   goc__ready (a checked store: a parked G is
+ *                              published to exactly one waker)
  *   G_RUNNING  -> G_SYSCALL    goc_syscall_begin (the G stays on its M)
  *   G_SYSCALL  -> G_RUNNING    goc_syscall_end, processor regained
  *   G_SYSCALL  -> G_RUNNABLE   goc_syscall_end, no processor: queued
@@ -284,6 +285,9 @@ void goc__netpoll_close(void);
 void goc__netpoll(int64_t delay, goc__glist *list);
 void goc__netpoll_break(void);
 void goc__netpoll_timer_added(int64_t when);
+
+/* membarrier.c: register for the fence once per process (goc_main). */
+void goc__membarrier_init(void);
 
 /* sysmon.c */
 int goc__sysmon_start(void);

@@ -82,7 +82,7 @@ void goc_cond_wait(goc_cond *c)
         else
             c->head = &w;
         c->tail = &w;
-        goc__park(goc__sync_park_unlock, &c->lock, "sync.Cond.Wait");
+        goc__park(goc__spin_park_unlock, &c->lock, "sync.Cond.Wait");
     }
     cond_lock(c);
 }
