@@ -33,7 +33,8 @@ TSAN_RUN = GOC_TEST_TIMEOUT_SCALE=6 GOC_TEST_ITER_DIV=1000 \
 # Files clang-format checks; FORMAT_SKIP: files other branches were
 # rewriting when the check came in (format them, then empty it).
 FORMAT_SKIP ?= src/runtime/stack.c $(wildcard src/loadgen/*) \
-	tests/test_calc_proto.c tests/test_hist.c tests/test_runtime.c
+	tests/test_calc_proto.c tests/test_hist.c tests/test_loadgen.c \
+	tests/test_runtime.c
 FORMAT_FILES = $(filter-out $(FORMAT_SKIP),$(wildcard include/*.h \
 	include/goc/*.h src/*/*.c src/*/*.h tests/*.c tests/*.h examples/*.c))
 

@@ -8,12 +8,12 @@
 #ifndef GOC_H
 #define GOC_H
 
-#include "goc/runtime.h"
 #include "goc/chan.h"
-#include "goc/time.h"
-#include "goc/sync.h"
+#include "goc/loadgen.h"
 #include "goc/net.h"
 #include "goc/proc.h"
-#include "goc/loadgen.h"
+#include "goc/runtime.h"
+#include "goc/sync.h"
+#include "goc/time.h"
 
 #endif

@@ -113,8 +113,7 @@ void goc__chan_lock_slow(goc__chan_lock *l)
 void goc__chan_lock_bias(goc__chan_lock *l)
 {
     if (goc__lock_bias_allowed())
-        atomic_store_explicit(&l->bias, goc__p_token(),
-                              memory_order_relaxed);
+        atomic_store_explicit(&l->bias, goc__p_token(), memory_order_relaxed);
 }
 
 bool goc__chan_park_unlock(goc_g *g, void *lock)
@@ -201,8 +200,7 @@ void goc_chan_free(goc_chan *c)
  * non-blocking. Returns 1 sent, 1 | CHAN_PARKED sent after parking, 0
  * would block. c != NULL.
  */
-static goc_always_inline int chan_send(goc_chan *c, const void *elem,
-                                       goc_g *g)
+static goc_always_inline int chan_send(goc_chan *c, const void *elem, goc_g *g)
 {
     if (goc_unlikely(elem == NULL && c->elemsize != 0))
         goc_panic("goc_chan_send: NULL element for a channel of %zu-byte "

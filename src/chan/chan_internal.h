@@ -71,9 +71,9 @@
 
 /* The channel's lock: the spinlock, or its biased mode. */
 typedef struct goc__chan_lock {
-    goc__spinlock plain;     /* plain mode */
-    _Atomic uint32_t held;   /* biased mode: 1 while the owner holds it */
-    _Atomic uintptr_t bias;  /* owner goc__p_token | GOC__BIAS_*, or 0 */
+    goc__spinlock plain;    /* plain mode */
+    _Atomic uint32_t held;  /* biased mode: 1 while the owner holds it */
+    _Atomic uintptr_t bias; /* owner goc__p_token | GOC__BIAS_*, or 0 */
 } goc__chan_lock;
 
 void goc__chan_lock_slow(goc__chan_lock *l);
@@ -218,7 +218,7 @@ struct goc_chan {
     goc__chan_lock lock;
     /* Set once under lock; read lock-free (seq_cst) by the fast paths. */
     _Atomic uint32_t closed;
-    bool is_timer;    /* a timer/ticker channel (len/cap read 0); immutable */
+    bool is_timer; /* a timer/ticker channel (len/cap read 0); immutable */
     /* Values in the buffer. Written under lock; read lock-free by fast
      * paths. */
     _Atomic size_t qcount;
@@ -233,8 +233,7 @@ struct goc_chan {
 
 #define GOC__CHAN_HDR ((sizeof(struct goc_chan) + 15) & ~(size_t)15)
 
-_Static_assert(offsetof(struct goc_chan, dataqsiz) ==
-                   GOC__CHAN_DATAQSIZ_OFFSET,
+_Static_assert(offsetof(struct goc_chan, dataqsiz) == GOC__CHAN_DATAQSIZ_OFFSET,
                "chan_layout.h is out of date");
 
 static inline void *goc__chan_slot(goc_chan *c, size_t i)

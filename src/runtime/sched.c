@@ -37,10 +37,10 @@
 #include <linux/futex.h>
 #include <pthread.h>
 #include <sched.h>
-#include <sys/prctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -144,8 +144,8 @@ void goc__futex_wake(_Atomic uint32_t *addr, int n)
 static uint32_t fallback_rand(void)
 {
     static _Atomic uint32_t state = 0x9E3779B9u;
-    uint32_t x = atomic_fetch_add_explicit(&state, 0x9E3779B9u,
-                                           memory_order_relaxed);
+    uint32_t x =
+        atomic_fetch_add_explicit(&state, 0x9E3779B9u, memory_order_relaxed);
     x ^= x >> 16;
     x *= 0x7feb352du;
     x ^= x >> 15;
@@ -210,11 +210,10 @@ static void globrunq_reserve_locked(uint32_t n)
         cap *= 2;
     goc_g **ring = malloc(cap * sizeof *ring);
     if (!ring)
-        goc__fatal("out of memory growing the global run queue to %u",
-                   cap);
+        goc__fatal("out of memory growing the global run queue to %u", cap);
     for (uint32_t i = 0; i < size; i++)
-        ring[i] = goc__sc.runq[(goc__sc.runq_head + i) &
-                               (goc__sc.runq_cap - 1)];
+        ring[i] =
+            goc__sc.runq[(goc__sc.runq_head + i) & (goc__sc.runq_cap - 1)];
     free(goc__sc.runq);
     goc__sc.runq = ring;
     goc__sc.runq_cap = cap;
@@ -226,8 +225,9 @@ static void globrunqput_locked(goc_g *g)
     globrunq_reserve_locked(1);
     int32_t size =
         atomic_load_explicit(&goc__sc.runq_size, memory_order_relaxed);
-    goc__sc.runq[(goc__sc.runq_head + (uint32_t)size) &
-                 (goc__sc.runq_cap - 1)] = g;
+    goc__sc
+        .runq[(goc__sc.runq_head + (uint32_t)size) & (goc__sc.runq_cap - 1)] =
+        g;
     atomic_store_explicit(&goc__sc.runq_size, size + 1, memory_order_relaxed);
 }
 
@@ -259,9 +259,9 @@ static bool runqputslow(goc_p *p, goc_g *g, uint32_t h, uint32_t t)
     for (uint32_t i = 0; i < n; i++)
         batch[i] = atomic_load_explicit(&p->runq[(h + i) % RUNQ_SIZE],
                                         memory_order_relaxed);
-    if (!atomic_compare_exchange_strong_explicit(
-            &p->runqhead, &h, h + n, memory_order_acq_rel,
-            memory_order_relaxed))
+    if (!atomic_compare_exchange_strong_explicit(&p->runqhead, &h, h + n,
+                                                 memory_order_acq_rel,
+                                                 memory_order_relaxed))
         return false;
     batch[n] = g;
     pthread_mutex_lock(&goc__sc.lock);
@@ -331,11 +331,11 @@ static goc_g *runqget(goc_p *p)
         uint32_t t = atomic_load_explicit(&p->runqtail, memory_order_acquire);
         if (t == h)
             return NULL;
-        goc_g *g = atomic_load_explicit(&p->runq[h % RUNQ_SIZE],
-                                        memory_order_relaxed);
-        if (atomic_compare_exchange_strong_explicit(
-                &p->runqhead, &h, h + 1, memory_order_acq_rel,
-                memory_order_relaxed))
+        goc_g *g =
+            atomic_load_explicit(&p->runq[h % RUNQ_SIZE], memory_order_relaxed);
+        if (atomic_compare_exchange_strong_explicit(&p->runqhead, &h, h + 1,
+                                                    memory_order_acq_rel,
+                                                    memory_order_relaxed))
             return g;
     }
 }
@@ -374,13 +374,12 @@ static goc_g *runnext_grace(goc_p *victim, goc_g *next)
                                                 memory_order_relaxed) > 0
                                ? GOC_RUNNEXT_GRACE_POLLER_NS
                                : GOC_RUNNEXT_GRACE_NS);
-    int32_t procs = atomic_load_explicit(&goc__sc.gomaxprocs,
-                                         memory_order_relaxed);
+    int32_t procs =
+        atomic_load_explicit(&goc__sc.gomaxprocs, memory_order_relaxed);
     do {
         for (int i = 0; i < 32; i++)
             goc__cpu_relax();
-        if (atomic_load_explicit(&goc__sc.runq_size, memory_order_relaxed) >
-            0)
+        if (atomic_load_explicit(&goc__sc.runq_size, memory_order_relaxed) > 0)
             return NULL;
         for (int32_t i = 0; i < procs; i++) {
             goc_p *v = goc__sc.allp[i];
@@ -412,9 +411,9 @@ static uint32_t runqgrab(goc_p *victim, goc_g **batch, bool steal_next)
             if (steal_next) {
                 goc_g *next = atomic_load_explicit(&victim->runnext,
                                                    memory_order_acquire);
-                if (next && atomic_load_explicit(&victim->status,
-                                                 memory_order_relaxed) ==
-                                P_RUNNING)
+                if (next &&
+                    atomic_load_explicit(&victim->status,
+                                         memory_order_relaxed) == P_RUNNING)
                     next = runnext_grace(victim, next);
                 if (next && atomic_compare_exchange_strong_explicit(
                                 &victim->runnext, &next, NULL,
@@ -428,11 +427,11 @@ static uint32_t runqgrab(goc_p *victim, goc_g **batch, bool steal_next)
         if (n > RUNQ_SIZE / 2)
             continue; /* inconsistent h/t pair: retry */
         for (uint32_t i = 0; i < n; i++)
-            batch[i] = atomic_load_explicit(
-                &victim->runq[(h + i) % RUNQ_SIZE], memory_order_relaxed);
-        if (atomic_compare_exchange_strong_explicit(
-                &victim->runqhead, &h, h + n, memory_order_acq_rel,
-                memory_order_relaxed))
+            batch[i] = atomic_load_explicit(&victim->runq[(h + i) % RUNQ_SIZE],
+                                            memory_order_relaxed);
+        if (atomic_compare_exchange_strong_explicit(&victim->runqhead, &h,
+                                                    h + n, memory_order_acq_rel,
+                                                    memory_order_relaxed))
             return n;
     }
 }
@@ -452,8 +451,8 @@ static goc_g *runqsteal(goc_p *p, goc_p *victim, bool steal_next)
  * fair share more into p's local queue. */
 static goc_g *globrunqget_locked(goc_p *p, int32_t max)
 {
-    int32_t size = atomic_load_explicit(&goc__sc.runq_size,
-                                        memory_order_relaxed);
+    int32_t size =
+        atomic_load_explicit(&goc__sc.runq_size, memory_order_relaxed);
     if (size == 0)
         return NULL;
     int32_t n = size / atomic_load(&goc__sc.gomaxprocs) + 1;
@@ -650,8 +649,9 @@ void goc__checkdead(void)
         if (!runq_empty(goc__sc.allp[i]))
             return;
     fflush(stdout);
-    fprintf(stderr, "fatal error: all goroutines are asleep - deadlock!\n\n"
-                    "goroutine 1 [%s]:\n",
+    fprintf(stderr,
+            "fatal error: all goroutines are asleep - deadlock!\n\n"
+            "goroutine 1 [%s]:\n",
             goc__sc.main_g && goc__sc.main_g->waitreason
                 ? goc__sc.main_g->waitreason
                 : "waiting");
@@ -1249,9 +1249,8 @@ static goc_g *after_switch(goc_m *m, goc_g *g)
     return carry_out(m, g, action, true);
 }
 
-static __attribute__((noinline)) void finish_switch_slow(goc_m *m,
-                                                        goc_g *prev,
-                                                        int action)
+static __attribute__((noinline)) void finish_switch_slow(goc_m *m, goc_g *prev,
+                                                         int action)
 {
     carry_out(m, prev, action, false);
 }
@@ -1326,12 +1325,12 @@ static __attribute__((noinline)) bool g0_turn_due(goc_p *p)
 {
     if (atomic_load_explicit(&goc__sc.runq_size, memory_order_relaxed) > 0 ||
         atomic_load_explicit(&goc__sc.npollwait, memory_order_relaxed) > 0 ||
-        p->id >= atomic_load_explicit(&goc__sc.gomaxprocs,
-                                      memory_order_relaxed) ||
+        p->id >=
+            atomic_load_explicit(&goc__sc.gomaxprocs, memory_order_relaxed) ||
         atomic_load_explicit(&goc__sc.shutdown, memory_order_relaxed))
         return true;
-    int32_t n = atomic_load_explicit(&goc__sc.nprocs_alloc,
-                                     memory_order_acquire);
+    int32_t n =
+        atomic_load_explicit(&goc__sc.nprocs_alloc, memory_order_acquire);
     for (int32_t i = 0; i < n; i++)
         if (goc__timers_next(goc__sc.allp[i]) != 0)
             return true;
@@ -1738,8 +1737,7 @@ int goc_main(int (*fn)(void *), void *arg)
     goc__membarrier_init();
     int err = goc__netpoll_init();
     if (err < 0)
-        goc__fatal("goc_main: cannot create the poller: %s",
-                   goc_strerror(err));
+        goc__fatal("goc_main: cannot create the poller: %s", goc_strerror(err));
     int procs = initial_procs();
     for (int i = 0; i < procs; i++)
         goc__sc.allp[i] = p_new(i);
