@@ -1,8 +1,10 @@
 # One-word commands over the CMake build (CMakeLists.txt is the truth).
 #   make            build the optimised library, tests and examples
 #   make run        the project's main job (see README)
-#   make test       the suite three times: optimised, ASan+UBSan, TSan;
-#                   the fuzz run; package-test
+#   make test       static checks, the suite three times (optimised,
+#                   ASan+UBSan, TSan), the fuzz run, package-test
+#   make check      module boundaries (tests/check_includes.sh) and
+#                   clang-format --dry-run -Werror over FORMAT_FILES
 #   make asan|tsan|release-test   one of those
 #   make fuzz       the calc protocol's libFuzzer target, FUZZ_SECONDS (30)
 #   make test-twice the optimised suite twice at once (a loaded machine):
@@ -42,7 +44,15 @@ TSAN_RUN = GOC_TEST_TIMEOUT_SCALE=6 GOC_TEST_ITER_DIV=1000 \
 build_quiet = cmake --build $(1) -j $(JOBS) >$(1)/build.log 2>&1 || \
 	{ tail -n 60 $(1)/build.log; echo "build failed: see $(1)/build.log"; exit 1; }
 
-.PHONY: all deps run test test-twice release-test asan tsan fuzz stress bench valgrind format clean test-aarch64 \
+# Files clang-format checks; FORMAT_SKIP: files other branches were
+# rewriting when the check came in (format them, then empty it).
+FORMAT_SKIP ?= src/runtime/stack.c $(wildcard src/loadgen/*) \
+	tests/test_calc_proto.c tests/test_hist.c tests/test_loadgen.c \
+	tests/test_runtime.c
+FORMAT_FILES = $(filter-out $(FORMAT_SKIP),$(wildcard include/*.h \
+	include/goc/*.h src/*/*.c src/*/*.h tests/*.c tests/*.h examples/*.c))
+
+.PHONY: all deps run check test test-twice release-test asan tsan fuzz stress bench valgrind format clean test-aarch64 \
 	install uninstall deb package-test
 
 all: deps
@@ -114,8 +124,12 @@ test-twice: all
 	  grep -hv '^ok ' twice-1.log twice-2.log | tail -n 40; \
 	  [ $$rc1 -eq 0 ] && [ $$rc2 -eq 0 ]; }
 
-test: release-test asan tsan fuzz package-test
-	@echo "make test: all three builds, the fuzz run and the package checks passed"
+check: deps
+	@tests/check_includes.sh
+	@clang-format --dry-run -Werror $(FORMAT_FILES) && echo "clang-format: clean"
+
+test: check release-test asan tsan fuzz package-test
+	@echo "make test: the checks, all three builds, the fuzz run and the package checks passed"
 
 # Installing (docs/install.md). The manifest of the last install lists
 # what uninstall removes.

@@ -48,8 +48,9 @@ static int sieve(void *arg)
         goc_go(filter, fa);
         ch = next;
     }
-    fprintf(stderr, "%d primes through a chain of %d goroutines on %d "
-                    "processors in %.1f ms\n",
+    fprintf(stderr,
+            "%d primes through a chain of %d goroutines on %d "
+            "processors in %.1f ms\n",
             n, n + 1, goc_maxprocs(0), (goc_nanotime() - t0) / 1e6);
     /* Returning ends goc_main; the filter chain is discarded with it. */
     return 0;

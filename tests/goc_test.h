@@ -18,8 +18,8 @@
 #define GOC_TEST_H
 
 #include <inttypes.h>
-#include <stdbool.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,11 +44,11 @@ long goc_test_iters(long n, long min);
 
 #define GOC_TEST__DEFINE(name, sig, status, text, tmo)                         \
     static int goc_test_fn_##name(void);                                       \
-    static goc_test_case goc_test_case_##name = {#name, goc_test_fn_##name,    \
-                                                 sig, status, text, tmo, 0};   \
+    static goc_test_case goc_test_case_##name = {                              \
+        #name, goc_test_fn_##name, sig, status, text, tmo, 0};                 \
     __attribute__((constructor)) static void goc_test_reg_##name(void)         \
     {                                                                          \
-        goc_test_register(&goc_test_case_##name);                             \
+        goc_test_register(&goc_test_case_##name);                              \
     }                                                                          \
     static int goc_test_fn_##name(void)
 

@@ -803,6 +803,77 @@ GOC_TEST(net_pollfd_recycle_barrier)
     return goc_main(recycle_main, NULL);
 }
 
+/* The poller backend contract (netpoll/poller.h): a barrier calls its
+ * pollable back once, with no events, on a polling thread; a second
+ * request before it fired may merge with the first; a registered
+ * descriptor reports an edge as GOC__POLL_* bits; arm of a descriptor
+ * the instance does not know is -ENOENT. */
+typedef struct probe {
+    goc__pollable pollable; /* first */
+    _Atomic int calls;
+    _Atomic uint32_t events;
+} probe;
+
+static void probe_ready(goc__pollable *p, uint32_t ev, goc__glist *wake)
+{
+    (void)wake;
+    probe *pr = (probe *)p;
+    atomic_fetch_or(&pr->events, ev);
+    atomic_fetch_add(&pr->calls, 1);
+}
+
+/* Wait (sleeping, so that an idle thread polls) until pr was called. */
+static bool probe_wait(probe *pr, int calls)
+{
+    for (int i = 0; i < 500 && atomic_load(&pr->calls) < calls; i++)
+        goc_sleep(2 * GOC_MILLISECOND);
+    return atomic_load(&pr->calls) >= calls;
+}
+
+static int poller_contract_main(void *arg)
+{
+    (void)arg;
+    int fds = count_fds();
+    probe b = {.pollable = {probe_ready}};
+    ASSERT_EQ(goc__poller_barrier(&b.pollable), 0);
+    ASSERT_EQ(goc__poller_barrier(&b.pollable), 0);
+    ASSERT(probe_wait(&b, 1));
+    goc_sleep(20 * GOC_MILLISECOND); /* a few more poll rounds */
+    ASSERT_LE(atomic_load(&b.calls), 2);
+    ASSERT_EQ(atomic_load(&b.events), 0u);
+    int before = atomic_load(&b.calls);
+    goc_sleep(20 * GOC_MILLISECOND);
+    ASSERT_EQ(atomic_load(&b.calls), before); /* once per request */
+
+    int p[2];
+    ASSERT_EQ(pipe2(p, O_NONBLOCK | O_CLOEXEC), 0);
+    probe r = {.pollable = {probe_ready}};
+    ASSERT_EQ(goc__poller_arm(p[0], GOC__POLL_READ, &r.pollable), -ENOENT);
+    ASSERT_EQ(goc__poller_open(p[0], GOC__POLL_READ, &r.pollable), 0);
+    ASSERT_EQ(goc__poller_open(p[0], GOC__POLL_READ, &r.pollable), -EEXIST);
+    ASSERT_EQ(write(p[1], "x", 1), 1);
+    goc__netpoll_waiters_add(1); /* so that idle threads poll */
+    ASSERT(probe_wait(&r, 1));
+    ASSERT(atomic_load(&r.events) & GOC__POLL_READ);
+    close(p[1]); /* the writer goes: a hang-up edge */
+    ASSERT(probe_wait(&r, 2));
+    ASSERT(atomic_load(&r.events) & (GOC__POLL_HUP | GOC__POLL_RDHUP));
+    goc__netpoll_waiters_add(-1);
+    ASSERT_EQ(goc__poller_close(p[0]), 0);
+    close(p[0]);
+    /* Let a poll round pass before r goes (its events were dispatched). */
+    probe last = {.pollable = {probe_ready}};
+    ASSERT_EQ(goc__poller_barrier(&last.pollable), 0);
+    ASSERT(probe_wait(&last, 1));
+    ASSERT_FDS_BACK(fds);
+    return 0;
+}
+
+GOC_TEST(net_poller_contract)
+{
+    return goc_main(poller_contract_main, NULL);
+}
+
 /* ---- dial errors ----------------------------------------------------- */
 
 static int dial_refused_main(void *arg)
@@ -1591,7 +1662,8 @@ static int poll_not_starved_main(void *arg)
     ASSERT_EQ(pw.rc, 0);
     ASSERT_LT(late, slack());
     printf("woken %.3f ms after the write, all %d processors "
-           "yielding\n", late / 1e6, procs);
+           "yielding\n",
+           late / 1e6, procs);
     close(p[0]);
     close(p[1]);
     goc_chan_free(done);

@@ -149,7 +149,7 @@ static int enoent_main(void *arg)
     ASSERT_EQ(goc_cmd_stdout_pipe(c, &out), -EINVAL); /* already set */
     ASSERT_EQ(goc_cmd_set_stdout_fd(c, 1), -EINVAL);
     ASSERT_EQ(goc_cmd_start(c), -ENOENT);
-    ASSERT_EQ(goc_file_read(out, &fds, 1), -EBADF);
+    ASSERT_EQ(goc_file_read(out, &fds, 1), -ECANCELED);
     goc_cmd_free(c);
     ASSERT_EQ(count_fds(), fds);
     /* Output of a missing program: no buffer, the error. */
@@ -208,7 +208,7 @@ static int output_pieces_main(void *arg)
     free(all);
     ASSERT_EQ(goc_cmd_wait(c), 0);
     /* Wait closed the pipe. */
-    ASSERT_EQ(goc_file_read(out, &n, 1), -EBADF);
+    ASSERT_EQ(goc_file_read(out, &n, 1), -ECANCELED);
     goc_cmd_free(c);
     return 0;
 }
@@ -253,7 +253,7 @@ static void feeder(void *arg)
         done += k;
     }
     ASSERT_EQ(goc_file_close(fd->f), 0);
-    ASSERT_EQ(goc_file_close(fd->f), -EBADF);
+    ASSERT_EQ(goc_file_close(fd->f), -ECANCELED);
     goc_waitgroup_done(&fd->wg);
 }
 
@@ -715,7 +715,8 @@ static int os_pipe_main(void *arg)
     ASSERT_EQ(goc_file_write(w, "x", 1), -EPIPE);
     ASSERT_EQ(goc_file_close(w), 0);
 
-    /* Close wakes a goroutine blocked reading: -EBADF. */
+    /* Close wakes a goroutine blocked reading: -ECANCELED, the closed
+     * error of files and connections alike. */
     ASSERT_EQ(goc_pipe(&r, &w), 0);
     blocked_read rj = {r, goc_chan_make(sizeof(int), 1)};
     ASSERT(rj.done != NULL);
@@ -727,7 +728,7 @@ static int os_pipe_main(void *arg)
     /* Woken by the close. (Its store after the read returns is not
      * ordered with close's return: read it through the channel.) */
     ASSERT(goc_chan_recv(rj.done, &err));
-    ASSERT_EQ(err, -EBADF);
+    ASSERT_EQ(err, -ECANCELED);
     goc_chan_free(rj.done);
     ASSERT_EQ(goc_file_close(w), 0);
 
@@ -835,6 +836,61 @@ GOC_TEST(proc_named_pipe_either_order)
 {
     goc_maxprocs(1); /* the open must not hold the only processor */
     return goc_main(fifo_main, NULL);
+}
+
+/* A read parked on a file (a named pipe opened with goc_file_open, a
+ * writer connected but silent) wakes with the closed error, -ECANCELED,
+ * when another goroutine closes the file; later calls get it at once;
+ * the descriptor is closed by then. */
+static int file_close_wakes_main(void *arg)
+{
+    (void)arg;
+    int fds = count_fds();
+    char dir[] = "/tmp/goc-fifo-XXXXXX";
+    ASSERT(mkdtemp(dir) != NULL);
+    char path[64];
+    snprintf(path, sizeof path, "%s/closefifo", dir);
+    ASSERT_EQ(mkfifo(path, 0644), 0);
+    goc_file *r, *w;
+    ASSERT_EQ(goc_file_open(&r, path, O_RDONLY, 0), 0);
+    ASSERT_EQ(goc_file_open(&w, path, O_WRONLY, 0), 0);
+    for (int k = 0; k < 2; k++) {
+        /* k == 0: the reader parks before the close; k == 1: the same
+         * on a file whose reader got data once (a drained edge). */
+        blocked_read rj = {r, goc_chan_make(sizeof(int), 1)};
+        ASSERT(rj.done != NULL);
+        if (k == 1) {
+            char c;
+            ASSERT_EQ(goc_file_write(w, "x", 1), 1);
+            ASSERT_EQ(goc_file_read(r, &c, 1), 1);
+        }
+        go(blocked_reader, &rj);
+        goc_sleep(20 * MS);
+        ASSERT_EQ(goc_chan_len(rj.done), 0); /* still parked */
+        if (k == 1) {
+            ASSERT_EQ(goc_file_close(r), 0);
+            int err = 0;
+            ASSERT(goc_chan_recv(rj.done, &err));
+            ASSERT_EQ(err, -ECANCELED);
+        } else {
+            /* Woken by a byte, as a control: the reader was parked. */
+            ASSERT_EQ(goc_file_write(w, "y", 1), 1);
+            int got = 0;
+            ASSERT(goc_chan_recv(rj.done, &got));
+            ASSERT_EQ(got, 1);
+        }
+        goc_chan_free(rj.done);
+    }
+    ASSERT_EQ(goc_file_close(w), 0);
+    unlink(path);
+    rmdir(dir);
+    ASSERT_EQ(count_fds(), fds);
+    return 0;
+}
+
+GOC_TEST(proc_file_close_wakes_parked_read)
+{
+    return goc_main(file_close_wakes_main, NULL);
 }
 
 /* ---- io.Pipe -------------------------------------------------------- */

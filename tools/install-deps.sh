@@ -1,13 +1,14 @@
 #!/bin/sh
 # install-deps.sh - install the Debian packages goc's build needs, once.
-#   tools/install-deps.sh          build + test needs (cc, cmake, make)
+#   tools/install-deps.sh          build + test needs (cc, cmake, make,
+#                                  clang-format for make check)
 #   tools/install-deps.sh bench    also Go (golang-go) and wrk for `make bench`
 #   tools/install-deps.sh package  also dpkg-dev (dpkg-shlibdeps), binutils
 #                                  (nm, readelf), libc6-dev (libc.a, for the
 #                                  static link) for `make deb`, package-test
 # Installs only what is missing; needs root (or sudo) only then.
 set -e
-need="gcc make cmake pkg-config"
+need="gcc make cmake pkg-config clang-format"
 case "${1:-}" in
     bench) need="$need golang-go wrk" ;;
     fuzz) need="$need clang" ;;

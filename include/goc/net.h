@@ -33,7 +33,9 @@
  * Errors are negative errno codes (goc_strerror names them):
  *   -ECANCELED  the connection or listener was closed while the call was
  *               in progress or before it started: Go's "use of closed
- *               network connection"; never end of file, never a timeout
+ *               network connection"; never end of file, never a timeout.
+ *               The one closed error of goc: files and pipes (proc.h)
+ *               return it too
  *   -ETIMEDOUT  a deadline or a dial timeout passed
  *   -EINVAL     an unknown network, a malformed address, an operation the
  *               network does not support

@@ -48,8 +48,15 @@
  * cannot watch) are read and written inside goc_syscall_begin/end, so a
  * slow disk costs a thread but never a processor. Concurrent reads on one
  * file are serialised, and so are concurrent writes (Go's fdMutex);
- * goc_file_close wakes goroutines blocked on the file (they get -EBADF)
- * and waits until they have left it before closing the descriptor.
+ * goc_file_close wakes goroutines blocked on the file (they get
+ * -ECANCELED) and waits until they have left it before closing the
+ * descriptor.
+ *
+ * The closed error: every call on a file that is closed, or whose close
+ * has begun, fails with -ECANCELED (Go's os.ErrClosed), the same code as
+ * a closed connection or listener (net.h): distinct from end of file (a
+ * read of 0), from a deadline (-ETIMEDOUT) and from the kernel's -EBADF
+ * (a descriptor that was never open).
  *
  * Named pipes (mkfifo) open without blocking the thread: opening the read
  * end returns at once, and a read before any writer came waits for one
@@ -177,13 +184,16 @@ GOC_EXTERN int goc_pipe(goc_file **r, goc_file **w);
 GOC_EXTERN int goc_file_open(goc_file **out, const char *path, int flags,
                              mode_t mode);
 /* Read up to n bytes: the count (> 0), 0 at end of file, or a negative
- * code (-EBADF once closed). Goroutine only. */
+ * code (-ECANCELED once closed). Goroutine only. */
 GOC_EXTERN ssize_t goc_file_read(goc_file *f, void *buf, size_t n);
 /* Write all n bytes (partial writes are continued): n, or a negative code
- * (-EPIPE when the reader has gone; SIGPIPE never kills). Goroutine only. */
+ * (-EPIPE when the reader has gone; SIGPIPE never kills; -ECANCELED once
+ * closed). Goroutine only. */
 GOC_EXTERN ssize_t goc_file_write(goc_file *f, const void *buf, size_t n);
-/* Close (waking goroutines blocked on f, which get -EBADF) and free f,
- * unless it belongs to a command. -EBADF if already closed. */
+/* Close (waking goroutines blocked on f, which get -ECANCELED) and free
+ * f, unless it belongs to a command. 0, close(2)'s error, or -ECANCELED
+ * if already closed (only a command's pipe may be closed twice: other
+ * files are freed by their close). */
 GOC_EXTERN int goc_file_close(goc_file *f);
 /* The descriptor (-1 once closed). As Go's File.Fd, this hands the
  * descriptor out (to a child through goc_cmd_set_*_fd, to a plain

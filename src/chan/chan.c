@@ -85,24 +85,9 @@ static void lock_revoke(goc__chan_lock *l, uintptr_t b)
     }
 }
 
-void goc__spinlock_slow(goc__spinlock *l)
+size_t goc__chan_elemsize(const goc_chan *c)
 {
-    for (;;) {
-        /* Spin on a plain load (no cache-line ping-pong) while the holder
-         * runs its short critical section... */
-        for (int i = 0; i < GOC__CHAN_LOCK_SPINS; i++) {
-            if (atomic_load_explicit(&l->state, memory_order_relaxed) == 0) {
-                uint32_t unlocked = 0;
-                if (atomic_compare_exchange_weak_explicit(
-                        &l->state, &unlocked, 1, memory_order_acquire,
-                        memory_order_relaxed))
-                    return;
-            }
-            goc__cpu_relax();
-        }
-        /* ...then let its thread run if the kernel preempted it. */
-        sched_yield();
-    }
+    return c->elemsize;
 }
 
 void goc__chan_lock_slow(goc__chan_lock *l)
@@ -128,8 +113,7 @@ void goc__chan_lock_slow(goc__chan_lock *l)
 void goc__chan_lock_bias(goc__chan_lock *l)
 {
     if (goc__lock_bias_allowed())
-        atomic_store_explicit(&l->bias, goc__p_token(),
-                              memory_order_relaxed);
+        atomic_store_explicit(&l->bias, goc__p_token(), memory_order_relaxed);
 }
 
 bool goc__chan_park_unlock(goc_g *g, void *lock)
@@ -216,8 +200,7 @@ void goc_chan_free(goc_chan *c)
  * non-blocking. Returns 1 sent, 1 | CHAN_PARKED sent after parking, 0
  * would block. c != NULL.
  */
-static goc_always_inline int chan_send(goc_chan *c, const void *elem,
-                                       goc_g *g)
+static goc_always_inline int chan_send(goc_chan *c, const void *elem, goc_g *g)
 {
     if (goc_unlikely(elem == NULL && c->elemsize != 0))
         goc_panic("goc_chan_send: NULL element for a channel of %zu-byte "

@@ -1,7 +1,7 @@
 /*
  * chan_internal.h - the channel's representation, shared by chan.c and
- * select.c, and what other modules (time, proc's signal delivery) may use.
- * Private: never installed.
+ * select.c. Private to the module: what other modules may use is
+ * chan_iface.h.
  *
  * Invariants (under c->lock):
  *  - Live waiters (plain ones, and select ones whose select is not yet
@@ -32,27 +32,17 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "chan/chan_iface.h"
 #include "chan/chan_layout.h"
 #include "goc/chan.h"
+#include "runtime/primitives.h"
 #include "runtime/runtime_internal.h"
 
 /* ---- the lock ------------------------------------------------------- */
 
 /*
- * goc__spinlock: a test-and-test-and-set spinlock.
- * Uncontended it costs one atomic read-modify-write to lock and a plain
- * release store to unlock (a futex mutex needs a second read-modify-write
- * to unlock, to learn whether to wake a sleeper; on the machines we
- * measure each one costs ~6 ns).
- * Critical sections are a few dozen instructions and are never held
- * across a park, so a waiter spins briefly, then yields its thread
- * (sched_yield) in case the holder's thread was descheduled. It may be
- * released by a different context than the one that acquired it
- * (goc__park's unlock function runs on the scheduler), which is why it
- * is not a pthread mutex. ThreadSanitizer sees its acquire/release
- * atomics. The timers' lock (time.c) is one.
- *
- * goc__chan_lock, the channel's, is that spinlock with a biased mode. A
+ * goc__chan_lock, the channel's, is the runtime's spinlock
+ * (runtime/primitives.h) with a biased mode. A
  * lock made while the runtime runs one processor (goc__chan_lock_bias)
  * belongs to that processor (goc__p_token): the goroutines it runs, on
  * whichever thread holds it, take the lock with no read-modify-write at
@@ -75,37 +65,15 @@
  * owner never writes held again (its first load of bias, being after the
  * fence, no longer matches).
  */
-typedef struct goc__spinlock {
-    _Atomic uint32_t state; /* 0 unlocked, 1 locked */
-} goc__spinlock;
-
-void goc__spinlock_slow(goc__spinlock *l);
-
-static inline void goc__spinlock_acquire(goc__spinlock *l)
-{
-    uint32_t unlocked = 0;
-    /* Pairs with the release store in goc__spinlock_release. */
-    if (goc_likely(atomic_compare_exchange_weak_explicit(
-            &l->state, &unlocked, 1, memory_order_acquire,
-            memory_order_relaxed)))
-        return;
-    goc__spinlock_slow(l);
-}
-
-static inline void goc__spinlock_release(goc__spinlock *l)
-{
-    atomic_store_explicit(&l->state, 0, memory_order_release);
-}
-
 #define GOC__BIAS_REVOKING ((uintptr_t)1)
 #define GOC__BIAS_REVOKED ((uintptr_t)2)
 #define GOC__BIAS_FLAGS ((uintptr_t)3)
 
 /* The channel's lock: the spinlock, or its biased mode. */
 typedef struct goc__chan_lock {
-    goc__spinlock plain;     /* plain mode */
-    _Atomic uint32_t held;   /* biased mode: 1 while the owner holds it */
-    _Atomic uintptr_t bias;  /* owner goc__p_token | GOC__BIAS_*, or 0 */
+    goc__spinlock plain;    /* plain mode */
+    _Atomic uint32_t held;  /* biased mode: 1 while the owner holds it */
+    _Atomic uintptr_t bias; /* owner goc__p_token | GOC__BIAS_*, or 0 */
 } goc__chan_lock;
 
 void goc__chan_lock_slow(goc__chan_lock *l);
@@ -250,7 +218,7 @@ struct goc_chan {
     goc__chan_lock lock;
     /* Set once under lock; read lock-free (seq_cst) by the fast paths. */
     _Atomic uint32_t closed;
-    bool is_timer;    /* a timer/ticker channel (len/cap read 0); immutable */
+    bool is_timer; /* a timer/ticker channel (len/cap read 0); immutable */
     /* Values in the buffer. Written under lock; read lock-free by fast
      * paths. */
     _Atomic size_t qcount;
@@ -265,8 +233,7 @@ struct goc_chan {
 
 #define GOC__CHAN_HDR ((sizeof(struct goc_chan) + 15) & ~(size_t)15)
 
-_Static_assert(offsetof(struct goc_chan, dataqsiz) ==
-                   GOC__CHAN_DATAQSIZ_OFFSET,
+_Static_assert(offsetof(struct goc_chan, dataqsiz) == GOC__CHAN_DATAQSIZ_OFFSET,
                "chan_layout.h is out of date");
 
 static inline void *goc__chan_slot(goc_chan *c, size_t i)
@@ -401,29 +368,5 @@ void goc__chan_block_forever(const char *reason) __attribute__((noreturn));
  * does the same). g: the caller when !nonblock. Returns 0 done, 1 done
  * after parking, -1 would block (nonblock). */
 int goc__chan_select1(goc_case *cs, bool nonblock, goc_g *g);
-
-/* ---- for other modules ---------------------------------------------- */
-
-/*
- * Non-blocking send (Go's `select { case c <- v: default: }`): true if
- * *elem was handed to a waiting receiver or buffered, false if c is NULL
- * or the send would block. Panics on a closed channel, as Go does. Usable
- * from any thread: a goroutine, a timer function on the scheduler, a
- * signal-delivery thread. Never blocks, never allocates.
- */
-bool goc__chan_try_send(goc_chan *c, const void *elem);
-
-/* Non-blocking receive (Go's `select { case v, ok := <-c: default: }`):
- * 1 received (*elem filled), 0 closed and drained (*elem zeroed), -1
- * would block (or c is NULL). elem may be NULL. Any thread. */
-int goc__chan_try_recv(goc_chan *c, void *elem);
-
-/* Channel for a timer or ticker, capacity 1, len/cap reporting 0 (Go
- * 1.23), placed in goc__chan_timer_size() bytes of the caller's memory
- * (16-byte aligned; the caller frees it, not goc_chan_free). */
-size_t goc__chan_timer_size(size_t elem_size);
-goc_chan *goc__chan_init_timer(void *mem, size_t elem_size);
-/* Discard every buffered value; true if there was one. Any thread. */
-bool goc__chan_drain(goc_chan *c);
 
 #endif

@@ -274,7 +274,7 @@ static inline int try_case_alone(goc_case *cs)
  * first. When neither looked ready, or the one that did was taken
  * meanwhile, the general path looks again with every lock held. */
 static __attribute__((noinline)) select_ret select2(goc_case *cases,
-                                                     bool nonblock, goc_g *g)
+                                                    bool nonblock, goc_g *g)
 {
     check_case(&cases[0]);
     check_case(&cases[1]);
@@ -311,8 +311,8 @@ static goc_always_inline select_ret select_cases(goc_case *cases, size_t n,
 /* The blocking select, entered through its stub (GOC__BLOCKING) so that
  * its return after a park is predicted; the non-blocking one stays a
  * plain function: it never parks, and the stub would cost it a third. */
-__attribute__((visibility("hidden"))) int
-goc__select_blocking(goc_case *cases, size_t n);
+__attribute__((visibility("hidden"))) int goc__select_blocking(goc_case *cases,
+                                                               size_t n);
 
 GOC__BLOCKING(int, goc__select_blocking)(goc_case *cases, size_t n)
 {

@@ -52,30 +52,27 @@
  * empty; a waiter bumps nuw, samples `evgen`, checks the descriptor's
  * level with poll(2), and enqueues only if no event came in between.
  *
- * Recycling, and why the sequence number is not in the epoll data
- * ---------------------------------------------------------------
+ * Recycling, and why the sequence number is not in the event's data
+ * -----------------------------------------------------------------
  * The poller thread reads a batch of events, then calls ready() for each.
  * An event read just before another thread closed the descriptor is still
  * in that batch: Go tags epoll's data word with the pollDesc's fdseq and
- * drops events whose tag is old. Here the data word must be a
- * goc__pollable pointer (the runtime calls through it), so there is no
- * room for a tag. Instead a closed descriptor is recycled only after the
- * poller has passed a barrier: every close unregisters (EPOLL_CTL_DEL)
+ * drops events whose tag is old. Here the data word is a goc__pollable
+ * pointer (poller.h), so there is no room for a tag. Instead a closed
+ * descriptor is recycled only after the poller has passed a barrier
+ * (goc__poller_barrier): every close unregisters (goc__poller_close)
  * before it retires the struct, and a retired struct becomes reusable two
- * poller rounds later. Rounds are marked by a private eventfd registered
- * EPOLLOUT|EPOLLONESHOT: re-arming it (EPOLL_CTL_MOD) makes the next
- * epoll_wait return it. Its handler frees the structs retired before the
- * previous round ("grace") and moves those retired since into grace. The
- * runtime runs at most one poller at a time (goc__sc.polling) and
- * dispatches a batch completely before reading the next, so when the
- * handler runs, any batch read before a grace struct's DEL has been
- * dispatched, and no later batch can contain it: an old registration's
- * event can never reach a new owner. Each registration still gets a
- * sequence number (pd->seq), for tests and diagnostics.
+ * barriers later. The barrier's handler frees the structs retired before
+ * the previous barrier ("grace") and moves those retired since into
+ * grace. A barrier fires only after every event read before it was asked
+ * for has been dispatched, so when the handler runs, any batch read before
+ * a grace struct's unregistration has been dispatched, and no later batch
+ * can contain it: an old registration's event can never reach a new
+ * owner. Each registration still gets a sequence number (pd->seq), for
+ * tests and diagnostics.
  * Rejected: a few tokens per struct used in turn (only makes misdelivery
  * unlikely); tagging the pointer (needs the runtime's dispatch changed).
- * Limits: one eventfd per process, created at the first close and never
- * closed; structs retired while nothing polls wait for the next poll.
+ * Limits: structs retired while nothing polls wait for the next poll.
  *
  * Invariants: pd memory is never freed (so a late timer or event always
  * lands on a goc__pollfd); a struct on the free list has no registration,
@@ -83,9 +80,10 @@
  * pd->in_table, and only the table's pd may DEL or close that fd number.
  *
  * Lock order: tab.lock -> pd->lock -> a timer heap's lock (timer.c);
- * a sema's lock and cache.lock are leaves. pd->lock and the sema locks
- * are spinlocks because goc__park releases them on g0 after the switch,
- * possibly in another context than the one that took them.
+ * a sema's lock and cache.lock are leaves. pd->lock and the semaphores
+ * are the runtime's (runtime/primitives.h): spinlocks, because goc__park
+ * releases them after the switch, in another context than the one that
+ * took them.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -96,110 +94,21 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "netpoll/pollfd.h"
-#include "runtime/config.h"
+#include "runtime/primitives.h"
 #include "runtime/runtime_internal.h"
 
-#define POLL_EVENTS (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI | EPOLLET)
-#define EV_READ (EPOLLIN | EPOLLRDHUP | EPOLLPRI | EPOLLHUP | EPOLLERR)
-#define EV_WRITE (EPOLLOUT | EPOLLHUP | EPOLLERR)
+#define POLL_EVENTS (GOC__POLL_READ | GOC__POLL_WRITE)
+#define EV_READ                                                                \
+    (GOC__POLL_READ | GOC__POLL_RDHUP | GOC__POLL_PRI | GOC__POLL_HUP |        \
+     GOC__POLL_ERR)
+#define EV_WRITE (GOC__POLL_WRITE | GOC__POLL_HUP | GOC__POLL_ERR)
 /* A barrier armed this long ago without firing is armed again (it may
- * have been lost with the epoll instance of an earlier goc_main). */
+ * have been lost with the poller instance of an earlier goc_main). */
 #define BARRIER_REARM_NS (50 * GOC_MILLISECOND)
-
-/* ---- spinlock ------------------------------------------------------- */
-
-/* Test-and-test-and-set; critical sections are a few dozen instructions
- * (the owner's thread may be preempted: then yield the CPU to it). */
-typedef struct pd_spin {
-    _Atomic uint32_t state;
-} pd_spin;
-
-static void spin_lock(pd_spin *l)
-{
-    for (;;) {
-        uint32_t unlocked = 0;
-        /* Pairs with the release store in spin_unlock. */
-        if (atomic_compare_exchange_weak_explicit(&l->state, &unlocked, 1,
-                                                  memory_order_acquire,
-                                                  memory_order_relaxed))
-            return;
-        for (int i = 0; i < 128; i++) {
-            if (atomic_load_explicit(&l->state, memory_order_relaxed) == 0)
-                break;
-            goc__cpu_relax();
-        }
-        if (atomic_load_explicit(&l->state, memory_order_relaxed) != 0)
-            sched_yield();
-    }
-}
-
-static void spin_unlock(pd_spin *l)
-{
-    atomic_store_explicit(&l->state, 0, memory_order_release);
-}
-
-/* goc__park unlock function: release the spinlock once off the stack. */
-static bool spin_park_unlock(goc_g *g, void *arg)
-{
-    (void)g;
-    spin_unlock(arg);
-    return true;
-}
-
-/* ---- semaphore (Go's runtime_Semacquire/Semrelease) ----------------- */
-
-typedef struct pd_semw {
-    goc_g *g;
-    struct pd_semw *next;
-} pd_semw;
-
-typedef struct pd_sema {
-    pd_spin lock;
-    uint32_t count;       /* units available (lock) */
-    pd_semw *head, *tail; /* FIFO of parked acquirers (lock) */
-} pd_sema;
-
-static void sema_acquire(pd_sema *s)
-{
-    spin_lock(&s->lock);
-    if (s->count > 0) {
-        s->count--;
-        spin_unlock(&s->lock);
-        return;
-    }
-    pd_semw w = {.g = goc__getg(), .next = NULL};
-    if (s->tail)
-        s->tail->next = &w;
-    else
-        s->head = &w;
-    s->tail = &w;
-    /* The releaser dequeues w and hands its unit over directly. */
-    goc__park(spin_park_unlock, &s->lock, "semacquire");
-}
-
-static void sema_release(pd_sema *s)
-{
-    spin_lock(&s->lock);
-    pd_semw *w = s->head;
-    goc_g *g = NULL;
-    if (w) {
-        s->head = w->next;
-        if (!s->head)
-            s->tail = NULL;
-        g = w->g; /* w lives on g's stack: read before g can run */
-    } else {
-        s->count++;
-    }
-    spin_unlock(&s->lock);
-    if (g)
-        goc__ready(g);
-}
 
 /* ---- the descriptor ------------------------------------------------- */
 
@@ -229,9 +138,10 @@ typedef struct pd_uwait {
 } pd_uwait;
 
 struct goc__pollfd {
-    goc__pollable pollable;  /* first: epoll's data.ptr is &pd->pollable */
+    goc__pollable pollable;  /* first: the poller's data is &pd->pollable */
     int fd;                  /* set before registration; fixed after */
     int kind;                /* KIND_*; fixed while registered */
+    bool polled;             /* registered with the poller; fixed */
     uint64_t seq;            /* registration number (bumped on reuse) */
     _Atomic uintptr_t rg;    /* read slot: PD_* or a goc_g * (atomic) */
     _Atomic uintptr_t wg;    /* write slot */
@@ -243,10 +153,10 @@ struct goc__pollfd {
                                 will announce, so "drained" is not trusted
                                 any more; sticky (atomic) */
     _Atomic uint64_t mu;     /* fdMutex state (atomic) */
-    pd_sema rsema, wsema;    /* parked readers / writers (fdMutex) */
-    pd_sema csema;           /* close waits here for destroy */
+    goc__sema rsema, wsema;  /* parked readers / writers (fdMutex) */
+    goc__sema csema;         /* close waits here for destroy */
     int close_err;           /* close(2)'s result; destroy, before csema */
-    pd_spin lock;            /* protects the fields down to utail */
+    goc__spinlock lock;      /* protects the fields down to utail */
     bool closing;            /* evicted: no new waits */
     int uerr;                /* what evicted user waiters get */
     int64_t rd, wd;          /* deadlines: 0 none, -1 expired, else when */
@@ -279,11 +189,9 @@ static struct {
     goc__pollfd *retired, *retired_tail; /* closed since the last one */
     bool armed;                          /* a barrier event is on its way */
     int64_t armed_at;
-    int efd; /* the barrier's eventfd, or -1 */
     goc__pollable barrier;
 } cache = {
     .lock = PTHREAD_MUTEX_INITIALIZER,
-    .efd = -1,
     .barrier = {barrier_ready},
 };
 
@@ -291,15 +199,10 @@ static struct {
     _Atomic uint64_t allocated, reused, stale, barriers;
 } stats;
 
-/* Arm the barrier: the next epoll_wait returns the eventfd once. */
-static void barrier_trigger(int efd)
+/* Arm the barrier: a later poll calls barrier_ready (poller.h). */
+static void barrier_trigger(void)
 {
-    int err = goc__netpoll_ctl(efd, EPOLL_CTL_MOD, EPOLLOUT | EPOLLONESHOT,
-                               &cache.barrier);
-    if (err == -ENOENT) /* first use in this goc_main's epoll instance */
-        err = goc__netpoll_ctl(efd, EPOLL_CTL_ADD, EPOLLOUT | EPOLLONESHOT,
-                               &cache.barrier);
-    if (err != 0 && err != -EEXIST) {
+    if (goc__poller_barrier(&cache.barrier) != 0) {
         pthread_mutex_lock(&cache.lock);
         cache.armed = false; /* try again at the next close */
         pthread_mutex_unlock(&cache.lock);
@@ -321,19 +224,19 @@ static void barrier_ready(goc__pollable *p, uint32_t ev, goc__glist *wake)
     cache.armed = again;
     if (again)
         cache.armed_at = goc_nanotime();
-    int efd = cache.efd;
     pthread_mutex_unlock(&cache.lock);
     atomic_fetch_add_explicit(&stats.barriers, 1, memory_order_relaxed);
     if (again)
-        barrier_trigger(efd);
+        barrier_trigger();
 }
 
 static void pd_reset(goc__pollfd *pd, int fd, int kind)
 {
     /* Under pd->lock: a stale deadline firing may still take it. */
-    spin_lock(&pd->lock);
+    goc__spinlock_acquire(&pd->lock);
     pd->fd = fd;
     pd->kind = kind;
+    pd->polled = true;
     pd->seq++;
     atomic_store(&pd->rg, PD_NIL);
     atomic_store(&pd->wg, PD_NIL);
@@ -341,7 +244,9 @@ static void pd_reset(goc__pollfd *pd, int fd, int kind)
     atomic_store(&pd->nodrain, false);
     atomic_store(&pd->mu, 0);
     GOC_ASSERT(!pd->rsema.head && !pd->wsema.head && !pd->csema.head);
-    pd->rsema.count = pd->wsema.count = pd->csema.count = 0;
+    atomic_store(&pd->rsema.count, 0);
+    atomic_store(&pd->wsema.count, 0);
+    atomic_store(&pd->csema.count, 0);
     pd->close_err = 0;
     pd->closing = false;
     pd->uerr = 0;
@@ -353,7 +258,7 @@ static void pd_reset(goc__pollfd *pd, int fd, int kind)
     pd->in_table = false;
     pd->leak = false;
     pd->link = NULL;
-    spin_unlock(&pd->lock);
+    goc__spinlock_release(&pd->lock);
 }
 
 static goc__pollfd *pd_alloc(int fd, int kind)
@@ -404,18 +309,14 @@ static void pd_retire(goc__pollfd *pd)
     else
         cache.retired = pd;
     cache.retired_tail = pd;
-    if (cache.efd < 0)
-        cache.efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    bool trigger = cache.efd >= 0 &&
-                   (!cache.armed || now - cache.armed_at > BARRIER_REARM_NS);
+    bool trigger = !cache.armed || now - cache.armed_at > BARRIER_REARM_NS;
     if (trigger) {
         cache.armed = true;
         cache.armed_at = now;
     }
-    int efd = cache.efd;
     pthread_mutex_unlock(&cache.lock);
     if (trigger)
-        barrier_trigger(efd);
+        barrier_trigger();
 }
 
 /* ---- the table: descriptor number -> goc__pollfd -------------------- */
@@ -592,7 +493,8 @@ static void pd_ready(goc__pollable *p, uint32_t ev, goc__glist *wake)
         atomic_fetch_add_explicit(&stats.stale, 1, memory_order_relaxed);
         return;
     }
-    if (goc_unlikely(ev & (EPOLLPRI | EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
+    if (goc_unlikely(ev & (GOC__POLL_PRI | GOC__POLL_RDHUP | GOC__POLL_HUP |
+                           GOC__POLL_ERR)))
         atomic_store(&pd->nodrain, true); /* before the slot: see below */
     if (ev & EV_READ) {
         goc_g *g = pd_unblock(&pd->rg, true);
@@ -617,9 +519,9 @@ static void pd_ready(goc__pollable *p, uint32_t ev, goc__glist *wake)
         /* Tells a waiter between its level check and its enqueue. */
         atomic_fetch_add(&pd->evgen, 1);
         pd_uwait *list = NULL;
-        spin_lock(&pd->lock);
+        goc__spinlock_acquire(&pd->lock);
         uwait_take(pd, &list, m, 0, 0);
-        spin_unlock(&pd->lock);
+        goc__spinlock_release(&pd->lock);
         while (list) {
             pd_uwait *next = list->next;
             goc__glist_push(wake, list->g);
@@ -642,15 +544,15 @@ static void pd_deadline_fire(goc__pollfd *pd, int mode, uint64_t seq)
 {
     goc__timer *t = mode == GOC__POLL_READ ? &pd->rt : &pd->wt;
     int64_t *d = mode == GOC__POLL_READ ? &pd->rd : &pd->wd;
-    spin_lock(&pd->lock);
+    goc__spinlock_acquire(&pd->lock);
     if (seq != atomic_load(&t->seq) || *d <= 0 || pd->closing) {
-        spin_unlock(&pd->lock);
+        goc__spinlock_release(&pd->lock);
         return;
     }
     *d = -1;
     publish_info(pd);
     goc_g *g = pd_unblock(slot_of(pd, mode), false);
-    spin_unlock(&pd->lock);
+    goc__spinlock_release(&pd->lock);
     ready_g(g);
 }
 
@@ -671,9 +573,9 @@ int goc__pollfd_set_deadline(goc__pollfd *pd, int mode, int64_t t)
     int64_t d = t;
     if (t < 0 || (t > 0 && t != INT64_MAX && t <= goc_nanotime()))
         d = -1;
-    spin_lock(&pd->lock);
+    goc__spinlock_acquire(&pd->lock);
     if (pd->closing) {
-        spin_unlock(&pd->lock);
+        goc__spinlock_release(&pd->lock);
         return -ECANCELED;
     }
     if (mode & GOC__POLL_READ) {
@@ -690,7 +592,7 @@ int goc__pollfd_set_deadline(goc__pollfd *pd, int mode, int64_t t)
         rg = pd_unblock(&pd->rg, false);
     if (pd->wd < 0)
         wg = pd_unblock(&pd->wg, false);
-    spin_unlock(&pd->lock);
+    goc__spinlock_release(&pd->lock);
     ready_g(rg);
     ready_g(wg);
     return 0;
@@ -700,7 +602,7 @@ int goc__pollfd_set_deadline(goc__pollfd *pd, int mode, int64_t t)
 static void pd_evict(goc__pollfd *pd, int uerr)
 {
     pd_uwait *list = NULL;
-    spin_lock(&pd->lock);
+    goc__spinlock_acquire(&pd->lock);
     pd->closing = true;
     pd->uerr = uerr;
     publish_info(pd);
@@ -709,7 +611,7 @@ static void pd_evict(goc__pollfd *pd, int uerr)
     uwait_take(pd, &list, 0, 0, uerr);
     goc_g *rg = pd_unblock(&pd->rg, false);
     goc_g *wg = pd_unblock(&pd->wg, false);
-    spin_unlock(&pd->lock);
+    goc__spinlock_release(&pd->lock);
     ready_g(rg);
     ready_g(wg);
     uwait_wake_list(list);
@@ -838,9 +740,9 @@ static void pd_uwait_fire(void *arg, uint64_t seq, int64_t now)
     goc__pollfd *pd = arg;
     (void)seq; /* whoever's deadline has passed is due, stale or not */
     pd_uwait *list = NULL;
-    spin_lock(&pd->lock);
+    goc__spinlock_acquire(&pd->lock);
     uwait_take(pd, &list, 0, now, 0);
-    spin_unlock(&pd->lock);
+    goc__spinlock_release(&pd->lock);
     uwait_wake_list(list);
 }
 
@@ -867,14 +769,15 @@ static int pd_uwait_block(goc__pollfd *pd, pd_uwait *w, int level_fd)
             res = w->mask ? -ETIMEDOUT : 0;
             break;
         }
-        spin_lock(&pd->lock);
+        goc__spinlock_acquire(&pd->lock);
         if (pd->closing) {
             res = pd->uerr;
-            spin_unlock(&pd->lock);
+            goc__spinlock_release(&pd->lock);
             break;
         }
         if (atomic_load(&pd->evgen) != gen) {
-            spin_unlock(&pd->lock); /* an event slipped in: look again */
+            goc__spinlock_release(
+                &pd->lock); /* an event slipped in: look again */
             continue;
         }
         if (pd->utail)
@@ -886,7 +789,7 @@ static int pd_uwait_block(goc__pollfd *pd, pd_uwait *w, int level_fd)
         if (w->deadline)
             goc__timer_add(&w->timer, w->deadline, 0);
         goc__netpoll_waiters_add(1);
-        goc__park(spin_park_unlock, &pd->lock, "IO wait");
+        goc__park(goc__spin_park_unlock, &pd->lock, "IO wait");
         goc__netpoll_waiters_add(-1);
         /* The waker unlinked w and set w->result. */
         if (w->deadline)
@@ -941,11 +844,11 @@ static bool mu_incref_and_close(goc__pollfd *pd)
             /* Wake every lock waiter: they will see the closed bit. */
             while (old & MU_RMASK) {
                 old -= MU_RWAIT;
-                sema_release(&pd->rsema);
+                goc__sema_release(&pd->rsema, false);
             }
             while (old & MU_WMASK) {
                 old -= MU_WWAIT;
-                sema_release(&pd->wsema);
+                goc__sema_release(&pd->wsema, false);
             }
             return true;
         }
@@ -970,7 +873,7 @@ static bool mu_rwlock(goc__pollfd *pd, bool read)
     uint64_t bit = read ? MU_RLOCK : MU_WLOCK;
     uint64_t wait = read ? MU_RWAIT : MU_WWAIT;
     uint64_t mask = read ? MU_RMASK : MU_WMASK;
-    pd_sema *sema = read ? &pd->rsema : &pd->wsema;
+    goc__sema *sema = read ? &pd->rsema : &pd->wsema;
     uint64_t old = atomic_load(&pd->mu);
     for (;;) {
         if (old & MU_CLOSED)
@@ -988,7 +891,7 @@ static bool mu_rwlock(goc__pollfd *pd, bool read)
         if (atomic_compare_exchange_weak(&pd->mu, &old, nv)) {
             if ((old & bit) == 0)
                 return true;
-            sema_acquire(sema);
+            goc__sema_acquire(sema, false, "semacquire", "goc__pollfd_lock");
             /* The releaser subtracted our wait count. */
             old = atomic_load(&pd->mu);
         }
@@ -1001,7 +904,7 @@ static bool mu_rwunlock(goc__pollfd *pd, bool read)
     uint64_t bit = read ? MU_RLOCK : MU_WLOCK;
     uint64_t wait = read ? MU_RWAIT : MU_WWAIT;
     uint64_t mask = read ? MU_RMASK : MU_WMASK;
-    pd_sema *sema = read ? &pd->rsema : &pd->wsema;
+    goc__sema *sema = read ? &pd->rsema : &pd->wsema;
     uint64_t old = atomic_load(&pd->mu);
     for (;;) {
         if ((old & bit) == 0 || (old & MU_REF_MASK) == 0)
@@ -1013,7 +916,7 @@ static bool mu_rwunlock(goc__pollfd *pd, bool read)
             nv -= wait;
         if (atomic_compare_exchange_weak(&pd->mu, &old, nv)) {
             if (old & mask)
-                sema_release(sema);
+                goc__sema_release(sema, false);
             return (nv & (MU_CLOSED | MU_REF_MASK)) == MU_CLOSED;
         }
     }
@@ -1033,11 +936,12 @@ static void pd_destroy(goc__pollfd *pd)
     if (mine) {
         /* Explicitly: a forked child may share the open file, which would
          * keep the registration (and its events) alive past close. */
-        goc__netpoll_ctl(pd->fd, EPOLL_CTL_DEL, 0, NULL);
+        if (pd->polled)
+            goc__poller_close(pd->fd);
         err = close(pd->fd) == 0 || errno == EINTR ? 0 : -errno;
     }
     pd->close_err = err;
-    sema_release(&pd->csema);
+    goc__sema_release(&pd->csema, false);
 }
 
 int goc__pollfd_incref(goc__pollfd *pd)
@@ -1064,20 +968,21 @@ void goc__pollfd_unlock(goc__pollfd *pd, int mode)
 
 /* ---- open and close ------------------------------------------------- */
 
-int goc__pollfd_open(int fd, goc__pollfd **out)
+static int pd_open(int fd, bool poll, goc__pollfd **out)
 {
     if (fd < 0)
         return -EBADF;
     goc__pollfd *pd = pd_alloc(fd, KIND_OWNED);
     if (!pd)
         return -ENOMEM;
+    pd->polled = poll; /* nobody else sees pd yet */
     pthread_mutex_lock(&tab.lock);
     if (!tab_reserve(fd)) {
         pthread_mutex_unlock(&tab.lock);
         pd_free_unregistered(pd);
         return -ENOMEM;
     }
-    int err = goc__netpoll_ctl(fd, EPOLL_CTL_ADD, POLL_EVENTS, &pd->pollable);
+    int err = poll ? goc__poller_open(fd, POLL_EVENTS, &pd->pollable) : 0;
     if (err) {
         pthread_mutex_unlock(&tab.lock);
         pd_free_unregistered(pd);
@@ -1093,6 +998,21 @@ int goc__pollfd_open(int fd, goc__pollfd **out)
     return 0;
 }
 
+int goc__pollfd_open(int fd, goc__pollfd **out)
+{
+    return pd_open(fd, true, out);
+}
+
+int goc__pollfd_open_unpolled(int fd, goc__pollfd **out)
+{
+    return pd_open(fd, false, out);
+}
+
+bool goc__pollfd_polled(const goc__pollfd *pd)
+{
+    return pd->polled;
+}
+
 int goc__pollfd_fd(const goc__pollfd *pd)
 {
     return pd->fd;
@@ -1100,14 +1020,18 @@ int goc__pollfd_fd(const goc__pollfd *pd)
 
 int goc__pollfd_close(goc__pollfd *pd)
 {
-    goc__require_g("goc__pollfd_close");
     if (!mu_incref_and_close(pd))
         return -ECANCELED;
     pd_evict(pd, -ECANCELED);
     if (mu_decref(pd))
         pd_destroy(pd);
     /* Wait for whoever drops the last reference to close the fd. */
-    sema_acquire(&pd->csema);
+    if (goc__getg()) {
+        goc__sema_acquire(&pd->csema, false, "semacquire", "goc__pollfd_close");
+    } else {
+        while (!goc__sema_tryacquire(&pd->csema))
+            sched_yield();
+    }
     return pd->close_err;
 }
 
@@ -1181,7 +1105,7 @@ out:
 /* ---- goc_wait_fd ---------------------------------------------------- */
 
 /* Find or create the descriptor goc_wait_fd(fd) waits on, holding a use
- * of it. 0, 1 (epoll refuses fd: always ready), or a negative code. */
+ * of it. 0, 1 (the poller refuses fd: always ready), or a negative code. */
 static int user_acquire(int fd, goc__pollfd **out)
 {
     pthread_mutex_lock(&tab.lock);
@@ -1198,8 +1122,7 @@ static int user_acquire(int fd, goc__pollfd **out)
     if (pd) {
         /* Shared with other waiters: is it still the same open file?
          * (MOD finds the registration by file and number.) */
-        if (goc__netpoll_ctl(fd, EPOLL_CTL_MOD, POLL_EVENTS, &pd->pollable) ==
-            0) {
+        if (goc__poller_arm(fd, POLL_EVENTS, &pd->pollable) == 0) {
             pd->users++;
             pthread_mutex_unlock(&tab.lock);
             *out = pd;
@@ -1216,7 +1139,7 @@ static int user_acquire(int fd, goc__pollfd **out)
         pthread_mutex_unlock(&tab.lock);
         return -ENOMEM;
     }
-    int err = goc__netpoll_ctl(fd, EPOLL_CTL_ADD, POLL_EVENTS, &pd->pollable);
+    int err = goc__poller_open(fd, POLL_EVENTS, &pd->pollable);
     if (err) {
         pthread_mutex_unlock(&tab.lock);
         pd_free_unregistered(pd);
@@ -1242,11 +1165,11 @@ static void user_release(goc__pollfd *pd)
         tab.v[pd->fd] = NULL;
         pd->in_table = false;
         /* Mark it closed: an event already read for it is dropped. */
-        spin_lock(&pd->lock);
+        goc__spinlock_acquire(&pd->lock);
         pd->closing = true;
         publish_info(pd);
-        spin_unlock(&pd->lock);
-        goc__netpoll_ctl(pd->fd, EPOLL_CTL_DEL, 0, NULL);
+        goc__spinlock_release(&pd->lock);
+        goc__poller_close(pd->fd);
     }
     pthread_mutex_unlock(&tab.lock);
     if (last)

@@ -5,9 +5,8 @@
  * is its public door for other descriptors.
  *
  * A goc__pollfd owns one non-blocking descriptor registered ONCE with the
- * runtime's epoll instance, edge-triggered for both directions
- * (EPOLLIN|EPOLLOUT|EPOLLRDHUP|EPOLLPRI|EPOLLET). An operation follows Go's
- * shape:
+ * runtime's poller (poller.h), edge-triggered for both directions. An operation
+ * follows Go's shape:
  *
  *     if ((err = goc__pollfd_lock(pd, GOC__POLL_READ)) < 0) return err;
  *     if ((err = goc__pollfd_prepare(pd, GOC__POLL_READ)) < 0) goto out;
@@ -52,17 +51,29 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-/* Directions (the values of net.h's GOC_READ and GOC_WRITE). */
-enum { GOC__POLL_READ = 1, GOC__POLL_WRITE = 2 };
+#include "netpoll/poller.h"
+
+/* Directions: GOC__POLL_READ and GOC__POLL_WRITE (poller.h), the values
+ * of net.h's GOC_READ and GOC_WRITE. */
 
 typedef struct goc__pollfd goc__pollfd;
 
 /* Register fd (which the caller made non-blocking and close-on-exec) with
  * the poller and take ownership of it: on success goc__pollfd_close()
- * closes it. 0, -ENOMEM, or epoll_ctl's code (-EPERM for a descriptor
- * epoll refuses, such as a regular file); on failure fd stays the
- * caller's. Any goroutine. */
+ * closes it. 0, -ENOMEM, or goc__poller_open's code (-EPERM for a
+ * descriptor the poller refuses, such as a regular file); on failure fd stays
+ * the caller's. Any goroutine. */
 int goc__pollfd_open(int fd, goc__pollfd **out);
+
+/* A descriptor the poller cannot watch (a regular file; one handed to a
+ * child in blocking mode): references, direction locks, close and its
+ * table entry as for any pollfd, but no registration, so the caller does
+ * its I/O in blocking mode inside goc_syscall_begin/end and never calls
+ * goc__pollfd_wait/prepare_drained/sleep on it (Go's FD with pollable
+ * false). 0, -ENOMEM or -EBADF. Any goroutine. */
+int goc__pollfd_open_unpolled(int fd, goc__pollfd **out);
+/* Whether pd is registered with the poller (fixed at open). */
+bool goc__pollfd_polled(const goc__pollfd *pd);
 
 /* The descriptor. Valid while the caller holds a reference (an operation
  * in progress, goc__pollfd_incref) or owns pd. */
@@ -92,7 +103,7 @@ int goc__pollfd_prepare(goc__pollfd *pd, int mode);
  * (try it), or when the descriptor ever reported a hang-up, an error or
  * urgent data (a short read may leave those behind); -ETIMEDOUT or
  * -ECANCELED as prepare. Sound because prepare forgets readiness before
- * each first syscall, and with EPOLLET every arrival after a harvest
+ * each first syscall, and edge-triggered every arrival after a harvest
  * queues a new edge. */
 int goc__pollfd_prepare_drained(goc__pollfd *pd, int mode);
 
@@ -114,10 +125,10 @@ int goc__pollfd_sleep(goc__pollfd *pd, int64_t until);
 int goc__pollfd_set_deadline(goc__pollfd *pd, int mode, int64_t t);
 
 /* Close (see Lifetime above). Returns close(2)'s result: 0 or a negative
- * code; -ECANCELED if close had already been called. May park. Afterwards
- * every call on pd fails with -ECANCELED without touching the old fd
- * number, until the owner gives pd back with goc__pollfd_free. Goroutine
- * only. */
+ * code; -ECANCELED if close had already been called. May park (a plain
+ * thread yields its CPU instead). Afterwards every call on pd fails with
+ * -ECANCELED without touching the old fd number, until the owner gives pd
+ * back with goc__pollfd_free. Any goroutine or thread. */
 int goc__pollfd_close(goc__pollfd *pd);
 
 /* Give a closed pd back for reuse. The owner guarantees that no call on

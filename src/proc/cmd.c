@@ -69,11 +69,11 @@ struct goc_cmd {
     int child_end[3];  /* child's ends of those pipes until start */
     int state;         /* CMD_*; owner */
     pid_t pid;         /* set at start */
-    goc__pfd *pd;      /* waited on for the exit (pidfd or SIGCHLD) */
+    goc__pollfd *pd;   /* owns the pidfd, if any: waited on for the exit */
     goc__chld_watch watch;
     bool watching;      /* SIGCHLD fallback in use */
     pthread_mutex_t mu; /* guards pidfd, reaped */
-    int pidfd;          /* -1: none or closed */
+    int pidfd;          /* pd's descriptor, for signals; -1 once reaped */
     bool reaped;
     int status;
 };
@@ -360,24 +360,20 @@ static int setup_reap(goc_cmd *c)
     if (!atomic_load(&goc__proc_no_pidfd)) {
         int pidfd = (int)syscall(SYS_pidfd_open, c->pid, 0);
         if (pidfd >= 0) {
-            goc__pfd *pd = goc__pfd_alloc(pidfd);
-            if (pd && goc__pfd_register(pd) == 0) {
-                c->pd = pd;
+            if (goc__pollfd_open(pidfd, &c->pd) == 0) {
                 c->pidfd = pidfd;
                 return 0;
             }
-            goc__pfd_free(pd);
             close(pidfd);
         }
     }
-    c->pd = goc__pfd_alloc(-1);
-    if (!c->pd)
+    c->watch.ch = goc_chan_make(sizeof(int), 1);
+    if (!c->watch.ch)
         return -ENOMEM;
-    c->watch.pd = c->pd;
     int err = goc__sig_chld_watch(&c->watch);
     if (err) {
-        goc__pfd_free(c->pd);
-        c->pd = NULL;
+        goc_chan_free(c->watch.ch);
+        c->watch.ch = NULL;
         return err;
     }
     c->watching = true;
@@ -392,7 +388,7 @@ static void close_pipes(goc_cmd *c)
             c->child_end[i] = -1;
         }
         if (c->pipe[i])
-            goc_file_close(c->pipe[i]); /* -EBADF if closed already */
+            goc_file_close(c->pipe[i]); /* -ECANCELED if closed already */
     }
 }
 
@@ -427,12 +423,7 @@ static int try_reap(goc_cmd *c, int *st)
     }
     if (ret) {
         c->reaped = true;
-        if (c->pidfd >= 0) {
-            goc__pfd_free(c->pd);
-            close(c->pidfd);
-            c->pidfd = -1;
-            c->pd = NULL;
-        }
+        c->pidfd = -1; /* goc_cmd_signal stops here; closed by drop_reap */
     }
     pthread_mutex_unlock(&c->mu);
     return ret;
@@ -477,20 +468,56 @@ int goc_cmd_start(goc_cmd *c)
     return 0;
 }
 
+/* Stop watching for the exit: close the pidfd, or leave the SIGCHLD
+ * watchers. Nothing else uses either any more (goc_cmd_signal saw
+ * reaped, or the command is being freed). */
+static void drop_reap(goc_cmd *c)
+{
+    if (c->pd) {
+        goc__pollfd_close(c->pd);
+        goc__pollfd_free(c->pd);
+        c->pd = NULL;
+    }
+    if (c->watching) {
+        goc__sig_chld_unwatch(&c->watch);
+        c->watching = false;
+    }
+    if (c->watch.ch) {
+        goc_chan_free(c->watch.ch);
+        c->watch.ch = NULL;
+    }
+}
+
+/* Park until the child may have exited: the pidfd became readable, or a
+ * SIGCHLD came. A spurious return only costs another waitpid. */
+static void wait_exit(goc_cmd *c)
+{
+    if (c->pd) {
+        int err = goc__pollfd_wait(c->pd, GOC__POLL_READ);
+        if (goc_unlikely(err))
+            goc__fatal("goc_cmd_wait: pidfd wait failed: %s",
+                       goc_strerror(err));
+    } else {
+        int sig;
+        goc_chan_recv(c->watch.ch, &sig);
+    }
+}
+
 int goc_cmd_wait(goc_cmd *c)
 {
     if (!c || c->state != CMD_STARTED)
         return -EINVAL;
     goc__require_g("goc_cmd_wait");
     int st;
+    /* The pidfd's read lock: a reference, so that nothing closes it. */
+    if (c->pd && (goc__pollfd_lock(c->pd, GOC__POLL_READ) ||
+                  goc__pollfd_prepare(c->pd, GOC__POLL_READ)))
+        goc__fatal("goc_cmd_wait: pidfd closed while waited on");
     while (!try_reap(c, &st))
-        goc__pfd_wait(c->pd, PFD_READ);
-    if (c->watching) {
-        goc__sig_chld_unwatch(&c->watch);
-        c->watching = false;
-        goc__pfd_free(c->pd);
-        c->pd = NULL;
-    }
+        wait_exit(c);
+    if (c->pd)
+        goc__pollfd_unlock(c->pd, GOC__POLL_READ);
+    drop_reap(c);
     c->status = st;
     c->state = CMD_DONE;
     close_pipes(c);
@@ -530,12 +557,7 @@ static void cmd_release(goc_cmd *c)
             close(c->child_end[i]);
         goc__file_free(c->pipe[i]);
     }
-    if (c->watching)
-        goc__sig_chld_unwatch(&c->watch);
-    if (c->pd)
-        goc__pfd_free(c->pd);
-    if (c->pidfd >= 0)
-        close(c->pidfd);
+    drop_reap(c);
     pthread_mutex_destroy(&c->mu);
     free_vec(c->argv);
     free_vec(c->env);

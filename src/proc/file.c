@@ -2,28 +2,28 @@
  * file.c - goc_file: os.File for pipes, FIFOs and other descriptors, on
  * the poller; os.Pipe.
  *
+ * A goc_file is a goc__pollfd (src/netpoll/pollfd.h), as Go's os.File and
+ * net's sockets share internal/poll.FD: one reference count, one pair of
+ * direction locks, one close protocol, one closed error (-ECANCELED).
  * A pollable descriptor is non-blocking (O_NONBLOCK on our open file
  * description only) and registered once, edge-triggered. A read or write
- * tries the system call; on EAGAIN it parks on the pfd and tries again.
- * A descriptor epoll refuses (regular files, some devices), or one handed
- * out by goc_file_fd (Go's File.Fd), is used in blocking mode inside
- * goc_syscall_begin/end instead.
+ * tries the system call; on EAGAIN it parks (goc__pollfd_wait) and tries
+ * again. A descriptor the poller refuses (regular files, some devices),
+ * or one handed out by goc_file_fd (Go's File.Fd), is used in blocking
+ * mode inside goc_syscall_begin/end instead.
  *
  * Invariants:
- *  - Closing (Go's fdMutex, reduced): see the life of a goc_file in
- *    proc_internal.h. The first close marks the file closing, evicts the
- *    goroutines waiting on it (they return -EBADF), drops the open
- *    reference and waits until the last reference is gone and the
- *    descriptor closed; only then is the memory freed. No lock is held
- *    by anybody who touches the file after the closer may free it.
- *  - rmu serialises readers and wmu writers (Go's fdMutex), so at most
- *    one goroutine waits per direction of the pfd. A call holds a
- *    reference while it holds either.
- *  - fifo_no_writer (rmu): a FIFO read end opened before any writer. A
- *    0-byte read then means "no writer yet", not end of file, unless the
- *    kernel reports a hang-up (a writer came and went).
- *
- * Lock order: rmu / wmu are the only locks, never both.
+ *  - Closing is goc__pollfd_close's: it marks the descriptor closed (new
+ *    calls fail with -ECANCELED), wakes the goroutines waiting on it
+ *    (-ECANCELED), waits until the last call in progress has left, and
+ *    closes the descriptor. Only then is the goc_file freed.
+ *  - Reads hold the pollfd's read lock and writes its write lock, so at
+ *    most one goroutine waits per direction (Go's fdMutex).
+ *  - fifo_no_writer (read lock): a FIFO read end opened before any
+ *    writer. A 0-byte read then means "no writer yet", not end of file,
+ *    unless the kernel reports a hang-up (a writer came and went).
+ *  - A command's pipe (cmd_owned) outlives its close: goc__file_free
+ *    frees it once `closed`, the closer's last access, is set.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -58,62 +58,21 @@ int goc__file_new(goc_file **out, int fd, bool cmd_owned, bool keep_nonblock)
     goc_file *f = calloc(1, sizeof *f);
     if (!f)
         return -ENOMEM;
-    atomic_init(&f->fd, fd);
     f->cmd_owned = cmd_owned;
-    atomic_init(&f->refs, 1);
-    atomic_init(&f->phase, F_OPEN);
-    atomic_init(&f->done, PFD_IDLE);
-    f->pd = goc__pfd_alloc(fd);
-    if (!f->pd) {
-        free(f);
-        return -ENOMEM;
-    }
     int err = set_nonblock(fd, true);
     if (err == 0)
-        err = goc__pfd_register(f->pd);
+        err = goc__pollfd_open(fd, &f->pd);
     if (err == -EPERM) {
         /* Not pollable (regular file...): blocking I/O in syscalls. */
-        goc__pfd_free(f->pd);
-        f->pd = NULL;
         err = keep_nonblock ? 0 : set_nonblock(fd, false);
+        if (err == 0)
+            err = goc__pollfd_open_unpolled(fd, &f->pd);
     }
     if (err < 0) {
-        goc__pfd_free(f->pd);
         free(f);
         return err;
     }
     *out = f;
-    return 0;
-}
-
-/* Drop a reference; the last one closes the descriptor and tells the
- * closer (its last access to f). */
-static void op_end(goc_file *f)
-{
-    /* acq_rel: everything the callers did happens before the close. */
-    if (atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) != 1)
-        return;
-    goc__pfd_free(f->pd);
-    f->pd = NULL;
-    int fd = atomic_exchange(&f->fd, -1);
-    close(fd);
-    goc_g *g = goc__slot_unblock(&f->done);
-    if (g)
-        goc__ready(g);
-}
-
-/* Take a reference for a call: -EBADF once the file is closing. */
-static int op_begin(goc_file *f)
-{
-    int32_t r = atomic_load(&f->refs);
-    do {
-        if (r == 0)
-            return -EBADF;
-    } while (!atomic_compare_exchange_weak(&f->refs, &r, r + 1));
-    if (atomic_load(&f->phase) != F_OPEN) {
-        op_end(f);
-        return -EBADF;
-    }
     return 0;
 }
 
@@ -125,23 +84,25 @@ static bool fifo_writer_gone(int fd)
     return poll(&p, 1, 0) == 1 && (p.revents & POLLHUP);
 }
 
-/* Blocking I/O inside goc_syscall_begin/end: a descriptor epoll refuses,
- * or one handed out by goc_file_fd. */
+/* Blocking I/O inside goc_syscall_begin/end: a descriptor the poller
+ * refuses, or one handed out by goc_file_fd. */
 static bool sys_mode(goc_file *f)
 {
-    return !f->pd || atomic_load_explicit(&f->blocking, memory_order_relaxed);
+    return !goc__pollfd_polled(f->pd) ||
+           atomic_load_explicit(&f->blocking, memory_order_relaxed);
 }
 
 ssize_t goc_file_read(goc_file *f, void *buf, size_t n)
 {
     if (!f || (!buf && n))
         return -EINVAL;
-    int err = op_begin(f);
-    if (err)
-        return err;
-    goc_mutex_lock(&f->rmu);
-    ssize_t r;
-    int fd = atomic_load(&f->fd);
+    goc__pollfd *pd = f->pd;
+    ssize_t r = goc__pollfd_lock(pd, GOC__POLL_READ);
+    if (r < 0)
+        return r;
+    int fd = goc__pollfd_fd(pd);
+    if (!sys_mode(f) && (r = goc__pollfd_prepare(pd, GOC__POLL_READ)) < 0)
+        goto out;
     for (;;) {
         if (sys_mode(f)) {
             goc_syscall_begin();
@@ -169,7 +130,7 @@ ssize_t goc_file_read(goc_file *f, void *buf, size_t n)
                 continue;
             }
             /* No writer yet: wait for its data or its hang-up. */
-            if ((r = goc__pfd_wait(f->pd, PFD_READ)) < 0)
+            if ((r = goc__pollfd_wait(pd, GOC__POLL_READ)) < 0)
                 break;
             continue;
         }
@@ -178,15 +139,15 @@ ssize_t goc_file_read(goc_file *f, void *buf, size_t n)
             continue;
         if (e == EAGAIN) {
             f->fifo_no_writer = false; /* a writer is connected */
-            if ((r = goc__pfd_wait(f->pd, PFD_READ)) < 0)
+            if ((r = goc__pollfd_wait(pd, GOC__POLL_READ)) < 0)
                 break;
             continue;
         }
         r = -e;
         break;
     }
-    goc_mutex_unlock(&f->rmu);
-    op_end(f);
+out:
+    goc__pollfd_unlock(pd, GOC__POLL_READ);
     return r;
 }
 
@@ -194,14 +155,15 @@ ssize_t goc_file_write(goc_file *f, const void *buf, size_t n)
 {
     if (!f || (!buf && n))
         return -EINVAL;
-    int err = op_begin(f);
-    if (err)
-        return err;
-    goc_mutex_lock(&f->wmu);
+    goc__pollfd *pd = f->pd;
+    ssize_t ret = goc__pollfd_lock(pd, GOC__POLL_WRITE);
+    if (ret < 0)
+        return ret;
+    int fd = goc__pollfd_fd(pd);
     const char *p = buf;
-    int fd = atomic_load(&f->fd);
     size_t done = 0;
-    ssize_t ret = 0;
+    if (!sys_mode(f) && (ret = goc__pollfd_prepare(pd, GOC__POLL_WRITE)) < 0)
+        goto out;
     while (done < n) {
         ssize_t w;
         int e;
@@ -220,16 +182,16 @@ ssize_t goc_file_write(goc_file *f, const void *buf, size_t n)
         }
         if (e == EINTR)
             continue;
-        if (e == EAGAIN && f->pd) {
-            if ((ret = goc__pfd_wait(f->pd, PFD_WRITE)) < 0)
+        if (e == EAGAIN && !sys_mode(f)) {
+            if ((ret = goc__pollfd_wait(pd, GOC__POLL_WRITE)) < 0)
                 break;
             continue;
         }
         ret = -e;
         break;
     }
-    goc_mutex_unlock(&f->wmu);
-    op_end(f);
+out:
+    goc__pollfd_unlock(pd, GOC__POLL_WRITE);
     return ret < 0 ? ret : (ssize_t)n;
 }
 
@@ -237,18 +199,16 @@ int goc_file_close(goc_file *f)
 {
     if (!f)
         return -EINVAL;
-    int open = F_OPEN;
-    if (!atomic_compare_exchange_strong(&f->phase, &open, F_CLOSING))
-        return -EBADF;
-    if (f->pd) /* valid: our open reference is still held */
-        goc__pfd_evict(f->pd);
-    op_end(f); /* the open reference */
-    goc__slot_wait(&f->done, false, "file close");
-    if (f->cmd_owned)
-        atomic_store(&f->phase, F_CLOSED); /* last access */
-    else
+    int err = goc__pollfd_close(f->pd);
+    if (err == -ECANCELED)
+        return err; /* another close came first: it frees */
+    if (f->cmd_owned) {
+        atomic_store(&f->closed, true); /* last access */
+    } else {
+        goc__pollfd_free(f->pd);
         free(f);
-    return 0;
+    }
+    return err;
 }
 
 void goc__file_free(goc_file *f)
@@ -257,25 +217,27 @@ void goc__file_free(goc_file *f)
         return;
     goc_file_close(f);
     /* Another goroutine's close may still be finishing. */
-    while (atomic_load(&f->phase) != F_CLOSED) {
+    while (!atomic_load(&f->closed)) {
         if (goc__getg())
             goc_yield();
         else
             sched_yield();
     }
+    goc__pollfd_free(f->pd);
     free(f);
 }
 
 int goc_file_fd(goc_file *f)
 {
-    if (!f)
+    if (!f || goc__pollfd_incref(f->pd) < 0)
         return -1;
-    int fd = atomic_load(&f->fd);
+    int fd = goc__pollfd_fd(f->pd);
     /* As Go's File.Fd: the descriptor leaves goc's control (typically for
      * a child, which shares our open file description and must not get
      * O_NONBLOCK), so the file goes to blocking mode for good. */
-    if (fd >= 0 && f->pd && !atomic_exchange(&f->blocking, true))
+    if (goc__pollfd_polled(f->pd) && !atomic_exchange(&f->blocking, true))
         set_nonblock(fd, false);
+    goc__pollfd_decref(f->pd);
     return fd;
 }
 

@@ -26,7 +26,8 @@
  * (same problem, plus a thread).
  *
  * SIGCHLD for commands without a pidfd (cmd.c) is one more subscriber:
- * each SIGCHLD unblocks every watched pfd from the poller callback.
+ * each SIGCHLD is sent to every watch's channel (capacity 1: a pending
+ * notice is enough, the waiter then polls waitpid for its own child).
  *
  * Invariants (all under sig_lock):
  *  - refcnt[s] = registrations whose mask has s, plus the SIGCHLD watchers
@@ -51,12 +52,11 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-#include "chan/chan_internal.h"
+#include "chan/chan_iface.h"
 #include "proc/proc_internal.h"
 
 #define SIGS 64 /* signals 1..64; bit s-1 of a mask is signal s */
@@ -113,7 +113,7 @@ static void fwd_handler(int s)
 }
 
 /* sig_lock held. */
-static void deliver(uint64_t bits, goc__glist *wake)
+static void deliver(uint64_t bits)
 {
     for (int s = 1; s <= SIGS; s++) {
         if (!(bits & BIT(s)) || refcnt[s] == 0)
@@ -125,21 +125,38 @@ static void deliver(uint64_t bits, goc__glist *wake)
             }
         }
         if (s == SIGCHLD)
-            for (goc__chld_watch *w = chld; w; w = w->next)
-                goc__pfd_unblock_poller(w->pd, PFD_READ, wake);
+            for (goc__chld_watch *w = chld; w; w = w->next) {
+                int v = s;
+                goc__chan_try_send(w->ch, &v); /* full: one is pending */
+            }
     }
 }
 
-/* The poller's callback for efd and sfd. */
+/*
+ * The poller's callback for efd and sfd.
+ *
+ * sfd is drained under sig_lock, the lock under which enable/disable
+ * change its mask (signalfd(sfd, mask) on the existing descriptor). The
+ * kernel makes each of the two calls atomic, and a mask change racing a
+ * drain was harmless already (a signal read just before its last
+ * registration went away is dropped by deliver, which checks refcnt; one
+ * pending when its first one arrives makes sfd readable at the mask
+ * change, a new edge). But ThreadSanitizer models signalfd() on an
+ * existing descriptor as a close and a re-creation of it, a write that
+ * races with the read: that was proc_sigchld_fallback's "data race"
+ * under load. Holding the lock orders the two for the tool as well, at no
+ * cost that matters (a signal's delivery takes the lock anyway).
+ */
 static void sig_ready(goc__pollable *p, uint32_t ev, goc__glist *wake)
 {
-    (void)p, (void)ev;
+    (void)p, (void)ev, (void)wake;
     uint64_t v;
     int fd = atomic_load(&efd);
     /* Drain efd first, then take the bits: a handler that sets a bit
      * after the exchange writes efd after our read: a new edge. */
     while (read(fd, &v, sizeof v) < 0 && errno == EINTR)
         ;
+    pthread_mutex_lock(&sig_lock);
     uint64_t bits = atomic_exchange(&pending, 0);
     struct signalfd_siginfo si[16];
     for (;;) {
@@ -152,10 +169,8 @@ static void sig_ready(goc__pollable *p, uint32_t ev, goc__glist *wake)
             if (si[i].ssi_signo >= 1 && si[i].ssi_signo <= SIGS)
                 bits |= BIT(si[i].ssi_signo);
     }
-    if (!bits)
-        return;
-    pthread_mutex_lock(&sig_lock);
-    deliver(bits, wake);
+    if (bits)
+        deliver(bits);
     pthread_mutex_unlock(&sig_lock);
 }
 
@@ -224,8 +239,7 @@ static int ensure_ready(void)
         sig_pollable.ready = sig_ready;
     }
     int e = atomic_load(&efd);
-    int err =
-        goc__netpoll_ctl(e, EPOLL_CTL_MOD, EPOLLIN | EPOLLET, &sig_pollable);
+    int err = goc__poller_arm(e, GOC__POLL_READ, &sig_pollable);
     if (err != -ENOENT)
         return err;
     /* A new runtime. */
@@ -241,18 +255,17 @@ static int ensure_ready(void)
             refcnt[s] = 0;
             disable(s);
         }
-    err = goc__netpoll_ctl(e, EPOLL_CTL_ADD, EPOLLIN | EPOLLET, &sig_pollable);
+    err = goc__poller_open(e, GOC__POLL_READ, &sig_pollable);
     if (err == 0)
-        err = goc__netpoll_ctl(sfd, EPOLL_CTL_ADD, EPOLLIN | EPOLLET,
-                               &sig_pollable);
+        err = goc__poller_open(sfd, GOC__POLL_READ, &sig_pollable);
     if (err)
-        goc__netpoll_ctl(e, EPOLL_CTL_DEL, 0, NULL);
+        goc__poller_close(e);
     return err;
 }
 
 int goc_signal_notify(goc_chan *c, const int *sigs, size_t n)
 {
-    if (!c || c->elemsize != sizeof(int) || (n > 0 && !sigs))
+    if (!c || goc__chan_elemsize(c) != sizeof(int) || (n > 0 && !sigs))
         return -EINVAL;
     uint64_t mask = 0;
     if (n == 0) {

@@ -1,21 +1,15 @@
 /*
- * config.h - every compile-time knob of the runtime, in one place.
+ * config.h - the compile-time knobs of the runtime (src/runtime/): stacks,
+ * scheduling, timers, sysmon. Private to the runtime. Other modules keep
+ * their tuning beside the code it tunes, with its reason (chan.c's
+ * revocation spins, mutex.c's starvation threshold and spin pauses,
+ * pollfd.c's barrier re-arm, time.c's timer chunks); sizes of data
+ * structures stay with their structs (sched.h's RUNQ_SIZE).
  */
 #ifndef GOC_CONFIG_H
 #define GOC_CONFIG_H
 
-/* Always-on assert for invariants that protect memory. */
-#define GOC_ASSERT(cond)                                                       \
-    do {                                                                       \
-        if (goc_unlikely(!(cond)))                                             \
-            goc__fatal("assertion failed: %s (%s:%d)", #cond, __FILE__,        \
-                       __LINE__);                                              \
-    } while (0)
-#ifdef GOC_DEBUG
-#define GOC_DASSERT(cond) GOC_ASSERT(cond)
-#else
-#define GOC_DASSERT(cond) ((void)0)
-#endif
+#include "runtime/runtime_internal.h"
 
 /* Page size assumed for stack layout (checked at start-up). */
 #define GOC_PAGE_SIZE 4096
@@ -37,12 +31,12 @@
  * them, up to this many (then they are released at once). */
 #define GOC_STACKS_RETIRED_MAX (1 << 20)
 /* Retired stacks an idle thread unmaps between two looks at the clock
- * (about 20 us each), and how long before the next timer it stops. */
+ * (each a system call), and how long before the next timer it stops. */
 #define GOC_STACKS_RELEASE_BATCH 16
 #define GOC_STACKS_RELEASE_MARGIN_NS (1000 * 1000)
 /* While spawns keep needing new stacks, idle threads make them ahead and
- * put them in the global G cache, so that the first-touch faults (~20 us
- * a page on a VM) are shared with an otherwise idle CPU: this many ahead
+ * put them in the global G cache, so that the first-touch faults (a page
+ * fault each) are shared with an otherwise idle CPU: this many ahead
  * per new stack a spawn made itself, at most WANTED_MAX owed at once (so
  * that one burst of spawns, e.g. 200 at start-up, does not leave idle
  * threads mapping hundreds nobody will use: that cost TCP echo 4 %), a
@@ -70,6 +64,9 @@
 /* How overdue the timers of a P owned by a running M must be before
  * another thread fires them (run_all_timers). */
 #define GOC_FOREIGN_TIMER_GRACE_NS (500 * 1000)
+/* Rounds a goroutine that finds a sync.Mutex held may spin before it
+ * parks (Go's active_spin; goc__can_spin). */
+#define GOC_ACTIVE_SPIN_ROUNDS 4
 /* Signal stack per thread, for the stack-overflow report. */
 #define GOC_ALTSTACK_SIZE (64 * 1024)
 

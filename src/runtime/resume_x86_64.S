@@ -29,6 +29,7 @@
  * returns into another stack, and these files carry no CET property, so
  * the linker leaves the program unmarked.
  */
+#ifndef GOC_NO_RESUME_STUBS
 #include "chan/chan_layout.h"
 
 /* The entry: call the body, then return by ret or, if it parked, by
@@ -85,5 +86,6 @@
     GOC_BLOCKING_ENTRY goc__select_blocking
     .hidden goc__select_blocking
     GOC_BLOCKING_ENTRY goc_yield
+#endif
 
     .section .note.GNU-stack,"",@progbits

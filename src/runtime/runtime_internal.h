@@ -30,13 +30,11 @@
  *
  * The poller
  * ----------
- * One epoll instance belongs to the runtime. A module registers a
- * descriptor with goc__netpoll_ctl(fd, op, events, pollable); when epoll
- * reports it, the scheduler calls pollable->ready(pollable, events, list)
- * on whatever thread polled, which may push goroutines to wake onto list
- * (never goc__ready them directly there). Goroutines parked waiting for
- * the poller must be counted with goc__netpoll_waiters_add(+1/-1) so that
- * deadlock detection knows something can still wake them.
+ * One poller instance belongs to the runtime; its contract (registering
+ * descriptors, events, barriers) is src/netpoll/poller.h. Goroutines
+ * parked waiting for the poller must be counted with
+ * goc__netpoll_waiters_add(+1/-1) so that deadlock detection knows
+ * something can still wake them.
  */
 #ifndef GOC_RUNTIME_INTERNAL_H
 #define GOC_RUNTIME_INTERNAL_H
@@ -47,6 +45,49 @@
 #include <stdint.h>
 
 #include "goc/runtime.h"
+
+/* Which sanitizer this build runs under (GOC_VALGRIND comes from the
+ * build): GOC_ASAN, GOC_TSAN. */
+#if defined(__SANITIZE_ADDRESS__)
+#define GOC_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define GOC_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define GOC_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define GOC_TSAN 1
+#endif
+#endif
+
+#ifdef GOC_TSAN
+void __tsan_acquire(void *addr);
+void __tsan_release(void *addr);
+#endif
+/* A hand-off ThreadSanitizer cannot see (through the kernel: a pointer
+ * registered with the poller and returned by it): release on the giving
+ * side, acquire on the taking side, on the same address. No-ops in other
+ * builds. */
+static inline void goc__tsan_release(void *addr)
+{
+#ifdef GOC_TSAN
+    __tsan_release(addr);
+#else
+    (void)addr;
+#endif
+}
+
+static inline void goc__tsan_acquire(void *addr)
+{
+#ifdef GOC_TSAN
+    __tsan_acquire(addr);
+#else
+    (void)addr;
+#endif
+}
 
 #define goc_likely(x) __builtin_expect(!!(x), 1)
 #define goc_unlikely(x) __builtin_expect(!!(x), 0)
@@ -68,6 +109,19 @@ static inline void goc__cpu_relax(void)
 }
 
 typedef struct goc_g goc_g;
+
+/* Always-on assert for invariants that protect memory. */
+#define GOC_ASSERT(cond)                                                       \
+    do {                                                                       \
+        if (goc_unlikely(!(cond)))                                             \
+            goc__fatal("assertion failed: %s (%s:%d)", #cond, __FILE__,        \
+                       __LINE__);                                              \
+    } while (0)
+#ifdef GOC_DEBUG
+#define GOC_DASSERT(cond) GOC_ASSERT(cond)
+#else
+#define GOC_DASSERT(cond) ((void)0)
+#endif
 
 /* ---- goroutines ---------------------------------------------------- */
 
@@ -100,17 +154,23 @@ void goc__ready(goc_g *g);
  * processor's return predictions are another goroutine's. Elsewhere the
  * macros define the public function itself and drop the hint.
  */
-#if defined(__x86_64__)
+#if defined(__x86_64__) && !defined(GOC_NO_RESUME_STUBS)
 typedef struct goc__blocking_ret {
-    uintptr_t value; /* rax: the call's result */
+    uintptr_t value;  /* rax: the call's result */
     uintptr_t parked; /* rdx */
 } goc__blocking_ret;
 #define GOC__BLOCKING(type, name)                                              \
     __attribute__((visibility("hidden"))) goc__blocking_ret name##__body
 #define GOC__BLOCKING_RETURN(result, parked)                                   \
-    return (goc__blocking_ret){(uintptr_t)(result), (parked)}
+    return (goc__blocking_ret)                                                 \
+    {                                                                          \
+        (uintptr_t)(result), (parked)                                          \
+    }
 #define GOC__BLOCKING_RETURN_VOID(parked)                                      \
-    return (goc__blocking_ret){0, (parked)}
+    return (goc__blocking_ret)                                                 \
+    {                                                                          \
+        0, (parked)                                                            \
+    }
 #else
 #define GOC__BLOCKING(type, name) type name
 #define GOC__BLOCKING_RETURN(result, parked) return ((void)(parked), (result))
@@ -165,8 +225,8 @@ static inline struct goc_m *goc__thread_token(void)
 /* What every goc_m starts with (sched.h asserts the layout), so that
  * other modules read the current goroutine without a call. */
 struct goc__m_head {
-    goc_g *curg;   /* G running on this M (owner) */
-    void *p;       /* the goc_p it holds, or NULL (owner) */
+    goc_g *curg; /* G running on this M (owner) */
+    void *p;     /* the goc_p it holds, or NULL (owner) */
 };
 
 /* The calling goroutine, or NULL on a plain thread / on the scheduler. */
@@ -205,6 +265,13 @@ bool goc__lock_bias_allowed(void);
  * asymmetric fence. Only once goc__lock_bias_allowed has said true. */
 void goc__membarrier(void);
 
+/* Go's sync_runtime_canSpin: whether a goroutine that found a lock held
+ * may spin a round (the iter-th, from 0) instead of parking: only a few
+ * rounds, only with several processors of which at least one other runs
+ * goroutines (the holder may be there), and only when the caller's
+ * processor has nothing else to run. Racy hints, no lock. Any thread. */
+bool goc__can_spin(int iter);
+
 /* Cheap per-thread random number (xorshift), for select and stealing. */
 uint32_t goc__fastrand(void);
 /* Uniform in [0, n). */
@@ -216,11 +283,11 @@ typedef struct goc__waiter {
     goc_g *g;
     struct goc__waiter *next;
     struct goc__waiter *prev;
-    void *elem;       /* data slot (channels: value to send / receive) */
-    void *obj;        /* the object waited on (channel, mutex...) */
-    void *sel;        /* select: the shared goc__select_state, else NULL */
-    int64_t ticket;   /* module-defined (select case index, FIFO ticket) */
-    bool success;     /* set by the waker (channels: false = closed) */
+    void *elem;     /* data slot (channels: value to send / receive) */
+    void *obj;      /* the object waited on (channel, mutex...) */
+    void *sel;      /* select: the shared goc__select_state, else NULL */
+    int64_t ticket; /* module-defined (select case index, FIFO ticket) */
+    bool success;   /* set by the waker (channels: false = closed) */
     bool is_select;
 } goc__waiter;
 
@@ -230,15 +297,15 @@ typedef struct goc__timer goc__timer;
 typedef void (*goc__timer_fn)(void *arg, uint64_t seq, int64_t now);
 
 struct goc__timer {
-    int64_t when;            /* deadline (goc_nanotime); heap key */
-    int64_t period;          /* > 0: re-armed at when + period after firing */
+    int64_t when;   /* deadline (goc_nanotime); heap key */
+    int64_t period; /* > 0: re-armed at when + period after firing */
     goc__timer_fn fn;
     void *arg;
     /* Below: the runtime's. Protected by the timer lock of the processor
      * whose heap holds the timer (heap != NULL), see timer.c. */
-    _Atomic(void *) heap;    /* the goc__timer_heap holding it, or NULL */
-    int32_t index;           /* position in that heap */
-    _Atomic uint64_t seq;    /* incremented by every del/mod */
+    _Atomic(void *) heap; /* the goc__timer_heap holding it, or NULL */
+    int32_t index;        /* position in that heap */
+    _Atomic uint64_t seq; /* incremented by every del/mod */
 };
 
 /* Initialise (zero) a timer before first use. */
@@ -258,13 +325,13 @@ void goc__timers_poll(void);
 /* ---- idle work ----------------------------------------------------- */
 
 /* Work a spinning thread that found nothing to run may do meanwhile: make
- * fresh memory that a busy goroutine is about to need (first touches cost
- * ~20 us a page on a VM, and would otherwise all fall on the goroutine's
- * CPU). A function does a bounded step (tens of microseconds) and returns
- * true if it did something; it runs without a P's goroutine, holding no
- * lock, and must be safe to call at any time from any scheduler thread.
- * Registering the same function again does nothing; at most
- * GOC_IDLE_WORK_MAX, for the life of the process. */
+ * fresh memory that a busy goroutine is about to need (each first touch
+ * of a page is a page fault, which would otherwise all fall on the
+ * goroutine's CPU; bench/README.md has what they cost). A function does a
+ * bounded step (tens of microseconds) and returns true if it did something; it
+ * runs without a P's goroutine, holding no lock, and must be safe to call at
+ * any time from any scheduler thread. Registering the same function again does
+ * nothing; at most GOC_IDLE_WORK_MAX, for the life of the process. */
 typedef bool (*goc__idle_work_fn)(void);
 void goc__idle_work_register(goc__idle_work_fn fn);
 
@@ -299,14 +366,6 @@ typedef struct goc__glist {
 } goc__glist;
 void goc__glist_push(goc__glist *l, goc_g *g);
 
-typedef struct goc__pollable goc__pollable;
-struct goc__pollable {
-    /* Called by the thread that polled, with the epoll events. */
-    void (*ready)(goc__pollable *p, uint32_t events, goc__glist *wake);
-};
-
-/* epoll_ctl on the runtime's epoll instance; 0 or a negative code. */
-int goc__netpoll_ctl(int fd, int op, uint32_t events, goc__pollable *p);
 /* +1 before parking on the poller, -1 once woken (deadlock detection). */
 void goc__netpoll_waiters_add(int delta);
 /* Count of other things that can wake goroutines (signal delivery, child

@@ -15,20 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define GOC_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define GOC_ASAN 1
-#endif
-#endif
-#if defined(__SANITIZE_THREAD__)
-#define GOC_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define GOC_TSAN 1
-#endif
-#endif
+#include "runtime/runtime_internal.h"
 
 typedef struct goc__san_fiber {
 #ifdef GOC_ASAN
@@ -46,11 +33,10 @@ typedef struct goc__san_fiber {
 } goc__san_fiber;
 
 #ifdef GOC_ASAN
-void __sanitizer_start_switch_fiber(void **fake_stack_save,
-                                    const void *bottom, size_t size);
+void __sanitizer_start_switch_fiber(void **fake_stack_save, const void *bottom,
+                                    size_t size);
 void __sanitizer_finish_switch_fiber(void *fake_stack_save,
-                                     const void **bottom_old,
-                                     size_t *size_old);
+                                     const void **bottom_old, size_t *size_old);
 void __asan_unpoison_memory_region(void const volatile *addr, size_t size);
 void __asan_handle_no_return(void);
 #endif
@@ -124,8 +110,8 @@ static inline void goc__san_switch_begin(goc__san_fiber *from,
 {
     (void)from, (void)to, (void)from_dies;
 #ifdef GOC_ASAN
-    __sanitizer_start_switch_fiber(from_dies ? NULL : &from->fake_stack,
-                                   to->lo, to->size);
+    __sanitizer_start_switch_fiber(from_dies ? NULL : &from->fake_stack, to->lo,
+                                   to->size);
 #endif
 #ifdef GOC_TSAN
     __tsan_switch_to_fiber(to->tsan, 0);

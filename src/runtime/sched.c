@@ -35,13 +35,12 @@
 #endif
 #include <errno.h>
 #include <linux/futex.h>
-#include <linux/membarrier.h>
 #include <pthread.h>
 #include <sched.h>
-#include <sys/prctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -67,34 +66,24 @@ __attribute__((noinline)) void goc__setm(goc_m *m)
     goc__tls_m = m;
 }
 
-/* ---- biased locks: the process-wide fence ---------------------------- */
-
-/* Registered once per process (membarrier's private expedited command
- * needs it); false where the kernel or a seccomp filter says no. */
-static bool membarrier_ok;
-static pthread_once_t membarrier_once = PTHREAD_ONCE_INIT;
-
-static void membarrier_register(void)
+bool goc__can_spin(int iter)
 {
-#if defined(__x86_64__) && defined(SYS_membarrier) && !defined(GOC_TSAN) && \
-    !defined(GOC_VALGRIND)
-    membarrier_ok = syscall(SYS_membarrier,
-                            MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0,
-                            0) == 0;
-#endif
-}
-
-bool goc__lock_bias_allowed(void)
-{
-    return membarrier_ok && goc__p_token() != 0 &&
-           atomic_load_explicit(&goc__sc.gomaxprocs, memory_order_relaxed) == 1;
-}
-
-void goc__membarrier(void)
-{
-    if (syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0)
-        goc__fatal("membarrier failed after registering: %s",
-                   goc_strerror(-errno));
+    if (iter >= GOC_ACTIVE_SPIN_ROUNDS)
+        return false;
+    int32_t procs =
+        atomic_load_explicit(&goc__sc.gomaxprocs, memory_order_relaxed);
+    if (procs <= 1 ||
+        procs <= atomic_load_explicit(&goc__sc.npidle, memory_order_relaxed) +
+                     atomic_load_explicit(&goc__sc.nmspinning,
+                                          memory_order_relaxed) +
+                     1)
+        return false;
+    goc_m *m = goc__getm();
+    goc_p *p = m ? m->p : NULL;
+    return p == NULL ||
+           (atomic_load_explicit(&p->runqhead, memory_order_relaxed) ==
+                atomic_load_explicit(&p->runqtail, memory_order_relaxed) &&
+            atomic_load_explicit(&p->runnext, memory_order_relaxed) == NULL);
 }
 
 _Static_assert(offsetof(goc_m, curg) == offsetof(struct goc__m_head, curg) &&
@@ -155,8 +144,8 @@ void goc__futex_wake(_Atomic uint32_t *addr, int n)
 static uint32_t fallback_rand(void)
 {
     static _Atomic uint32_t state = 0x9E3779B9u;
-    uint32_t x = atomic_fetch_add_explicit(&state, 0x9E3779B9u,
-                                           memory_order_relaxed);
+    uint32_t x =
+        atomic_fetch_add_explicit(&state, 0x9E3779B9u, memory_order_relaxed);
     x ^= x >> 16;
     x *= 0x7feb352du;
     x ^= x >> 15;
@@ -221,11 +210,10 @@ static void globrunq_reserve_locked(uint32_t n)
         cap *= 2;
     goc_g **ring = malloc(cap * sizeof *ring);
     if (!ring)
-        goc__fatal("out of memory growing the global run queue to %u",
-                   cap);
+        goc__fatal("out of memory growing the global run queue to %u", cap);
     for (uint32_t i = 0; i < size; i++)
-        ring[i] = goc__sc.runq[(goc__sc.runq_head + i) &
-                               (goc__sc.runq_cap - 1)];
+        ring[i] =
+            goc__sc.runq[(goc__sc.runq_head + i) & (goc__sc.runq_cap - 1)];
     free(goc__sc.runq);
     goc__sc.runq = ring;
     goc__sc.runq_cap = cap;
@@ -237,8 +225,9 @@ static void globrunqput_locked(goc_g *g)
     globrunq_reserve_locked(1);
     int32_t size =
         atomic_load_explicit(&goc__sc.runq_size, memory_order_relaxed);
-    goc__sc.runq[(goc__sc.runq_head + (uint32_t)size) &
-                 (goc__sc.runq_cap - 1)] = g;
+    goc__sc
+        .runq[(goc__sc.runq_head + (uint32_t)size) & (goc__sc.runq_cap - 1)] =
+        g;
     atomic_store_explicit(&goc__sc.runq_size, size + 1, memory_order_relaxed);
 }
 
@@ -270,9 +259,9 @@ static bool runqputslow(goc_p *p, goc_g *g, uint32_t h, uint32_t t)
     for (uint32_t i = 0; i < n; i++)
         batch[i] = atomic_load_explicit(&p->runq[(h + i) % RUNQ_SIZE],
                                         memory_order_relaxed);
-    if (!atomic_compare_exchange_strong_explicit(
-            &p->runqhead, &h, h + n, memory_order_acq_rel,
-            memory_order_relaxed))
+    if (!atomic_compare_exchange_strong_explicit(&p->runqhead, &h, h + n,
+                                                 memory_order_acq_rel,
+                                                 memory_order_relaxed))
         return false;
     batch[n] = g;
     pthread_mutex_lock(&goc__sc.lock);
@@ -342,11 +331,11 @@ static goc_g *runqget(goc_p *p)
         uint32_t t = atomic_load_explicit(&p->runqtail, memory_order_acquire);
         if (t == h)
             return NULL;
-        goc_g *g = atomic_load_explicit(&p->runq[h % RUNQ_SIZE],
-                                        memory_order_relaxed);
-        if (atomic_compare_exchange_strong_explicit(
-                &p->runqhead, &h, h + 1, memory_order_acq_rel,
-                memory_order_relaxed))
+        goc_g *g =
+            atomic_load_explicit(&p->runq[h % RUNQ_SIZE], memory_order_relaxed);
+        if (atomic_compare_exchange_strong_explicit(&p->runqhead, &h, h + 1,
+                                                    memory_order_acq_rel,
+                                                    memory_order_relaxed))
             return g;
     }
 }
@@ -385,13 +374,12 @@ static goc_g *runnext_grace(goc_p *victim, goc_g *next)
                                                 memory_order_relaxed) > 0
                                ? GOC_RUNNEXT_GRACE_POLLER_NS
                                : GOC_RUNNEXT_GRACE_NS);
-    int32_t procs = atomic_load_explicit(&goc__sc.gomaxprocs,
-                                         memory_order_relaxed);
+    int32_t procs =
+        atomic_load_explicit(&goc__sc.gomaxprocs, memory_order_relaxed);
     do {
         for (int i = 0; i < 32; i++)
             goc__cpu_relax();
-        if (atomic_load_explicit(&goc__sc.runq_size, memory_order_relaxed) >
-            0)
+        if (atomic_load_explicit(&goc__sc.runq_size, memory_order_relaxed) > 0)
             return NULL;
         for (int32_t i = 0; i < procs; i++) {
             goc_p *v = goc__sc.allp[i];
@@ -423,9 +411,9 @@ static uint32_t runqgrab(goc_p *victim, goc_g **batch, bool steal_next)
             if (steal_next) {
                 goc_g *next = atomic_load_explicit(&victim->runnext,
                                                    memory_order_acquire);
-                if (next && atomic_load_explicit(&victim->status,
-                                                 memory_order_relaxed) ==
-                                P_RUNNING)
+                if (next &&
+                    atomic_load_explicit(&victim->status,
+                                         memory_order_relaxed) == P_RUNNING)
                     next = runnext_grace(victim, next);
                 if (next && atomic_compare_exchange_strong_explicit(
                                 &victim->runnext, &next, NULL,
@@ -439,11 +427,11 @@ static uint32_t runqgrab(goc_p *victim, goc_g **batch, bool steal_next)
         if (n > RUNQ_SIZE / 2)
             continue; /* inconsistent h/t pair: retry */
         for (uint32_t i = 0; i < n; i++)
-            batch[i] = atomic_load_explicit(
-                &victim->runq[(h + i) % RUNQ_SIZE], memory_order_relaxed);
-        if (atomic_compare_exchange_strong_explicit(
-                &victim->runqhead, &h, h + n, memory_order_acq_rel,
-                memory_order_relaxed))
+            batch[i] = atomic_load_explicit(&victim->runq[(h + i) % RUNQ_SIZE],
+                                            memory_order_relaxed);
+        if (atomic_compare_exchange_strong_explicit(&victim->runqhead, &h,
+                                                    h + n, memory_order_acq_rel,
+                                                    memory_order_relaxed))
             return n;
     }
 }
@@ -463,8 +451,8 @@ static goc_g *runqsteal(goc_p *p, goc_p *victim, bool steal_next)
  * fair share more into p's local queue. */
 static goc_g *globrunqget_locked(goc_p *p, int32_t max)
 {
-    int32_t size = atomic_load_explicit(&goc__sc.runq_size,
-                                        memory_order_relaxed);
+    int32_t size =
+        atomic_load_explicit(&goc__sc.runq_size, memory_order_relaxed);
     if (size == 0)
         return NULL;
     int32_t n = size / atomic_load(&goc__sc.gomaxprocs) + 1;
@@ -661,8 +649,9 @@ void goc__checkdead(void)
         if (!runq_empty(goc__sc.allp[i]))
             return;
     fflush(stdout);
-    fprintf(stderr, "fatal error: all goroutines are asleep - deadlock!\n\n"
-                    "goroutine 1 [%s]:\n",
+    fprintf(stderr,
+            "fatal error: all goroutines are asleep - deadlock!\n\n"
+            "goroutine 1 [%s]:\n",
             goc__sc.main_g && goc__sc.main_g->waitreason
                 ? goc__sc.main_g->waitreason
                 : "waiting");
@@ -833,12 +822,13 @@ static bool idle_work_some(void)
 }
 
 /*
- * Idle, without a P: give back the stacks that exits left for later. At
- * ~20 us a stack this can take longer than the wait for the next timer,
- * so stop in time for it: the goroutines it wakes need this thread (or
- * this CPU) then. Letting a second idle thread go on releasing while
- * another polls measured worse (p99 lateness of sleep_100k 10-30 ms
- * against 1-5): on 2 CPUs it takes one from the woken goroutines.
+ * Idle, without a P: give back the stacks that exits left for later. Each
+ * release is a system call (munmap, or a page given back), so a long run
+ * of them can outlast the wait for the next timer: stop in time for it,
+ * the goroutines it wakes need this thread (or this CPU) then. Letting a
+ * second idle thread go on releasing while another polls made sleepers
+ * later (sleep_100k's p99 lateness; bench/README.md has the figures): on
+ * a machine with few CPUs it takes one from the woken goroutines.
  */
 static void release_dead_stacks(void)
 {
@@ -894,14 +884,20 @@ static bool try_acquire_idle_p(goc_m *m)
     return true;
 }
 
-static goc_g *find_runnable(goc_m *m)
+/*
+ * find_runnable, Go's findRunnable: each step below looks in one place and
+ * returns a G to run, or NULL to go on to the next; the loop starts over
+ * when a step changed the situation (m lost or retired its P, work
+ * appeared while it spun, a sleep ended).
+ */
+
+/* m's P, unless it has none (sleep until given one) or the P was retired
+ * by goc_maxprocs: false, start over. */
+static bool fr_have_p(goc_m *m)
 {
-top:
-    if (atomic_load(&goc__sc.shutdown))
-        return NULL;
     if (!m->p) {
         goc__stopm(m);
-        goto top;
+        return false;
     }
     goc_p *p = m->p;
     if (goc_unlikely(p->id >= atomic_load_explicit(&goc__sc.gomaxprocs,
@@ -911,26 +907,32 @@ top:
             m->spinning = false;
             atomic_fetch_sub(&goc__sc.nmspinning, 1);
         }
-        goto top;
+        return false;
     }
+    return true;
+}
+
+/* Local: own timers; on the fairness tick, the timers of processors whose
+ * goroutine does not yield (we cannot preempt it), a stale poll and the
+ * global queue first; then runnext and the local queue; then the global
+ * queue. */
+static goc_g *fr_local(goc_p *p)
+{
     goc_g *g;
     if (goc__timers_next(p))
         goc__timers_run(p, goc_nanotime());
     if (p->schedtick % GOC_GLOBAL_RUNQ_TICK == 0) {
-        /* Fairness: timers of processors whose goroutine does not yield
-         * (we cannot preempt it), the poller and the global queue get a
-         * turn. */
         int64_t now = goc_nanotime();
         run_all_timers(p, now);
         poll_if_stale(now);
-    }
-    if (p->schedtick % GOC_GLOBAL_RUNQ_TICK == 0 &&
-        atomic_load_explicit(&goc__sc.runq_size, memory_order_relaxed) > 0) {
-        pthread_mutex_lock(&goc__sc.lock);
-        g = globrunqget_locked(p, 1);
-        pthread_mutex_unlock(&goc__sc.lock);
-        if (g)
-            return g;
+        if (atomic_load_explicit(&goc__sc.runq_size, memory_order_relaxed) >
+            0) {
+            pthread_mutex_lock(&goc__sc.lock);
+            g = globrunqget_locked(p, 1);
+            pthread_mutex_unlock(&goc__sc.lock);
+            if (g)
+                return g;
+        }
     }
     if ((g = runqget(p)))
         return g;
@@ -941,89 +943,123 @@ top:
         if (g)
             return g;
     }
+    return NULL;
+}
+
+/* Poll: without blocking; the rest of what it made ready goes to p's
+ * queue (and to idle processors, inject_glist_p). */
+static goc_g *fr_poll(goc_p *p)
+{
     goc__glist ready = {0};
+    goc_g *g;
     if (netpoll_try(&ready) && (g = glist_pop(&ready))) {
         inject_glist_p(p, &ready);
         atomic_store(&g->status, G_RUNNABLE);
         return g;
     }
-    /* Timers of every P: a P whose G never yields still gets them run. */
-    int64_t now = goc_nanotime();
-    run_all_timers(p, now);
-    if ((g = runqget(p)))
-        return g;
+    return NULL;
+}
 
+/* Timers of every P (a P whose G never yields still gets them run), then
+ * the local queue they may have filled. */
+static goc_g *fr_timers(goc_p *p)
+{
+    run_all_timers(p, goc_nanotime());
+    return runqget(p);
+}
+
+/* Steal: if fewer than half the busy Ps spin already, spin: take half of
+ * a random victim's queue (4 rounds, the last also taking runnexts); then
+ * do idle work (fresh memory busy goroutines keep needing), looking for
+ * work in between. *again: work appeared on the global queue or a timer
+ * is due: start over. */
+static goc_g *fr_steal(goc_m *m, goc_p *p, bool *again)
+{
+    goc_g *g;
     int32_t procs = atomic_load(&goc__sc.gomaxprocs);
-    if (procs > 1 &&
-        (m->spinning || 2 * atomic_load(&goc__sc.nmspinning) <
-                            procs - atomic_load(&goc__sc.npidle))) {
-        if (!m->spinning) {
-            m->spinning = true;
-            atomic_fetch_add(&goc__sc.nmspinning, 1);
-        }
-        for (int round = 0; round < 4; round++) {
-            uint32_t start = goc__fastrandn((uint32_t)procs);
-            for (int32_t i = 0; i < procs; i++) {
-                goc_p *v = goc__sc.allp[(start + (uint32_t)i) % procs];
-                if (v == p)
-                    continue;
-                if ((g = runqsteal(p, v, round == 3)))
-                    return g;
-            }
-        }
-        /* Still spinning (so spawners wake nobody else): make the new
-         * stacks and other fresh memory that busy goroutines keep needing,
-         * looking for work in between. */
-        while (idle_work_some()) {
-            for (int32_t i = 0; i < procs; i++) {
-                goc_p *v = goc__sc.allp[i];
-                if (v != p && (g = runqsteal(p, v, true)))
-                    return g;
-            }
-            if (atomic_load_explicit(&goc__sc.runq_size,
-                                     memory_order_relaxed) > 0)
-                goto top;
-            int64_t next = goc__timers_earliest();
-            if (next && next <= goc_nanotime())
-                goto top;
+    if (procs <= 1 ||
+        !(m->spinning || 2 * atomic_load(&goc__sc.nmspinning) <
+                             procs - atomic_load(&goc__sc.npidle)))
+        return NULL;
+    if (!m->spinning) {
+        m->spinning = true;
+        atomic_fetch_add(&goc__sc.nmspinning, 1);
+    }
+    for (int round = 0; round < 4; round++) {
+        uint32_t start = goc__fastrandn((uint32_t)procs);
+        for (int32_t i = 0; i < procs; i++) {
+            goc_p *v = goc__sc.allp[(start + (uint32_t)i) % procs];
+            if (v == p)
+                continue;
+            if ((g = runqsteal(p, v, round == 3)))
+                return g;
         }
     }
+    /* Still spinning (so spawners wake nobody else). */
+    while (idle_work_some()) {
+        for (int32_t i = 0; i < procs; i++) {
+            goc_p *v = goc__sc.allp[i];
+            if (v != p && (g = runqsteal(p, v, true)))
+                return g;
+        }
+        int64_t next;
+        if (atomic_load_explicit(&goc__sc.runq_size, memory_order_relaxed) >
+                0 ||
+            ((next = goc__timers_earliest()) && next <= goc_nanotime())) {
+            *again = true;
+            return NULL;
+        }
+    }
+    return NULL;
+}
 
-    /* Nothing found: give up the P. */
+/* Nothing found: give p back, unless the global queue has work after all
+ * (true: *g is the G to run; p kept). */
+static bool fr_keep_p(goc_m *m, goc_p *p, goc_g **g)
+{
     pthread_mutex_lock(&goc__sc.lock);
     if (atomic_load_explicit(&goc__sc.runq_size, memory_order_relaxed) > 0) {
-        g = globrunqget_locked(p, 0);
+        *g = globrunqget_locked(p, 0);
         pthread_mutex_unlock(&goc__sc.lock);
-        return g;
+        return true;
     }
     goc__pidleput(p);
     m->p = NULL;
     pthread_mutex_unlock(&goc__sc.lock);
+    return false;
+}
 
-    if (m->spinning) {
-        m->spinning = false;
-        atomic_fetch_sub(&goc__sc.nmspinning, 1);
-        /* A G made ready while we were spinning may have seen
-         * nmspinning > 0 and woken nobody: look again, in the global
-         * queue too (where a thread without a P, such as a poller
-         * running timers, puts what it readies), as Go does. */
-        int32_t n = atomic_load(&goc__sc.gomaxprocs);
-        bool global = atomic_load(&goc__sc.runq_size) > 0;
-        for (int32_t i = 0; i < n; i++) {
-            if (global || !runq_empty(goc__sc.allp[i])) {
-                if (try_acquire_idle_p(m)) {
-                    m->spinning = true;
-                    atomic_fetch_add(&goc__sc.nmspinning, 1);
-                    goto top;
-                }
-                break;
+/* m stopped spinning: a G made ready meanwhile may have seen nmspinning >
+ * 0 and woken nobody. Look again, in the global queue too (where a thread
+ * without a P, such as a poller running timers, puts what it readies), as
+ * Go does. true: m took a P again and spins: start over. */
+static bool fr_spin_down(goc_m *m)
+{
+    if (!m->spinning)
+        return false;
+    m->spinning = false;
+    atomic_fetch_sub(&goc__sc.nmspinning, 1);
+    int32_t n = atomic_load(&goc__sc.gomaxprocs);
+    bool global = atomic_load(&goc__sc.runq_size) > 0;
+    for (int32_t i = 0; i < n; i++) {
+        if (global || !runq_empty(goc__sc.allp[i])) {
+            if (try_acquire_idle_p(m)) {
+                m->spinning = true;
+                atomic_fetch_add(&goc__sc.nmspinning, 1);
+                return true;
             }
+            break;
         }
     }
+    return false;
+}
 
+/* Sleep, without a P: in the poller if it can deliver anything (until the
+ * earliest timer of all Ps), else on the M's futex. Returns a G the poll
+ * made ready (with a P taken for it), or NULL: start over. */
+static goc_g *fr_sleep(goc_m *m)
+{
     release_dead_stacks();
-
-    /* Sleep: in the poller if it can deliver anything, else on a futex. */
     for (;;) {
         bool wait_poll = atomic_load(&goc__sc.npollwait) > 0 ||
                          atomic_load(&goc__sc.nwakers) > 0 ||
@@ -1032,7 +1068,7 @@ top:
         if (!wait_poll ||
             !atomic_compare_exchange_strong(&goc__sc.polling, &f, true))
             break;
-        now = goc_nanotime();
+        int64_t now = goc_nanotime();
         int64_t until = run_all_timers(NULL, now);
         if (until == 0 && atomic_load(&goc__sc.npollwait) == 0 &&
             atomic_load(&goc__sc.nwakers) == 0) {
@@ -1043,7 +1079,7 @@ top:
              * set and only broke the poll), then sleep as an idle M. */
             (void)atomic_exchange(&goc__sc.polling, false); /* a fence */
             if (atomic_load(&goc__sc.runq_size) > 0 && try_acquire_idle_p(m))
-                goto top; /* run what the timers readied */
+                return NULL; /* run what the timers readied */
             continue;
         }
         int64_t delay = -1;
@@ -1061,17 +1097,41 @@ top:
         if (!try_acquire_idle_p(m)) {
             goc__inject_glist(&list);
             goc__stopm(m);
-            goto top;
+            return NULL;
         }
-        if ((g = glist_pop(&list))) {
+        goc_g *g = glist_pop(&list);
+        if (g) {
             inject_glist_p(m->p, &list);
             atomic_store(&g->status, G_RUNNABLE);
-            return g;
         }
-        goto top;
+        return g;
     }
     goc__stopm(m);
-    goto top;
+    return NULL;
+}
+
+static goc_g *find_runnable(goc_m *m)
+{
+    for (;;) {
+        if (atomic_load(&goc__sc.shutdown))
+            return NULL;
+        if (!fr_have_p(m))
+            continue;
+        goc_p *p = m->p;
+        goc_g *g;
+        bool again = false;
+        if ((g = fr_local(p)) || (g = fr_poll(p)) || (g = fr_timers(p)) ||
+            (g = fr_steal(m, p, &again)))
+            return g;
+        if (again)
+            continue;
+        if (fr_keep_p(m, p, &g))
+            return g;
+        if (fr_spin_down(m))
+            continue;
+        if ((g = fr_sleep(m)))
+            return g;
+    }
 }
 
 /* ---- running goroutines --------------------------------------------- */
@@ -1102,55 +1162,97 @@ static goc_g *execute(goc_m *m, goc_g *g)
     return back;
 }
 
-/* Called on g0 after g switched back: carry out g's request. Returns a G
- * to run next directly, or NULL to schedule. */
-static goc_g *after_switch(goc_m *m, goc_g *g)
+/*
+ * Carrying out a switched-out G's request (m->action), the one way for
+ * both switch paths: on g0 after g switched back (after_switch), and on
+ * the next G after a direct hand-off (goc__m_finish_switch, below). g is
+ * off its stack either way, so the parking protocol holds. The paths
+ * differ only in where a G that must run again at once goes: on g0 it is
+ * returned, to run next; after a hand-off, another G already runs here,
+ * so it goes to runnext.
+ */
+
+/* g's unlock function refused the park: g runs again, unless a waker
+ * already readied it. */
+static __attribute__((noinline)) goc_g *park_abandoned(goc_m *m, goc_g *g,
+                                                       bool on_g0)
 {
-    int action = m->action;
-    m->action = ACT_NONE;
+    uint32_t w = G_WAITING;
+    if (!atomic_compare_exchange_strong(&g->status, &w, G_RUNNABLE))
+        return NULL;
+    if (on_g0)
+        return g;
+    runqput(m->p, g, true);
+    goc__wakep(); /* as for a yield */
+    return NULL;
+}
+
+/* Park: mark g waiting, then run its unlock function, which publishes it
+ * (see goc__park). */
+static goc_always_inline goc_g *finish_park(goc_m *m, goc_g *g, bool on_g0)
+{
+    /* Ordered before the unlock function (a release), which publishes g. */
+    atomic_store_explicit(&g->status, G_WAITING, memory_order_release);
+    if (g->park_fn && !g->park_fn(g, g->park_arg))
+        return park_abandoned(m, g, on_g0);
+    return NULL;
+}
+
+/* Returns a G to run at once (on g0 only), or NULL. */
+static goc_always_inline goc_g *carry_out(goc_m *m, goc_g *g, int action,
+                                          bool on_g0)
+{
     if (g->stack_kind == STACK_SLAB && action != ACT_EXIT)
         goc__stack_check(g);
     switch (action) {
     case ACT_YIELD:
         atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
         runqput(m->p, g, false);
-        goc__wakep(); /* see goc__m_finish_switch */
+        /* This processor runs another G now, which may never yield (no
+         * preemption): let an idle processor come for g. */
+        goc__wakep();
         return NULL;
-    case ACT_PARK: {
-        /* Ordered before fn's unlock (a release), which publishes g. */
-        atomic_store_explicit(&g->status, G_WAITING, memory_order_release);
-        bool (*fn)(goc_g *, void *) = g->park_fn;
-        void *arg = g->park_arg;
-        if (fn && !fn(g, arg)) {
-            /* Park abandoned: g runs again at once. */
-            uint32_t w = G_WAITING;
-            if (atomic_compare_exchange_strong(&g->status, &w, G_RUNNABLE))
-                return g;
-        }
-        return NULL;
-    }
+    case ACT_PARK:
+        return finish_park(m, g, on_g0);
     case ACT_EXIT:
         g_exit_on_g0(m, g);
         return NULL;
-    case ACT_SYSCALL_BLOCK: {
-        /* g left its syscall and found no P; m has none either. */
-        atomic_fetch_sub(&goc__sc.nsyscall, 1);
-        pthread_mutex_lock(&goc__sc.lock);
-        goc_p *p = goc__pidleget();
-        if (p) {
-            pthread_mutex_unlock(&goc__sc.lock);
-            acquirep(m, p);
+    case ACT_SYSCALL_BLOCK:
+        /* g left its syscall and found no P; m has none either. Only
+         * through g0 (goc_syscall_end switches there). */
+        if (on_g0) {
+            atomic_fetch_sub(&goc__sc.nsyscall, 1);
+            pthread_mutex_lock(&goc__sc.lock);
+            goc_p *p = goc__pidleget();
+            if (p) {
+                pthread_mutex_unlock(&goc__sc.lock);
+                acquirep(m, p);
+                atomic_store(&g->status, G_RUNNABLE);
+                return g;
+            }
             atomic_store(&g->status, G_RUNNABLE);
-            return g;
+            globrunqput_locked(g);
+            pthread_mutex_unlock(&goc__sc.lock);
+            return NULL;
         }
-        atomic_store(&g->status, G_RUNNABLE);
-        globrunqput_locked(g);
-        pthread_mutex_unlock(&goc__sc.lock);
-        return NULL;
-    }
+        /* fall through */
     default:
         goc__fatal("bad goroutine action %d", action);
     }
+}
+
+/* On g0, after g switched back. */
+static goc_g *after_switch(goc_m *m, goc_g *g)
+{
+    int action = m->action;
+    m->action = ACT_NONE;
+    return carry_out(m, g, action, true);
+}
+
+static __attribute__((noinline)) void finish_switch_slow(goc_m *m, goc_g *prev,
+                                                         int action)
+{
+    carry_out(m, prev, action, false);
 }
 
 static void schedule(goc_m *m)
@@ -1178,28 +1280,6 @@ static void g_switch_to_g0(goc_g *g, int action)
     goc__m_finish_switch(m);
 }
 
-static void g_exit_on_g0(goc_m *m, goc_g *g);
-
-/* prev's unlock function refused the park (after a direct switch): prev
- * runs again, next on this processor, unless a waker already readied it. */
-static __attribute__((noinline)) void park_abandoned(goc_m *m, goc_g *prev)
-{
-    uint32_t w = G_WAITING;
-    if (atomic_compare_exchange_strong(&prev->status, &w, G_RUNNABLE)) {
-        runqput(m->p, prev, true);
-        goc__wakep(); /* as for a yield */
-    }
-}
-
-/* Carry out prev's park after a direct switch: mark it waiting, then run
- * its unlock function, which publishes it (see goc__park). */
-static inline void finish_park(goc_m *m, goc_g *prev)
-{
-    atomic_store_explicit(&prev->status, G_WAITING, memory_order_release);
-    if (prev->park_fn && !prev->park_fn(prev, prev->park_arg))
-        park_abandoned(m, prev);
-}
-
 /*
  * Direct hand-off. A G that parks, yields or exits while its P has another
  * G ready switches straight to it instead of going through g0 (one switch
@@ -1214,31 +1294,6 @@ static inline void finish_park(goc_m *m, goc_g *prev)
  * Invariant: m->prev != NULL only between a direct switch and the resumed
  * G's goc__m_finish_switch, on the same thread with nothing in between.
  */
-static __attribute__((noinline)) void finish_switch_slow(goc_m *m,
-                                                        goc_g *prev,
-                                                        int action)
-{
-    if (prev->stack_kind == STACK_SLAB && action != ACT_EXIT)
-        goc__stack_check(prev);
-    switch (action) {
-    case ACT_YIELD:
-        atomic_store_explicit(&prev->status, G_RUNNABLE, memory_order_relaxed);
-        runqput(m->p, prev, false);
-        /* This processor runs another G now, which may never yield (no
-         * preemption): let an idle processor come for prev. */
-        goc__wakep();
-        break;
-    case ACT_PARK:
-        finish_park(m, prev);
-        break;
-    case ACT_EXIT:
-        g_exit_on_g0(m, prev);
-        break;
-    default:
-        goc__fatal("bad direct hand-off action %d", action);
-    }
-}
-
 void goc__m_finish_switch(goc_m *m)
 {
     goc_g *prev = m->prev;
@@ -1250,7 +1305,7 @@ void goc__m_finish_switch(goc_m *m)
     /* The common case, a park from a guarded stack, first: it needs no
      * more than the unlock function's call. */
     if (goc_likely(action == ACT_PARK && prev->stack_kind != STACK_SLAB)) {
-        finish_park(m, prev);
+        finish_park(m, prev, false);
         return;
     }
     finish_switch_slow(m, prev, action);
@@ -1270,12 +1325,12 @@ static __attribute__((noinline)) bool g0_turn_due(goc_p *p)
 {
     if (atomic_load_explicit(&goc__sc.runq_size, memory_order_relaxed) > 0 ||
         atomic_load_explicit(&goc__sc.npollwait, memory_order_relaxed) > 0 ||
-        p->id >= atomic_load_explicit(&goc__sc.gomaxprocs,
-                                      memory_order_relaxed) ||
+        p->id >=
+            atomic_load_explicit(&goc__sc.gomaxprocs, memory_order_relaxed) ||
         atomic_load_explicit(&goc__sc.shutdown, memory_order_relaxed))
         return true;
-    int32_t n = atomic_load_explicit(&goc__sc.nprocs_alloc,
-                                     memory_order_acquire);
+    int32_t n =
+        atomic_load_explicit(&goc__sc.nprocs_alloc, memory_order_acquire);
     for (int32_t i = 0; i < n; i++)
         if (goc__timers_next(goc__sc.allp[i]) != 0)
             return true;
@@ -1500,8 +1555,6 @@ int64_t goc_num_goroutine(void)
     for (int32_t i = 0; i < np; i++)
         n += atomic_load_explicit(&goc__sc.allp[i]->ngoroutine,
                                   memory_order_relaxed);
-    if (atomic_load(&goc__sc.main_done))
-        return n;
     return n;
 }
 
@@ -1681,11 +1734,10 @@ int goc_main(int (*fn)(void *), void *arg)
 
     memset(&goc__sc, 0, sizeof goc__sc);
     pthread_mutex_init(&goc__sc.lock, NULL);
-    pthread_once(&membarrier_once, membarrier_register);
+    goc__membarrier_init();
     int err = goc__netpoll_init();
     if (err < 0)
-        goc__fatal("goc_main: cannot create the poller: %s",
-                   goc_strerror(err));
+        goc__fatal("goc_main: cannot create the poller: %s", goc_strerror(err));
     int procs = initial_procs();
     for (int i = 0; i < procs; i++)
         goc__sc.allp[i] = p_new(i);

@@ -8,7 +8,8 @@
  *   G_RUNNING  -> G_RUNNABLE   goc_yield (on g0, after the switch)
  *   G_RUNNING  -> G_WAITING    goc__park (on g0, after the switch, before
  *                              the unlock function runs)
- *   G_WAITING  -> G_RUNNABLE   goc__ready (CAS; anything else is a bug)
+ *   G_WAITING  -> G_RUNNABLE   goc__ready (a checked store: a parked G is
+ *                              published to exactly one waker)
  *   G_RUNNING  -> G_SYSCALL    goc_syscall_begin (the G stays on its M)
  *   G_SYSCALL  -> G_RUNNING    goc_syscall_end, processor regained
  *   G_SYSCALL  -> G_RUNNABLE   goc_syscall_end, no processor: queued
@@ -73,28 +74,28 @@ enum { ACT_NONE, ACT_PARK, ACT_YIELD, ACT_EXIT, ACT_SYSCALL_BLOCK };
 /* A goroutine. Lives at the top of its own stack mapping (stack.c), so
  * one mapping is one G and a parked G costs its touched stack pages. */
 struct goc_g {
-    goc__ctx ctx;              /* saved sp when not running */
-    _Atomic uint32_t status;   /* G_*, see the transitions above */
-    uint64_t id;               /* set at spawn; main is 1 */
-    void (*fn)(void *);        /* entry, set at spawn */
+    goc__ctx ctx;            /* saved sp when not running */
+    _Atomic uint32_t status; /* G_*, see the transitions above */
+    uint64_t id;             /* set at spawn; main is 1 */
+    void (*fn)(void *);      /* entry, set at spawn */
     void *arg;
-    goc_g *schedlink;          /* global run queue / glist / cache link;
-                                  owned by whoever holds the G there */
-    goc_m *m;                  /* M running it; valid while running */
+    goc_g *schedlink; /* global run queue / glist / cache link;
+                         owned by whoever holds the G there */
+    goc_m *m;         /* M running it; valid while running */
     /* Park request, written by the G, read by g0 after the switch. */
     bool (*park_fn)(goc_g *, void *);
     void *park_arg;
     const char *waitreason; /* of the last park: read only while parked */
-    goc__timer sleep_timer;    /* goc_sleep's timer */
+    goc__timer sleep_timer; /* goc_sleep's timer */
     /* Stack: [lo, hi) usable; the mapping is [map_lo, map_lo+map_len). */
     char *stack_lo;
     char *stack_hi;
     char *map_lo;
     size_t map_len;
-    int stack_kind;            /* STACK_* */
-    struct goc_g *all_next;    /* registry of mappings (stack.c lock) */
+    int stack_kind;         /* STACK_* */
+    struct goc_g *all_next; /* registry of mappings (stack.c lock) */
     struct goc_g *all_prev;
-    goc__san_fiber san;        /* sanitizer fiber state */
+    goc__san_fiber san; /* sanitizer fiber state */
 };
 
 #define RUNQ_SIZE 256
@@ -111,9 +112,9 @@ struct goc_g {
 struct goc_p {
     /* Read by anyone. */
     int id;
-    _Atomic uint32_t status;   /* P_* */
-    goc_m *m;                  /* owner while P_RUNNING/P_SYSCALL */
-    goc_p *link;               /* idle list (sched.lock) */
+    _Atomic uint32_t status;      /* P_* */
+    goc_m *m;                     /* owner while P_RUNNING/P_SYSCALL */
+    goc_p *link;                  /* idle list (sched.lock) */
     _Atomic uint32_t syscalltick; /* bumped by each syscall begin */
     /* Timers: 4-ary min-heap (timer.c). */
     struct goc__timer_heap *timers;
@@ -123,7 +124,7 @@ struct goc_p {
 
     /* Owner only. */
     _Alignas(GOC_CACHE_LINE) uint32_t schedtick; /* goroutines run */
-    uint32_t timer_polls;      /* goc__timers_poll calls */
+    uint32_t timer_polls;                        /* goc__timers_poll calls */
     /* Goroutine id batch: [goid_next, goid_end). */
     uint64_t goid_next;
     uint64_t goid_end;
@@ -146,24 +147,24 @@ struct goc_p {
 
 struct goc_m {
     /* First, in this order: struct goc__m_head. */
-    goc_g *curg;               /* G running on this M (owner) */
-    goc_p *p;                  /* attached P (owner) */
+    goc_g *curg; /* G running on this M (owner) */
+    goc_p *p;    /* attached P (owner) */
     int id;
-    pthread_t thread;          /* valid once created is set */
-    _Atomic bool created;      /* pthread_create returned (release) */
-    goc__ctx g0ctx;            /* the scheduler's own context */
-    goc__san_fiber g0san;      /* sanitizer state of the thread's stack */
-    goc_p *nextp;              /* P handed over by whoever woke us */
-    goc_m *link;               /* idle list (sched.lock) */
-    goc_m *all_next;           /* every M (sched.lock) */
-    bool spinning;             /* looking for work; counted in nmspinning */
-    int action;                /* ACT_* request from curg (owner) */
-    goc_g *prev;               /* G that handed off directly (owner) */
-    _Atomic uint32_t park;     /* futex word for stopm */
-    uint32_t rand[2];          /* fastrand state */
-    void *altstack;            /* sigaltstack for stack-overflow reports */
-    int64_t syscall_when;      /* start of the current syscall */
-    goc_p *syscall_p;          /* P held when the syscall began */
+    pthread_t thread;      /* valid once created is set */
+    _Atomic bool created;  /* pthread_create returned (release) */
+    goc__ctx g0ctx;        /* the scheduler's own context */
+    goc__san_fiber g0san;  /* sanitizer state of the thread's stack */
+    goc_p *nextp;          /* P handed over by whoever woke us */
+    goc_m *link;           /* idle list (sched.lock) */
+    goc_m *all_next;       /* every M (sched.lock) */
+    bool spinning;         /* looking for work; counted in nmspinning */
+    int action;            /* ACT_* request from curg (owner) */
+    goc_g *prev;           /* G that handed off directly (owner) */
+    _Atomic uint32_t park; /* futex word for stopm */
+    uint32_t rand[2];      /* fastrand state */
+    void *altstack;        /* sigaltstack for stack-overflow reports */
+    int64_t syscall_when;  /* start of the current syscall */
+    goc_p *syscall_p;      /* P held when the syscall began */
 };
 
 /* The global scheduler state (one runtime per process at a time). */
@@ -176,24 +177,24 @@ typedef struct goc__sched {
      * a thousand pages). Capacity a power of two, doubled when full. */
     goc_g **runq;
     uint32_t runq_cap;
-    uint32_t runq_head;         /* index of the oldest entry */
-    _Atomic int32_t runq_size;  /* written under lock, read racily */
+    uint32_t runq_head;        /* index of the oldest entry */
+    _Atomic int32_t runq_size; /* written under lock, read racily */
     goc_p *pidle;
-    _Atomic int32_t npidle;     /* written under lock, read racily */
+    _Atomic int32_t npidle; /* written under lock, read racily */
     goc_m *midle;
     int32_t nmidle;
-    int32_t mcount;             /* Ms created */
+    int32_t mcount; /* Ms created */
     goc_m *allm;
     /* Processors. allp[0..nprocs_alloc) exist; gomaxprocs are active. */
     goc_p *allp[GOC__MAXPROCS_LIMIT];
     _Atomic int32_t nprocs_alloc;
     _Atomic int32_t gomaxprocs;
     _Atomic int32_t nmspinning;
-    _Atomic int32_t nsyscall;   /* Gs between syscall begin and end */
+    _Atomic int32_t nsyscall;          /* Gs between syscall begin and end */
     _Atomic int64_t ngoroutine_global; /* spawns/exits without a P */
-    _Atomic int32_t npollwait;  /* Gs parked on the poller */
-    _Atomic int32_t nwakers;    /* signal/child watchers (deadlock) */
-    _Atomic uint64_t goid_gen;  /* next goroutine id batch */
+    _Atomic int32_t npollwait;         /* Gs parked on the poller */
+    _Atomic int32_t nwakers;           /* signal/child watchers (deadlock) */
+    _Atomic uint64_t goid_gen;         /* next goroutine id batch */
     /* Poller: the M blocked in epoll_wait, if any. poll_until is the
      * deadline it sleeps to (INT64_MAX: none), 0 when nobody polls. */
     _Atomic int64_t poll_until;
@@ -203,12 +204,9 @@ typedef struct goc__sched {
      * GOC_NETPOLL_STALE_NS, so that I/O is not starved while every P is
      * busy (Go's sysmon does this every 10 ms). */
     _Atomic int64_t lastpoll;
-    int epfd;
-    int eventfd;
-    _Atomic uint32_t poll_wake_sig; /* a break is pending (dedup) */
     /* Shutdown. */
     _Atomic bool shutdown;
-    _Atomic uint32_t main_done;  /* futex: main goroutine finished */
+    _Atomic uint32_t main_done; /* futex: main goroutine finished */
     int main_ret;
     goc_g *main_g;
     /* sysmon */
@@ -280,13 +278,16 @@ int64_t goc__timers_next(goc_p *p);
 /* The earliest deadline of all processors' timers, 0 if none (racy). */
 int64_t goc__timers_earliest(void);
 
-/* netpoll.c */
+/* netpoll.c: the scheduler's side of the poller (netpoll/poller.h) */
 int goc__netpoll_init(void);
 void goc__netpoll_close(void);
 /* Wait up to `delay` ns (<0 forever, 0 not at all); fills list. */
 void goc__netpoll(int64_t delay, goc__glist *list);
 void goc__netpoll_break(void);
 void goc__netpoll_timer_added(int64_t when);
+
+/* membarrier.c: register for the fence once per process (goc_main). */
+void goc__membarrier_init(void);
 
 /* sysmon.c */
 int goc__sysmon_start(void);

@@ -138,8 +138,8 @@ static void *sysmon_main(void *arg)
             goc_p *p = goc__sc.allp[i];
             if (atomic_load(&p->status) != P_SYSCALL)
                 continue;
-            uint32_t t = atomic_load_explicit(&p->syscalltick,
-                                              memory_order_relaxed);
+            uint32_t t =
+                atomic_load_explicit(&p->syscalltick, memory_order_relaxed);
             if (seen[i].tick != t || seen[i].since == 0) {
                 seen[i].tick = t;
                 seen[i].since = now;

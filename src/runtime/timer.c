@@ -9,9 +9,9 @@
  * yields still has its timers fired by another thread).
  *
  * Invariants (under h->lock): a[i]->heap == h and a[i]->index == i for
- * i < n; h->next == a[0].when == a[0].t->when, or 0 when n == 0 (read racily as a hint).
- * A timer's fn runs with no lock held; t->heap is NULL (or points to its
- * heap again, re-armed, for a periodic timer) while it runs.
+ * i < n; h->next == a[0].when == a[0].t->when, or 0 when n == 0 (read racily as
+ * a hint). A timer's fn runs with no lock held; t->heap is NULL (or points to
+ * its heap again, re-armed, for a periodic timer) while it runs.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -33,7 +33,7 @@ struct goc__timer_heap {
     pthread_mutex_t lock;
     heap_slot *a;
     int32_t n, cap;
-    _Atomic int64_t next;     /* earliest deadline, 0 if empty */
+    _Atomic int64_t next; /* earliest deadline, 0 if empty */
 };
 
 goc__timer_heap *goc__timer_heap_new(void)

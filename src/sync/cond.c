@@ -76,13 +76,8 @@ void goc_cond_wait(goc_cond *c)
         w.g = goc__getg();
         w.obj = c;
         w.ticket = t;
-        w.prev = c->tail;
-        if (c->tail)
-            c->tail->next = &w;
-        else
-            c->head = &w;
-        c->tail = &w;
-        goc__park(goc__sync_park_unlock, &c->lock, "sync.Cond.Wait");
+        goc__waitlist_push(&c->head, &c->tail, &w, false);
+        goc__park(goc__spin_park_unlock, &c->lock, "sync.Cond.Wait");
     }
     cond_lock(c);
 }
@@ -102,14 +97,7 @@ void goc_cond_signal(goc_cond *c)
     for (goc__waiter *w = c->head; w; w = w->next) {
         if ((uint32_t)w->ticket != t)
             continue;
-        if (w->prev)
-            w->prev->next = w->next;
-        else
-            c->head = w->next;
-        if (w->next)
-            w->next->prev = w->prev;
-        else
-            c->tail = w->prev;
+        goc__waitlist_remove(&c->head, &c->tail, w);
         goc_g *g = w->g;
         goc__spin_unlock(&c->lock);
         goc__ready(g); /* w may be gone from here on */

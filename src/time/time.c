@@ -43,16 +43,16 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "chan/chan_internal.h"
+#include "chan/chan_iface.h"
 #include "goc/time.h"
-#include "runtime/sanitizer.h"
+#include "runtime/primitives.h"
 
 struct goc_timer {
     goc__spinlock lock; /* protects every field below except rt */
-    goc__timer rt;       /* the runtime's timer (its own locking) */
-    goc_chan *c;         /* capacity 1, int64_t, in this block after the
-                            struct; NULL for AfterFunc */
-    void (*fn)(void *);  /* AfterFunc: run in a new goroutine */
+    goc__timer rt;      /* the runtime's timer (its own locking) */
+    goc_chan *c;        /* capacity 1, int64_t, in this block after the
+                           struct; NULL for AfterFunc */
+    void (*fn)(void *); /* AfterFunc: run in a new goroutine */
     void *arg;
     int64_t when;        /* deadline of the current arming */
     int64_t period;      /* ticker period; 0 for a timer */
@@ -83,7 +83,8 @@ static int64_t deadline(int64_t d)
  * A timer and its channel are one block. Blocks come from 2 MiB chunks
  * that the kernel may back with huge pages (MADV_HUGEPAGE), because the
  * first touch of fresh memory is a page fault: 100,000 timers from malloc
- * cost some 7,000 of them, about 3 us per timer on these VMs (Go's heap
+ * cost some 7,000 of them, a large share of each timer's creation
+ * (bench/README.md, timers_100k; Go's heap
  * asks for huge pages too). Freed blocks go on a free list for the next
  * timer; chunks are kept for the life of the process, so the memory held
  * is that of the most timers alive at once, plus at most
@@ -150,7 +151,7 @@ static bool blocks_grow(void)
  * Idle work (goc__idle_work_register): while timers keep being carved
  * from fresh memory, a spinning scheduler thread maps the next chunks and
  * commits them (one write a page: a single huge-page fault where the
- * kernel grants one, ~6 ms of zeroing on these VMs), so that the creator
+ * kernel grants one, which zeroes 2 MiB at once), so that the creator
  * and the idle CPU share the first-touch cost, a chunk each (timers_100k
  * at 2 processors). Carving itself stays with the creator: handing out
  * blocks made ahead left the chunk's first touch to whichever thread came

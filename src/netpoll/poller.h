@@ -1,0 +1,112 @@
+/*
+ * poller.h - the poller backend contract: what the scheduler, poll
+ * descriptors (pollfd.c), the proc module and the signal forwarder ask of
+ * the kernel's readiness machinery, and nothing more. Private to goc.
+ *
+ * One backend is linked in: poller_epoll.c (Linux epoll). Another (an
+ * io_uring backend) is one more file implementing these functions, chosen
+ * at build time; pollfd, net, proc and the scheduler do not change.
+ *
+ * The instance
+ * ------------
+ * goc__poller_init() creates the poller instance when goc_main starts, and
+ * goc__poller_fini() destroys it when goc_main returns (one thread, while
+ * no other thread of the runtime runs). Registrations do not outlive their
+ * instance: after a new goc_main starts, goc__poller_arm() of a descriptor
+ * registered under an earlier instance fails with -ENOENT, which is how
+ * modules with process-wide descriptors (signal.c) notice a new runtime.
+ * Every other function is called only while an instance exists.
+ *
+ * Registrations
+ * -------------
+ * A registrant owns a goc__pollable (its memory, which must stay valid, and
+ * keep its `ready` function, for as long as an event read for it may still
+ * be dispatched: pollfd.c's type-stable memory and goc__poller_barrier),
+ * and the descriptor, which it closes itself after goc__poller_close().
+ *
+ *   open(fd, interest, p)  register fd, edge-triggered: after it, every
+ *       transition of fd to a state in `interest` (or to hang-up or error,
+ *       always reported) is reported at least once, by a later
+ *       goc__poller_wait, as p->ready(p, events, wake). A report may be
+ *       spurious or repeated (the registrant retries its system call and
+ *       waits again: readiness is a hint), but an edge after open is
+ *       never lost. Any thread. 0, or a negative code: -EEXIST (fd already
+ *       registered), -EPERM (the backend cannot poll this kind of
+ *       descriptor, e.g. a regular file: the caller falls back to
+ *       blocking I/O in a system call section), -ENOMEM, ...
+ *   arm(fd, interest, p)   change the interest of fd's registration (0:
+ *       report nothing until armed again), and report fd's current
+ *       readiness afresh. -ENOENT if fd has no registration in this
+ *       instance (for epoll: this open file under this number). Any thread.
+ *   close(fd)              remove fd's registration; the caller closes fd
+ *       afterwards (a forked child sharing the open file must not keep
+ *       it alive). Events read before it may still be dispatched to p
+ *       until the next barrier (below). 0 or a negative code. Any thread.
+ *   barrier(p)             arrange for p->ready(p, 0, wake) to be called
+ *       once, on a polling thread, after every event that any poller had
+ *       read before this call has been dispatched. What pollfd.c waits
+ *       for before it reuses a closed descriptor's memory. At most one
+ *       barrier is pending per p: a second call before it fired may be
+ *       merged with the first. 0 or a negative code. Any thread.
+ *
+ * Polling
+ * -------
+ *   wait(delay, wake)  wait up to `delay` ns (<0: until an event or a
+ *       wake; 0: not at all) and dispatch what is ready: for each event,
+ *       p->ready(p, GOC__POLL_* bits, wake) on this thread, which pushes
+ *       goroutines to make runnable onto `wake` and never readies them
+ *       itself. A positive delay is never cut short except by an event
+ *       or a wake: the wait ends at or after the delay (the backend
+ *       rounds up a coarser clock). EINTR counts as an early return.
+ *       The scheduler lets one thread wait at a time (goc__sc.polling)
+ *       and a wait dispatches its whole batch before it returns; the
+ *       backend may rely on both. Returns the events dispatched.
+ *   wake()  make the current or next wait return soon. Any thread,
+ *       including one that holds scheduler locks, so it never blocks;
+ *       repeated calls before the wait returns coalesce into one. A wake
+ *       that comes before a thread starts waiting ends that wait at once
+ *       (the scheduler sets poll_until, then waits; a timer added in
+ *       between wakes, and must not be missed).
+ *
+ * What a backend may assume: registrants pass only GOC__POLL_READ and
+ * GOC__POLL_WRITE in an interest; ready() functions do not block and do
+ * not call back into the backend except through barrier() and arm(); a
+ * descriptor is opened once per open file before it is closed.
+ */
+#ifndef GOC_NETPOLL_POLLER_H
+#define GOC_NETPOLL_POLLER_H
+
+#include <stdint.h>
+
+#include "runtime/runtime_internal.h"
+
+/* Readiness bits (an interest uses READ and WRITE only). READ and WRITE
+ * are also the directions of pollfd.h and the values of net.h's GOC_READ
+ * and GOC_WRITE. */
+enum {
+    GOC__POLL_READ = 1,  /* readable (or a listener's connection) */
+    GOC__POLL_WRITE = 2, /* writable */
+    GOC__POLL_RDHUP = 4, /* the peer shut down its writing side */
+    GOC__POLL_PRI = 8,   /* urgent data */
+    GOC__POLL_HUP = 16,  /* hang-up: both sides done (always reported) */
+    GOC__POLL_ERR = 32,  /* an error is pending (always reported) */
+};
+
+typedef struct goc__pollable goc__pollable;
+struct goc__pollable {
+    /* Called by the thread that polled (see wait above). */
+    void (*ready)(goc__pollable *p, uint32_t events, goc__glist *wake);
+};
+
+int goc__poller_init(void);
+void goc__poller_fini(void);
+
+int goc__poller_open(int fd, uint32_t interest, goc__pollable *p);
+int goc__poller_arm(int fd, uint32_t interest, goc__pollable *p);
+int goc__poller_close(int fd);
+int goc__poller_barrier(goc__pollable *p);
+
+int goc__poller_wait(int64_t delay, goc__glist *wake);
+void goc__poller_wake(void);
+
+#endif

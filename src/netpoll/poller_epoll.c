@@ -1,0 +1,236 @@
+/*
+ * poller_epoll.c - the poller backend on Linux epoll (poller.h is the
+ * contract).
+ *
+ * One epoll instance per goc_main. Descriptors are registered once with
+ * EPOLLET (edge-triggered) and the interest translated from GOC__POLL_*;
+ * data.ptr is the registrant's goc__pollable. Two eventfds of the backend
+ * sit beside them:
+ *  - the wake eventfd (EPOLLIN, level): goc__poller_wake writes it, at
+ *    most once until the waiting thread has read it (wake_sig coalesces);
+ *  - the barrier eventfd, registered EPOLLOUT|EPOLLONESHOT and always
+ *    writable: re-arming it (EPOLL_CTL_MOD) makes the next epoll_wait
+ *    return it once. Since one thread polls at a time and dispatches its
+ *    whole batch before the next epoll_wait, by the time that event is
+ *    dispatched every batch read before the re-arm has been dispatched:
+ *    the barrier's promise.
+ *
+ * epoll_pwait2 gives nanosecond timeouts, so a wait is never early and
+ * rarely more than the kernel's timer slack late; where the kernel lacks
+ * it, the millisecond timeout of epoll_wait is rounded up.
+ *
+ * Lock order: barrier_lock is a leaf (ready() functions run without it).
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "netpoll/poller.h"
+
+#define BATCH 128
+#define BARRIERS_MAX 8
+
+static int epfd = -1;
+static int wake_fd = -1;
+static int barrier_fd = -1;
+static _Atomic uint32_t wake_sig; /* a wake is pending (coalesces) */
+static _Atomic int has_pwait2 = 1;
+/* data.ptr of the backend's own eventfds. */
+static goc__pollable wake_sentinel, barrier_sentinel;
+
+/* Pollables waiting for the barrier (barrier_lock). */
+static pthread_mutex_t barrier_lock = PTHREAD_MUTEX_INITIALIZER;
+static goc__pollable *barrier_wait[BARRIERS_MAX];
+static int nbarrier;
+
+static uint32_t to_epoll(uint32_t interest)
+{
+    uint32_t ev = EPOLLET;
+    if (interest & GOC__POLL_READ)
+        ev |= EPOLLIN | EPOLLRDHUP | EPOLLPRI;
+    if (interest & GOC__POLL_WRITE)
+        ev |= EPOLLOUT;
+    return ev;
+}
+
+static uint32_t from_epoll(uint32_t ev)
+{
+    uint32_t r = 0;
+    if (ev & EPOLLIN)
+        r |= GOC__POLL_READ;
+    if (ev & EPOLLOUT)
+        r |= GOC__POLL_WRITE;
+    if (ev & EPOLLRDHUP)
+        r |= GOC__POLL_RDHUP;
+    if (ev & EPOLLPRI)
+        r |= GOC__POLL_PRI;
+    if (ev & EPOLLHUP)
+        r |= GOC__POLL_HUP;
+    if (ev & EPOLLERR)
+        r |= GOC__POLL_ERR;
+    return r;
+}
+
+static int ctl(int op, int fd, uint32_t events, void *ptr)
+{
+    /* epoll hands ptr to the polling thread through the kernel, which
+     * ThreadSanitizer cannot see: pairs with the acquire in
+     * goc__poller_wait, so that what the registrant wrote is seen. */
+    if (ptr)
+        goc__tsan_release(ptr);
+    struct epoll_event ev = {.events = events, .data.ptr = ptr};
+    return epoll_ctl(epfd, op, fd, &ev) == 0 ? 0 : -errno;
+}
+
+int goc__poller_init(void)
+{
+    int err;
+    epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (epfd < 0)
+        return -errno;
+    wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    barrier_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (wake_fd < 0 || barrier_fd < 0) {
+        err = -errno;
+        goto fail;
+    }
+    if ((err = ctl(EPOLL_CTL_ADD, wake_fd, EPOLLIN, &wake_sentinel)) ||
+        (err = ctl(EPOLL_CTL_ADD, barrier_fd, EPOLLONESHOT, &barrier_sentinel)))
+        goto fail;
+    atomic_store(&wake_sig, 0);
+    nbarrier = 0;
+    return 0;
+fail:
+    goc__poller_fini();
+    return err;
+}
+
+void goc__poller_fini(void)
+{
+    if (barrier_fd >= 0)
+        close(barrier_fd);
+    if (wake_fd >= 0)
+        close(wake_fd);
+    if (epfd >= 0)
+        close(epfd);
+    epfd = wake_fd = barrier_fd = -1;
+    /* Pending barriers die with the instance (pollfd.c re-arms). */
+    pthread_mutex_lock(&barrier_lock);
+    nbarrier = 0;
+    pthread_mutex_unlock(&barrier_lock);
+}
+
+int goc__poller_open(int fd, uint32_t interest, goc__pollable *p)
+{
+    return ctl(EPOLL_CTL_ADD, fd, to_epoll(interest), p);
+}
+
+int goc__poller_arm(int fd, uint32_t interest, goc__pollable *p)
+{
+    return ctl(EPOLL_CTL_MOD, fd, to_epoll(interest), p);
+}
+
+int goc__poller_close(int fd)
+{
+    return ctl(EPOLL_CTL_DEL, fd, 0, NULL);
+}
+
+int goc__poller_barrier(goc__pollable *p)
+{
+    pthread_mutex_lock(&barrier_lock);
+    bool listed = false;
+    for (int i = 0; i < nbarrier && !listed; i++)
+        listed = barrier_wait[i] == p;
+    if (!listed) {
+        if (nbarrier == BARRIERS_MAX) {
+            pthread_mutex_unlock(&barrier_lock);
+            return -EAGAIN;
+        }
+        barrier_wait[nbarrier++] = p;
+    }
+    pthread_mutex_unlock(&barrier_lock);
+    /* Re-armed after the listing: the event it causes finds p listed. */
+    return ctl(EPOLL_CTL_MOD, barrier_fd, EPOLLOUT | EPOLLONESHOT,
+               &barrier_sentinel);
+}
+
+/* At the end of a batch: a pollable listed now was listed after the
+ * batches read before this one were dispatched, or before this batch was
+ * read, whose dispatch is complete. Either way every event read before
+ * its goc__poller_barrier call has been dispatched. */
+static void barrier_fire(goc__glist *wake)
+{
+    goc__pollable *fire[BARRIERS_MAX];
+    pthread_mutex_lock(&barrier_lock);
+    int n = nbarrier;
+    for (int i = 0; i < n; i++)
+        fire[i] = barrier_wait[i];
+    nbarrier = 0;
+    pthread_mutex_unlock(&barrier_lock);
+    for (int i = 0; i < n; i++)
+        fire[i]->ready(fire[i], 0, wake);
+}
+
+void goc__poller_wake(void)
+{
+    uint32_t zero = 0;
+    if (atomic_compare_exchange_strong(&wake_sig, &zero, 1)) {
+        uint64_t one = 1;
+        ssize_t r;
+        do
+            r = write(wake_fd, &one, sizeof one);
+        while (r < 0 && errno == EINTR);
+    }
+}
+
+int goc__poller_wait(int64_t delay, goc__glist *wake)
+{
+    struct epoll_event events[BATCH];
+    int n;
+    if (delay > 0 && atomic_load_explicit(&has_pwait2, memory_order_relaxed)) {
+        struct timespec ts = {.tv_sec = delay / GOC_SECOND,
+                              .tv_nsec = delay % GOC_SECOND};
+        n = epoll_pwait2(epfd, events, BATCH, &ts, NULL);
+        if (n < 0 && errno == ENOSYS) {
+            atomic_store(&has_pwait2, 0);
+            n = 0;
+        }
+    } else {
+        int ms = delay < 0 ? -1
+                 : delay == 0
+                     ? 0
+                     : (int)((delay + GOC_MILLISECOND - 1) / GOC_MILLISECOND);
+        if (delay > (int64_t)INT32_MAX * GOC_MILLISECOND)
+            ms = INT32_MAX;
+        n = epoll_wait(epfd, events, BATCH, ms);
+    }
+    if (n < 0)
+        return 0;
+    bool barrier = false;
+    for (int i = 0; i < n; i++) {
+        goc__pollable *p = events[i].data.ptr;
+        if (p == &wake_sentinel) {
+            uint64_t v;
+            ssize_t r = read(wake_fd, &v, sizeof v);
+            (void)r;
+            atomic_store(&wake_sig, 0);
+            continue;
+        }
+        if (p == &barrier_sentinel) {
+            barrier = true; /* after the whole batch: see barrier_fire */
+            continue;
+        }
+        goc__tsan_acquire(p); /* pairs with the release in ctl */
+        p->ready(p, from_epoll(events[i].events), wake);
+    }
+    if (barrier)
+        barrier_fire(wake);
+    return n;
+}
