@@ -14,6 +14,7 @@ netpoll/poller.h
 netpoll/pollfd.h
 chan/chan_iface.h
 chan/chan_layout.h
+calc/calc_proto.h
 "
 SRC=${1:-$(dirname "$0")/../src}
 bad=0
