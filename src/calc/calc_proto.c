@@ -192,13 +192,15 @@ static int expected_in(jcur *c, const char *field, const char *want)
     const char *sep = field ? ": " : "";
     field = field ? field : "";
     if (ch == -1)
-        return fail(c, c->pos, -EINVAL, "%s%sexpected %s, found the end of "
-                    "the line", field, sep, want);
+        return fail(c, c->pos, -EINVAL,
+                    "%s%sexpected %s, found the end of "
+                    "the line",
+                    field, sep, want);
     if (ch > 0x20 && ch < 0x7F)
         return fail(c, c->pos, -EINVAL, "%s%sexpected %s, found '%c'", field,
                     sep, want, ch);
-    return fail(c, c->pos, -EINVAL, "%s%sexpected %s, found byte 0x%02x",
-                field, sep, want, ch);
+    return fail(c, c->pos, -EINVAL, "%s%sexpected %s, found byte 0x%02x", field,
+                sep, want, ch);
 }
 
 static int expected(jcur *c, const char *want)
@@ -242,8 +244,9 @@ static int jnumber(jcur *c, bool *is_int)
     if (p < n && s[p] == '-')
         p++;
     if (p >= n || !digit(s[p]))
-        return fail(c, start, -EINVAL, "invalid number: a digit must "
-                                       "follow '-'");
+        return fail(c, start, -EINVAL,
+                    "invalid number: a digit must "
+                    "follow '-'");
     if (s[p] == '0') {
         p++;
         if (p < n && digit(s[p]))
@@ -255,8 +258,9 @@ static int jnumber(jcur *c, bool *is_int)
     if (p < n && s[p] == '.') {
         p++;
         if (p >= n || !digit(s[p]))
-            return fail(c, start, -EINVAL, "invalid number: a digit must "
-                                           "follow '.'");
+            return fail(c, start, -EINVAL,
+                        "invalid number: a digit must "
+                        "follow '.'");
         while (p < n && digit(s[p]))
             p++;
         *is_int = false;
@@ -266,8 +270,9 @@ static int jnumber(jcur *c, bool *is_int)
         if (p < n && (s[p] == '+' || s[p] == '-'))
             p++;
         if (p >= n || !digit(s[p]))
-            return fail(c, start, -EINVAL, "invalid number: a digit must "
-                                           "follow the exponent mark");
+            return fail(c, start, -EINVAL,
+                        "invalid number: a digit must "
+                        "follow the exponent mark");
         while (p < n && digit(s[p]))
             p++;
         *is_int = false;
@@ -292,8 +297,8 @@ static int jint(jcur *c, const char *what, int64_t *out)
     int shown = c->pos - at > 24 ? 24 : (int)(c->pos - at);
     const char *more = c->pos - at > 24 ? "..." : "";
     if (!is_int)
-        return fail(c, at, -EINVAL, "%s: %.*s%s is not an integer", what,
-                    shown, text, more);
+        return fail(c, at, -EINVAL, "%s: %.*s%s is not an integer", what, shown,
+                    text, more);
     bool neg = ch == '-';
     uint64_t limit = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
     uint64_t v = 0;
@@ -306,8 +311,8 @@ static int jint(jcur *c, const char *what, int64_t *out)
             v = v * 10 + d;
     }
     if (over)
-        return fail(c, at, -EINVAL, "%s: %.*s%s overflows int64", what,
-                    shown, text, more);
+        return fail(c, at, -EINVAL, "%s: %.*s%s overflows int64", what, shown,
+                    text, more);
     /* -(2^63) through unsigned negation, defined in C. */
     *out = neg ? (int64_t)(0 - v) : (int64_t)v;
     return 0;
@@ -321,7 +326,7 @@ static int hex4(jcur *c, size_t esc, uint32_t *u)
         return fail(c, esc, -EINVAL, "invalid \\u escape");
     for (int i = 0; i < 4; i++) {
         int h = c->s[c->pos + i];
-        int d = digit(h)                ? h - '0'
+        int d = digit(h)               ? h - '0'
                 : h >= 'a' && h <= 'f' ? h - 'a' + 10
                 : h >= 'A' && h <= 'F' ? h - 'A' + 10
                                        : -1;
@@ -353,8 +358,10 @@ static int jstr(jcur *c, char *buf, size_t cap, size_t *outlen, bool *cut)
             break;
         }
         if (b < 0x20)
-            return fail(c, c->pos, -EINVAL, "control character 0x%02x in a "
-                                            "string (must be escaped)", b);
+            return fail(c, c->pos, -EINVAL,
+                        "control character 0x%02x in a "
+                        "string (must be escaped)",
+                        b);
         if (b == '\\') {
             size_t esc = c->pos;
             uint32_t cp, lo;
@@ -363,8 +370,12 @@ static int jstr(jcur *c, char *buf, size_t cap, size_t *outlen, bool *cut)
                 return fail(c, start, -EINVAL, "unterminated string");
             unsigned char e = c->s[c->pos + 1];
             c->pos += 2;
-            cp = e == 'b' ? '\b' : e == 'f' ? '\f' : e == 'n' ? '\n'
-               : e == 'r' ? '\r' : e == 't' ? '\t' : e;
+            cp = e == 'b'   ? '\b'
+                 : e == 'f' ? '\f'
+                 : e == 'n' ? '\n'
+                 : e == 'r' ? '\r'
+                 : e == 't' ? '\t'
+                            : e;
             if (e == 'u') {
                 if ((rc = hex4(c, esc, &cp)) != 0)
                     return rc;
@@ -372,29 +383,34 @@ static int jstr(jcur *c, char *buf, size_t cap, size_t *outlen, bool *cut)
                     /* A high surrogate: "\\u" and a low one must follow. */
                     if (c->len - c->pos < 2 || c->s[c->pos] != '\\' ||
                         c->s[c->pos + 1] != 'u')
-                        return fail(c, esc, -EINVAL, "unpaired surrogate "
-                                                     "in a \\u escape");
+                        return fail(c, esc, -EINVAL,
+                                    "unpaired surrogate "
+                                    "in a \\u escape");
                     c->pos += 2;
                     if ((rc = hex4(c, esc, &lo)) != 0)
                         return rc;
                     if (lo < 0xDC00 || lo > 0xDFFF)
-                        return fail(c, esc, -EINVAL, "unpaired surrogate "
-                                                     "in a \\u escape");
+                        return fail(c, esc, -EINVAL,
+                                    "unpaired surrogate "
+                                    "in a \\u escape");
                     cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
                 } else if (cp >= 0xDC00 && cp <= 0xDFFF)
-                    return fail(c, esc, -EINVAL, "unpaired surrogate in a "
-                                                 "\\u escape");
+                    return fail(c, esc, -EINVAL,
+                                "unpaired surrogate in a "
+                                "\\u escape");
             } else if (!strchr("\"\\/bfnrt", e) || e == '\0')
                 return fail(c, esc, -EINVAL, "invalid escape in a string");
             if (cp == 0 && buf != NULL)
-                return fail(c, esc, -EINVAL, "\\u0000 is not allowed in a "
-                                             "string");
+                return fail(c, esc, -EINVAL,
+                            "\\u0000 is not allowed in a "
+                            "string");
             k = utf8_put(cp, tmp);
         } else {
             k = utf8_len(c->s + c->pos, c->len - c->pos);
             if (k == 0)
-                return fail(c, c->pos, -EINVAL, "invalid UTF-8 in a "
-                                                "string");
+                return fail(c, c->pos, -EINVAL,
+                            "invalid UTF-8 in a "
+                            "string");
             src = c->s + c->pos;
             c->pos += k;
         }
@@ -494,8 +510,10 @@ static int jline(jcur *c, const jmsg *m)
     unsigned seen = 0;
     int rc;
     if (c->len > GOC__CALC_MAX_LINE)
-        return fail(c, NO_OFFSET, -EMSGSIZE, "line of %zu bytes exceeds the "
-                    "limit of %d", c->len, GOC__CALC_MAX_LINE);
+        return fail(c, NO_OFFSET, -EMSGSIZE,
+                    "line of %zu bytes exceeds the "
+                    "limit of %d",
+                    c->len, GOC__CALC_MAX_LINE);
     ws(c);
     if (c->pos == c->len)
         return fail(c, NO_OFFSET, -EINVAL, "empty line");
@@ -546,8 +564,9 @@ static int jline(jcur *c, const jmsg *m)
         }
     ws(c);
     if (c->pos != c->len)
-        return fail(c, c->pos, -EINVAL, "trailing data after the JSON "
-                                        "object");
+        return fail(c, c->pos, -EINVAL,
+                    "trailing data after the JSON "
+                    "object");
     for (int i = 0; i < m->nfields; i++)
         if (!(seen & 1u << i))
             return fail(c, NO_OFFSET, -EINVAL, "missing field \"%s\"",
@@ -578,8 +597,10 @@ static int req_value(jcur *c, int i, void *out)
         for (;;) {
             char what[32];
             if (r->n == GOC__CALC_MAX_OPERANDS)
-                return fail(c, c->pos, -E2BIG, "Operands: more than %d "
-                            "operands", GOC__CALC_MAX_OPERANDS);
+                return fail(c, c->pos, -E2BIG,
+                            "Operands: more than %d "
+                            "operands",
+                            GOC__CALC_MAX_OPERANDS);
             snprintf(what, sizeof what, "Operands[%zu]", r->n);
             if ((rc = jint(c, what, &r->operands[r->n])) != 0)
                 return rc;
@@ -656,8 +677,8 @@ int goc__calc_parse_request(const char *line, size_t len, goc__calc_req *out,
     return jline(&c, &m);
 }
 
-int goc__calc_parse_response(const char *line, size_t len,
-                             goc__calc_resp *out, char *err, size_t errlen)
+int goc__calc_parse_response(const char *line, size_t len, goc__calc_resp *out,
+                             char *err, size_t errlen)
 {
     jcur c = {(const unsigned char *)line, len, 0, err, errlen};
     jmsg m = {resp_fields, 4, resp_value, out};
@@ -722,10 +743,12 @@ static void put_jstr(jout *o, const char *str)
                 elen = 0;
         } else if (b == '"' || b == '\\')
             esc[1] = (char)b;
-        else if (b == '\b' || b == '\f' || b == '\n' || b == '\r' ||
-                 b == '\t')
-            esc[1] = b == '\b' ? 'b' : b == '\f' ? 'f' : b == '\n' ? 'n'
-                     : b == '\r' ? 'r' : 't';
+        else if (b == '\b' || b == '\f' || b == '\n' || b == '\r' || b == '\t')
+            esc[1] = b == '\b'   ? 'b'
+                     : b == '\f' ? 'f'
+                     : b == '\n' ? 'n'
+                     : b == '\r' ? 'r'
+                                 : 't';
         else if (b < 0x20 || b == '<' || b == '>' || b == '&') {
             memcpy(esc, "\\u00", 4);
             esc[4] = hex[b >> 4];
@@ -797,8 +820,7 @@ int goc__calc_format_request(const goc__calc_req *req, char *buf, size_t cap)
     return finish(&o);
 }
 
-int goc__calc_format_response(const goc__calc_resp *resp, char *buf,
-                              size_t cap)
+int goc__calc_format_response(const goc__calc_resp *resp, char *buf, size_t cap)
 {
     jout o = {buf, cap, 0, false};
     if (memchr(resp->formula, '\0', sizeof resp->formula) == NULL ||
@@ -859,13 +881,20 @@ int goc__calc_eval(const goc__calc_req *req, goc__calc_resp *out)
             continue;
         }
         switch (op[0]) {
-        case '+': over = __builtin_add_overflow(r, v, &r); break;
-        case '-': over = __builtin_sub_overflow(r, v, &r); break;
-        case '*': over = __builtin_mul_overflow(r, v, &r); break;
+        case '+':
+            over = __builtin_add_overflow(r, v, &r);
+            break;
+        case '-':
+            over = __builtin_sub_overflow(r, v, &r);
+            break;
+        case '*':
+            over = __builtin_mul_overflow(r, v, &r);
+            break;
         default:
             if (v == 0) {
-                snprintf(msg, sizeof msg, "division by zero: %" PRId64
-                         " / 0 (operand %zu)", prev, i + 1);
+                snprintf(msg, sizeof msg,
+                         "division by zero: %" PRId64 " / 0 (operand %zu)",
+                         prev, i + 1);
                 code = -EDOM;
             } else if (r == INT64_MIN && v == -1)
                 over = true;
@@ -873,8 +902,9 @@ int goc__calc_eval(const goc__calc_req *req, goc__calc_resp *out)
                 r /= v;
         }
         if (over) {
-            snprintf(msg, sizeof msg, "int64 overflow: %" PRId64 " %c %"
-                     PRId64 " (operand %zu)", prev, op[0], v, i + 1);
+            snprintf(msg, sizeof msg,
+                     "int64 overflow: %" PRId64 " %c %" PRId64 " (operand %zu)",
+                     prev, op[0], v, i + 1);
             code = -ERANGE;
         }
     }

@@ -89,17 +89,17 @@ typedef struct goc__calc_req {
 typedef struct goc__calc_resp {
     int64_t id;
     int64_t result;
-    bool has_err;                         /* "Err" was not null */
-    char formula[GOC__CALC_FORMULA_CAP];  /* UTF-8, NUL-terminated */
-    char err[GOC__CALC_ERR_CAP];          /* the message when has_err */
+    bool has_err;                        /* "Err" was not null */
+    char formula[GOC__CALC_FORMULA_CAP]; /* UTF-8, NUL-terminated */
+    char err[GOC__CALC_ERR_CAP];         /* the message when has_err */
 } goc__calc_resp;
 
 /* Parses one request line (without or with its '\n'). */
 int goc__calc_parse_request(const char *line, size_t len, goc__calc_req *out,
                             char *err, size_t errlen);
 /* Parses one response line; Err may be null, a string or an object. */
-int goc__calc_parse_response(const char *line, size_t len,
-                             goc__calc_resp *out, char *err, size_t errlen);
+int goc__calc_parse_response(const char *line, size_t len, goc__calc_resp *out,
+                             char *err, size_t errlen);
 
 /* Computes the book's op() and formula into *out (ID echoed). On division
  * by zero (-EDOM), int64 overflow (-ERANGE), an unknown operator (-EINVAL)
