@@ -67,6 +67,8 @@
 #include <stdint.h>
 
 #include "goc/chan.h"
+#include "goc/extern.h"
+#include "goc/net.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -196,6 +198,126 @@ int goc_caller_tcp_line(goc_caller *out, const char *address,
 int goc_caller_from_url(goc_caller *out, const char *url,
                         const goc_caller_opts *opts, char *errbuf,
                         size_t errlen);
+/* ---- HTTP/1.1 ----------------------------------------------------------- */
+
+/* A TLS layer for https:// targets, supplied by the program (goc itself
+ * needs only libc and pthreads; goc-loadgen brings one made with OpenSSL
+ * where it was built with it). open runs once per connection, right after
+ * the TCP connection is made, with the connection's deadline set to the
+ * call's: it makes the handshake (SNI: server_name) and sets *state.
+ * *cache is the transport's own, one per HTTP connection slot and kept
+ * across that slot's reconnects (e.g. a TLS session to resume); NULL at
+ * first, freed by cache_free. read and write are goc_conn_read's and
+ * goc_conn_write's (all n bytes) on the decrypted stream: a count, 0 at
+ * end of stream, or a negative code. close frees *state (not the
+ * goc_conn, which the caller closes). All functions run on the calling
+ * goroutine and may park. */
+typedef struct goc_http_transport {
+    void *user;
+    int (*open)(void *user, goc_conn *conn, const char *server_name,
+                void **cache, void **state);
+    ssize_t (*read)(void *state, void *buf, size_t n);
+    ssize_t (*write)(void *state, const void *buf, size_t n);
+    void (*close)(void *user, void *state);
+    void (*cache_free)(void *user, void *cache);
+} goc_http_transport;
+
+/* Options of goc_caller_http (NULL, or zeroed fields: the defaults). */
+typedef struct goc_caller_http_opts {
+    const char *method;         /* a token; NULL: "GET" ("HEAD": no body) */
+    const char *const *headers; /* "Name: value" each, sent in order */
+    size_t nheaders;
+    const char *body; /* body bytes (Content-Length is sent when body is */
+    size_t body_len;  /* given, even empty); at most 64 MiB */
+    const char *host; /* the Host header's value; NULL: from the URL */
+    /* A connection per request ("Connection: close"); default: keep-alive,
+     * one connection per (worker / pipeline). */
+    bool no_keepalive;
+    /* Requests in flight per connection (HTTP/1.1 pipelining): up to
+     * `pipeline` workers share one connection, each writing its request
+     * as it comes and reading its response in turn. 0 or 1: none; at
+     * most 1024. */
+    int pipeline;
+    /* For https:// (required there; ignored for http://). */
+    const goc_http_transport *transport;
+} goc_caller_http_opts;
+
+/* A target URL split up. */
+typedef struct goc_http_url {
+    bool tls;           /* https */
+    int port;           /* 80 or 443 unless given */
+    char host[256];     /* "example.com", "127.0.0.1", "[::1]" */
+    char hostport[272]; /* the Host header: host, and :port unless default */
+    char address[272];  /* what to dial: host:port */
+    char path[4096];    /* "/path?query" ("/" when empty); no fragment */
+} goc_http_url;
+
+/* Splits "http://host[:port]/path?query" (or https://) into *u. 0, or
+ * -EINVAL with the reason in errbuf. */
+GOC_EXTERN int goc_http_parse_url(const char *url, goc_http_url *u,
+                                  char *errbuf, size_t errlen);
+
+/*
+ * HTTP/1.1 over TCP (https:// through opts->transport). Every call sends
+ * the same request, built once: "METHOD /path?query HTTP/1.1", Host (from
+ * the URL, or opts->host; or the user's own Host header), the user's
+ * headers, Content-Length with a body, "Connection: close" without
+ * keep-alive; one write per request. The response is parsed strictly and
+ * as it arrives (status line, headers, Content-Length, chunked transfer
+ * coding with trailers, a body delimited by the connection's end, 1xx
+ * responses skipped, no body for HEAD, 204 and 304, "Connection: close"
+ * and HTTP/1.0 ending the connection); body bytes are counted and
+ * discarded, so memory is a 64 KiB buffer per connection whatever the
+ * body's length. A reused connection that the server had closed is
+ * redialled transparently (for the call, and for the pipelined requests
+ * written behind a response that closed it), within the call's deadline.
+ *
+ * Result codes: 2xx and 3xx GOC_RET_SUCCESS; 4xx and 5xx
+ * GOC_RET_ERROR_CALEE ("HTTP 503"); a malformed response (one the parser
+ * refuses, or cut short by the connection's end) GOC_RET_ERROR_RESPONSE
+ * with the reason ("Malformed response: bad chunk size"); failures to
+ * connect, read or write GOC_RET_ERROR_CALL; a response not complete by
+ * the deadline GOC_RET_WARNING_CALL_TIMEOUT. A connection whose call
+ * failed is never reused. goc_caller_http_stats counts each status code.
+ *
+ * 0; -EINVAL with the reason in errbuf (bad URL, method, header, Host,
+ * pipeline depth; https without a transport); -ENOMEM.
+ */
+GOC_EXTERN int goc_caller_http(goc_caller *out, const char *url,
+                               const goc_caller_http_opts *opts, char *errbuf,
+                               size_t errlen);
+
+#define GOC_HTTP_WHY_MAX 120
+
+/* What an HTTP caller saw, over all its calls since it was made (or
+ * reset). Response counts cover the responses checked (those that came in
+ * time): responses = the sum of status[] = success + callee errors of the
+ * generator's report when the caller served one run. */
+typedef struct goc_http_stats {
+    int64_t status[600];     /* final responses per status code */
+    int64_t status_class[6]; /* [2]..[5]: 2xx..5xx (and [1] unused: 0) */
+    int64_t responses;       /* final responses checked */
+    int64_t interim;         /* 1xx responses skipped */
+    int64_t malformed;       /* responses refused (GOC_RET_ERROR_RESPONSE) */
+    char first_malformed[GOC_HTTP_WHY_MAX]; /* the first one's reason */
+    int64_t bytes_read; /* from the sockets (after TLS), every byte */
+    int64_t bytes_written;
+    int64_t connects;         /* connections made */
+    int64_t closed_by_server; /* of those, ended by a "Connection: close" */
+    int64_t retries;          /* requests sent again on a new connection */
+    /* Socket errors by kind (calls cut off by a stop excepted): */
+    int64_t connect_errors; /* could not connect (refused, unreachable..) */
+    int64_t read_errors;    /* reset, or closed before the response */
+    int64_t write_errors;
+    int64_t timeouts; /* the deadline passed in connect, write or read */
+} goc_http_stats;
+
+/* The statistics of a caller made by goc_caller_http. 0, or -EINVAL if c
+ * is not one. Any goroutine or thread, also during a run. */
+GOC_EXTERN int goc_caller_http_stats(const goc_caller *c, goc_http_stats *out);
+/* Zeroes them (e.g. after a warm-up run). 0 or -EINVAL. */
+GOC_EXTERN int goc_caller_http_stats_reset(goc_caller *c);
+
 /* c->destroy(c->user), then zero *c. NULL or a zeroed caller: nothing. */
 void goc_caller_destroy(goc_caller *c);
 
