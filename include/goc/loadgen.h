@@ -369,6 +369,16 @@ typedef struct goc_loadgen_params {
     /* Slots (calls in flight at once); 0: the book's concurrency,
      * timeout / (1 s / lps) + 1, at most 10,000. At most 1,000,000. */
     int64_t max_in_flight;
+    /* Ours: the closed model (wrk's max-throughput mode) instead of the
+     * schedule: max_in_flight workers (required, > 0; lps must be 0), each
+     * making its next call as soon as its previous one ended, until
+     * duration has passed (or count calls). Nothing is ever late, and
+     * latency is service time: the model hides queueing (a stalled server
+     * slows the calls down instead of showing in their latency). */
+    bool closed;
+    /* Ours: at most this many calls (0: as many as duration allows). The
+     * run still ends at start + duration. */
+    int64_t count;
 } goc_loadgen_params;
 
 /* Checks every parameter and makes a generator (ORIGINAL). 0; -EINVAL
@@ -413,6 +423,7 @@ typedef struct goc_loadgen_latency {
 struct goc_loadgen_report {
     uint32_t status;    /* GOC_LOADGEN_STOPPED */
     bool stopped_early; /* goc_loadgen_stop cut the run short */
+    bool closed;        /* the closed model ran (planned: count, or issued) */
     int64_t lps, timeout, duration, max_in_flight; /* as run */
     int64_t planned;    /* calls due in [start, start + duration) */
     int64_t issued;     /* calls started */
