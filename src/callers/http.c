@@ -19,7 +19,7 @@
  * from the server, or every response without keep-alive. The requests
  * written behind it on that connection are then sent again on a new one,
  * as long as no byte of their response had come and their deadline has
- * not passed (a server that closes after each response, or an idle
+ * not passed (however often: each such end served the head's request) (a server that closes after each response, or an idle
  * keep-alive connection that the server closed). A request whose write
  * failed still takes its ticket: its turn as head ends the connection.
  *
@@ -45,6 +45,10 @@
 #define RBUF_SIZE (64 * 1024)
 #define STATUS_MAX 600
 #define BODY_MAX (64 * 1024 * 1024)
+/* Sends of one request at most: it goes again while the connections it
+ * was written on end before its turn (each such end served another
+ * request first) and its deadline allows; this only bounds a pathology. */
+#define RETRY_MAX 1000
 
 typedef struct http_caller http_caller;
 
@@ -369,7 +373,7 @@ static int http_call(void *user, void *session, const goc_call_req *req,
                 count(&hc->timeouts);
                 return -ETIMEDOUT;
             }
-            if (attempt >= hc->pipeline + 1) {
+            if (attempt >= RETRY_MAX) {
                 count(&hc->read_errors);
                 return -ECONNRESET;
             }
@@ -408,7 +412,7 @@ static int http_call(void *user, void *session, const goc_call_req *req,
              * previous response). Again on a new one. */
             retry = reused && !got && rc != -ETIMEDOUT && rc != -ECANCELED &&
                     rc != 1 && !interrupted(p) && goc_nanotime() < deadline &&
-                    attempt < hc->pipeline + 1;
+                    attempt < RETRY_MAX;
             end_conn(p);
         }
         goc_mutex_unlock(&p->mu);
