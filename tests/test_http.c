@@ -617,6 +617,7 @@ static int stall_main(void *arg)
     ASSERT_EQ(o.rep.issued, 4);
     ASSERT_EQ(o.rep.timeouts, 4);
     ASSERT_EQ(o.st.timeouts, 4);
+    ASSERT_EQ(o.rep.errors[GOC_CALL_ERR_TIMEOUT], 4);
     ASSERT_EQ(o.st.connects, 4); /* a timed-out connection is not reused */
     ASSERT(goc_nanotime() - t0 < 10 * SEC);
     /* A refused connection: connect errors. */
@@ -646,6 +647,7 @@ static int stall_main(void *arg)
     goc_caller_destroy(&c);
     ASSERT_EQ(rep.call_errors, 10);
     ASSERT_EQ(st.connect_errors, 10);
+    ASSERT_EQ(rep.errors[GOC_CALL_ERR_CONNECT_REFUSED], 10);
     hts_stop(s);
     return 0;
 }

@@ -19,9 +19,10 @@
  * from the server, or every response without keep-alive. The requests
  * written behind it on that connection are then sent again on a new one,
  * as long as no byte of their response had come and their deadline has
- * not passed (however often: each such end served the head's request) (a server that closes after each response, or an idle
- * keep-alive connection that the server closed). A request whose write
- * failed still takes its ticket: its turn as head ends the connection.
+ * not passed (however often: each such end served the head's request) (a server
+ * that closes after each response, or an idle keep-alive connection that the
+ * server closed). A request whose write failed still takes its ticket: its turn
+ * as head ends the connection.
  *
  * Locks: pipe->mu orders writes and tickets and guards conn, gen and the
  * ticket counters (the read buffer and parser belong to the head alone);
@@ -312,6 +313,17 @@ static int read_response(http_caller *hc, http_pipe *p, http_session *s,
     }
 }
 
+/* Says how a call failed, for the report's errors by kind. Returns rc. */
+static int failed(goc_call_resp *resp, int rc, int kind, const char *what,
+                  const char *where)
+{
+    resp->err_kind = kind;
+    if (resp->msg && resp->msglen)
+        snprintf(resp->msg, resp->msglen, "%s%s: %s", what, where,
+                 goc_strerror(rc));
+    return rc;
+}
+
 static void note_why(http_caller *hc, const char *why)
 {
     if (atomic_load_explicit(&hc->have_why, memory_order_relaxed))
@@ -338,10 +350,15 @@ static int http_call(void *user, void *session, const goc_call_req *req,
             rc = dial(p, deadline);
             if (rc < 0) {
                 goc_mutex_unlock(&p->mu);
-                if (rc != -ECANCELED && !interrupted(p))
-                    count(rc == -ETIMEDOUT ? &hc->timeouts
-                                           : &hc->connect_errors);
-                return rc;
+                if (rc == -ECANCELED || interrupted(p))
+                    return rc;
+                count(rc == -ETIMEDOUT ? &hc->timeouts : &hc->connect_errors);
+                return failed(resp, rc,
+                              rc == -ECONNREFUSED ? GOC_CALL_ERR_CONNECT_REFUSED
+                              : rc == -ETIMEDOUT  ? GOC_CALL_ERR_CONNECT_TIMEOUT
+                              : rc == -ENXIO      ? GOC_CALL_ERR_DNS
+                                                  : GOC_CALL_ERR_CONNECT,
+                              "connect ", hc->address);
             }
         }
         uint64_t gen = p->gen, ticket = p->next_ticket++;
@@ -371,11 +388,13 @@ static int http_call(void *user, void *session, const goc_call_req *req,
                 return -ECANCELED;
             if (goc_nanotime() >= deadline) {
                 count(&hc->timeouts);
-                return -ETIMEDOUT;
+                return failed(resp, -ETIMEDOUT, GOC_CALL_ERR_TIMEOUT,
+                              "waiting for a connection", "");
             }
             if (attempt >= RETRY_MAX) {
                 count(&hc->read_errors);
-                return -ECONNRESET;
+                return failed(resp, -ECONNRESET, GOC_CALL_ERR_RESET,
+                              "connections closed before the response", "");
             }
             count(&hc->retries);
             continue;
@@ -431,15 +450,25 @@ static int http_call(void *user, void *session, const goc_call_req *req,
             count(&hc->retries);
             continue;
         }
-        if (rc != -ECANCELED && !interrupted(p)) {
-            if (rc == -ETIMEDOUT)
-                count(&hc->timeouts);
-            else if (wrc)
-                count(&hc->write_errors);
-            else
-                count(&hc->read_errors);
+        if (rc == -ECANCELED || interrupted(p))
+            return rc;
+        if (rc == -ETIMEDOUT) {
+            count(&hc->timeouts);
+            return failed(resp, rc, GOC_CALL_ERR_TIMEOUT,
+                          got ? "reading the response"
+                              : "waiting for the "
+                                "response",
+                          "");
         }
-        return rc;
+        if (wrc) {
+            count(&hc->write_errors);
+            return failed(resp, rc, GOC_CALL_ERR_WRITE, "write", "");
+        }
+        count(&hc->read_errors);
+        if (rc == -ECONNRESET || rc == -EPIPE)
+            return failed(resp, rc, GOC_CALL_ERR_RESET,
+                          got ? "read" : "read (before the response)", "");
+        return failed(resp, rc, GOC_CALL_ERR_READ, "read", "");
     }
 }
 
