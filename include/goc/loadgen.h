@@ -233,7 +233,8 @@ int goc_caller_calc(goc_caller *out, const char *address,
  * containing '\n') or -ENOMEM. */
 int goc_caller_tcp_line(goc_caller *out, const char *address,
                         const goc_caller_opts *opts);
-/* A caller for a target URL: "calc://host:port" or "tcp://host:port".
+/* A caller for a target URL: "calc://host:port", "tcp://host:port", or
+ * "http(s)://..." (goc_caller_http with default options; opts unused).
  * 0, -EINVAL (with a reason in errbuf) or -ENOMEM. */
 int goc_caller_from_url(goc_caller *out, const char *url,
                         const goc_caller_opts *opts, char *errbuf,

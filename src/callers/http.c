@@ -30,8 +30,10 @@
  * deadline change, so that interrupt never blocks and a call can never
  * overwrite the past deadline an interrupt set. Order: mu, then imu.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <netdb.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -472,6 +474,51 @@ static int http_call(void *user, void *session, const goc_call_req *req,
     }
 }
 
+/* Resolves the host once, before a run (goc_caller_prepare): every
+ * connection then dials the address found. The lookup runs on this
+ * thread, marked as a blocking syscall; its deadline is getaddrinfo's. */
+static int http_prepare(void *user, int64_t deadline, char *msg, size_t msglen)
+{
+    (void)deadline;
+    http_caller *hc = user;
+    char host[256], port[16];
+    const char *colon = strrchr(hc->address, ':');
+    if (!colon || hc->address[0] == '[')
+        return 0; /* [v6]:port: numeric */
+    snprintf(host, sizeof host, "%.*s", (int)(colon - hc->address),
+             hc->address);
+    snprintf(port, sizeof port, "%s", colon + 1);
+    struct in_addr a4;
+    if (inet_pton(AF_INET, host, &a4) == 1)
+        return 0;
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM};
+    struct addrinfo *res = NULL;
+    goc_syscall_begin();
+    int rc = getaddrinfo(host, port, &hints, &res);
+    goc_syscall_end();
+    if (rc != 0) {
+        snprintf(msg, msglen, "cannot resolve \"%s\": %s", host,
+                 rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
+        return rc == EAI_AGAIN ? -EAGAIN : -ENXIO;
+    }
+    char ip[INET6_ADDRSTRLEN] = "", addr[300];
+    const void *a =
+        res->ai_family == AF_INET6
+            ? (const void *)&((struct sockaddr_in6 *)res->ai_addr)->sin6_addr
+            : (const void *)&((struct sockaddr_in *)res->ai_addr)->sin_addr;
+    inet_ntop(res->ai_family, a, ip, sizeof ip);
+    snprintf(addr, sizeof addr,
+             res->ai_family == AF_INET6 ? "[%s]:%s" : "%s:%s", ip, port);
+    freeaddrinfo(res);
+    char *na = strdup(addr);
+    if (!na)
+        return -ENOMEM;
+    free(hc->address); /* before the run: no call is using it */
+    hc->address = na;
+    return 0;
+}
+
 static int http_check(void *user, void *session, const goc_call_req *req,
                       const goc_call_resp *resp, char *msg, size_t msglen)
 {
@@ -761,6 +808,7 @@ int goc_caller_http(goc_caller *out, const char *url,
         .check_resp = http_check,
         .interrupt = http_interrupt,
         .destroy = http_destroy,
+        .prepare = http_prepare,
     };
     return 0;
 }
