@@ -25,6 +25,7 @@
 #include "goc.h"
 #include "goc_test.h"
 #include "http_test_server.h"
+#include "nginx_harness.h"
 
 #define MS GOC_MILLISECOND
 #define SEC GOC_SECOND
@@ -282,10 +283,9 @@ typedef struct run_out {
     char last_req[8192];
 } run_out;
 
-static void run_http(hts *s, const run_cfg *cfg, run_out *out)
+static void run_url(hts *s, const char *url, const run_cfg *cfg, run_out *out)
 {
-    char url[512], err[256];
-    snprintf(url, sizeof url, "http://%s%s", hts_addr(s), cfg->path);
+    char err[256];
     goc_caller_http_opts o = {.method = cfg->method,
                               .headers = cfg->headers,
                               .nheaders = cfg->nheaders,
@@ -298,7 +298,7 @@ static void run_http(hts *s, const run_cfg *cfg, run_out *out)
     if (rc < 0)
         fprintf(stderr, "%s\n", err);
     ASSERT_EQ(rc, 0);
-    int64_t conns0 = hts_conns(s), req0 = hts_requests(s);
+    int64_t conns0 = s ? hts_conns(s) : 0, req0 = s ? hts_requests(s) : 0;
     goc_loadgen_params p = {
         .caller = &c,
         .timeout = cfg->timeout ? cfg->timeout : 2 * SEC,
@@ -319,23 +319,23 @@ static void run_http(hts *s, const run_cfg *cfg, run_out *out)
     goc_loadgen_free(g);
     ASSERT_EQ(goc_caller_http_stats(&c, &out->st), 0);
     goc_caller_destroy(&c);
-    out->server_conns = hts_conns(s) - conns0;
-    out->server_requests = hts_requests(s) - req0;
-    hts_last_request(s, out->last_req, sizeof out->last_req);
+    if (s) {
+        out->server_conns = hts_conns(s) - conns0;
+        out->server_requests = hts_requests(s) - req0;
+        hts_last_request(s, out->last_req, sizeof out->last_req);
+    }
     if (getenv("HTTP_TEST_VERBOSE"))
-        fprintf(stderr,
-                "%s: issued %lld ok %lld resp %lld call %lld calee %lld tmo "
-                "%lld; read err %lld write err %lld conn err %lld retries "
-                "%lld (%s)\n",
-                cfg->path, (long long)out->rep.issued,
-                (long long)out->rep.success,
-                (long long)out->rep.response_errors,
-                (long long)out->rep.call_errors,
-                (long long)out->rep.callee_errors,
-                (long long)out->rep.timeouts, (long long)out->st.read_errors,
-                (long long)out->st.write_errors,
-                (long long)out->st.connect_errors, (long long)out->st.retries,
-                out->st.first_malformed);
+        fprintf(
+            stderr,
+            "%s: issued %lld ok %lld resp %lld call %lld calee %lld tmo "
+            "%lld; read err %lld write err %lld conn err %lld retries "
+            "%lld (%s)\n",
+            cfg->path, (long long)out->rep.issued, (long long)out->rep.success,
+            (long long)out->rep.response_errors,
+            (long long)out->rep.call_errors, (long long)out->rep.callee_errors,
+            (long long)out->rep.timeouts, (long long)out->st.read_errors,
+            (long long)out->st.write_errors, (long long)out->st.connect_errors,
+            (long long)out->st.retries, out->st.first_malformed);
     /* Every issued call has exactly one code. */
     const struct goc_loadgen_report *r = &out->rep;
     ASSERT_EQ(r->issued, r->success + r->timeouts + r->call_errors +
@@ -348,6 +348,13 @@ static void run_http(hts *s, const run_cfg *cfg, run_out *out)
         sum += out->st.status[i];
     ASSERT_EQ(sum, out->st.responses);
     ASSERT_EQ(out->st.malformed, r->response_errors);
+}
+
+static void run_http(hts *s, const run_cfg *cfg, run_out *out)
+{
+    char url[512];
+    snprintf(url, sizeof url, "http://%s%s", hts_addr(s), cfg->path);
+    run_url(s, url, cfg, out);
 }
 
 static int keepalive_main(void *arg)
@@ -729,4 +736,73 @@ static int stop_main(void *arg)
 GOC_TEST_TIMEOUT(http_stop_cuts_off_pipelined_calls, 30)
 {
     return run_main(2, stop_main, NULL);
+}
+
+/* ---- against Debian's nginx ------------------------------------------- */
+
+static int nginx_main(void *arg)
+{
+    (void)arg;
+    nginx_h n;
+    if (!nginx_start(&n, false,
+                     "gzip on; gzip_min_length 1; gzip_types text/html;"))
+        return 0; /* skipped, said why */
+    char url[256];
+    run_out o;
+    /* Keep-alive, closed model: every response a 200 of the same size. */
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/index.html", n.port);
+    run_url(NULL, url, &(run_cfg){.closed = true, .conns = 8, .count = 2000},
+            &o);
+    ASSERT_EQ(o.rep.success, 2000);
+    ASSERT_EQ(o.st.status[200], 2000);
+    ASSERT(o.st.connects <= 8);
+    ASSERT_EQ(o.st.bytes_read % 2000, 0);
+    ASSERT(o.st.bytes_read / 2000 > 612 && o.st.bytes_read / 2000 < 1000);
+    /* Pipelined 16 deep on 2 connections. */
+    run_url(
+        NULL, url,
+        &(run_cfg){.closed = true, .conns = 2, .pipeline = 16, .count = 4000},
+        &o);
+    ASSERT_EQ(o.rep.success, 4000);
+    ASSERT_EQ(o.st.connects, 2);
+    ASSERT_EQ(o.st.bytes_read % 4000, 0);
+    /* Chunked: nginx gzips on the fly, with chunked transfer coding. */
+    const char *gz[] = {"Accept-Encoding: gzip"};
+    run_url(NULL, url,
+            &(run_cfg){.closed = true,
+                       .conns = 2,
+                       .count = 500,
+                       .headers = gz,
+                       .nheaders = 1},
+            &o);
+    ASSERT_EQ(o.rep.success, 500);
+    ASSERT(o.st.bytes_read / 500 < 612); /* compressed */
+    /* HEAD, no keep-alive, a 404, the open model. */
+    run_url(
+        NULL, url,
+        &(run_cfg){.method = "HEAD", .closed = true, .conns = 2, .count = 300},
+        &o);
+    ASSERT_EQ(o.rep.success, 300);
+    run_url(NULL, url,
+            &(run_cfg){
+                .closed = true, .conns = 2, .count = 200, .no_keepalive = true},
+            &o);
+    ASSERT_EQ(o.rep.success, 200);
+    ASSERT_EQ(o.st.connects, 200);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/missing", n.port);
+    run_url(NULL, url, &(run_cfg){.closed = true, .conns = 2, .count = 100},
+            &o);
+    ASSERT_EQ(o.rep.callee_errors, 100);
+    ASSERT_EQ(o.st.status[404], 100);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/index.html", n.port);
+    run_url(NULL, url, &(run_cfg){.lps = 1000, .duration = 300 * MS}, &o);
+    ASSERT_EQ(o.rep.issued, 300);
+    ASSERT_EQ(o.rep.success, 300);
+    nginx_stop(&n);
+    return 0;
+}
+
+GOC_TEST_TIMEOUT(http_nginx, 120)
+{
+    return run_main(2, nginx_main, NULL);
 }

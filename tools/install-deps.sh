@@ -1,12 +1,15 @@
 #!/bin/sh
 # install-deps.sh - install the Debian packages goc's build needs, once.
-#   tools/install-deps.sh          build + test needs (cc, cmake, make)
-#   tools/install-deps.sh bench    also Go (golang-go) and wrk for `make bench`
+#   tools/install-deps.sh          build + test needs (cc, cmake, make;
+#                                  nginx-light and openssl for the HTTP
+#                                  tests, libssl-dev for https)
+#   tools/install-deps.sh bench    also Go (golang-go), wrk, ab
+#                                  (apache2-utils) and hey for `make bench`
 # Installs only what is missing; needs root (or sudo) only then.
 set -e
-need="gcc make cmake pkg-config"
+need="gcc make cmake pkg-config nginx-light openssl libssl-dev"
 case "${1:-}" in
-    bench) need="$need golang-go wrk" ;;
+    bench) need="$need golang-go wrk apache2-utils hey" ;;
     fuzz) need="$need clang" ;;
 esac
 missing=""
