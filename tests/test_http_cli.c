@@ -20,6 +20,7 @@
 #include "goc.h"
 #include "goc_test.h"
 #include "http_test_server.h"
+#include "nginx_harness.h"
 
 #define MAX_OUT (1 << 20)
 
@@ -246,4 +247,60 @@ GOC_TEST_TIMEOUT(http_cli, 120)
 {
     goc_maxprocs(2);
     return goc_main(cli_main, NULL);
+}
+
+/* https against nginx with a certificate made here: verification (a
+ * self-signed certificate is refused unless --insecure), SNI, sessions
+ * resumed across reconnects (--no-keepalive: a handshake per request). */
+static int tls_main(void *arg)
+{
+    (void)arg;
+    char *out, *err;
+    hts *s = NULL;
+    const char *probe[] = {"-n", "1", "https://127.0.0.1:1/", NULL};
+    run_cli(s, probe, &out, &err);
+    if (strstr(err, "built without OpenSSL")) {
+        fprintf(stderr, "SKIP: goc-loadgen was built without OpenSSL\n");
+        free(out), free(err);
+        return 0;
+    }
+    free(out), free(err);
+    nginx_h n;
+    if (!nginx_start(&n, true, NULL))
+        return 0; /* skipped, said why */
+    char url[128];
+    snprintf(url, sizeof url, "https://localhost:%d/index.html", n.tls_port);
+    const char *verify[] = {"--json", "-c", "1", "-n", "3", url, NULL};
+    RUN(verify, 1);
+    ASSERT_EQ(jnum(out, "success"), 0);
+    ASSERT(jnum(out, "connect") >= 3);
+    free(out), free(err);
+    const char *ok[] = {"--json", "-c",         "2", "-n",
+                        "200",    "--insecure", url, NULL};
+    RUN(ok, 0);
+    ASSERT_EQ(jnum(out, "success"), 200);
+    ASSERT_EQ(jnum(out, "200"), 200);
+    ASSERT(jnum(out, "tls_handshakes") <= 2);
+    free(out), free(err);
+    const char *resume[] = {
+        "--json",         "-c", "1", "-n", "20", "--insecure",
+        "--no-keepalive", url,  NULL};
+    RUN(resume, 0);
+    ASSERT_EQ(jnum(out, "success"), 20);
+    ASSERT_EQ(jnum(out, "tls_handshakes"), 20);
+    ASSERT(jnum(out, "tls_resumed") >= 18);
+    free(out), free(err);
+    const char *piped[] = {"--json",     "-c", "1",          "-n", "100",
+                           "--pipeline", "4",  "--insecure", url,  NULL};
+    RUN(piped, 0);
+    ASSERT_EQ(jnum(out, "success"), 100);
+    free(out), free(err);
+    nginx_stop(&n);
+    return 0;
+}
+
+GOC_TEST_TIMEOUT(http_cli_tls, 120)
+{
+    goc_maxprocs(2);
+    return goc_main(tls_main, NULL);
 }

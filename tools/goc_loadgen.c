@@ -29,11 +29,17 @@
 /* tools/tls.c: an https transport over OpenSSL (NULL if it cannot be
  * set up). */
 goc_http_transport *cli_tls_transport(bool insecure);
+/* Handshakes made, and of those the ones that resumed a session. */
+void cli_tls_counts(long *handshakes, long *resumed);
 #else
 static goc_http_transport *cli_tls_transport(bool insecure)
 {
     (void)insecure;
     return NULL; /* built without OpenSSL */
+}
+static void cli_tls_counts(long *handshakes, long *resumed)
+{
+    *handshakes = *resumed = 0;
 }
 #endif
 
@@ -417,6 +423,9 @@ static void print_json_http(FILE *f, const options *o, const goc_http_stats *h)
             h->status_class[2], h->status_class[3], h->status_class[4],
             h->status_class[5], h->responses, h->interim, h->malformed);
     print_json_string(f, h->first_malformed);
+    long hs, res;
+    cli_tls_counts(&hs, &res);
+    fprintf(f, ",\"tls_handshakes\":%ld,\"tls_resumed\":%ld", hs, res);
     fprintf(f,
             ",\"bytes_read\":%" PRId64 ",\"bytes_written\":%" PRId64
             ",\"connections\":%" PRId64 ",\"closed_by_server\":%" PRId64
@@ -560,6 +569,11 @@ static void print_text_http(FILE *f, const struct goc_loadgen_report *r,
     if (h->malformed)
         fprintf(f, "            malformed responses %" PRId64 " (first: %s)\n",
                 h->malformed, h->first_malformed);
+    long hs, res;
+    cli_tls_counts(&hs, &res);
+    if (hs)
+        fprintf(f, "            tls handshakes %ld, %ld of them resumed\n", hs,
+                res);
     fprintf(f,
             "            socket errors: connect %" PRId64 ", read %" PRId64
             ", write %" PRId64 ", timeout %" PRId64 "\n",
