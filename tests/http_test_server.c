@@ -129,13 +129,15 @@ static bool answer(hts *s, goc_conn *c, const char *path, const char *req,
     if (strcmp(path, "/endless") == 0) {
         if (!puts_(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"))
             return false;
-        static char chunk[65536 + 16];
+        char *chunk = malloc(65536 + 16);
+        ASSERT(chunk != NULL);
         int h = snprintf(chunk, 16, "10000\r\n");
         memset(chunk + h, 'x', 65536);
         memcpy(chunk + h + 65536, "\r\n", 2);
         for (int i = 0; i < 1000000; i++)
             if (!put(c, chunk, (size_t)h + 65536 + 2))
-                return false;
+                break;
+        free(chunk);
         return false;
     }
     if (strcmp(path, "/echo") == 0) {

@@ -386,9 +386,8 @@ static int keepalive_main(void *arg)
            0);
     ASSERT_EQ(o.st.bytes_written, 200 * (int64_t)strlen(o.last_req));
 
-    /* Open model, 500/s for 0.2 s: 100 calls on kept connections. */
-    run_http(s, &(run_cfg){.path = "/ok", .lps = 500, .duration = 200 * MS},
-             &o);
+    /* Open model, 500/s, 100 calls (-n) on kept connections. */
+    run_http(s, &(run_cfg){.path = "/ok", .lps = 500, .count = 100}, &o);
     ASSERT_EQ(o.rep.issued, 100);
     ASSERT_EQ(o.rep.success, 100);
     ASSERT_EQ(o.server_requests, 100);
@@ -795,7 +794,7 @@ static int nginx_main(void *arg)
     ASSERT_EQ(o.rep.callee_errors, 100);
     ASSERT_EQ(o.st.status[404], 100);
     snprintf(url, sizeof url, "http://127.0.0.1:%d/index.html", n.port);
-    run_url(NULL, url, &(run_cfg){.lps = 1000, .duration = 300 * MS}, &o);
+    run_url(NULL, url, &(run_cfg){.lps = 1000, .count = 300}, &o);
     ASSERT_EQ(o.rep.issued, 300);
     ASSERT_EQ(o.rep.success, 300);
     nginx_stop(&n);

@@ -192,8 +192,8 @@ static int cli_main(void *arg)
     free(out), free(err);
 
     /* The open model: -r. */
-    const char *open[] = {"--json", "-r",           "200", "-d",
-                          "300ms",  "http://{}/ok", NULL};
+    const char *open[] = {"--json", "-r",           "200", "-n",
+                          "60",     "http://{}/ok", NULL};
     RUN(open, 0);
     ASSERT(strstr(out, "\"model\":\"open\"") != NULL);
     ASSERT_EQ(jnum(out, "issued"), 60);
