@@ -378,8 +378,9 @@ static int http_call(void *user, void *session, const goc_call_req *req,
             if (rc < 0)
                 p->broken = rc;
         } else {
-            rc = p->broken;
+            rc = p->broken; /* not sent: the connection is failing */
         }
+        bool wrote = rc == 0;
         while (p->gen == gen && p->served != ticket)
             goc_cond_wait(&p->cv);
         if (p->gen != gen) {
@@ -401,16 +402,14 @@ static int http_call(void *user, void *session, const goc_call_req *req,
             count(&hc->retries);
             continue;
         }
-        /* Our turn: we are the head. */
-        int wrc = p->broken;
+        /* Our turn: we are the head. A request that was sent gets its
+         * response read even when a later write failed. */
         goc_mutex_unlock(&p->mu);
         bool got = false;
-        if (wrc == 0) {
+        if (wrote) {
             rc = set_deadline(p, false, deadline);
             if (rc == 0)
                 rc = read_response(hc, p, s, &got);
-        } else if (rc == 0) {
-            rc = wrc; /* an earlier write failed: ours was not sent */
         }
         goc_mutex_lock(&p->mu);
         bool retry = false;
@@ -420,7 +419,7 @@ static int http_call(void *user, void *session, const goc_call_req *req,
             s->status = s->parser.status;
             atomic_fetch_add_explicit(&hc->interim, s->parser.interim,
                                       memory_order_relaxed);
-            if (s->parser.conn_close || !hc->keepalive) {
+            if (s->parser.conn_close || !hc->keepalive || p->broken) {
                 if (s->parser.conn_close && hc->keepalive)
                     count(&hc->closed_by_server);
                 end_conn(p);
@@ -462,7 +461,7 @@ static int http_call(void *user, void *session, const goc_call_req *req,
                                 "response",
                           "");
         }
-        if (wrc) {
+        if (!wrote) {
             count(&hc->write_errors);
             return failed(resp, rc, GOC_CALL_ERR_WRITE, "write", "");
         }
