@@ -805,3 +805,55 @@ GOC_TEST_TIMEOUT(http_nginx, 120)
 {
     return run_main(2, nginx_main, NULL);
 }
+
+/* The closed model's parameters, and a run bounded by its duration. */
+static int closed_main(void *arg)
+{
+    (void)arg;
+    goc_caller c;
+    char err[512];
+    ASSERT_EQ(goc_caller_http(&c, "http://127.0.0.1:1/", NULL, err, sizeof err),
+              0);
+    goc_loadgen *g;
+    goc_loadgen_params p = {.caller = &c,
+                            .timeout = SEC,
+                            .duration = SEC,
+                            .closed = true,
+                            .lps = 5,
+                            .count = -1};
+    ASSERT_EQ(goc_loadgen_new(&g, &p, err, sizeof err), -EINVAL);
+    ASSERT(strstr(err, "lps must be 0 in the closed model (got 5)"));
+    ASSERT(strstr(err, "max_in_flight (the workers) must be > 0"));
+    ASSERT(strstr(err, "count must be >= 0 (got -1)"));
+    goc_caller_destroy(&c);
+
+    hts *s = hts_start();
+    run_out o;
+    int64_t t0 = goc_nanotime();
+    run_http(
+        s,
+        &(run_cfg){
+            .path = "/ok", .closed = true, .conns = 2, .duration = 300 * MS},
+        &o);
+    int64_t took = goc_nanotime() - t0;
+    ASSERT(o.rep.closed);
+    ASSERT(o.rep.issued > 0);
+    ASSERT_EQ(o.rep.planned, o.rep.issued);
+    ASSERT_EQ(o.rep.not_issued, 0);
+    ASSERT_EQ(o.rep.late, 0);
+    ASSERT_EQ(o.rep.success, o.rep.issued);
+    ASSERT_EQ(o.server_requests, o.rep.issued);
+    ASSERT(took >= 300 * MS && took < 10 * SEC);
+    ASSERT(o.rep.elapsed >= 300 * MS);
+    /* Requests per second of the run. */
+    double want = (double)o.rep.issued * 1e9 / (double)o.rep.elapsed;
+    ASSERT(o.rep.achieved_rate > 0.99 * want &&
+           o.rep.achieved_rate < 1.01 * want);
+    hts_stop(s);
+    return 0;
+}
+
+GOC_TEST_TIMEOUT(http_closed_model, 30)
+{
+    return run_main(2, closed_main, NULL);
+}
