@@ -43,6 +43,9 @@ static void cli_tls_counts(long *handshakes, long *resumed)
 }
 #endif
 
+/* TLS handshakes and resumptions of the warm-up, not reported. */
+static long tls_base[2];
+
 enum {
     EXIT_ALL_OK = CLI_EXIT_OK,
     EXIT_FAILED_CALLS = CLI_EXIT_FAILED,
@@ -425,6 +428,7 @@ static void print_json_http(FILE *f, const options *o, const goc_http_stats *h)
     print_json_string(f, h->first_malformed);
     long hs, res;
     cli_tls_counts(&hs, &res);
+    hs -= tls_base[0], res -= tls_base[1];
     fprintf(f, ",\"tls_handshakes\":%ld,\"tls_resumed\":%ld", hs, res);
     fprintf(f,
             ",\"bytes_read\":%" PRId64 ",\"bytes_written\":%" PRId64
@@ -571,6 +575,7 @@ static void print_text_http(FILE *f, const struct goc_loadgen_report *r,
                 h->malformed, h->first_malformed);
     long hs, res;
     cli_tls_counts(&hs, &res);
+    hs -= tls_base[0], res -= tls_base[1];
     if (hs)
         fprintf(f, "            tls handshakes %ld, %ld of them resumed\n", hs,
                 res);
@@ -709,6 +714,7 @@ static int warm_up(const goc_loadgen_params *p, const options *o, char *err,
         goc_loadgen_wait(g);
     goc_loadgen_free(g);
     goc_caller_http_stats_reset((goc_caller *)p->caller);
+    cli_tls_counts(&tls_base[0], &tls_base[1]);
     if (!ok)
         snprintf(err, errlen, "cannot start the warm-up run");
     return ok ? 0 : -1;
