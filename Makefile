@@ -164,6 +164,7 @@ bench: deps
 	cmake -S . -B $(BUILD)/bench -DCMAKE_BUILD_TYPE=Release -DGOC_BENCH=ON >/dev/null
 	cmake --build $(BUILD)/bench -j $(JOBS)
 	./bench/run.sh $(BUILD)/bench
+	./bench/loadgen/run.sh $(BUILD)/bench
 
 valgrind: deps
 	cmake -S . -B $(BUILD)/valgrind -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGOC_VALGRIND=ON >/dev/null

@@ -494,7 +494,7 @@ static int t_calc_e2e(void *arg)
     goc_caller_destroy(&c);
     /* Bad URLs. */
     char err[256];
-    ASSERT_EQ(goc_caller_from_url(&c, "http://x:1", NULL, err, sizeof err),
+    ASSERT_EQ(goc_caller_from_url(&c, "ftp://x:1", NULL, err, sizeof err),
               -EINVAL);
     ASSERT(strstr(err, "unknown target"));
     ASSERT_EQ(goc_caller_from_url(&c, "calc://nohost", NULL, err, sizeof err),

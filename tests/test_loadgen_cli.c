@@ -274,7 +274,7 @@ GOC_TEST(loadgen_cli_usage)
         strstr(err, "-c must be 1 to 1000000, or 0 for the default (got -1)"));
     free(out), free(err);
 
-    const char *badtarget[] = {"http://127.0.0.1:1", NULL};
+    const char *badtarget[] = {"ftp://127.0.0.1:1", NULL};
     ASSERT_EQ(run_tool(badtarget, &out, &err), 2);
     ASSERT(strstr(err, "unknown target"));
     free(out), free(err);

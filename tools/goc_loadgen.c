@@ -25,6 +25,27 @@
 #include "cli.h"
 #include "goc.h"
 
+#ifdef GOC_LOADGEN_TLS
+/* tools/tls.c: an https transport over OpenSSL (NULL if it cannot be
+ * set up). */
+goc_http_transport *cli_tls_transport(bool insecure);
+/* Handshakes made, and of those the ones that resumed a session. */
+void cli_tls_counts(long *handshakes, long *resumed);
+#else
+static goc_http_transport *cli_tls_transport(bool insecure)
+{
+    (void)insecure;
+    return NULL; /* built without OpenSSL */
+}
+static void cli_tls_counts(long *handshakes, long *resumed)
+{
+    *handshakes = *resumed = 0;
+}
+#endif
+
+/* TLS handshakes and resumptions of the warm-up, not reported. */
+static long tls_base[2];
+
 enum {
     EXIT_ALL_OK = CLI_EXIT_OK,
     EXIT_FAILED_CALLS = CLI_EXIT_FAILED,
@@ -44,6 +65,14 @@ typedef struct options {
     int64_t rate, duration, timeout, max_in_flight;
     bool keepalive, json, quiet;
     const char *payload;
+    /* HTTP (http:// and https:// targets). */
+    bool http, closed; /* closed model: an http target without -r */
+    bool rate_given, duration_given, timeout_given, conns_given;
+    int64_t count, warmup, pipeline;
+    const char *method, *host, *body_arg;
+    const char *headers[64];
+    size_t nheaders;
+    bool no_keepalive, insecure;
     /* Each flag as the user typed it, for messages. */
     char rate_flag[FLAG_LEN], duration_flag[FLAG_LEN], timeout_flag[FLAG_LEN],
         conn_flag[FLAG_LEN];
@@ -65,6 +94,17 @@ static void usage(FILE *f)
 "  (none)               the book's scenario: an arithmetic server started\n"
 "                       in process on 127.0.0.1, 1000 calls/s, 50ms\n"
 "                       timeout, 10s\n"
+"  http://host[:port]/path?query   HTTP/1.1 (keep-alive unless told)\n"
+"  https://...          HTTP/1.1 over TLS, where built with OpenSSL\n"
+"\n"
+"Two models:\n"
+"  open   (-r RATE; calc://, tcp:// and no target always): every call on\n"
+"         its own schedule, latency from its due time (wrk2's promise).\n"
+"  closed (an http target without -r): -c connections, each sending its\n"
+"         next request when the previous one is answered (wrk's\n"
+"         max-throughput mode). It reports requests/s and service time:\n"
+"         closed-model latencies hide queueing (a slow server slows the\n"
+"         requests down instead of showing in their latency).\n"
 "\n"
 "options:\n"
 "  -r, --rate N             calls per second (1000; also N/s, N/1s)\n"
@@ -77,6 +117,22 @@ static void usage(FILE *f)
 "  -k, --keepalive          keep connections open between calls (the book\n"
 "                           dials one per call)\n"
 "      --payload TEXT       tcp:// only: the line to send\n"
+"  -n, --requests N         at most N calls (then the run ends; -d still\n"
+"                           bounds it when given)\n"
+"      --warmup D           run D first with the same settings, sent but\n"
+"                           not recorded\n"
+"HTTP (http:// and https:// targets):\n"
+"  -c, --connections N      closed model: N connections (10)\n"
+"  -X, --method M           the request method (GET)\n"
+"  -H, --header 'N: v'      a request header (repeatable)\n"
+"      --body TEXT|@FILE    the request body (Content-Length is sent)\n"
+"      --host NAME          the Host header (default: from the URL)\n"
+"      --no-keepalive       a new connection per request\n"
+"      --pipeline N         N requests in flight per connection (1)\n"
+"      --insecure           https: do not verify the server's certificate\n"
+"  The timeout of an HTTP call is 2s unless -t is given. Threads: set\n"
+"  GOCMAXPROCS (goc's GOMAXPROCS; default: every CPU); there is no -t\n"
+"  for threads (-t is the timeout).\n"
 "      --json               print the report as one JSON object\n"
 "  -q, --quiet              no progress lines (they are printed once a\n"
 "                           second when stdout is a terminal)\n"
@@ -98,7 +154,17 @@ static void set_flag(char *dst, int c, int longindex, const void *longopts)
  * prints each problem, naming the flag as typed. 0 or -EINVAL. */
 static int parse_args(int argc, char **argv, options *o)
 {
-    enum { OPT_JSON = 256, OPT_PAYLOAD, OPT_MAX_IN_FLIGHT };
+    enum {
+        OPT_JSON = 256,
+        OPT_PAYLOAD,
+        OPT_MAX_IN_FLIGHT,
+        OPT_WARMUP,
+        OPT_BODY,
+        OPT_HOST,
+        OPT_NO_KEEPALIVE,
+        OPT_PIPELINE,
+        OPT_INSECURE
+    };
     static const char *const rate_suffixes[] = {"/s", "/1s", NULL};
     static const struct option longopts[] = {
         {"rate", required_argument, NULL, 'r'},
@@ -111,7 +177,18 @@ static int parse_args(int argc, char **argv, options *o)
         {"json", no_argument, NULL, OPT_JSON},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
+        {"requests", required_argument, NULL, 'n'},
+        {"warmup", required_argument, NULL, OPT_WARMUP},
+        {"method", required_argument, NULL, 'X'},
+        {"header", required_argument, NULL, 'H'},
+        {"body", required_argument, NULL, OPT_BODY},
+        {"host", required_argument, NULL, OPT_HOST},
+        {"no-keepalive", no_argument, NULL, OPT_NO_KEEPALIVE},
+        {"pipeline", required_argument, NULL, OPT_PIPELINE},
+        {"insecure", no_argument, NULL, OPT_INSECURE},
         {NULL, 0, NULL, 0}};
+    int http_flags = 0; /* flags for http targets only, seen */
+    const char *http_flag = NULL;
     *o = (options){.rate = 1000,
                    .duration = 10 * GOC_SECOND,
                    .timeout = 50 * GOC_MILLISECOND,
@@ -121,7 +198,7 @@ static int parse_args(int argc, char **argv, options *o)
                    .conn_flag = "-c"};
     int c, bad = 0, longindex = -1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":r:d:t:c:kqh", longopts,
+    while ((c = getopt_long(argc, argv, ":r:d:t:c:kqhn:X:H:", longopts,
                             &longindex)) != -1) {
         int rc = 0;
         const char *want = NULL;
@@ -130,22 +207,26 @@ static int parse_args(int argc, char **argv, options *o)
         case 'r':
             set_flag(o->rate_flag, c, longindex, longopts);
             rc = cli_parse_int(optarg, &o->rate, rate_suffixes);
+            o->rate_given = true;
             want = "calls per second, e.g. 1000";
             break;
         case 'd':
             set_flag(o->duration_flag, c, longindex, longopts);
             rc = cli_parse_duration(optarg, &o->duration);
+            o->duration_given = true;
             want = "a duration, e.g. 10s";
             break;
         case 't':
             set_flag(o->timeout_flag, c, longindex, longopts);
             rc = cli_parse_duration(optarg, &o->timeout);
+            o->timeout_given = true;
             want = "a duration, e.g. 50ms";
             break;
         case 'c':
         case OPT_MAX_IN_FLIGHT:
             set_flag(o->conn_flag, c, longindex, longopts);
             rc = cli_parse_int(optarg, &o->max_in_flight, NULL);
+            o->conns_given = true;
             want = "a number of calls, e.g. 100";
             break;
         case 'k':
@@ -156,6 +237,46 @@ static int parse_args(int argc, char **argv, options *o)
             break;
         case OPT_JSON:
             o->json = true;
+            break;
+        case 'n':
+            rc = cli_parse_int(optarg, &o->count, NULL);
+            if (rc == 0 && o->count < 1)
+                rc = -EINVAL;
+            want = "a number of calls, 1 or more";
+            break;
+        case OPT_WARMUP:
+            rc = cli_parse_duration(optarg, &o->warmup);
+            want = "a duration, e.g. 2s";
+            break;
+        case 'X':
+        case 'H':
+        case OPT_BODY:
+        case OPT_HOST:
+        case OPT_NO_KEEPALIVE:
+        case OPT_PIPELINE:
+        case OPT_INSECURE:
+            http_flags++;
+            http_flag = flag;
+            if (c == 'X')
+                o->method = optarg;
+            else if (c == OPT_BODY)
+                o->body_arg = optarg;
+            else if (c == OPT_HOST)
+                o->host = optarg;
+            else if (c == OPT_NO_KEEPALIVE)
+                o->no_keepalive = true;
+            else if (c == OPT_INSECURE)
+                o->insecure = true;
+            else if (c == 'H' && o->nheaders == 64)
+                cli_error("at most 64 headers (-H)"), bad++;
+            else if (c == 'H')
+                o->headers[o->nheaders++] = optarg;
+            else if (c == OPT_PIPELINE) {
+                rc = cli_parse_int(optarg, &o->pipeline, NULL);
+                if (rc == 0 && (o->pipeline < 1 || o->pipeline > 1024))
+                    rc = -EINVAL;
+                want = "a depth 1 to 1024";
+            }
             break;
         case 'q':
             o->quiet = true;
@@ -184,6 +305,36 @@ static int parse_args(int argc, char **argv, options *o)
     }
     if (bad)
         return -EINVAL;
+    o->http = o->target && (strncmp(o->target, "http://", 7) == 0 ||
+                            strncmp(o->target, "https://", 8) == 0);
+    if (http_flags && !o->http) {
+        cli_error("%s is for http:// and https:// targets only", http_flag);
+        bad++;
+    }
+    if (o->http) {
+        o->closed = !o->rate_given;
+        o->keepalive = !o->no_keepalive;
+        if (!o->timeout_given)
+            o->timeout = 2 * GOC_SECOND;
+        if (o->closed && !o->conns_given)
+            o->max_in_flight = 10;
+        if (o->closed && o->max_in_flight == 0) {
+            cli_error("%s must be 1 or more in the closed model (no -r)",
+                      o->conn_flag);
+            bad++;
+        }
+        if (o->pipeline < 1)
+            o->pipeline = 1;
+        /* The closed model: -c connections, pipeline workers on each. */
+        if (o->closed && o->max_in_flight * o->pipeline > IN_FLIGHT_MAX) {
+            cli_error("%s times --pipeline is more than %" PRId64
+                      " requests in flight",
+                      o->conn_flag, IN_FLIGHT_MAX);
+            bad++;
+        }
+    }
+    if (o->count && !o->duration_given)
+        o->duration = 24 * 3600 * GOC_SECOND; /* -n bounds it */
     /* Values: every problem, each naming its flag. */
     if (o->rate < 1 || o->rate > RATE_MAX) {
         cli_error("%s must be 1 to %" PRId64 " calls per second (got %" PRId64
@@ -260,8 +411,39 @@ static void print_json_latency(FILE *f, const char *name,
             l->max, l->mean);
 }
 
+/* The HTTP caller's counts, as one JSON member ("http":{...}). */
+static void print_json_http(FILE *f, const options *o, const goc_http_stats *h)
+{
+    fprintf(f, "\"http\":{\"status\":{");
+    for (int i = 0, n = 0; i < 600; i++)
+        if (h->status[i])
+            fprintf(f, "%s\"%d\":%" PRId64, n++ ? "," : "", i, h->status[i]);
+    fprintf(f,
+            "},\"status_class\":{\"2xx\":%" PRId64 ",\"3xx\":%" PRId64
+            ",\"4xx\":%" PRId64 ",\"5xx\":%" PRId64 "},\"responses\":%" PRId64
+            ",\"interim_1xx\":%" PRId64 ",\"malformed\":%" PRId64
+            ",\"first_malformed\":",
+            h->status_class[2], h->status_class[3], h->status_class[4],
+            h->status_class[5], h->responses, h->interim, h->malformed);
+    print_json_string(f, h->first_malformed);
+    long hs, res;
+    cli_tls_counts(&hs, &res);
+    hs -= tls_base[0], res -= tls_base[1];
+    fprintf(f, ",\"tls_handshakes\":%ld,\"tls_resumed\":%ld", hs, res);
+    fprintf(f,
+            ",\"bytes_read\":%" PRId64 ",\"bytes_written\":%" PRId64
+            ",\"connections\":%" PRId64 ",\"closed_by_server\":%" PRId64
+            ",\"resent\":%" PRId64 ",\"pipeline\":%" PRId64
+            ",\"socket_errors\":{\"connect\":%" PRId64 ",\"read\":%" PRId64
+            ",\"write\":%" PRId64 ",\"timeout\":%" PRId64 "}},",
+            h->bytes_read, h->bytes_written, h->connects, h->closed_by_server,
+            h->retries, o->pipeline, h->connect_errors, h->read_errors,
+            h->write_errors, h->timeouts);
+}
+
 static void print_json(FILE *f, const char *target, const options *o,
-                       const struct goc_loadgen_report *r, bool interrupted)
+                       const struct goc_loadgen_report *r, bool interrupted,
+                       const goc_http_stats *hs)
 {
     fprintf(f, "{\"target\":");
     print_json_string(f, target);
@@ -308,40 +490,20 @@ static void print_json(FILE *f, const char *target, const options *o,
         print_json_key(f, goc_call_err_name(k));
         print_json_string(f, r->first_error[k]);
     }
-    fprintf(f, "},");
+    fprintf(f, "},\"model\":\"%s\",", r->closed ? "closed" : "open");
+    if (r->closed)
+        fprintf(f, "\"requests_per_second\":%.3f,", r->achieved_rate);
+    if (hs)
+        print_json_http(f, o, hs);
     print_json_latency(f, "latency_ns", &r->latency);
     fputc(',', f);
     print_json_latency(f, "service_ns", &r->service);
     fprintf(f, "}\n");
 }
 
-static void print_text(FILE *f, const char *target, const options *o,
-                       const struct goc_loadgen_report *r, bool interrupted)
+/* The results by code, and the errors by kind. */
+static void print_text_codes(FILE *f, const struct goc_loadgen_report *r)
 {
-    char a[32], b[32];
-    fprintf(f,
-            "\n%s: %" PRId64 " calls/s for %s, timeout %s, %" PRId64
-            " in flight at most, keep-alive %s%s\n",
-            target, r->lps, dur(a, sizeof a, r->duration),
-            dur(b, sizeof b, r->timeout), r->max_in_flight,
-            o->keepalive ? "on" : "off", interrupted ? " (interrupted)" : "");
-    fprintf(f, "  calls     %" PRId64 " planned, %" PRId64 " issued",
-            r->planned, r->issued);
-    if (r->not_issued)
-        fprintf(f, ", %" PRId64 " not issued (%s)", r->not_issued,
-                r->stopped_early ? "stopped first"
-                                 : "not started by the end of the run");
-    fprintf(f, "\n");
-    if (r->late)
-        fprintf(f,
-                "  late      %" PRId64 " started after their due time, %" PRId64
-                " of them because no slot was free then\n",
-                r->late, r->late_no_slot);
-    fprintf(f,
-            "  rate      asked %" PRId64 "/s, achieved %.1f/s (%.4fx), "
-            "successes %.1f/s\n",
-            r->lps, r->achieved_rate,
-            r->lps ? r->achieved_rate / (double)r->lps : 0.0, r->success_rate);
     struct {
         int code;
         int64_t n;
@@ -377,6 +539,117 @@ static void print_text(FILE *f, const char *target, const options *o,
                 fprintf(f, "    %-16s %10" PRId64 "  %s\n",
                         goc_call_err_name(k), r->errors[k], r->first_error[k]);
     }
+}
+
+/* The HTTP caller's counts, in text. */
+static void print_text_http(FILE *f, const struct goc_loadgen_report *r,
+                            const goc_http_stats *h)
+{
+    fprintf(f,
+            "  http      2xx %" PRId64 ", 3xx %" PRId64 ", 4xx %" PRId64
+            ", 5xx %" PRId64 "; by code:",
+            h->status_class[2], h->status_class[3], h->status_class[4],
+            h->status_class[5]);
+    int n = 0;
+    for (int i = 0; i < 600; i++)
+        if (h->status[i])
+            fprintf(f, " %d: %" PRId64, i, h->status[i]), n++;
+    fprintf(f, "%s\n", n ? "" : " none");
+    double secs = r->elapsed > 0 ? (double)r->elapsed / 1e9 : 1;
+    fprintf(f,
+            "            bytes read %" PRId64 " (%.1f MB/s), written %" PRId64
+            "; connections %" PRId64,
+            h->bytes_read, (double)h->bytes_read / secs / 1e6, h->bytes_written,
+            h->connects);
+    if (h->closed_by_server)
+        fprintf(f, " (%" PRId64 " closed by the server)", h->closed_by_server);
+    if (h->retries)
+        fprintf(f, "; %" PRId64 " requests resent on a new connection",
+                h->retries);
+    fprintf(f, "\n");
+    if (h->interim)
+        fprintf(f, "            1xx responses skipped %" PRId64 "\n",
+                h->interim);
+    if (h->malformed)
+        fprintf(f, "            malformed responses %" PRId64 " (first: %s)\n",
+                h->malformed, h->first_malformed);
+    long hs, res;
+    cli_tls_counts(&hs, &res);
+    hs -= tls_base[0], res -= tls_base[1];
+    if (hs)
+        fprintf(f, "            tls handshakes %ld, %ld of them resumed\n", hs,
+                res);
+    fprintf(f,
+            "            socket errors: connect %" PRId64 ", read %" PRId64
+            ", write %" PRId64 ", timeout %" PRId64 "\n",
+            h->connect_errors, h->read_errors, h->write_errors, h->timeouts);
+}
+
+static void print_text(FILE *f, const char *target, const options *o,
+                       const struct goc_loadgen_report *r, bool interrupted,
+                       const goc_http_stats *hs)
+{
+    char a[32], b[32];
+    if (r->closed) {
+        fprintf(f,
+                "\n%s: closed model, %" PRId64 " connections%s for %s, "
+                "timeout %s%s\n",
+                target, o->max_in_flight, o->pipeline > 1 ? " (pipelined)" : "",
+                dur(a, sizeof a, r->duration), dur(b, sizeof b, r->timeout),
+                interrupted ? " (interrupted)" : "");
+        if (o->pipeline > 1)
+            fprintf(f,
+                    "  pipeline  %" PRId64 " requests in flight per "
+                    "connection\n",
+                    o->pipeline);
+        fprintf(f, "  calls     %" PRId64 " issued", r->issued);
+        if (r->not_issued)
+            fprintf(f, ", %" PRId64 " of -n not issued (%s)", r->not_issued,
+                    r->stopped_early ? "stopped first" : "out of time");
+        fprintf(f, "\n  rate      %.1f requests/s, successes %.1f/s\n",
+                r->achieved_rate, r->success_rate);
+        print_text_codes(f, r);
+        if (hs)
+            print_text_http(f, r, hs);
+        const goc_loadgen_latency *s = &r->service;
+        fprintf(f, "  service time (closed model: these latencies hide "
+                   "queueing; use -r RATE\n"
+                   "  for latency from each request's due time)\n");
+        fprintf(f, "    p50 %s  p90 %s  p99 %s  p99.9 %s  max %s  mean %s\n",
+                dur(a, sizeof a, s->p50), dur(b, sizeof b, s->p90),
+                dur((char[32]){0}, 32, s->p99), dur((char[32]){0}, 32, s->p999),
+                dur((char[32]){0}, 32, s->max),
+                dur((char[32]){0}, 32, (int64_t)s->mean));
+        fprintf(f, "  elapsed %s, peak in flight %" PRId64 "\n",
+                dur(a, sizeof a, r->elapsed), r->peak_in_flight);
+        return;
+    }
+    fprintf(f,
+            "\n%s: %" PRId64 " calls/s for %s, timeout %s, %" PRId64
+            " in flight at most, keep-alive %s%s\n",
+            target, r->lps, dur(a, sizeof a, r->duration),
+            dur(b, sizeof b, r->timeout), r->max_in_flight,
+            o->keepalive ? "on" : "off", interrupted ? " (interrupted)" : "");
+    fprintf(f, "  calls     %" PRId64 " planned, %" PRId64 " issued",
+            r->planned, r->issued);
+    if (r->not_issued)
+        fprintf(f, ", %" PRId64 " not issued (%s)", r->not_issued,
+                r->stopped_early ? "stopped first"
+                                 : "not started by the end of the run");
+    fprintf(f, "\n");
+    if (r->late)
+        fprintf(f,
+                "  late      %" PRId64 " started after their due time, %" PRId64
+                " of them because no slot was free then\n",
+                r->late, r->late_no_slot);
+    fprintf(f,
+            "  rate      asked %" PRId64 "/s, achieved %.1f/s (%.4fx), "
+            "successes %.1f/s\n",
+            r->lps, r->achieved_rate,
+            r->lps ? r->achieved_rate / (double)r->lps : 0.0, r->success_rate);
+    print_text_codes(f, r);
+    if (hs)
+        print_text_http(f, r, hs);
     const goc_loadgen_latency *l = &r->latency, *s = &r->service;
     fprintf(f, "  latency   %-14s %-14s\n", "from due time", "service time");
     struct {
@@ -417,6 +690,35 @@ typedef struct run_args {
     goc_caller caller; /* for a target given; made by main */
     int status;
 } run_args;
+
+/* --warmup: a first run of the same settings for o->warmup, whose report
+ * is dropped (and the HTTP caller's counts zeroed after it). 0, or -1
+ * with err set. */
+static int warm_up(const goc_loadgen_params *p, const options *o, char *err,
+                   size_t errlen)
+{
+    goc_loadgen_params w = *p;
+    w.duration = o->warmup;
+    w.count = 0;
+    goc_loadgen *g;
+    if (goc_loadgen_new(&g, &w, err, errlen) < 0)
+        return -1;
+    if (!o->json && !o->quiet) {
+        char a[32];
+        printf("goc-loadgen: warming up for %s (not recorded)\n",
+               dur(a, sizeof a, o->warmup));
+        fflush(stdout);
+    }
+    bool ok = goc_loadgen_start(g);
+    if (ok)
+        goc_loadgen_wait(g);
+    goc_loadgen_free(g);
+    goc_caller_http_stats_reset((goc_caller *)p->caller);
+    cli_tls_counts(&tls_base[0], &tls_base[1]);
+    if (!ok)
+        snprintf(err, errlen, "cannot start the warm-up run");
+    return ok ? 0 : -1;
+}
 
 static int run(void *arg)
 {
@@ -469,9 +771,17 @@ static int run(void *arg)
 
     goc_loadgen_params p = {.caller = &caller,
                             .timeout = o->timeout,
-                            .lps = o->rate,
+                            .lps = o->closed ? 0 : o->rate,
                             .duration = o->duration,
-                            .max_in_flight = o->max_in_flight};
+                            .max_in_flight =
+                                o->closed ? o->max_in_flight * o->pipeline
+                                          : o->max_in_flight,
+                            .closed = o->closed,
+                            .count = o->count};
+    if (o->warmup > 0 && warm_up(&p, o, err, sizeof err) < 0) {
+        cli_error("%s", err);
+        goto out;
+    }
     if (goc_loadgen_new(&g, &p, err, sizeof err) < 0) {
         cli_error("%s", err); /* main checked the flags: cannot be */
         goto out;
@@ -516,10 +826,13 @@ static int run(void *arg)
         cli_error("no report");
         goto out;
     }
+    goc_http_stats hs;
+    const goc_http_stats *hsp =
+        goc_caller_http_stats(&caller, &hs) == 0 ? &hs : NULL;
     if (o->json)
-        print_json(stdout, url, o, &r, interrupted);
+        print_json(stdout, url, o, &r, interrupted, hsp);
     else
-        print_text(stdout, url, o, &r, interrupted);
+        print_text(stdout, url, o, &r, interrupted, hsp);
     /* A report that did not reach its reader is a failed run (stdout a
      * closed pipe, a full disk): say so where it can still be seen. */
     if (fflush(stdout) != 0 || ferror(stdout)) {
@@ -540,13 +853,96 @@ out:
     return status;
 }
 
+/* Reads a whole file (--body @FILE) into *out. 0 or -1 (said why). */
+static int read_file(const char *path, char **out, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        cli_error("--body @%s: %s", path, strerror(errno));
+        return -1;
+    }
+    size_t cap = 4096, n = 0;
+    char *b = malloc(cap);
+    for (;;) {
+        if (!b) {
+            fclose(f);
+            cli_error("--body @%s: out of memory", path);
+            return -1;
+        }
+        n += fread(b + n, 1, cap - n, f);
+        if (n < cap)
+            break;
+        if (cap >= (size_t)64 << 20) {
+            fclose(f);
+            free(b);
+            cli_error("--body @%s: larger than 64 MiB", path);
+            return -1;
+        }
+        char *nb = realloc(b, cap * 2);
+        if (!nb)
+            free(b);
+        b = nb;
+        cap *= 2;
+    }
+    bool err = ferror(f);
+    fclose(f);
+    if (err) {
+        free(b);
+        cli_error("--body @%s: cannot read it", path);
+        return -1;
+    }
+    *out = b;
+    *len = n;
+    return 0;
+}
+
+/* The HTTP caller of an http:// or https:// target. 0 or -1 (said why).
+ * *body is the body read from a file, freed by main. */
+static int make_http_caller(goc_caller *c, const options *o, char **body)
+{
+    goc_caller_http_opts ho = {.method = o->method,
+                               .headers = o->headers,
+                               .nheaders = o->nheaders,
+                               .host = o->host,
+                               .no_keepalive = o->no_keepalive,
+                               .pipeline = (int)o->pipeline};
+    if (o->body_arg && o->body_arg[0] == '@') {
+        if (read_file(o->body_arg + 1, body, &ho.body_len) < 0)
+            return -1;
+        ho.body = *body;
+    } else if (o->body_arg) {
+        ho.body = o->body_arg;
+        ho.body_len = strlen(o->body_arg);
+    }
+    goc_http_transport *tls = NULL;
+    if (strncmp(o->target, "https://", 8) == 0) {
+        tls = cli_tls_transport(o->insecure);
+        if (!tls) {
+            cli_error("https:// needs TLS, and this goc-loadgen was built "
+                      "without OpenSSL (install libssl-dev and rebuild)");
+            return -1;
+        }
+    }
+    ho.transport = tls;
+    char err[512];
+    if (goc_caller_http(c, o->target, &ho, err, sizeof err) < 0) {
+        cli_error("%s", err);
+        return -1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     run_args ra = {0};
     cli_prog = "goc-loadgen";
     if (parse_args(argc, argv, &ra.o) < 0)
         return cli_try_help();
-    if (ra.o.target) {
+    char *body = NULL;
+    if (ra.o.http) {
+        if (make_http_caller(&ra.caller, &ra.o, &body) < 0)
+            return cli_try_help();
+    } else if (ra.o.target) {
         char err[512];
         goc_caller_opts co = {.keepalive = ra.o.keepalive,
                               .payload = ra.o.payload};
@@ -562,5 +958,6 @@ int main(int argc, char **argv)
     prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
     int st = goc_main(run, &ra);
     goc_caller_destroy(&ra.caller);
+    free(body);
     return st;
 }

@@ -1,16 +1,19 @@
 #!/bin/sh
 # install-deps.sh - install the Debian packages goc's build needs, once.
 #   tools/install-deps.sh          build + test needs (cc, cmake, make,
-#                                  clang-format for make check)
-#   tools/install-deps.sh bench    also Go (golang-go) and wrk for `make bench`
+#                                  clang-format for make check; nginx-light
+#                                  and openssl for the HTTP tests, libssl-dev
+#                                  for https)
+#   tools/install-deps.sh bench    also Go (golang-go), wrk, ab
+#                                  (apache2-utils) and hey for `make bench`
 #   tools/install-deps.sh package  also dpkg-dev (dpkg-shlibdeps), binutils
 #                                  (nm, readelf), libc6-dev (libc.a, for the
 #                                  static link) for `make deb`, package-test
 # Installs only what is missing; needs root (or sudo) only then.
 set -e
-need="gcc make cmake pkg-config clang-format"
+need="gcc make cmake pkg-config clang-format nginx-light openssl libssl-dev"
 case "${1:-}" in
-    bench) need="$need golang-go wrk" ;;
+    bench) need="$need golang-go wrk apache2-utils hey" ;;
     fuzz) need="$need clang" ;;
     package) need="$need dpkg-dev binutils libc6-dev" ;;
 esac

@@ -68,6 +68,7 @@
 
 #include "goc/chan.h"
 #include "goc/extern.h"
+#include "goc/net.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -233,13 +234,134 @@ GOC_EXTERN int goc_caller_calc(goc_caller *out, const char *address,
 GOC_EXTERN int goc_caller_tcp_line(goc_caller *out, const char *address,
                                    const goc_caller_opts *opts);
 /* A caller for a target URL: "calc://host:port" or "tcp://host:port"
- * ("[v6]:port" too). Checks the URL first: 0, -EINVAL with a reason
+ * ("[v6]:port" too), or "http(s)://..." (goc_caller_http with default
+ * options; opts unused). Checks the URL first: 0, -EINVAL with a reason
  * naming the wrong part in errbuf (an unknown scheme, no host, a port that
  * is not a number 1..65535, a payload with calc://), or -ENOMEM. Does not
  * resolve the host (goc_caller_prepare does). */
 GOC_EXTERN int goc_caller_from_url(goc_caller *out, const char *url,
                                    const goc_caller_opts *opts, char *errbuf,
                                    size_t errlen);
+/* ---- HTTP/1.1 ----------------------------------------------------------- */
+
+/* A TLS layer for https:// targets, supplied by the program (goc itself
+ * needs only libc and pthreads; goc-loadgen brings one made with OpenSSL
+ * where it was built with it). open runs once per connection, right after
+ * the TCP connection is made, with the connection's deadline set to the
+ * call's: it makes the handshake (SNI: server_name) and sets *state.
+ * *cache is the transport's own, one per HTTP connection slot and kept
+ * across that slot's reconnects (e.g. a TLS session to resume); NULL at
+ * first, freed by cache_free. read and write are goc_conn_read's and
+ * goc_conn_write's (all n bytes) on the decrypted stream: a count, 0 at
+ * end of stream, or a negative code. close frees *state (not the
+ * goc_conn, which the caller closes). All functions run on the calling
+ * goroutine and may park. */
+typedef struct goc_http_transport {
+    void *user;
+    int (*open)(void *user, goc_conn *conn, const char *server_name,
+                void **cache, void **state);
+    ssize_t (*read)(void *state, void *buf, size_t n);
+    ssize_t (*write)(void *state, const void *buf, size_t n);
+    void (*close)(void *user, void *state);
+    void (*cache_free)(void *user, void *cache);
+} goc_http_transport;
+
+/* Options of goc_caller_http (NULL, or zeroed fields: the defaults). */
+typedef struct goc_caller_http_opts {
+    const char *method;         /* a token; NULL: "GET" ("HEAD": no body) */
+    const char *const *headers; /* "Name: value" each, sent in order */
+    size_t nheaders;
+    const char *body; /* body bytes (Content-Length is sent when body is */
+    size_t body_len;  /* given, even empty); at most 64 MiB */
+    const char *host; /* the Host header's value; NULL: from the URL */
+    /* A connection per request ("Connection: close"); default: keep-alive,
+     * one connection per (worker / pipeline). */
+    bool no_keepalive;
+    /* Requests in flight per connection (HTTP/1.1 pipelining): up to
+     * `pipeline` workers share one connection, each writing its request
+     * as it comes and reading its response in turn. 0 or 1: none; at
+     * most 1024. */
+    int pipeline;
+    /* For https:// (required there; ignored for http://). */
+    const goc_http_transport *transport;
+} goc_caller_http_opts;
+
+/* A target URL split up. */
+typedef struct goc_http_url {
+    bool tls;           /* https */
+    int port;           /* 80 or 443 unless given */
+    char host[256];     /* "example.com", "127.0.0.1", "[::1]" */
+    char hostport[272]; /* the Host header: host, and :port unless default */
+    char address[272];  /* what to dial: host:port */
+    char path[4096];    /* "/path?query" ("/" when empty); no fragment */
+} goc_http_url;
+
+/* Splits "http://host[:port]/path?query" (or https://) into *u. 0, or
+ * -EINVAL with the reason in errbuf. */
+GOC_EXTERN int goc_http_parse_url(const char *url, goc_http_url *u,
+                                  char *errbuf, size_t errlen);
+
+/*
+ * HTTP/1.1 over TCP (https:// through opts->transport). Every call sends
+ * the same request, built once: "METHOD /path?query HTTP/1.1", Host (from
+ * the URL, or opts->host; or the user's own Host header), the user's
+ * headers, Content-Length with a body, "Connection: close" without
+ * keep-alive; one write per request. The response is parsed strictly and
+ * as it arrives (status line, headers, Content-Length, chunked transfer
+ * coding with trailers, a body delimited by the connection's end, 1xx
+ * responses skipped, no body for HEAD, 204 and 304, "Connection: close"
+ * and HTTP/1.0 ending the connection); body bytes are counted and
+ * discarded, so memory is a 64 KiB buffer per connection whatever the
+ * body's length. A reused connection that the server had closed is
+ * redialled transparently (for the call, and for the pipelined requests
+ * written behind a response that closed it), within the call's deadline.
+ *
+ * Result codes: 2xx and 3xx GOC_RET_SUCCESS; 4xx and 5xx
+ * GOC_RET_ERROR_CALEE ("HTTP 503"); a malformed response (one the parser
+ * refuses, or cut short by the connection's end) GOC_RET_ERROR_RESPONSE
+ * with the reason ("Malformed response: bad chunk size"); failures to
+ * connect, read or write GOC_RET_ERROR_CALL; a response not complete by
+ * the deadline GOC_RET_WARNING_CALL_TIMEOUT. A connection whose call
+ * failed is never reused. goc_caller_http_stats counts each status code.
+ *
+ * 0; -EINVAL with the reason in errbuf (bad URL, method, header, Host,
+ * pipeline depth; https without a transport); -ENOMEM.
+ */
+GOC_EXTERN int goc_caller_http(goc_caller *out, const char *url,
+                               const goc_caller_http_opts *opts, char *errbuf,
+                               size_t errlen);
+
+#define GOC_HTTP_WHY_MAX 120
+
+/* What an HTTP caller saw, over all its calls since it was made (or
+ * reset). Response counts cover the responses checked (those that came in
+ * time): responses = the sum of status[] = success + callee errors of the
+ * generator's report when the caller served one run. */
+typedef struct goc_http_stats {
+    int64_t status[600];     /* final responses per status code */
+    int64_t status_class[6]; /* [2]..[5]: 2xx..5xx (and [1] unused: 0) */
+    int64_t responses;       /* final responses checked */
+    int64_t interim;         /* 1xx responses skipped */
+    int64_t malformed;       /* responses refused (GOC_RET_ERROR_RESPONSE) */
+    char first_malformed[GOC_HTTP_WHY_MAX]; /* the first one's reason */
+    int64_t bytes_read; /* from the sockets (after TLS), every byte */
+    int64_t bytes_written;
+    int64_t connects;         /* connections made */
+    int64_t closed_by_server; /* of those, ended by a "Connection: close" */
+    int64_t retries;          /* requests sent again on a new connection */
+    /* Socket errors by kind (calls cut off by a stop excepted): */
+    int64_t connect_errors; /* could not connect (refused, unreachable..) */
+    int64_t read_errors;    /* reset, or closed before the response */
+    int64_t write_errors;
+    int64_t timeouts; /* the deadline passed in connect, write or read */
+} goc_http_stats;
+
+/* The statistics of a caller made by goc_caller_http. 0, or -EINVAL if c
+ * is not one. Any goroutine or thread, also during a run. */
+GOC_EXTERN int goc_caller_http_stats(const goc_caller *c, goc_http_stats *out);
+/* Zeroes them (e.g. after a warm-up run). 0 or -EINVAL. */
+GOC_EXTERN int goc_caller_http_stats_reset(goc_caller *c);
+
 /* Runs c->prepare, if any, within timeout ns (the shipped callers: resolve
  * the host name now). Goroutine only. 0 (also without a hook), or a
  * negative code (-ENXIO: the name does not resolve; -ETIMEDOUT) with a
@@ -297,6 +419,16 @@ typedef struct goc_loadgen_params {
     /* Slots (calls in flight at once); 0: the book's concurrency,
      * timeout / (1 s / lps) + 1, at most 10,000. At most 1,000,000. */
     int64_t max_in_flight;
+    /* Ours: the closed model (wrk's max-throughput mode) instead of the
+     * schedule: max_in_flight workers (required, > 0; lps must be 0), each
+     * making its next call as soon as its previous one ended, until
+     * duration has passed (or count calls). Nothing is ever late, and
+     * latency is service time: the model hides queueing (a stalled server
+     * slows the calls down instead of showing in their latency). */
+    bool closed;
+    /* Ours: at most this many calls (0: as many as duration allows). The
+     * run still ends at start + duration. */
+    int64_t count;
 } goc_loadgen_params;
 
 /* Checks every parameter and makes a generator (ORIGINAL). 0; -EINVAL
@@ -341,6 +473,7 @@ typedef struct goc_loadgen_latency {
 struct goc_loadgen_report {
     uint32_t status;    /* GOC_LOADGEN_STOPPED */
     bool stopped_early; /* goc_loadgen_stop cut the run short */
+    bool closed;        /* the closed model ran (planned: count, or issued) */
     int64_t lps, timeout, duration, max_in_flight; /* as run */
     int64_t planned;    /* calls due in [start, start + duration) */
     int64_t issued;     /* calls started */

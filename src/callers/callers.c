@@ -777,6 +777,8 @@ int goc_caller_from_url(goc_caller *out, const char *url,
             snprintf(errbuf, errlen, "no target");
         return -EINVAL;
     }
+    if (strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0)
+        return goc_caller_http(out, url, NULL, errbuf, errlen);
     for (size_t i = 0; i < sizeof schemes / sizeof schemes[0]; i++) {
         size_t n = strlen(schemes[i].scheme);
         if (strncmp(url, schemes[i].scheme, n) != 0)
@@ -802,8 +804,8 @@ int goc_caller_from_url(goc_caller *out, const char *url,
     }
     if (errbuf)
         snprintf(errbuf, errlen,
-                 "unknown target \"%s\": want calc://host:port or "
-                 "tcp://host:port",
+                 "unknown target \"%s\": want calc://host:port, "
+                 "tcp://host:port or http://host[:port]/path",
                  url);
     return -EINVAL;
 }

@@ -172,7 +172,9 @@ struct lg_run {
     /* Immutable once the first worker runs: */
     goc_caller caller;
     int64_t lps, timeout, duration, max_in_flight;
-    int64_t t0; /* due time of call 0 */
+    bool closed;   /* closed model: no schedule, lps is 0 */
+    int64_t count; /* the limit on calls, or 0 */
+    int64_t t0;    /* due time of call 0 */
     int64_t planned;
     goc_chan *result_ch; /* NULL: none */
     goc_chan *done_ch;   /* closed when STOPPED (elem size 0) */
@@ -211,6 +213,8 @@ struct lg_run {
 struct goc_loadgen {
     goc_caller caller;                             /* immutable */
     int64_t lps, timeout, duration, max_in_flight; /* immutable */
+    bool closed;                                   /* immutable */
+    int64_t count;                                 /* immutable */
     _Atomic uint32_t status;                       /* GOC_LOADGEN_* */
     _Atomic int64_t call_count; /* issued by the current run */
     /* Protected by mu: */
@@ -370,7 +374,14 @@ int goc_loadgen_new(goc_loadgen **out, const goc_loadgen_params *p,
         errs_add(&e, "caller->call is NULL");
     if (p->timeout <= 0)
         errs_add(&e, "timeout must be > 0 (got %" PRId64 ")", p->timeout);
-    if (p->lps <= 0)
+    if (p->closed) {
+        if (p->lps != 0)
+            errs_add(&e, "lps must be 0 in the closed model (got %" PRId64 ")",
+                     p->lps);
+        if (p->max_in_flight == 0)
+            errs_add(&e, "max_in_flight (the workers) must be > 0 in the "
+                         "closed model");
+    } else if (p->lps <= 0)
         errs_add(&e, "lps must be > 0 (got %" PRId64 ")", p->lps);
     else if (p->lps > LPS_MAX)
         errs_add(&e, "lps must be at most %" PRId64 " (got %" PRId64 ")",
@@ -383,6 +394,8 @@ int goc_loadgen_new(goc_loadgen **out, const goc_loadgen_params *p,
                  "duration * lps is too large (%" PRId64 " ns at %" PRId64
                  " lps)",
                  p->duration, p->lps);
+    if (p->count < 0)
+        errs_add(&e, "count must be >= 0 (got %" PRId64 ")", p->count);
     if (p->max_in_flight < 0)
         errs_add(&e, "max_in_flight must be >= 0 (got %" PRId64 ")",
                  p->max_in_flight);
@@ -398,6 +411,8 @@ int goc_loadgen_new(goc_loadgen **out, const goc_loadgen_params *p,
         return -ENOMEM;
     g->caller = *p->caller;
     g->lps = p->lps;
+    g->closed = p->closed;
+    g->count = p->count;
     g->timeout = p->timeout;
     g->duration = p->duration;
     g->max_in_flight = p->max_in_flight;
@@ -451,7 +466,14 @@ static lg_run *run_new(goc_loadgen *g)
     r->timeout = g->timeout;
     r->duration = g->duration;
     r->max_in_flight = g->max_in_flight;
-    r->planned = goc__loadgen_planned(g->duration, g->lps);
+    r->closed = g->closed;
+    r->count = g->count;
+    if (g->closed)
+        r->planned = g->count ? g->count : INT64_MAX;
+    else
+        r->planned = goc__loadgen_planned(g->duration, g->lps);
+    if (g->count && g->count < r->planned)
+        r->planned = g->count;
     r->done_ch = goc_chan_make(0, 0);
     if (!r->done_ch || goc__hist_init(&r->lat) < 0 ||
         goc__hist_init(&r->svc) < 0 || goc__hist_init(&r->ivl) < 0) {
@@ -485,8 +507,11 @@ static void run_make_report(lg_run *r)
     rep->timeout = r->timeout;
     rep->duration = r->duration;
     rep->max_in_flight = r->max_in_flight;
+    rep->closed = r->closed;
     rep->planned = r->planned;
     rep->issued = atomic_load(&r->issued);
+    if (r->closed && !r->count)
+        rep->planned = rep->issued; /* no plan: as many as the time allows */
     rep->stopped_early =
         atomic_load(&r->stopping) && rep->issued < rep->planned;
     rep->not_issued = rep->planned - rep->issued;
@@ -506,7 +531,12 @@ static void run_make_report(lg_run *r)
     rep->peak_in_flight = atomic_load(&r->peak);
     rep->start = r->t0;
     rep->elapsed = r->end > r->t0 ? r->end - r->t0 : 0;
-    if (rep->issued > 0) {
+    if (rep->issued > 0 && r->closed) {
+        /* No schedule: calls per second of the run. */
+        int64_t win = rep->elapsed > 0 ? rep->elapsed : 1;
+        rep->achieved_rate = (double)rep->issued * 1e9 / (double)win;
+        rep->success_rate = (double)rep->success * 1e9 / (double)win;
+    } else if (rep->issued > 0) {
         int64_t win = goc__loadgen_due_offset(rep->issued, r->lps);
         if (r->last_issue - r->t0 > win)
             win = r->last_issue - r->t0;
@@ -834,14 +864,18 @@ static void worker_main(void *arg)
         int64_t k = atomic_fetch_add(&r->next, 1);
         if (k >= r->planned || atomic_load(&r->stopping))
             break;
-        int64_t due = r->t0 + goc__loadgen_due_offset(k, r->lps);
         int64_t now = goc_nanotime();
+        /* Closed model: due as it is taken, never late, never waits. */
+        int64_t due =
+            r->closed ? now : r->t0 + goc__loadgen_due_offset(k, r->lps);
         bool late = now > due;
+        if (r->closed && now >= r->t0 + r->duration)
+            break;
         /* The run ends at start + duration: a call not started by then
          * is not issued (report.not_issued), nor is any after it. */
         if (late && now >= r->t0 + r->duration)
             break;
-        if (!late) {
+        if (!late && !r->closed) {
             atomic_fetch_add(&r->idle, 1);
             wait_until(w, due);
             atomic_fetch_sub(&r->idle, 1);
@@ -862,7 +896,7 @@ static void worker_main(void *arg)
         }
         w->last_issue = goc_nanotime();
         atomic_fetch_add(&r->busy, 1); /* until its call ends (one_call) */
-        if (k + 1 < r->planned && need_worker(r))
+        if (k + 1 < r->planned && (r->closed || need_worker(r)))
             spawn_worker(r);
         one_call(w, k, due);
     }
@@ -929,7 +963,7 @@ bool goc_loadgen_start(goc_loadgen *g)
         run_unref(old);
 
     atomic_store(&g->call_count, 0);
-    r->t0 = goc_nanotime() + START_LEAD;
+    r->t0 = goc_nanotime() + (r->closed ? 0 : START_LEAD);
     atomic_store(&g->status, GOC_LOADGEN_STARTED);
     if (!spawn_worker(r)) {
         /* No worker: the run ends at once, with nothing issued. */
