@@ -85,8 +85,7 @@ GOC_EXTERN bool goc_cmap_delete(goc_cmap *m, const void *key, size_t klen,
  * key, out of memory) nothing is stored, the answer is false and *actual
  * is NULL. actual may be NULL. */
 GOC_EXTERN bool goc_cmap_load_or_store(goc_cmap *m, const void *key,
-                                       size_t klen, void *value,
-                                       void **actual);
+                                       size_t klen, void *value, void **actual);
 
 /* Compare-and-swap of a value: if key is present with value old, replace
  * it with value and answer true; else false. */

@@ -68,17 +68,39 @@ typedef struct ctable {
     cnode *_Atomic bucket[]; /* chain heads, written under the lock */
 } ctable;
 
+/*
+ * A segment. Its smallest table (CMAP_SMALL buckets) lives inside it
+ * rather than on the heap: an emptied map then holds no scattered little
+ * allocations that would pin pages of the allocator's heap. The small
+ * table is never freed; once replaced, it is reused only after a grace
+ * period (small_epoch + 2), like any retired memory.
+ */
+#define CMAP_SMALL 8
 typedef struct cseg {
-    _Atomic uint32_t lock;  /* goc__spin_lock: guards writes below */
-    ctable *_Atomic table;  /* current table: release-stored under lock */
-    _Atomic size_t count;   /* entries: written under lock, read by len */
-    size_t min_buckets;     /* never shrink below; immutable */
+    _Atomic uint32_t lock; /* goc__spin_lock: guards writes below */
+    ctable *_Atomic table; /* current table: published under the lock */
+    _Atomic size_t count;  /* entries: written under lock, read by len */
+    size_t min_buckets;    /* never shrink below; immutable */
+    bool small_current;    /* the small table is current; under lock */
+    uint64_t small_epoch;  /* epoch when it stopped being; under lock */
+    /* The small table: laid out as a ctable (see seg_small). */
+    size_t small_mask;
+    cnode *_Atomic small_bucket[CMAP_SMALL];
 } __attribute__((aligned(64))) cseg;
 
+_Static_assert(offsetof(cseg, small_bucket) - offsetof(cseg, small_mask) ==
+                   offsetof(ctable, bucket),
+               "the small table must be laid out as a ctable");
+
+static inline ctable *seg_small(cseg *s)
+{
+    return (ctable *)&s->small_mask;
+}
+
 struct goc_cmap {
-    uint64_t seed;     /* hash seed; immutable */
-    uint32_t segmask;  /* segments - 1; immutable */
-    cseg *seg;         /* the segments; immutable */
+    uint64_t seed;    /* hash seed; immutable */
+    uint32_t segmask; /* segments - 1; immutable */
+    cseg *seg;        /* the segments; immutable */
 };
 
 /* ---- memory ---------------------------------------------------------- */
@@ -152,8 +174,7 @@ static inline uint64_t cmap_hash(uint64_t seed, const unsigned char *p,
             a = ld32(p);
             b = ld32(p + n - 4);
         } else if (n > 0) {
-            a = ((uint64_t)p[0] << 16) | ((uint64_t)p[n >> 1] << 8) |
-                p[n - 1];
+            a = ((uint64_t)p[0] << 16) | ((uint64_t)p[n >> 1] << 8) | p[n - 1];
             b = 0;
         } else {
             a = b = 0;
@@ -181,8 +202,7 @@ static inline cseg *seg_of(goc_cmap *m, uint64_t h)
 static inline bool node_is(const cnode *n, uint32_t h32, const void *key,
                            size_t klen)
 {
-    return n->hash == h32 && n->klen == klen &&
-           memcmp(n->key, key, klen) == 0;
+    return n->hash == h32 && n->klen == klen && memcmp(n->key, key, klen) == 0;
 }
 
 static ctable *table_new(size_t buckets)
@@ -202,8 +222,8 @@ static void table_destroy(ctable *t, void (*free_value)(void *))
         while (n != NULL) {
             cnode *next = atomic_load_explicit(&n->next, memory_order_relaxed);
             if (free_value != NULL)
-                free_value(atomic_load_explicit(&n->value,
-                                                memory_order_relaxed));
+                free_value(
+                    atomic_load_explicit(&n->value, memory_order_relaxed));
             free(n);
             n = next;
         }
@@ -226,15 +246,73 @@ static inline void seg_unlock(cseg *s)
     goc__spin_unlock(&s->lock);
 }
 
-/* Rebuild s's table with `buckets` buckets. Called with s locked; answers
- * the old table, to retire once unlocked, or NULL when memory ran out (the
- * old table then stays: a full table is slower, never wrong). */
-static ctable *seg_rebuild(cseg *s, size_t buckets)
+/* The nodes of a replaced small table, retired as one item. */
+typedef struct node_list {
+    size_t n;
+    cnode *node[];
+} node_list;
+
+static void node_list_retired(void *p)
+{
+    node_list *l = p;
+    for (size_t i = 0; i < l->n; i++)
+        free(l->node[i]);
+    free(l);
+}
+
+/* Free the nodes of t's chains and empty it (a table being built that no
+ * reader has seen). */
+static void table_clear(ctable *t)
+{
+    for (size_t i = 0; i <= t->mask; i++) {
+        cnode *n = atomic_load_explicit(&t->bucket[i], memory_order_relaxed);
+        while (n != NULL) {
+            cnode *next = atomic_load_explicit(&n->next, memory_order_relaxed);
+            free(n);
+            n = next;
+        }
+        atomic_store_explicit(&t->bucket[i], NULL, memory_order_relaxed);
+    }
+}
+
+/* What a rebuild leaves to retire once the segment is unlocked. */
+typedef struct retiree {
+    void *p;
+    void (*fn)(void *);
+    size_t weight;
+} retiree;
+
+/* Rebuild s's table with `buckets` buckets. Called with s locked; true
+ * when done (*out: what to retire once unlocked), false when memory ran
+ * out (the old table then stays: a full table is slower, never wrong). */
+static bool seg_rebuild(cseg *s, size_t buckets, size_t count, retiree *out)
 {
     ctable *old = atomic_load_explicit(&s->table, memory_order_relaxed);
-    ctable *t = table_new(buckets);
-    if (t == NULL)
-        return NULL;
+    ctable *small = seg_small(s);
+    node_list *list = NULL;
+    ctable *t;
+    if (old == small) {
+        /* Its nodes will be retired by list (the table itself stays). */
+        list = cmap_malloc(sizeof(node_list) + count * sizeof(cnode *));
+        if (list == NULL)
+            return false;
+        list->n = 0;
+    }
+    if (buckets == CMAP_SMALL && old != small &&
+        atomic_load_explicit(&goc__ebr_epoch, memory_order_seq_cst) >=
+            s->small_epoch + 2) {
+        /* No reader is left on the small table: empty it (its chains
+         * are the old nodes, freed through their node_list). */
+        t = small;
+        for (size_t i = 0; i < CMAP_SMALL; i++)
+            atomic_store_explicit(&t->bucket[i], NULL, memory_order_relaxed);
+    } else {
+        t = table_new(buckets);
+        if (t == NULL) {
+            free(list);
+            return false;
+        }
+    }
     for (size_t i = 0; i <= old->mask; i++) {
         for (cnode *n =
                  atomic_load_explicit(&old->bucket[i], memory_order_relaxed);
@@ -243,36 +321,55 @@ static ctable *seg_rebuild(cseg *s, size_t buckets)
             size_t sz = sizeof(cnode) + n->klen;
             cnode *c = cmap_malloc(sz);
             if (c == NULL) {
-                table_destroy(t, NULL);
-                return NULL;
+                if (t == small)
+                    table_clear(t);
+                else
+                    table_destroy(t, NULL);
+                free(list);
+                return false;
             }
             memcpy(c, n, sz);
             cnode *_Atomic *head = &t->bucket[c->hash & t->mask];
             atomic_init(&c->next,
                         atomic_load_explicit(head, memory_order_relaxed));
             atomic_init(head, c);
+            if (list != NULL)
+                list->node[list->n++] = n;
         }
     }
     /* Release pairs with the readers' acquire load of the table: they see
      * the new table complete. */
     atomic_store_explicit(&s->table, t, memory_order_release);
-    return old;
+    s->small_current = t == small;
+    if (old == small) {
+        /* Readers may stand on the small table until two epochs pass. The
+         * fence orders the publication before the epoch's load (as in
+         * goc__ebr_retire). */
+        atomic_thread_fence(memory_order_seq_cst);
+        s->small_epoch =
+            atomic_load_explicit(&goc__ebr_epoch, memory_order_seq_cst);
+        *out = (retiree){list, node_list_retired, list->n + 1};
+    } else {
+        *out = (retiree){old, table_retired, count + 1};
+    }
+    return true;
 }
 
-/* After a change of count: the table to retire if s was rebuilt. */
-static ctable *seg_maybe_resize(cseg *s, size_t count)
+/* After a change of count: rebuild s if its load calls for it. True if
+ * rebuilt, with what to retire in *out. */
+static bool seg_maybe_resize(cseg *s, size_t count, retiree *out)
 {
     ctable *t = atomic_load_explicit(&s->table, memory_order_relaxed);
     size_t buckets = t->mask + 1;
     if (count > buckets && buckets < CMAP_MAX_BUCKETS)
-        return seg_rebuild(s, buckets * 2);
+        return seg_rebuild(s, buckets * 2, count, out);
     if (count < buckets / 8 && buckets > s->min_buckets) {
         size_t nb = s->min_buckets;
         while (nb < count * 2)
             nb *= 2;
-        return seg_rebuild(s, nb);
+        return seg_rebuild(s, nb, count, out);
     }
-    return NULL;
+    return false;
 }
 
 static void node_retired(void *p)
@@ -314,8 +411,13 @@ goc_cmap *goc_cmap_new(const goc_cmap_options *opts)
         atomic_init(&s->lock, 0);
         atomic_init(&s->count, 0);
         s->min_buckets = per;
-        ctable *t = table_new(per);
+        s->small_mask = CMAP_SMALL - 1;
+        s->small_epoch = 0;
+        for (size_t b = 0; b < CMAP_SMALL; b++)
+            atomic_init(&s->small_bucket[b], NULL);
+        ctable *t = per == CMAP_SMALL ? seg_small(s) : table_new(per);
         atomic_init(&s->table, t);
+        s->small_current = t == seg_small(s);
         if (t == NULL) {
             for (size_t j = 0; j < i; j++)
                 free(atomic_load_explicit(&m->seg[j].table,
@@ -332,10 +434,25 @@ void goc_cmap_free(goc_cmap *m, void (*free_value)(void *))
 {
     if (m == NULL)
         return;
-    for (size_t i = 0; i <= m->segmask; i++)
-        table_destroy(atomic_load_explicit(&m->seg[i].table,
-                                           memory_order_acquire),
-                      free_value);
+    for (size_t i = 0; i <= m->segmask; i++) {
+        cseg *s = &m->seg[i];
+        ctable *t = atomic_load_explicit(&s->table, memory_order_acquire);
+        if (t == seg_small(s)) {
+            for (size_t b = 0; b < CMAP_SMALL; b++)
+                for (cnode *n = atomic_load_explicit(&t->bucket[b],
+                                                     memory_order_relaxed),
+                           *next;
+                     n != NULL; n = next) {
+                    next = atomic_load_explicit(&n->next, memory_order_relaxed);
+                    if (free_value != NULL)
+                        free_value(atomic_load_explicit(&n->value,
+                                                        memory_order_relaxed));
+                    free(n);
+                }
+        } else {
+            table_destroy(t, free_value);
+        }
+    }
     free(m->seg);
     free(m);
 }
@@ -347,8 +464,7 @@ static inline bool key_ok(const void *key, size_t klen)
 
 /* Look key up in the segment's current table. The caller is inside an
  * epoch section or holds the segment lock. */
-static inline cnode *seg_find(cseg *s, uint64_t h, const void *key,
-                              size_t klen)
+static inline cnode *seg_find(cseg *s, uint64_t h, const void *key, size_t klen)
 {
     ctable *t = atomic_load_explicit(&s->table, memory_order_acquire);
     uint32_t h32 = (uint32_t)h;
@@ -401,7 +517,7 @@ cmap_store(goc_cmap *m, const void *key, size_t klen, void *value, int mode,
         return -EINVAL;
     uint64_t h = cmap_hash(m->seed, key, klen);
     cseg *s = seg_of(m, h);
-    ctable *old = NULL;
+    retiree old = {NULL, NULL, 0};
     int rc;
     seg_lock(s);
     cnode *n = seg_find(s, h, key, klen);
@@ -434,13 +550,18 @@ cmap_store(goc_cmap *m, const void *key, size_t klen, void *value, int mode,
             size_t c =
                 atomic_load_explicit(&s->count, memory_order_relaxed) + 1;
             atomic_store_explicit(&s->count, c, memory_order_relaxed);
-            old = seg_maybe_resize(s, c);
+            seg_maybe_resize(s, c, &old);
             rc = 1;
         }
     }
     seg_unlock(s);
-    if (old != NULL)
-        goc__ebr_retire(goc__ebr_self(), old, table_retired);
+    if (rc == 1) {
+        goc__ebr_rec *r = goc__ebr_self();
+        if (old.p != NULL)
+            goc__ebr_retire(r, old.p, old.fn, old.weight);
+        else
+            goc__ebr_poll(r);
+    }
     return rc;
 }
 
@@ -454,7 +575,7 @@ cmap_remove(goc_cmap *m, const void *key, size_t klen, bool cad, void *expect,
     uint64_t h = cmap_hash(m->seed, key, klen);
     cseg *s = seg_of(m, h);
     uint32_t h32 = (uint32_t)h;
-    ctable *old = NULL;
+    retiree old = {NULL, NULL, 0};
     cnode *found = NULL;
     seg_lock(s);
     ctable *t = atomic_load_explicit(&s->table, memory_order_relaxed);
@@ -474,21 +595,20 @@ cmap_remove(goc_cmap *m, const void *key, size_t klen, bool cad, void *expect,
                 found = n;
                 if (old_value != NULL)
                     *old_value = v;
-                old = seg_maybe_resize(s, c);
+                seg_maybe_resize(s, c, &old);
             }
             break;
         }
         pp = &n->next;
     }
     seg_unlock(s);
-    if (found != NULL || old != NULL) {
+    if (found != NULL) {
         goc__ebr_rec *r = goc__ebr_self();
         /* A rebuild copied the table without found (already unlinked):
          * the node is retired alone in every case. */
-        if (found != NULL)
-            goc__ebr_retire(r, found, node_retired);
-        if (old != NULL)
-            goc__ebr_retire(r, old, table_retired);
+        goc__ebr_retire(r, found, node_retired, 1);
+        if (old.p != NULL)
+            goc__ebr_retire(r, old.p, old.fn, old.weight);
     }
     return found != NULL;
 }
@@ -600,8 +720,8 @@ static bool snap_take(cseg *s, snap *sn)
         seg_lock(s);
     ctable *t = atomic_load_explicit(&s->table, memory_order_acquire);
     for (size_t i = 0; ok && i <= t->mask; i++)
-        for (cnode *n = atomic_load_explicit(&t->bucket[i],
-                                             memory_order_acquire);
+        for (cnode *n =
+                 atomic_load_explicit(&t->bucket[i], memory_order_acquire);
              ok && n != NULL;
              n = atomic_load_explicit(&n->next, memory_order_acquire))
             ok = snap_add(
@@ -662,8 +782,7 @@ bool goc_cmap_u64_load_or_store(goc_cmap *m, uint64_t key, void *value,
 bool goc_cmap_u64_cas(goc_cmap *m, uint64_t key, void *old, void *value)
 {
     void *cur;
-    return cmap_store(m, &key, 8, value, PUT_CAS, old, &cur) == 0 &&
-           cur == old;
+    return cmap_store(m, &key, 8, value, PUT_CAS, old, &cur) == 0 && cur == old;
 }
 
 bool goc_cmap_u64_cad(goc_cmap *m, uint64_t key, void *old)

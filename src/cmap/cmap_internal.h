@@ -71,12 +71,25 @@ static inline void goc__ebr_leave(goc__ebr_rec *r)
 }
 
 /* Hand p to be freed by fn(p) once no section that could have seen it is
- * left. The caller is outside any section. r may be NULL (no record): the
- * call then waits for the grace period itself. */
-void goc__ebr_retire(goc__ebr_rec *r, void *p, void (*fn)(void *));
+ * left. weight is what freeing it gives back, in entries (1 for a node, a
+ * table's node count for a table): a thread reclaims once its pending
+ * weight reaches a bound, so big items go back soon. The caller is
+ * outside any section. r may be NULL (no record): the call then waits for
+ * the grace period itself. */
+void goc__ebr_retire(goc__ebr_rec *r, void *p, void (*fn)(void *),
+                     size_t weight);
 
 /* Try to advance the epoch and free what r's limbo list allows. */
 void goc__ebr_reclaim(goc__ebr_rec *r);
+
+/* Reclaim if r holds retired weight past the bound: writers call it after
+ * each change, so that a big retired table does not wait for the next
+ * retirement. */
+static inline void goc__ebr_poll(goc__ebr_rec *r)
+{
+    if (r != NULL && r->pending >= 128)
+        goc__ebr_reclaim(r);
+}
 
 /* ---- allocation hook (tests) ---------------------------------------- */
 

@@ -40,7 +40,7 @@
 #include "cmap/cmap_internal.h"
 
 /* Items per limbo chunk; a thread reclaims after this many retirements. */
-#define EBR_CHUNK 126
+#define EBR_CHUNK 94
 #define EBR_RECLAIM_AT 128
 
 typedef struct goc__ebr_chunk {
@@ -50,6 +50,7 @@ typedef struct goc__ebr_chunk {
         void *p;
         void (*fn)(void *);
         uint64_t tag;
+        size_t weight;
     } item[EBR_CHUNK];
 } goc__ebr_chunk;
 
@@ -92,9 +93,9 @@ static void ebr_free_old(goc__ebr_rec *r, uint64_t e)
          * item still in its grace period. */
         while (i < c->n && c->item[i].tag + 2 <= e) {
             c->item[i].fn(c->item[i].p);
+            r->pending -= c->item[i].weight;
             i++;
         }
-        r->pending -= i;
         if (i < c->n) {
             /* Keep the rest: slide it to the front of the chunk. */
             size_t k = 0;
@@ -124,10 +125,13 @@ static void ebr_synchronize(void)
         sched_yield();
 }
 
-void goc__ebr_retire(goc__ebr_rec *r, void *p, void (*fn)(void *))
+void goc__ebr_retire(goc__ebr_rec *r, void *p, void (*fn)(void *),
+                     size_t weight)
 {
-    /* Read after the unlink (seq_cst, as the advance's CAS): a reader
-     * that can still see p entered at this epoch or before. */
+    /* Read after the unlink: a reader that can still see p entered at
+     * this epoch or before. The fence keeps the load from passing the
+     * unlinking store (a store-load reordering x86 allows). */
+    atomic_thread_fence(memory_order_seq_cst);
     uint64_t tag = atomic_load_explicit(&goc__ebr_epoch, memory_order_seq_cst);
     goc__ebr_chunk *c = r != NULL ? r->limbo_tail : NULL;
     if (r != NULL && (c == NULL || c->n == EBR_CHUNK)) {
@@ -153,8 +157,10 @@ void goc__ebr_retire(goc__ebr_rec *r, void *p, void (*fn)(void *))
     c->item[c->n].p = p;
     c->item[c->n].fn = fn;
     c->item[c->n].tag = tag;
+    c->item[c->n].weight = weight;
     c->n++;
-    if (++r->pending >= EBR_RECLAIM_AT)
+    r->pending += weight;
+    if (r->pending >= EBR_RECLAIM_AT)
         goc__ebr_reclaim(r);
 }
 
@@ -184,8 +190,8 @@ __attribute__((noinline)) goc__ebr_rec *goc__ebr_self(void)
         return r;
     pthread_once(&ebr_key_once, ebr_make_key);
     /* Adopt a record given up by a thread that exited... */
-    for (r = atomic_load_explicit(&ebr_head, memory_order_acquire);
-         r != NULL; r = r->next) {
+    for (r = atomic_load_explicit(&ebr_head, memory_order_acquire); r != NULL;
+         r = r->next) {
         int free_ = 0;
         if (atomic_load_explicit(&r->in_use, memory_order_relaxed) == 0 &&
             atomic_compare_exchange_strong_explicit(&r->in_use, &free_, 1,
@@ -206,8 +212,7 @@ __attribute__((noinline)) goc__ebr_rec *goc__ebr_self(void)
         r->next = atomic_load_explicit(&ebr_head, memory_order_relaxed);
         /* Release: a scanner that finds r sees it initialised. */
         while (!atomic_compare_exchange_weak_explicit(
-            &ebr_head, &r->next, r, memory_order_release,
-            memory_order_relaxed))
+            &ebr_head, &r->next, r, memory_order_release, memory_order_relaxed))
             ;
     }
     if (pthread_setspecific(ebr_key, r) != 0) {
