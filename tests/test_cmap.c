@@ -57,7 +57,7 @@ static void key16(unsigned t, uint32_t i, char *buf)
     buf[1] = hex[t & 15];
     buf[2] = '-';
     for (int k = 0; k < 13; k++)
-        buf[3 + k] = hex[(i >> (4 * (12 - k))) & 15];
+        buf[3 + k] = hex[((uint64_t)i >> (4 * (12 - k))) & 15];
 }
 
 /* ---- sequential semantics vs a model ------------------------------------ */
