@@ -1,12 +1,13 @@
 #!/bin/sh
 # install-deps.sh - install the Debian packages goc's build needs, once.
 #   tools/install-deps.sh          build + test needs (cc, cmake, make)
-#   tools/install-deps.sh bench    also Go (golang-go) and wrk for `make bench`
+#   tools/install-deps.sh bench    also Go (golang-go), wrk, and bench_cmap's
+#                                  rivals (g++, libck-dev, libtbb-dev)
 # Installs only what is missing; needs root (or sudo) only then.
 set -e
 need="gcc make cmake pkg-config"
 case "${1:-}" in
-    bench) need="$need golang-go wrk" ;;
+    bench) need="$need golang-go wrk g++ libck-dev libtbb-dev" ;;
     fuzz) need="$need clang" ;;
 esac
 missing=""
