@@ -15,7 +15,14 @@
  * x % 1M, its choice (x >> 40) % 100. T threads (plain pthreads for every
  * contestant), OPS operations in all (default 2M), split evenly.
  *
- * Prints: mops (goc's Mops/s, the primary figure), then ck, tbb and plain
+ * Rates are Mops per second of CPU time per thread: ops / (the process's
+ * CPU time over the timed window / T). On a loaded machine a wall-clock
+ * rate measures how much CPU the run was lent; this one what it does per
+ * CPU (spinning and contention still count). Wall-clock rates follow
+ * (wall_mops, ck_wall...). The Go twin measures the same way (its CPU
+ * time includes its garbage collector's).
+ *
+ * Prints: mops (goc's rate, the primary figure), then ck, tbb and plain
  * (plain only at 1 thread: it is not thread-safe), the ratios, and the
  * bytes per entry of each (anonymous RSS after the prefill or fill, minus
  * before, over the entries; ck_hs counts its 32-byte entry objects, which
@@ -459,9 +466,10 @@ static int64_t heap_in_use(void)
     return (int64_t)(res - shared) * sysconf(_SC_PAGESIZE);
 }
 
-/* Run the workload on im: Mops/s; *bpe: bytes per entry after the
- * prefill (w1-w3) or the fill (w4). */
-static double run_impl(const impl *im, double *bpe, int threads)
+/* Run the workload on im: Mops per second of CPU time given to each of
+ * the T threads; *wall: Mops per second of wall time; *bpe: bytes per
+ * entry after the prefill (w1-w3) or the fill (w4). */
+static double run_impl(const impl *im, double *bpe, double *wall, int threads)
 {
     int64_t h0 = heap_in_use();
     void *m = im->create();
@@ -479,9 +487,9 @@ static double run_impl(const impl *im, double *bpe, int threads)
         pthread_create(&th[t], NULL, run_thread, &a[t]);
     }
     pthread_barrier_wait(&bar);
-    int64_t t0 = goc_nanotime();
+    int64_t t0 = goc_nanotime(), c0 = bench_cpu();
     pthread_barrier_wait(&bar);
-    int64_t t1 = goc_nanotime();
+    int64_t t1 = goc_nanotime(), c1 = bench_cpu();
     long misses = 0;
     for (int t = 0; t < threads; t++) {
         pthread_join(th[t], NULL);
@@ -498,7 +506,10 @@ static double run_impl(const impl *im, double *bpe, int threads)
     malloc_trim(0);
     double ops =
         workload == 4 ? NKEYS : (double)(total_ops / threads * threads);
-    return ops / ((double)(t1 - t0) / 1e9) / 1e6;
+    *wall = ops / ((double)(t1 - t0) / 1e9) / 1e6;
+    /* CPU time of the whole process over the window, shared by the
+     * threads: what the run does per second on T CPUs of its own. */
+    return ops / ((double)(c1 - c0) / threads / 1e9) / 1e6;
 }
 
 static const impl impl_goc16 = {"goc",     goc_create, goc_destroy,
@@ -527,24 +538,25 @@ static void bench_cmap(int w, int str)
     total_ops = bench_n(2000000);
     snprintf(name, sizeof(name), "cmap_w%d_%s", w, str ? "str16" : "u64");
     make_keys();
-    double bg, bc = 0, bt = 0, bp = 0;
-    double g = run_impl(str ? &impl_goc16 : &impl_goc64, &bg, nthreads);
+    double bg, bc = 0, bt = 0, bp = 0, wg, wc = 0, wt = 0, wp = 0;
+    double g = run_impl(str ? &impl_goc16 : &impl_goc64, &bg, &wg, nthreads);
     double c = -1, t = -1, p = -1;
 #ifdef GOC_BENCH_HAVE_CK
-    c = run_impl(&impl_ck, &bc, nthreads);
+    c = run_impl(&impl_ck, &bc, &wc, nthreads);
 #endif
 #ifdef GOC_BENCH_HAVE_TBB
-    t = run_impl(&impl_tbb, &bt, nthreads);
+    t = run_impl(&impl_tbb, &bt, &wt, nthreads);
 #endif
     if (nthreads == 1)
-        p = run_impl(&impl_plain, &bp, 1);
-    char extra[256];
+        p = run_impl(&impl_plain, &bp, &wp, 1);
+    char extra[512];
     snprintf(extra, sizeof(extra),
              "ck_mops=%.3f tbb_mops=%.3f plain_mops=%.3f goc_vs_ck=%.2f "
              "goc_vs_tbb=%.2f goc_vs_plain=%.2f bytes_per_entry=%.1f "
-             "ck_bpe=%.1f tbb_bpe=%.1f plain_bpe=%.1f",
+             "ck_bpe=%.1f tbb_bpe=%.1f plain_bpe=%.1f wall_mops=%.3f "
+             "ck_wall=%.3f tbb_wall=%.3f plain_wall=%.3f",
              c, t, p, c > 0 ? g / c : 0, t > 0 ? g / t : 0, p > 0 ? g / p : 0,
-             bg, bc, bt, bp);
+             bg, bc, bt, bp, wg, wc, wt, wp);
     bench_report(name, "mops=%.3f %s", g, extra);
 }
 

@@ -53,14 +53,29 @@ extern _Atomic uint64_t goc__ebr_epoch;
  * across them. */
 goc__ebr_rec *goc__ebr_self(void);
 
+/* 1 when the kernel's membarrier (private expedited) is registered: the
+ * advancer then issues the barrier on every thread's behalf, and entering
+ * a section is a plain store. Set once, before the first record exists. */
+extern int goc__ebr_asym;
+
 static inline void goc__ebr_enter(goc__ebr_rec *r)
 {
-    uint64_t e = atomic_load_explicit(&goc__ebr_epoch, memory_order_relaxed);
-    /* A full barrier (xchg): the announcement is visible before any load
-     * of shared nodes that follows, so an advancer that does not see it
-     * ran before those loads. Pairs with the acquire load of state in
-     * ebr_try_advance. */
-    atomic_exchange_explicit(&r->state, (e << 1) | 1, memory_order_seq_cst);
+    /* Acquire: the loads of the section come after this one, which may
+     * read an advance that followed an unlink. */
+    uint64_t e = atomic_load_explicit(&goc__ebr_epoch, memory_order_acquire);
+    if (goc__ebr_asym) {
+        /* The announcement must be visible before the loads that follow
+         * it are; the advancer's membarrier() (ebr_try_advance) forces a
+         * full barrier on this thread before it reads the records, so
+         * only the compiler needs stopping here. This keeps the fence off
+         * the read path: consecutive reads overlap their cache misses. */
+        atomic_store_explicit(&r->state, (e << 1) | 1, memory_order_relaxed);
+        atomic_signal_fence(memory_order_seq_cst);
+    } else {
+        /* A full barrier (xchg), for the same reason. Pairs with the
+         * acquire load of state in ebr_try_advance. */
+        atomic_exchange_explicit(&r->state, (e << 1) | 1, memory_order_seq_cst);
+    }
 }
 
 static inline void goc__ebr_leave(goc__ebr_rec *r)
