@@ -94,22 +94,22 @@ net     tcp_echo_1conn    1 - -   >=1.5  errors==0
 net     tcp_echo_1conn    2 - -   >=1.5  errors==0
 net     tcp_echo_100conn  1 - -   >=1.5  errors==0
 net     tcp_echo_100conn  2 - -   >=1.5  errors==0
-cmap    cmap_w1_str16 1 3 300 >=4 -
-cmap    cmap_w1_str16 2 3 300 >=4 -
-cmap    cmap_w2_str16 1 3 300 >=4 -
-cmap    cmap_w2_str16 2 3 300 >=4 -
-cmap    cmap_w3_str16 1 3 300 >=4 -
-cmap    cmap_w3_str16 2 3 300 >=4 -
-cmap    cmap_w4_str16 1 3 300 >=4 -
-cmap    cmap_w4_str16 2 3 300 >=4 -
-cmap    cmap_w1_u64 1 3 300 >=4 -
-cmap    cmap_w1_u64 2 3 300 >=4 -
-cmap    cmap_w2_u64 1 3 300 >=4 -
-cmap    cmap_w2_u64 2 3 300 >=4 -
-cmap    cmap_w3_u64 1 3 300 >=4 -
-cmap    cmap_w3_u64 2 3 300 >=4 -
-cmap    cmap_w4_u64 1 3 300 >=4 -
-cmap    cmap_w4_u64 2 3 300 >=4 -
+cmap    cmap_w1_str16 1 - 300 >=4 -
+cmap    cmap_w1_str16 2 - 300 >=4 -
+cmap    cmap_w2_str16 1 - 300 >=4 -
+cmap    cmap_w2_str16 2 - 300 >=4 -
+cmap    cmap_w3_str16 1 - 300 >=4 -
+cmap    cmap_w3_str16 2 - 300 >=4 -
+cmap    cmap_w4_str16 1 - 300 >=4 -
+cmap    cmap_w4_str16 2 - 300 >=4 -
+cmap    cmap_w1_u64 1 - 300 >=4 -
+cmap    cmap_w1_u64 2 - 300 >=4 -
+cmap    cmap_w2_u64 1 - 300 >=4 -
+cmap    cmap_w2_u64 2 - 300 >=4 -
+cmap    cmap_w3_u64 1 - 300 >=4 -
+cmap    cmap_w3_u64 2 - 300 >=4 -
+cmap    cmap_w4_u64 1 - 300 >=4 -
+cmap    cmap_w4_u64 2 - 300 >=4 -
 "
 
 # --- Build --------------------------------------------------------------
