@@ -66,6 +66,17 @@ static pthread_key_t ebr_key;
 static pthread_once_t ebr_key_once = PTHREAD_ONCE_INIT;
 static __thread goc__ebr_rec *ebr_mine;
 
+/* membarrier failed: a child of fork() has a new address space that was
+ * never registered. Register it and retry; without the barrier readers
+ * would be unprotected, so a second failure is fatal. */
+static void ebr_membarrier_again(void)
+{
+    if (syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0,
+                0) != 0 ||
+        syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0)
+        abort();
+}
+
 /* Advance E if every thread inside a section announces the current E.
  * Answers the epoch as it is after the attempt. */
 static uint64_t ebr_try_advance(void)
@@ -74,8 +85,9 @@ static uint64_t ebr_try_advance(void)
     /* Readers entered with a plain store: a barrier on each of this
      * process's running threads makes their announcements visible (or
      * orders their section's loads after everything before this call). */
-    if (goc__ebr_asym)
-        syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
+    if (goc__ebr_asym &&
+        syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0)
+        ebr_membarrier_again();
     for (goc__ebr_rec *r =
              atomic_load_explicit(&ebr_head, memory_order_acquire);
          r != NULL; r = r->next) {
