@@ -1,12 +1,12 @@
 #!/bin/sh
 # install-deps.sh - install the Debian packages goc's build needs, once.
 #   tools/install-deps.sh          build + test needs (cc, cmake, make)
-#   tools/install-deps.sh bench    also Go (golang-go), wrk, and bench_cmap's
-#                                  rivals (g++, libck-dev, libtbb-dev)
+#   tools/install-deps.sh bench    also Go (golang-go) and wrk for `make bench`
 # Installs only what is missing; needs root (or sudo) only then.
 set -e
 need="gcc make cmake pkg-config"
 case "${1:-}" in
+    # g++, libck-dev, libtbb-dev: bench_cmap's rivals (ck_hs, oneTBB).
     bench) need="$need golang-go wrk g++ libck-dev libtbb-dev" ;;
     fuzz) need="$need clang" ;;
 esac
