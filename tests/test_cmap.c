@@ -769,7 +769,7 @@ static void *gap_reader(void *p)
     return NULL;
 }
 
-GOC_TEST_TIMEOUT(cmap_fill_10m_reader_never_waits_then_shrinks, 600)
+GOC_TEST_TIMEOUT(cmap_fill_10m_reader_never_waits_then_shrinks, 1800)
 {
     uint64_t n = (uint64_t)goc_test_iters(10000000, 20000);
     goc_cmap *m = goc_cmap_new(NULL);
