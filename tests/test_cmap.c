@@ -844,10 +844,12 @@ GOC_TEST_TIMEOUT(cmap_fill_10m_reader_never_waits_then_shrinks, 1800)
     /* The wall gap is printed, not bounded: at load 30 on 2 vCPUs the
      * kernel kept the reader off the CPU for 3 s at a time. */
     /* The memory comes back: within 20 % of the empty map's, plus 1 % of
-     * what the fill took (the allocator keeps a little: the anonymous
-     * RSS of the empty map is only a few hundred KB). */
+     * what the fill took and 256 KB (the anonymous RSS of the empty map
+     * is only ~200 KB, and the allocator keeps ~150-200 KB whatever the
+     * size of the fill: measured 0.2 -> 0.4 MB after 10M keys). */
     if (!SANITIZED) /* shadow memory and quarantines do not shrink */
-        ASSERT_LE(rss_end, rss0 + rss0 / 5 + (rss_full - rss0) / 100);
+        ASSERT_LE(rss_end,
+                  rss0 + rss0 / 5 + 256 * 1024 + (rss_full - rss0) / 100);
     goc_cmap_free(m, NULL);
     return 0;
 }
