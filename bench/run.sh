@@ -94,6 +94,22 @@ net     tcp_echo_1conn    1 - -   >=1.5  errors==0
 net     tcp_echo_1conn    2 - -   >=1.5  errors==0
 net     tcp_echo_100conn  1 - -   >=1.5  errors==0
 net     tcp_echo_100conn  2 - -   >=1.5  errors==0
+cmap    cmap_w1_str16 1 - 300 >=4 -
+cmap    cmap_w1_str16 2 - 300 >=4 -
+cmap    cmap_w2_str16 1 - 300 >=4 -
+cmap    cmap_w2_str16 2 - 300 >=4 -
+cmap    cmap_w3_str16 1 - 300 >=4 -
+cmap    cmap_w3_str16 2 - 300 >=4 -
+cmap    cmap_w4_str16 1 - 300 >=4 -
+cmap    cmap_w4_str16 2 - 300 >=4 -
+cmap    cmap_w1_u64 1 - 300 >=4 -
+cmap    cmap_w1_u64 2 - 300 >=4 -
+cmap    cmap_w2_u64 1 - 300 >=4 -
+cmap    cmap_w2_u64 2 - 300 >=4 -
+cmap    cmap_w3_u64 1 - 300 >=4 -
+cmap    cmap_w3_u64 2 - 300 >=4 -
+cmap    cmap_w4_u64 1 - 300 >=4 -
+cmap    cmap_w4_u64 2 - 300 >=4 -
 "
 
 # --- Build --------------------------------------------------------------
@@ -101,7 +117,7 @@ net     tcp_echo_100conn  2 - -   >=1.5  errors==0
 CMAKE_DIR=$BUILD
 [ -f "$CMAKE_DIR/CMakeCache.txt" ] || CMAKE_DIR=$(dirname "$BUILD")
 if [ -f "$CMAKE_DIR/CMakeCache.txt" ] && command -v cmake >/dev/null; then
-    for m in floors runtime chan time sync net; do
+    for m in floors runtime chan time sync net cmap; do
         if ! cmake --build "$CMAKE_DIR" --target "bench_$m" \
             >"$LOGS/build-bench_$m.log" 2>&1; then
             echo "note: bench_$m did not build (see $LOGS/build-bench_$m.log)"

@@ -13,7 +13,8 @@
 set -e
 need="gcc make cmake pkg-config clang-format nginx-light openssl libssl-dev"
 case "${1:-}" in
-    bench) need="$need golang-go wrk apache2-utils hey" ;;
+    # g++, libck-dev, libtbb-dev: bench_cmap's rivals (ck_hs, oneTBB).
+    bench) need="$need golang-go wrk apache2-utils hey g++ libck-dev libtbb-dev" ;;
     fuzz) need="$need clang" ;;
     package) need="$need dpkg-dev binutils libc6-dev" ;;
 esac

@@ -51,6 +51,15 @@ var benches = map[string]func(){
 	// net (issue 5)
 	"tcp_echo_1conn":   func() { benchTCPEcho("tcp_echo_1conn", 1) },
 	"tcp_echo_100conn": func() { benchTCPEcho("tcp_echo_100conn", 100) },
+	// concurrent map (issue 21)
+	"cmap_w1_str16": func() { benchCmap("cmap_w1_str16", 1, true) },
+	"cmap_w2_str16": func() { benchCmap("cmap_w2_str16", 2, true) },
+	"cmap_w3_str16": func() { benchCmap("cmap_w3_str16", 3, true) },
+	"cmap_w4_str16": func() { benchCmap("cmap_w4_str16", 4, true) },
+	"cmap_w1_u64":   func() { benchCmap("cmap_w1_u64", 1, false) },
+	"cmap_w2_u64":   func() { benchCmap("cmap_w2_u64", 2, false) },
+	"cmap_w3_u64":   func() { benchCmap("cmap_w3_u64", 3, false) },
+	"cmap_w4_u64":   func() { benchCmap("cmap_w4_u64", 4, false) },
 }
 
 func main() {
