@@ -10,6 +10,7 @@
 
 #include "goc/calcserver.h"
 #include "goc/chan.h"
+#include "goc/cmap.h"
 #include "goc/loadgen.h"
 #include "goc/net.h"
 #include "goc/proc.h"

@@ -46,7 +46,7 @@
 
 #include "cmap/cmap_internal.h"
 #include "goc/cmap.h"
-#include "sync/sync_internal.h"
+#include "runtime/primitives.h"
 
 #define CMAP_DEFAULT_CONCURRENCY 16
 #define CMAP_MAX_SEGMENTS 4096
