@@ -840,8 +840,11 @@ GOC_TEST_TIMEOUT(cmap_fill_10m_reader_never_waits_then_shrinks, 1800)
      * VM, time stolen from the vCPU, which even the thread's CPU clock
      * counts): a generous bound on the first that holds on a loaded
      * 2-core machine; both figures printed above. */
-    ASSERT_LT(a.worst_cpu, 50 * 1000000);
-    /* The wall gap is printed, not bounded: at load 30 on 2 vCPUs the
+    ASSERT_LT(a.worst_cpu, 2000 * 1000000);
+    /* Even that clock read 101 ms once with two other suites running, so
+     * it is only a hang guard here; that reads never wait for a rebuild is
+     * shown without a clock by cmap_reads_go_on_during_a_held_rebuild.
+     * The wall gap is printed, not bounded: at load 30 on 2 vCPUs the
      * kernel kept the reader off the CPU for 3 s at a time. */
     /* The memory comes back: within 20 % of the empty map's, plus 1 % of
      * what the fill took and 256 KB (the anonymous RSS of the empty map
@@ -855,6 +858,67 @@ GOC_TEST_TIMEOUT(cmap_fill_10m_reader_never_waits_then_shrinks, 1800)
 }
 
 /* ---- bad input and allocation failure ------------------------------------ */
+
+/* Readers go on while a writer holds a segment in the middle of its
+ * rebuild (locked, the new table half made): the rebuild waits in the hook
+ * until a reader thread has found every key of the map, the rebuilding
+ * segment's among them. A read that waited for the writer would never
+ * finish, and the test would hit its time limit; no clock is judged. */
+static goc_cmap *held_map;
+static _Atomic int held_state; /* 0 idle, 1 a rebuild is held, 2 released */
+enum { HELD_KEYS = 4096 };
+
+static void hold_rebuild(void)
+{
+    int idle = 0;
+    if (!atomic_compare_exchange_strong(&held_state, &idle, 1))
+        return; /* only the first rebuild is held */
+    while (atomic_load(&held_state) == 1)
+        sched_yield();
+}
+
+static void *held_reader(void *p)
+{
+    (void)p;
+    while (atomic_load(&held_state) == 0)
+        sched_yield();
+    for (uint64_t i = 0; i < HELD_KEYS; i++) {
+        void *v = NULL;
+        ASSERT(goc_cmap_u64_get(held_map, i, &v));
+        ASSERT_UEQ(VP(v), i + 1);
+    }
+    atomic_store(&held_state, 2);
+    return NULL;
+}
+
+static void *held_writer(void *p)
+{
+    (void)p;
+    /* Enough keys that some segment grows past its table. */
+    for (uint64_t i = HELD_KEYS; atomic_load(&held_state) != 2; i++)
+        ASSERT_GE(goc_cmap_u64_put(held_map, i, (void *)(uintptr_t)(i + 1)), 0);
+    return NULL;
+}
+
+GOC_TEST_TIMEOUT(cmap_reads_go_on_during_a_held_rebuild, 120)
+{
+    goc_cmap_options o = {.concurrency = 1};
+    held_map = goc_cmap_new(&o);
+    ASSERT(held_map != NULL);
+    for (uint64_t i = 0; i < HELD_KEYS; i++)
+        ASSERT_EQ(goc_cmap_u64_put(held_map, i, (void *)(uintptr_t)(i + 1)), 1);
+    atomic_store(&held_state, 0);
+    atomic_store(&goc__cmap_rebuild_hook, hold_rebuild);
+    pthread_t r, w;
+    ASSERT_EQ(pthread_create(&r, NULL, held_reader, NULL), 0);
+    ASSERT_EQ(pthread_create(&w, NULL, held_writer, NULL), 0);
+    ASSERT_EQ(pthread_join(r, NULL), 0);
+    ASSERT_EQ(pthread_join(w, NULL), 0);
+    atomic_store(&goc__cmap_rebuild_hook, NULL);
+    ASSERT_EQ(atomic_load(&held_state), 2);
+    goc_cmap_free(held_map, NULL);
+    return 0;
+}
 
 GOC_TEST(cmap_bad_input_is_refused_and_changes_nothing)
 {

@@ -54,6 +54,7 @@
 #define CMAP_MAX_BUCKETS ((size_t)1 << 31)
 
 _Atomic long goc__cmap_fail_after = -1;
+void (*_Atomic goc__cmap_rebuild_hook)(void);
 
 typedef struct cnode {
     struct cnode *_Atomic next; /* release-stored under the segment lock */
@@ -321,6 +322,10 @@ static bool seg_rebuild(cseg *s, size_t buckets, size_t count, retiree *out)
             return false;
         }
     }
+    void (*hook)(void) =
+        atomic_load_explicit(&goc__cmap_rebuild_hook, memory_order_relaxed);
+    if (hook != NULL)
+        hook();
     for (size_t i = 0; i <= old->mask; i++) {
         for (cnode *n =
                  atomic_load_explicit(&old->bucket[i], memory_order_relaxed);

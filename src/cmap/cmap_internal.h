@@ -112,4 +112,9 @@ static inline void goc__ebr_poll(goc__ebr_rec *r)
  * allocations succeed, every later one fails, until reset to -1. */
 extern _Atomic long goc__cmap_fail_after;
 
+/* Called (when set) by a writer in the middle of a segment's rebuild, with
+ * the segment locked and both tables reachable: a test holds the rebuild
+ * there and checks that readers go on. */
+extern void (*_Atomic goc__cmap_rebuild_hook)(void);
+
 #endif
