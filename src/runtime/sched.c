@@ -989,7 +989,12 @@ top:
         }
     }
 
-    /* Nothing found: give up the P. */
+    /* Nothing found: give up the P, keeping only a warm few dead Gs (the
+     * rest go where sysmon can give their pages back). */
+    goc__stacks_trim_local(p);
+    if (atomic_load_explicit(&goc__sc.sysmon_sleep, memory_order_relaxed) &&
+        goc__stacks_scavenge_wanted())
+        goc__sysmon_wake();
     pthread_mutex_lock(&goc__sc.lock);
     if (atomic_load_explicit(&goc__sc.runq_size, memory_order_relaxed) > 0) {
         g = globrunqget_locked(p, 0);
@@ -1695,6 +1700,7 @@ int goc_main(int (*fn)(void *), void *arg)
     for (int i = procs - 1; i >= 1; i--)
         goc__pidleput(goc__sc.allp[i]);
     goc__fault_handlers_install();
+    (void)goc__stack_guard_regions(); /* detect once, before any spawn */
     goc__idle_work_register(goc__stacks_prefill_some);
     goc__sc.running = true;
 

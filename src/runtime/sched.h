@@ -266,7 +266,20 @@ bool goc__stacks_release_some(void);
  * (an idle thread, no P), while spawns keep needing new ones; false when
  * none is wanted. */
 bool goc__stacks_prefill_some(void);
+/* Stack scavenging (Go's scavenger): an idle P keeps only
+ * GOC_GFREE_LOCAL_WARM dead Gs and moves the oldest to the global cache
+ * (owner, no system call); sysmon, every GOC_SCAVENGE_PERIOD_NS while the
+ * global cache holds more than GOC_GFREE_GLOBAL_WARM, gives back the
+ * touched stack pages of those nobody took in the last period (returns
+ * how many). */
+void goc__stacks_trim_local(goc_p *p);
+bool goc__stacks_scavenge_wanted(void);
+int goc__stacks_scavenge(void);
 void goc__stack_check(goc_g *g);
+/* Whether stacks get their guard pages from madvise(MADV_GUARD_INSTALL)
+ * (no extra kernel map; every stack guarded) rather than mprotect (the
+ * first GOC_GUARDED_STACKS_MAX only); detected once. */
+bool goc__stack_guard_regions(void);
 bool goc__stack_fault(void *addr, goc_g *g);
 
 /* timer.c */
