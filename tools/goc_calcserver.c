@@ -28,11 +28,33 @@ static void usage(FILE *f)
 "  -k, --keepalive          answer many requests per connection (ours; the\n"
 "                           book answers one)\n"
 "      --idle-timeout SECS  disconnect a client silent that long (30)\n"
+"      --request-timeout D  a request line must end within D of its first\n"
+"                           byte (10s; units ns us ms s m h)\n"
+"      --max-conns N        refuse connections past N open ones with an\n"
+"                           error line (0: no cap; default 0)\n"
 "  -h, --help               this text\n"
 "\n"
 "Exit status: 0 after SIGINT or SIGTERM, 2 bad usage, 3 cannot listen.\n");
 }
 /* clang-format on */
+
+/* A duration with its unit ("10s", "250ms", "1.5m"); -1 if malformed. */
+static int64_t parse_duration(const char *s)
+{
+    static const struct {
+        const char *u;
+        double ns;
+    } units[] = {{"ns", 1},  {"us", 1e3}, {"ms", 1e6},
+                 {"s", 1e9}, {"m", 60e9}, {"h", 3600e9}};
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || !(v > 0))
+        return -1;
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+        if (strcmp(end, units[i].u) == 0 && v * units[i].ns < 9e18)
+            return (int64_t)(v * units[i].ns);
+    return -1;
+}
 
 typedef struct args {
     const char *listen;
@@ -69,6 +91,10 @@ static int run(void *arg)
     printf("goc-calcserver: %" PRId64 " connections, %" PRId64
            " requests (%" PRId64 " ok, %" PRId64 " errors)\n",
            st.conns, st.requests, st.ok, st.errors);
+    if (st.refused)
+        printf("goc-calcserver: %" PRId64 " connections refused (over "
+               "--max-conns)\n",
+               st.refused);
     return 0;
 }
 
@@ -78,6 +104,8 @@ int main(int argc, char **argv)
         {"listen", required_argument, NULL, 'l'},
         {"keepalive", no_argument, NULL, 'k'},
         {"idle-timeout", required_argument, NULL, 'i'},
+        {"request-timeout", required_argument, NULL, 'r'},
+        {"max-conns", required_argument, NULL, 'm'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     args a = {.listen = "127.0.0.1:8080"};
@@ -99,6 +127,29 @@ int main(int argc, char **argv)
                 return 2;
             }
             a.opts.idle_timeout = (int64_t)(v * 1e9);
+            break;
+        }
+        case 'r':
+            a.opts.request_timeout = parse_duration(optarg);
+            if (a.opts.request_timeout < 0) {
+                fprintf(stderr,
+                        "goc-calcserver: bad --request-timeout \"%s\" (a "
+                        "duration with its unit: 10s, 500ms); try --help\n",
+                        optarg);
+                return 2;
+            }
+            break;
+        case 'm': {
+            char *end;
+            long long v = strtoll(optarg, &end, 10);
+            if (end == optarg || *end || v < 0) {
+                fprintf(stderr,
+                        "goc-calcserver: bad --max-conns \"%s\" (a count, "
+                        "0 for no cap); try --help\n",
+                        optarg);
+                return 2;
+            }
+            a.opts.max_conns = v;
             break;
         }
         case 'h':
