@@ -89,12 +89,18 @@ static int gfree_global_n;
 static goc_g *gfree_cold[GOC_GFREE_GLOBAL_MAX];
 static int gfree_cold_n;
 static int gfree_global_low;
+/* Set (under the lock) when the global cache grew past its warm set,
+ * cleared by the scavenger once it is back: read without the lock by
+ * sysmon and by every processor going idle. */
+static _Atomic bool scavenge_hint;
 static int guarded_live;       /* GUARDED stacks mapped or being mapped */
 static goc_g *retired;         /* dead Gs waiting to be released */
 /* New stacks idle threads may make ahead of demand (goc__stacks_prefill_
  * some): raised by each spawn that had to make one itself. */
 static _Atomic int prefill_wanted;
 static _Atomic int retired_n;  /* written under the lock, read racily */
+
+static inline void scavenge_hint_update_locked(void);
 
 /* Mappings unlinked under stack_lock, to be unmapped after it: dead
  * guarded Gs chained through schedlink, empty slabs through next. */
@@ -504,6 +510,7 @@ void goc__g_free(goc_p *p, goc_g *g)
             else
                 retire_locked(p->gfree[i], &ul);
         }
+        scavenge_hint_update_locked();
         pthread_mutex_unlock(&stack_lock);
         unmap_list_release(&ul);
         p->gfree_n -= GOC_GFREE_BATCH;
@@ -517,6 +524,7 @@ void goc__g_free(goc_p *p, goc_g *g)
         gfree_global[gfree_global_n++] = g;
     else
         retire_locked(g, &ul);
+    scavenge_hint_update_locked();
     pthread_mutex_unlock(&stack_lock);
     unmap_list_release(&ul);
 }
@@ -567,6 +575,7 @@ void goc__stacks_trim_local(goc_p *p)
         else
             retire_locked(p->gfree[i], &ul);
     }
+    scavenge_hint_update_locked();
     pthread_mutex_unlock(&stack_lock);
     unmap_list_release(&ul);
     p->gfree_n -= k;
@@ -576,10 +585,15 @@ void goc__stacks_trim_local(goc_p *p)
 
 bool goc__stacks_scavenge_wanted(void)
 {
-    pthread_mutex_lock(&stack_lock);
-    bool w = gfree_global_n > GOC_GFREE_GLOBAL_WARM;
-    pthread_mutex_unlock(&stack_lock);
-    return w;
+    return atomic_load_explicit(&scavenge_hint, memory_order_relaxed);
+}
+
+/* stack_lock held, after pushes onto the global cache. */
+static inline void scavenge_hint_update_locked(void)
+{
+    if (gfree_global_n > GOC_GFREE_GLOBAL_WARM &&
+        !atomic_load_explicit(&scavenge_hint, memory_order_relaxed))
+        atomic_store_explicit(&scavenge_hint, true, memory_order_relaxed);
 }
 
 int goc__stacks_scavenge(void)
@@ -609,6 +623,8 @@ int goc__stacks_scavenge(void)
             gfree_cold[gfree_cold_n++] = batch[i];
     }
     gfree_global_low = gfree_global_n;
+    if (gfree_global_n <= GOC_GFREE_GLOBAL_WARM)
+        atomic_store_explicit(&scavenge_hint, false, memory_order_relaxed);
     pthread_mutex_unlock(&stack_lock);
     return done;
 }
@@ -713,6 +729,7 @@ void goc__stacks_shutdown(void)
     gfree_global_n = 0;
     gfree_cold_n = 0;
     gfree_global_low = 0;
+    atomic_store_explicit(&scavenge_hint, false, memory_order_relaxed);
     retired = NULL; /* their mappings go with the registry and slabs */
     atomic_store_explicit(&retired_n, 0, memory_order_relaxed);
     while (registry)
