@@ -22,11 +22,14 @@
  *    slot); guards survive MADV_DONTNEED/FREE. Any overflow that touches
  *    the guard page is fatal, whether or not it returns before a switch.
  *  - Otherwise (or GOC_STACK_GUARDS=mprotect): GUARDED stacks get a
- *    PROT_NONE page (2 maps each); SLAB stacks have none. For them the
- *    stack pointer is checked against the bounds at every switch
- *    (goc__stack_check): an overflow still under way at a switch is
- *    fatal, one that returned before it may silently have overwritten the
- *    G at the top of the slot below (documented in docs/design.md).
+ *    PROT_NONE page (2 maps each); SLAB stacks have none. For them, at
+ *    every switch (goc__stack_check), the stack pointer is checked
+ *    against the bounds and the canary in the last word of the slot below
+ *    (just under this stack) must be intact: an overflow still under way
+ *    at a switch, or one that returned but ran over the canary, is fatal
+ *    there. One that skipped the canary, or wrote it with zeros, may
+ *    still have silently overwritten the G of the slot below, and the
+ *    damage may act before the overflowing goroutine's next switch.
  *  In both, one frame larger than the guard page can jump it.
  *
  * Dead default-size Gs are cached per processor (owner only, no lock) and
@@ -58,7 +61,12 @@
 
 #include "runtime/sched.h"
 
-#define G_RESERVED (((sizeof(goc_g) + 63) / 64) * 64)
+/* The G, then (the last word of a slot) the slot canary. */
+#define G_RESERVED (((sizeof(goc_g) + 8 + 63) / 64) * 64)
+/* Without guard regions, slab stacks have no guard: the last word of
+ * each slot holds this, and the switch check of the slot above looks at
+ * it (an overflow that returned before its switch runs over it first). */
+#define SLOT_CANARY 0x676f632d736c6f74ull
 
 typedef struct goc__slab {
     char *base;            /* mapping of GOC_SLAB_STACKS * stride bytes */
@@ -283,6 +291,9 @@ static char *slab_take_locked(goc__slab **slab)
  * the lock meanwhile. */
 static goc_g *slab_init_unlocked(char *lo, goc__slab *s)
 {
+    if (!goc__stack_guard_regions())
+        atomic_store_explicit((_Atomic uint64_t *)(lo + s->stride - 8),
+                              SLOT_CANARY, memory_order_relaxed);
     goc_g *g = (goc_g *)(lo + s->stride - G_RESERVED);
     g_init_at(g, lo, s->stride,
               goc__stack_guard_regions() ? lo + GOC_STACK_GUARD : lo,
@@ -712,6 +723,18 @@ void goc__stack_check(goc_g *g)
                    "sp=%p",
                    (unsigned long long)g->id, (void *)g->stack_lo,
                    (void *)g->stack_hi, g->ctx.sp);
+    }
+    /* No guard page below (slab stack, no guard regions): was the slot
+     * below's canary run over? It is 0 in a slot never handed out. */
+    if (g->stack_kind == STACK_SLAB && g->stack_lo == g->map_lo &&
+        g->map_lo != G_SLAB(g)->base) {
+        uint64_t v = atomic_load_explicit(
+            (_Atomic uint64_t *)(g->stack_lo - 8), memory_order_relaxed);
+        if (goc_unlikely(v != SLOT_CANARY && v != 0))
+            goc__fatal("stack overflow\n\ngoroutine %llu: stack=[%p, %p) "
+                       "ran below its low end (seen at its next switch)",
+                       (unsigned long long)g->id, (void *)g->stack_lo,
+                       (void *)g->stack_hi);
     }
 }
 
