@@ -13,6 +13,8 @@
 #                   three builds (default: channels, select and time)
 #   make bench      benchmarks side by side with Go, with ratios
 #   make valgrind   the suite under valgrind (annotated stack switches)
+#   make soak       issue 19's attacks at full size on 127.0.0.1 (~10 min;
+#                   `make test` runs them at CI size in the suite)
 #   make format     clang-format the sources
 #   make install    headers, libraries, tools into PREFIX (/usr/local);
 #                   DESTDIR= stages; ldconfig when the loader searches it
@@ -52,7 +54,7 @@ FORMAT_SKIP ?= src/runtime/stack.c $(wildcard src/loadgen/*) \
 FORMAT_FILES = $(filter-out $(FORMAT_SKIP),$(wildcard include/*.h \
 	include/goc/*.h src/*/*.c src/*/*.h tests/*.c tests/*.h examples/*.c))
 
-.PHONY: all deps run check test test-twice release-test asan tsan fuzz stress bench valgrind format clean test-aarch64 \
+.PHONY: all deps run check test test-twice release-test asan tsan fuzz stress bench valgrind soak format clean test-aarch64 \
 	install uninstall deb package-test
 
 all: deps
@@ -170,7 +172,12 @@ valgrind: deps
 	cmake -S . -B $(BUILD)/valgrind -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGOC_VALGRIND=ON >/dev/null
 	cmake --build $(BUILD)/valgrind -j $(JOBS)
 	cd $(BUILD)/valgrind && GOC_TEST_TIMEOUT_SCALE=20 GOC_TEST_ITER_DIV=100 \
-		valgrind --error-exitcode=1 --quiet ./goc_tests $(TEST_ARGS)
+		GOC_TEST_SKIP_FILE=$(CURDIR)/tests/valgrind.skip \
+		valgrind --error-exitcode=1 --quiet --leak-check=full \
+		--errors-for-leak-kinds=definite ./goc_tests $(TEST_ARGS)
+
+soak: all
+	./tools/soak.sh $(BUILD)/release
 
 # AArch64 under qemu-user (cross compiler + emulator from Debian). Tests
 # that measure time or address-space limits do not apply under emulation.

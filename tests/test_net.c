@@ -1629,6 +1629,7 @@ GOC_TEST(net_wait_fd)
 typedef struct busy_yield {
     _Atomic bool stop;
     _Atomic int64_t spins;
+    _Atomic int running; /* yielders that have not returned yet */
 } busy_yield;
 
 static void yield_until_stop(void *arg)
@@ -1638,6 +1639,17 @@ static void yield_until_stop(void *arg)
         atomic_fetch_add_explicit(&b->spins, 1, memory_order_relaxed);
         goc_yield();
     }
+    atomic_fetch_sub(&b->running, 1); /* last touch of *b */
+}
+
+/* Stops the yielders and waits until none can read *b again: b lives on
+ * the caller's stack, which is gone once it returns (valgrind saw a
+ * yielder read it there). */
+static void yielders_stop(busy_yield *b)
+{
+    atomic_store(&b->stop, true);
+    while (atomic_load(&b->running) > 0)
+        goc_sleep(GOC_MILLISECOND);
 }
 
 static int poll_not_starved_main(void *arg)
@@ -1649,7 +1661,12 @@ static int poll_not_starved_main(void *arg)
     goc_chan *done = goc_chan_make(sizeof(int), 1);
     pipe_waiter pw = {p[0], GOC_READ, 0, 99, done};
     ASSERT_EQ(goc_go(pipe_wait, &pw), 0);
-    busy_yield b = {0};
+    /* Static: an ASSERT below returns early, and the yielders still
+     * running must not read a returned frame. */
+    static busy_yield b;
+    atomic_store(&b.stop, false);
+    atomic_store(&b.spins, 0);
+    atomic_store(&b.running, procs);
     for (int i = 0; i < procs; i++)
         ASSERT_EQ(goc_go(yield_until_stop, &b), 0);
     goc_sleep(20 * GOC_MILLISECOND);
@@ -1658,7 +1675,7 @@ static int poll_not_starved_main(void *arg)
     ASSERT_EQ(write(p[1], "x", 1), 1);
     ASSERT(goc_chan_recv_int(done, &v));
     int64_t late = since(t0);
-    atomic_store(&b.stop, true);
+    yielders_stop(&b);
     ASSERT_EQ(pw.rc, 0);
     ASSERT_LT(late, slack());
     printf("woken %.3f ms after the write, all %d processors "

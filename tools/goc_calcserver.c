@@ -29,6 +29,10 @@ static void usage(FILE *f)
 "  -k, --keepalive          answer many requests per connection (ours; the\n"
 "                           book answers one)\n"
 "      --idle-timeout D     disconnect a client silent that long (30s)\n"
+"      --request-timeout D  a request line must end within D of its first\n"
+"                           byte (10s; units ns us ms s m h)\n"
+"      --max-conns N        refuse connections past N open ones with an\n"
+"                           error line (0: no cap; default 0)\n"
 "  -h, --help               this text\n"
 "\n"
 "Durations: 30s, 500ms, 1m30s, 2h (a bare number is seconds).\n"
@@ -71,6 +75,10 @@ static int run(void *arg)
     printf("goc-calcserver: %" PRId64 " connections, %" PRId64
            " requests (%" PRId64 " ok, %" PRId64 " errors)\n",
            st.conns, st.requests, st.ok, st.errors);
+    if (st.refused)
+        printf("goc-calcserver: %" PRId64 " connections refused (over "
+               "--max-conns)\n",
+               st.refused);
     return 0;
 }
 
@@ -80,6 +88,8 @@ int main(int argc, char **argv)
         {"listen", required_argument, NULL, 'l'},
         {"keepalive", no_argument, NULL, 'k'},
         {"idle-timeout", required_argument, NULL, 'i'},
+        {"request-timeout", required_argument, NULL, 'r'},
+        {"max-conns", required_argument, NULL, 'm'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     args a = {.listen = "127.0.0.1:8080"};
@@ -105,6 +115,27 @@ int main(int argc, char **argv)
                 return cli_try_help();
             }
             a.opts.idle_timeout = d;
+            break;
+        }
+        case 'r': {
+            int64_t d = 0;
+            if (cli_parse_duration(optarg, &d) < 0 || d <= 0) {
+                cli_error("bad %s \"%s\": want a duration more than 0, "
+                          "e.g. 10s",
+                          flag, optarg);
+                return cli_try_help();
+            }
+            a.opts.request_timeout = d;
+            break;
+        }
+        case 'm': {
+            int64_t v = 0;
+            if (cli_parse_int(optarg, &v, NULL) < 0 || v < 0) {
+                cli_error("bad %s \"%s\": want a count, 0 for no cap", flag,
+                          optarg);
+                return cli_try_help();
+            }
+            a.opts.max_conns = v;
             break;
         }
         case 'h':

@@ -23,7 +23,8 @@
  * 0.5 s first, so that the client gets the response, not a reset). Bytes
  * without a final '\n' before the client's EOF get an error response
  * ("unexpected EOF"). A client that sends nothing for idle_timeout is
- * disconnected.
+ * disconnected; one whose request line is not complete request_timeout
+ * after its first byte gets an error response and is disconnected.
  *
  * Concurrency: one goroutine accepts, one goroutine per connection.
  * goc_calcserver_stop closes the listener, wakes every connection
@@ -47,6 +48,12 @@ typedef struct goc_calcserver goc_calcserver;
 typedef struct goc_calcserver_opts {
     bool keepalive;       /* many requests per connection (ours) */
     int64_t idle_timeout; /* ns a request may take to arrive; 0: 30 s */
+    /* ns a request line may take from its first byte to its '\n' (a
+     * client trickling bytes cannot hold the connection); 0: 10 s */
+    int64_t request_timeout;
+    /* Open connections at most; past it a new one gets one error line
+     * ("server busy: too many connections") and is closed. 0: no cap. */
+    int64_t max_conns;
 } goc_calcserver_opts;
 
 typedef struct goc_calcserver_stats {
@@ -54,6 +61,7 @@ typedef struct goc_calcserver_stats {
     int64_t requests; /* responses written (ok + errors) */
     int64_t ok;       /* requests evaluated */
     int64_t errors;   /* error responses */
+    int64_t refused;  /* connections refused past max_conns */
 } goc_calcserver_stats;
 
 /* Listens on address ("127.0.0.1:0" for any free port; goc_listen's

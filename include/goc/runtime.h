@@ -38,7 +38,14 @@ extern "C" {
 /* Default goroutine stack: 256 KiB of address space, mapped with
  * MAP_NORESERVE so that only the pages a goroutine touches cost memory
  * (one 4 KiB page for a goroutine that parks at shallow depth). Enough for
- * printf, getaddrinfo and ordinary C code. */
+ * printf, getaddrinfo and ordinary C code. The lowest 4 KiB is a guard
+ * page: on Linux 6.13+ every stack has one (madvise guard regions), and
+ * running into it ends the process with "fatal error: stack overflow"
+ * (exit 2). On older kernels only the first 12,288 live stacks have one;
+ * past that an overflow is caught only if it is still under way at the
+ * goroutine's next switch (docs/design.md, Stacks). A single frame larger
+ * than the guard page can jump it unless the code is compiled with
+ * -fstack-clash-protection. */
 #define GOC_STACK_DEFAULT ((size_t)256 * 1024)
 /* Smallest stack goc_go_stack() accepts (smaller requests are rounded up). */
 #define GOC_STACK_MIN ((size_t)16 * 1024)

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 
 #include "calc/calc_proto.h"
@@ -33,11 +34,19 @@
 #include "goc/net.h"
 
 #define IDLE_DEFAULT (30 * GOC_SECOND)
+#define REQUEST_DEFAULT (10 * GOC_SECOND)
 #define WRITE_TIMEOUT (10 * GOC_SECOND)
 /* The read buffer holds a whole line, its '\n', and one byte more, so
- * that a line over the limit is seen as such. */
+ * that a line over the limit is seen as such. It starts on the
+ * connection goroutine's stack (RBUF_SMALL: every ordinary request fits)
+ * and moves to a mapping of its own only for a longer line, so that
+ * connection churn leaves nothing in malloc's per-thread arenas: the
+ * stack's pages go back with the stack (issue 19.2). */
 #define RBUF (GOC__CALC_MAX_LINE + 2)
-#define WBUF (GOC__CALC_MAX_LINE + 2)
+#define RBUF_SMALL 4096
+/* A response always fits: the longest formula, an error message with
+ * every byte escaped as \u00XX, and the JSON around them. */
+#define WBUF (GOC__CALC_FORMULA_CAP + 6 * GOC__CALC_ERR_CAP + 256)
 
 typedef struct sconn {
     struct goc_calcserver *s;
@@ -54,6 +63,7 @@ struct goc_calcserver {
     _Atomic bool closing; /* set under mu; read anywhere */
     sconn *conns;         /* mu */
     _Atomic int64_t nconns, requests, ok, errors;
+    _Atomic int64_t live, refused; /* open connections; over max_conns */
 };
 
 static void conn_unlink(goc_calcserver *s, sconn *sc)
@@ -139,16 +149,31 @@ static void linger_close(goc_calcserver *s, sconn *sc, char *buf, size_t cap)
     }
 }
 
+/* Grows the read buffer from the stack's to RBUF bytes (a mapping of its
+ * own, given back whole at munmap); false when out of memory. */
+static bool rbuf_grow(char **rbuf, size_t *cap, size_t used)
+{
+    char *big = mmap(NULL, RBUF, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (big == MAP_FAILED)
+        return false;
+    memcpy(big, *rbuf, used);
+    *rbuf = big;
+    *cap = RBUF;
+    return true;
+}
+
 static void serve_conn(void *arg)
 {
     sconn *sc = arg;
     goc_calcserver *s = sc->s;
-    char *rbuf = malloc(RBUF), *wbuf = malloc(WBUF);
-    goc__calc_req *req = malloc(sizeof *req);
-    goc__calc_resp *resp = malloc(sizeof *resp);
+    char small[RBUF_SMALL], wbuf[WBUF];
+    goc__calc_req req[1];
+    goc__calc_resp resp[1];
+    char *rbuf = small;
+    size_t rcap = sizeof small;
     size_t start = 0, end = 0;
-    if (!rbuf || !wbuf || !req || !resp)
-        goto out;
+    int64_t line_deadline = 0; /* set by a partial line's first byte */
     for (;;) {
         /* A whole line in [start, end)? */
         char *nl = memchr(rbuf + start, '\n', end - start);
@@ -156,19 +181,20 @@ static void serve_conn(void *arg)
             size_t len = (size_t)(nl - (rbuf + start));
             if (len > GOC__CALC_MAX_LINE) {
                 answer_error(s, sc, wbuf, resp, "request line over 64 KiB");
-                linger_close(s, sc, rbuf, RBUF);
+                linger_close(s, sc, rbuf, rcap);
                 break;
             }
             if (!answer(s, sc, rbuf + start, len, wbuf, req, resp))
                 break;
             start += len + 1;
+            line_deadline = 0;
             if (!s->opts.keepalive)
                 break;
             continue;
         }
         if (end - start > GOC__CALC_MAX_LINE) {
             answer_error(s, sc, wbuf, resp, "request line over 64 KiB");
-            linger_close(s, sc, rbuf, RBUF);
+            linger_close(s, sc, rbuf, rcap);
             break;
         }
         if (start > 0) { /* make room: move the partial line down */
@@ -176,24 +202,44 @@ static void serve_conn(void *arg)
             end -= start;
             start = 0;
         }
-        if (!set_deadline(s, sc, goc_conn_set_read_deadline,
-                          s->opts.idle_timeout))
+        if (end == rcap && !rbuf_grow(&rbuf, &rcap, end))
             break;
-        ssize_t n = goc_conn_read(sc->c, rbuf + end, RBUF - end);
+        /* A partial line must complete within request_timeout of its
+         * first byte, however slowly it trickles in; between lines the
+         * idle timeout applies. */
+        int64_t now = goc_nanotime(), d = s->opts.idle_timeout;
+        if (end > start) {
+            if (line_deadline == 0)
+                line_deadline = now + s->opts.request_timeout;
+            if (line_deadline - now < d)
+                d = line_deadline - now;
+            if (d <= 0) {
+                answer_error(s, sc, wbuf, resp,
+                             "request line not complete in time");
+                break;
+            }
+        }
+        if (!set_deadline(s, sc, goc_conn_set_read_deadline, d))
+            break;
+        ssize_t n = goc_conn_read(sc->c, rbuf + end, rcap - end);
         if (n > 0) {
             end += (size_t)n;
             continue;
+        }
+        if (n == -ETIMEDOUT && end > start && line_deadline &&
+            goc_nanotime() >= line_deadline) {
+            answer_error(s, sc, wbuf, resp,
+                         "request line not complete in time");
+            break;
         }
         if (n == 0 && end > start) /* EOF inside a line */
             answer_error(s, sc, wbuf, resp,
                          "unexpected EOF: request line without '\\n'");
         break; /* EOF, idle timeout, reset, or stop */
     }
-out:
-    free(rbuf);
-    free(wbuf);
-    free(req);
-    free(resp);
+    if (rbuf != small)
+        munmap(rbuf, RBUF);
+    atomic_fetch_sub(&s->live, 1);
     conn_unlink(s, sc);
     goc_conn_close(sc->c);
     free(sc);
@@ -213,10 +259,25 @@ static void accept_loop(void *arg)
             continue;
         }
         atomic_fetch_add(&s->nconns, 1);
+        if (s->opts.max_conns > 0 &&
+            atomic_load(&s->live) >= s->opts.max_conns) {
+            /* Refuse clearly, without a goroutine: one error line (the
+             * socket buffer takes it at once), then close. */
+            static const char busy[] =
+                "{\"ID\":0,\"Formula\":\"\",\"Result\":0,"
+                "\"Err\":\"server busy: too many connections\"}\n";
+            atomic_fetch_add(&s->refused, 1);
+            goc_conn_set_write_deadline(c, goc_nanotime() + GOC_MILLISECOND);
+            goc_conn_write(c, busy, sizeof busy - 1);
+            goc_conn_close(c);
+            continue;
+        }
+        atomic_fetch_add(&s->live, 1);
         sconn *sc = calloc(1, sizeof *sc);
         goc_mutex_lock(&s->mu);
         if (!sc || s->closing) {
             goc_mutex_unlock(&s->mu);
+            atomic_fetch_sub(&s->live, 1);
             goc_conn_close(c);
             free(sc);
             continue;
@@ -230,6 +291,7 @@ static void accept_loop(void *arg)
         goc_waitgroup_add(&s->wg, 1);
         goc_mutex_unlock(&s->mu);
         if (goc_go(serve_conn, sc) < 0) {
+            atomic_fetch_sub(&s->live, 1);
             conn_unlink(s, sc);
             goc_conn_close(c);
             free(sc);
@@ -250,6 +312,8 @@ int goc_calcserver_start(goc_calcserver **out, const char *address,
         s->opts = *opts;
     if (s->opts.idle_timeout <= 0)
         s->opts.idle_timeout = IDLE_DEFAULT;
+    if (s->opts.request_timeout <= 0)
+        s->opts.request_timeout = REQUEST_DEFAULT;
     int rc = goc_listen(&s->l, "tcp", address);
     if (rc < 0) {
         free(s);
@@ -280,6 +344,7 @@ void goc_calcserver_get_stats(goc_calcserver *s, goc_calcserver_stats *out)
     out->requests = atomic_load(&s->requests);
     out->ok = atomic_load(&s->ok);
     out->errors = atomic_load(&s->errors);
+    out->refused = atomic_load(&s->refused);
 }
 
 void goc_calcserver_stop(goc_calcserver *s)

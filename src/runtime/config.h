@@ -15,16 +15,26 @@
 #define GOC_PAGE_SIZE 4096
 /* Guard region below each guarded stack. */
 #define GOC_STACK_GUARD (GOC_PAGE_SIZE)
-/* Guarded stacks cost 2 kernel maps each; past this many live ones, new
- * default stacks are carved from slabs (no guard page; a bound check at
- * every switch instead). 2 * 12288 maps stays well below the default
- * vm.max_map_count of 65530. */
+/* Stacks with a mapping of their own; past this many live ones, new
+ * default stacks are carved from slabs (guarded by madvise guard regions
+ * on Linux 6.13+, else by only a bound check at every switch). Without
+ * guard regions a guarded stack costs 2 kernel maps: 2 * 12288 stays well
+ * below the default vm.max_map_count of 65530. */
 #define GOC_GUARDED_STACKS_MAX 12288
 /* Default stacks per slab mapping. */
 #define GOC_SLAB_STACKS 64
 /* Dead Gs kept per processor, and in the global cache, ready for reuse. */
 #define GOC_GFREE_LOCAL_MAX 1024
 #define GOC_GFREE_GLOBAL_MAX 4096
+/* Scavenging (stack.c): an idle processor keeps this many dead Gs warm
+ * and moves the rest to the global cache; there, past GLOBAL_WARM, the
+ * Gs nobody took for a whole period get their stack pages given back by
+ * sysmon (madvise), once per period. */
+#define GOC_GFREE_LOCAL_WARM 64
+#define GOC_GFREE_GLOBAL_WARM 256
+#define GOC_SCAVENGE_PERIOD_NS (500 * 1000 * 1000)
+/* At most this many stacks a period (~20 us each here: ~4 % of a CPU). */
+#define GOC_SCAVENGE_MAX_PER_PERIOD 1024
 /* Gs moved at once between a processor's cache and the global one. */
 #define GOC_GFREE_BATCH 64
 /* Dead Gs past both caches wait, unreleased, for an idle thread to unmap

@@ -1013,10 +1013,16 @@ static goc_g *fr_steal(goc_m *m, goc_p *p, bool *again)
     return NULL;
 }
 
-/* Nothing found: give p back, unless the global queue has work after all
- * (true: *g is the G to run; p kept). */
+/* Nothing found: give p back, keeping only a warm few dead Gs (the rest
+ * go where sysmon can give their pages back), unless the global queue has
+ * work after all (true: *g is the G to run; p kept). */
 static bool fr_keep_p(goc_m *m, goc_p *p, goc_g **g)
 {
+    goc__stacks_trim_local(p);
+    if (atomic_load_explicit(&goc__sc.sysmon_sleep, memory_order_relaxed) ==
+            1 &&
+        goc__stacks_scavenge_wanted())
+        goc__sysmon_wake();
     pthread_mutex_lock(&goc__sc.lock);
     if (atomic_load_explicit(&goc__sc.runq_size, memory_order_relaxed) > 0) {
         *g = globrunqget_locked(p, 0);
@@ -1747,6 +1753,7 @@ int goc_main(int (*fn)(void *), void *arg)
     for (int i = procs - 1; i >= 1; i--)
         goc__pidleput(goc__sc.allp[i]);
     goc__fault_handlers_install();
+    (void)goc__stack_guard_regions(); /* detect once, before any spawn */
     goc__idle_work_register(goc__stacks_prefill_some);
     goc__sc.running = true;
 

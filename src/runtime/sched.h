@@ -132,6 +132,7 @@ struct goc_p {
      * list through the Gs: popping one must not wait for a cache miss on
      * the G to learn the next. */
     int gfree_n;
+    int64_t gfree_trimmed; /* when goc__stacks_trim_local last trimmed */
 
     /* Run queue: owner writes tail (release) and consumes at head (CAS);
      * thieves CAS head. Slots are atomics so that racing reads are
@@ -211,7 +212,8 @@ typedef struct goc__sched {
     goc_g *main_g;
     /* sysmon */
     pthread_t sysmon_thread;
-    _Atomic uint32_t sysmon_sleep; /* futex word; 1 while blocked */
+    _Atomic uint32_t sysmon_sleep; /* futex word; 1 while blocked, 2 while
+                                      in a timed sleep (sysmon.c) */
     bool running;
 } goc__sched;
 
@@ -264,7 +266,20 @@ bool goc__stacks_release_some(void);
  * (an idle thread, no P), while spawns keep needing new ones; false when
  * none is wanted. */
 bool goc__stacks_prefill_some(void);
+/* Stack scavenging (Go's scavenger): an idle P keeps only
+ * GOC_GFREE_LOCAL_WARM dead Gs and moves the oldest to the global cache
+ * (owner, no system call); sysmon, every GOC_SCAVENGE_PERIOD_NS while the
+ * global cache holds more than GOC_GFREE_GLOBAL_WARM, gives back the
+ * touched stack pages of those nobody took in the last period (returns
+ * how many). */
+void goc__stacks_trim_local(goc_p *p);
+bool goc__stacks_scavenge_wanted(void);
+int goc__stacks_scavenge(void);
 void goc__stack_check(goc_g *g);
+/* Whether stacks get their guard pages from madvise(MADV_GUARD_INSTALL)
+ * (no extra kernel map; every stack guarded) rather than mprotect (the
+ * first GOC_GUARDED_STACKS_MAX only); detected once. */
+bool goc__stack_guard_regions(void);
 bool goc__stack_fault(void *addr, goc_g *g);
 
 /* timer.c */

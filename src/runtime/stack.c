@@ -7,15 +7,30 @@
  * MAP_NORESERVE and committed lazily by the kernel.
  *
  * Three kinds of stack:
- *  - GUARDED: one mapping per stack with a PROT_NONE guard page below it.
- *    An overflow faults on the guard; the SIGSEGV handler (panic.c, on a
- *    per-thread sigaltstack) reports it. Costs 2 kernel maps each, so at
- *    most GOC_GUARDED_STACKS_MAX are live at once (vm.max_map_count).
+ *  - GUARDED: one mapping per stack with a guard page below it. An
+ *    overflow faults on the guard; the SIGSEGV handler (panic.c, on a
+ *    per-thread sigaltstack) reports it. At most GOC_GUARDED_STACKS_MAX
+ *    are live at once (vm.max_map_count).
  *  - SLAB: past that bound, default-size stacks are carved GOC_SLAB_STACKS
  *    at a time from one mapping, so a million goroutines need ~16k maps.
- *    No guard page: the stack pointer is checked against the bounds at
- *    every switch (goc__stack_check), and an overflow is fatal there.
  *  - CUSTOM: goc_go_stack with a non-default size: guarded, never cached.
+ *
+ * Guard pages, detected once at start-up (goc__stack_guard_regions):
+ *  - Linux 6.13+: madvise(MADV_GUARD_INSTALL) makes a page fault on any
+ *    access without splitting the mapping (no extra kernel map). Every
+ *    stack gets one, GUARDED and SLAB alike (the lowest page of each slab
+ *    slot); guards survive MADV_DONTNEED/FREE. Any overflow that touches
+ *    the guard page is fatal, whether or not it returns before a switch.
+ *  - Otherwise (or GOC_STACK_GUARDS=mprotect): GUARDED stacks get a
+ *    PROT_NONE page (2 maps each); SLAB stacks have none. For them, at
+ *    every switch (goc__stack_check), the stack pointer is checked
+ *    against the bounds and the canary in the last word of the slot below
+ *    (just under this stack) must be intact: an overflow still under way
+ *    at a switch, or one that returned but ran over the canary, is fatal
+ *    there. One that skipped the canary, or wrote it with zeros, may
+ *    still have silently overwritten the G of the slot below, and the
+ *    damage may act before the overflowing goroutine's next switch.
+ *  In both, one frame larger than the guard page can jump it.
  *
  * Dead default-size Gs are cached per processor (owner only, no lock) and
  * in a global cache (stack_lock), so spawn+exit costs no system call in
@@ -46,7 +61,12 @@
 
 #include "runtime/sched.h"
 
-#define G_RESERVED (((sizeof(goc_g) + 63) / 64) * 64)
+/* The G, then (the last word of a slot) the slot canary. */
+#define G_RESERVED (((sizeof(goc_g) + 8 + 63) / 64) * 64)
+/* Without guard regions, slab stacks have no guard: the last word of
+ * each slot holds this, and the switch check of the slot above looks at
+ * it (an overflow that returned before its switch runs over it first). */
+#define SLOT_CANARY 0x676f632d736c6f74ull
 
 typedef struct goc__slab {
     char *base;            /* mapping of GOC_SLAB_STACKS * stride bytes */
@@ -69,12 +89,26 @@ static goc__slab *partial;     /* slabs with at least one free stack */
  * walk cost one cache miss per G, ~100 ns across cores). */
 static goc_g *gfree_global[GOC_GFREE_GLOBAL_MAX];
 static int gfree_global_n;
+/* Cached Gs whose stack pages were given back (scavenged): used after the
+ * warm ones, before retired ones. gfree_global_n + gfree_cold_n stays at
+ * most GOC_GFREE_GLOBAL_MAX. gfree_global_low: the fewest warm Gs the
+ * global cache held since the last scavenge pass; the bottom ones, which
+ * nobody took in that period, are the surplus it gives back. */
+static goc_g *gfree_cold[GOC_GFREE_GLOBAL_MAX];
+static int gfree_cold_n;
+static int gfree_global_low;
+/* Set (under the lock) when the global cache grew past its warm set,
+ * cleared by the scavenger once it is back: read without the lock by
+ * sysmon and by every processor going idle. */
+static _Atomic bool scavenge_hint;
 static int guarded_live;       /* GUARDED stacks mapped or being mapped */
 static goc_g *retired;         /* dead Gs waiting to be released */
 /* New stacks idle threads may make ahead of demand (goc__stacks_prefill_
  * some): raised by each spawn that had to make one itself. */
 static _Atomic int prefill_wanted;
 static _Atomic int retired_n;  /* written under the lock, read racily */
+
+static inline void scavenge_hint_update_locked(void);
 
 /* Mappings unlinked under stack_lock, to be unmapped after it: dead
  * guarded Gs chained through schedlink, empty slabs through next. */
@@ -98,6 +132,37 @@ static void g_init_at(goc_g *g, char *map_lo, size_t map_len, char *lo,
     goc__san_fiber_create(&g->san, lo, (size_t)(g->stack_hi - lo));
 }
 
+/* Guard regions inside a mapping (Linux 6.13+): a range that faults on
+ * any access, at no extra kernel map (see the top of this file). */
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102
+#endif
+
+static pthread_once_t guard_once = PTHREAD_ONCE_INIT;
+static bool guard_regions; /* set once by guard_detect */
+
+/* Whether the kernel installs guard regions: tried once on a scratch
+ * mapping. GOC_STACK_GUARDS=mprotect in the environment forces the older
+ * scheme (to test it, or for tools that do not know the call). */
+static void guard_detect(void)
+{
+    const char *env = getenv("GOC_STACK_GUARDS");
+    if (env && strcmp(env, "mprotect") == 0)
+        return;
+    char *b = mmap(NULL, 2 * GOC_PAGE_SIZE, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (b == MAP_FAILED)
+        return;
+    guard_regions = madvise(b, GOC_PAGE_SIZE, MADV_GUARD_INSTALL) == 0;
+    munmap(b, 2 * GOC_PAGE_SIZE);
+}
+
+bool goc__stack_guard_regions(void)
+{
+    pthread_once(&guard_once, guard_detect);
+    return guard_regions;
+}
+
 /* Map a guarded stack and set up its G (needs no lock). NULL on
  * failure. */
 static goc_g *map_guarded_stack(size_t stack_size, int kind)
@@ -107,7 +172,9 @@ static goc_g *map_guarded_stack(size_t stack_size, int kind)
                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (base == MAP_FAILED)
         return NULL;
-    if (mprotect(base, GOC_STACK_GUARD, PROT_NONE) != 0) {
+    if (goc__stack_guard_regions()
+            ? madvise(base, GOC_STACK_GUARD, MADV_GUARD_INSTALL) != 0
+            : mprotect(base, GOC_STACK_GUARD, PROT_NONE) != 0) {
         munmap(base, len);
         return NULL;
     }
@@ -171,6 +238,16 @@ static goc__slab *slab_new(void)
                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (base == MAP_FAILED)
         return NULL;
+    /* A guard region at the low end of every slot, below its stack. */
+    if (goc__stack_guard_regions()) {
+        for (int i = 0; i < GOC_SLAB_STACKS; i++) {
+            if (madvise(base + (size_t)i * stride, GOC_STACK_GUARD,
+                        MADV_GUARD_INSTALL) != 0) {
+                munmap(base, stride * GOC_SLAB_STACKS);
+                return NULL;
+            }
+        }
+    }
     goc__slab *s = calloc(1, sizeof *s);
     if (!s) {
         munmap(base, stride * GOC_SLAB_STACKS);
@@ -214,8 +291,13 @@ static char *slab_take_locked(goc__slab **slab)
  * the lock meanwhile. */
 static goc_g *slab_init_unlocked(char *lo, goc__slab *s)
 {
+    if (!goc__stack_guard_regions())
+        atomic_store_explicit((_Atomic uint64_t *)(lo + s->stride - 8),
+                              SLOT_CANARY, memory_order_relaxed);
     goc_g *g = (goc_g *)(lo + s->stride - G_RESERVED);
-    g_init_at(g, lo, s->stride, lo, STACK_SLAB);
+    g_init_at(g, lo, s->stride,
+              goc__stack_guard_regions() ? lo + GOC_STACK_GUARD : lo,
+              STACK_SLAB);
     g->all_prev = (goc_g *)s;
     return g;
 }
@@ -270,6 +352,19 @@ static void slab_release_locked(goc_g *g, unmap_list *ul)
         slab_unlink_locked(s, ul);
     else if (!s->on_partial)
         partial_add(s);
+}
+
+/* Give the touched pages of a dead G's stack back to the kernel, all but
+ * the page holding the G (no lock needed: nobody else holds g). Guard
+ * regions survive MADV_DONTNEED. MADV_DONTNEED rather than MADV_FREE:
+ * the pages leave the resident set at once, so a server's RSS shows
+ * what it really holds. */
+static void stack_scavenge(goc_g *g)
+{
+    uintptr_t hi = (uintptr_t)g & ~(uintptr_t)(GOC_PAGE_SIZE - 1);
+    uintptr_t lo = (uintptr_t)g->stack_lo;
+    if (hi > lo)
+        madvise((void *)lo, hi - lo, MADV_DONTNEED);
 }
 
 /* Pop the most recently freed G of p's cache (gfree_n > 0), and start
@@ -338,9 +433,13 @@ goc_g *goc__g_alloc(goc_p *p, size_t stack_size)
         int n = gfree_global_n < GOC_GFREE_BATCH ? gfree_global_n
                                                  : GOC_GFREE_BATCH;
         gfree_global_n -= n;
+        if (gfree_global_n < gfree_global_low)
+            gfree_global_low = gfree_global_n;
         memcpy(&p->gfree[0], &gfree_global[gfree_global_n],
                (size_t)n * sizeof gfree_global[0]);
         p->gfree_n = n;
+        while (p->gfree_n < GOC_GFREE_BATCH && gfree_cold_n > 0)
+            p->gfree[p->gfree_n++] = gfree_cold[--gfree_cold_n];
         while (p->gfree_n < GOC_GFREE_BATCH && retired) {
             goc_g *x = retired;
             retired = x->schedlink;
@@ -352,6 +451,10 @@ goc_g *goc__g_alloc(goc_p *p, size_t stack_size)
         g = gfree_pop(p);
     } else if (gfree_global_n > 0) {
         g = gfree_global[--gfree_global_n];
+        if (gfree_global_n < gfree_global_low)
+            gfree_global_low = gfree_global_n;
+    } else if (gfree_cold_n > 0) {
+        g = gfree_cold[--gfree_cold_n];
     } else if (retired) {
         /* Not released yet: reuse it rather than map a new one. */
         g = retired;
@@ -413,11 +516,12 @@ void goc__g_free(goc_p *p, goc_g *g)
          * stacks back. */
         pthread_mutex_lock(&stack_lock);
         for (int i = 0; i < GOC_GFREE_BATCH; i++) {
-            if (gfree_global_n < GOC_GFREE_GLOBAL_MAX)
+            if (gfree_global_n + gfree_cold_n < GOC_GFREE_GLOBAL_MAX)
                 gfree_global[gfree_global_n++] = p->gfree[i];
             else
                 retire_locked(p->gfree[i], &ul);
         }
+        scavenge_hint_update_locked();
         pthread_mutex_unlock(&stack_lock);
         unmap_list_release(&ul);
         p->gfree_n -= GOC_GFREE_BATCH;
@@ -427,10 +531,11 @@ void goc__g_free(goc_p *p, goc_g *g)
         return;
     }
     pthread_mutex_lock(&stack_lock);
-    if (gfree_global_n < GOC_GFREE_GLOBAL_MAX)
+    if (gfree_global_n + gfree_cold_n < GOC_GFREE_GLOBAL_MAX)
         gfree_global[gfree_global_n++] = g;
     else
         retire_locked(g, &ul);
+    scavenge_hint_update_locked();
     pthread_mutex_unlock(&stack_lock);
     unmap_list_release(&ul);
 }
@@ -445,17 +550,111 @@ bool goc__stacks_release_some(void)
     if (atomic_load_explicit(&retired_n, memory_order_relaxed) == 0)
         return false;
     unmap_list ul = {0};
+    goc_g *batch[GOC_STACKS_RELEASE_BATCH];
+    int n = 0;
     pthread_mutex_lock(&stack_lock);
-    for (int i = 0; i < GOC_STACKS_RELEASE_BATCH && retired; i++) {
-        goc_g *g = retired;
-        retired = g->schedlink;
+    for (; n < GOC_STACKS_RELEASE_BATCH && retired; n++) {
+        batch[n] = retired;
+        retired = retired->schedlink;
         atomic_fetch_sub_explicit(&retired_n, 1, memory_order_relaxed);
-        g_release_locked(g, &ul);
     }
+    pthread_mutex_unlock(&stack_lock);
+    /* A slab stack stays mapped (its slab may be in use): give its pages
+     * back before it becomes free to take. */
+    for (int i = 0; i < n; i++)
+        if (batch[i]->stack_kind == STACK_SLAB)
+            stack_scavenge(batch[i]);
+    pthread_mutex_lock(&stack_lock);
+    for (int i = 0; i < n; i++)
+        g_release_locked(batch[i], &ul);
     bool more = retired != NULL;
     pthread_mutex_unlock(&stack_lock);
     unmap_list_release(&ul);
     return more;
+}
+
+void goc__stacks_trim_local(goc_p *p)
+{
+    /* At most once a period: a processor that idles between bursts of
+     * spawns would otherwise hand its cache to the global one and take
+     * it back under the lock at every burst (spawn_join at 2 processors
+     * ran 2x slower). */
+    if (p->gfree_n <= GOC_GFREE_LOCAL_WARM)
+        return;
+    int64_t now = goc_nanotime();
+    if (now - p->gfree_trimmed < GOC_SCAVENGE_PERIOD_NS)
+        return;
+    p->gfree_trimmed = now;
+    int k = p->gfree_n - GOC_GFREE_LOCAL_WARM; /* the oldest k go */
+    unmap_list ul = {0};
+    pthread_mutex_lock(&stack_lock);
+    for (int i = 0; i < k; i++) {
+        if (gfree_global_n + gfree_cold_n < GOC_GFREE_GLOBAL_MAX)
+            gfree_global[gfree_global_n++] = p->gfree[i];
+        else
+            retire_locked(p->gfree[i], &ul);
+    }
+    scavenge_hint_update_locked();
+    pthread_mutex_unlock(&stack_lock);
+    unmap_list_release(&ul);
+    p->gfree_n -= k;
+    memmove(&p->gfree[0], &p->gfree[k],
+            (size_t)p->gfree_n * sizeof p->gfree[0]);
+}
+
+bool goc__stacks_scavenge_wanted(void)
+{
+    return atomic_load_explicit(&scavenge_hint, memory_order_relaxed);
+}
+
+/* stack_lock held, after pushes onto the global cache. */
+static inline void scavenge_hint_update_locked(void)
+{
+    if (gfree_global_n > GOC_GFREE_GLOBAL_WARM &&
+        !atomic_load_explicit(&scavenge_hint, memory_order_relaxed))
+        atomic_store_explicit(&scavenge_hint, true, memory_order_relaxed);
+}
+
+int goc__stacks_scavenge(void)
+{
+    int done = 0;
+    pthread_mutex_lock(&stack_lock);
+    /* The bottom `low` warm Gs were not taken since the last pass. */
+    int surplus = gfree_global_low - GOC_GFREE_GLOBAL_WARM;
+    if (surplus > GOC_SCAVENGE_MAX_PER_PERIOD)
+        surplus = GOC_SCAVENGE_MAX_PER_PERIOD;
+    while (surplus > 0 && gfree_global_n > GOC_GFREE_GLOBAL_WARM) {
+        /* Gently: not while a timer is about to wake someone (on 2 CPUs
+         * this thread would take one from the woken goroutine). */
+        int64_t next = goc__timers_earliest();
+        if (next && goc_nanotime() >= next - GOC_STACKS_RELEASE_MARGIN_NS)
+            break;
+        goc_g *batch[GOC_GFREE_BATCH];
+        int n = surplus < GOC_GFREE_BATCH ? surplus : GOC_GFREE_BATCH;
+        if (n > gfree_global_n - GOC_GFREE_GLOBAL_WARM)
+            n = gfree_global_n - GOC_GFREE_GLOBAL_WARM;
+        /* Out of the cache (the oldest, at the bottom) while their pages
+         * go back without the lock; then into the cold cache. */
+        memcpy(batch, gfree_global, (size_t)n * sizeof batch[0]);
+        gfree_global_n -= n;
+        memmove(&gfree_global[0], &gfree_global[n],
+                (size_t)gfree_global_n * sizeof gfree_global[0]);
+        surplus -= n;
+        pthread_mutex_unlock(&stack_lock);
+        for (int i = 0; i < n; i++)
+            stack_scavenge(batch[i]);
+        done += n;
+        pthread_mutex_lock(&stack_lock);
+        for (int i = 0; i < n; i++)
+            gfree_cold[gfree_cold_n++] = batch[i];
+    }
+    /* A new period: what is left (budget, timers) goes next time if
+     * still nobody takes it. */
+    gfree_global_low = gfree_global_n;
+    if (gfree_global_n <= GOC_GFREE_GLOBAL_WARM)
+        atomic_store_explicit(&scavenge_hint, false, memory_order_relaxed);
+    pthread_mutex_unlock(&stack_lock);
+    return done;
 }
 
 bool goc__stacks_prefill_some(void)
@@ -488,7 +687,7 @@ bool goc__stacks_prefill_some(void)
         return false;
     pthread_mutex_lock(&stack_lock);
     int i = 0;
-    for (; i < n && gfree_global_n < GOC_GFREE_GLOBAL_MAX; i++)
+    for (; i < n && gfree_global_n + gfree_cold_n < GOC_GFREE_GLOBAL_MAX; i++)
         gfree_global[gfree_global_n++] = made[i];
     unmap_list ul = {0};
     for (; i < n; i++)
@@ -542,6 +741,18 @@ void goc__stack_check(goc_g *g)
                    (unsigned long long)g->id, (void *)g->stack_lo,
                    (void *)g->stack_hi, g->ctx.sp);
     }
+    /* No guard page below (slab stack, no guard regions): was the slot
+     * below's canary run over? It is 0 in a slot never handed out. */
+    if (g->stack_kind == STACK_SLAB && g->stack_lo == g->map_lo &&
+        g->map_lo != G_SLAB(g)->base) {
+        uint64_t v = atomic_load_explicit(
+            (_Atomic uint64_t *)(g->stack_lo - 8), memory_order_relaxed);
+        if (goc_unlikely(v != SLOT_CANARY && v != 0))
+            goc__fatal("stack overflow\n\ngoroutine %llu: stack=[%p, %p) "
+                       "ran below its low end (seen at its next switch)",
+                       (unsigned long long)g->id, (void *)g->stack_lo,
+                       (void *)g->stack_hi);
+    }
 }
 
 bool goc__stack_fault(void *addr, goc_g *g)
@@ -556,6 +767,9 @@ void goc__stacks_shutdown(void)
     unmap_list ul = {0};
     pthread_mutex_lock(&stack_lock);
     gfree_global_n = 0;
+    gfree_cold_n = 0;
+    gfree_global_low = 0;
+    atomic_store_explicit(&scavenge_hint, false, memory_order_relaxed);
     retired = NULL; /* their mappings go with the registry and slabs */
     atomic_store_explicit(&retired_n, 0, memory_order_relaxed);
     while (registry)

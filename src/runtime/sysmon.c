@@ -29,8 +29,8 @@ static _Atomic bool sysmon_exit;
 
 void goc__sysmon_wake(void)
 {
-    uint32_t one = 1;
-    if (atomic_compare_exchange_strong(&goc__sc.sysmon_sleep, &one, 0))
+    uint32_t v = atomic_load(&goc__sc.sysmon_sleep);
+    if (v && atomic_compare_exchange_strong(&goc__sc.sysmon_sleep, &v, 0))
         goc__futex_wake(&goc__sc.sysmon_sleep, 1);
 }
 
@@ -114,15 +114,28 @@ static void *sysmon_main(void *arg)
     if (!seen)
         goc__fatal("sysmon: out of memory");
     int idle_rounds = 0;
+    int64_t last_scavenge = goc_nanotime();
     for (;;) {
         if (atomic_load(&sysmon_exit))
             break;
+        /* The stack scavenger: once a period while dead stacks pile up
+         * beyond the warm set; sleeps for good only once none do. */
+        int64_t now = goc_nanotime();
+        bool scav = goc__stacks_scavenge_wanted();
+        if (scav && now - last_scavenge >= GOC_SCAVENGE_PERIOD_NS) {
+            goc__stacks_scavenge();
+            last_scavenge = now;
+        }
         if (atomic_load(&goc__sc.nsyscall) == 0) {
             if (++idle_rounds > 50) {
-                atomic_store(&goc__sc.sysmon_sleep, 1);
+                /* 2: a timed sleep (the scavenger's period), which an
+                 * idle processor need not cut short (sched.c). */
+                uint32_t how = scav ? 2 : 1;
+                atomic_store(&goc__sc.sysmon_sleep, how);
                 if (atomic_load(&goc__sc.nsyscall) == 0 &&
                     !atomic_load(&sysmon_exit))
-                    goc__futex_wait(&goc__sc.sysmon_sleep, 1, -1);
+                    goc__futex_wait(&goc__sc.sysmon_sleep, how,
+                                    scav ? GOC_SCAVENGE_PERIOD_NS : -1);
                 atomic_store(&goc__sc.sysmon_sleep, 0);
                 idle_rounds = 0;
                 continue;
@@ -132,7 +145,7 @@ static void *sysmon_main(void *arg)
         }
         struct timespec ts = {0, GOC_SYSCALL_HANDOFF_NS};
         nanosleep(&ts, NULL);
-        int64_t now = goc_nanotime();
+        now = goc_nanotime();
         int32_t n = atomic_load(&goc__sc.nprocs_alloc);
         for (int32_t i = 0; i < n; i++) {
             goc_p *p = goc__sc.allp[i];
