@@ -27,7 +27,7 @@
 #include "goc_test.h"
 
 #if __has_include("goc/net.h")
-#include "loadgen/calcserver.h"
+#include "goc/calcserver.h"
 
 #define MS GOC_MILLISECOND
 #define SEC GOC_SECOND
@@ -57,12 +57,12 @@ static size_t read_all(goc_conn *c, char *buf, size_t cap, int64_t within)
 static int trickle_main(void *arg)
 {
     (void)arg;
-    goc__calcserver *s;
-    goc__calcserver_opts o = {.idle_timeout = 5 * SEC,
+    goc_calcserver *s;
+    goc_calcserver_opts o = {.idle_timeout = 5 * SEC,
                               .request_timeout = 300 * MS};
-    ASSERT_EQ(goc__calcserver_start(&s, "127.0.0.1:0", &o), 0);
+    ASSERT_EQ(goc_calcserver_start(&s, "127.0.0.1:0", &o), 0);
     goc_conn *c;
-    ASSERT_EQ(goc_dial(&c, "tcp", goc__calcserver_addr(s)), 0);
+    ASSERT_EQ(goc_dial(&c, "tcp", goc_calcserver_addr(s)), 0);
     /* One byte every 50 ms: each read is well inside the idle timeout,
      * the line never ends before the request deadline. */
     int64_t t0 = goc_nanotime(), cut = 0;
@@ -91,13 +91,13 @@ static int trickle_main(void *arg)
     ASSERT_LT(cut, 1900 * MS); /* the line takes 2 s to trickle */
     goc_conn_close(c);
     /* The server goes on serving. */
-    ASSERT_EQ(goc_dial(&c, "tcp", goc__calcserver_addr(s)), 0);
+    ASSERT_EQ(goc_dial(&c, "tcp", goc_calcserver_addr(s)), 0);
     ASSERT_EQ(goc_conn_write(c, REQ, sizeof REQ - 1), (ssize_t)sizeof REQ - 1);
     char buf[512];
     read_all(c, buf, sizeof buf, 5 * SEC);
     ASSERT(strstr(buf, "\"Result\":3") != NULL);
     goc_conn_close(c);
-    goc__calcserver_stop(s);
+    goc_calcserver_stop(s);
     return 0;
 }
 
@@ -112,20 +112,20 @@ GOC_TEST_TIMEOUT(harden_calcserver_request_deadline, 60)
 static int cap_main(void *arg)
 {
     (void)arg;
-    goc__calcserver *s;
-    goc__calcserver_opts o = {.keepalive = true, .max_conns = 2};
-    ASSERT_EQ(goc__calcserver_start(&s, "127.0.0.1:0", &o), 0);
+    goc_calcserver *s;
+    goc_calcserver_opts o = {.keepalive = true, .max_conns = 2};
+    ASSERT_EQ(goc_calcserver_start(&s, "127.0.0.1:0", &o), 0);
     goc_conn *held[2], *c;
     char buf[512];
     for (int i = 0; i < 2; i++) {
-        ASSERT_EQ(goc_dial(&held[i], "tcp", goc__calcserver_addr(s)), 0);
+        ASSERT_EQ(goc_dial(&held[i], "tcp", goc_calcserver_addr(s)), 0);
         /* A round trip: the server has counted it. */
         ASSERT_EQ(goc_conn_write(held[i], REQ, sizeof REQ - 1),
                   (ssize_t)sizeof REQ - 1);
         goc_conn_set_read_deadline(held[i], goc_nanotime() + 5 * SEC);
         ASSERT_GT(goc_conn_read(held[i], buf, sizeof buf), 0);
     }
-    ASSERT_EQ(goc_dial(&c, "tcp", goc__calcserver_addr(s)), 0);
+    ASSERT_EQ(goc_dial(&c, "tcp", goc_calcserver_addr(s)), 0);
     read_all(c, buf, sizeof buf, 5 * SEC);
     ASSERT(strstr(buf, "server busy: too many connections") != NULL);
     goc_conn_close(c);
@@ -134,7 +134,7 @@ static int cap_main(void *arg)
     bool served = false;
     for (int tries = 0; tries < 200 && !served; tries++) {
         goc_sleep(10 * MS);
-        ASSERT_EQ(goc_dial(&c, "tcp", goc__calcserver_addr(s)), 0);
+        ASSERT_EQ(goc_dial(&c, "tcp", goc_calcserver_addr(s)), 0);
         goc_conn_write(c, REQ, sizeof REQ - 1);
         goc_conn_set_read_deadline(c, goc_nanotime() + 5 * SEC);
         ssize_t n = goc_conn_read(c, buf, sizeof buf - 1);
@@ -143,11 +143,11 @@ static int cap_main(void *arg)
         goc_conn_close(c);
     }
     ASSERT(served);
-    goc__calcserver_stats st;
-    goc__calcserver_get_stats(s, &st);
+    goc_calcserver_stats st;
+    goc_calcserver_get_stats(s, &st);
     ASSERT_GT(st.refused, 0);
     goc_conn_close(held[1]);
-    goc__calcserver_stop(s);
+    goc_calcserver_stop(s);
     return 0;
 }
 
@@ -283,11 +283,11 @@ static int hostile_main(void *arg)
 {
     (void)arg;
     hostile h = {.big_bytes = env_long("GOC_HOSTILE_BIG_MB", 8) << 20};
-    goc__calcserver *s;
-    goc__calcserver_opts o = {
+    goc_calcserver *s;
+    goc_calcserver_opts o = {
         .keepalive = true, .idle_timeout = 3 * SEC, .request_timeout = 2 * SEC};
-    ASSERT_EQ(goc__calcserver_start(&s, "127.0.0.1:0", &o), 0);
-    h.addr = goc__calcserver_addr(s);
+    ASSERT_EQ(goc_calcserver_start(&s, "127.0.0.1:0", &o), 0);
+    h.addr = goc_calcserver_addr(s);
     /* Sanitizers and valgrind: fewer clients, the same attacks. */
     const int slow = goc_test_iter_div() > 1;
     const int GARBAGE = slow ? 10 : 50, HALF = slow ? 10 : 50,
@@ -323,7 +323,7 @@ static int hostile_main(void *arg)
     ASSERT_EQ(atomic_load(&h.garbage_answered), GARBAGE);
     ASSERT_EQ(atomic_load(&h.halfclosed_ok), HALF);
     ASSERT_EQ(atomic_load(&h.big_refused), 1);
-    goc__calcserver_stop(s);
+    goc_calcserver_stop(s);
     return 0;
 }
 
