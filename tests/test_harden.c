@@ -59,7 +59,7 @@ static int trickle_main(void *arg)
     (void)arg;
     goc_calcserver *s;
     goc_calcserver_opts o = {.idle_timeout = 5 * SEC,
-                              .request_timeout = 300 * MS};
+                             .request_timeout = 300 * MS};
     ASSERT_EQ(goc_calcserver_start(&s, "127.0.0.1:0", &o), 0);
     goc_conn *c;
     ASSERT_EQ(goc_dial(&c, "tcp", goc_calcserver_addr(s)), 0);
