@@ -30,7 +30,6 @@
 #include "goc/runtime.h"
 #include "goc/sync.h"
 
-#if __has_include("goc/net.h")
 #include "goc/net.h"
 
 #define IDLE_DEFAULT (30 * GOC_SECOND)
@@ -361,35 +360,3 @@ void goc_calcserver_stop(goc_calcserver *s)
     free(s);
 }
 
-#else /* no goc/net.h yet */
-
-struct goc_calcserver {
-    int unused;
-};
-
-int goc_calcserver_start(goc_calcserver **out, const char *address,
-                         const goc_calcserver_opts *opts)
-{
-    (void)address, (void)opts;
-    *out = NULL;
-    return -ENOSYS;
-}
-
-const char *goc_calcserver_addr(const goc_calcserver *s)
-{
-    (void)s;
-    return "";
-}
-
-void goc_calcserver_get_stats(goc_calcserver *s, goc_calcserver_stats *out)
-{
-    (void)s;
-    memset(out, 0, sizeof *out);
-}
-
-void goc_calcserver_stop(goc_calcserver *s)
-{
-    (void)s;
-}
-
-#endif

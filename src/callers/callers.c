@@ -63,7 +63,6 @@ void goc_caller_destroy(goc_caller *c)
     memset(c, 0, sizeof *c);
 }
 
-#if __has_include("goc/net.h")
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <sys/socket.h>
@@ -682,26 +681,6 @@ int goc_caller_tcp_line(goc_caller *out, const char *address,
 {
     return line_new(out, PROTO_LINE, address, opts);
 }
-
-#else /* no goc/net.h yet */
-
-int goc_caller_calc(goc_caller *out, const char *address,
-                    const goc_caller_opts *opts)
-{
-    (void)address, (void)opts;
-    memset(out, 0, sizeof *out);
-    return -ENOSYS;
-}
-
-int goc_caller_tcp_line(goc_caller *out, const char *address,
-                        const goc_caller_opts *opts)
-{
-    (void)address, (void)opts;
-    memset(out, 0, sizeof *out);
-    return -ENOSYS;
-}
-
-#endif
 
 /* Checks "host:port" (or "[v6]:port", an optional final '/') after the
  * scheme and copies it into addr: the host must be there, the port a
