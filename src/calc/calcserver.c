@@ -359,4 +359,3 @@ void goc_calcserver_stop(goc_calcserver *s)
     goc_waitgroup_wait(&s->wg);
     free(s);
 }
-
