@@ -516,7 +516,8 @@ GOC_TEST(loadgen_calc_e2e)
 typedef struct fake_srv {
     goc_listener *l;
     char addr[128];
-    int mode; /* 0: silent, 1: echo lines, 2: wrong calc answers */
+    int mode; /* 0: silent, 1: echo lines, 2: wrong calc answers,
+               * 3: close after a request, unanswered */
     goc_waitgroup wg;
     _Atomic int64_t conns;
     _Atomic int64_t max_lines; /* most request lines on one connection */
@@ -548,6 +549,8 @@ static void fake_conn(void *arg)
             while (lines > m &&
                    !atomic_compare_exchange_weak(&f->max_lines, &m, lines))
                 ;
+            if (f->mode == 3)
+                goto closed;
             if (f->mode == 1) {
                 goc_conn_write(c, buf, len);
             } else if (f->mode == 2) {
@@ -571,6 +574,7 @@ static void fake_conn(void *arg)
             have -= len;
         }
     }
+closed:
     goc_mutex_lock(&f->mu);
     for (int i = 0; i < f->nopen; i++)
         if (f->open[i] == c)
@@ -707,6 +711,92 @@ static int t_hung_server(void *arg)
 GOC_TEST(loadgen_calc_hung_server)
 {
     return run_main(2, t_hung_server, NULL);
+}
+
+/* Every failed call counted under one kind, the first message kept. */
+static void expect_kind(const struct goc_loadgen_report *r, int kind,
+                        const char *says)
+{
+    ASSERT_GT(r->issued, 0);
+    for (int k = 0; k < GOC_CALL_ERR_N; k++) {
+        if (k == kind)
+            continue;
+        if (r->errors[k] != 0 || r->first_error[k][0] != '\0')
+            GOC_FAIL_("kind %s: %lld (%s)", goc_call_err_name(k),
+                      (long long)r->errors[k], r->first_error[k]);
+    }
+    ASSERT_EQ(r->errors[kind], r->issued);
+    if (!strstr(r->first_error[kind], says))
+        GOC_FAIL_("%s: \"%s\" lacks \"%s\"", goc_call_err_name(kind),
+                  r->first_error[kind], says);
+}
+
+/* Issue 20, defect 4: errors by kind, with the first message of each
+ * (they were all "Call Error (2001)"). */
+static int t_error_kinds(void *arg)
+{
+    (void)arg;
+    struct goc_loadgen_report r;
+    goc_caller c;
+
+    /* Nobody listening: connect refused. */
+    goc_calcserver *s = server(false, 0);
+    char addr[160];
+    snprintf(addr, sizeof addr, "%s", goc_calcserver_addr(s));
+    goc_calcserver_stop(s);
+    ASSERT_EQ(goc_caller_calc(&c, addr, NULL), 0);
+    run_gen(&c, 500, 100 * MS, 2 * SEC, &r);
+    expect_kind(&r, GOC_CALL_ERR_CONNECT_REFUSED, "connection refused");
+    ASSERT(strstr(r.first_error[GOC_CALL_ERR_CONNECT_REFUSED], addr));
+    ASSERT_EQ(r.call_errors, r.issued);
+    goc_caller_destroy(&c);
+
+    /* A server that never answers: timeout. */
+    fake_srv *f = fake_start(0);
+    ASSERT_EQ(goc_caller_calc(&c, f->addr, NULL), 0);
+    run_gen(&c, 500, 100 * MS, 30 * MS, &r);
+    expect_kind(&r, GOC_CALL_ERR_TIMEOUT, "read");
+    ASSERT_EQ(r.timeouts, r.issued);
+    goc_caller_destroy(&c);
+    fake_stop(f);
+
+    /* A server that closes without answering: reset. */
+    f = fake_start(3);
+    ASSERT_EQ(goc_caller_calc(&c, f->addr, NULL), 0);
+    run_gen(&c, 500, 100 * MS, 2 * SEC, &r);
+    expect_kind(&r, GOC_CALL_ERR_RESET, "closed before the response");
+    goc_caller_destroy(&c);
+    fake_stop(f);
+
+    /* A name that does not resolve (RFC 6761's .invalid): prepare says
+     * so; calls made anyway fail as dns. */
+    ASSERT_EQ(goc_caller_calc(&c, "nonexistent.invalid:80", NULL), 0);
+    char err[256];
+    ASSERT(goc_caller_prepare(&c, 10 * SEC, err, sizeof err) < 0);
+    ASSERT(strstr(err, "cannot resolve nonexistent.invalid"));
+    run_gen(&c, 200, 50 * MS, 10 * SEC, &r);
+    expect_kind(&r, GOC_CALL_ERR_DNS, "resolve nonexistent.invalid");
+    goc_caller_destroy(&c);
+
+    /* localhost resolves, once, and the calls reach the server. */
+    s = server(true, 0);
+    const char *port = strrchr(goc_calcserver_addr(s), ':');
+    snprintf(addr, sizeof addr, "localhost%s", port);
+    goc_caller_opts ka = {.keepalive = true};
+    ASSERT_EQ(goc_caller_calc(&c, addr, &ka), 0);
+    if (goc_caller_prepare(&c, 10 * SEC, err, sizeof err) == 0) {
+        run_gen(&c, 500, 100 * MS, 5 * SEC, &r);
+        ASSERT_EQ(r.success + (slow_build() ? r.timeouts : 0), r.issued);
+    } /* else: a machine whose localhost is ::1 only */
+    goc_caller_destroy(&c);
+    goc_calcserver_stop(s);
+    expect_alone();
+    return 0;
+}
+
+GOC_TEST(loadgen_calc_error_kinds)
+{
+    return run_main(2, t_error_kinds, NULL);
 }
 
 #endif /* goc/net.h */

@@ -445,8 +445,8 @@ static int t_params(void *arg)
     ASSERT_EQ(goc_loadgen_report(g, &r), 0);
     ASSERT_EQ(r.max_in_flight, 51);
     ASSERT_EQ(r.planned, 10);
-    ASSERT_EQ(r.issued + r.not_issued, 10); /* a busy machine: fewer */
-    ASSERT_GE(r.issued, 1);
+    /* A busy machine may start some (even all) after the 10 ms end. */
+    ASSERT_EQ(r.issued + r.not_issued, 10);
     ASSERT_EQ(r.success, r.issued);
     goc_loadgen_free(g);
 
@@ -738,9 +738,9 @@ GOC_TEST(loadgen_slow_receiver)
 }
 
 /* Issue 20, defect 2: the run ends at start + duration. Two slots, calls
- * of 100 ms, 1,000 planned over 1 s: before, every planned call was
- * still issued after the end (50 s); now the calls not started by the
- * end are not issued and counted so. */
+ * of 100 ms, 400 planned over 2 s: before, every planned call was still
+ * issued after the end (20 s); now the calls not started by the end are
+ * not issued and counted so. */
 static int t_ends_at_deadline(void *arg)
 {
     (void)arg;
@@ -748,8 +748,8 @@ static int t_ends_at_deadline(void *arg)
     goc_caller c = fake_caller(&f, false);
     goc_loadgen_params p = {.caller = &c,
                             .timeout = 5 * SEC,
-                            .lps = 1000,
-                            .duration = SEC,
+                            .lps = 200,
+                            .duration = 2 * SEC,
                             .max_in_flight = 2};
     goc_loadgen *g;
     ASSERT_EQ(goc_loadgen_new(&g, &p, NULL, 0), 0);
@@ -760,19 +760,20 @@ static int t_ends_at_deadline(void *arg)
     struct goc_loadgen_report r;
     ASSERT_EQ(goc_loadgen_report(g, &r), 0);
     check_accounting(&r, NULL);
-    ASSERT_EQ(r.planned, 1000);
-    /* 2 slots x 1 s / 100 ms, give or take a call each. */
-    ASSERT_LE(r.issued, 24);
+    ASSERT_EQ(r.planned, 400);
+    /* 2 slots x 2 s / 100 ms, give or take a call each. */
+    ASSERT_LE(r.issued, 44);
     ASSERT_GE(r.issued, 2);
-    ASSERT_EQ(r.not_issued, 1000 - r.issued);
+    ASSERT_EQ(r.not_issued, 400 - r.issued);
     ASSERT_EQ(r.success, r.issued);
     ASSERT(!r.stopped_early);
     /* The end plus one call in flight (100 ms), on a loaded machine. */
     ASSERT_LT(took, 10 * SEC);
     ASSERT_LT(r.elapsed, 10 * SEC);
     /* Late calls found both slots busy (but for those due before the
-     * second worker started, on a busy machine). */
-    ASSERT_GT(r.late_no_slot, 0);
+     * second worker started, on a busy machine: the first few). */
+    ASSERT_GT(r.late, 10);
+    ASSERT_GE(r.late_no_slot, r.late / 2);
     goc_loadgen_free(g);
     expect_alone();
     return 0;

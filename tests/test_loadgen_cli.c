@@ -400,6 +400,11 @@ GOC_TEST(loadgen_cli_unreachable)
     ASSERT(jnum(out, "issued") == 100);
     ASSERT(jnum(out, "2001") == 100);
     ASSERT(jnum(out, "success_percent") == 0);
+    /* Errors by kind, with the first message of each (issue 20, 4). */
+    ASSERT(jnum(out, "errors.connect_refused") == 100);
+    ASSERT(jnum(out, "errors.dns") == 0);
+    ASSERT(strstr(out, "\"first_error\":{\"connect_refused\":\"connect "
+                       "127.0.0.1:1: connection refused\"}"));
     check_sums(out);
     free(out), free(err);
     return 0;
@@ -458,6 +463,23 @@ GOC_TEST(loadgen_cli_duration_bounds_the_run)
     ASSERT(strstr(out, "60 planned, "));
     ASSERT(strstr(out, " not issued (not started by the end of the run)"));
     ASSERT(strstr(out, "because no slot was free then"));
+    free(out), free(err);
+    return 0;
+}
+
+/* Issue 20, defect 3: the target is resolved once, at the start; a name
+ * that does not resolve is an error before the run (status 3), not a run
+ * of failed lookups (-d 2s ran 220 s). */
+GOC_TEST(loadgen_cli_unresolvable)
+{
+    char *out, *err;
+    const char *args[] = {"-d", "30s", "calc://nonexistent.invalid:80", NULL};
+    int64_t t0 = goc_nanotime();
+    int st = run_tool(args, &out, &err);
+    if (st != 3 || !strstr(err, "cannot resolve nonexistent.invalid"))
+        GOC_FAIL_("status %d, stderr: %s, stdout: %s", st, err, out);
+    ASSERT(goc_nanotime() - t0 < 25 * GOC_SECOND); /* not the 30 s */
+    ASSERT_EQ(strlen(out), 0);
     free(out), free(err);
     return 0;
 }

@@ -36,6 +36,8 @@ enum {
 #define RATE_MAX INT64_C(1000000000)
 #define IN_FLIGHT_MAX INT64_C(1000000)
 #define FLAG_LEN 32
+/* The least time the target's name may take to resolve at the start. */
+#define RESOLVE_MIN (5 * GOC_SECOND)
 
 typedef struct options {
     const char *target; /* NULL: the in-process calc server */
@@ -238,6 +240,15 @@ static void print_json_string(FILE *f, const char *s)
     fputc('"', f);
 }
 
+/* "connect refused" as the key "connect_refused": */
+static void print_json_key(FILE *f, const char *name)
+{
+    fputc('"', f);
+    for (; *name; name++)
+        fputc(*name == ' ' ? '_' : *name, f);
+    fputs("\":", f);
+}
+
 static void print_json_latency(FILE *f, const char *name,
                                const goc_loadgen_latency *l)
 {
@@ -281,6 +292,23 @@ static void print_json(FILE *f, const char *target, const options *o,
             ",\"peak_in_flight\":%" PRId64 ",\"elapsed_ns\":%" PRId64 ",",
             r->success, ok, r->achieved_rate, r->success_rate, r->result_waits,
             r->peak_in_flight, r->elapsed);
+    /* Errors by kind: every kind (a stable schema), then the first
+     * message of each kind seen. */
+    fprintf(f, "\"errors\":{");
+    for (int k = 1; k < GOC_CALL_ERR_N; k++) {
+        fprintf(f, "%s", k > 1 ? "," : "");
+        print_json_key(f, goc_call_err_name(k));
+        fprintf(f, "%" PRId64, r->errors[k]);
+    }
+    fprintf(f, "},\"first_error\":{");
+    for (int k = 1, n = 0; k < GOC_CALL_ERR_N; k++) {
+        if (!r->errors[k])
+            continue;
+        fprintf(f, "%s", n++ ? "," : "");
+        print_json_key(f, goc_call_err_name(k));
+        print_json_string(f, r->first_error[k]);
+    }
+    fprintf(f, "},");
     print_json_latency(f, "latency_ns", &r->latency);
     fputc(',', f);
     print_json_latency(f, "service_ns", &r->service);
@@ -338,6 +366,16 @@ static void print_text(FILE *f, const char *target, const options *o,
         fprintf(f, "    %-30s %10" PRId64 "  %7.3f%%\n", name, rows[i].n,
                 r->issued ? 100.0 * (double)rows[i].n / (double)r->issued
                           : 0.0);
+    }
+    bool any = false;
+    for (int k = 1; k < GOC_CALL_ERR_N; k++)
+        any |= r->errors[k] > 0;
+    if (any) {
+        fprintf(f, "  errors    by kind, with the first message of each\n");
+        for (int k = 1; k < GOC_CALL_ERR_N; k++)
+            if (r->errors[k])
+                fprintf(f, "    %-16s %10" PRId64 "  %s\n",
+                        goc_call_err_name(k), r->errors[k], r->first_error[k]);
     }
     const goc_loadgen_latency *l = &r->latency, *s = &r->service;
     fprintf(f, "  latency   %-14s %-14s\n", "from due time", "service time");
@@ -421,6 +459,12 @@ static int run(void *arg)
         snprintf(url, sizeof url, "%s", o->target);
         caller = ra->caller; /* made and checked by main */
         ra->caller = (goc_caller){0};
+        /* Resolve the host once, now: calls dial the address found. */
+        int64_t limit = o->timeout > RESOLVE_MIN ? o->timeout : RESOLVE_MIN;
+        if (goc_caller_prepare(&caller, limit, err, sizeof err) < 0) {
+            cli_error("%s", err);
+            goto out;
+        }
     }
 
     goc_loadgen_params p = {.caller = &caller,

@@ -67,6 +67,7 @@
 #include <stdint.h>
 
 #include "goc/chan.h"
+#include "goc/extern.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -104,6 +105,27 @@ typedef struct goc_call_req {
     size_t len;
 } goc_call_req;
 
+/* Why a call failed, for the report's errors by kind (as wrk's "Socket
+ * errors: connect, read, write, timeout"). A caller's call sets
+ * resp->err_kind when it fails; left 0, the generator guesses from the
+ * code (-ECONNREFUSED, -ECONNRESET or -EPIPE, -ETIMEDOUT, -ENXIO). */
+enum {
+    GOC_CALL_ERR_NONE = 0,
+    GOC_CALL_ERR_DNS,             /* the host name did not resolve */
+    GOC_CALL_ERR_CONNECT_REFUSED, /* nobody listens there */
+    GOC_CALL_ERR_CONNECT_TIMEOUT, /* the connection was not made in time */
+    GOC_CALL_ERR_CONNECT,         /* any other failure to connect */
+    GOC_CALL_ERR_WRITE,           /* sending the request failed */
+    GOC_CALL_ERR_READ,            /* the response was cut or malformed */
+    GOC_CALL_ERR_RESET,           /* the peer reset or closed the connection */
+    GOC_CALL_ERR_TIMEOUT,         /* the response did not come in time */
+    GOC_CALL_ERR_OTHER,
+    GOC_CALL_ERR_N
+};
+/* "dns", "connect refused", "connect timeout", "connect", "write", "read",
+ * "reset", "timeout", "other" (GOC_CALL_ERR_NONE: "none"). Static. */
+GOC_EXTERN const char *goc_call_err_name(int kind);
+
 /* A response (the book's RawResp). call points data at the bytes it
  * received (owned by its session, valid until the next call on it). */
 typedef struct goc_call_resp {
@@ -112,6 +134,12 @@ typedef struct goc_call_resp {
     size_t len;
     int err;        /* what call returned (set by the generator) */
     int64_t elapse; /* service time in ns (set by the generator) */
+    int err_kind;   /* GOC_CALL_ERR_*: set by call when it fails (or 0) */
+    /* Where call may say what failed, NUL-terminated, in at most msglen
+     * bytes ("connect 127.0.0.1:1: connection refused"); set by the
+     * generator, empty before the call. Empty: goc_strerror(err). */
+    char *msg;
+    size_t msglen;
 } goc_call_resp;
 
 /*
@@ -151,6 +179,7 @@ typedef struct goc_call_resp {
  *                session_close. Without it, stop waits for the calls in
  *                flight to end by themselves.
  *  destroy       Optional: frees `user` (goc_caller_destroy calls it).
+ *  prepare       Optional: see goc_caller_prepare.
  */
 typedef struct goc_caller {
     void *user;
@@ -163,6 +192,10 @@ typedef struct goc_caller {
                       const goc_call_resp *resp, char *msg, size_t msglen);
     void (*interrupt)(void *user, void *session);
     void (*destroy)(void *user);
+    /* Optional (goc_caller_prepare): get ready before a run, by
+     * `deadline`: the shipped callers resolve their host name here. 0,
+     * or a negative code with a reason in msg. */
+    int (*prepare)(void *user, int64_t deadline, char *msg, size_t msglen);
 } goc_caller;
 
 /* Options of the callers shipped (NULL: all defaults). */
@@ -175,6 +208,14 @@ typedef struct goc_caller_opts {
      * with the request's id). At most 64 KiB. */
     const char *payload;
 } goc_caller_opts;
+
+/* Name resolution in the shipped callers: the host is resolved once (by
+ * goc_caller_prepare, else by the first call that needs it, within its
+ * timeout), and every connection dials the address found, so that a slow
+ * resolver is not on every call's path. After a connection fails the
+ * name is resolved again by the next call, within that call's timeout
+ * (the old address is kept if the lookup fails or is late); one lookup
+ * runs at a time. A numeric host is never looked up. */
 
 /* The book's arithmetic protocol over TCP (gopcp.v2 chapter4/loadgen
  * testhelper.TCPComm): each call sends {"ID":..,"Operands":[a,b],
@@ -196,6 +237,12 @@ int goc_caller_tcp_line(goc_caller *out, const char *address,
 int goc_caller_from_url(goc_caller *out, const char *url,
                         const goc_caller_opts *opts, char *errbuf,
                         size_t errlen);
+/* Runs c->prepare, if any, within timeout ns (the shipped callers: resolve
+ * the host name now). Goroutine only. 0 (also without a hook), or a
+ * negative code (-ENXIO: the name does not resolve; -ETIMEDOUT) with a
+ * reason in errbuf ("cannot resolve \"host\": ..."). */
+GOC_EXTERN int goc_caller_prepare(goc_caller *c, int64_t timeout, char *errbuf,
+                                  size_t errlen);
 /* c->destroy(c->user), then zero *c. NULL or a zeroed caller: nothing. */
 void goc_caller_destroy(goc_caller *c);
 
@@ -304,6 +351,11 @@ struct goc_loadgen_report {
      * is too slow for the rate). late - late_no_slot is the generator's
      * own lateness. */
     int64_t late_no_slot;
+    /* Calls whose call failed (timeouts and call errors; not those a stop
+     * cut off), by GOC_CALL_ERR_* kind ([0] stays 0), and the first
+     * message of each kind (empty when none): "Connection refused". */
+    int64_t errors[GOC_CALL_ERR_N];
+    char first_error[GOC_CALL_ERR_N][GOC_CALL_MSG_MAX];
     /* Completed calls per code; they sum to issued. */
     int64_t success;         /* GOC_RET_SUCCESS */
     int64_t timeouts;        /* GOC_RET_WARNING_CALL_TIMEOUT */

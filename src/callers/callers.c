@@ -27,6 +27,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +37,22 @@
 #include "goc/loadgen.h"
 #include "goc/runtime.h"
 #include "goc/sync.h"
+
+int goc_caller_prepare(goc_caller *c, int64_t timeout, char *errbuf,
+                       size_t errlen)
+{
+    if (errbuf && errlen)
+        errbuf[0] = '\0';
+    if (!c)
+        return -EINVAL;
+    if (!c->prepare)
+        return 0;
+    char msg[256] = "";
+    int rc = c->prepare(c->user, goc_nanotime() + timeout, msg, sizeof msg);
+    if (rc < 0 && errbuf)
+        snprintf(errbuf, errlen, "%s", msg[0] ? msg : goc_strerror(rc));
+    return rc;
+}
 
 void goc_caller_destroy(goc_caller *c)
 {
@@ -47,15 +64,33 @@ void goc_caller_destroy(goc_caller *c)
 }
 
 #if __has_include("goc/net.h")
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <sys/socket.h>
 #include <time.h>
 
+#include "goc/chan.h"
 #include "goc/net.h"
+#include "goc/time.h"
 
 #define LINE_MAX_LEN GOC__CALC_MAX_LINE
 #define RBUF (LINE_MAX_LEN + 2)
 #define WBUF (LINE_MAX_LEN + 2)
 
 enum { PROTO_CALC, PROTO_LINE };
+
+/* One name lookup, run by a goroutine of its own so that a waiter can
+ * give up at its deadline; shared by the waiters and that goroutine
+ * (reference counted), never by the caller's memory, which may be freed
+ * while a slow lookup is still in the resolver. */
+typedef struct lookup {
+    _Atomic int refs;
+    goc_chan *done; /* closed when rc and addr are set */
+    int rc;         /* 0, or a negative code */
+    char why[128];  /* the resolver's reason when rc < 0 */
+    char addr[GOC_ADDRSTRLEN];
+    char host[256], port[16];
+} lookup;
 
 typedef struct line_caller {
     int proto;
@@ -64,6 +99,13 @@ typedef struct line_caller {
     char *payload;           /* PROTO_LINE: the line, or NULL */
     int64_t id_base;         /* first request id */
     _Atomic int64_t next_id; /* ids handed out so far */
+    /* Name resolution (see goc/loadgen.h): */
+    bool numeric; /* the host is an address: nothing to look up */
+    char host[256], port[16];
+    goc_mutex rmu;
+    char resolved[GOC_ADDRSTRLEN]; /* rmu; "" before the first lookup */
+    bool stale;                    /* rmu; a connection failed since */
+    lookup *inflight;              /* rmu; the lookup running, or NULL */
 } line_caller;
 
 typedef struct line_session {
@@ -143,20 +185,203 @@ static void session_interrupt(void *user, void *session)
     goc_mutex_unlock(&s->mu);
 }
 
-/* Dials if needed and sets the deadline. 0, or a negative code. */
-static int ensure_conn(line_session *s, int64_t deadline, bool *reused)
+/* ---- name resolution ------------------------------------------------ */
+
+static void lookup_unref(lookup *l)
+{
+    if (atomic_fetch_sub(&l->refs, 1) == 1) {
+        goc_chan_free(l->done);
+        free(l);
+    }
+}
+
+static void lookup_main(void *arg)
+{
+    lookup *l = arg;
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM};
+    struct addrinfo *res = NULL;
+    goc_syscall_begin();
+    int rc = getaddrinfo(l->host, l->port, &hints, &res);
+    goc_syscall_end();
+    if (rc != 0) {
+        snprintf(l->why, sizeof l->why, "%s",
+                 rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
+        l->rc = rc == EAI_AGAIN ? -EAGAIN : -ENXIO;
+    } else {
+        char ip[INET6_ADDRSTRLEN] = "";
+        const void *a =
+            res->ai_family == AF_INET6
+                ? (const void *)&((struct sockaddr_in6 *)res->ai_addr)
+                      ->sin6_addr
+                : (const void *)&((struct sockaddr_in *)res->ai_addr)->sin_addr;
+        inet_ntop(res->ai_family, a, ip, sizeof ip);
+        snprintf(l->addr, sizeof l->addr,
+                 res->ai_family == AF_INET6 ? "[%s]:%s" : "%s:%s", ip, l->port);
+        freeaddrinfo(res);
+    }
+    goc_chan_close(l->done);
+    lookup_unref(l);
+}
+
+/* Takes a finished lookup's answer, if it is the one in flight. rmu held. */
+static void lookup_take(line_caller *lc, lookup *l)
+{
+    if (lc->inflight != l)
+        return;
+    lc->inflight = NULL;
+    if (l->rc == 0) {
+        snprintf(lc->resolved, sizeof lc->resolved, "%s", l->addr);
+        lc->stale = false;
+    }
+    lookup_unref(l); /* the caller's reference */
+}
+
+/* The address to dial, into addr: the host looked up once, and again
+ * after a connection failed (see goc/loadgen.h), waiting for a lookup at
+ * most until deadline. 0, or a negative code with a reason in why. */
+static int target_addr(line_caller *lc, int64_t deadline, char *addr,
+                       size_t cap, char *why, size_t whylen)
+{
+    if (lc->numeric) {
+        snprintf(addr, cap, "%s", lc->address);
+        return 0;
+    }
+    goc_mutex_lock(&lc->rmu);
+    if (lc->resolved[0] && !lc->stale) {
+        snprintf(addr, cap, "%s", lc->resolved);
+        goc_mutex_unlock(&lc->rmu);
+        return 0;
+    }
+    lookup *l = lc->inflight;
+    if (!l) {
+        l = calloc(1, sizeof *l);
+        if (l)
+            l->done = goc_chan_make(0, 0);
+        if (!l || !l->done) {
+            free(l);
+            goc_mutex_unlock(&lc->rmu);
+            snprintf(why, whylen, "resolve %s: out of memory", lc->host);
+            return -ENOMEM;
+        }
+        snprintf(l->host, sizeof l->host, "%s", lc->host);
+        snprintf(l->port, sizeof l->port, "%s", lc->port);
+        atomic_init(&l->refs, 2); /* the caller's, the goroutine's */
+        if (goc_go(lookup_main, l) < 0) {
+            goc_chan_free(l->done);
+            free(l);
+            goc_mutex_unlock(&lc->rmu);
+            snprintf(why, whylen, "resolve %s: cannot start", lc->host);
+            return -ENOMEM;
+        }
+        lc->inflight = l;
+    }
+    atomic_fetch_add(&l->refs, 1); /* ours */
+    goc_mutex_unlock(&lc->rmu);
+
+    bool done = false;
+    int64_t left = deadline - goc_nanotime();
+    if (left > 0) {
+        goc_timer *t = goc_timer_new(left);
+        int64_t fired;
+        goc_case cs[2] = {GOC_CASE_RECV(l->done, NULL),
+                          GOC_CASE_RECV(t ? goc_timer_chan(t) : NULL, &fired)};
+        done = goc_select(cs, 2, false) == 0;
+        goc_timer_free(t);
+    } else {
+        goc_case c = GOC_CASE_RECV(l->done, NULL);
+        done = goc_select(&c, 1, true) == 0;
+    }
+    int rc = 0;
+    goc_mutex_lock(&lc->rmu);
+    if (done)
+        lookup_take(lc, l);
+    if (done && l->rc == 0) {
+        snprintf(addr, cap, "%s", l->addr);
+    } else if (lc->resolved[0]) {
+        snprintf(addr, cap, "%s", lc->resolved); /* the last one found */
+    } else if (done) {
+        rc = l->rc;
+        snprintf(why, whylen, "resolve %s: %s", lc->host, l->why);
+    } else {
+        rc = -ETIMEDOUT;
+        snprintf(why, whylen, "resolve %s: no answer in time", lc->host);
+    }
+    goc_mutex_unlock(&lc->rmu);
+    lookup_unref(l);
+    return rc;
+}
+
+/* After a failed connection: look the name up again on the next dial. */
+static void target_failed(line_caller *lc)
+{
+    if (lc->numeric)
+        return;
+    goc_mutex_lock(&lc->rmu);
+    lc->stale = true;
+    goc_mutex_unlock(&lc->rmu);
+}
+
+static int line_prepare(void *user, int64_t deadline, char *msg, size_t msglen)
+{
+    line_caller *lc = user;
+    char addr[GOC_ADDRSTRLEN];
+    int rc = target_addr(lc, deadline, addr, sizeof addr, msg, msglen);
+    if (rc < 0 && msglen) {
+        char tmp[256];
+        snprintf(tmp, sizeof tmp, "%s", msg);
+        snprintf(msg, msglen, "cannot %s", tmp);
+    }
+    return rc;
+}
+
+/* ---- calls ------------------------------------------------------------ */
+
+/* Says why and how a call failed, into resp. Returns rc. */
+static int call_failed(goc_call_resp *resp, int rc, int kind, const char *fmt,
+                       ...) __attribute__((format(printf, 4, 5)));
+static int call_failed(goc_call_resp *resp, int rc, int kind, const char *fmt,
+                       ...)
+{
+    resp->err_kind = kind;
+    if (resp->msg && resp->msglen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(resp->msg, resp->msglen, fmt, ap);
+        va_end(ap);
+    }
+    return rc;
+}
+
+/* Dials if needed and sets the deadline. 0, or a negative code (with
+ * resp's kind and message set). */
+static int ensure_conn(line_session *s, int64_t deadline, bool *reused,
+                       goc_call_resp *resp)
 {
     if (s->conn) {
         *reused = true;
     } else {
         *reused = false;
+        line_caller *lc = s->lc;
+        char addr[GOC_ADDRSTRLEN], why[192];
+        int rc = target_addr(lc, deadline, addr, sizeof addr, why, sizeof why);
+        if (rc < 0)
+            return call_failed(resp, rc, GOC_CALL_ERR_DNS, "%s", why);
         int64_t left = deadline - goc_nanotime();
         if (left <= 0)
-            return -ETIMEDOUT;
+            return call_failed(resp, -ETIMEDOUT, GOC_CALL_ERR_CONNECT_TIMEOUT,
+                               "connect %s: no time left", addr);
         goc_conn *c;
-        int rc = goc_dial_timeout(&c, "tcp", s->lc->address, left);
-        if (rc < 0)
-            return rc;
+        rc = goc_dial_timeout(&c, "tcp", addr, left);
+        if (rc < 0) {
+            target_failed(lc);
+            return call_failed(resp, rc,
+                               rc == -ECONNREFUSED
+                                   ? GOC_CALL_ERR_CONNECT_REFUSED
+                               : rc == -ETIMEDOUT ? GOC_CALL_ERR_CONNECT_TIMEOUT
+                                                  : GOC_CALL_ERR_CONNECT,
+                               "connect %s: %s", addr, goc_strerror(rc));
+        }
         goc_mutex_lock(&s->mu);
         s->conn = c;
         goc_mutex_unlock(&s->mu);
@@ -166,7 +391,20 @@ static int ensure_conn(line_session *s, int64_t deadline, bool *reused)
     bool intr = s->interrupted;
     goc_conn_set_deadline(s->conn, intr ? 1 : deadline);
     goc_mutex_unlock(&s->mu);
-    return intr ? -ECANCELED : 0;
+    return intr ? call_failed(resp, -ECANCELED, GOC_CALL_ERR_OTHER, "stopped")
+                : 0;
+}
+
+/* The kind of a failed read or write. */
+static int io_kind(int rc, int other)
+{
+    if (rc == -ETIMEDOUT)
+        return GOC_CALL_ERR_TIMEOUT;
+    if (rc == -ECONNRESET || rc == -EPIPE)
+        return GOC_CALL_ERR_RESET;
+    if (rc == -ECANCELED)
+        return GOC_CALL_ERR_OTHER;
+    return other;
 }
 
 /* Reads one line into [*line, *line + *len) (without its '\n'). *got is
@@ -206,21 +444,38 @@ static int line_call(void *user, void *session, const goc_call_req *req,
     line_session *s = session;
     for (int attempt = 0;; attempt++) {
         bool reused, got = false;
-        int rc = ensure_conn(s, deadline, &reused);
+        int rc = ensure_conn(s, deadline, &reused, resp);
         if (rc == 0) {
             ssize_t w = goc_conn_write(s->conn, req->data, req->len);
             rc = w < 0 ? (int)w : 0;
+            if (rc < 0)
+                call_failed(resp, rc, io_kind(rc, GOC_CALL_ERR_WRITE),
+                            "write: %s", goc_strerror(rc));
         }
         const char *line = NULL;
         size_t len = 0;
-        if (rc == 0)
+        if (rc == 0) {
             rc = read_line(s, &line, &len, &got);
+            if (rc == -ECONNRESET && !got)
+                call_failed(resp, rc, GOC_CALL_ERR_RESET,
+                            "read: connection closed before the response");
+            else if (rc == -EPROTO)
+                call_failed(resp, rc, GOC_CALL_ERR_READ,
+                            "read: connection closed inside the response");
+            else if (rc == -EMSGSIZE)
+                call_failed(resp, rc, GOC_CALL_ERR_READ,
+                            "read: response line over %d bytes", LINE_MAX_LEN);
+            else if (rc < 0)
+                call_failed(resp, rc, io_kind(rc, GOC_CALL_ERR_READ),
+                            "read: %s", goc_strerror(rc));
+        }
         if (rc == 0) {
             if (!lc->keepalive || s->rend != s->rstart)
                 drop_conn(s); /* not kept, or more than one line came */
             if (goc_nanotime() > deadline) {
                 drop_conn(s);
-                return -ETIMEDOUT;
+                return call_failed(resp, -ETIMEDOUT, GOC_CALL_ERR_TIMEOUT,
+                                   "read: the response came too late");
             }
             resp->data = line; /* still in rbuf: drop_conn keeps it */
             resp->len = len;
@@ -231,6 +486,9 @@ static int line_call(void *user, void *session, const goc_call_req *req,
         drop_conn(s);
         if (!retry)
             return rc;
+        resp->err_kind = GOC_CALL_ERR_NONE;
+        if (resp->msg && resp->msglen)
+            resp->msg[0] = '\0';
     }
 }
 
@@ -350,6 +608,8 @@ static void line_destroy(void *user)
     line_caller *lc = user;
     if (!lc)
         return;
+    if (lc->inflight)
+        lookup_unref(lc->inflight); /* its goroutine holds its own */
     free(lc->address);
     free(lc->payload);
     free(lc);
@@ -375,6 +635,24 @@ static int line_new(goc_caller *out, int proto, const char *address,
         line_destroy(lc);
         return -ENOMEM;
     }
+    /* Split host and port; an address (or anything goc_dial will refuse
+     * by itself) is dialled as given, never looked up. */
+    const char *colon = strrchr(address, ':');
+    size_t hlen = colon ? (size_t)(colon - address) : 0;
+    const char *h = address;
+    if (hlen >= 2 && h[0] == '[' && h[hlen - 1] == ']')
+        h++, hlen -= 2;
+    lc->numeric = true;
+    if (colon && hlen > 0 && hlen < sizeof lc->host &&
+        strlen(colon + 1) < sizeof lc->port) {
+        memcpy(lc->host, h, hlen);
+        lc->host[hlen] = '\0';
+        snprintf(lc->port, sizeof lc->port, "%s", colon + 1);
+        unsigned char bin[16];
+        lc->numeric = inet_pton(AF_INET, lc->host, bin) == 1 ||
+                      inet_pton(AF_INET6, lc->host, bin) == 1 ||
+                      strchr(lc->host, '%'); /* a zone: goc_dial's */
+    }
     /* The book's ids are time.Now().UnixNano(); ours count up from it. */
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -388,6 +666,7 @@ static int line_new(goc_caller *out, int proto, const char *address,
         .check_resp = proto == PROTO_CALC ? calc_check : echo_check,
         .interrupt = session_interrupt,
         .destroy = line_destroy,
+        .prepare = line_prepare,
     };
     return 0;
 }

@@ -162,6 +162,7 @@ typedef struct lg_worker {
     int nsamples;
     int64_t oldest;                /* when samples[0] was taken; owner only */
     int64_t counts[C_N];           /* owner only, merged at the end */
+    int64_t errs[GOC_CALL_ERR_N];  /* by kind; owner only, merged */
     int64_t waits;                 /* results that waited for the receiver */
     int64_t last_issue;            /* goc_nanotime() of its last issue, or 0 */
     bool linked;                   /* on run->workers (run->mu) */
@@ -198,10 +199,13 @@ struct lg_run {
     _Atomic bool stopping;    /* stop began: issue nothing more */
     _Atomic bool finished;    /* the report below is final */
     _Atomic bool ivl_on;      /* record into ivl (progress asked) */
+    _Atomic bool err_seen[GOC_CALL_ERR_N]; /* first_error taken */
     /* Protected by mu: */
     goc_mutex mu;
     lg_worker *workers;  /* live workers */
     int64_t counts[C_N]; /* merged from ended workers */
+    int64_t errs[GOC_CALL_ERR_N];
+    char first_error[GOC_CALL_ERR_N][GOC_CALL_MSG_MAX];
     int64_t waits;
     int64_t last_issue;
     goc__hist lat, svc;       /* the workers' samples */
@@ -246,6 +250,40 @@ const char *goc_ret_code_plain(int code)
         return "Call Fatal Error";
     default:
         return "Unknown result code";
+    }
+}
+
+const char *goc_call_err_name(int kind)
+{
+    static const char *const names[GOC_CALL_ERR_N] = {
+        [GOC_CALL_ERR_NONE] = "none",
+        [GOC_CALL_ERR_DNS] = "dns",
+        [GOC_CALL_ERR_CONNECT_REFUSED] = "connect refused",
+        [GOC_CALL_ERR_CONNECT_TIMEOUT] = "connect timeout",
+        [GOC_CALL_ERR_CONNECT] = "connect",
+        [GOC_CALL_ERR_WRITE] = "write",
+        [GOC_CALL_ERR_READ] = "read",
+        [GOC_CALL_ERR_RESET] = "reset",
+        [GOC_CALL_ERR_TIMEOUT] = "timeout",
+        [GOC_CALL_ERR_OTHER] = "other"};
+    return kind >= 0 && kind < GOC_CALL_ERR_N ? names[kind] : "unknown";
+}
+
+/* A failed call's kind when its caller did not say. */
+static int guess_err_kind(int rc)
+{
+    switch (rc) {
+    case -ECONNREFUSED:
+        return GOC_CALL_ERR_CONNECT_REFUSED;
+    case -ECONNRESET:
+    case -EPIPE:
+        return GOC_CALL_ERR_RESET;
+    case -ETIMEDOUT:
+        return GOC_CALL_ERR_TIMEOUT;
+    case -ENXIO:
+        return GOC_CALL_ERR_DNS;
+    default:
+        return GOC_CALL_ERR_OTHER;
     }
 }
 
@@ -473,6 +511,8 @@ static void run_make_report(lg_run *r)
     rep->fatal_calls = r->counts[C_FATAL];
     rep->other_codes = r->counts[C_OTHER];
     rep->canceled = r->counts[C_CANCELED];
+    memcpy(rep->errors, r->errs, sizeof rep->errors);
+    memcpy(rep->first_error, r->first_error, sizeof rep->first_error);
     rep->result_waits = r->waits;
     rep->peak_in_flight = atomic_load(&r->peak);
     rep->start = r->t0;
@@ -673,6 +713,23 @@ static void set_msg(goc_call_result *res, const char *fmt, ...)
     va_end(ap);
 }
 
+/* Counts a failed call by kind; the first of its kind gives the
+ * report its message. */
+static void count_error(lg_worker *w, int rc, int kind, const char *detail)
+{
+    lg_run *r = w->run;
+    if (kind <= GOC_CALL_ERR_NONE || kind >= GOC_CALL_ERR_N)
+        kind = guess_err_kind(rc);
+    w->errs[kind]++;
+    if (atomic_load_explicit(&r->err_seen[kind], memory_order_relaxed) ||
+        atomic_exchange(&r->err_seen[kind], true))
+        return;
+    goc_mutex_lock(&r->mu);
+    snprintf(r->first_error[kind], sizeof r->first_error[kind], "%s",
+             detail[0] ? detail : goc_strerror(rc));
+    goc_mutex_unlock(&r->mu);
+}
+
 /* Makes call k, due at `due`, and accounts for it. */
 static void one_call(lg_worker *w, int64_t k, int64_t due)
 {
@@ -680,7 +737,8 @@ static void one_call(lg_worker *w, int64_t k, int64_t due)
     const goc_caller *c = &r->caller;
     goc_call_result *res = &w->res;
     goc_call_req req = {.seq = k, .id = k, .data = NULL, .len = 0};
-    goc_call_resp resp = {0};
+    char detail[GOC_CALL_MSG_MAX];
+    goc_call_resp resp = {.msg = detail, .msglen = sizeof detail};
     int code, rc = w->session_err;
     char dur[32];
 
@@ -698,6 +756,7 @@ static void one_call(lg_worker *w, int64_t k, int64_t due)
         cstart = goc_nanotime();
         int64_t deadline = cstart + r->timeout;
         resp.id = req.id;
+        detail[0] = '\0';
         atomic_fetch_add(&r->busy, 1);
         rc = c->call(c->user, w->session, &req, &resp, deadline);
         atomic_fetch_sub(&r->busy, 1);
@@ -705,18 +764,23 @@ static void one_call(lg_worker *w, int64_t k, int64_t due)
         resp.id = req.id;
         resp.err = rc;
         resp.elapse = end - cstart;
+        detail[sizeof detail - 1] = '\0';
         /* A failure once the stop began, with an interrupt hook: the
          * stop's doing (a genuine failure at that moment counts so too). */
         if (rc < 0 && c->interrupt && atomic_load(&r->stopping)) {
             code = GOC_RET_WARNING_CALL_CANCELED;
             set_msg(res, "Canceled by stop (%s)", goc_strerror(rc));
         } else if (rc == -ETIMEDOUT || end > deadline) {
+            if (rc < 0)
+                count_error(w, rc, resp.err_kind, detail);
             code = GOC_RET_WARNING_CALL_TIMEOUT;
             goc__loadgen_fmt_dur(dur, sizeof dur, r->timeout);
             set_msg(res, "Timeout! (expected: < %s)", dur);
         } else if (rc < 0) {
+            count_error(w, rc, resp.err_kind, detail);
             code = GOC_RET_ERROR_CALL;
-            set_msg(res, "Sync Call Error: %s.", goc_strerror(rc));
+            set_msg(res, "Sync Call Error: %s.",
+                    detail[0] ? detail : goc_strerror(rc));
         } else if (c->check_resp) {
             code = c->check_resp(c->user, w->session, &req, &resp, res->msg,
                                  sizeof res->msg);
@@ -827,6 +891,8 @@ static void worker_main(void *arg)
     }
     for (int i = 0; i < C_N; i++)
         r->counts[i] += w->counts[i];
+    for (int i = 0; i < GOC_CALL_ERR_N; i++)
+        r->errs[i] += w->errs[i];
     r->waits += w->waits;
     if (w->last_issue > r->last_issue)
         r->last_issue = w->last_issue;
