@@ -17,6 +17,15 @@
 #include <string.h>
 
 #include "report.h"
+#include "report_json.h"
+
+#define JNULL LGR_JNULL
+#define JBOOL LGR_JBOOL
+#define JNUM LGR_JNUM
+#define JSTR LGR_JSTR
+#define JARR LGR_JARR
+#define JOBJ LGR_JOBJ
+typedef lgr_json jnode;
 
 /* ---- writer ----------------------------------------------------------- */
 
@@ -141,21 +150,6 @@ int lgr_write_json(FILE *f, const lgr_run *r)
 }
 
 /* ---- parser ----------------------------------------------------------- */
-
-enum { JNULL, JBOOL, JNUM, JSTR, JARR, JOBJ };
-
-typedef struct jnode {
-    int type;
-    size_t pos;   /* byte offset of the value */
-    bool b;       /* JBOOL */
-    double num;   /* JNUM */
-    bool integer; /* JNUM without fraction or exponent, fits int64 */
-    int64_t i;    /* JNUM when integer */
-    char *s;      /* JSTR (NUL-terminated; no NUL inside: refused) */
-    size_t n;     /* JARR, JOBJ: children */
-    struct jnode *kids;
-    char **keys; /* JOBJ */
-} jnode;
 
 typedef struct jparser {
     const char *t;
@@ -814,4 +808,39 @@ int lgr_read_json_file(lgr_run *r, const char *path, char *err, size_t errlen)
     int rc = lgr_read_json(r, buf, len, path, err, errlen);
     free(buf);
     return rc;
+}
+
+/* ---- the tree, for tests (report_json.h) -------------------------------- */
+
+lgr_json *lgr_json_parse(const char *text, size_t len, const char *name,
+                         char *err, size_t errlen)
+{
+    jparser p = {
+        .t = text, .len = len, .name = name, .err = err, .errlen = errlen};
+    jnode *root = calloc(1, sizeof *root);
+    if (!root)
+        return NULL;
+    if (parse_value(&p, root)) {
+        skip_ws(&p);
+        if (p.pos < p.len)
+            fail_at(&p, p.pos, "text after the value");
+    }
+    if (p.failed) {
+        lgr_json_free(root);
+        return NULL;
+    }
+    return root;
+}
+
+void lgr_json_free(lgr_json *j)
+{
+    if (j) {
+        jfree(j);
+        free(j);
+    }
+}
+
+const lgr_json *lgr_json_get(const lgr_json *obj, const char *key)
+{
+    return obj && obj->type == LGR_JOBJ ? get(obj, key) : NULL;
 }
