@@ -150,14 +150,16 @@ static bool finish(running *r, int status, int idx, int total)
         bool died_right =
             tc->expect_signal
                 ? WIFSIGNALED(status) && WTERMSIG(status) == tc->expect_signal
-                : WIFEXITED(status) && WEXITSTATUS(status) == tc->expect_status;
-        bool text_ok =
-            !tc->expect_text || (out && strstr(out, tc->expect_text) != NULL);
+                : WIFEXITED(status) &&
+                      WEXITSTATUS(status) == tc->expect_status;
+        bool text_ok = !tc->expect_text ||
+                       (out && strstr(out, tc->expect_text) != NULL);
         ok = died_right && text_ok;
         if (!died_right)
             snprintf(why, sizeof why, "expected %s %d, got %s %d",
                      tc->expect_signal ? "signal" : "exit status",
-                     tc->expect_signal ? tc->expect_signal : tc->expect_status,
+                     tc->expect_signal ? tc->expect_signal
+                                       : tc->expect_status,
                      WIFSIGNALED(status) ? "signal" : "exit status",
                      WIFSIGNALED(status) ? WTERMSIG(status)
                                          : WEXITSTATUS(status));

@@ -955,9 +955,9 @@ enum { BIAS_ROUNDS = 2000, BIAS_PER_SIDE = 500 };
 
 typedef struct bias_race {
     goc__chan_lock lock;
-    long counter;            /* under lock, plain on purpose */
-    _Atomic int round;       /* the owner starts round r by storing r */
-    _Atomic int thread_done; /* the thread finished round r */
+    long counter;              /* under lock, plain on purpose */
+    _Atomic int round;         /* the owner starts round r by storing r */
+    _Atomic int thread_done;   /* the thread finished round r */
     int per_side;
     int rounds;
 } bias_race;
@@ -1008,8 +1008,8 @@ static int bias_race_main(void *arg)
          * pause, until the thread is done, so that the thread's first
          * acquire (the revocation) lands while we are busy with it. */
         long mine = 0;
-        while (atomic_load_explicit(&b->thread_done, memory_order_relaxed) !=
-               r) {
+        while (atomic_load_explicit(&b->thread_done,
+                                    memory_order_relaxed) != r) {
             bias_race_bump(b);
             /* Now and then let the thread have the CPU where threads
              * share one (valgrind runs one thread at a time). */
@@ -1021,7 +1021,8 @@ static int bias_race_main(void *arg)
         goc__chan_lock_release(&b->lock);
         bias = atomic_load(&b->lock.bias);
         if (allowed)
-            ASSERT_UEQ(bias, goc__p_token() | GOC__BIAS_REVOKED);
+            ASSERT_UEQ(bias, goc__p_token() |
+                                 GOC__BIAS_REVOKED);
         ASSERT_EQ(atomic_load(&b->lock.plain.state), 0);
         ASSERT_EQ(atomic_load(&b->lock.held), 0);
     }
@@ -1080,7 +1081,8 @@ static int bias_spread_main(void *arg)
                      .done = mkchan(0, 2 * PAIRS),
                      .n = (int)goc_test_iters(50000, 2000)};
     if (goc__lock_bias_allowed())
-        ASSERT_UEQ(atomic_load(&s.buf->lock.bias), goc__p_token());
+        ASSERT_UEQ(atomic_load(&s.buf->lock.bias),
+                   goc__p_token());
     goc_maxprocs(2); /* now the same channels from two threads */
     for (int i = 0; i < PAIRS; i++) {
         go(bias_spread_producer, &s);
@@ -1178,7 +1180,8 @@ PROCS_TEST(chan_blocking_entries_return_after_a_park)
     ASSERT_EQ(sum, 4 * (n * (n - 1) / 2) + n);
 
     long a = -1, b = -1, kept = entry_mix(n, 9);
-    goc_case two[] = {GOC_CASE_RECV(ep.buf, &a), GOC_CASE_RECV(ep.from, &b)};
+    goc_case two[] = {GOC_CASE_RECV(ep.buf, &a),
+                      GOC_CASE_RECV(ep.from, &b)};
     ASSERT_EQ(goc_select(two, 2, false), 1);
     ASSERT(two[1].ok);
     ASSERT_EQ(b, 7);

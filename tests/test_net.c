@@ -1588,8 +1588,7 @@ static int poll_not_starved_main(void *arg)
     ASSERT_EQ(pw.rc, 0);
     ASSERT_LT(late, slack());
     printf("woken %.3f ms after the write, all %d processors "
-           "yielding\n",
-           late / 1e6, procs);
+           "yielding\n", late / 1e6, procs);
     close(p[0]);
     close(p[1]);
     goc_chan_free(done);

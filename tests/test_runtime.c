@@ -149,14 +149,8 @@ static int spawn_million(int procs)
     return 0;
 }
 
-GOC_TEST_TIMEOUT(runtime_spawn_million_1proc, 120)
-{
-    return spawn_million(1);
-}
-GOC_TEST_TIMEOUT(runtime_spawn_million_2procs, 120)
-{
-    return spawn_million(2);
-}
+GOC_TEST_TIMEOUT(runtime_spawn_million_1proc, 120) { return spawn_million(1); }
+GOC_TEST_TIMEOUT(runtime_spawn_million_2procs, 120) { return spawn_million(2); }
 
 /* Stacks left by exits past the caches are given back once the runtime
  * goes idle, not only when goc_main returns. */
@@ -229,7 +223,7 @@ GOC_TEST_TIMEOUT(runtime_idle_releases_dead_stacks, 60)
 /* ---- a million parked goroutines ------------------------------------ */
 
 typedef struct parked_ctx {
-    joiner parked; /* counts goroutines that reached their park */
+    joiner parked;       /* counts goroutines that reached their park */
     joiner finished;
     _Atomic(goc_g *) *slots;
     _Atomic long resumed;
@@ -331,7 +325,8 @@ static void sleep_check(void *arg)
     if (el < d)
         atomic_fetch_add(&sctx->early, 1);
     int64_t late = el - d, m = atomic_load(&sctx->max_late);
-    while (late > m && !atomic_compare_exchange_weak(&sctx->max_late, &m, late))
+    while (late > m && !atomic_compare_exchange_weak(&sctx->max_late, &m,
+                                                     late))
         ;
     join_done(&sctx->j);
 }
@@ -983,7 +978,8 @@ GOC_TEST_TIMEOUT(runtime_stack_overflow_20_of_20, 120)
             dup2(fds[1], 2);
             close(fds[0]);
             goc_maxprocs(2);
-            _exit(goc_main(overflow_main_which, (void *)(intptr_t)(run % 2)));
+            _exit(goc_main(overflow_main_which,
+                           (void *)(intptr_t)(run % 2)));
         }
         close(fds[1]);
         char buf[4096];

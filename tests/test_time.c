@@ -206,10 +206,7 @@ PROCS_TEST(time_timers_fire_while_a_goroutine_arms_more)
  * the runtime sits in the heap of a processor whose owner never looks at
  * it: another thread must fire it (after a grace period that lets a
  * busy owner fire its own timers), at 2 processors and more. */
-static void spin_flag(void *a)
-{
-    atomic_store((_Atomic bool *)a, true);
-}
+static void spin_flag(void *a) { atomic_store((_Atomic bool *)a, true); }
 
 static int spin_after_arming(void *a)
 {
