@@ -1118,7 +1118,7 @@ int64_t goc_loadgen_series(goc_loadgen *g, goc_loadgen_second *out, size_t cap)
     if (atomic_load(&r->finished)) {
         goc_mutex_lock(&r->mu);
         n = r->series.err ? r->series.err : (int64_t)r->series.nrows;
-        if (n > 0)
+        if (n > 0 && cap > 0)
             memcpy(out, r->series.rows,
                    ((size_t)n < cap ? (size_t)n : cap) * sizeof *out);
         goc_mutex_unlock(&r->mu);
