@@ -232,8 +232,11 @@ int goc_caller_calc(goc_caller *out, const char *address,
  * containing '\n') or -ENOMEM. */
 int goc_caller_tcp_line(goc_caller *out, const char *address,
                         const goc_caller_opts *opts);
-/* A caller for a target URL: "calc://host:port" or "tcp://host:port".
- * 0, -EINVAL (with a reason in errbuf) or -ENOMEM. */
+/* A caller for a target URL: "calc://host:port" or "tcp://host:port"
+ * ("[v6]:port" too). Checks the URL first: 0, -EINVAL with a reason
+ * naming the wrong part in errbuf (an unknown scheme, no host, a port that
+ * is not a number 1..65535, a payload with calc://), or -ENOMEM. Does not
+ * resolve the host (goc_caller_prepare does). */
 int goc_caller_from_url(goc_caller *out, const char *url,
                         const goc_caller_opts *opts, char *errbuf,
                         size_t errlen);

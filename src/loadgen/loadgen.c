@@ -193,7 +193,7 @@ struct lg_run {
     _Atomic int64_t completed; /* calls ended, any code */
     _Atomic int64_t success, timeouts, errors, canceled; /* live */
     _Atomic int32_t idle;     /* workers waiting for a due time */
-    _Atomic int32_t busy;     /* workers inside caller->call */
+    _Atomic int32_t busy;     /* workers from their issue to call's end */
     _Atomic int32_t nworkers; /* workers started and not ended */
     _Atomic int32_t peak;     /* highest nworkers */
     _Atomic bool stopping;    /* stop began: issue nothing more */
@@ -599,15 +599,21 @@ static bool spawn_worker(lg_run *r)
 /*
  * Whether the worker about to make a call should start another one first:
  * when no worker waits for a due time (so the next call would find none)
- * and every other worker is inside a call (so none is about to take the
- * next number). Workers between calls (delivering a result, or woken and
- * not yet run because the machine is busy) will take a number soon:
- * starting more then would only add goroutines to a starved scheduler.
+ * and every worker, the caller included, has issued a call and not
+ * finished it (so none is about to take the next number). A worker counts
+ * as busy from its issue, before it starts another, not from the moment
+ * it enters caller->call: otherwise a worker that has just started this
+ * one and not yet entered its call looks free, no worker is started, and
+ * when both calls hang nothing takes the next number until one ends
+ * (late starts with slots to spare). Workers between calls (delivering a
+ * result, or woken and not yet run because the machine is busy) will take
+ * a number soon: starting more then would only add goroutines to a
+ * starved scheduler.
  */
 static bool need_worker(lg_run *r)
 {
     return atomic_load(&r->idle) == 0 &&
-           atomic_load(&r->busy) >= atomic_load(&r->nworkers) - 1;
+           atomic_load(&r->busy) >= atomic_load(&r->nworkers);
 }
 
 /* Adds the worker's samples to the run's histograms. */
@@ -730,7 +736,8 @@ static void count_error(lg_worker *w, int rc, int kind, const char *detail)
     goc_mutex_unlock(&r->mu);
 }
 
-/* Makes call k, due at `due`, and accounts for it. */
+/* Makes call k, due at `due`, and accounts for it; w was counted busy at
+ * the issue, and is no longer once the call is done. */
 static void one_call(lg_worker *w, int64_t k, int64_t due)
 {
     lg_run *r = w->run;
@@ -747,6 +754,7 @@ static void one_call(lg_worker *w, int64_t k, int64_t due)
     if (rc == 0 && c->build_req)
         rc = c->build_req(c->user, w->session, &req);
     if (rc < 0) {
+        atomic_fetch_sub(&r->busy, 1);
         end = goc_nanotime();
         code = GOC_RET_FATAL_CALL;
         set_msg(res, "%s failed: %s",
@@ -757,7 +765,6 @@ static void one_call(lg_worker *w, int64_t k, int64_t due)
         int64_t deadline = cstart + r->timeout;
         resp.id = req.id;
         detail[0] = '\0';
-        atomic_fetch_add(&r->busy, 1);
         rc = c->call(c->user, w->session, &req, &resp, deadline);
         atomic_fetch_sub(&r->busy, 1);
         end = goc_nanotime();
@@ -874,6 +881,7 @@ static void worker_main(void *arg)
                 atomic_fetch_add(&r->late_no_slot, 1);
         }
         w->last_issue = goc_nanotime();
+        atomic_fetch_add(&r->busy, 1); /* until its call ends (one_call) */
         if (k + 1 < r->planned && need_worker(r))
             spawn_worker(r);
         one_call(w, k, due);
