@@ -504,6 +504,7 @@ static int run(void *arg)
                 exit(EXIT_INTERRUPTED);
             }
             interrupted = true;
+            lgr_live_clear(stderr, &live);
             fprintf(stderr,
                     "goc-loadgen: %s: stopping (again to exit at once)\n",
                     sig == SIGINT ? "interrupt" : "terminated");

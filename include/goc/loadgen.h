@@ -435,7 +435,8 @@ typedef struct goc_loadgen_second {
  * -EBUSY while a run is in progress, -ESRCH before the first start,
  * -ENOMEM when the series could not grow during the run. Memory: 112
  * bytes per second of run, kept until the next start or the free. */
-int64_t goc_loadgen_series(goc_loadgen *g, goc_loadgen_second *out, size_t cap);
+GOC_EXTERN int64_t goc_loadgen_series(goc_loadgen *g, goc_loadgen_second *out,
+                                      size_t cap);
 
 /* Ours: one slot of a run's histogram: count values recorded whose slot's
  * highest value is `value` (ns; clamped to the histogram's min and max, so
@@ -456,8 +457,8 @@ enum {
  * histogram (3 significant digits), ascending: copies min(n, cap) of them
  * into out and returns n (at most 26,389). -EINVAL for another `which`;
  * -EBUSY and -ESRCH as goc_loadgen_series. */
-int64_t goc_loadgen_histogram(goc_loadgen *g, int which,
-                              goc_loadgen_bucket *out, size_t cap);
+GOC_EXTERN int64_t goc_loadgen_histogram(goc_loadgen *g, int which,
+                                         goc_loadgen_bucket *out, size_t cap);
 
 #ifdef __cplusplus
 }
