@@ -270,6 +270,9 @@ GOC_TEST_TIMEOUT(report_browser, 600)
     char srv_out[PATH_MAX + 32];
     snprintf(srv_out, sizeof srv_out, "%s/server.out", dir);
     const char *sargv[] = {server, "-l", "127.0.0.1:0", NULL};
+    FILE *touch = fopen(srv_out, "w"); /* read before the child opens it */
+    ASSERT(touch != NULL);
+    fclose(touch);
     pid_t srv = start(sargv, srv_out);
     addr[0] = '\0';
     for (int i = 0; i < 200 && !addr[0]; i++) {
