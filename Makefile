@@ -2,7 +2,8 @@
 #   make            build the optimised library, tests and examples
 #   make run        the project's main job (see README)
 #   make test       static checks, the suite three times (optimised,
-#                   ASan+UBSan, TSan), the fuzz run, package-test
+#                   ASan+UBSan, TSan), the HTML report in headless
+#                   Chromium, the fuzz run, package-test
 #   make check      module boundaries (tests/check_includes.sh) and
 #                   clang-format --dry-run -Werror over FORMAT_FILES
 #   make asan|tsan|release-test   one of those
@@ -54,7 +55,7 @@ FORMAT_SKIP ?= src/runtime/stack.c $(wildcard src/loadgen/*) \
 FORMAT_FILES = $(filter-out $(FORMAT_SKIP),$(wildcard include/*.h \
 	include/goc/*.h src/*/*.c src/*/*.h tests/*.c tests/*.h examples/*.c))
 
-.PHONY: all deps run check test test-twice release-test asan tsan fuzz stress bench valgrind soak format clean test-aarch64 \
+.PHONY: all deps run check test test-twice release-test browser-test asan tsan fuzz stress bench valgrind soak format clean test-aarch64 \
 	install uninstall deb package-test
 
 all: deps
@@ -76,6 +77,13 @@ run: all
 
 release-test: all
 	cd $(BUILD)/release && ./goc_tests -j $(JOBS) $(TEST_ARGS)
+
+# goc-loadgen's HTML report in headless Chromium (installed here), with
+# screenshots left in $(BUILD)/release/report-browser/; the test says it
+# skipped where Chromium cannot be installed.
+browser-test: all
+	@./tools/install-deps.sh browser || echo "browser-test: Chromium cannot be installed: skipping"
+	cd $(BUILD)/release && GOC_TEST_BROWSER=1 ./goc_tests report_browser
 
 asan: deps
 	cmake -S . -B $(BUILD)/asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGOC_SANITIZE=address >/dev/null
@@ -130,8 +138,8 @@ check: deps
 	@tests/check_includes.sh
 	@clang-format --dry-run -Werror $(FORMAT_FILES) && echo "clang-format: clean"
 
-test: check release-test asan tsan fuzz package-test
-	@echo "make test: the checks, all three builds, the fuzz run and the package checks passed"
+test: check release-test browser-test asan tsan fuzz package-test
+	@echo "make test: the checks, all three builds, the browser test, the fuzz run and the package checks passed"
 
 # Installing (docs/install.md). The manifest of the last install lists
 # what uninstall removes.

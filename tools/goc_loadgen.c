@@ -20,10 +20,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "goc.h"
+#include "report.h"
+#include "report_live.h"
 
 #ifdef GOC_LOADGEN_TLS
 /* tools/tls.c: an https transport over OpenSSL (NULL if it cannot be
@@ -63,7 +66,9 @@ enum {
 typedef struct options {
     const char *target; /* NULL: the in-process calc server */
     int64_t rate, duration, timeout, max_in_flight;
-    bool keepalive, json, quiet;
+    bool keepalive, json, quiet; /* json: the JSON report on stdout */
+    /* Report files (report.h); "-" is stdout for --json. */
+    const char *json_path, *hgrm_path, *log_path, *html_path;
     const char *payload;
     /* HTTP (http:// and https:// targets). */
     bool http, closed; /* closed model: an http target without -r */
@@ -83,6 +88,8 @@ static void usage(FILE *f)
 {
     fprintf(f,
 "usage: goc-loadgen [options] [target]\n"
+"       goc-loadgen report RUN.json... [--html FILE] [--json FILE|-]\n"
+"                          [--hgrm FILE] [--log FILE]\n"
 "\n"
 "Sends calls at a constant rate, each on its own schedule whether or not\n"
 "earlier ones have returned (an open model), and reports the latency of\n"
@@ -133,12 +140,21 @@ static void usage(FILE *f)
 "  The timeout of an HTTP call is 2s unless -t is given. Threads: set\n"
 "  GOCMAXPROCS (goc's GOMAXPROCS; default: every CPU); there is no -t\n"
 "  for threads (-t is the timeout).\n"
-"      --json               print the report as one JSON object\n"
-"  -q, --quiet              no progress lines (they are printed once a\n"
+"      --json [FILE|-]      the report as JSON (docs/reports.md) into FILE,\n"
+"                           or instead of the text report on stdout\n"
+"      --hgrm FILE          latency percentile distribution, HdrHistogram's\n"
+"                           .hgrm format (service time: FILE.service)\n"
+"      --log FILE           one CSV row per second\n"
+"      --html FILE          a self-contained page with plots (open it in a\n"
+"                           browser)\n"
+"  -q, --quiet              no live line (it is shown on stderr, rewritten\n"
 "                           second when stdout is a terminal)\n"
 "  -h, --help               this text\n"
 "\n"
 "Durations: 10s, 50ms, 250us, 1.5s, 1m30s, 2h (a bare number is seconds).\n"
+"report: reads JSON reports back (--json FILE) and writes the files above\n"
+"from them; --html with several overlays the runs on the same axes.\n"
+"\n"
 "Exit status: 0 every call succeeded, 1 some call failed or timed out,\n"
 "2 bad usage, 3 could not run, 130 interrupted (the report is printed).\n");
 }
@@ -163,7 +179,10 @@ static int parse_args(int argc, char **argv, options *o)
         OPT_HOST,
         OPT_NO_KEEPALIVE,
         OPT_PIPELINE,
-        OPT_INSECURE
+        OPT_INSECURE,
+        OPT_HGRM,
+        OPT_LOG,
+        OPT_HTML
     };
     static const char *const rate_suffixes[] = {"/s", "/1s", NULL};
     static const struct option longopts[] = {
@@ -174,7 +193,10 @@ static int parse_args(int argc, char **argv, options *o)
         {"max-in-flight", required_argument, NULL, OPT_MAX_IN_FLIGHT},
         {"keepalive", no_argument, NULL, 'k'},
         {"payload", required_argument, NULL, OPT_PAYLOAD},
-        {"json", no_argument, NULL, OPT_JSON},
+        {"json", optional_argument, NULL, OPT_JSON},
+        {"hgrm", required_argument, NULL, OPT_HGRM},
+        {"log", required_argument, NULL, OPT_LOG},
+        {"html", required_argument, NULL, OPT_HTML},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {"requests", required_argument, NULL, 'n'},
@@ -236,7 +258,24 @@ static int parse_args(int argc, char **argv, options *o)
             o->payload = optarg;
             break;
         case OPT_JSON:
-            o->json = true;
+            /* --json alone: stdout. --json=FILE, or --json FILE when the
+             * next word is "-" or a file name (not an option, not a
+             * target URL). */
+            o->json_path = optarg ? optarg : "-";
+            if (!optarg && optind < argc &&
+                (strcmp(argv[optind], "-") == 0 ||
+                 (argv[optind][0] != '-' && !strstr(argv[optind], "://"))))
+                o->json_path = argv[optind++];
+            o->json = strcmp(o->json_path, "-") == 0;
+            break;
+        case OPT_HGRM:
+            o->hgrm_path = optarg;
+            break;
+        case OPT_LOG:
+            o->log_path = optarg;
+            break;
+        case OPT_HTML:
+            o->html_path = optarg;
             break;
         case 'n':
             rc = cli_parse_int(optarg, &o->count, NULL);
@@ -391,26 +430,6 @@ static void print_json_string(FILE *f, const char *s)
     fputc('"', f);
 }
 
-/* "connect refused" as the key "connect_refused": */
-static void print_json_key(FILE *f, const char *name)
-{
-    fputc('"', f);
-    for (; *name; name++)
-        fputc(*name == ' ' ? '_' : *name, f);
-    fputs("\":", f);
-}
-
-static void print_json_latency(FILE *f, const char *name,
-                               const goc_loadgen_latency *l)
-{
-    fprintf(f,
-            "\"%s\":{\"count\":%" PRIu64 ",\"min\":%" PRId64 ",\"p50\":%" PRId64
-            ",\"p90\":%" PRId64 ",\"p99\":%" PRId64 ",\"p99.9\":%" PRId64
-            ",\"p99.99\":%" PRId64 ",\"max\":%" PRId64 ",\"mean\":%.0f}",
-            name, l->count, l->min, l->p50, l->p90, l->p99, l->p999, l->p9999,
-            l->max, l->mean);
-}
-
 /* The HTTP caller's counts, as one JSON member ("http":{...}). */
 static void print_json_http(FILE *f, const options *o, const goc_http_stats *h)
 {
@@ -435,70 +454,10 @@ static void print_json_http(FILE *f, const options *o, const goc_http_stats *h)
             ",\"connections\":%" PRId64 ",\"closed_by_server\":%" PRId64
             ",\"resent\":%" PRId64 ",\"pipeline\":%" PRId64
             ",\"socket_errors\":{\"connect\":%" PRId64 ",\"read\":%" PRId64
-            ",\"write\":%" PRId64 ",\"timeout\":%" PRId64 "}},",
+            ",\"write\":%" PRId64 ",\"timeout\":%" PRId64 "}}",
             h->bytes_read, h->bytes_written, h->connects, h->closed_by_server,
             h->retries, o->pipeline, h->connect_errors, h->read_errors,
             h->write_errors, h->timeouts);
-}
-
-static void print_json(FILE *f, const char *target, const options *o,
-                       const struct goc_loadgen_report *r, bool interrupted,
-                       const goc_http_stats *hs)
-{
-    fprintf(f, "{\"target\":");
-    print_json_string(f, target);
-    fprintf(f,
-            ",\"rate\":%" PRId64 ",\"duration_ns\":%" PRId64
-            ",\"timeout_ns\":%" PRId64 ",\"max_in_flight\":%" PRId64
-            ",\"keepalive\":%s,\"interrupted\":%s,\"stopped_early\":%s"
-            ",\"planned\":%" PRId64 ",\"issued\":%" PRId64
-            ",\"not_issued\":%" PRId64 ",\"late\":%" PRId64
-            ",\"late_no_slot\":%" PRId64,
-            r->lps, r->duration, r->timeout, r->max_in_flight,
-            o->keepalive ? "true" : "false", interrupted ? "true" : "false",
-            r->stopped_early ? "true" : "false", r->planned, r->issued,
-            r->not_issued, r->late, r->late_no_slot);
-    fprintf(f,
-            ",\"codes\":{\"0\":%" PRId64 ",\"1001\":%" PRId64
-            ",\"1002\":%" PRId64 ",\"2001\":%" PRId64 ",\"2002\":%" PRId64
-            ",\"2003\":%" PRId64 ",\"3001\":%" PRId64 ",\"other\":%" PRId64 "}",
-            r->success, r->timeouts, r->canceled, r->call_errors,
-            r->response_errors, r->callee_errors, r->fatal_calls,
-            r->other_codes);
-    double ok =
-        r->issued ? 100.0 * (double)r->success / (double)r->issued : 0.0;
-    fprintf(f,
-            ",\"success\":%" PRId64 ",\"success_percent\":%.4f"
-            ",\"achieved_rate\":%.3f"
-            ",\"success_rate\":%.3f,\"result_waits\":%" PRId64
-            ",\"peak_in_flight\":%" PRId64 ",\"elapsed_ns\":%" PRId64 ",",
-            r->success, ok, r->achieved_rate, r->success_rate, r->result_waits,
-            r->peak_in_flight, r->elapsed);
-    /* Errors by kind: every kind (a stable schema), then the first
-     * message of each kind seen. */
-    fprintf(f, "\"errors\":{");
-    for (int k = 1; k < GOC_CALL_ERR_N; k++) {
-        fprintf(f, "%s", k > 1 ? "," : "");
-        print_json_key(f, goc_call_err_name(k));
-        fprintf(f, "%" PRId64, r->errors[k]);
-    }
-    fprintf(f, "},\"first_error\":{");
-    for (int k = 1, n = 0; k < GOC_CALL_ERR_N; k++) {
-        if (!r->errors[k])
-            continue;
-        fprintf(f, "%s", n++ ? "," : "");
-        print_json_key(f, goc_call_err_name(k));
-        print_json_string(f, r->first_error[k]);
-    }
-    fprintf(f, "},\"model\":\"%s\",", r->closed ? "closed" : "open");
-    if (r->closed)
-        fprintf(f, "\"requests_per_second\":%.3f,", r->achieved_rate);
-    if (hs)
-        print_json_http(f, o, hs);
-    print_json_latency(f, "latency_ns", &r->latency);
-    fputc(',', f);
-    print_json_latency(f, "service_ns", &r->service);
-    fprintf(f, "}\n");
 }
 
 /* The results by code, and the errors by kind. */
@@ -667,20 +626,119 @@ static void print_text(FILE *f, const char *target, const options *o,
             dur(a, sizeof a, r->elapsed), r->peak_in_flight, r->result_waits);
 }
 
-static void print_progress(const struct goc_loadgen_progress *p,
-                           int64_t *last_issued, int64_t *last_at)
+/* Writes the report files asked for (and the JSON on stdout). 0, or -1
+ * after saying which file could not be written. */
+/* The HTTP caller's counts and the closed model's rate in a report: the
+ * statuses (the HTML table's) and, verbatim in the JSON, "model",
+ * "requests_per_second" and the "http" member. 0 or -ENOMEM. */
+static int add_http_members(lgr_run *run, const options *o,
+                            const struct goc_loadgen_report *rep,
+                            const goc_http_stats *hs)
 {
-    char a[32];
-    double secs = (double)(p->elapsed - *last_at) / 1e9;
-    double rate = secs > 0 ? (double)(p->issued - *last_issued) / secs : 0;
-    printf("[%5.1fs] calls %-9" PRId64 " rate %-9.1f ok %-9" PRId64
-           " errors %-7" PRId64 " timeouts %-7" PRId64 " p99 %s\n",
-           (double)p->elapsed / 1e9, p->issued, rate, p->success, p->errors,
-           p->timeouts,
-           p->interval_count ? dur(a, sizeof a, p->interval_p99) : "-");
-    fflush(stdout);
-    *last_issued = p->issued;
-    *last_at = p->elapsed;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f)
+        return -ENOMEM;
+    fprintf(f, "\"model\":\"%s\"", rep->closed ? "closed" : "open");
+    if (rep->closed)
+        fprintf(f, ",\"requests_per_second\":%.3f", rep->achieved_rate);
+    if (hs) {
+        fputc(',', f);
+        print_json_http(f, o, hs);
+    }
+    if (fclose(f) != 0) {
+        free(buf);
+        return -ENOMEM;
+    }
+    run->extra_json = buf;
+    if (!hs)
+        return 0;
+    size_t n = 0;
+    for (int i = 0; i < 600; i++)
+        n += hs->status[i] != 0;
+    if (n == 0)
+        return 0;
+    run->statuses = calloc(n, sizeof *run->statuses);
+    if (!run->statuses)
+        return -ENOMEM;
+    for (int i = 0; i < 600; i++) {
+        if (!hs->status[i])
+            continue;
+        char name[8];
+        snprintf(name, sizeof name, "%d", i);
+        lgr_named *st = &run->statuses[run->nstatuses];
+        if (!(st->name = strdup(name)))
+            return -ENOMEM;
+        st->count = hs->status[i];
+        run->nstatuses++;
+    }
+    return 0;
+}
+
+static int write_reports(const options *o, goc_loadgen *g, const char *url,
+                         const struct goc_loadgen_report *rep, bool interrupted,
+                         int64_t wall_minus_mono, const goc_http_stats *hs)
+{
+    if (!o->json_path && !o->hgrm_path && !o->log_path && !o->html_path)
+        return 0;
+    lgr_run run;
+    int rc = lgr_from_loadgen(&run, g, url, o->keepalive, interrupted,
+                              wall_minus_mono);
+    if (rc < 0) {
+        cli_error("cannot make the report: %s", goc_strerror(rc));
+        return -1;
+    }
+    if (add_http_members(&run, o, rep, hs) < 0) {
+        cli_error("cannot make the report: %s", goc_strerror(-ENOMEM));
+        lgr_free(&run);
+        return -1;
+    }
+    struct {
+        const char *path, *suffix;
+        int kind;
+    } out[] = {{o->json_path, "", 0},
+               {o->hgrm_path, "", 1},
+               {o->hgrm_path, ".service", 2},
+               {o->log_path, "", 3},
+               {o->html_path, "", 4}};
+    int bad = 0;
+    for (size_t i = 0; i < sizeof out / sizeof out[0]; i++) {
+        if (!out[i].path)
+            continue;
+        char path[4096];
+        snprintf(path, sizeof path, "%s%s", out[i].path, out[i].suffix);
+        FILE *f = lgr_open(path);
+        if (!f) {
+            cli_error("cannot write %s: %s", path, strerror(errno));
+            bad = 1;
+            continue;
+        }
+        const lgr_run *one = &run;
+        switch (out[i].kind) {
+        case 0:
+            lgr_write_json(f, &run);
+            break;
+        case 1:
+            lgr_write_hgrm(f, &run.latency);
+            break;
+        case 2:
+            lgr_write_hgrm(f, &run.service);
+            break;
+        case 3:
+            lgr_write_csv(f, &run);
+            break;
+        default:
+            lgr_write_html(f, &one, 1);
+            break;
+        }
+        if ((rc = lgr_close(f, path)) < 0) {
+            cli_error("cannot write %s: %s", path, strerror(-rc));
+            bad = 1;
+        }
+    }
+    lgr_free(&run);
+    return bad ? -1 : 0;
 }
 
 /* ---- the run ---------------------------------------------------------- */
@@ -786,14 +844,19 @@ static int run(void *arg)
         cli_error("%s", err); /* main checked the flags: cannot be */
         goto out;
     }
-    bool progress = !o->json && !o->quiet && isatty(STDOUT_FILENO);
+    /* The live line: on stderr, only on a terminal. */
+    bool progress = !o->quiet && isatty(STDERR_FILENO);
+    struct timespec wall;
+    clock_gettime(CLOCK_REALTIME, &wall);
+    int64_t wall_minus_mono =
+        (int64_t)wall.tv_sec * GOC_SECOND + wall.tv_nsec - goc_nanotime();
+    lgr_live live = {0};
     if (!goc_loadgen_start(g)) {
         cli_error("cannot start the generator");
         goto out;
     }
     struct goc_loadgen_progress pr;
     goc_loadgen_progress(g, &pr); /* starts the first interval */
-    int64_t last_issued = 0, last_at = 0;
     goc_ticker *tick = progress ? goc_ticker_new(GOC_SECOND) : NULL;
     bool interrupted = false;
     for (;;) {
@@ -811,6 +874,7 @@ static int run(void *arg)
                 exit(EXIT_INTERRUPTED);
             }
             interrupted = true;
+            lgr_live_clear(stderr, &live);
             fprintf(stderr,
                     "goc-loadgen: %s: stopping (again to exit at once)\n",
                     sig == SIGINT ? "interrupt" : "terminated");
@@ -818,9 +882,10 @@ static int run(void *arg)
             continue;
         }
         goc_loadgen_progress(g, &pr);
-        print_progress(&pr, &last_issued, &last_at);
+        lgr_live_print(stderr, &pr, o->duration, o->rate, &live);
     }
     goc_ticker_free(tick);
+    lgr_live_clear(stderr, &live);
     struct goc_loadgen_report r;
     if (goc_loadgen_report(g, &r) < 0) {
         cli_error("no report");
@@ -829,16 +894,18 @@ static int run(void *arg)
     goc_http_stats hs;
     const goc_http_stats *hsp =
         goc_caller_http_stats(&caller, &hs) == 0 ? &hs : NULL;
-    if (o->json)
-        print_json(stdout, url, o, &r, interrupted, hsp);
-    else
+    bool files_ok =
+        write_reports(o, g, url, &r, interrupted, wall_minus_mono, hsp) == 0;
+    if (!o->json)
         print_text(stdout, url, o, &r, interrupted, hsp);
     /* A report that did not reach its reader is a failed run (stdout a
      * closed pipe, a full disk): say so where it can still be seen. */
     if (fflush(stdout) != 0 || ferror(stdout)) {
         cli_error("cannot write the report: %s", strerror(errno));
         status = EXIT_CANNOT_RUN;
-    } else if (interrupted)
+    } else if (!files_ok)
+        status = EXIT_CANNOT_RUN;
+    else if (interrupted)
         status = EXIT_INTERRUPTED;
     else if (r.success == r.issued && r.issued > 0)
         status = EXIT_ALL_OK;
@@ -936,6 +1003,8 @@ int main(int argc, char **argv)
 {
     run_args ra = {0};
     cli_prog = "goc-loadgen";
+    if (argc > 1 && strcmp(argv[1], "report") == 0)
+        return lgr_report_main(argc - 1, argv + 1);
     if (parse_args(argc, argv, &ra.o) < 0)
         return cli_try_help();
     char *body = NULL;

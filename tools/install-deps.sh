@@ -9,6 +9,8 @@
 #   tools/install-deps.sh package  also dpkg-dev (dpkg-shlibdeps), binutils
 #                                  (nm, readelf), libc6-dev (libc.a, for the
 #                                  static link) for `make deb`, package-test
+#   tools/install-deps.sh browser  also Chromium, for the HTML report's
+#                                  browser test (tests/browser/)
 # Installs only what is missing; needs root (or sudo) only then.
 set -e
 need="gcc make cmake pkg-config clang-format nginx-light openssl libssl-dev"
@@ -17,6 +19,7 @@ case "${1:-}" in
     bench) need="$need golang-go wrk apache2-utils hey g++ libck-dev libtbb-dev" ;;
     fuzz) need="$need clang" ;;
     package) need="$need dpkg-dev binutils libc6-dev" ;;
+    browser) need="$need chromium" ;;
 esac
 missing=""
 for p in $need; do

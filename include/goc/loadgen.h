@@ -540,10 +540,60 @@ struct goc_loadgen_progress {
      * interval): its count and 99th percentile (0 when none). */
     int64_t interval_count;
     int64_t interval_p99;
+    int64_t interval_p50; /* the same interval's median and maximum */
+    int64_t interval_max;
 };
 /* 0, or -ESRCH before the first start. */
 GOC_EXTERN int goc_loadgen_progress(goc_loadgen *g,
                                     struct goc_loadgen_progress *out);
+
+/* Ours: one second of a run. Second i covers [start + i s, start + (i+1)
+ * s), start being report.start (call 0's due time). */
+typedef struct goc_loadgen_second {
+    int64_t issued;    /* calls started in this second */
+    int64_t completed; /* calls ended in this second, any code */
+    /* Of those, per code (as in the report; they sum to completed): */
+    int64_t success, timeouts, call_errors, response_errors, callee_errors,
+        fatal_calls, other_codes, canceled;
+    /* Latency from the due time of the calls that ended in this second
+     * (canceled ones excepted), ns; 0 when none. Percentiles have 2
+     * significant digits (relative error < 1/128); max is exact. A call
+     * whose result reached the generator more than ceil(timeout / 1 s) + 2
+     * seconds after it ended (a caller that overran its deadline) counts in
+     * its row and its max, not in these percentiles. */
+    int64_t p50, p90, p99, max;
+} goc_loadgen_second;
+
+/* Ours: the per-second series of the last run, after it ended (STOPPED):
+ * copies min(n, cap) rows into out (out may be NULL when cap is 0) and
+ * returns n, the run's seconds (from start to the end of its last call).
+ * -EBUSY while a run is in progress, -ESRCH before the first start,
+ * -ENOMEM when the series could not grow during the run. Memory: 112
+ * bytes per second of run, kept until the next start or the free. */
+GOC_EXTERN int64_t goc_loadgen_series(goc_loadgen *g, goc_loadgen_second *out,
+                                      size_t cap);
+
+/* Ours: one slot of a run's histogram: count values recorded whose slot's
+ * highest value is `value` (ns; clamped to the histogram's min and max, so
+ * that walking the slots by rank gives the report's percentiles exactly:
+ * the value at percentile p is that of the first slot where the running
+ * count reaches ceil(p / 100 * total), at least 1). */
+typedef struct goc_loadgen_bucket {
+    int64_t value;
+    uint64_t count;
+} goc_loadgen_bucket;
+
+enum {
+    GOC_LOADGEN_HIST_LATENCY = 0, /* from the due time (report.latency) */
+    GOC_LOADGEN_HIST_SERVICE = 1, /* the call alone (report.service) */
+};
+
+/* Ours: the non-empty slots of the last run's latency or service-time
+ * histogram (3 significant digits), ascending: copies min(n, cap) of them
+ * into out and returns n (at most 26,389). -EINVAL for another `which`;
+ * -EBUSY and -ESRCH as goc_loadgen_series. */
+GOC_EXTERN int64_t goc_loadgen_histogram(goc_loadgen *g, int which,
+                                         goc_loadgen_bucket *out, size_t cap);
 
 #ifdef __cplusplus
 }

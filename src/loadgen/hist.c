@@ -28,7 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SUB_BITS 10 /* log2 of the slots per power of two */
+#define SUB_BITS 10    /* log2 of the slots per power of two */
 #define SLOT_BASE 1000 /* raw(GOC__HIST_LOWEST) */
 
 static inline int64_t raw_slot(int64_t v)
@@ -184,4 +184,22 @@ double goc__hist_mean(const goc__hist *h)
 uint64_t goc__hist_count(const goc__hist *h)
 {
     return h->count;
+}
+
+size_t goc__hist_slots(const goc__hist *h, goc__hist_slot *out, size_t cap)
+{
+    size_t n = 0;
+    if (h->count == 0)
+        return 0;
+    for (size_t i = 0; i < GOC__HIST_SLOTS; i++) {
+        if (!h->counts[i])
+            continue;
+        if (n < cap) {
+            int64_t v = raw_slot_top((int64_t)i + SLOT_BASE);
+            out[n].value = v < h->min ? h->min : v > h->max ? h->max : v;
+            out[n].count = h->counts[i];
+        }
+        n++;
+    }
+    return n;
 }

@@ -26,6 +26,7 @@
 #define GOC_LOADGEN_HIST_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* Range of recordable values, in nanoseconds. */
@@ -67,9 +68,18 @@ void goc__hist_reset(goc__hist *h);
  * max exactly, and otherwise the relative error is < 1/1024. p outside
  * 0..100 is clamped. 0 when empty. O(GOC__HIST_SLOTS). */
 int64_t goc__hist_percentile(const goc__hist *h, double p);
-int64_t goc__hist_min(const goc__hist *h);   /* 0 when empty */
-int64_t goc__hist_max(const goc__hist *h);   /* 0 when empty */
-double goc__hist_mean(const goc__hist *h);   /* exact; 0 when empty */
+int64_t goc__hist_min(const goc__hist *h); /* 0 when empty */
+int64_t goc__hist_max(const goc__hist *h); /* 0 when empty */
+double goc__hist_mean(const goc__hist *h); /* exact; 0 when empty */
 uint64_t goc__hist_count(const goc__hist *h);
+/* One non-empty slot: the top of the slot clamped to [min, max], and its
+ * count (the layout of goc_loadgen_bucket). */
+typedef struct goc__hist_slot {
+    int64_t value;
+    uint64_t count;
+} goc__hist_slot;
+/* The non-empty slots, ascending: writes min(n, cap) of them to out and
+ * returns n. */
+size_t goc__hist_slots(const goc__hist *h, goc__hist_slot *out, size_t cap);
 
 #endif

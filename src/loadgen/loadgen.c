@@ -29,9 +29,12 @@
  * run->mu when the array is full or its oldest sample is AGE_FLUSH old,
  * before a wait of WAIT_FLUSH or more, and when it ends: recording takes
  * no lock, and memory is three histograms per run (about 620 KiB) plus
- * 1 KiB per worker, however many slots are busy. Rejected: a histogram pair per
- * worker merged at the end (412 KiB per worker: 400 MB for the 1,000 slots of a
- * 20,000 lps run against a slow server), one histogram under a lock per call.
+ * 2.5 KiB per worker, however many slots are busy. A sample also carries
+ * the call's start, end and code, for the per-second series (series.h:
+ * a row per second, and a small histogram per second still open). Rejected: a
+ * histogram pair per worker merged at the end (412 KiB per worker: 400 MB for
+ * the 1,000 slots of a 20,000 lps run against a slow server), one histogram
+ * under a lock per call.
  *
  * Stopping. A stop sets run->stopping, then sends one token to each live
  * worker's own wake channel (capacity 1, so the token waits for it) and
@@ -73,6 +76,7 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,6 +86,7 @@
 #include "goc/time.h"
 #include "loadgen/hist.h"
 #include "loadgen/loadgen_internal.h"
+#include "loadgen/series.h"
 
 #define NS_PER_S INT64_C(1000000000)
 #define LPS_MAX INT64_C(1000000000)
@@ -150,7 +155,10 @@ typedef struct lg_worker {
     int session_err;  /* session_open's failure, or 0 */
     goc_chan *wake;   /* stop's token (cap 1, elem size 0); immutable */
     goc_timer *timer; /* for waiting for due times; owner only */
-    int64_t samples[SAMPLES][2]; /* latency, service; owner only */
+    struct lg_sample {
+        int64_t lat, svc, start, end;
+        int code;
+    } samples[SAMPLES]; /* owner only; canceled calls too */
     int nsamples;
     int64_t oldest;                /* when samples[0] was taken; owner only */
     int64_t counts[C_N];           /* owner only, merged at the end */
@@ -204,6 +212,7 @@ struct lg_run {
     int64_t last_issue;
     goc__hist lat, svc;       /* the workers' samples */
     goc__hist ivl;            /* latency since the last progress call */
+    goc__series series;       /* per second */
     goc_call_result *pending; /* results queued during a stop */
     size_t npending, cappending;
     int64_t end;                      /* when the last worker ended */
@@ -438,6 +447,7 @@ static void run_unref(lg_run *r)
     goc__hist_free(&r->lat);
     goc__hist_free(&r->svc);
     goc__hist_free(&r->ivl);
+    goc__series_free(&r->series);
     goc_chan_free(r->done_ch);
     free(r->pending);
     free(r);
@@ -476,7 +486,8 @@ static lg_run *run_new(goc_loadgen *g)
         r->planned = g->count;
     r->done_ch = goc_chan_make(0, 0);
     if (!r->done_ch || goc__hist_init(&r->lat) < 0 ||
-        goc__hist_init(&r->svc) < 0 || goc__hist_init(&r->ivl) < 0) {
+        goc__hist_init(&r->svc) < 0 || goc__hist_init(&r->ivl) < 0 ||
+        goc__series_init(&r->series, r->timeout) < 0) {
         run_unref(r);
         return NULL;
     }
@@ -555,6 +566,9 @@ static void run_finish(lg_run *r)
     goc_mutex_lock(&r->mu);
     r->end = goc_nanotime();
     run_make_report(r);
+    goc__series_finish(
+        &r->series,
+        r->end > r->t0 ? (r->end - r->t0 + NS_PER_S - 1) / NS_PER_S : 0);
     goc_call_result *pending = r->pending;
     size_t npending = r->npending;
     r->pending = NULL;
@@ -641,10 +655,15 @@ static void flush_samples(lg_worker *w)
     bool ivl = atomic_load_explicit(&r->ivl_on, memory_order_relaxed);
     goc_mutex_lock(&r->mu);
     for (int i = 0; i < w->nsamples; i++) {
-        goc__hist_record(&r->lat, w->samples[i][0]);
-        goc__hist_record(&r->svc, w->samples[i][1]);
+        const struct lg_sample *sm = &w->samples[i];
+        goc__series_add(&r->series, (sm->start - r->t0) / NS_PER_S,
+                        (sm->end - r->t0) / NS_PER_S, sm->code, sm->lat);
+        if (sm->code == GOC_RET_WARNING_CALL_CANCELED)
+            continue;
+        goc__hist_record(&r->lat, sm->lat);
+        goc__hist_record(&r->svc, sm->svc);
         if (ivl)
-            goc__hist_record(&r->ivl, w->samples[i][0]);
+            goc__hist_record(&r->ivl, sm->lat);
     }
     goc_mutex_unlock(&r->mu);
     w->nsamples = 0;
@@ -819,14 +838,15 @@ static void one_call(lg_worker *w, int64_t k, int64_t due)
         atomic_fetch_add(&r->canceled, 1);
     else
         atomic_fetch_add(&r->errors, 1);
-    if (ci != C_CANCELED) {
-        if (w->nsamples == 0)
-            w->oldest = end;
-        w->samples[w->nsamples][0] = end - due;
-        w->samples[w->nsamples][1] = end - cstart;
-        if (++w->nsamples == SAMPLES || end - w->oldest >= AGE_FLUSH)
-            flush_samples(w);
-    }
+    if (w->nsamples == 0)
+        w->oldest = end;
+    w->samples[w->nsamples] = (struct lg_sample){.lat = end - due,
+                                                 .svc = end - cstart,
+                                                 .start = start,
+                                                 .end = end,
+                                                 .code = code};
+    if (++w->nsamples == SAMPLES || end - w->oldest >= AGE_FLUSH)
+        flush_samples(w);
     if (r->result_ch) {
         res->id = req.id;
         res->seq = k;
@@ -1118,6 +1138,8 @@ int goc_loadgen_progress(goc_loadgen *g, struct goc_loadgen_progress *out)
         goc_mutex_lock(&r->mu);
         out->interval_count = (int64_t)goc__hist_count(&r->ivl);
         out->interval_p99 = goc__hist_percentile(&r->ivl, 99);
+        out->interval_p50 = goc__hist_percentile(&r->ivl, 50);
+        out->interval_max = goc__hist_max(&r->ivl);
         goc__hist_reset(&r->ivl);
         goc_mutex_unlock(&r->mu);
     } else {
@@ -1125,4 +1147,51 @@ int goc_loadgen_progress(goc_loadgen *g, struct goc_loadgen_progress *out)
     }
     run_unref(r);
     return 0;
+}
+
+int64_t goc_loadgen_series(goc_loadgen *g, goc_loadgen_second *out, size_t cap)
+{
+    if (!g || (!out && cap))
+        return -EINVAL;
+    lg_run *r = run_get(g);
+    if (!r)
+        return -ESRCH;
+    int64_t n = -EBUSY;
+    if (atomic_load(&r->finished)) {
+        goc_mutex_lock(&r->mu);
+        n = r->series.err ? r->series.err : (int64_t)r->series.nrows;
+        if (n > 0 && cap > 0)
+            memcpy(out, r->series.rows,
+                   ((size_t)n < cap ? (size_t)n : cap) * sizeof *out);
+        goc_mutex_unlock(&r->mu);
+    }
+    run_unref(r);
+    return n;
+}
+
+_Static_assert(sizeof(goc_loadgen_bucket) == sizeof(goc__hist_slot) &&
+                   offsetof(goc_loadgen_bucket, count) ==
+                       offsetof(goc__hist_slot, count),
+               "goc_loadgen_bucket is goc__hist_slot");
+
+int64_t goc_loadgen_histogram(goc_loadgen *g, int which,
+                              goc_loadgen_bucket *out, size_t cap)
+{
+    if (!g || (!out && cap) ||
+        (which != GOC_LOADGEN_HIST_LATENCY &&
+         which != GOC_LOADGEN_HIST_SERVICE))
+        return -EINVAL;
+    lg_run *r = run_get(g);
+    if (!r)
+        return -ESRCH;
+    int64_t n = -EBUSY;
+    if (atomic_load(&r->finished)) {
+        goc_mutex_lock(&r->mu);
+        const goc__hist *h =
+            which == GOC_LOADGEN_HIST_LATENCY ? &r->lat : &r->svc;
+        n = (int64_t)goc__hist_slots(h, (goc__hist_slot *)out, cap);
+        goc_mutex_unlock(&r->mu);
+    }
+    run_unref(r);
+    return n;
 }
