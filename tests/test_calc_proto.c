@@ -9,8 +9,8 @@
  */
 #include <errno.h>
 
-#include "goc_test.h"
 #include "calc/calc_proto.h"
+#include "goc_test.h"
 
 /* {request as the book's client sends it, response as its server sends} */
 static const char *const go_pairs[][2] = {
@@ -120,8 +120,7 @@ GOC_TEST(calc_format_escapes)
     r.id = 1;
     r.result = -1;
     memcpy(r.formula, formula, sizeof formula);
-    ASSERT_EQ(goc__calc_format_response(&r, line, sizeof line),
-              sizeof go - 1);
+    ASSERT_EQ(goc__calc_format_response(&r, line, sizeof line), sizeof go - 1);
     ASSERT_STR_EQ(line, go);
     /* Go >= 1.22 writes \b and \f in short form. */
     strcpy(r.formula, "\b\f");
@@ -131,8 +130,8 @@ GOC_TEST(calc_format_escapes)
     /* Escapes decode; surrogate pairs join; output is raw UTF-8 as Go's. */
     static const char in[] = "{\"ID\":1,\"Formula\":\"\\u00e9\\ud83d\\ude00"
                              "\\/\\u003C\",\"Result\":2,\"Err\":\"\\u2028\"}";
-    ASSERT_EQ(goc__calc_parse_response(in, sizeof in - 1, &back, err,
-                                       sizeof err), 0);
+    ASSERT_EQ(
+        goc__calc_parse_response(in, sizeof in - 1, &back, err, sizeof err), 0);
     ASSERT_STR_EQ(back.formula, "\xc3\xa9\xf0\x9f\x98\x80/<");
     ASSERT_STR_EQ(back.err, "\xe2\x80\xa8");
     ASSERT(back.has_err);
@@ -173,8 +172,8 @@ GOC_TEST(calc_lenient_layout)
                              "\n3 ], \"ID\":-0}\r\n";
     goc__calc_req req;
     char err[128];
-    ASSERT_EQ(goc__calc_parse_request(in, sizeof in - 1, &req, err,
-                                      sizeof err), 0);
+    ASSERT_EQ(goc__calc_parse_request(in, sizeof in - 1, &req, err, sizeof err),
+              0);
     ASSERT_EQ(req.id, 0);
     ASSERT_UEQ(req.n, 2);
     ASSERT_EQ(req.operands[0], 0);
@@ -186,9 +185,11 @@ GOC_TEST(calc_lenient_layout)
     memset(line, ' ', GOC__CALC_MAX_LINE);
     memcpy(line, base, blen);
     ASSERT_EQ(goc__calc_parse_request(line, GOC__CALC_MAX_LINE, &req, err,
-                                      sizeof err), 0);
-    ASSERT_EQ(goc__calc_parse_request(line, GOC__CALC_MAX_LINE + 1, &req,
-                                      err, sizeof err), -EMSGSIZE);
+                                      sizeof err),
+              0);
+    ASSERT_EQ(goc__calc_parse_request(line, GOC__CALC_MAX_LINE + 1, &req, err,
+                                      sizeof err),
+              -EMSGSIZE);
     ASSERT(strstr(err, "exceeds the limit of 65536") != NULL);
     /* 64 operands fit, and the longest formula of them too. */
     char *p = line;
@@ -196,8 +197,8 @@ GOC_TEST(calc_lenient_layout)
     for (int i = 0; i < GOC__CALC_MAX_OPERANDS; i++)
         p += sprintf(p, "%s-9223372036854775808", i ? "," : "");
     sprintf(p, "],\"Operator\":\"/\"}");
-    ASSERT_EQ(goc__calc_parse_request(line, strlen(line), &req, err,
-                                      sizeof err), 0);
+    ASSERT_EQ(
+        goc__calc_parse_request(line, strlen(line), &req, err, sizeof err), 0);
     ASSERT_UEQ(req.n, GOC__CALC_MAX_OPERANDS);
     goc__calc_resp resp;
     /* MIN, MIN/MIN = 1, 1/MIN = 0, then MIN replaces the 0 (quirk 1)... */
@@ -338,8 +339,8 @@ GOC_TEST(calc_malformed_requests)
         goc__calc_req req;
         goc__calc_resp resp;
         char err[256] = "";
-        int rc = goc__calc_parse_request(bad[i].line, len, &req, err,
-                                         sizeof err);
+        int rc =
+            goc__calc_parse_request(bad[i].line, len, &req, err, sizeof err);
         if (rc == 0) { /* an evaluator case: the error comes as a reply */
             rc = goc__calc_eval(&req, &resp);
             if (rc != 0) {
@@ -366,27 +367,30 @@ GOC_TEST(calc_error_response)
     goc__calc_req req;
     goc__calc_resp resp, back;
     char err[256];
-    ASSERT_EQ(goc__calc_parse_request(div0, sizeof div0 - 1, &req, err,
-                                      sizeof err), 0);
+    ASSERT_EQ(
+        goc__calc_parse_request(div0, sizeof div0 - 1, &req, err, sizeof err),
+        0);
     ASSERT_EQ(goc__calc_eval(&req, &resp), -EDOM);
     goc__calc_format_response(&resp, line, sizeof line);
     ASSERT_STR_EQ(line, "{\"ID\":9,\"Formula\":\"\",\"Result\":0,\"Err\":"
                         "\"division by zero: 5 / 0 (operand 2)\"}");
-    ASSERT_EQ(goc__calc_parse_response(line, strlen(line), &back, err,
-                                       sizeof err), 0);
+    ASSERT_EQ(
+        goc__calc_parse_response(line, strlen(line), &back, err, sizeof err),
+        0);
     resp_eq(&resp, &back);
 
     /* The Go server's error reply: the message is lost in "{}". */
     static const char go[] = "{\"ID\":0,\"Formula\":\"\",\"Result\":0,"
                              "\"Err\":{}}";
-    ASSERT_EQ(goc__calc_parse_response(go, sizeof go - 1, &back, err,
-                                       sizeof err), 0);
+    ASSERT_EQ(
+        goc__calc_parse_response(go, sizeof go - 1, &back, err, sizeof err), 0);
     ASSERT(back.has_err);
     ASSERT_STR_EQ(back.err, "{}");
     static const char obj[] = "{\"ID\":0,\"Formula\":\"\",\"Result\":0,"
                               "\"Err\":{\"Op\":\"read\",\"N\":[1,{}]}}";
-    ASSERT_EQ(goc__calc_parse_response(obj, sizeof obj - 1, &back, err,
-                                       sizeof err), 0);
+    ASSERT_EQ(
+        goc__calc_parse_response(obj, sizeof obj - 1, &back, err, sizeof err),
+        0);
     ASSERT_STR_EQ(back.err, "{\"Op\":\"read\",\"N\":[1,{}]}");
 
     /* A long message is cut at a character, never inside one. */
@@ -398,8 +402,9 @@ GOC_TEST(calc_error_response)
     ASSERT_EQ(resp.id, 3);
     sprintf(line, "{\"ID\":1,\"Formula\":\"\",\"Result\":0,\"Err\":\"%s\"}",
             msg);
-    ASSERT_EQ(goc__calc_parse_response(line, strlen(line), &back, err,
-                                       sizeof err), 0);
+    ASSERT_EQ(
+        goc__calc_parse_response(line, strlen(line), &back, err, sizeof err),
+        0);
     ASSERT_STR_EQ(back.err, resp.err);
 
     /* Unknown operators, too long to echo whole, are cut as well. */
@@ -460,15 +465,15 @@ GOC_TEST(calc_malformed_responses)
     for (int i = 0; i < 40; i++)
         *p++ = '}';
     strcpy(p, "}");
-    ASSERT_EQ(goc__calc_parse_response(line, strlen(line), &r, err,
-                                       sizeof err), -EINVAL);
+    ASSERT_EQ(goc__calc_parse_response(line, strlen(line), &r, err, sizeof err),
+              -EINVAL);
     ASSERT(strstr(err, "nesting deeper than 32") != NULL);
     /* A formula longer than any valid one is refused. */
     p = line + sprintf(line, "{\"ID\":1,\"Formula\":\"");
     memset(p, '1', GOC__CALC_FORMULA_CAP);
     strcpy(p + GOC__CALC_FORMULA_CAP, "\",\"Result\":3,\"Err\":null}");
-    ASSERT_EQ(goc__calc_parse_response(line, strlen(line), &r, err,
-                                       sizeof err), -E2BIG);
+    ASSERT_EQ(goc__calc_parse_response(line, strlen(line), &r, err, sizeof err),
+              -E2BIG);
     ASSERT(strstr(err, "Formula: longer than") != NULL);
     return 0;
 }
@@ -484,21 +489,26 @@ static uint64_t rng_next(uint64_t *s) /* splitmix64 */
 static int64_t rng_operand(uint64_t *s)
 {
     switch (rng_next(s) % 6) {
-    case 0: return 0;
-    case 1: return INT64_MIN + (int64_t)(rng_next(s) % 3);
-    case 2: return INT64_MAX - (int64_t)(rng_next(s) % 3);
-    case 3: return (int64_t)(rng_next(s) % 2001) - 1000;
-    default: return (int64_t)rng_next(s);
+    case 0:
+        return 0;
+    case 1:
+        return INT64_MIN + (int64_t)(rng_next(s) % 3);
+    case 2:
+        return INT64_MAX - (int64_t)(rng_next(s) % 3);
+    case 3:
+        return (int64_t)(rng_next(s) % 2001) - 1000;
+    default:
+        return (int64_t)rng_next(s);
     }
 }
 
 /* format -> parse is the identity, for requests and for responses. */
 GOC_TEST(calc_round_trip)
 {
-    static const char *const pieces[] = {"+", "-", "*", "/", "\"", "\\",
-                                         "<", "\n", "\x01", "\xc3\xa9",
-                                         "\xe2\x80\xa8", "\xf0\x9f\x98\x80",
-                                         "%", "\x7f"};
+    static const char *const pieces[] = {
+        "+", "-",   "*",    "/",        "\"",           "\\",
+        "<", "\n",  "\x01", "\xc3\xa9", "\xe2\x80\xa8", "\xf0\x9f\x98\x80",
+        "%", "\x7f"};
     uint64_t seed = 1;
     long iters = goc_test_iters(20000, 1000);
     for (long it = 0; it < iters; it++) {
@@ -518,8 +528,8 @@ GOC_TEST(calc_round_trip)
         }
         int n = goc__calc_format_request(&req, line, sizeof line);
         ASSERT_GT(n, 0);
-        int rc = goc__calc_parse_request(line, (size_t)n, &req2, err,
-                                         sizeof err);
+        int rc =
+            goc__calc_parse_request(line, (size_t)n, &req2, err, sizeof err);
         if (rc != 0)
             GOC_FAIL_("%s: %s", line, err);
         req_eq(&req, &req2);
@@ -527,8 +537,7 @@ GOC_TEST(calc_round_trip)
         ASSERT(rc == 0 || resp.has_err);
         n = goc__calc_format_response(&resp, line, sizeof line);
         ASSERT_GT(n, 0);
-        rc = goc__calc_parse_response(line, (size_t)n, &resp2, err,
-                                      sizeof err);
+        rc = goc__calc_parse_response(line, (size_t)n, &resp2, err, sizeof err);
         if (rc != 0)
             GOC_FAIL_("%s: %s", line, err);
         resp_eq(&resp, &resp2);

@@ -33,9 +33,9 @@ static int cmp_i64(const void *a, const void *b)
 /* Percentiles as num/den, so that the exact rank is integer arithmetic. */
 static const struct {
     long num, den;
-} pcts[] = {{0, 1},     {1, 1},      {10, 1},      {25, 1},   {50, 1},
-            {75, 1},    {90, 1},     {99, 1},      {999, 10}, {9999, 100},
-            {99999, 1000}, {100, 1}, {333, 10},    {1, 1000}, {500001, 10000}};
+} pcts[] = {{0, 1},        {1, 1},   {10, 1},   {25, 1},   {50, 1},
+            {75, 1},       {90, 1},  {99, 1},   {999, 10}, {9999, 100},
+            {99999, 1000}, {100, 1}, {333, 10}, {1, 1000}, {500001, 10000}};
 
 /* Checks every percentile of h against the sorted values v[0, n). */
 static void check_against(const goc__hist *h, const int64_t *v, long n)
@@ -160,8 +160,8 @@ GOC_TEST(hist_merge_equals_single)
     ASSERT_EQ(a.max, all.max);
     ASSERT_UEQ(a.sum_lo, all.sum_lo);
     ASSERT_UEQ(a.sum_hi, all.sum_hi);
-    ASSERT(memcmp(a.counts, all.counts,
-                  GOC__HIST_SLOTS * sizeof a.counts[0]) == 0);
+    ASSERT(memcmp(a.counts, all.counts, GOC__HIST_SLOTS * sizeof a.counts[0]) ==
+           0);
     for (int p = 0; p <= 100; p++)
         ASSERT_EQ(goc__hist_percentile(&a, p), goc__hist_percentile(&all, p));
     /* Merging an empty histogram changes nothing. */
@@ -177,8 +177,8 @@ GOC_TEST(hist_merge_equals_single)
 
 GOC_TEST(hist_clamp)
 {
-    static const int64_t in[] = {0,   -5, 999, INT64_MIN, 1000, 60000000000,
-                                 60000000001, INT64_MAX};
+    static const int64_t in[] = {0,    -5,          999,         INT64_MIN,
+                                 1000, 60000000000, 60000000001, INT64_MAX};
     goc__hist h;
     ASSERT_EQ(goc__hist_init(&h), 0);
     for (size_t i = 0; i < sizeof in / sizeof in[0]; i++)
