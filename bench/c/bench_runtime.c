@@ -36,11 +36,10 @@ static void bench_spawn_join(void)
         spawn_join_round(&wg, BATCH);
     el = goc_nanotime() - t0;
     f1 = bench_minflt();
-    bench_report("spawn_join",
-                 "ns_per_op=%.3f goroutines_after=%lld faults_per_g=%.4f",
-                 (double)el / (double)(rounds * BATCH),
-                 (long long)goc_num_goroutine(),
-                 (double)(f1 - f0) / (double)(rounds * BATCH));
+    bench_report(
+        "spawn_join", "ns_per_op=%.3f goroutines_after=%lld faults_per_g=%.4f",
+        (double)el / (double)(rounds * BATCH), (long long)goc_num_goroutine(),
+        (double)(f1 - f0) / (double)(rounds * BATCH));
 }
 
 /* spawn_cold: spawn_join in a fresh process, without the warm-up: n
@@ -143,9 +142,9 @@ static void bench_park_mem(void)
                  "bytes_per_g=%.3f cpu_pct=%.3f spawn_ms=%.3f release_ms=%.3f"
                  " rss_mb=%.3f spawn_ns_per_g=%.3f faults_per_g=%.4f",
                  (double)(rss1 - rss0) / (double)count,
-                 100.0 * (double)(c1 - c0) / (double)(w1 - w0),
-                 bench_ms(spawn), bench_ms(release),
-                 (double)rss1 / (1 << 20), (double)spawn / (double)count,
+                 100.0 * (double)(c1 - c0) / (double)(w1 - w0), bench_ms(spawn),
+                 bench_ms(release), (double)rss1 / (1 << 20),
+                 (double)spawn / (double)count,
                  (double)(f1 - f0) / (double)count);
 }
 
