@@ -8,6 +8,8 @@
 #                   three builds (default: channels, select and time)
 #   make bench      benchmarks side by side with Go, with ratios
 #   make valgrind   the suite under valgrind (annotated stack switches)
+#   make soak       issue 19's attacks at full size on 127.0.0.1 (~10 min;
+#                   `make test` runs them at CI size in the suite)
 #   make format     clang-format the sources
 BUILD ?= build
 JOBS ?= 2
@@ -27,7 +29,7 @@ TSAN_RUN = GOC_TEST_TIMEOUT_SCALE=6 GOC_TEST_ITER_DIV=1000 \
 	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
 	setarch -R ./goc_tests
 
-.PHONY: all deps run test release-test asan tsan fuzz stress bench valgrind format clean test-aarch64
+.PHONY: all deps run test release-test asan tsan fuzz stress bench valgrind soak format clean test-aarch64
 
 all: deps
 	cmake -S . -B $(BUILD)/release -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
@@ -101,6 +103,9 @@ valgrind: deps
 	cmake --build $(BUILD)/valgrind -j $(JOBS)
 	cd $(BUILD)/valgrind && GOC_TEST_TIMEOUT_SCALE=20 GOC_TEST_ITER_DIV=100 \
 		valgrind --error-exitcode=1 --quiet ./goc_tests $(TEST_ARGS)
+
+soak: all
+	./tools/soak.sh $(BUILD)/release
 
 # AArch64 under qemu-user (cross compiler + emulator from Debian). Tests
 # that measure time or address-space limits do not apply under emulation.

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -156,8 +157,6 @@ GOC_TEST_TIMEOUT(harden_calcserver_max_conns, 60)
     return goc_main(cap_main, NULL);
 }
 
-/* ---- connection churn: RSS plateau ---------------------------------- */
-
 static long env_long(const char *name, long dflt)
 {
     const char *v = getenv(name);
@@ -165,7 +164,7 @@ static long env_long(const char *name, long dflt)
 }
 
 /* Figures: to stdout (shown when the test fails) and, for make soak, to
- * the file $GOC_CHURN_LOG. */
+ * the file $GOC_SOAK_LOG. */
 #include <stdarg.h>
 static void note(const char *fmt, ...)
 {
@@ -176,13 +175,157 @@ static void note(const char *fmt, ...)
     va_end(ap);
     fputs(buf, stdout);
     fflush(stdout);
-    const char *log = getenv("GOC_CHURN_LOG");
+    const char *log = getenv("GOC_SOAK_LOG");
     FILE *f = log && *log ? fopen(log, "a") : NULL;
     if (f) {
         fputs(buf, f);
         fclose(f);
     }
 }
+
+/* ---- hostile clients ------------------------------------------------- */
+
+typedef struct hostile {
+    const char *addr;
+    long big_bytes;
+    goc_waitgroup wg;
+    _Atomic long garbage_answered, big_refused, halfclosed_ok;
+} hostile;
+
+static void h_garbage(void *arg)
+{
+    hostile *h = arg;
+    goc_conn *c;
+    if (goc_dial(&c, "tcp", h->addr) == 0) {
+        char buf[4096];
+        uint32_t x = (uint32_t)(uintptr_t)&buf ^ (uint32_t)goc_nanotime();
+        for (size_t i = 0; i < sizeof buf; i++) {
+            x = x * 1103515245u + 12345u;
+            buf[i] = (char)(x >> 24);
+        }
+        buf[sizeof buf - 1] = '\n';
+        goc_conn_set_write_deadline(c, goc_nanotime() + 5 * SEC);
+        goc_conn_write(c, buf, sizeof buf);
+        shutdown(goc_conn_fd(c), SHUT_WR);
+        size_t n = read_all(c, buf, sizeof buf, 5 * SEC);
+        if (n > 0 && strstr(buf, "\"Err\":\""))
+            atomic_fetch_add(&h->garbage_answered, 1);
+        goc_conn_close(c);
+    }
+    goc_waitgroup_done(&h->wg);
+}
+
+static void h_big(void *arg)
+{
+    hostile *h = arg;
+    goc_conn *c;
+    if (goc_dial(&c, "tcp", h->addr) == 0) {
+        static char chunk[64 * 1024];
+        memset(chunk, 'x', sizeof chunk);
+        long sent = 0;
+        goc_conn_set_write_deadline(c, goc_nanotime() + 20 * SEC);
+        while (sent < h->big_bytes) {
+            ssize_t n = goc_conn_write(c, chunk, sizeof chunk);
+            if (n <= 0)
+                break; /* the server gave up on us: good */
+            sent += n;
+        }
+        char buf[512];
+        read_all(c, buf, sizeof buf, 5 * SEC);
+        if (strstr(buf, "over 64 KiB"))
+            atomic_fetch_add(&h->big_refused, 1);
+        goc_conn_close(c);
+    }
+    goc_waitgroup_done(&h->wg);
+}
+
+static void h_halfclosed(void *arg)
+{
+    hostile *h = arg;
+    goc_conn *c;
+    if (goc_dial(&c, "tcp", h->addr) == 0) {
+        goc_conn_write(c, REQ, sizeof REQ - 1);
+        shutdown(goc_conn_fd(c), SHUT_WR);
+        char buf[512];
+        read_all(c, buf, sizeof buf, 5 * SEC);
+        if (strstr(buf, "\"Result\":3"))
+            atomic_fetch_add(&h->halfclosed_ok, 1);
+        goc_conn_close(c);
+    }
+    goc_waitgroup_done(&h->wg);
+}
+
+/* Pipelines requests and never reads: the server must not be held up by
+ * it (its writes time out), and it must cost only what it buffers. */
+static void h_noread(void *arg)
+{
+    hostile *h = arg;
+    goc_conn *c;
+    if (goc_dial(&c, "tcp", h->addr) == 0) {
+        char many[sizeof REQ * 64];
+        for (int i = 0; i < 64; i++)
+            memcpy(many + i * (sizeof REQ - 1), REQ, sizeof REQ - 1);
+        goc_conn_set_write_deadline(c, goc_nanotime() + 1 * SEC);
+        for (int i = 0; i < 2000; i++)
+            if (goc_conn_write(c, many, 64 * (sizeof REQ - 1)) <= 0)
+                break;
+        goc_conn_close(c);
+    }
+    goc_waitgroup_done(&h->wg);
+}
+
+static int hostile_main(void *arg)
+{
+    (void)arg;
+    hostile h = {.big_bytes = env_long("GOC_HOSTILE_BIG_MB", 8) << 20};
+    goc__calcserver *s;
+    goc__calcserver_opts o = {
+        .keepalive = true, .idle_timeout = 3 * SEC, .request_timeout = 2 * SEC};
+    ASSERT_EQ(goc__calcserver_start(&s, "127.0.0.1:0", &o), 0);
+    h.addr = goc__calcserver_addr(s);
+    enum { GARBAGE = 50, HALF = 50, NOREAD = 20 };
+    goc_waitgroup_add(&h.wg, GARBAGE + HALF + NOREAD + 1);
+    ASSERT_EQ(goc_go(h_big, &h), 0);
+    for (int i = 0; i < GARBAGE; i++)
+        ASSERT_EQ(goc_go(h_garbage, &h), 0);
+    for (int i = 0; i < HALF; i++)
+        ASSERT_EQ(goc_go(h_halfclosed, &h), 0);
+    for (int i = 0; i < NOREAD; i++)
+        ASSERT_EQ(goc_go(h_noread, &h), 0);
+    /* Meanwhile an ordinary client is served, promptly. */
+    int64_t t0 = goc_nanotime();
+    goc_conn *c;
+    ASSERT_EQ(goc_dial(&c, "tcp", h.addr), 0);
+    ASSERT_EQ(goc_conn_write(c, REQ, sizeof REQ - 1), (ssize_t)sizeof REQ - 1);
+    char buf[512];
+    goc_conn_set_read_deadline(c, goc_nanotime() + 5 * SEC);
+    ssize_t n = goc_conn_read(c, buf, sizeof buf - 1);
+    ASSERT_GT(n, 0);
+    buf[n] = '\0';
+    ASSERT(strstr(buf, "\"Result\":3") != NULL);
+    int64_t canary = goc_nanotime() - t0;
+    goc_conn_close(c);
+    goc_waitgroup_wait(&h.wg);
+    note("hostile: %ld/%d garbage answered with an error, %ld/%d half-closed "
+         "answered, big line (%ld MiB) refused: %ld, canary served in %.1f "
+         "ms\n",
+         atomic_load(&h.garbage_answered), GARBAGE,
+         atomic_load(&h.halfclosed_ok), HALF, h.big_bytes >> 20,
+         atomic_load(&h.big_refused), (double)canary / 1e6);
+    ASSERT_EQ(atomic_load(&h.garbage_answered), GARBAGE);
+    ASSERT_EQ(atomic_load(&h.halfclosed_ok), HALF);
+    ASSERT_EQ(atomic_load(&h.big_refused), 1);
+    goc__calcserver_stop(s);
+    return 0;
+}
+
+GOC_TEST_TIMEOUT(harden_calcserver_hostile, 120)
+{
+    goc_maxprocs(2);
+    return goc_main(hostile_main, NULL);
+}
+
+/* ---- connection churn: RSS plateau ---------------------------------- */
 
 static long rss_kb_of(pid_t pid)
 {
@@ -295,8 +438,16 @@ GOC_TEST_TIMEOUT(harden_calcserver_rss_plateau, 600)
 {
     churn_run r = {.conns = env_long("GOC_CHURN_CONNS", 10000),
                    .rounds = env_long("GOC_CHURN_ROUNDS", 3)};
-    if (goc_test_iter_div() > 1) /* sanitizers: the meaning, not the size */
-        r.conns = 2000;
+    /* Sanitized and valgrind builds: the server's RSS is the tool's
+     * (ASan's quarantine, shadow memory), not ours: there, check only that
+     * every round is served, at a smaller size. */
+    bool measure = goc_test_iter_div() == 1;
+    if (!measure) {
+        r.conns = 10000 / goc_test_iter_div();
+        if (r.conns < 100)
+            r.conns = 100;
+        r.rounds = 2;
+    }
     ASSERT(r.rounds >= 2 && r.rounds <= 16);
     struct rlimit nf;
     ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &nf), 0);
@@ -353,7 +504,8 @@ GOC_TEST_TIMEOUT(harden_calcserver_rss_plateau, 600)
     note("idle RSS after round 2: %ld KiB, after round %ld: %ld KiB "
          "(%+.1f %%)\n",
          base, r.rounds, last, 100.0 * (double)(last - base) / (double)base);
-    ASSERT_LT(last, base + base / 10 + 1024);
+    if (measure)
+        ASSERT_LT(last, base + base / 10 + 1024);
     return 0;
 }
 

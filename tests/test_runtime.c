@@ -7,6 +7,7 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -852,7 +853,7 @@ GOC_TEST_EXPECT(runtime_stack_overflow_is_fatal, 0, 2,
  * a canary on their stacks; one spawned past #12,288 recurses 1 KiB below
  * its stack's low end, returns and yields; then the gate opens and every
  * canary is checked. Must die with the stack-overflow message. */
-#define OVF_N 12600
+#define OVF_N_DEFAULT 12600 /* make soak: GOC_OVF_N=1000000 */
 #define OVF_AT 12400
 #define OVF_CANARY 0x5afec0de5afec0deull
 
@@ -901,11 +902,15 @@ static int ovf_many_main(void *arg)
     (void)arg;
     ovf_ctx c = {0};
     octx = &c;
+    const char *env = getenv("GOC_OVF_N");
+    long n = env && atol(env) > OVF_AT ? atol(env) : OVF_N_DEFAULT;
+    /* Past the default, overflow once (nearly) all are parked. */
+    long at = n > OVF_N_DEFAULT ? n - 100 : OVF_AT;
     c.gate = goc_chan_make(0, 0);
-    atomic_store(&c.parked.left, OVF_N);
-    atomic_store(&c.done.left, OVF_N);
-    for (long i = 0; i < OVF_N; i++)
-        ASSERT_EQ(goc_go(i == OVF_AT ? ovf_overflower : ovf_parker,
+    atomic_store(&c.parked.left, n);
+    atomic_store(&c.done.left, n);
+    for (long i = 0; i < n; i++)
+        ASSERT_EQ(goc_go(i == at ? ovf_overflower : ovf_parker,
                          (void *)(intptr_t)i),
                   0);
     join_wait(&c.parked);

@@ -22,11 +22,14 @@
  *    slot); guards survive MADV_DONTNEED/FREE. Any overflow that touches
  *    the guard page is fatal, whether or not it returns before a switch.
  *  - Otherwise (or GOC_STACK_GUARDS=mprotect): GUARDED stacks get a
- *    PROT_NONE page (2 maps each); SLAB stacks have none. For them the
- *    stack pointer is checked against the bounds at every switch
- *    (goc__stack_check): an overflow still under way at a switch is
- *    fatal, one that returned before it may silently have overwritten the
- *    G at the top of the slot below (documented in docs/design.md).
+ *    PROT_NONE page (2 maps each); SLAB stacks have none. For them, at
+ *    every switch (goc__stack_check), the stack pointer is checked
+ *    against the bounds and the canary in the last word of the slot below
+ *    (just under this stack) must be intact: an overflow still under way
+ *    at a switch, or one that returned but ran over the canary, is fatal
+ *    there. One that skipped the canary, or wrote it with zeros, may
+ *    still have silently overwritten the G of the slot below, and the
+ *    damage may act before the overflowing goroutine's next switch.
  *  In both, one frame larger than the guard page can jump it.
  *
  * Dead default-size Gs are cached per processor (owner only, no lock) and
@@ -61,7 +64,12 @@
 
 #include "runtime/sched.h"
 
-#define G_RESERVED (((sizeof(goc_g) + 63) / 64) * 64)
+/* The G, then (the last word of a slot) the slot canary. */
+#define G_RESERVED (((sizeof(goc_g) + 8 + 63) / 64) * 64)
+/* Without guard regions, slab stacks have no guard: the last word of
+ * each slot holds this, and the switch check of the slot above looks at
+ * it (an overflow that returned before its switch runs over it first). */
+#define SLOT_CANARY 0x676f632d736c6f74ull
 
 typedef struct goc__slab {
     char *base;            /* mapping of GOC_SLAB_STACKS * stride bytes */
@@ -92,12 +100,18 @@ static int gfree_global_n;
 static goc_g *gfree_cold[GOC_GFREE_GLOBAL_MAX];
 static int gfree_cold_n;
 static int gfree_global_low;
+/* Set (under the lock) when the global cache grew past its warm set,
+ * cleared by the scavenger once it is back: read without the lock by
+ * sysmon and by every processor going idle. */
+static _Atomic bool scavenge_hint;
 static int guarded_live;       /* GUARDED stacks mapped or being mapped */
 static goc_g *retired;         /* dead Gs waiting to be released */
 /* New stacks idle threads may make ahead of demand (goc__stacks_prefill_
  * some): raised by each spawn that had to make one itself. */
 static _Atomic int prefill_wanted;
 static _Atomic int retired_n;  /* written under the lock, read racily */
+
+static inline void scavenge_hint_update_locked(void);
 
 /* Mappings unlinked under stack_lock, to be unmapped after it: dead
  * guarded Gs chained through schedlink, empty slabs through next. */
@@ -366,6 +380,9 @@ static char *slab_take_locked(goc__slab **slab)
  * the lock meanwhile. */
 static goc_g *slab_init_unlocked(char *lo, goc__slab *s)
 {
+    if (!goc__stack_guard_regions())
+        atomic_store_explicit((_Atomic uint64_t *)(lo + s->stride - 8),
+                              SLOT_CANARY, memory_order_relaxed);
     goc_g *g = (goc_g *)(lo + s->stride - G_RESERVED);
     g_init_at(g, lo, s->stride,
               goc__stack_guard_regions() ? lo + GOC_STACK_GUARD : lo,
@@ -593,6 +610,7 @@ void goc__g_free(goc_p *p, goc_g *g)
             else
                 retire_locked(p->gfree[i], &ul);
         }
+        scavenge_hint_update_locked();
         pthread_mutex_unlock(&stack_lock);
         unmap_list_release(&ul);
         p->gfree_n -= GOC_GFREE_BATCH;
@@ -606,6 +624,7 @@ void goc__g_free(goc_p *p, goc_g *g)
         gfree_global[gfree_global_n++] = g;
     else
         retire_locked(g, &ul);
+    scavenge_hint_update_locked();
     pthread_mutex_unlock(&stack_lock);
     unmap_list_release(&ul);
 }
@@ -656,6 +675,7 @@ void goc__stacks_trim_local(goc_p *p)
         else
             retire_locked(p->gfree[i], &ul);
     }
+    scavenge_hint_update_locked();
     pthread_mutex_unlock(&stack_lock);
     unmap_list_release(&ul);
     p->gfree_n -= k;
@@ -665,10 +685,15 @@ void goc__stacks_trim_local(goc_p *p)
 
 bool goc__stacks_scavenge_wanted(void)
 {
-    pthread_mutex_lock(&stack_lock);
-    bool w = gfree_global_n > GOC_GFREE_GLOBAL_WARM;
-    pthread_mutex_unlock(&stack_lock);
-    return w;
+    return atomic_load_explicit(&scavenge_hint, memory_order_relaxed);
+}
+
+/* stack_lock held, after pushes onto the global cache. */
+static inline void scavenge_hint_update_locked(void)
+{
+    if (gfree_global_n > GOC_GFREE_GLOBAL_WARM &&
+        !atomic_load_explicit(&scavenge_hint, memory_order_relaxed))
+        atomic_store_explicit(&scavenge_hint, true, memory_order_relaxed);
 }
 
 int goc__stacks_scavenge(void)
@@ -698,6 +723,8 @@ int goc__stacks_scavenge(void)
             gfree_cold[gfree_cold_n++] = batch[i];
     }
     gfree_global_low = gfree_global_n;
+    if (gfree_global_n <= GOC_GFREE_GLOBAL_WARM)
+        atomic_store_explicit(&scavenge_hint, false, memory_order_relaxed);
     pthread_mutex_unlock(&stack_lock);
     return done;
 }
@@ -786,6 +813,18 @@ void goc__stack_check(goc_g *g)
                    (unsigned long long)g->id, (void *)g->stack_lo,
                    (void *)g->stack_hi, g->ctx.sp);
     }
+    /* No guard page below (slab stack, no guard regions): was the slot
+     * below's canary run over? It is 0 in a slot never handed out. */
+    if (g->stack_kind == STACK_SLAB && g->stack_lo == g->map_lo &&
+        g->map_lo != G_SLAB(g)->base) {
+        uint64_t v = atomic_load_explicit(
+            (_Atomic uint64_t *)(g->stack_lo - 8), memory_order_relaxed);
+        if (goc_unlikely(v != SLOT_CANARY && v != 0))
+            goc__fatal("stack overflow\n\ngoroutine %llu: stack=[%p, %p) "
+                       "ran below its low end (seen at its next switch)",
+                       (unsigned long long)g->id, (void *)g->stack_lo,
+                       (void *)g->stack_hi);
+    }
 }
 
 bool goc__stack_fault(void *addr, goc_g *g)
@@ -802,6 +841,7 @@ void goc__stacks_shutdown(void)
     gfree_global_n = 0;
     gfree_cold_n = 0;
     gfree_global_low = 0;
+    atomic_store_explicit(&scavenge_hint, false, memory_order_relaxed);
     retired = NULL; /* their mappings go with the registry and slabs */
     atomic_store_explicit(&retired_n, 0, memory_order_relaxed);
     while (registry)
