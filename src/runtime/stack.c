@@ -120,6 +120,10 @@ typedef struct unmap_list {
     goc__slab *slabs;
 } unmap_list;
 
+static void retire_locked(goc_g *g, unmap_list *ul);
+_Static_assert(GOC_STACKS_PREFILL_BATCH <= GOC_STACKS_NEW_BATCH,
+               "the prefill makes its batch in one go");
+
 /* Slab of a SLAB g: kept in the otherwise unused all_prev field. */
 #define G_SLAB(g) ((goc__slab *)(g)->all_prev)
 
@@ -243,25 +247,42 @@ static int madvise_vec(struct iovec *v, int n, int advice)
     return 0;
 }
 
-/* Map a guarded stack and set up its G (needs no lock), its top page
- * (the G and the first frames) committed. NULL on failure. */
-static goc_g *map_guarded_stack(size_t stack_size, int kind)
+/* Map n guarded stacks (n <= GOC_STACKS_NEW_BATCH) with one mmap, install
+ * their guards and commit their top pages (the G and the first frames)
+ * with one vectored call each, and set up their Gs in out[] (needs no
+ * lock). Each is then a mapping of its own, unmapped alone. Returns n, or
+ * 0 on failure. */
+static int map_guarded_stacks(goc_g **out, int n, size_t stack_size, int kind)
 {
     size_t len = stack_size + GOC_STACK_GUARD;
-    char *base = mmap(NULL, len, PROT_READ | PROT_WRITE,
+    char *base = mmap(NULL, len * (size_t)n, PROT_READ | PROT_WRITE,
                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (base == MAP_FAILED)
-        return NULL;
-    if (goc__stack_guard_regions()
-            ? madvise(base, GOC_STACK_GUARD, MADV_GUARD_INSTALL) != 0
-            : mprotect(base, GOC_STACK_GUARD, PROT_NONE) != 0) {
-        munmap(base, len);
-        return NULL;
+        return 0;
+    struct iovec v[GOC_STACKS_NEW_BATCH];
+    bool ok = true;
+    if (goc__stack_guard_regions()) {
+        for (int i = 0; i < n; i++)
+            v[i] = (struct iovec){base + (size_t)i * len, GOC_STACK_GUARD};
+        ok = madvise_vec(v, n, MADV_GUARD_INSTALL) == 0;
+    } else {
+        for (int i = 0; i < n && ok; i++)
+            ok = !mprotect(base + (size_t)i * len, GOC_STACK_GUARD, PROT_NONE);
     }
-    goc__mem_commit(base + len - GOC_PAGE_SIZE, GOC_PAGE_SIZE);
-    goc_g *g = (goc_g *)(base + len - G_RESERVED);
-    g_init_at(g, base, len, base + GOC_STACK_GUARD, kind);
-    return g;
+    if (!ok) {
+        munmap(base, len * (size_t)n);
+        return 0;
+    }
+    for (int i = 0; i < n; i++)
+        v[i] = (struct iovec){base + (size_t)(i + 1) * len - GOC_PAGE_SIZE,
+                              GOC_PAGE_SIZE};
+    (void)madvise_vec(v, n, MADV_POPULATE_WRITE);
+    for (int i = 0; i < n; i++) {
+        char *lo = base + (size_t)i * len;
+        out[i] = (goc_g *)(lo + len - G_RESERVED);
+        g_init_at(out[i], lo, len, lo + GOC_STACK_GUARD, kind);
+    }
+    return n;
 }
 
 static void registry_add_locked(goc_g *g)
@@ -469,29 +490,60 @@ static inline goc_g *gfree_pop(goc_p *p)
     return g;
 }
 
-/* A new default-size G with its stack (stack_lock held on entry,
- * released on return), mapped and first touched outside the lock (see
- * the locking rule at the top); a guarded slot is counted first, so that
- * concurrent callers never pass the bound. NULL when out of memory. */
-static goc_g *new_default_g_locked(void)
+/* Up to `want` (<= GOC_STACKS_NEW_BATCH) new default-size Gs with their
+ * stacks into out[] (stack_lock held on entry, released on return),
+ * mapped and first touched outside the lock (see the locking rule at the
+ * top); guarded slots are counted first, so that concurrent callers never
+ * pass the bound. Returns how many, 0 when out of memory. */
+static int new_default_gs_locked(goc_g **out, int want)
 {
-    if (guarded_live < GOC_GUARDED_STACKS_MAX) {
-        guarded_live++;
+    int room = GOC_GUARDED_STACKS_MAX - guarded_live;
+    if (room > 0) {
+        int k = want < room ? want : room;
+        guarded_live += k;
         pthread_mutex_unlock(&stack_lock);
-        goc_g *g = map_guarded_stack(GOC_STACK_DEFAULT - GOC_STACK_GUARD,
-                                     STACK_GUARDED);
+        int n = map_guarded_stacks(out, k, GOC_STACK_DEFAULT - GOC_STACK_GUARD,
+                                   STACK_GUARDED);
         pthread_mutex_lock(&stack_lock);
-        if (g) {
-            registry_add_locked(g);
+        guarded_live -= k - n;
+        for (int i = 0; i < n; i++)
+            registry_add_locked(out[i]);
+        if (n > 0) {
             pthread_mutex_unlock(&stack_lock);
-            return g;
+            return n;
         }
-        guarded_live--;
     }
-    goc__slab *s = NULL;
-    char *lo = slab_take_locked(&s);
+    char *lo[GOC_STACKS_NEW_BATCH];
+    goc__slab *sl[GOC_STACKS_NEW_BATCH];
+    int n = 0;
+    while (n < want && (lo[n] = slab_take_locked(&sl[n])) != NULL)
+        n++;
     pthread_mutex_unlock(&stack_lock);
-    return lo ? slab_init_unlocked(lo, s) : NULL;
+    for (int i = 0; i < n; i++)
+        out[i] = slab_init_unlocked(lo[i], sl[i]);
+    return n;
+}
+
+/* Put n Gs just made into p's cache (p's owner, the cache empty: see
+ * goc__g_alloc), or without p into the global cache, retiring what does
+ * not fit. */
+static void gs_cache_made(goc_p *p, goc_g **made, int n)
+{
+    if (p) {
+        memcpy(&p->gfree[p->gfree_n], made, (size_t)n * sizeof made[0]);
+        p->gfree_n += n;
+        return;
+    }
+    unmap_list ul = {0};
+    pthread_mutex_lock(&stack_lock);
+    int i = 0;
+    for (; i < n && gfree_global_n + gfree_cold_n < GOC_GFREE_GLOBAL_MAX; i++)
+        gfree_global[gfree_global_n++] = made[i];
+    for (; i < n; i++)
+        retire_locked(made[i], &ul);
+    scavenge_hint_update_locked();
+    pthread_mutex_unlock(&stack_lock);
+    unmap_list_release(&ul);
 }
 
 goc_g *goc__g_alloc(goc_p *p, size_t stack_size)
@@ -504,8 +556,7 @@ goc_g *goc__g_alloc(goc_p *p, size_t stack_size)
             stack_size = GOC_STACK_MIN;
         stack_size = (stack_size + GOC_PAGE_SIZE - 1) &
                      ~(size_t)(GOC_PAGE_SIZE - 1);
-        g = map_guarded_stack(stack_size, STACK_CUSTOM);
-        if (g) {
+        if (map_guarded_stacks(&g, 1, stack_size, STACK_CUSTOM) == 1) {
             /* The G's page is touched: only the link is left to do. */
             pthread_mutex_lock(&stack_lock);
             registry_add_locked(g);
@@ -554,10 +605,18 @@ goc_g *goc__g_alloc(goc_p *p, size_t stack_size)
         pthread_mutex_unlock(&stack_lock);
         return g;
     }
-    /* A new stack: ask idle threads to make the next ones. */
+    /* New stacks, a batch (one mmap and two vectored calls; the rest go
+     * to this processor's cache, empty since we are here, or the global
+     * one), and ask idle threads to make the next ones. */
     goc__demand_raise(&prefill_wanted, GOC_STACKS_PREFILL_AHEAD,
                       GOC_STACKS_PREFILL_WANTED_MAX);
-    return new_default_g_locked();
+    goc_g *made[GOC_STACKS_NEW_BATCH];
+    int n = new_default_gs_locked(made, GOC_STACKS_NEW_BATCH);
+    if (n == 0)
+        return NULL;
+    if (n > 1)
+        gs_cache_made(p, made + 1, n - 1);
+    return made[0];
 }
 
 static void g_release_locked(goc_g *g, unmap_list *ul)
@@ -740,32 +799,18 @@ bool goc__stacks_prefill_some(void)
     int want = goc__demand_take(&prefill_wanted, GOC_STACKS_PREFILL_BATCH);
     if (want == 0)
         return false;
-    goc_g *made[GOC_STACKS_PREFILL_BATCH];
-    int n = 0;
-    while (n < want) {
-        pthread_mutex_lock(&stack_lock);
-        if (gfree_global_n + n >= GOC_STACKS_PREFILL_MAX || retired) {
-            /* Enough made, or dead stacks to reuse: stop asking. */
-            pthread_mutex_unlock(&stack_lock);
-            atomic_store_explicit(&prefill_wanted, 0, memory_order_relaxed);
-            break;
-        }
-        goc_g *g = new_default_g_locked();
-        if (!g)
-            break;
-        made[n++] = g;
+    goc_g *made[GOC_STACKS_NEW_BATCH];
+    pthread_mutex_lock(&stack_lock);
+    if (gfree_global_n + want > GOC_STACKS_PREFILL_MAX || retired) {
+        /* Enough made, or dead stacks to reuse: stop asking. */
+        pthread_mutex_unlock(&stack_lock);
+        atomic_store_explicit(&prefill_wanted, 0, memory_order_relaxed);
+        return false;
     }
+    int n = new_default_gs_locked(made, want);
     if (n == 0)
         return false;
-    pthread_mutex_lock(&stack_lock);
-    int i = 0;
-    for (; i < n && gfree_global_n + gfree_cold_n < GOC_GFREE_GLOBAL_MAX; i++)
-        gfree_global[gfree_global_n++] = made[i];
-    unmap_list ul = {0};
-    for (; i < n; i++)
-        retire_locked(made[i], &ul);
-    pthread_mutex_unlock(&stack_lock);
-    unmap_list_release(&ul);
+    gs_cache_made(NULL, made, n);
     return true;
 }
 
