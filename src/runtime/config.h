@@ -57,7 +57,7 @@
  * few at a time, up to a cache of PREFILL_MAX. */
 #define GOC_STACKS_PREFILL_AHEAD 2
 #define GOC_STACKS_PREFILL_WANTED_MAX 32
-#define GOC_STACKS_PREFILL_BATCH 4
+#define GOC_STACKS_PREFILL_BATCH 8
 #define GOC_STACKS_PREFILL_MAX 1024
 /* New default stacks made at once when no cached one is left (one mmap,
  * their guards and top pages in one vectored madvise each): the spawner

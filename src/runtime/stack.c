@@ -608,12 +608,12 @@ goc_g *goc__g_alloc(goc_p *p, size_t stack_size)
     /* New stacks, a batch (one mmap and two vectored calls; the rest go
      * to this processor's cache, empty since we are here, or the global
      * one), and ask idle threads to make the next ones. */
-    goc__demand_raise(&prefill_wanted, GOC_STACKS_PREFILL_AHEAD,
-                      GOC_STACKS_PREFILL_WANTED_MAX);
     goc_g *made[GOC_STACKS_NEW_BATCH];
     int n = new_default_gs_locked(made, GOC_STACKS_NEW_BATCH);
     if (n == 0)
         return NULL;
+    goc__demand_raise(&prefill_wanted, GOC_STACKS_PREFILL_AHEAD * n,
+                      GOC_STACKS_PREFILL_WANTED_MAX);
     if (n > 1)
         gs_cache_made(p, made + 1, n - 1);
     return made[0];
