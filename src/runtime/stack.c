@@ -216,7 +216,12 @@ void goc__mem_commit(void *addr, size_t len)
 #ifndef PIDFD_SELF
 #define PIDFD_SELF (-10000)
 #endif
+#if defined(GOC_VALGRIND) || !defined(SYS_process_madvise)
+/* valgrind does not know the call (nor old headers): a range a call */
+static _Atomic int pmadvise_state = -1;
+#else
 static _Atomic int pmadvise_state; /* 0: not tried, 1: works, -1: no */
+#endif
 
 static int madvise_vec(struct iovec *v, int n, int advice)
 {
@@ -224,10 +229,14 @@ static int madvise_vec(struct iovec *v, int n, int advice)
     for (int i = 0; i < n; i++)
         total += v[i].iov_len;
     if (atomic_load_explicit(&pmadvise_state, memory_order_relaxed) >= 0) {
+#ifdef SYS_process_madvise
         int saved = errno;
         long rc =
             syscall(SYS_process_madvise, PIDFD_SELF, v, (size_t)n, advice, 0);
         errno = saved;
+#else
+        long rc = -1;
+#endif
         if (rc >= 0 && (size_t)rc == total) {
             atomic_store_explicit(&pmadvise_state, 1, memory_order_relaxed);
             return 0;
