@@ -178,10 +178,11 @@ bool goc__stack_guard_regions(void)
  * page over a dense range). The guest kernel fills the page through its
  * own mapping, so the first access through the user mapping still traps
  * to the hypervisor once (~6-15 us, no guest fault): committing cuts a
- * new stack's cost by about a third, it does not remove it. Linux 5.14+; on EINVAL or
- * ENOSYS (an older kernel, detected once) we write a byte a page instead,
- * which costs the fault but still pays it here, where it was decided.
- * Other errors (ENOMEM, EINTR) leave the pages to fault on first use. */
+ * new stack's cost by about a third, it does not remove it. Linux 5.14+;
+ * on EINVAL or ENOSYS (an older kernel, detected once) we write a byte a
+ * page instead, which costs the fault but still pays it here, where it
+ * was decided. Other errors (ENOMEM, EINTR) leave the pages to fault on
+ * first use. */
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23
 #endif
