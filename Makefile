@@ -102,7 +102,9 @@ valgrind: deps
 	cmake -S . -B $(BUILD)/valgrind -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGOC_VALGRIND=ON >/dev/null
 	cmake --build $(BUILD)/valgrind -j $(JOBS)
 	cd $(BUILD)/valgrind && GOC_TEST_TIMEOUT_SCALE=20 GOC_TEST_ITER_DIV=100 \
-		valgrind --error-exitcode=1 --quiet ./goc_tests $(TEST_ARGS)
+		GOC_TEST_SKIP_FILE=$(CURDIR)/tests/valgrind.skip \
+		valgrind --error-exitcode=1 --quiet --leak-check=full \
+		--errors-for-leak-kinds=definite ./goc_tests $(TEST_ARGS)
 
 soak: all
 	./tools/soak.sh $(BUILD)/release

@@ -32,7 +32,8 @@ suite() {
 ulimit -n "$(ulimit -Hn)" 2>/dev/null
 
 # 1M parked goroutines, one overflowing by 1 KiB and returning: fatal, named.
-suite overflow_1M_parked 300 runtime_stack_overflow_past_guarded_max GOC_OVF_N=1000000
+suite overflow_1M_parked 300 runtime_stack_overflow_past_guarded_max \
+    GOC_OVF_N=1000000 GOC_TEST_TIMEOUT_SCALE=4
 # Connection churn: idle RSS per round, plateau within 10 % of round 2.
 suite churn_rss_plateau 400 harden_calcserver_rss_plateau \
     GOC_CHURN_CONNS=10000 GOC_CHURN_ROUNDS=6

@@ -39,6 +39,8 @@
 #define GOC_GFREE_LOCAL_WARM 64
 #define GOC_GFREE_GLOBAL_WARM 256
 #define GOC_SCAVENGE_PERIOD_NS (500 * 1000 * 1000)
+/* At most this many stacks a period (~20 us each here: ~4 % of a CPU). */
+#define GOC_SCAVENGE_MAX_PER_PERIOD 1024
 /* Gs moved at once between a processor's cache and the global one. */
 #define GOC_GFREE_BATCH 64
 /* Dead Gs past both caches wait, unreleased, for an idle thread to unmap

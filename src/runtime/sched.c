@@ -992,7 +992,8 @@ top:
     /* Nothing found: give up the P, keeping only a warm few dead Gs (the
      * rest go where sysmon can give their pages back). */
     goc__stacks_trim_local(p);
-    if (atomic_load_explicit(&goc__sc.sysmon_sleep, memory_order_relaxed) &&
+    if (atomic_load_explicit(&goc__sc.sysmon_sleep, memory_order_relaxed) ==
+            1 &&
         goc__stacks_scavenge_wanted())
         goc__sysmon_wake();
     pthread_mutex_lock(&goc__sc.lock);

@@ -131,6 +131,7 @@ struct goc_p {
      * list through the Gs: popping one must not wait for a cache miss on
      * the G to learn the next. */
     int gfree_n;
+    int64_t gfree_trimmed; /* when goc__stacks_trim_local last trimmed */
 
     /* Run queue: owner writes tail (release) and consumes at head (CAS);
      * thieves CAS head. Slots are atomics so that racing reads are
@@ -213,7 +214,8 @@ typedef struct goc__sched {
     goc_g *main_g;
     /* sysmon */
     pthread_t sysmon_thread;
-    _Atomic uint32_t sysmon_sleep; /* futex word; 1 while blocked */
+    _Atomic uint32_t sysmon_sleep; /* futex word; 1 while blocked, 2 while
+                                      in a timed sleep (sysmon.c) */
     bool running;
 } goc__sched;
 

@@ -733,8 +733,16 @@ bool goc__stacks_release_some(void)
 
 void goc__stacks_trim_local(goc_p *p)
 {
+    /* At most once a period: a processor that idles between bursts of
+     * spawns would otherwise hand its cache to the global one and take
+     * it back under the lock at every burst (spawn_join at 2 processors
+     * ran 2x slower). */
     if (p->gfree_n <= GOC_GFREE_LOCAL_WARM)
         return;
+    int64_t now = goc_nanotime();
+    if (now - p->gfree_trimmed < GOC_SCAVENGE_PERIOD_NS)
+        return;
+    p->gfree_trimmed = now;
     int k = p->gfree_n - GOC_GFREE_LOCAL_WARM; /* the oldest k go */
     unmap_list ul = {0};
     pthread_mutex_lock(&stack_lock);
@@ -771,7 +779,14 @@ int goc__stacks_scavenge(void)
     pthread_mutex_lock(&stack_lock);
     /* The bottom `low` warm Gs were not taken since the last pass. */
     int surplus = gfree_global_low - GOC_GFREE_GLOBAL_WARM;
+    if (surplus > GOC_SCAVENGE_MAX_PER_PERIOD)
+        surplus = GOC_SCAVENGE_MAX_PER_PERIOD;
     while (surplus > 0 && gfree_global_n > GOC_GFREE_GLOBAL_WARM) {
+        /* Gently: not while a timer is about to wake someone (on 2 CPUs
+         * this thread would take one from the woken goroutine). */
+        int64_t next = goc__timers_earliest();
+        if (next && goc_nanotime() >= next - GOC_STACKS_RELEASE_MARGIN_NS)
+            break;
         goc_g *batch[GOC_GFREE_BATCH];
         int n = surplus < GOC_GFREE_BATCH ? surplus : GOC_GFREE_BATCH;
         if (n > gfree_global_n - GOC_GFREE_GLOBAL_WARM)
@@ -791,6 +806,8 @@ int goc__stacks_scavenge(void)
         for (int i = 0; i < n; i++)
             gfree_cold[gfree_cold_n++] = batch[i];
     }
+    /* A new period: what is left (budget, timers) goes next time if
+     * still nobody takes it. */
     gfree_global_low = gfree_global_n;
     if (gfree_global_n <= GOC_GFREE_GLOBAL_WARM)
         atomic_store_explicit(&scavenge_hint, false, memory_order_relaxed);

@@ -29,8 +29,8 @@ static _Atomic bool sysmon_exit;
 
 void goc__sysmon_wake(void)
 {
-    uint32_t one = 1;
-    if (atomic_compare_exchange_strong(&goc__sc.sysmon_sleep, &one, 0))
+    uint32_t v = atomic_load(&goc__sc.sysmon_sleep);
+    if (v && atomic_compare_exchange_strong(&goc__sc.sysmon_sleep, &v, 0))
         goc__futex_wake(&goc__sc.sysmon_sleep, 1);
 }
 
@@ -128,10 +128,13 @@ static void *sysmon_main(void *arg)
         }
         if (atomic_load(&goc__sc.nsyscall) == 0) {
             if (++idle_rounds > 50) {
-                atomic_store(&goc__sc.sysmon_sleep, 1);
+                /* 2: a timed sleep (the scavenger's period), which an
+                 * idle processor need not cut short (sched.c). */
+                uint32_t how = scav ? 2 : 1;
+                atomic_store(&goc__sc.sysmon_sleep, how);
                 if (atomic_load(&goc__sc.nsyscall) == 0 &&
                     !atomic_load(&sysmon_exit))
-                    goc__futex_wait(&goc__sc.sysmon_sleep, 1,
+                    goc__futex_wait(&goc__sc.sysmon_sleep, how,
                                     scav ? GOC_SCAVENGE_PERIOD_NS : -1);
                 atomic_store(&goc__sc.sysmon_sleep, 0);
                 idle_rounds = 0;
