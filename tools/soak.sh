@@ -99,7 +99,7 @@ if start_server; then
     LPID=$!
     sleep 2
     kill -KILL "$SPID"
-    wait "$LPID"
+    wait "$LPID" 2>/dev/null # (the shell's "Killed" notice of the server)
     rc=$?
     wait "$SPID" 2>/dev/null
     planned=$(json_num "$LOG/kill.json" planned)
