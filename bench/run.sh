@@ -69,8 +69,10 @@ mkdir -p "$LOGS"
 # each first touch of a page is slow in these VMs (1,000,000 goroutines:
 # 10-60 s per program, depending on the load).
 MATRIX="
-runtime spawn_join        1 - -   <=0.12 -
-runtime spawn_join        2 - -   <=0.25 -
+runtime spawn_join        1 - -   <=0.12 faults_per_g<=0.1
+runtime spawn_join        2 - -   <=0.25 faults_per_g<=0.1
+runtime spawn_cold        1 - -   <=0.5  -
+runtime spawn_cold        2 - -   <=0.5  -
 runtime yield_ping        1 - -   <=0.4  -
 runtime park_mem          1 1 150 <=1.5  cpu_pct<=1
 runtime sleep_100k        2 - -   <=0.6  early==0,p99_late_ms<=10

@@ -91,6 +91,15 @@ static inline int64_t bench_cpu(void)
            ((int64_t)ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000;
 }
 
+/* Minor page faults of the whole process so far (first touches of
+ * anonymous pages, and pages committed by madvise(MADV_POPULATE_*)). */
+static inline int64_t bench_minflt(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (int64_t)ru.ru_minflt;
+}
+
 static inline int bench_cmp_i64(const void *a, const void *b)
 {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;

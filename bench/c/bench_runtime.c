@@ -27,16 +27,44 @@ static void bench_spawn_join(void)
     enum { BATCH = 1000 };
     long total = bench_n(1000000), rounds = (total + BATCH - 1) / BATCH, r;
     goc_waitgroup wg = GOC_WAITGROUP_INIT;
-    int64_t t0, el;
+    int64_t t0, el, f0, f1;
     for (r = 0; r < 10; r++) /* warm up: stacks, caches */
         spawn_join_round(&wg, BATCH);
+    f0 = bench_minflt();
     t0 = goc_nanotime();
     for (r = 0; r < rounds; r++)
         spawn_join_round(&wg, BATCH);
     el = goc_nanotime() - t0;
-    bench_report("spawn_join", "ns_per_op=%.3f goroutines_after=%lld",
+    f1 = bench_minflt();
+    bench_report(
+        "spawn_join", "ns_per_op=%.3f goroutines_after=%lld faults_per_g=%.4f",
+        (double)el / (double)(rounds * BATCH), (long long)goc_num_goroutine(),
+        (double)(f1 - f0) / (double)(rounds * BATCH));
+}
+
+/* spawn_cold: spawn_join in a fresh process, without the warm-up: n
+ * goroutines (default 10,000) in batches of 1000, so the first batch
+ * needs new stacks (Go: new Gs and stacks). faults_per_g: minor page
+ * faults of the process over the timed part, per goroutine; cpu_ms: the
+ * process's CPU time over it (all threads). */
+static void bench_spawn_cold(void)
+{
+    enum { BATCH = 1000 };
+    long total = bench_n(10000), rounds = (total + BATCH - 1) / BATCH, r;
+    goc_waitgroup wg = GOC_WAITGROUP_INIT;
+    int64_t t0, el, f0, f1, c0, c1;
+    f0 = bench_minflt();
+    c0 = bench_cpu();
+    t0 = goc_nanotime();
+    for (r = 0; r < rounds; r++)
+        spawn_join_round(&wg, BATCH);
+    el = goc_nanotime() - t0;
+    c1 = bench_cpu();
+    f1 = bench_minflt();
+    bench_report("spawn_cold", "ns_per_op=%.3f faults_per_g=%.4f cpu_ms=%.3f",
                  (double)el / (double)(rounds * BATCH),
-                 (long long)goc_num_goroutine());
+                 (double)(f1 - f0) / (double)(rounds * BATCH),
+                 bench_ms(c1 - c0));
 }
 
 /* yield_ping: two goroutines each call goc_yield n times. ns_per_op is
@@ -87,17 +115,19 @@ static void park_mem_g(void *arg)
 static void bench_park_mem(void)
 {
     long count = bench_n(1000000), i;
-    int64_t rss0, rss1, t0, spawn, c0, w0, c1, w1, t1, release;
+    int64_t rss0, rss1, t0, spawn, c0, w0, c1, w1, t1, release, f0, f1;
     goc_waitgroup_add(&park_gate, 1);
     goc_waitgroup_add(&park_started, (int)count);
     goc_waitgroup_add(&park_finished, (int)count);
     rss0 = bench_rss();
+    f0 = bench_minflt();
     t0 = goc_nanotime();
     for (i = 0; i < count; i++)
         if (goc_go(park_mem_g, NULL) != 0)
             goc_panic("park_mem: goc_go failed at %ld", i);
     goc_waitgroup_wait(&park_started);
     spawn = goc_nanotime() - t0;
+    f1 = bench_minflt();
     rss1 = bench_rss();
     c0 = bench_cpu();
     w0 = goc_nanotime();
@@ -110,11 +140,12 @@ static void bench_park_mem(void)
     release = goc_nanotime() - t1;
     bench_report("park_mem",
                  "bytes_per_g=%.3f cpu_pct=%.3f spawn_ms=%.3f release_ms=%.3f"
-                 " rss_mb=%.3f",
+                 " rss_mb=%.3f spawn_ns_per_g=%.3f faults_per_g=%.4f",
                  (double)(rss1 - rss0) / (double)count,
-                 100.0 * (double)(c1 - c0) / (double)(w1 - w0),
-                 bench_ms(spawn), bench_ms(release),
-                 (double)rss1 / (1 << 20));
+                 100.0 * (double)(c1 - c0) / (double)(w1 - w0), bench_ms(spawn),
+                 bench_ms(release), (double)rss1 / (1 << 20),
+                 (double)spawn / (double)count,
+                 (double)(f1 - f0) / (double)count);
 }
 
 /* sleep_100k: n goroutines (default 100,000) each sleep 100 ms; lateness
@@ -134,27 +165,32 @@ static void sleep_g(void *arg)
 static void bench_sleep_100k(void)
 {
     size_t count = (size_t)bench_n(100000), i, early = 0;
-    int64_t t0, total;
+    int64_t t0, total, f0, f1, c0, c1;
     sleep_late = calloc(count, sizeof *sleep_late);
     if (sleep_late == NULL)
         goc_panic("sleep_100k: out of memory");
     goc_waitgroup_add(&sleep_wg, (int)count);
+    f0 = bench_minflt();
+    c0 = bench_cpu();
     t0 = goc_nanotime();
     for (i = 0; i < count; i++)
         if (goc_go(sleep_g, (void *)(uintptr_t)i) != 0)
             goc_panic("sleep_100k: goc_go failed");
     goc_waitgroup_wait(&sleep_wg);
     total = goc_nanotime() - t0;
+    c1 = bench_cpu();
+    f1 = bench_minflt();
     for (i = 0; i < count; i++)
         early += sleep_late[i] < 0;
     qsort(sleep_late, count, sizeof *sleep_late, bench_cmp_i64);
     bench_report("sleep_100k",
                  "total_ms=%.3f p50_late_ms=%.3f p99_late_ms=%.3f"
-                 " max_late_ms=%.3f early=%zu",
+                 " max_late_ms=%.3f early=%zu cpu_ms=%.3f faults_per_g=%.4f",
                  bench_ms(total),
                  bench_ms(bench_percentile(sleep_late, count, 50)),
                  bench_ms(bench_percentile(sleep_late, count, 99)),
-                 bench_ms(sleep_late[count - 1]), early);
+                 bench_ms(sleep_late[count - 1]), early, bench_ms(c1 - c0),
+                 (double)(f1 - f0) / (double)count);
     free(sleep_late);
 }
 
@@ -163,6 +199,7 @@ static const bench benches[] = {
     {"yield_ping", bench_yield_ping},
     {"park_mem", bench_park_mem},
     {"sleep_100k", bench_sleep_100k},
+    {"spawn_cold", bench_spawn_cold},
 };
 
 BENCH_MAIN(benches)

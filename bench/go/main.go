@@ -35,6 +35,7 @@ var benches = map[string]func(){
 	"yield_ping": benchYieldPing,
 	"park_mem":   benchParkMem,
 	"sleep_100k": benchSleep100k,
+	"spawn_cold": benchSpawnCold,
 	// channels and select (issue 3)
 	"pingpong":       benchPingPong,
 	"buffered":       benchBuffered,
@@ -142,6 +143,13 @@ func cpuNs() int64 {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return ru.Utime.Nano() + ru.Stime.Nano()
+}
+
+// minflt is the process's count of minor page faults so far.
+func minflt() int64 {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return ru.Minflt
 }
 
 // percentile of sorted xs, p in [0,100].

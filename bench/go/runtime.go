@@ -27,13 +27,42 @@ func benchSpawnJoin() {
 		round()
 	}
 	rounds := (total + batch - 1) / batch
+	f0 := minflt()
 	t0 := nanotime()
 	for r := 0; r < rounds; r++ {
 		round()
 	}
 	el := nanotime() - t0
+	f1 := minflt()
 	report("spawn_join", "ns_per_op", float64(el)/float64(rounds*batch),
-		"goroutines_after", runtime.NumGoroutine())
+		"goroutines_after", runtime.NumGoroutine(),
+		"faults_per_g", float64(f1-f0)/float64(rounds*batch))
+}
+
+// spawn_cold: spawn_join in a fresh process, without the warm-up: n
+// goroutines (default 10,000) in batches of 1000. faults_per_g: minor
+// page faults of the process over the timed part, per goroutine; cpu_ms:
+// the process's CPU time over it (all threads).
+func benchSpawnCold() {
+	const batch = 1000
+	total := n(10000)
+	var wg sync.WaitGroup
+	done := func() { wg.Done() }
+	rounds := (total + batch - 1) / batch
+	f0, c0 := minflt(), cpuNs()
+	t0 := nanotime()
+	for r := 0; r < rounds; r++ {
+		wg.Add(batch)
+		for i := 0; i < batch; i++ {
+			go done()
+		}
+		wg.Wait()
+	}
+	el := nanotime() - t0
+	c1, f1 := cpuNs(), minflt()
+	report("spawn_cold", "ns_per_op", float64(el)/float64(rounds*batch),
+		"faults_per_g", float64(f1-f0)/float64(rounds*batch),
+		"cpu_ms", ms(c1-c0))
 }
 
 // yield_ping: two goroutines that each call runtime.Gosched n times.
@@ -74,12 +103,14 @@ func benchParkMem() {
 		finished.Done()
 	}
 	rss0 := rssBytes()
+	f0 := minflt()
 	t0 := nanotime()
 	for i := 0; i < count; i++ {
 		go g()
 	}
 	started.Wait()
 	spawn := nanotime() - t0
+	f1 := minflt()
 	rss1 := rssBytes()
 	c0, w0 := cpuNs(), nanotime()
 	time.Sleep(500 * time.Millisecond)
@@ -91,7 +122,9 @@ func benchParkMem() {
 	report("park_mem", "bytes_per_g", float64(rss1-rss0)/float64(count),
 		"cpu_pct", 100*float64(c1-c0)/float64(w1-w0),
 		"spawn_ms", ms(spawn), "release_ms", ms(release),
-		"rss_mb", float64(rss1)/(1<<20))
+		"rss_mb", float64(rss1)/(1<<20),
+		"spawn_ns_per_g", float64(spawn)/float64(count),
+		"faults_per_g", float64(f1-f0)/float64(count))
 }
 
 // sleep_100k: n goroutines (default 100,000) each sleep 100 ms.
@@ -104,6 +137,7 @@ func benchSleep100k() {
 	late := make([]int64, count)
 	var wg sync.WaitGroup
 	wg.Add(count)
+	f0, c0 := minflt(), cpuNs()
 	t0 := nanotime()
 	for i := 0; i < count; i++ {
 		go func(i int) {
@@ -115,6 +149,7 @@ func benchSleep100k() {
 	}
 	wg.Wait()
 	total := nanotime() - t0
+	c1, f1 := cpuNs(), minflt()
 	early := 0
 	for _, l := range late {
 		if l < 0 {
@@ -125,5 +160,6 @@ func benchSleep100k() {
 	report("sleep_100k", "total_ms", ms(total),
 		"p50_late_ms", ms(percentile(late, 50)),
 		"p99_late_ms", ms(percentile(late, 99)),
-		"max_late_ms", ms(late[count-1]), "early", early)
+		"max_late_ms", ms(late[count-1]), "early", early,
+		"cpu_ms", ms(c1-c0), "faults_per_g", float64(f1-f0)/float64(count))
 }

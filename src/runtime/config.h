@@ -53,8 +53,13 @@
  * few at a time, up to a cache of PREFILL_MAX. */
 #define GOC_STACKS_PREFILL_AHEAD 2
 #define GOC_STACKS_PREFILL_WANTED_MAX 32
-#define GOC_STACKS_PREFILL_BATCH 4
+#define GOC_STACKS_PREFILL_BATCH 8
 #define GOC_STACKS_PREFILL_MAX 1024
+/* New default stacks made at once when no cached one is left (one mmap,
+ * their guards and top pages in one vectored madvise each): the spawner
+ * keeps the rest in its processor's cache. Also the most the prefill
+ * makes at once. */
+#define GOC_STACKS_NEW_BATCH 8
 /* Idle-work functions (goc__idle_work_register): the stack prefill and
  * those of other modules (time.c's timer blocks). */
 #define GOC_IDLE_WORK_MAX 4

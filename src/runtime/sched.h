@@ -281,6 +281,10 @@ void goc__stack_check(goc_g *g);
  * first GOC_GUARDED_STACKS_MAX only); detected once. */
 bool goc__stack_guard_regions(void);
 bool goc__stack_fault(void *addr, goc_g *g);
+/* Commit fresh (zero-filled) anonymous memory now rather than at its
+ * first touch: madvise(MADV_POPULATE_WRITE), or a write a page where the
+ * kernel lacks it. Page-aligned addr; no lock needed. */
+void goc__mem_commit(void *addr, size_t len);
 
 /* timer.c */
 typedef struct goc__timer_heap goc__timer_heap;

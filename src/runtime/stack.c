@@ -58,6 +58,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 #include "runtime/sched.h"
 
@@ -117,6 +120,10 @@ typedef struct unmap_list {
     goc__slab *slabs;
 } unmap_list;
 
+static void retire_locked(goc_g *g, unmap_list *ul);
+_Static_assert(GOC_STACKS_PREFILL_BATCH <= GOC_STACKS_NEW_BATCH,
+               "the prefill makes its batch in one go");
+
 /* Slab of a SLAB g: kept in the otherwise unused all_prev field. */
 #define G_SLAB(g) ((goc__slab *)(g)->all_prev)
 
@@ -163,24 +170,129 @@ bool goc__stack_guard_regions(void)
     return guard_regions;
 }
 
-/* Map a guarded stack and set up its G (needs no lock). NULL on
- * failure. */
-static goc_g *map_guarded_stack(size_t stack_size, int kind)
+/* Committing pages before their first use (issue 27).
+ *
+ * A first touch of a fresh anonymous page is a page fault, and on these
+ * VMs (shadow paging) a costly one: ~20 us of CPU, where
+ * madvise(MADV_POPULATE_WRITE) commits the same page in ~3 us (~1 us a
+ * page over a dense range). The guest kernel fills the page through its
+ * own mapping, so the first access through the user mapping still traps
+ * to the hypervisor once (~6-15 us, no guest fault): committing cuts a
+ * new stack's cost by about a third, it does not remove it. Linux 5.14+;
+ * on EINVAL or ENOSYS (an older kernel, detected once) we write a byte a
+ * page instead, which costs the fault but still pays it here, where it
+ * was decided. Other errors (ENOMEM, EINTR) leave the pages to fault on
+ * first use. */
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
+/* 0: not tried yet, 1: works, -1: not supported (touch instead). */
+static _Atomic int populate_state;
+
+void goc__mem_commit(void *addr, size_t len)
+{
+    int st = atomic_load_explicit(&populate_state, memory_order_relaxed);
+    if (st >= 0) {
+        int saved = errno;
+        int rc = madvise(addr, len, MADV_POPULATE_WRITE);
+        int err = errno;
+        errno = saved;
+        if (rc == 0) {
+            if (st == 0)
+                atomic_store_explicit(&populate_state, 1, memory_order_relaxed);
+            return;
+        }
+        if (st == 1 || (err != EINVAL && err != ENOSYS))
+            return;
+        atomic_store_explicit(&populate_state, -1, memory_order_relaxed);
+    }
+    for (size_t off = 0; off < len; off += GOC_PAGE_SIZE)
+        ((volatile char *)addr)[off] = 0;
+}
+
+/* madvise(advice) over each of n ranges: one process_madvise on the
+ * process itself (PIDFD_SELF, Linux 6.13+) where the kernel takes it,
+ * else one madvise a range (detected once). 0, or -1 if a range failed. */
+#ifndef PIDFD_SELF
+#define PIDFD_SELF (-10000)
+#endif
+#if defined(GOC_VALGRIND) || !defined(SYS_process_madvise)
+/* valgrind does not know the call (nor old headers): a range a call */
+static _Atomic int pmadvise_state = -1;
+#else
+static _Atomic int pmadvise_state; /* 0: not tried, 1: works, -1: no */
+#endif
+
+static int madvise_vec(struct iovec *v, int n, int advice)
+{
+    size_t total = 0;
+    for (int i = 0; i < n; i++)
+        total += v[i].iov_len;
+    if (atomic_load_explicit(&pmadvise_state, memory_order_relaxed) >= 0) {
+#ifdef SYS_process_madvise
+        int saved = errno;
+        long rc =
+            syscall(SYS_process_madvise, PIDFD_SELF, v, (size_t)n, advice, 0);
+        errno = saved;
+#else
+        long rc = -1;
+#endif
+        if (rc >= 0 && (size_t)rc == total) {
+            atomic_store_explicit(&pmadvise_state, 1, memory_order_relaxed);
+            return 0;
+        }
+        if (rc < 0 &&
+            atomic_load_explicit(&pmadvise_state, memory_order_relaxed) == 0)
+            atomic_store_explicit(&pmadvise_state, -1, memory_order_relaxed);
+        /* Partly done, or not at all: the loop below (both advices
+         * we use may be repeated on a range). */
+    }
+    for (int i = 0; i < n; i++) {
+        if (advice == MADV_POPULATE_WRITE)
+            goc__mem_commit(v[i].iov_base, v[i].iov_len);
+        else if (madvise(v[i].iov_base, v[i].iov_len, advice) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Map n guarded stacks (n <= GOC_STACKS_NEW_BATCH) with one mmap, install
+ * their guards and commit their top pages (the G and the first frames)
+ * with one vectored call each, and set up their Gs in out[] (needs no
+ * lock). Each is then a mapping of its own, unmapped alone. Returns n, or
+ * 0 on failure. */
+static int map_guarded_stacks(goc_g **out, int n, size_t stack_size, int kind)
 {
     size_t len = stack_size + GOC_STACK_GUARD;
-    char *base = mmap(NULL, len, PROT_READ | PROT_WRITE,
+    char *base = mmap(NULL, len * (size_t)n, PROT_READ | PROT_WRITE,
                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (base == MAP_FAILED)
-        return NULL;
-    if (goc__stack_guard_regions()
-            ? madvise(base, GOC_STACK_GUARD, MADV_GUARD_INSTALL) != 0
-            : mprotect(base, GOC_STACK_GUARD, PROT_NONE) != 0) {
-        munmap(base, len);
-        return NULL;
+        return 0;
+    struct iovec v[GOC_STACKS_NEW_BATCH];
+    bool ok = true;
+    if (goc__stack_guard_regions()) {
+        for (int i = 0; i < n; i++)
+            v[i] = (struct iovec){base + (size_t)i * len, GOC_STACK_GUARD};
+        ok = madvise_vec(v, n, MADV_GUARD_INSTALL) == 0;
+    } else {
+        for (int i = 0; i < n && ok; i++)
+            ok = !mprotect(base + (size_t)i * len, GOC_STACK_GUARD, PROT_NONE);
     }
-    goc_g *g = (goc_g *)(base + len - G_RESERVED);
-    g_init_at(g, base, len, base + GOC_STACK_GUARD, kind);
-    return g;
+    if (!ok) {
+        munmap(base, len * (size_t)n);
+        return 0;
+    }
+    for (int i = 0; i < n; i++)
+        v[i] = (struct iovec){base + (size_t)(i + 1) * len - GOC_PAGE_SIZE,
+                              GOC_PAGE_SIZE};
+    (void)madvise_vec(v, n, MADV_POPULATE_WRITE);
+    for (int i = 0; i < n; i++) {
+        char *lo = base + (size_t)i * len;
+        out[i] = (goc_g *)(lo + len - G_RESERVED);
+        g_init_at(out[i], lo, len, lo + GOC_STACK_GUARD, kind);
+    }
+    return n;
 }
 
 static void registry_add_locked(goc_g *g)
@@ -238,16 +350,24 @@ static goc__slab *slab_new(void)
                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (base == MAP_FAILED)
         return NULL;
-    /* A guard region at the low end of every slot, below its stack. */
+    /* A guard region at the low end of every slot, below its stack, and
+     * every slot's top page (its G and first frames) committed: a slab
+     * is made when spawns need stacks faster than dead ones come back,
+     * so its slots are all taken soon, and one call for 64 pages costs
+     * less than 64 faults or calls (see goc__mem_commit). */
+    struct iovec v[GOC_SLAB_STACKS];
     if (goc__stack_guard_regions()) {
-        for (int i = 0; i < GOC_SLAB_STACKS; i++) {
-            if (madvise(base + (size_t)i * stride, GOC_STACK_GUARD,
-                        MADV_GUARD_INSTALL) != 0) {
-                munmap(base, stride * GOC_SLAB_STACKS);
-                return NULL;
-            }
+        for (int i = 0; i < GOC_SLAB_STACKS; i++)
+            v[i] = (struct iovec){base + (size_t)i * stride, GOC_STACK_GUARD};
+        if (madvise_vec(v, GOC_SLAB_STACKS, MADV_GUARD_INSTALL) != 0) {
+            munmap(base, stride * GOC_SLAB_STACKS);
+            return NULL;
         }
     }
+    for (int i = 0; i < GOC_SLAB_STACKS; i++)
+        v[i] = (struct iovec){base + (size_t)(i + 1) * stride - GOC_PAGE_SIZE,
+                              GOC_PAGE_SIZE};
+    (void)madvise_vec(v, GOC_SLAB_STACKS, MADV_POPULATE_WRITE);
     goc__slab *s = calloc(1, sizeof *s);
     if (!s) {
         munmap(base, stride * GOC_SLAB_STACKS);
@@ -380,29 +500,60 @@ static inline goc_g *gfree_pop(goc_p *p)
     return g;
 }
 
-/* A new default-size G with its stack (stack_lock held on entry,
- * released on return), mapped and first touched outside the lock (see
- * the locking rule at the top); a guarded slot is counted first, so that
- * concurrent callers never pass the bound. NULL when out of memory. */
-static goc_g *new_default_g_locked(void)
+/* Up to `want` (<= GOC_STACKS_NEW_BATCH) new default-size Gs with their
+ * stacks into out[] (stack_lock held on entry, released on return),
+ * mapped and first touched outside the lock (see the locking rule at the
+ * top); guarded slots are counted first, so that concurrent callers never
+ * pass the bound. Returns how many, 0 when out of memory. */
+static int new_default_gs_locked(goc_g **out, int want)
 {
-    if (guarded_live < GOC_GUARDED_STACKS_MAX) {
-        guarded_live++;
+    int room = GOC_GUARDED_STACKS_MAX - guarded_live;
+    if (room > 0) {
+        int k = want < room ? want : room;
+        guarded_live += k;
         pthread_mutex_unlock(&stack_lock);
-        goc_g *g = map_guarded_stack(GOC_STACK_DEFAULT - GOC_STACK_GUARD,
-                                     STACK_GUARDED);
+        int n = map_guarded_stacks(out, k, GOC_STACK_DEFAULT - GOC_STACK_GUARD,
+                                   STACK_GUARDED);
         pthread_mutex_lock(&stack_lock);
-        if (g) {
-            registry_add_locked(g);
+        guarded_live -= k - n;
+        for (int i = 0; i < n; i++)
+            registry_add_locked(out[i]);
+        if (n > 0) {
             pthread_mutex_unlock(&stack_lock);
-            return g;
+            return n;
         }
-        guarded_live--;
     }
-    goc__slab *s = NULL;
-    char *lo = slab_take_locked(&s);
+    char *lo[GOC_STACKS_NEW_BATCH];
+    goc__slab *sl[GOC_STACKS_NEW_BATCH];
+    int n = 0;
+    while (n < want && (lo[n] = slab_take_locked(&sl[n])) != NULL)
+        n++;
     pthread_mutex_unlock(&stack_lock);
-    return lo ? slab_init_unlocked(lo, s) : NULL;
+    for (int i = 0; i < n; i++)
+        out[i] = slab_init_unlocked(lo[i], sl[i]);
+    return n;
+}
+
+/* Put n Gs just made into p's cache (p's owner, the cache empty: see
+ * goc__g_alloc), or without p into the global cache, retiring what does
+ * not fit. */
+static void gs_cache_made(goc_p *p, goc_g **made, int n)
+{
+    if (p) {
+        memcpy(&p->gfree[p->gfree_n], made, (size_t)n * sizeof made[0]);
+        p->gfree_n += n;
+        return;
+    }
+    unmap_list ul = {0};
+    pthread_mutex_lock(&stack_lock);
+    int i = 0;
+    for (; i < n && gfree_global_n + gfree_cold_n < GOC_GFREE_GLOBAL_MAX; i++)
+        gfree_global[gfree_global_n++] = made[i];
+    for (; i < n; i++)
+        retire_locked(made[i], &ul);
+    scavenge_hint_update_locked();
+    pthread_mutex_unlock(&stack_lock);
+    unmap_list_release(&ul);
 }
 
 goc_g *goc__g_alloc(goc_p *p, size_t stack_size)
@@ -415,8 +566,7 @@ goc_g *goc__g_alloc(goc_p *p, size_t stack_size)
             stack_size = GOC_STACK_MIN;
         stack_size = (stack_size + GOC_PAGE_SIZE - 1) &
                      ~(size_t)(GOC_PAGE_SIZE - 1);
-        g = map_guarded_stack(stack_size, STACK_CUSTOM);
-        if (g) {
+        if (map_guarded_stacks(&g, 1, stack_size, STACK_CUSTOM) == 1) {
             /* The G's page is touched: only the link is left to do. */
             pthread_mutex_lock(&stack_lock);
             registry_add_locked(g);
@@ -465,10 +615,18 @@ goc_g *goc__g_alloc(goc_p *p, size_t stack_size)
         pthread_mutex_unlock(&stack_lock);
         return g;
     }
-    /* A new stack: ask idle threads to make the next ones. */
-    goc__demand_raise(&prefill_wanted, GOC_STACKS_PREFILL_AHEAD,
+    /* New stacks, a batch (one mmap and two vectored calls; the rest go
+     * to this processor's cache, empty since we are here, or the global
+     * one), and ask idle threads to make the next ones. */
+    goc_g *made[GOC_STACKS_NEW_BATCH];
+    int n = new_default_gs_locked(made, GOC_STACKS_NEW_BATCH);
+    if (n == 0)
+        return NULL;
+    goc__demand_raise(&prefill_wanted, GOC_STACKS_PREFILL_AHEAD * n,
                       GOC_STACKS_PREFILL_WANTED_MAX);
-    return new_default_g_locked();
+    if (n > 1)
+        gs_cache_made(p, made + 1, n - 1);
+    return made[0];
 }
 
 static void g_release_locked(goc_g *g, unmap_list *ul)
@@ -668,32 +826,18 @@ bool goc__stacks_prefill_some(void)
     int want = goc__demand_take(&prefill_wanted, GOC_STACKS_PREFILL_BATCH);
     if (want == 0)
         return false;
-    goc_g *made[GOC_STACKS_PREFILL_BATCH];
-    int n = 0;
-    while (n < want) {
-        pthread_mutex_lock(&stack_lock);
-        if (gfree_global_n + n >= GOC_STACKS_PREFILL_MAX || retired) {
-            /* Enough made, or dead stacks to reuse: stop asking. */
-            pthread_mutex_unlock(&stack_lock);
-            atomic_store_explicit(&prefill_wanted, 0, memory_order_relaxed);
-            break;
-        }
-        goc_g *g = new_default_g_locked();
-        if (!g)
-            break;
-        made[n++] = g;
+    goc_g *made[GOC_STACKS_NEW_BATCH];
+    pthread_mutex_lock(&stack_lock);
+    if (gfree_global_n + want > GOC_STACKS_PREFILL_MAX || retired) {
+        /* Enough made, or dead stacks to reuse: stop asking. */
+        pthread_mutex_unlock(&stack_lock);
+        atomic_store_explicit(&prefill_wanted, 0, memory_order_relaxed);
+        return false;
     }
+    int n = new_default_gs_locked(made, want);
     if (n == 0)
         return false;
-    pthread_mutex_lock(&stack_lock);
-    int i = 0;
-    for (; i < n && gfree_global_n + gfree_cold_n < GOC_GFREE_GLOBAL_MAX; i++)
-        gfree_global[gfree_global_n++] = made[i];
-    unmap_list ul = {0};
-    for (; i < n; i++)
-        retire_locked(made[i], &ul);
-    pthread_mutex_unlock(&stack_lock);
-    unmap_list_release(&ul);
+    gs_cache_made(NULL, made, n);
     return true;
 }
 
