@@ -162,8 +162,14 @@ static int spawn_million(int procs)
     return 0;
 }
 
-GOC_TEST_TIMEOUT(runtime_spawn_million_1proc, 120) { return spawn_million(1); }
-GOC_TEST_TIMEOUT(runtime_spawn_million_2procs, 120) { return spawn_million(2); }
+GOC_TEST_TIMEOUT(runtime_spawn_million_1proc, 120)
+{
+    return spawn_million(1);
+}
+GOC_TEST_TIMEOUT(runtime_spawn_million_2procs, 120)
+{
+    return spawn_million(2);
+}
 
 /* Stacks left by exits past the caches are given back once the runtime
  * goes idle, not only when goc_main returns. */
@@ -254,7 +260,7 @@ GOC_TEST_TIMEOUT(runtime_idle_releases_dead_stacks, 60)
 /* ---- a million parked goroutines ------------------------------------ */
 
 typedef struct parked_ctx {
-    joiner parked;       /* counts goroutines that reached their park */
+    joiner parked; /* counts goroutines that reached their park */
     joiner finished;
     _Atomic(goc_g *) *slots;
     _Atomic long resumed;
@@ -357,8 +363,7 @@ static void sleep_check(void *arg)
     if (el < d)
         atomic_fetch_add(&sctx->early, 1);
     int64_t late = el - d, m = atomic_load(&sctx->max_late);
-    while (late > m && !atomic_compare_exchange_weak(&sctx->max_late, &m,
-                                                     late))
+    while (late > m && !atomic_compare_exchange_weak(&sctx->max_late, &m, late))
         ;
     join_done(&sctx->j);
 }
@@ -923,9 +928,9 @@ static int ovf_many_main(void *arg)
     atomic_store(&c.parked.left, n);
     atomic_store(&c.done.left, n);
     for (long i = 0; i < n; i++)
-        ASSERT_EQ(goc_go(i == at ? ovf_overflower : ovf_parker,
-                         (void *)(intptr_t)i),
-                  0);
+        ASSERT_EQ(
+            goc_go(i == at ? ovf_overflower : ovf_parker, (void *)(intptr_t)i),
+            0);
     join_wait(&c.parked);
     goc_chan_close(c.gate);
     join_wait(&c.done);
@@ -1097,8 +1102,7 @@ GOC_TEST_TIMEOUT(runtime_stack_overflow_20_of_20, 120)
             dup2(fds[1], 2);
             close(fds[0]);
             goc_maxprocs(2);
-            _exit(goc_main(overflow_main_which,
-                           (void *)(intptr_t)(run % 2)));
+            _exit(goc_main(overflow_main_which, (void *)(intptr_t)(run % 2)));
         }
         close(fds[1]);
         char buf[4096];

@@ -72,20 +72,20 @@
 #define SLOT_CANARY 0x676f632d736c6f74ull
 
 typedef struct goc__slab {
-    char *base;            /* mapping of GOC_SLAB_STACKS * stride bytes */
+    char *base; /* mapping of GOC_SLAB_STACKS * stride bytes */
     size_t stride;
-    int nfree;             /* stacks not handed out */
+    int nfree; /* stacks not handed out */
     uint16_t free_idx[GOC_SLAB_STACKS];
-    struct goc__slab *next, *prev;           /* all slabs */
-    struct goc__slab *pnext, *pprev;         /* slabs with a free stack */
+    struct goc__slab *next, *prev;   /* all slabs */
+    struct goc__slab *pnext, *pprev; /* slabs with a free stack */
     bool on_partial;
 } goc__slab;
 
 /* Protected by stack_lock. */
 static pthread_mutex_t stack_lock = PTHREAD_MUTEX_INITIALIZER;
-static goc_g *registry;        /* GUARDED and CUSTOM mappings */
-static goc__slab *slabs;       /* every slab */
-static goc__slab *partial;     /* slabs with at least one free stack */
+static goc_g *registry;    /* GUARDED and CUSTOM mappings */
+static goc__slab *slabs;   /* every slab */
+static goc__slab *partial; /* slabs with at least one free stack */
 /* Cached dead default-size Gs, an array rather than a list through the
  * Gs: moving a batch between a processor and here then copies pointers
  * and never touches the Gs, which are cold in this core's cache (a list
@@ -104,12 +104,12 @@ static int gfree_global_low;
  * cleared by the scavenger once it is back: read without the lock by
  * sysmon and by every processor going idle. */
 static _Atomic bool scavenge_hint;
-static int guarded_live;       /* GUARDED stacks mapped or being mapped */
-static goc_g *retired;         /* dead Gs waiting to be released */
+static int guarded_live; /* GUARDED stacks mapped or being mapped */
+static goc_g *retired;   /* dead Gs waiting to be released */
 /* New stacks idle threads may make ahead of demand (goc__stacks_prefill_
  * some): raised by each spawn that had to make one itself. */
 static _Atomic int prefill_wanted;
-static _Atomic int retired_n;  /* written under the lock, read racily */
+static _Atomic int retired_n; /* written under the lock, read racily */
 
 static inline void scavenge_hint_update_locked(void);
 
@@ -564,8 +564,8 @@ goc_g *goc__g_alloc(goc_p *p, size_t stack_size)
     if (stack_size != GOC_STACK_DEFAULT) {
         if (stack_size < GOC_STACK_MIN)
             stack_size = GOC_STACK_MIN;
-        stack_size = (stack_size + GOC_PAGE_SIZE - 1) &
-                     ~(size_t)(GOC_PAGE_SIZE - 1);
+        stack_size =
+            (stack_size + GOC_PAGE_SIZE - 1) & ~(size_t)(GOC_PAGE_SIZE - 1);
         if (map_guarded_stacks(&g, 1, stack_size, STACK_CUSTOM) == 1) {
             /* The G's page is touched: only the link is left to do. */
             pthread_mutex_lock(&stack_lock);
@@ -580,8 +580,8 @@ goc_g *goc__g_alloc(goc_p *p, size_t stack_size)
     if (p) {
         /* Refill the local cache in one batch: from the global cache,
          * then from stacks retired but not released yet. */
-        int n = gfree_global_n < GOC_GFREE_BATCH ? gfree_global_n
-                                                 : GOC_GFREE_BATCH;
+        int n =
+            gfree_global_n < GOC_GFREE_BATCH ? gfree_global_n : GOC_GFREE_BATCH;
         gfree_global_n -= n;
         if (gfree_global_n < gfree_global_low)
             gfree_global_low = gfree_global_n;
@@ -853,19 +853,19 @@ void goc__g_prepare(goc_g *g)
      * rbp, then the return address (goc__ctx_entry). */
     uint64_t *sp = (uint64_t *)(top - 16 - 8 * 8);
     sp[0] = 0x1F80ull | (0x037Full << 32);
-    sp[1] = 0;                          /* r15 */
-    sp[2] = 0;                          /* r14 */
-    sp[3] = 0;                          /* r13 */
-    sp[4] = (uint64_t)(uintptr_t)g;     /* r12: argument */
+    sp[1] = 0;                                 /* r15 */
+    sp[2] = 0;                                 /* r14 */
+    sp[3] = 0;                                 /* r13 */
+    sp[4] = (uint64_t)(uintptr_t)g;            /* r12: argument */
     sp[5] = (uint64_t)(uintptr_t)goc__g_start; /* rbx: function */
-    sp[6] = 0;                          /* rbp */
+    sp[6] = 0;                                 /* rbp */
     sp[7] = (uint64_t)(uintptr_t)goc__ctx_entry;
     g->ctx.sp = sp;
 #elif defined(__aarch64__)
     uint64_t *sp = (uint64_t *)(top - 176 - 16);
     memset(sp, 0, 176);
-    sp[0] = (uint64_t)(uintptr_t)goc__g_start;   /* x19 */
-    sp[1] = (uint64_t)(uintptr_t)g;              /* x20 */
+    sp[0] = (uint64_t)(uintptr_t)goc__g_start;    /* x19 */
+    sp[1] = (uint64_t)(uintptr_t)g;               /* x20 */
     sp[11] = (uint64_t)(uintptr_t)goc__ctx_entry; /* x30 */
     g->ctx.sp = sp;
 #else
@@ -889,8 +889,8 @@ void goc__stack_check(goc_g *g)
      * below's canary run over? It is 0 in a slot never handed out. */
     if (g->stack_kind == STACK_SLAB && g->stack_lo == g->map_lo &&
         g->map_lo != G_SLAB(g)->base) {
-        uint64_t v = atomic_load_explicit(
-            (_Atomic uint64_t *)(g->stack_lo - 8), memory_order_relaxed);
+        uint64_t v = atomic_load_explicit((_Atomic uint64_t *)(g->stack_lo - 8),
+                                          memory_order_relaxed);
         if (goc_unlikely(v != SLOT_CANARY && v != 0))
             goc__fatal("stack overflow\n\ngoroutine %llu: stack=[%p, %p) "
                        "ran below its low end (seen at its next switch)",
