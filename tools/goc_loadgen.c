@@ -422,8 +422,8 @@ static void print_json_string(FILE *f, const char *s)
         unsigned char ch = (unsigned char)*s;
         if (ch == '"' || ch == '\\')
             fprintf(f, "\\%c", ch);
-        else if (ch < 0x20)
-            fprintf(f, "\\u%04x", ch);
+        else if (ch < 0x20 || ch == '<' || ch == '>' || ch == '&')
+            fprintf(f, "\\u%04x", ch); /* safe inside the HTML page too */
         else
             fputc(ch, f);
     }

@@ -642,6 +642,64 @@ static void need_dist(jparser *p, const jnode *o, const char *key, lgr_dist *d)
                 key, sum, d->count);
 }
 
+/* The end of the JSON value that starts at pos (already parsed, so
+ * well formed): strings skipped with their escapes, brackets balanced. */
+static size_t raw_end(const char *t, size_t len, size_t pos)
+{
+    int depth = 0;
+    bool in_str = false;
+    for (size_t i = pos; i < len; i++) {
+        char c = t[i];
+        if (in_str) {
+            if (c == '\\')
+                i++;
+            else if (c == '"') {
+                in_str = false;
+                if (depth == 0)
+                    return i + 1;
+            }
+        } else if (c == '"') {
+            in_str = true;
+        } else if (c == '{' || c == '[') {
+            depth++;
+        } else if (c == '}' || c == ']') {
+            if (--depth <= 0)
+                return i + 1;
+        } else if (depth == 0 && (c == ',' || c == '\n' || c == ' ')) {
+            return i;
+        }
+    }
+    return len;
+}
+
+/* The members a run carries beyond the schema's core (the HTTP caller's:
+ * "model", "requests_per_second", "http"), kept as the text they were, so
+ * that a report re-rendered from its JSON writes them back unchanged. */
+static void keep_extra(jparser *p, const jnode *root, lgr_run *r)
+{
+    static const char *const keys[] = {"model", "requests_per_second", "http"};
+    if (p->failed)
+        return;
+    char *buf = NULL;
+    size_t blen = 0;
+    FILE *f = open_memstream(&buf, &blen);
+    if (!f)
+        return;
+    int n = 0;
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+        const jnode *v = get(root, keys[k]);
+        if (!v)
+            continue;
+        size_t end = raw_end(p->t, p->len, v->pos);
+        fprintf(f, "%s\"%s\":%.*s", n++ ? "," : "", keys[k],
+                (int)(end - v->pos), p->t + v->pos);
+    }
+    if (fclose(f) == 0 && n > 0)
+        r->extra_json = buf;
+    else
+        free(buf);
+}
+
 static void map_run(jparser *p, const jnode *root, lgr_run *r)
 {
     if (root->type != JOBJ) {
@@ -747,6 +805,7 @@ static void map_run(jparser *p, const jnode *root, lgr_run *r)
         s->max = need_int(p, row, "max");
         r->nseconds = i + 1;
     }
+    keep_extra(p, root, r);
 }
 
 int lgr_read_json(lgr_run *r, const char *text, size_t len, const char *name,
