@@ -690,7 +690,13 @@ static int endless_main(void *arg)
             (long long)o.st.bytes_read, grew_kb);
     ASSERT(o.st.bytes_read > 8 * 1024 * 1024);
     ASSERT(grew_kb * 1024 < o.st.bytes_read / 4);
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+    /* The tools' shadow memory and allocator grow on their own (16.5 MB
+     * once under TSan while 480 MB went through): the ratio above holds. */
+    ASSERT(grew_kb < 64 * 1024);
+#else
     ASSERT(grew_kb < 16 * 1024);
+#endif
     hts_stop(s);
     return 0;
 }
