@@ -654,6 +654,26 @@ static void retire_locked(goc_g *g, unmap_list *ul)
     atomic_fetch_add_explicit(&retired_n, 1, memory_order_relaxed);
 }
 
+/* Moves p's oldest k dead Gs to the global cache under one lock; past the
+ * cache's bound they are retired (given back later). p's owner only. */
+static void gfree_spill_oldest(goc_p *p, int k)
+{
+    unmap_list ul = {0};
+    pthread_mutex_lock(&stack_lock);
+    for (int i = 0; i < k; i++) {
+        if (gfree_global_n + gfree_cold_n < GOC_GFREE_GLOBAL_MAX)
+            gfree_global[gfree_global_n++] = p->gfree[i];
+        else
+            retire_locked(p->gfree[i], &ul);
+    }
+    scavenge_hint_update_locked();
+    pthread_mutex_unlock(&stack_lock);
+    unmap_list_release(&ul);
+    p->gfree_n -= k;
+    memmove(&p->gfree[0], &p->gfree[k],
+            (size_t)p->gfree_n * sizeof p->gfree[0]);
+}
+
 void goc__g_free(goc_p *p, goc_g *g)
 {
     unmap_list ul = {0};
@@ -669,22 +689,8 @@ void goc__g_free(goc_p *p, goc_g *g)
             p->gfree[p->gfree_n++] = g;
             return;
         }
-        /* Spill the oldest batch to the global cache under one lock
-         * (the newest, warmest stacks stay); past its bound, give the
-         * stacks back. */
-        pthread_mutex_lock(&stack_lock);
-        for (int i = 0; i < GOC_GFREE_BATCH; i++) {
-            if (gfree_global_n + gfree_cold_n < GOC_GFREE_GLOBAL_MAX)
-                gfree_global[gfree_global_n++] = p->gfree[i];
-            else
-                retire_locked(p->gfree[i], &ul);
-        }
-        scavenge_hint_update_locked();
-        pthread_mutex_unlock(&stack_lock);
-        unmap_list_release(&ul);
-        p->gfree_n -= GOC_GFREE_BATCH;
-        memmove(&p->gfree[0], &p->gfree[GOC_GFREE_BATCH],
-                (size_t)p->gfree_n * sizeof p->gfree[0]);
+        /* Spill the oldest batch (the newest, warmest stacks stay). */
+        gfree_spill_oldest(p, GOC_GFREE_BATCH);
         p->gfree[p->gfree_n++] = g;
         return;
     }
@@ -743,21 +749,7 @@ void goc__stacks_trim_local(goc_p *p)
     if (now - p->gfree_trimmed < GOC_SCAVENGE_PERIOD_NS)
         return;
     p->gfree_trimmed = now;
-    int k = p->gfree_n - GOC_GFREE_LOCAL_WARM; /* the oldest k go */
-    unmap_list ul = {0};
-    pthread_mutex_lock(&stack_lock);
-    for (int i = 0; i < k; i++) {
-        if (gfree_global_n + gfree_cold_n < GOC_GFREE_GLOBAL_MAX)
-            gfree_global[gfree_global_n++] = p->gfree[i];
-        else
-            retire_locked(p->gfree[i], &ul);
-    }
-    scavenge_hint_update_locked();
-    pthread_mutex_unlock(&stack_lock);
-    unmap_list_release(&ul);
-    p->gfree_n -= k;
-    memmove(&p->gfree[0], &p->gfree[k],
-            (size_t)p->gfree_n * sizeof p->gfree[0]);
+    gfree_spill_oldest(p, p->gfree_n - GOC_GFREE_LOCAL_WARM);
 }
 
 bool goc__stacks_scavenge_wanted(void)
