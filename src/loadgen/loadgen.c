@@ -1092,22 +1092,40 @@ void goc_loadgen_free(goc_loadgen *g)
 
 /* ---- reports ---------------------------------------------------------- */
 
+/* g's run, once it has finished, with its mu held (what the accessors
+ * below read): 0; -ESRCH if g never ran; -EBUSY while it runs (nothing
+ * held then). Released by run_put_finished. */
+static int run_get_finished(goc_loadgen *g, lg_run **out)
+{
+    lg_run *r = run_get(g);
+    if (!r)
+        return -ESRCH;
+    if (!atomic_load(&r->finished)) {
+        run_unref(r);
+        return -EBUSY;
+    }
+    goc_mutex_lock(&r->mu);
+    *out = r;
+    return 0;
+}
+
+static void run_put_finished(lg_run *r)
+{
+    goc_mutex_unlock(&r->mu);
+    run_unref(r);
+}
+
 int goc_loadgen_report(goc_loadgen *g, struct goc_loadgen_report *out)
 {
     if (!g || !out)
         return -EINVAL;
-    lg_run *r = run_get(g);
-    if (!r)
-        return -ESRCH;
-    int rc = -EBUSY;
-    if (atomic_load(&r->finished)) {
-        goc_mutex_lock(&r->mu);
-        *out = r->report;
-        goc_mutex_unlock(&r->mu);
-        rc = 0;
-    }
-    run_unref(r);
-    return rc;
+    lg_run *r;
+    int rc = run_get_finished(g, &r);
+    if (rc < 0)
+        return rc;
+    *out = r->report;
+    run_put_finished(r);
+    return 0;
 }
 
 int goc_loadgen_progress(goc_loadgen *g, struct goc_loadgen_progress *out)
@@ -1153,19 +1171,15 @@ int64_t goc_loadgen_series(goc_loadgen *g, goc_loadgen_second *out, size_t cap)
 {
     if (!g || (!out && cap))
         return -EINVAL;
-    lg_run *r = run_get(g);
-    if (!r)
-        return -ESRCH;
-    int64_t n = -EBUSY;
-    if (atomic_load(&r->finished)) {
-        goc_mutex_lock(&r->mu);
-        n = r->series.err ? r->series.err : (int64_t)r->series.nrows;
-        if (n > 0 && cap > 0)
-            memcpy(out, r->series.rows,
-                   ((size_t)n < cap ? (size_t)n : cap) * sizeof *out);
-        goc_mutex_unlock(&r->mu);
-    }
-    run_unref(r);
+    lg_run *r;
+    int rc = run_get_finished(g, &r);
+    if (rc < 0)
+        return rc;
+    int64_t n = r->series.err ? r->series.err : (int64_t)r->series.nrows;
+    if (n > 0 && cap > 0)
+        memcpy(out, r->series.rows,
+               ((size_t)n < cap ? (size_t)n : cap) * sizeof *out);
+    run_put_finished(r);
     return n;
 }
 
@@ -1181,17 +1195,12 @@ int64_t goc_loadgen_histogram(goc_loadgen *g, int which,
         (which != GOC_LOADGEN_HIST_LATENCY &&
          which != GOC_LOADGEN_HIST_SERVICE))
         return -EINVAL;
-    lg_run *r = run_get(g);
-    if (!r)
-        return -ESRCH;
-    int64_t n = -EBUSY;
-    if (atomic_load(&r->finished)) {
-        goc_mutex_lock(&r->mu);
-        const goc__hist *h =
-            which == GOC_LOADGEN_HIST_LATENCY ? &r->lat : &r->svc;
-        n = (int64_t)goc__hist_slots(h, (goc__hist_slot *)out, cap);
-        goc_mutex_unlock(&r->mu);
-    }
-    run_unref(r);
+    lg_run *r;
+    int rc = run_get_finished(g, &r);
+    if (rc < 0)
+        return rc;
+    const goc__hist *h = which == GOC_LOADGEN_HIST_LATENCY ? &r->lat : &r->svc;
+    int64_t n = (int64_t)goc__hist_slots(h, (goc__hist_slot *)out, cap);
+    run_put_finished(r);
     return n;
 }
