@@ -197,11 +197,23 @@ typedef struct hostile {
     _Atomic long garbage_answered, big_refused, halfclosed_ok;
 } hostile;
 
+/* Says why a hostile client that should have been answered was not. */
+static void h_missed(const char *who, int dial_rc, int64_t t0, const char *got)
+{
+    note(
+        "%s client not answered: dial %d, %.1f ms after start, got \"%.80s\"\n",
+        who, dial_rc, (double)(goc_nanotime() - t0) / 1e6, got);
+}
+
 static void h_garbage(void *arg)
 {
     hostile *h = arg;
     goc_conn *c;
-    if (goc_dial(&c, "tcp", h->addr) == 0) {
+    int64_t t0 = goc_nanotime();
+    int rc = goc_dial(&c, "tcp", h->addr);
+    if (rc != 0)
+        h_missed("garbage", rc, t0, "");
+    if (rc == 0) {
         char buf[4096];
         uint32_t x = (uint32_t)(uintptr_t)&buf ^ (uint32_t)goc_nanotime();
         for (size_t i = 0; i < sizeof buf; i++) {
@@ -215,6 +227,8 @@ static void h_garbage(void *arg)
         size_t n = read_all(c, buf, sizeof buf, WAIT);
         if (n > 0 && strstr(buf, "\"Err\":\""))
             atomic_fetch_add(&h->garbage_answered, 1);
+        else
+            h_missed("garbage", 0, t0, buf);
         goc_conn_close(c);
     }
     goc_waitgroup_done(&h->wg);
@@ -248,13 +262,19 @@ static void h_halfclosed(void *arg)
 {
     hostile *h = arg;
     goc_conn *c;
-    if (goc_dial(&c, "tcp", h->addr) == 0) {
+    int64_t t0 = goc_nanotime();
+    int rc = goc_dial(&c, "tcp", h->addr);
+    if (rc != 0)
+        h_missed("half-closed", rc, t0, "");
+    if (rc == 0) {
         goc_conn_write(c, REQ, sizeof REQ - 1);
         shutdown(goc_conn_fd(c), SHUT_WR);
         char buf[512];
         read_all(c, buf, sizeof buf, WAIT);
         if (strstr(buf, "\"Result\":3"))
             atomic_fetch_add(&h->halfclosed_ok, 1);
+        else
+            h_missed("half-closed", 0, t0, buf);
         goc_conn_close(c);
     }
     goc_waitgroup_done(&h->wg);
@@ -284,8 +304,13 @@ static int hostile_main(void *arg)
     (void)arg;
     hostile h = {.big_bytes = env_long("GOC_HOSTILE_BIG_MB", 8) << 20};
     goc_calcserver *s;
+    /* The server's timeouts are hang guards here, as long as the clients'
+     * WAIT: with 3 s (as before), a client held off the CPU for 3 s
+     * between its dial and its write on a loaded machine under ASan was
+     * timed out as idle, and went unanswered. The timeouts have tests of
+     * their own (trickle, above). */
     goc_calcserver_opts o = {
-        .keepalive = true, .idle_timeout = 3 * SEC, .request_timeout = 2 * SEC};
+        .keepalive = true, .idle_timeout = WAIT, .request_timeout = WAIT};
     ASSERT_EQ(goc_calcserver_start(&s, "127.0.0.1:0", &o), 0);
     h.addr = goc_calcserver_addr(s);
     /* Sanitizers and valgrind: fewer clients, the same attacks. */

@@ -840,6 +840,15 @@ extern void goc__g_start(goc_g *g, goc_m *m);
 void goc__g_prepare(goc_g *g)
 {
     uintptr_t top = (uintptr_t)g->stack_hi & ~(uintptr_t)15;
+#ifdef GOC_ASAN
+    /* A reused G's last frames (g_leave and below, entered after
+     * goc__san_no_return and never returned from) left their scopes'
+     * poison above the sp it died with: clear it before writing the new
+     * first frame there. */
+    char *dead_sp = g->ctx.sp;
+    if (dead_sp >= g->stack_lo && dead_sp < g->stack_hi)
+        __asan_unpoison_memory_region(dead_sp, (size_t)(g->stack_hi - dead_sp));
+#endif
 #if defined(__x86_64__)
     /* Frame popped by goc__ctx_switch: [mxcsr|x87cw] r15 r14 r13 r12 rbx
      * rbp, then the return address (goc__ctx_entry). */
