@@ -545,8 +545,10 @@ static int t_lifecycle(void *arg)
     ASSERT_EQ(goc_loadgen_set_result_chan(g, ch), 0);
     sink_start(&s, ch, goc__loadgen_planned(p.duration, p.lps), p.lps);
     ASSERT(goc_loadgen_start(g));
-    goc_sleep(20 * MS);
-    /* free stops a run in progress */
+    /* Some calls issued (a loaded machine may issue none in 20 ms)... */
+    for (int i = 0; i < 5000 && goc_loadgen_call_count(g) == 0; i++)
+        goc_sleep(MS);
+    /* ...then free stops the run in progress, and accounts for them. */
     goc_loadgen_free(g);
     sink_end(&s);
     ASSERT_GT(s.n, 0);
@@ -992,7 +994,7 @@ static int t_progress(void *arg)
     fake f = {.stall_seq = -1, .base_delay = MS};
     goc_caller c = fake_caller(&f, false);
     goc_loadgen_params p = {
-        .caller = &c, .timeout = SEC, .lps = 1000, .duration = 400 * MS};
+        .caller = &c, .timeout = SEC, .lps = 1000, .duration = 2 * SEC};
     goc_loadgen *g;
     ASSERT_EQ(goc_loadgen_new(&g, &p, NULL, 0), 0);
     ASSERT(goc_loadgen_start(g));
@@ -1000,20 +1002,29 @@ static int t_progress(void *arg)
     ASSERT_EQ(goc_loadgen_progress(g, &pr), 0); /* starts the interval */
     ASSERT_EQ(pr.interval_count, 0);
     goc_sleep(200 * MS);
-    ASSERT_EQ(goc_loadgen_progress(g, &pr), 0);
-    /* Samples reach the interval within AGE_FLUSH (50 ms). */
-    if (!slow_build()) {
-        ASSERT_GT(pr.interval_count, 50);
-        ASSERT_GE(pr.interval_p99, MS);
+    /* Samples reach the interval within AGE_FLUSH (50 ms) of their call;
+     * a loaded machine may take longer than 200 ms to make the first 50
+     * calls (it once made none): read intervals until it has, summing
+     * them, up to the run's end. */
+    int64_t first = 0;
+    for (;;) {
+        ASSERT_EQ(goc_loadgen_progress(g, &pr), 0);
+        first += pr.interval_count;
+        if (pr.interval_count > 0)
+            ASSERT_GE(pr.interval_p99, MS);
+        if (first > 50 || pr.status == GOC_LOADGEN_STOPPED)
+            break;
+        goc_sleep(10 * MS);
     }
+    if (!slow_build())
+        ASSERT_GT(first, 50);
     ASSERT_GE(pr.elapsed, 190 * MS);
-    int64_t first = pr.interval_count;
     goc_case cs = GOC_CASE_RECV(goc_loadgen_done(g), NULL);
     goc_select(&cs, 1, false);
     ASSERT_EQ(goc_loadgen_progress(g, &pr), 0);
     ASSERT_EQ(pr.status, GOC_LOADGEN_STOPPED);
-    /* A busy machine may not start the last of the 400 by the end. */
-    ASSERT_LE(pr.issued, 400);
+    /* A busy machine may not start the last of the 2000 by the end. */
+    ASSERT_LE(pr.issued, 2000);
     ASSERT_GT(pr.issued, 0);
     ASSERT_EQ(pr.completed, pr.issued);
     ASSERT_EQ(pr.success, pr.issued);

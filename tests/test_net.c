@@ -424,28 +424,30 @@ static int deadline_cleared_main(void *arg)
     ASSERT_EQ(goc_conn_read(p.a, &c, 1), 1);
     ASSERT_GE(since(t0), 40 * GOC_MILLISECOND);
     ASSERT(goc_chan_recv_int(done, &v));
-    /* Cleared while a read waits on it (a 50 ms deadline, cleared at
-     * 20 ms, data at 100 ms; the margins grow in slow builds). */
-    int64_t S = tscale();
+    /* Cleared while a read waits on it: the deadline is 20 ms + slack()
+     * away, cleared at 20 ms, and the data comes 50 ms after the old
+     * deadline. The clear must come before that deadline: slack() is the
+     * margin a loaded machine needs (a 30 ms margin once failed with two
+     * suites and more running beside). */
+    const int64_t D = 20 * GOC_MILLISECOND + slack();
     t0 = goc_nanotime();
-    ASSERT_EQ(goc_conn_set_read_deadline(p.a, t0 + 50 * S * GOC_MILLISECOND),
-              0);
+    ASSERT_EQ(goc_conn_set_read_deadline(p.a, t0 + D), 0);
     late_deadline ld = {p.a, 20 * GOC_MILLISECOND, 0, false};
     ASSERT_EQ(goc_go(late_deadline_setter, &ld), 0);
-    lw.delay = 100 * S * GOC_MILLISECOND;
+    lw.delay = D + 50 * GOC_MILLISECOND;
     ASSERT_EQ(goc_go(late_writer, &lw), 0);
     ASSERT_EQ(goc_conn_read(p.a, &c, 1), 1);
-    ASSERT_GE(since(t0), 100 * S * GOC_MILLISECOND);
+    ASSERT_GE(since(t0), D + 50 * GOC_MILLISECOND);
     ASSERT(goc_chan_recv_int(done, &v));
-    /* Extended while a read waits (50 ms, moved at 20 ms to +100 ms). */
+    /* Extended while a read waits (D away, moved at 20 ms to 100 ms
+     * after the old deadline). */
     t0 = goc_nanotime();
-    ASSERT_EQ(goc_conn_set_read_deadline(p.a, t0 + 50 * S * GOC_MILLISECOND),
-              0);
-    ld =
-        (late_deadline){p.a, 20 * GOC_MILLISECOND, 100 * GOC_MILLISECOND, true};
+    ASSERT_EQ(goc_conn_set_read_deadline(p.a, t0 + D), 0);
+    ld = (late_deadline){p.a, 20 * GOC_MILLISECOND, D + 100 * GOC_MILLISECOND,
+                         true};
     ASSERT_EQ(goc_go(late_deadline_setter, &ld), 0);
     ASSERT_EQ(goc_conn_read(p.a, &c, 1), -ETIMEDOUT);
-    ASSERT_GE(since(t0), 120 * GOC_MILLISECOND);
+    ASSERT_GE(since(t0), D + 120 * GOC_MILLISECOND);
     /* Moved into the past while a read waits: it fails at once. */
     ASSERT_EQ(goc_conn_set_read_deadline(p.a, 0), 0);
     t0 = goc_nanotime();
