@@ -806,7 +806,7 @@ static int t_late_not_slots(void *arg)
     goc_loadgen_params p = {.caller = &c,
                             .timeout = 5 * SEC,
                             .lps = 1000,
-                            .duration = 200 * MS,
+                            .duration = SEC, /* 200 ms once issued none */
                             .max_in_flight = 1000};
     goc_loadgen *g;
     ASSERT_EQ(goc_loadgen_new(&g, &p, NULL, 0), 0);
