@@ -391,7 +391,9 @@ static int keepalive_main(void *arg)
     ASSERT_EQ(o.rep.issued, 100);
     ASSERT_EQ(o.rep.success, 100);
     ASSERT_EQ(o.server_requests, 100);
-    ASSERT(o.server_conns < 100);
+    /* Kept alive: a connection per worker, not per call (a loaded machine
+     * once had all 100 calls in flight at once; then 100 it is). */
+    ASSERT_LE(o.server_conns, o.rep.peak_in_flight);
 
     /* No keep-alive: a connection per request. */
     run_http(s,
