@@ -98,6 +98,20 @@ GOC_TEST(net_poller_io_uring_nothing_leaks)
  * number is waited on again (net.h), the new file's readiness is
  * reported, and a regular file or /dev/null (epoll refuses both) is
  * always ready, not polled. */
+/* pollfd.c keeps a descriptor detached this way for good (it cannot
+ * know that no registration of the old file survives it): a leak by
+ * design, which LeakSanitizer would report. */
+#if defined(__SANITIZE_ADDRESS__)
+#define STALE_WAITER 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define STALE_WAITER 0
+#endif
+#endif
+#ifndef STALE_WAITER
+#define STALE_WAITER 1
+#endif
+
 typedef struct waiter {
     int fd;
     int64_t deadline;
@@ -122,9 +136,11 @@ static int reuse_main(void *arg)
         int p[2], q[2], v;
         ASSERT_EQ(pipe2(p, O_NONBLOCK | O_CLOEXEC), 0);
         waiter a = {p[0], goc_nanotime() + 20 * GOC_SECOND, 99, started, done};
-        ASSERT_EQ(goc_go(wait_read, &a), 0);
-        ASSERT(goc_chan_recv_int(started, &v));
-        goc_sleep(2 * GOC_MILLISECOND); /* a parks on the first pipe */
+        if (STALE_WAITER) {
+            ASSERT_EQ(goc_go(wait_read, &a), 0);
+            ASSERT(goc_chan_recv_int(started, &v));
+            goc_sleep(2 * GOC_MILLISECOND); /* a parks on the first pipe */
+        }
         /* The writing end stays open elsewhere: no hang-up for a (the
          * io_uring backend's poll request holds the old file open until
          * the number is waited on again). */
@@ -140,8 +156,10 @@ static int reuse_main(void *arg)
         ASSERT_EQ(
             goc_wait_fd(q[0], GOC_READ, goc_nanotime() + 5 * GOC_MILLISECOND),
             -ETIMEDOUT);
-        ASSERT(goc_chan_recv_int(done, &v));
-        ASSERT_EQ(a.rc, -EBADF);
+        if (STALE_WAITER) {
+            ASSERT(goc_chan_recv_int(done, &v));
+            ASSERT_EQ(a.rc, -EBADF);
+        }
         close(keep);
         waiter b = {q[0], goc_nanotime() + 20 * GOC_SECOND, 99, started, done};
         ASSERT_EQ(goc_go(wait_read, &b), 0);
