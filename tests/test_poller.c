@@ -193,3 +193,86 @@ GOC_TEST(net_poller_reused_number)
 {
     return goc_main(reuse_main, NULL);
 }
+
+/* A completion queue far smaller than the events in flight (16 entries,
+ * 8 for submissions; 400 connections answering at once): completions
+ * overflow into the kernel, the multishot requests they end are re-added,
+ * and no edge is lost: every echo comes back. */
+#define OVF_CONNS 200
+#define OVF_ROUNDS 20
+
+typedef struct ovf_peer {
+    goc_conn *c;
+    goc_chan *done;
+} ovf_peer;
+
+static void ovf_echo(void *arg)
+{
+    ovf_peer *p = arg;
+    char b;
+    for (int i = 0; i < OVF_ROUNDS; i++) {
+        if (goc_conn_read(p->c, &b, 1) != 1 || goc_conn_write(p->c, &b, 1) != 1)
+            break;
+    }
+    goc_chan_send_int(p->done, 1);
+}
+
+static void ovf_client(void *arg)
+{
+    ovf_peer *p = arg;
+    char b = 0, r;
+    int ok = 0;
+    for (int i = 0; i < OVF_ROUNDS; i++, b++) {
+        if (goc_conn_write(p->c, &b, 1) != 1 ||
+            goc_conn_read(p->c, &r, 1) != 1 || r != b)
+            break;
+        ok++;
+    }
+    goc_chan_send_int(p->done, ok);
+}
+
+static int overflow_main(void *arg)
+{
+    (void)arg;
+    ASSERT_STR_EQ(goc__poller_name(), "io_uring");
+    goc_listener *ln;
+    char addr[GOC_ADDRSTRLEN];
+    ASSERT_EQ(goc_listen(&ln, "tcp", "127.0.0.1:0"), 0);
+    ASSERT_EQ(goc_listener_addr(ln, addr, sizeof addr), 0);
+    static ovf_peer cl[OVF_CONNS], sv[OVF_CONNS];
+    goc_chan *done = goc_chan_make(sizeof(int), 2 * OVF_CONNS);
+    for (int i = 0; i < OVF_CONNS; i++) {
+        ASSERT_EQ(goc_dial(&cl[i].c, "tcp", addr), 0);
+        ASSERT_EQ(goc_accept(ln, &sv[i].c), 0);
+        cl[i].done = sv[i].done = done;
+    }
+    for (int i = 0; i < OVF_CONNS; i++)
+        ASSERT_EQ(goc_go(ovf_echo, &sv[i]), 0);
+    for (int i = 0; i < OVF_CONNS; i++)
+        ASSERT_EQ(goc_go(ovf_client, &cl[i]), 0);
+    long total = 0;
+    for (int i = 0; i < 2 * OVF_CONNS; i++) {
+        int v;
+        ASSERT(goc_chan_recv_int(done, &v));
+        total += v;
+    }
+    /* The echoes send 1 each; the clients their completed rounds. */
+    ASSERT_EQ(total, (long)OVF_CONNS * OVF_ROUNDS + OVF_CONNS);
+    /* It did overflow (else this tested nothing). */
+    ASSERT_GT(atomic_load(&goc__poller_uring_overflows), 0);
+    for (int i = 0; i < OVF_CONNS; i++) {
+        ASSERT_EQ(goc_conn_close(cl[i].c), 0);
+        ASSERT_EQ(goc_conn_close(sv[i].c), 0);
+    }
+    ASSERT_EQ(goc_listener_close(ln), 0);
+    goc_chan_free(done);
+    return 0;
+}
+
+GOC_TEST(net_poller_io_uring_cq_overflow)
+{
+    setenv("GOC_POLLER", "io_uring", 1);
+    atomic_store(&goc__poller_uring_test_cq_entries, 16);
+    goc_maxprocs(2);
+    return goc_main(overflow_main, NULL);
+}

@@ -130,6 +130,12 @@ void goc__poller_fini(void);
 /* The name of the backend of the current (or last) instance. */
 const char *goc__poller_name(void);
 
+/* Tests: the io_uring ring's completion-queue size for the next instance
+ * (0: the default; the submission queue gets half), and how often a wait
+ * found completions that overflowed into the kernel. */
+extern _Atomic uint32_t goc__poller_uring_test_cq_entries;
+extern _Atomic uint64_t goc__poller_uring_overflows;
+
 int goc__poller_open(int fd, uint32_t interest, goc__pollable *p);
 int goc__poller_arm(int fd, uint32_t interest, goc__pollable *p);
 int goc__poller_close(int fd);

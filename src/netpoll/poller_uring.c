@@ -122,6 +122,9 @@ static _Atomic uint32_t wake_sig; /* a wake is pending (coalesces) */
 
 static _Atomic(reg *) chunks[NCHUNKS];
 
+_Atomic uint32_t goc__poller_uring_test_cq_entries;
+_Atomic uint64_t goc__poller_uring_overflows;
+
 static pthread_mutex_t barrier_lock = PTHREAD_MUTEX_INITIALIZER;
 static goc__pollable *barrier_wait[BARRIERS_MAX];
 static int nbarrier;
@@ -357,7 +360,13 @@ static int ur_init(void)
     memset(&par, 0, sizeof par);
     par.flags = IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP;
     par.cq_entries = CQ_ENTRIES;
-    int fd = sys_setup(SQ_ENTRIES, &par);
+    unsigned sq_n = SQ_ENTRIES;
+    uint32_t test_cq = atomic_load(&goc__poller_uring_test_cq_entries);
+    if (test_cq >= 4) {
+        par.cq_entries = test_cq;
+        sq_n = test_cq / 2;
+    }
+    int fd = sys_setup(sq_n, &par);
     if (fd < 0)
         return fd;
     ring_fd = fd;
@@ -686,6 +695,8 @@ static int reap(goc__glist *wake)
             if (!(atomic_load_explicit(sq_kflags, memory_order_acquire) &
                   IORING_SQ_CQ_OVERFLOW))
                 break;
+            atomic_fetch_add_explicit(&goc__poller_uring_overflows, 1,
+                                      memory_order_relaxed);
             (void)sys_enter(0, 0, IORING_ENTER_GETEVENTS, NULL, 0);
         }
     }
