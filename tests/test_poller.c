@@ -140,6 +140,12 @@ static int reuse_main(void *arg)
             ASSERT_EQ(goc_go(wait_read, &a), 0);
             ASSERT(goc_chan_recv_int(started, &v));
             goc_sleep(2 * GOC_MILLISECOND); /* a parks on the first pipe */
+            /* A second waiter, briefly: it shares a's registration (and
+             * orders a's use of the number before the close below, which
+             * ThreadSanitizer checks). */
+            ASSERT_EQ(
+                goc_wait_fd(p[0], GOC_READ, goc_nanotime() + GOC_MILLISECOND),
+                -ETIMEDOUT);
         }
         /* The writing end stays open elsewhere: no hang-up for a (the
          * io_uring backend's poll request holds the old file open until
