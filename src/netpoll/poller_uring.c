@@ -222,11 +222,17 @@ static void sq_flush(void)
         goc__poller_uring.wake();
 }
 
+/* No POLLPRI: a poll request reports the wake-up's key where it has
+ * one, not the file's state, and a socket's every data wake-up
+ * (sock_def_readable) carries EPOLLPRI. Reported, it would tell pollfd
+ * that each read may stop short of urgent data, and cost a read that
+ * says EAGAIN per message. A TCP read at the urgent mark is told apart
+ * by TCP_INQ instead, which every kernel with io_uring has (net/conn.c). */
 static uint32_t to_poll(uint32_t interest)
 {
     uint32_t ev = POLLERR | POLLHUP;
     if (interest & GOC__POLL_READ)
-        ev |= POLLIN | POLLRDHUP | POLLPRI;
+        ev |= POLLIN | POLLRDHUP;
     if (interest & GOC__POLL_WRITE)
         ev |= POLLOUT;
     return ev;
