@@ -3,8 +3,8 @@
 #   make run        the project's main job (see README)
 #   make test       static checks, the suite three times (optimised,
 #                   ASan+UBSan, TSan), each build's net, proc, signal,
-#                   loadgen, calc and http tests again on the io_uring
-#                   poller (URING_TESTS), the HTML report in headless
+#                   loadgen and http tests again on the io_uring poller
+#                   (URING_TESTS), the HTML report in headless
 #                   Chromium, the fuzz run, package-test
 #   make check      module boundaries (tests/check_includes.sh) and
 #                   clang-format --dry-run -Werror over FORMAT_FILES
@@ -47,7 +47,7 @@ TSAN_RUN = GOC_TEST_TIMEOUT_SCALE=6 GOC_TEST_ITER_DIV=1000 \
 # The suites that run a second time on the io_uring poller backend (the
 # first run is on epoll, auto's pick). Skipped, with a line saying so,
 # where the kernel offers no io_uring; empty: no second run.
-URING_TESTS ?= ^net_ ^proc_ ^signal_ ^loadgen_ ^calc_ ^http_
+URING_TESTS ?= ^net_ ^proc_ ^signal_ ^loadgen_ ^http_
 uring_run = $(if $(URING_TESTS),if out=$$(GOC_POLLER=io_uring $(1) \
 	net_poller_as_asked 2>&1) || ! echo "$$out" | grep -q "io_uring is not available"; \
 	then echo "the io_uring run: $(URING_TESTS)"; \

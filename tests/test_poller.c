@@ -2,7 +2,7 @@
  * test_poller.c - the poller backend choice ($GOC_POLLER) and what the
  * io_uring backend must keep of epoll's behaviour: no descriptor of it in
  * a child, a descriptor number reused by another file, files it cannot
- * poll. `make test` runs the net, proc, signal, loadgen, calc and http
+ * poll. `make test` runs the net, proc, signal, loadgen and http
  * suites a second time with GOC_POLLER=io_uring; these tests force the
  * backend themselves where they need it (each test is its own process).
  */
