@@ -13,7 +13,8 @@
 #   make test-twice the optimised suite twice at once (a loaded machine):
 #                   every bound in a test must hold there too
 #   make stress     STRESS_TESTS rerun STRESS_RUNS (50) times in each of the
-#                   three builds (default: channels, select and time)
+#                   three builds (default: channels, select and time);
+#                   GOC_POLLER=io_uring in the environment: on io_uring
 #   make bench      benchmarks side by side with Go, with ratios
 #   make valgrind   the suite under valgrind (annotated stack switches)
 #   make soak       issue 19's attacks at full size on 127.0.0.1 (~10 min;
