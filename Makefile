@@ -2,7 +2,9 @@
 #   make            build the optimised library, tests and examples
 #   make run        the project's main job (see README)
 #   make test       static checks, the suite three times (optimised,
-#                   ASan+UBSan, TSan), the HTML report in headless
+#                   ASan+UBSan, TSan), each build's net, proc, signal,
+#                   loadgen and http tests again on the io_uring poller
+#                   (URING_TESTS), the HTML report in headless
 #                   Chromium, the fuzz run, package-test
 #   make check      module boundaries (tests/check_includes.sh) and
 #                   clang-format --dry-run -Werror over FORMAT_FILES
@@ -11,7 +13,8 @@
 #   make test-twice the optimised suite twice at once (a loaded machine):
 #                   every bound in a test must hold there too
 #   make stress     STRESS_TESTS rerun STRESS_RUNS (50) times in each of the
-#                   three builds (default: channels, select and time)
+#                   three builds (default: channels, select and time);
+#                   GOC_POLLER=io_uring in the environment: on io_uring
 #   make bench      benchmarks side by side with Go, with ratios
 #   make valgrind   the suite under valgrind (annotated stack switches)
 #   make soak       issue 19's attacks at full size on 127.0.0.1 (~10 min;
@@ -41,6 +44,16 @@ ASAN_RUN = GOC_TEST_TIMEOUT_SCALE=4 GOC_TEST_ITER_DIV=10 \
 TSAN_RUN = GOC_TEST_TIMEOUT_SCALE=6 GOC_TEST_ITER_DIV=1000 \
 	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
 	setarch -R ./goc_tests
+
+# The suites that run a second time on the io_uring poller backend (the
+# first run is on epoll, auto's pick). Skipped, with a line saying so,
+# where the kernel offers no io_uring; empty: no second run.
+URING_TESTS ?= ^net_ ^proc_ ^signal_ ^loadgen_ ^http_
+uring_run = $(if $(URING_TESTS),if out=$$(GOC_POLLER=io_uring $(1) \
+	net_poller_as_asked 2>&1) || ! echo "$$out" | grep -q "io_uring is not available"; \
+	then echo "the io_uring run: $(URING_TESTS)"; \
+	GOC_POLLER=io_uring $(1) -j $(JOBS) $(URING_TESTS); \
+	else echo "io_uring is not available here: the io_uring run is skipped"; fi)
 
 # A build prints nothing unless it fails; then the end of its log (the
 # whole log stays in the build folder's build.log).
@@ -74,6 +87,7 @@ run: all
 
 release-test: all
 	cd $(BUILD)/release && ./goc_tests -j $(JOBS) $(TEST_ARGS)
+	cd $(BUILD)/release && $(call uring_run,./goc_tests)
 
 # goc-loadgen's HTML report in headless Chromium (installed here), with
 # screenshots left in $(BUILD)/release/report-browser/; the test says it
@@ -86,11 +100,13 @@ asan: deps
 	cmake -S . -B $(BUILD)/asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGOC_SANITIZE=address >/dev/null
 	@echo "building $(BUILD)/asan"; $(call build_quiet,$(BUILD)/asan)
 	cd $(BUILD)/asan && $(ASAN_RUN) -j $(JOBS) $(TEST_ARGS)
+	cd $(BUILD)/asan && $(call uring_run,$(ASAN_RUN))
 
 tsan: deps
 	cmake -S . -B $(BUILD)/tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGOC_SANITIZE=thread >/dev/null
 	@echo "building $(BUILD)/tsan"; $(call build_quiet,$(BUILD)/tsan)
 	cd $(BUILD)/tsan && $(TSAN_RUN) -j $(JOBS) $(TEST_ARGS)
+	cd $(BUILD)/tsan && $(call uring_run,$(TSAN_RUN))
 
 # libFuzzer (clang) on the request/response parser and evaluator, from the
 # committed corpus; new inputs go to a copy under the build folder.

@@ -5,7 +5,8 @@
 #  1. TCP echo (64-byte messages, 1 and 100 connections, 1 and 2
 #     processors): goc (bench_net) next to the raw epoll C baseline
 #     (bench_epoll_echo, the physical limit; target goc >= 0.9x of it) and
-#     next to Go (gobench; target goc >= 1.5x), in the same run.
+#     next to Go (gobench; target goc >= 1.5x), in the same run; goc
+#     twice, on each poller backend (GOC_POLLER=epoll, io_uring).
 #  2. wrk (the Debian package, a client nobody here wrote) against the tiny
 #     HTTP responder on goc (examples/http_hello.c) and the same responder
 #     in Go (bench/go/httphello), plus Go's net/http for reference.
@@ -66,15 +67,20 @@ value() { echo "$1" | tr ' ' '\n' | awk -F= '$1 == "msgs_per_s" { print $2 }'; }
 median() { sort -g | awk '{ l[NR] = $0 } END { if (NR) print l[int((NR + 1) / 2)] }'; }
 
 echo "TCP echo, 64-byte messages, msgs/s (median of $RUNS; goc/epoll target"
-echo ">= 0.9, goc/Go target >= 1.5)"
-printf '%-18s %5s %12s %12s %12s %10s %8s\n' benchmark procs goc epoll Go \
-    goc/epoll goc/Go
+echo ">= 0.9, goc/Go target >= 1.5; goc on its epoll backend, uring: goc on"
+echo "its io_uring backend, all in the same run)"
+printf '%-18s %5s %12s %12s %12s %12s %10s %8s %11s\n' benchmark procs goc \
+    uring epoll Go goc/epoll goc/Go uring/epoll
+ratio() { awk -v a="${1:-0}" -v b="${2:-0}" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "-" }'; }
 for name in tcp_echo_1conn tcp_echo_100conn; do
     for procs in 1 2; do
-        : >"$TMP/goc"; : >"$TMP/epoll"; : >"$TMP/go"
+        : >"$TMP/goc"; : >"$TMP/uring"; : >"$TMP/epoll"; : >"$TMP/go"
         for ((r = 1; r <= RUNS; r++)); do
-            l=$(GOCMAXPROCS=$procs timeout 60 "$BUILD/bench_net" -bench "$name" \
-                -procs "$procs" | grep "^BENCH") && value "$l" >>"$TMP/goc"
+            l=$(GOC_POLLER=epoll GOCMAXPROCS=$procs timeout 60 "$BUILD/bench_net" \
+                -bench "$name" -procs "$procs" | grep "^BENCH") && value "$l" >>"$TMP/goc"
+            l=$(GOC_POLLER=io_uring GOCMAXPROCS=$procs timeout 60 \
+                "$BUILD/bench_net" -bench "$name" -procs "$procs" |
+                grep "^BENCH") && value "$l" >>"$TMP/uring"
             l=$(timeout 60 "$BUILD/bench_epoll_echo" -bench "$name" \
                 -procs "$procs" | grep "^BENCH") && value "$l" >>"$TMP/epoll"
             if [ $GO_OK = 1 ]; then
@@ -82,12 +88,12 @@ for name in tcp_echo_1conn tcp_echo_100conn; do
                     -procs "$procs" | grep "^BENCH") && value "$l" >>"$TMP/go"
             fi
         done
-        g=$(median <"$TMP/goc"); e=$(median <"$TMP/epoll"); o=$(median <"$TMP/go")
-        printf '%-18s %5s %12.0f %12.0f %12s %10s %8s\n' "$name" "$procs" \
-            "${g:-0}" "${e:-0}" "${o:--}" \
-            "$(awk -v a="${g:-0}" -v b="${e:-0}" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "-" }')" \
-            "$(awk -v a="${g:-0}" -v b="${o:-0}" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "-" }')"
-        echo "    runs: goc $(tr '\n' ' ' <"$TMP/goc")| epoll $(tr '\n' ' ' <"$TMP/epoll")| Go $(tr '\n' ' ' <"$TMP/go")"
+        g=$(median <"$TMP/goc"); u=$(median <"$TMP/uring")
+        e=$(median <"$TMP/epoll"); o=$(median <"$TMP/go")
+        printf '%-18s %5s %12.0f %12.0f %12.0f %12s %10s %8s %11s\n' "$name" \
+            "$procs" "${g:-0}" "${u:-0}" "${e:-0}" "${o:--}" "$(ratio "$g" "$e")" \
+            "$(ratio "$g" "$o")" "$(ratio "$u" "$e")"
+        echo "    runs: goc $(tr '\n' ' ' <"$TMP/goc")| uring $(tr '\n' ' ' <"$TMP/uring")| epoll $(tr '\n' ' ' <"$TMP/epoll")| Go $(tr '\n' ' ' <"$TMP/go")"
     done
 done
 

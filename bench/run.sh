@@ -59,7 +59,8 @@ mkdir -p "$LOGS"
 : >"$RESULTS"
 
 # The matrix: module name procs runs timeout target checks.
-#   module  the C program is bench_<module>
+#   module  the C program is bench_<module>; <module>@<poller> runs it
+#           with GOC_POLLER=<poller> (the io_uring rows: docs/net.md)
 #   runs    "-" for $RUNS
 #   timeout seconds one run may take, "-" for $BENCH_TIMEOUT
 #   target  goc/Go bound from the issue (<=x: at most, >=x: at least)
@@ -96,6 +97,10 @@ net     tcp_echo_1conn    1 - -   >=1.5  errors==0
 net     tcp_echo_1conn    2 - -   >=1.5  errors==0
 net     tcp_echo_100conn  1 - -   >=1.5  errors==0
 net     tcp_echo_100conn  2 - -   >=1.5  errors==0
+net@io_uring tcp_echo_1conn   1 - - >=1.5 errors==0
+net@io_uring tcp_echo_1conn   2 - - >=1.5 errors==0
+net@io_uring tcp_echo_100conn 1 - - >=1.5 errors==0
+net@io_uring tcp_echo_100conn 2 - - >=1.5 errors==0
 cmap    cmap_w1_str16 1 - 300 >=4 -
 cmap    cmap_w1_str16 2 - 300 >=4 -
 cmap    cmap_w2_str16 1 - 300 >=4 -
@@ -152,13 +157,14 @@ fi
 run_one() {
     local lang=$1 bin=$2 name=$3 procs=$4 run=$5 tmo=$6 out err rc line
     local pin=()
-    out=$LOGS/$name-p$procs-$lang-$run.out
-    err=$LOGS/$name-p$procs-$lang-$run.err
+    out=$LOGS/$name${POLLER:+-$POLLER}-p$procs-$lang-$run.out
+    err=$LOGS/$name${POLLER:+-$POLLER}-p$procs-$lang-$run.err
     if [ "$procs" = 1 ] && [ ${#CPUS[@]} -gt 1 ]; then
         pin=(taskset -c "${CPUS[$(((run - 1) % ${#CPUS[@]}))]}")
     fi
     if [ "$lang" = goc ]; then
-        GOCMAXPROCS=$procs timeout -k 5 "$tmo" ${pin[@]+"${pin[@]}"} \
+        env ${POLLER:+GOC_POLLER=$POLLER} GOCMAXPROCS=$procs \
+            timeout -k 5 "$tmo" ${pin[@]+"${pin[@]}"} \
             "$bin" -bench "$name" -procs "$procs" ${ARGS[@]+"${ARGS[@]}"} \
             >"$out" 2>"$err"
     else
@@ -212,6 +218,10 @@ echo "(goc/Go is the ratio of the figures: lower is better for ns_per_op," \
 n_ok=0 n_miss=0 n_fail=0 n_skip=0
 while read -r module name procs runs tmo target checks; do
     [ -n "$module" ] || continue
+    POLLER=
+    case $module in
+    *@*) POLLER=${module#*@} module=${module%@*} ;;
+    esac
     if [ -n "$FILTER" ] && ! [[ $name =~ $FILTER ]]; then
         continue
     fi
@@ -285,7 +295,8 @@ while read -r module name procs runs tmo target checks; do
     FAIL) n_fail=$((n_fail + 1)) ;;
     *) n_skip=$((n_skip + 1)) ;;
     esac
-    printf '%-18s %5s  %-12s %18s %12s %8s  %-7s %s\n' "$name" "$procs" \
+    printf '%-18s %5s  %-12s %18s %12s %8s  %-7s %s\n' \
+        "$name${POLLER:+ ($POLLER)}" "$procs" \
         "${unit:--}" "$cshow" "$gshow" "$ratio" "$target" "$status"
     # Secondary figures of the median runs, and why a run failed.
     extra() { echo "$1" | cut -d' ' -f5-; }

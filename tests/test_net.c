@@ -28,6 +28,7 @@
 
 #include "goc_test.h"
 #include "net/net_internal.h"
+#include "netpoll/poller.h"
 #include "netpoll/pollfd.h"
 
 /* ---- helpers --------------------------------------------------------- */
@@ -1879,6 +1880,11 @@ GOC_TEST(net_tcp_urgent_data)
     goc_maxprocs(2);
     if (goc_main(urgent_main, NULL))
         return 1;
+    /* The short-read rule is for kernels without TCP_INQ (< 4.18), which
+     * have no io_uring either: that backend reports no urgent data
+     * (poller_uring.c, to_poll), TCP_INQ tells the urgent mark. */
+    if (!strcmp(goc__poller_name(), "io_uring"))
+        return 0;
     atomic_store(&goc__net_no_inq, true); /* the short-read rule */
     return goc_main(urgent_main, NULL);
 }

@@ -3,9 +3,15 @@
  * descriptors (pollfd.c), the proc module and the signal forwarder ask of
  * the kernel's readiness machinery, and nothing more. Private to goc.
  *
- * One backend is linked in: poller_epoll.c (Linux epoll). Another (an
- * io_uring backend) is one more file implementing these functions, chosen
- * at build time; pollfd, net, proc and the scheduler do not change.
+ * Two backends are linked in, each a goc__poller_ops table: poller_epoll.c
+ * (Linux epoll) and poller_uring.c (io_uring, multishot poll requests).
+ * poller.c picks one when goc_main starts (goc__poller_init), from
+ * $GOC_POLLER: "epoll", "io_uring", or "auto" (the default; unset or
+ * empty is auto: epoll, the faster of the two where measured, docs/net.md).
+ * A forced io_uring the kernel does not offer is a fatal error naming
+ * GOC_POLLER and the reason, never a silent fallback. The functions below
+ * forward to the chosen table; pollfd, net, proc and the scheduler do not
+ * know which backend runs.
  *
  * The instance
  * ------------
@@ -98,8 +104,37 @@ struct goc__pollable {
     void (*ready)(goc__pollable *p, uint32_t events, goc__glist *wake);
 };
 
+/* A backend: the functions below, one by one (poller.c forwards). */
+typedef struct goc__poller_ops {
+    const char *name; /* "epoll", "io_uring" */
+    /* 0 where the kernel offers this backend, else a negative code with a
+     * short reason in *why (static text). Called before init. */
+    int (*available)(const char **why);
+    int (*init)(void);
+    void (*fini)(void);
+    int (*open)(int fd, uint32_t interest, goc__pollable *p);
+    int (*arm)(int fd, uint32_t interest, goc__pollable *p);
+    int (*close)(int fd);
+    int (*barrier)(goc__pollable *p);
+    int (*wait)(int64_t delay, goc__glist *wake);
+    void (*wake)(void);
+} goc__poller_ops;
+
+extern const goc__poller_ops goc__poller_epoll;
+extern const goc__poller_ops goc__poller_uring;
+
+/* Chooses the backend ($GOC_POLLER; fatal if a forced one is unavailable
+ * or the value unknown) and creates its instance. */
 int goc__poller_init(void);
 void goc__poller_fini(void);
+/* The name of the backend of the current (or last) instance. */
+const char *goc__poller_name(void);
+
+/* Tests: the io_uring ring's completion-queue size for the next instance
+ * (0: the default; the submission queue gets half), and how often a wait
+ * found completions that overflowed into the kernel. */
+extern _Atomic uint32_t goc__poller_uring_test_cq_entries;
+extern _Atomic uint64_t goc__poller_uring_overflows;
 
 int goc__poller_open(int fd, uint32_t interest, goc__pollable *p);
 int goc__poller_arm(int fd, uint32_t interest, goc__pollable *p);

@@ -89,7 +89,9 @@ static int ctl(int op, int fd, uint32_t events, void *ptr)
     return epoll_ctl(epfd, op, fd, &ev) == 0 ? 0 : -errno;
 }
 
-int goc__poller_init(void)
+static void ep_fini(void);
+
+static int ep_init(void)
 {
     int err;
     epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -108,11 +110,11 @@ int goc__poller_init(void)
     nbarrier = 0;
     return 0;
 fail:
-    goc__poller_fini();
+    ep_fini();
     return err;
 }
 
-void goc__poller_fini(void)
+static void ep_fini(void)
 {
     if (barrier_fd >= 0)
         close(barrier_fd);
@@ -127,22 +129,22 @@ void goc__poller_fini(void)
     pthread_mutex_unlock(&barrier_lock);
 }
 
-int goc__poller_open(int fd, uint32_t interest, goc__pollable *p)
+static int ep_open(int fd, uint32_t interest, goc__pollable *p)
 {
     return ctl(EPOLL_CTL_ADD, fd, to_epoll(interest), p);
 }
 
-int goc__poller_arm(int fd, uint32_t interest, goc__pollable *p)
+static int ep_arm(int fd, uint32_t interest, goc__pollable *p)
 {
     return ctl(EPOLL_CTL_MOD, fd, to_epoll(interest), p);
 }
 
-int goc__poller_close(int fd)
+static int ep_close(int fd)
 {
     return ctl(EPOLL_CTL_DEL, fd, 0, NULL);
 }
 
-int goc__poller_barrier(goc__pollable *p)
+static int ep_barrier(goc__pollable *p)
 {
     pthread_mutex_lock(&barrier_lock);
     bool listed = false;
@@ -178,7 +180,7 @@ static void barrier_fire(goc__glist *wake)
         fire[i]->ready(fire[i], 0, wake);
 }
 
-void goc__poller_wake(void)
+static void ep_wake(void)
 {
     uint32_t zero = 0;
     if (atomic_compare_exchange_strong(&wake_sig, &zero, 1)) {
@@ -190,7 +192,7 @@ void goc__poller_wake(void)
     }
 }
 
-int goc__poller_wait(int64_t delay, goc__glist *wake)
+static int ep_wait(int64_t delay, goc__glist *wake)
 {
     struct epoll_event events[BATCH];
     int n;
@@ -234,3 +236,22 @@ int goc__poller_wait(int64_t delay, goc__glist *wake)
         barrier_fire(wake);
     return n;
 }
+
+static int ep_available(const char **why)
+{
+    (void)why; /* epoll_create1 is checked by init */
+    return 0;
+}
+
+const goc__poller_ops goc__poller_epoll = {
+    .name = "epoll",
+    .available = ep_available,
+    .init = ep_init,
+    .fini = ep_fini,
+    .open = ep_open,
+    .arm = ep_arm,
+    .close = ep_close,
+    .barrier = ep_barrier,
+    .wait = ep_wait,
+    .wake = ep_wake,
+};

@@ -1,0 +1,93 @@
+/*
+ * poller.c - chooses the poller backend when goc_main starts and forwards
+ * the contract's calls to it (poller.h).
+ *
+ * $GOC_POLLER: "epoll", "io_uring" or "auto" (unset or empty: auto). Auto
+ * picks epoll: with readiness polling on both, epoll measured as fast or
+ * faster (docs/net.md). A forced io_uring that the kernel does not offer,
+ * or an unknown value, is fatal at start: a user who asked for a backend
+ * must know they did not get it.
+ *
+ * The table is chosen while no other thread of the runtime runs; it stays
+ * after goc__poller_fini (a late wake goes to a closed instance, which
+ * ignores it). An atomic pointer all the same: a thread outside the
+ * runtime may wake it while a new goc_main starts.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <stdlib.h>
+#include <string.h>
+
+#include "netpoll/poller.h"
+
+static _Atomic(const goc__poller_ops *) cur = &goc__poller_epoll;
+
+static inline const goc__poller_ops *ops(void)
+{
+    return atomic_load_explicit(&cur, memory_order_acquire);
+}
+
+static const goc__poller_ops *choose(void)
+{
+    const char *env = getenv("GOC_POLLER");
+    const char *why = NULL;
+    if (!env || !*env || !strcmp(env, "auto") || !strcmp(env, "epoll"))
+        return &goc__poller_epoll;
+    if (!strcmp(env, "io_uring")) {
+        int err = goc__poller_uring.available(&why);
+        if (err < 0)
+            goc__fatal("GOC_POLLER=io_uring: io_uring is not available "
+                       "here: %s (%s)",
+                       why, goc_strerror(err));
+        return &goc__poller_uring;
+    }
+    goc__fatal("GOC_POLLER=%s: unknown poller (auto, epoll or io_uring)", env);
+}
+
+int goc__poller_init(void)
+{
+    const goc__poller_ops *o = choose();
+    atomic_store_explicit(&cur, o, memory_order_release);
+    return o->init();
+}
+
+void goc__poller_fini(void)
+{
+    ops()->fini();
+}
+
+const char *goc__poller_name(void)
+{
+    return ops()->name;
+}
+
+int goc__poller_open(int fd, uint32_t interest, goc__pollable *p)
+{
+    return ops()->open(fd, interest, p);
+}
+
+int goc__poller_arm(int fd, uint32_t interest, goc__pollable *p)
+{
+    return ops()->arm(fd, interest, p);
+}
+
+int goc__poller_close(int fd)
+{
+    return ops()->close(fd);
+}
+
+int goc__poller_barrier(goc__pollable *p)
+{
+    return ops()->barrier(p);
+}
+
+int goc__poller_wait(int64_t delay, goc__glist *wake)
+{
+    return ops()->wait(delay, wake);
+}
+
+void goc__poller_wake(void)
+{
+    ops()->wake();
+}
