@@ -1096,11 +1096,12 @@ static int mpi_report(const options *o, goc_loadgen *g, const char *url,
     const goc_http_stats *hsp =
         goc_caller_http_stats(caller, &hs) == 0 ? &hs : NULL;
     /* The others end by the same schedule: a rank whose report is not
-     * in by then is lost. After a signal, little time is left before
-     * mpirun's SIGKILL (docs/mpi.md). */
-    int64_t deadline =
-        goc_nanotime() +
-        (interrupted ? LGM_STOP_WAIT : o->timeout + 10 * GOC_SECOND);
+     * in by then is lost (or sooner: see lgm_finish). After a signal,
+     * little time is left before mpirun's SIGKILL (docs/mpi.md): rank 0
+     * waits LGM_STOP_WAIT at most; the others keep sending until then. */
+    int64_t deadline = goc_nanotime() + o->timeout + 10 * GOC_SECOND;
+    if (interrupted && lgm_rank() == 0)
+        deadline = goc_nanotime() + LGM_STOP_WAIT;
     int rc = json ? lgm_finish(json, len, &row, hsp, deadline, sigs) : -1;
     free(json);
     lgr_free(&run);

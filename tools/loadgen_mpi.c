@@ -82,6 +82,8 @@ typedef struct peer {
     ready_msg ready;
     beat last; /* last heartbeat */
     bool have_beat, have_final;
+    int64_t nbeats;
+    int64_t seen_at; /* rank 0's clock when its last message came */
     final_hdr fin;
     char *json;
 } peer;
@@ -191,10 +193,25 @@ static void decide(const ready_msg *all, start_msg *sm)
 }
 
 /* Rank 0: one message, whatever it is. */
+static double dbg_now(void)
+{
+    return (double)(goc_nanotime() % 100000000000) / 1e9;
+}
+#define DBG(...)                                                               \
+    do {                                                                       \
+        if (getenv("LGM_DEBUG"))                                               \
+            fprintf(stderr, __VA_ARGS__);                                      \
+    } while (0)
+
 static void root_recv(MPI_Status *st)
 {
     int src = st->MPI_SOURCE;
+    if (st->MPI_TAG != TAG_BEAT)
+        DBG("%.3f root_recv tag %d from %d\n", dbg_now(), st->MPI_TAG, src);
     peer *p = &S.peers[src];
+    pthread_mutex_lock(&S.mu);
+    p->seen_at = goc_nanotime();
+    pthread_mutex_unlock(&S.mu);
     switch (st->MPI_TAG) {
     case TAG_BEAT: {
         beat b;
@@ -203,6 +220,7 @@ static void root_recv(MPI_Status *st)
         pthread_mutex_lock(&S.mu);
         p->last = b;
         p->have_beat = true;
+        p->nbeats++;
         pthread_mutex_unlock(&S.mu);
         break;
     }
@@ -227,6 +245,7 @@ static void root_recv(MPI_Status *st)
         MPI_Recv(json, (int)h->json_len, MPI_BYTE, src, TAG_FINAL_JSON,
                  MPI_COMM_WORLD, MPI_STATUS_IGNORE);
         json[h->json_len] = '\0';
+        DBG("%.3f root_recv final from %d done\n", dbg_now(), src);
         pthread_mutex_lock(&S.mu);
         if (!p->have_final) {
             p->fin = *h;
@@ -260,6 +279,7 @@ static void run_loop(void)
     beat beat_buf;
     int32_t one = 1, stop_buf = 1;
     bool stopped_sent = false, stop_sent = false, fin_started = false;
+    int64_t last_beat = 0;
     if (S.rank == 0) {
         stop_req = malloc((size_t)S.size * sizeof *stop_req);
         if (!stop_req)
@@ -272,17 +292,24 @@ static void run_loop(void)
         pthread_mutex_lock(&S.mu);
         bool quit = S.quit, hb_new = S.hb_new, stopped = S.stopped_here,
              stop_all = S.stop_all, fin = S.final_posted, done = S.collect_done;
-        if (hb_new) {
-            beat_buf = S.hb;
+        if (S.rank > 0 && beat_req != MPI_REQUEST_NULL) {
+            int sent;
+            MPI_Test(&beat_req, &sent, MPI_STATUS_IGNORE);
         }
+        if (S.rank > 0 && beat_req == MPI_REQUEST_NULL)
+            beat_buf = S.hb; /* not while a send reads it */
         pthread_mutex_unlock(&S.mu);
         if (quit)
             break;
         int flag;
         if (S.rank > 0) {
-            if (hb_new && !fin_started) {
+            /* A beat every LGM_BEAT, new counts or not: rank 0 takes a
+             * rank silent for LGM_SILENT as lost. */
+            int64_t now = goc_nanotime();
+            if ((hb_new || now - last_beat >= LGM_BEAT) && !fin_started) {
                 MPI_Test(&beat_req, &flag, MPI_STATUS_IGNORE);
                 if (flag) {
+                    last_beat = now;
                     MPI_Isend(&beat_buf, sizeof beat_buf, MPI_BYTE, 0, TAG_BEAT,
                               MPI_COMM_WORLD, &beat_req);
                     pthread_mutex_lock(&S.mu);
@@ -331,10 +358,12 @@ static void run_loop(void)
                 busy = true;
             }
             if ((stopped || stop_all) && !stop_sent) {
+                DBG("%.3f root sends STOP\n", dbg_now());
                 for (int r = 1; r < S.size; r++)
                     MPI_Isend(&stop_buf, 1, MPI_INT32_T, r, TAG_STOP,
                               MPI_COMM_WORLD, &stop_req[r]);
                 stop_sent = true;
+                DBG("%.3f root sent STOP\n", dbg_now());
                 pthread_mutex_lock(&S.mu);
                 S.stop_all = true;
                 pthread_mutex_unlock(&S.mu);
@@ -407,6 +436,8 @@ static void *mpi_main(void *arg)
     free(all);
     MPI_Bcast(&sm, sizeof sm, MPI_BYTE, 0, MPI_COMM_WORLD);
     pthread_mutex_lock(&S.mu);
+    for (int r = 0; rank == 0 && r < size; r++)
+        S.peers[r].seen_at = goc_nanotime();
     S.decided = true;
     S.start_ok = sm.ok;
     S.start_local = sm.start0 - S.offset;
@@ -493,6 +524,9 @@ int lgm_finish(const char *json, size_t len, const lgm_row *row,
                const goc_http_stats *hs, int64_t deadline, goc_chan *sigs)
 {
     final_hdr *h = &S.fin;
+    if (getenv("LGM_DEBUG"))
+        fprintf(stderr, "rank %d: finish at %.3f\n", S.rank,
+                (double)(goc_nanotime() % 100000000000) / 1e9);
     pthread_mutex_lock(&S.mu);
     memset(h, 0, sizeof *h);
     h->row = *row;
@@ -524,8 +558,20 @@ int lgm_finish(const char *json, size_t len, const lgm_row *row,
         pthread_mutex_lock(&S.mu);
         bool done = S.rank == 0 ? S.nfinal == S.size : S.final_sent;
         int n = S.nfinal;
+        if (S.rank == 0 && !done) {
+            /* Wait only for the ranks still heard from. */
+            int64_t now = goc_nanotime();
+            done = true;
+            for (int r = 1; r < S.size; r++)
+                if (!S.peers[r].have_final &&
+                    now - S.peers[r].seen_at < LGM_SILENT)
+                    done = false;
+        }
         pthread_mutex_unlock(&S.mu);
         if (done || goc_nanotime() >= deadline) {
+            if (getenv("LGM_DEBUG"))
+                fprintf(stderr, "rank %d: finished at %.3f\n", S.rank,
+                        (double)(goc_nanotime() % 100000000000) / 1e9);
             pthread_mutex_lock(&S.mu);
             S.collect_done = true;
             pthread_mutex_unlock(&S.mu);
@@ -535,7 +581,7 @@ int lgm_finish(const char *json, size_t len, const lgm_row *row,
         }
         int sig;
         goc_case cs = GOC_CASE_RECV(sigs, &sig);
-        if (!signaled && sigs && goc_select(&cs, 1, true) == 0) {
+        if (!signaled && sigs && S.rank == 0 && goc_select(&cs, 1, true) == 0) {
             signaled = true;
             int64_t d = goc_nanotime() + LGM_STOP_WAIT;
             if (d < deadline)
@@ -547,6 +593,9 @@ int lgm_finish(const char *json, size_t len, const lgm_row *row,
 
 const char *lgm_json(int i)
 {
+    if (getenv("LGM_DEBUG"))
+        fprintf(stderr, "rank %d: %" PRId64 " beats, last at %" PRId64 "\n", i,
+                S.peers[i].nbeats, S.peers[i].last.elapsed);
     return S.peers && S.peers[i].have_final ? S.peers[i].json : NULL;
 }
 

@@ -46,8 +46,13 @@
 /* Heartbeat period, the wait for the ranks' reports after a stop (a
  * signal), and the default bound on a clock offset's uncertainty. */
 #define LGM_BEAT (100 * GOC_MILLISECOND)
-#define LGM_STOP_WAIT (600 * GOC_MILLISECOND)
+#define LGM_STOP_WAIT (350 * GOC_MILLISECOND)
 #define LGM_CLOCK_BOUND (5 * GOC_MILLISECOND)
+/* A rank not heard from (heartbeat or report) for this long is taken as
+ * lost by rank 0 at the end: rank 0 does not wait for its report. Every
+ * live rank's MPI thread sends a heartbeat every LGM_BEAT until its
+ * report has gone. */
+#define LGM_SILENT (800 * GOC_MILLISECOND)
 /* How far ahead of rank 0's clock the start is put: it must reach every
  * rank first. */
 #define LGM_START_MARGIN (300 * GOC_MILLISECOND)
