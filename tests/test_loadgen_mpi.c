@@ -518,3 +518,51 @@ GOC_TEST_TIMEOUT(loadgen_mpi_sigint, 120)
     cleanup_dir();
     return rc;
 }
+
+/* Refusals before the start, on every rank, with rank 0 naming each rank
+ * and why: a target that no rank can resolve, and clock offsets known
+ * less well than --clock-bound. Nothing runs; exit status 3. */
+static int refuse_main(void *arg)
+{
+    (void)arg;
+    const char *unresolved[] = {
+        "-r", "100", "-d", "1s", "-q", "calc://no-such-host.invalid:1", NULL};
+    mpi_child c = spawn_mpi("unresolved", unresolved);
+    int st = wait_mpi(&c, 60 * GOC_SECOND);
+    char *err = slurp(c.err);
+    if (st != 3 || !err || !strstr(err, "not started: rank 0 ("))
+        dump(&c);
+    ASSERT_EQ(st, 3);
+    ASSERT(strstr(err, "not started: rank 0 ("));
+    ASSERT(strstr(err, "rank 2 ("));
+    ASSERT(strstr(err, "cannot run: cannot resolve"));
+    free(err);
+    goc_calcserver *srv;
+    goc_calcserver_opts so = {.keepalive = true};
+    ASSERT_EQ(goc_calcserver_start(&srv, "127.0.0.1:0", &so), 0);
+    char url[80];
+    snprintf(url, sizeof url, "calc://%s", goc_calcserver_addr(srv));
+    const char *clock[] = {"-r",  "100", "-d", "1s", "-q", "--clock-bound",
+                           "1ns", url,   NULL};
+    c = spawn_mpi("clock", clock);
+    st = wait_mpi(&c, 60 * GOC_SECOND);
+    err = slurp(c.err);
+    if (st != 3 || !err || !strstr(err, "--clock-bound"))
+        dump(&c);
+    ASSERT_EQ(st, 3);
+    ASSERT(strstr(err, "not started: rank 1 ("));
+    ASSERT(strstr(err, "more than the bound 1ns (--clock-bound)"));
+    free(err);
+    goc_calcserver_stop(srv);
+    return 0;
+}
+
+GOC_TEST_TIMEOUT(loadgen_mpi_refused, 120)
+{
+    if (!mpi_ready("loadgen_mpi_refused"))
+        return 0;
+    goc_maxprocs(2);
+    int rc = goc_main(refuse_main, NULL);
+    cleanup_dir();
+    return rc;
+}
