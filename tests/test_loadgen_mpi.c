@@ -41,6 +41,10 @@
 
 static char loadgen[PATH_MAX], mpirun[PATH_MAX], dir[PATH_MAX];
 
+/* tests/test_report.c: 0 when text validates against
+ * docs/report.schema.json (the "mpi" member included). */
+int report_schema_check(const char *text, char *err, size_t errlen);
+
 static bool find_in_path(const char *name, char *out, size_t len)
 {
     const char *p = getenv("PATH");
@@ -199,6 +203,11 @@ static void check_run(const char *json_path, const char *calls, int64_t rate,
 {
     lgr_run r;
     char err[512];
+    char *text = slurp(json_path);
+    ASSERT(text != NULL);
+    if (report_schema_check(text, err, sizeof err) != 0)
+        GOC_FAIL_("%s: %s", json_path, err);
+    free(text);
     ASSERT_EQ(lgr_read_json_file(&r, json_path, err, sizeof err), 0);
     int64_t planned = goc__loadgen_planned(duration, rate);
     ASSERT_EQ(r.planned, planned);
@@ -435,6 +444,10 @@ static int kill_main(void *arg)
     lgr_run r;
     char err[512];
     ASSERT_EQ(lgr_read_json_file(&r, json, err, sizeof err), 0);
+    char *text = slurp(json);
+    if (report_schema_check(text, err, sizeof err) != 0)
+        GOC_FAIL_("%s: %s", json, err);
+    free(text);
     ASSERT(r.interrupted);
     ASSERT(strstr(r.extra_json, "{\"rank\":1,") != NULL);
     ASSERT(strstr(r.extra_json, "\"state\":\"lost\"") != NULL);
