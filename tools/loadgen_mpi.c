@@ -583,7 +583,7 @@ int lgm_finish(const char *json, size_t len, const lgm_row *row,
         goc_case cs = GOC_CASE_RECV(sigs, &sig);
         if (!signaled && sigs && S.rank == 0 && goc_select(&cs, 1, true) == 0) {
             signaled = true;
-            int64_t d = goc_nanotime() + LGM_STOP_WAIT;
+            int64_t d = goc_nanotime() + lgm_stop_wait();
             if (d < deadline)
                 deadline = d;
         }

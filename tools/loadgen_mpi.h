@@ -25,7 +25,7 @@
  * mpirun end the job: SIGTERM to every other rank about
  * odls_base_sigkill_timeout (1 s) after the death, SIGKILL as long after.
  * SIGINT to mpirun does the same. A rank stops its run on SIGTERM or
- * SIGINT and sends its report at once; rank 0 waits LGM_STOP_WAIT for
+ * SIGINT and sends its report at once; rank 0 waits lgm_stop_wait() for
  * them, names each rank whose report did not come as lost, with what its
  * last heartbeat accounted, and writes the report before the SIGKILL.
  * A rank that cannot run (its target does not resolve, a bad clock)
@@ -43,8 +43,8 @@
 
 #include "goc.h"
 
-/* Heartbeat period, the wait for the ranks' reports after a stop (a
- * signal), and the default bound on a clock offset's uncertainty. */
+/* Heartbeat period, the least wait for the ranks' reports after a stop
+ * (a signal), and the default bound on a clock offset's uncertainty. */
 #define LGM_BEAT (100 * GOC_MILLISECOND)
 #define LGM_STOP_WAIT (350 * GOC_MILLISECOND)
 #define LGM_CLOCK_BOUND (5 * GOC_MILLISECOND)
@@ -91,6 +91,17 @@ static inline int lgm_env_size(void)
     return v ? atoi(v) : 0;
 }
 
+/* How long rank 0 waits for the ranks' reports after a signal: mpirun's
+ * time between its SIGTERM and its SIGKILL (odls_base_sigkill_timeout,
+ * which mpirun passes to the ranks in their environment; 1 s by
+ * default) less 600 ms to write the report, and LGM_STOP_WAIT at least. */
+static inline int64_t lgm_stop_wait(void)
+{
+    const char *v = getenv("OMPI_MCA_odls_base_sigkill_timeout");
+    int64_t w = (v ? atoi(v) : 1) * GOC_SECOND - 600 * GOC_MILLISECOND;
+    return w > LGM_STOP_WAIT ? w : LGM_STOP_WAIT;
+}
+
 #ifdef GOC_LOADGEN_MPI
 
 /* Main thread, before goc_main: starts the MPI thread (MPI_Init_thread,
@@ -114,7 +125,7 @@ bool lgm_beat(const struct goc_loadgen_progress *pr, bool stopped);
  * counts (NULL: none). Ranks > 0 send them to rank 0 and return 0 (or -1
  * if they could not be sent by `deadline`). Rank 0 waits until every
  * rank's has come, or `deadline` (an absolute goc_nanotime()), or a value
- * on `sigs` (then LGM_STOP_WAIT more), and returns the number of ranks
+ * on `sigs` (then lgm_stop_wait() more), and returns the number of ranks
  * whose report came. */
 int lgm_finish(const char *json, size_t len, const lgm_row *row,
                const goc_http_stats *hs, int64_t deadline, goc_chan *sigs);
