@@ -8,11 +8,11 @@
 #     reading 100 reports and merging them (bench/loadgen/mpi_merge_sim.c).
 #
 #   bench/mpi_run.sh [BUILD_DIR] [RATE] [DURATION] [ROUNDS]
-#                    (build/release 4000 5s 3)
+#                    (build/release 2000 5s 3)
 # Needs Open MPI (tools/install-deps.sh mpi) and a build made with it.
 set -e
 B=${1:-build/release}
-RATE=${2:-4000}
+RATE=${2:-2000}
 DUR=${3:-5s}
 ROUNDS=${4:-3}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -34,8 +34,8 @@ ARGS="-r $RATE -d $DUR -t 1s -k -q"
 # achieved/asked from a JSON report; slop p50 and p99 (us) from call logs.
 summary() { # name json logs...
     name=$1 json=$2; shift 2
-    # The run's own (the first; the ranks' rows come after it).
-    ratio=$(grep -o '"achieved_rate":[0-9.]*' "$json" | head -1 | cut -d: -f2)
+    # The run's own (not the ranks' rows, on the "mpi" member's line).
+    ratio=$(grep -v '"mpi":{' "$json" | grep -o '"achieved_rate":[0-9.]*' | head -1 | cut -d: -f2)
     slop=$(tail -q -n +2 "$@" | cut -d, -f5 | sort -n |
         awk '{v[NR]=$1} END {printf "%.1f %.1f", v[int(NR*0.5)+1]/1e3, v[int(NR*0.99)+1]/1e3}')
     echo "$name achieved/asked=$(echo "$ratio $RATE" | awk '{printf "%.5f", $1/$2}') slop_p50_us=${slop% *} slop_p99_us=${slop#* }"
@@ -46,7 +46,8 @@ while [ $i -lt "$ROUNDS" ]; do
     "$LG" $ARGS --json "$T/one.json" --calls-log "$T/one.calls" calc://127.0.0.1:$PORT >/dev/null || true
     summary "round $i  1 process" "$T/one.json" "$T/one.calls"
     $MPI -np 2 "$LG" $ARGS --json "$T/two.json" --calls-log "$T/two.calls" \
-        calc://127.0.0.1:$PORT >/dev/null || true
+        calc://127.0.0.1:$PORT >/dev/null 2>"$T/two.err" ||
+        grep -v '^--\|^$' "$T/two.err" | head -5
     summary "round $i  2 ranks  " "$T/two.json" "$T/two.calls".0 "$T/two.calls".1
 done
 

@@ -3,11 +3,12 @@
  *
  * The MPI thread's life:
  *   1. MPI_Init_thread(FUNNELED); rank and size.
- *   2. Clock: rank 0 answers SYNC_ROUNDS pings of each rank in turn with
- *      its goc_nanotime(); a rank keeps the round with the least round
- *      trip: offset = T0 - (t_send + t_recv) / 2, uncertainty = rtt / 2
- *      (Cristian's method: the true offset lies within it, whatever the
- *      asymmetry of the two directions).
+ *   2. Clock: rank 0 answers the pings of each rank in turn with its
+ *      goc_nanotime() (16 or more: see clock_sync); a rank keeps the
+ *      round with the least round trip: offset = T0 - (t_send +
+ *      t_recv) / 2, uncertainty = rtt / 2 (Cristian's method: the true
+ *      offset lies within it, whatever the asymmetry of the two
+ *      directions).
  *   3. Waits for its goroutine's "ready" (target resolved, or why not),
  *      gathers every rank's on rank 0, which decides: start = its clock +
  *      LGM_START_MARGIN, or refuse (a rank cannot run, an uncertainty
@@ -42,6 +43,8 @@
 #include "cli.h"
 
 #define SYNC_ROUNDS 16
+#define SYNC_MAX 1000
+#define SYNC_TIME (2 * GOC_SECOND)
 
 enum {
     TAG_PING = 1,
@@ -134,23 +137,32 @@ static void sleep_ns(int64_t ns)
     nanosleep(&ts, NULL);
 }
 
-/* Step 2: the offset of rank 0's clock to this one's. */
+/* Step 2: the offset of rank 0's clock to this one's. A rank pings at
+ * least SYNC_ROUNDS times, and on while its best round trip leaves the
+ * offset less sure than a quarter of the bound (a loaded machine delays
+ * some round trips by milliseconds, not all), for at most SYNC_MAX rounds
+ * or SYNC_TIME; then it sends -1, and rank 0 serves the next rank. */
 static void clock_sync(void)
 {
     if (S.rank == 0) {
         for (int r = 1; r < S.size; r++)
-            for (int i = 0; i < SYNC_ROUNDS; i++) {
+            for (;;) {
                 int64_t x;
                 MPI_Recv(&x, 1, MPI_INT64_T, r, TAG_PING, MPI_COMM_WORLD,
                          MPI_STATUS_IGNORE);
+                if (x < 0)
+                    break;
                 x = goc_nanotime();
                 MPI_Send(&x, 1, MPI_INT64_T, r, TAG_PONG, MPI_COMM_WORLD);
             }
         S.offset = S.unc = 0;
         return;
     }
-    int64_t best = INT64_MAX;
-    for (int i = 0; i < SYNC_ROUNDS; i++) {
+    int64_t best = INT64_MAX, begin = goc_nanotime();
+    for (int i = 0; i < SYNC_MAX; i++) {
+        if (i >= SYNC_ROUNDS &&
+            (best / 2 <= S.bound / 4 || goc_nanotime() - begin > SYNC_TIME))
+            break;
         int64_t t0 = goc_nanotime(), T;
         MPI_Send(&t0, 1, MPI_INT64_T, 0, TAG_PING, MPI_COMM_WORLD);
         MPI_Recv(&T, 1, MPI_INT64_T, 0, TAG_PONG, MPI_COMM_WORLD,
@@ -162,6 +174,8 @@ static void clock_sync(void)
             S.unc = (t1 - t0 + 1) / 2;
         }
     }
+    int64_t end = -1;
+    MPI_Send(&end, 1, MPI_INT64_T, 0, TAG_PING, MPI_COMM_WORLD);
 }
 
 /* Step 3 on rank 0: start, or why not. */
