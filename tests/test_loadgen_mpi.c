@@ -126,6 +126,16 @@ static mpi_child spawn_mpi(const char *name, const char *const *args)
     int n = 0;
     while (argv[n])
         n++;
+    /* A clock bound that holds under any load here (the default, 5 ms,
+     * is met after more pings; loadgen_mpi_refused tests the refusal),
+     * unless the test gives its own. */
+    bool bound = false;
+    for (int i = 0; args[i]; i++)
+        bound |= strcmp(args[i], "--clock-bound") == 0;
+    if (!bound) {
+        argv[n++] = "--clock-bound";
+        argv[n++] = "100ms";
+    }
     for (int i = 0; args[i]; i++)
         argv[n++] = args[i];
     argv[n] = NULL;
