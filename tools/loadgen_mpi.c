@@ -261,7 +261,7 @@ static void root_recv(MPI_Status *st)
         json[h->json_len] = '\0';
         DBG("%.3f root_recv final from %d done\n", dbg_now(), src);
         pthread_mutex_lock(&S.mu);
-        if (!p->have_final) {
+        if (!p->have_final && !S.collect_done) { /* else: too late */
             p->fin = *h;
             p->json = json;
             p->have_final = true;
@@ -607,10 +607,14 @@ int lgm_finish(const char *json, size_t len, const lgm_row *row,
 
 const char *lgm_json(int i)
 {
+    pthread_mutex_lock(&S.mu);
+    const char *json =
+        S.peers && S.peers[i].have_final ? S.peers[i].json : NULL;
+    pthread_mutex_unlock(&S.mu);
     if (getenv("LGM_DEBUG"))
         fprintf(stderr, "rank %d: %" PRId64 " beats, last at %" PRId64 "\n", i,
                 S.peers[i].nbeats, S.peers[i].last.elapsed);
-    return S.peers && S.peers[i].have_final ? S.peers[i].json : NULL;
+    return json;
 }
 
 const lgm_row *lgm_row_of(int i)
@@ -649,8 +653,12 @@ const lgm_row *lgm_row_of(int i)
 
 const goc_http_stats *lgm_http(int i)
 {
-    return S.peers[i].have_final && S.peers[i].fin.has_http ? &S.peers[i].fin.hs
-                                                            : NULL;
+    pthread_mutex_lock(&S.mu);
+    const goc_http_stats *h = S.peers[i].have_final && S.peers[i].fin.has_http
+                                  ? &S.peers[i].fin.hs
+                                  : NULL;
+    pthread_mutex_unlock(&S.mu);
+    return h;
 }
 
 void lgm_end(bool abort_job)
