@@ -82,6 +82,20 @@ static bool mpi_ready(const char *test)
     snprintf(loadgen, sizeof loadgen, "%.*s/tools/goc-loadgen", PATH_MAX - 32,
              self);
     ASSERT_EQ(access(loadgen, X_OK), 0);
+    char cmd[PATH_MAX + 32], line[256];
+    snprintf(cmd, sizeof cmd, "%s --help", loadgen);
+    FILE *h = popen(cmd, "r");
+    bool with_mpi = false;
+    while (h && fgets(line, sizeof line, h))
+        with_mpi |= strstr(line, "This build: with MPI.") != NULL;
+    if (h)
+        pclose(h);
+    if (!with_mpi) {
+        printf("%s: SKIPPED: goc-loadgen was built without MPI (Open MPI "
+               "was not found when it was configured)\n",
+               test);
+        return false;
+    }
     const char *tmp = getenv("TMPDIR");
     snprintf(dir, sizeof dir, "%s/goc-mpi-XXXXXX", tmp ? tmp : "/tmp");
     ASSERT(mkdtemp(dir) != NULL);

@@ -156,7 +156,7 @@ static void usage(FILE *f)
 "                           due time); under mpirun FILE.RANK per rank\n"
 "Under mpirun (docs/mpi.md): rank r of N makes the calls k %% N == r of\n"
 "the schedule (closed model: a share of -c and -n), from one start;\n"
-"rank 0 writes the one report (one row per rank too).\n"
+"rank 0 writes the one report (one row per rank too). This build: %s.\n"
 "      --clock-bound D      refuse to start when a rank's clock offset to\n"
 "                           rank 0 is known less well than D (5ms)\n"
 "  -q, --quiet              no live line (it is shown on stderr, rewritten\n"
@@ -168,7 +168,13 @@ static void usage(FILE *f)
 "from them; --html with several overlays the runs on the same axes.\n"
 "\n"
 "Exit status: 0 every call succeeded, 1 some call failed or timed out,\n"
-"2 bad usage, 3 could not run, 130 interrupted (the report is printed).\n");
+"2 bad usage, 3 could not run, 130 interrupted (the report is printed).\n",
+#ifdef GOC_LOADGEN_MPI
+        "with MPI"
+#else
+        "without MPI"
+#endif
+        );
 }
 /* clang-format on */
 
