@@ -161,6 +161,8 @@ GOC_TEST(report_merge_runs)
         sum += m.codes[c];
     ASSERT_EQ(sum, m.issued);
     ASSERT_EQ(m.max_in_flight, 30);
+    /* Over the longest window: part 0's, 300 calls at 300/s. */
+    ASSERT(m.achieved_rate > 896.999 && m.achieved_rate < 897.001);
     ASSERT_EQ(m.elapsed_ns, GOC_SECOND + 2);
     ASSERT_EQ(m.nerrors, 1);
     ASSERT_EQ(m.errors[0].count, 30);

@@ -137,7 +137,8 @@ int lgr_report_main(int argc, char **argv);
  * histograms merged bucket by bucket on their slots
  * (goc_loadgen_bucket_top), so that every percentile is that of one
  * histogram fed every sample; the mean from the parts' sums; rates
- * summed; max_in_flight and peak_in_flight summed, elapsed the longest.
+ * over the longest of the parts' windows (issued / achieved_rate);
+ * max_in_flight and peak_in_flight summed, elapsed the longest.
  * Per-second rows are aligned on the common start (row i of every part
  * is the same second): counts summed, max the greatest; p50, p90 and p99
  * of a second are the greatest of the parts' (an upper bound: the parts

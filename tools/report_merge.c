@@ -148,6 +148,18 @@ int lgr_merge(lgr_run *out, const lgr_run *const *parts, size_t n)
         if (p->nseconds > nsec)
             nsec = p->nseconds;
     }
+    /* Rates over the union's window: the longest of the parts' (each
+     * part's is its issued / achieved_rate). */
+    double win = 0;
+    for (size_t i = 0; i < n; i++)
+        if (parts[i]->issued > 0 && parts[i]->achieved_rate > 0) {
+            double w = (double)parts[i]->issued / parts[i]->achieved_rate;
+            win = w > win ? w : win;
+        }
+    if (win > 0) {
+        out->achieved_rate = (double)out->issued / win;
+        out->success_rate = (double)out->codes[LGR_SUCCESS] / win;
+    }
     if (lgr_merge_dist(&out->latency, lat, n) < 0 ||
         lgr_merge_dist(&out->service, svc, n) < 0)
         goto fail;

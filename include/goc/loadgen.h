@@ -436,7 +436,8 @@ typedef struct goc_loadgen_params {
      * at its own due time start + k * 1e9 / lps: the union of the parts
      * is the asked schedule, every call once. planned, issued and the
      * report count this part's calls only; a call's seq is its k, and
-     * achieved_rate is this part's (about lps / parts). parts 0 or 1:
+     * achieved_rate is this part's (about lps / parts: its window ends
+     * at the due time of call issued * parts). parts 0 or 1:
      * the whole schedule. 0 <= part < parts <= 1,000,000. */
     int64_t part, parts;
     /* Ours, open model only: call 0's due time, an absolute

@@ -577,9 +577,10 @@ static void run_make_report(lg_run *r)
         rep->achieved_rate = (double)rep->issued * 1e9 / (double)win;
         rep->success_rate = (double)rep->success * 1e9 / (double)win;
     } else if (rep->issued > 0) {
-        /* To the due time of this part's next call. */
-        int64_t win =
-            goc__loadgen_due_offset(r->part + rep->issued * r->parts, r->lps);
+        /* To the due time of the schedule's call after this part's last
+         * round of `parts` calls (with one part: its next call), so that
+         * parts that kept up each show lps / parts. */
+        int64_t win = goc__loadgen_due_offset(rep->issued * r->parts, r->lps);
         if (r->last_issue - r->t0 > win)
             win = r->last_issue - r->t0;
         rep->achieved_rate = (double)rep->issued * 1e9 / (double)win;
