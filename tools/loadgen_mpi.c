@@ -13,7 +13,7 @@
  *      gathers every rank's on rank 0, which decides: start = its clock +
  *      LGM_START_MARGIN, or refuse (a rank cannot run, an uncertainty
  *      past the bound), and broadcasts it.
- *   4. The run: a loop that polls (MPI_Iprobe / MPI_Test, 1 ms sleeps
+ *   4. The run: a loop that polls (MPI_Iprobe / MPI_Test, 5 ms sleeps
  *      when idle): ranks > 0 send their heartbeat (when the previous one
  *      has left) and a STOPPED note if a signal stopped them, and look for
  *      rank 0's STOP; rank 0 keeps each rank's last heartbeat, sends STOP
@@ -43,6 +43,10 @@
 #include "cli.h"
 
 #define SYNC_ROUNDS 16
+/* The MPI thread's nap when nothing came or left: a message waits at
+ * most this long (heartbeats come every LGM_BEAT), and an idle rank wakes
+ * 200 times a second, not 1,000, on a machine its calls need. */
+#define IDLE_SLEEP (5 * GOC_MILLISECOND)
 #define SYNC_MAX 1000
 #define SYNC_TIME (2 * GOC_SECOND)
 
@@ -386,7 +390,7 @@ static void run_loop(void)
                 break;
         }
         if (!busy)
-            sleep_ns(GOC_MILLISECOND);
+            sleep_ns(IDLE_SLEEP);
     }
     /* Sends still in flight are eager (a few bytes) or done: let MPI
      * finish them on its own. */
