@@ -730,7 +730,8 @@ static void wait_until(lg_worker *w, int64_t due)
     }
     if (d <= 0)
         return;
-    if (NS_PER_S / w->run->lps < SPIN_GAP) {
+    /* This generator's calls (a part's: parts periods apart). */
+    if (goc__loadgen_due_offset(w->run->parts, w->run->lps) < SPIN_GAP) {
         timer_wait(w, d);
         return;
     }
