@@ -65,7 +65,7 @@ FORMAT_SKIP ?=
 FORMAT_FILES = $(filter-out $(FORMAT_SKIP),$(wildcard include/*.h \
 	include/goc/*.h src/*/*.c src/*/*.h tests/*.c tests/*.h examples/*.c))
 
-.PHONY: all deps run check test test-twice release-test browser-test asan tsan fuzz stress bench valgrind soak format clean test-aarch64 \
+.PHONY: all deps run check test test-twice release-test browser-test mpi-test asan tsan fuzz stress bench valgrind soak format clean test-aarch64 \
 	install uninstall deb package-test
 
 all: deps
@@ -95,6 +95,14 @@ release-test: all
 browser-test: all
 	@./tools/install-deps.sh browser || echo "browser-test: Chromium cannot be installed: skipping"
 	cd $(BUILD)/release && GOC_TEST_BROWSER=1 ./goc_tests report_browser
+
+# goc-loadgen across 3 Open MPI ranks on 127.0.0.1 (docs/mpi.md): installs
+# Open MPI, reconfigures so that goc-loadgen is built with it, runs the
+# loadgen_mpi_* tests; they say SKIPPED where Open MPI cannot be installed.
+mpi-test: all
+	@./tools/install-deps.sh mpi || echo "mpi-test: Open MPI cannot be installed: skipping"
+	@cmake -S . -B $(BUILD)/release >/dev/null; $(call build_quiet,$(BUILD)/release)
+	cd $(BUILD)/release && GOC_TEST_MPI=1 ./goc_tests '^loadgen_mpi_'
 
 asan: deps
 	cmake -S . -B $(BUILD)/asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGOC_SANITIZE=address >/dev/null
@@ -151,8 +159,8 @@ check: deps
 	@tests/check_includes.sh
 	@clang-format --dry-run -Werror $(FORMAT_FILES) && echo "clang-format: clean"
 
-test: check release-test browser-test asan tsan fuzz package-test
-	@echo "make test: the checks, all three builds, the browser test, the fuzz run and the package checks passed"
+test: check release-test browser-test mpi-test asan tsan fuzz package-test
+	@echo "make test: the checks, all three builds, the browser and MPI tests, the fuzz run and the package checks passed"
 
 # Installing (docs/install.md). The manifest of the last install lists
 # what uninstall removes.

@@ -20,11 +20,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "goc.h"
+#include "loadgen_mpi.h"
 #include "report.h"
 #include "report_live.h"
 
@@ -69,6 +71,8 @@ typedef struct options {
     bool keepalive, json, quiet; /* json: the JSON report on stdout */
     /* Report files (report.h); "-" is stdout for --json. */
     const char *json_path, *hgrm_path, *log_path, *html_path;
+    const char *calls_path; /* --calls-log: one line per call */
+    int64_t clock_bound;    /* under mpirun: --clock-bound */
     const char *payload;
     /* HTTP (http:// and https:// targets). */
     bool http, closed; /* closed model: an http target without -r */
@@ -147,6 +151,14 @@ static void usage(FILE *f)
 "      --log FILE           one CSV row per second\n"
 "      --html FILE          a self-contained page with plots (open it in a\n"
 "                           browser)\n"
+"      --calls-log FILE     one CSV line per call: seq,code,latency_ns,\n"
+"                           service_ns,slop_ns (slop: its start minus its\n"
+"                           due time); under mpirun FILE.RANK per rank\n"
+"Under mpirun (docs/mpi.md): rank r of N makes the calls k %% N == r of\n"
+"the schedule (closed model: a share of -c and -n), from one start;\n"
+"rank 0 writes the one report (one row per rank too). This build: %s.\n"
+"      --clock-bound D      refuse to start when a rank's clock offset to\n"
+"                           rank 0 is known less well than D (5ms)\n"
 "  -q, --quiet              no live line (it is shown on stderr, rewritten\n"
 "                           second when stdout is a terminal)\n"
 "  -h, --help               this text\n"
@@ -156,7 +168,13 @@ static void usage(FILE *f)
 "from them; --html with several overlays the runs on the same axes.\n"
 "\n"
 "Exit status: 0 every call succeeded, 1 some call failed or timed out,\n"
-"2 bad usage, 3 could not run, 130 interrupted (the report is printed).\n");
+"2 bad usage, 3 could not run, 130 interrupted (the report is printed).\n",
+#ifdef GOC_LOADGEN_MPI
+        "with MPI"
+#else
+        "without MPI"
+#endif
+        );
 }
 /* clang-format on */
 
@@ -182,7 +200,9 @@ static int parse_args(int argc, char **argv, options *o)
         OPT_INSECURE,
         OPT_HGRM,
         OPT_LOG,
-        OPT_HTML
+        OPT_HTML,
+        OPT_CALLS_LOG,
+        OPT_CLOCK_BOUND
     };
     static const char *const rate_suffixes[] = {"/s", "/1s", NULL};
     static const struct option longopts[] = {
@@ -197,6 +217,8 @@ static int parse_args(int argc, char **argv, options *o)
         {"hgrm", required_argument, NULL, OPT_HGRM},
         {"log", required_argument, NULL, OPT_LOG},
         {"html", required_argument, NULL, OPT_HTML},
+        {"calls-log", required_argument, NULL, OPT_CALLS_LOG},
+        {"clock-bound", required_argument, NULL, OPT_CLOCK_BOUND},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {"requests", required_argument, NULL, 'n'},
@@ -214,6 +236,7 @@ static int parse_args(int argc, char **argv, options *o)
     *o = (options){.rate = 1000,
                    .duration = 10 * GOC_SECOND,
                    .timeout = 50 * GOC_MILLISECOND,
+                   .clock_bound = LGM_CLOCK_BOUND,
                    .rate_flag = "-r",
                    .duration_flag = "-d",
                    .timeout_flag = "-t",
@@ -276,6 +299,15 @@ static int parse_args(int argc, char **argv, options *o)
             break;
         case OPT_HTML:
             o->html_path = optarg;
+            break;
+        case OPT_CALLS_LOG:
+            o->calls_path = optarg;
+            break;
+        case OPT_CLOCK_BOUND:
+            rc = cli_parse_duration(optarg, &o->clock_bound);
+            if (rc == 0 && o->clock_bound <= 0)
+                rc = -ERANGE;
+            want = "a duration, e.g. 5ms";
             break;
         case 'n':
             rc = cli_parse_int(optarg, &o->count, NULL);
@@ -676,6 +708,8 @@ static int add_http_members(lgr_run *run, const options *o,
     return 0;
 }
 
+static int write_files(const options *o, const lgr_run *run);
+
 static int write_reports(const options *o, goc_loadgen *g, const char *url,
                          const struct goc_loadgen_report *rep, bool interrupted,
                          int64_t wall_minus_mono, const goc_http_stats *hs)
@@ -694,6 +728,16 @@ static int write_reports(const options *o, goc_loadgen *g, const char *url,
         lgr_free(&run);
         return -1;
     }
+    int bad = write_files(o, &run);
+    lgr_free(&run);
+    return bad;
+}
+
+/* Writes the report files asked for from run. 0, or -1 after saying
+ * which file could not be written. */
+static int write_files(const options *o, const lgr_run *run)
+{
+    int rc;
     struct {
         const char *path, *suffix;
         int kind;
@@ -714,19 +758,19 @@ static int write_reports(const options *o, goc_loadgen *g, const char *url,
             bad = 1;
             continue;
         }
-        const lgr_run *one = &run;
+        const lgr_run *one = run;
         switch (out[i].kind) {
         case 0:
-            lgr_write_json(f, &run);
+            lgr_write_json(f, run);
             break;
         case 1:
-            lgr_write_hgrm(f, &run.latency);
+            lgr_write_hgrm(f, &run->latency);
             break;
         case 2:
-            lgr_write_hgrm(f, &run.service);
+            lgr_write_hgrm(f, &run->service);
             break;
         case 3:
-            lgr_write_csv(f, &run);
+            lgr_write_csv(f, run);
             break;
         default:
             lgr_write_html(f, &one, 1);
@@ -737,8 +781,349 @@ static int write_reports(const options *o, goc_loadgen *g, const char *url,
             bad = 1;
         }
     }
-    lgr_free(&run);
     return bad ? -1 : 0;
+}
+
+/* ---- across MPI ranks (loadgen_mpi.h, docs/mpi.md) ------------------ */
+
+/* Set by main: this process is one rank of several. */
+static bool g_mpi;
+/* Set by the run: end MPI without MPI_Finalize (a rank may be dead). */
+static bool g_mpi_abort;
+
+/* --calls-log: one line per call from the result channel. */
+typedef struct calls_log {
+    goc_chan *ch;
+    FILE *f;
+    goc_waitgroup wg;
+} calls_log;
+
+static void calls_log_main(void *arg)
+{
+    calls_log *cl = arg;
+    goc_call_result res;
+    while (goc_chan_recv(cl->ch, &res))
+        fprintf(cl->f, "%" PRId64 ",%d,%" PRId64 ",%" PRId64 ",%" PRId64 "\n",
+                res.seq, res.code, res.latency, res.elapse,
+                res.start - res.due);
+    goc_waitgroup_done(&cl->wg);
+}
+
+/* Opens the log (FILE, or FILE.RANK under mpirun) and starts its writer;
+ * g (not started yet) sends it every result. 0, or -1 after saying why. */
+static int calls_log_start(calls_log *cl, const options *o, goc_loadgen *g)
+{
+    char path[4096];
+    if (g_mpi)
+        snprintf(path, sizeof path, "%s.%d", o->calls_path, lgm_rank());
+    else
+        snprintf(path, sizeof path, "%s", o->calls_path);
+    cl->f = fopen(path, "w");
+    if (!cl->f) {
+        cli_error("cannot write %s: %s", path, strerror(errno));
+        return -1;
+    }
+    setvbuf(cl->f, NULL, _IOFBF, 1 << 16);
+    fprintf(cl->f, "seq,code,latency_ns,service_ns,slop_ns\n");
+    cl->ch = goc_chan_make(sizeof(goc_call_result), 4096);
+    goc_waitgroup_add(&cl->wg, 1);
+    if (!cl->ch || goc_go(calls_log_main, cl) < 0) {
+        cli_error("cannot start the --calls-log writer");
+        goc_chan_free(cl->ch);
+        fclose(cl->f);
+        cl->ch = NULL, cl->f = NULL;
+        return -1;
+    }
+    goc_loadgen_set_result_chan(g, cl->ch);
+    return 0;
+}
+
+/* After the run (the generator closed the channel): 0, or -1 after
+ * saying the log could not be written. */
+static int calls_log_end(calls_log *cl, const options *o)
+{
+    if (!cl->f)
+        return 0;
+    goc_waitgroup_wait(&cl->wg);
+    goc_chan_free(cl->ch);
+    bool bad = ferror(cl->f) != 0;
+    bad |= fclose(cl->f) != 0;
+    cl->f = NULL;
+    if (bad)
+        cli_error("cannot write %s: %s", o->calls_path, strerror(errno));
+    return bad ? -1 : 0;
+}
+
+/* This rank's share of the run: the open schedule's calls k % N == r
+ * from the agreed start; in the closed model, its share of -c and -n. */
+static void mpi_share(goc_loadgen_params *p, int64_t start_at)
+{
+    int64_t r = lgm_rank(), n = lgm_size();
+    if (!p->closed) {
+        p->part = r;
+        p->parts = n;
+        p->start_at = start_at;
+        return;
+    }
+    p->max_in_flight = p->max_in_flight / n + (r < p->max_in_flight % n);
+    if (p->count)
+        p->count = p->count / n + (r < p->count % n);
+}
+
+static const char *const rank_states[] = {"ok", "interrupted", "lost"};
+
+/* The per-rank rows, as text. */
+static void print_ranks(FILE *f, const lgm_row *const *rows, int n)
+{
+    char a[32], b[32];
+    fprintf(f,
+            "  ranks     %d MPI processes; offset: rank 0's clock minus the "
+            "rank's, within +-\n",
+            n);
+    fprintf(f, "    %4s %-14s %8s %10s %9s %9s %10s %9s %8s %8s %7s  %s\n",
+            "rank", "host", "pid", "offset", "+-", "issued", "rate/s",
+            "success", "timeout", "errors", "cpu s", "state");
+    for (int i = 0; i < n; i++) {
+        const lgm_row *r = rows[i];
+        int64_t errors = 0;
+        for (int c = LGR_CALL; c < LGR_NCODES; c++)
+            errors += r->codes[c];
+        fprintf(f,
+                "    %4d %-14.14s %8" PRId64 " %10s %9s %9" PRId64
+                " %10.1f %9" PRId64 " %8" PRId64 " %8" PRId64 " %7.2f  %s\n",
+                r->rank, r->host, r->pid,
+                r->offset_ns < 0 ? (snprintf(a, sizeof a, "-%s",
+                                             dur(b, sizeof b, -r->offset_ns)),
+                                    a)
+                                 : dur(a, sizeof a, r->offset_ns),
+                dur(b, sizeof b, r->uncertainty_ns), r->issued,
+                r->achieved_rate, r->codes[LGR_SUCCESS], r->codes[LGR_TIMEOUT],
+                errors, r->cpu_user_s + r->cpu_sys_s, rank_states[r->state]);
+        if (r->state == LGM_RANK_LOST)
+            fprintf(f, "         rank %d lost: %s (%s after the start)\n",
+                    r->rank, r->why, dur(a, sizeof a, r->seen_ns));
+    }
+}
+
+/* The "mpi" member of the JSON report: the ranks and their rows. */
+static void print_json_ranks(FILE *f, const options *o,
+                             const lgm_row *const *rows, int n)
+{
+    fprintf(f,
+            "\"mpi\":{\"ranks\":%d,\"clock_bound_ns\":%" PRId64 ",\"rows\":[",
+            n, o->clock_bound);
+    for (int i = 0; i < n; i++) {
+        const lgm_row *r = rows[i];
+        fprintf(f, "%s{\"rank\":%d,\"host\":", i ? "," : "", r->rank);
+        print_json_string(f, r->host);
+        fprintf(f,
+                ",\"pid\":%" PRId64 ",\"state\":\"%s\",\"offset_ns\":%" PRId64
+                ",\"uncertainty_ns\":%" PRId64 ",\"planned\":%" PRId64
+                ",\"issued\":%" PRId64 ",\"completed\":%" PRId64
+                ",\"achieved_rate\":%.3f,\"codes\":{",
+                r->pid, rank_states[r->state], r->offset_ns, r->uncertainty_ns,
+                r->planned, r->issued, r->completed, r->achieved_rate);
+        for (int c = 0; c < LGR_NCODES; c++)
+            fprintf(f, "%s\"%s\":%" PRId64, c ? "," : "", lgr_code_keys[c],
+                    r->codes[c]);
+        fprintf(f,
+                "},\"cpu_user_s\":%.3f,\"cpu_sys_s\":%.3f,\"seen_ns\":%" PRId64
+                ",\"why\":",
+                r->cpu_user_s, r->cpu_sys_s, r->seen_ns);
+        print_json_string(f, r->why);
+        fputc('}', f);
+    }
+    fprintf(f, "]}");
+}
+
+/* Adds b's counts to a. */
+static void http_add(goc_http_stats *a, const goc_http_stats *b)
+{
+    for (int i = 0; i < 600; i++)
+        a->status[i] += b->status[i];
+    for (int i = 0; i < 6; i++)
+        a->status_class[i] += b->status_class[i];
+    a->responses += b->responses;
+    a->interim += b->interim;
+    a->malformed += b->malformed;
+    if (!a->first_malformed[0])
+        memcpy(a->first_malformed, b->first_malformed,
+               sizeof a->first_malformed);
+    a->bytes_read += b->bytes_read;
+    a->bytes_written += b->bytes_written;
+    a->connects += b->connects;
+    a->closed_by_server += b->closed_by_server;
+    a->retries += b->retries;
+    a->connect_errors += b->connect_errors;
+    a->read_errors += b->read_errors;
+    a->write_errors += b->write_errors;
+    a->timeouts += b->timeouts;
+}
+
+/* Rank 0: the one report, from every rank's. The exit status. */
+static int mpi_root_report(const options *o, const char *url, bool interrupted)
+{
+    int n = lgm_size(), nparts = 0, status = EXIT_CANNOT_RUN;
+    lgr_run *parts = calloc((size_t)n, sizeof *parts);
+    const lgr_run **pp = calloc((size_t)n, sizeof *pp);
+    const lgm_row **rows = calloc((size_t)n, sizeof *rows);
+    goc_http_stats *hs = calloc(1, sizeof *hs);
+    bool any_http = false, lost = false, any_int = interrupted;
+    lgr_run m = {0};
+    if (!parts || !pp || !rows || !hs) {
+        cli_error("out of memory");
+        goto out;
+    }
+    for (int i = 0; i < n; i++) {
+        rows[i] = lgm_row_of(i);
+        lost |= rows[i]->state == LGM_RANK_LOST;
+        any_int |= rows[i]->state == LGM_RANK_INTERRUPTED;
+        const char *json = lgm_json(i);
+        if (!json)
+            continue;
+        char err[512], name[32];
+        snprintf(name, sizeof name, "rank %d", i);
+        if (lgr_read_json(&parts[nparts], json, strlen(json), name, err,
+                          sizeof err) < 0) {
+            cli_error("rank %d's report: %s", i, err);
+            goto out;
+        }
+        pp[nparts] = &parts[nparts];
+        nparts++;
+        const goc_http_stats *h = lgm_http(i);
+        if (h) {
+            http_add(hs, h);
+            any_http = true;
+        }
+    }
+    if (lgr_merge(&m, pp, (size_t)nparts) < 0) {
+        cli_error("cannot merge the ranks' reports");
+        goto out;
+    }
+    m.interrupted = any_int;
+    struct goc_loadgen_report rep;
+    lgr_to_report(&m, &rep);
+    rep.closed = o->closed;
+    /* The HTTP counts and the ranks' rows, into the JSON. */
+    if (add_http_members(&m, o, &rep, any_http ? hs : NULL) < 0) {
+        cli_error("out of memory");
+        goto out;
+    }
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f) {
+        cli_error("out of memory");
+        goto out;
+    }
+    fprintf(f, "%s,", m.extra_json ? m.extra_json : "");
+    print_json_ranks(f, o, rows, n);
+    if (fclose(f) != 0) {
+        cli_error("out of memory");
+        goto out;
+    }
+    free(m.extra_json);
+    m.extra_json = buf;
+    bool files_ok = write_files(o, &m) == 0;
+    if (!o->json) {
+        print_text(stdout, url, o, &rep, any_int, any_http ? hs : NULL);
+        print_ranks(stdout, rows, n);
+        if (lost)
+            printf("  totals above: the ranks whose report came; lost ranks "
+                   "as far as their last heartbeat went are in their rows\n");
+    }
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        cli_error("cannot write the report: %s", strerror(errno));
+        status = EXIT_CANNOT_RUN;
+    } else if (!files_ok)
+        status = EXIT_CANNOT_RUN;
+    else if (any_int)
+        status = EXIT_INTERRUPTED;
+    else if (lost)
+        status = EXIT_FAILED_CALLS;
+    else if (rep.success == rep.issued && rep.issued > 0)
+        status = EXIT_ALL_OK;
+    else
+        status = EXIT_FAILED_CALLS;
+    if (lost)
+        g_mpi_abort = true;
+out:
+    for (int i = 0; i < nparts; i++)
+        lgr_free(&parts[i]);
+    lgr_free(&m);
+    free(parts);
+    free(pp);
+    free(rows);
+    free(hs);
+    return status;
+}
+
+/* Every rank after its run: sends its report to rank 0 (rank 0 collects
+ * and writes the one report). The exit status. */
+static int mpi_report(const options *o, goc_loadgen *g, const char *url,
+                      const goc_caller *caller, bool interrupted,
+                      int64_t wall_minus_mono, goc_chan *sigs)
+{
+    struct goc_loadgen_report r;
+    lgr_run run;
+    if (goc_loadgen_report(g, &r) < 0 ||
+        lgr_from_loadgen(&run, g, url, o->keepalive, interrupted,
+                         wall_minus_mono) < 0) {
+        cli_error("rank %d: no report", lgm_rank());
+        g_mpi_abort = true;
+        return EXIT_CANNOT_RUN;
+    }
+    char *json = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&json, &len);
+    if (f) {
+        lgr_write_json(f, &run);
+        if (fclose(f) != 0) {
+            free(json);
+            json = NULL;
+        }
+    }
+    lgm_row row = {.state = interrupted ? LGM_RANK_INTERRUPTED : LGM_RANK_OK,
+                   .pid = getpid(),
+                   .planned = r.planned,
+                   .issued = r.issued,
+                   .completed = r.issued,
+                   .achieved_rate = r.achieved_rate};
+    memcpy(row.codes, run.codes, sizeof row.codes);
+    _Static_assert(sizeof row.codes == sizeof run.codes, "LGR_NCODES");
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) == 0) {
+        row.cpu_user_s = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6;
+        row.cpu_sys_s = (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+    }
+    if (gethostname(row.host, sizeof row.host - 1) != 0)
+        snprintf(row.host, sizeof row.host, "unknown");
+    goc_http_stats hs;
+    const goc_http_stats *hsp =
+        goc_caller_http_stats(caller, &hs) == 0 ? &hs : NULL;
+    /* The others end by the same schedule: a rank whose report is not
+     * in by then is lost (or sooner: see lgm_finish). After a signal,
+     * little time is left before mpirun's SIGKILL (docs/mpi.md): rank 0
+     * waits lgm_stop_wait() at most; the others keep sending until then. */
+    int64_t deadline = goc_nanotime() + o->timeout + 10 * GOC_SECOND;
+    if (interrupted && lgm_rank() == 0)
+        deadline = goc_nanotime() + lgm_stop_wait();
+    int rc = json ? lgm_finish(json, len, &row, hsp, deadline, sigs) : -1;
+    free(json);
+    lgr_free(&run);
+    if (lgm_rank() != 0) {
+        if (rc < 0) {
+            cli_error("rank %d: could not send its report to rank 0",
+                      lgm_rank());
+            g_mpi_abort = true;
+            return EXIT_CANNOT_RUN;
+        }
+        /* Rank 0's status is the run's (mpirun passes it on). Failed
+         * calls here would make mpirun abort the job while rank 0 still
+         * writes the report (130 comes after MPI_Finalize: too late to). */
+        return interrupted ? EXIT_INTERRUPTED : EXIT_ALL_OK;
+    }
+    return mpi_root_report(o, url, interrupted);
 }
 
 /* ---- the run ---------------------------------------------------------- */
@@ -785,8 +1170,10 @@ static int run(void *arg)
     goc_calcserver *srv = NULL;
     goc_loadgen *g = NULL;
     goc_caller caller = {0};
-    char url[300], err[512];
+    char url[300], err[512], why[512] = "";
     int status = EXIT_CANNOT_RUN;
+    bool agreed = false; /* under mpirun: the start was agreed (or not) */
+    calls_log cl = {.wg = GOC_WAITGROUP_INIT};
 
     /* Signals first: one that came before would be missed. */
     goc_chan *sigs = goc_chan_make(sizeof(int), 4);
@@ -822,8 +1209,11 @@ static int run(void *arg)
         /* Resolve the host once, now: calls dial the address found. */
         int64_t limit = o->timeout > RESOLVE_MIN ? o->timeout : RESOLVE_MIN;
         if (goc_caller_prepare(&caller, limit, err, sizeof err) < 0) {
-            cli_error("%s", err);
-            goto out;
+            if (!g_mpi) {
+                cli_error("%s", err);
+                goto out;
+            }
+            snprintf(why, sizeof why, "%s", err); /* rank 0 will say */
         }
     }
 
@@ -836,29 +1226,50 @@ static int run(void *arg)
                                           : o->max_in_flight,
                             .closed = o->closed,
                             .count = o->count};
-    if (o->warmup > 0 && warm_up(&p, o, err, sizeof err) < 0) {
-        cli_error("%s", err);
-        goto out;
+    if (o->warmup > 0 && !why[0] && warm_up(&p, o, err, sizeof err) < 0) {
+        if (!g_mpi) {
+            cli_error("%s", err);
+            goto out;
+        }
+        snprintf(why, sizeof why, "%s", err);
+    }
+    int64_t start_at = 0;
+    if (g_mpi) {
+        char merr[1024];
+        agreed = true;
+        if (lgm_agree_start(why[0] ? why : NULL, &start_at, merr, sizeof merr) <
+            0) {
+            if (lgm_rank() == 0)
+                cli_error("not started: %s", merr);
+            goto out;
+        }
+        mpi_share(&p, start_at);
     }
     if (goc_loadgen_new(&g, &p, err, sizeof err) < 0) {
         cli_error("%s", err); /* main checked the flags: cannot be */
         goto out;
     }
-    /* The live line: on stderr, only on a terminal. */
-    bool progress = !o->quiet && isatty(STDERR_FILENO);
+    if (o->calls_path && calls_log_start(&cl, o, g) < 0)
+        goto out;
+    /* The live line: on stderr, only on a terminal (not under mpirun). */
+    bool progress = !o->quiet && !g_mpi && isatty(STDERR_FILENO);
     struct timespec wall;
     clock_gettime(CLOCK_REALTIME, &wall);
     int64_t wall_minus_mono =
         (int64_t)wall.tv_sec * GOC_SECOND + wall.tv_nsec - goc_nanotime();
     lgr_live live = {0};
+    if (g_mpi && p.closed && start_at > goc_nanotime())
+        goc_sleep(start_at - goc_nanotime()); /* no schedule: start then */
     if (!goc_loadgen_start(g)) {
         cli_error("cannot start the generator");
         goto out;
     }
     struct goc_loadgen_progress pr;
     goc_loadgen_progress(g, &pr); /* starts the first interval */
-    goc_ticker *tick = progress ? goc_ticker_new(GOC_SECOND) : NULL;
-    bool interrupted = false;
+    goc_ticker *tick = progress ? goc_ticker_new(GOC_SECOND)
+                       : g_mpi  ? goc_ticker_new(LGM_BEAT)
+                                : NULL;
+    bool interrupted = false, told_to_stop = false;
     for (;;) {
         int sig;
         int64_t now;
@@ -879,13 +1290,33 @@ static int run(void *arg)
                     "goc-loadgen: %s: stopping (again to exit at once)\n",
                     sig == SIGINT ? "interrupt" : "terminated");
             goc_loadgen_stop(g);
+            if (g_mpi) { /* every rank stops too */
+                goc_loadgen_progress(g, &pr);
+                lgm_beat(&pr, true);
+            }
             continue;
         }
         goc_loadgen_progress(g, &pr);
+        if (g_mpi) {
+            /* The heartbeat; another rank stopped: this one stops too. */
+            if (lgm_beat(&pr, interrupted) && !told_to_stop) {
+                told_to_stop = true;
+                goc_loadgen_stop(g);
+            }
+            continue;
+        }
         lgr_live_print(stderr, &pr, o->duration, o->rate, &live);
     }
     goc_ticker_free(tick);
     lgr_live_clear(stderr, &live);
+    bool log_ok = calls_log_end(&cl, o) == 0;
+    if (g_mpi) {
+        status =
+            mpi_report(o, g, url, &caller, interrupted, wall_minus_mono, sigs);
+        if (!log_ok && status != EXIT_INTERRUPTED)
+            status = EXIT_CANNOT_RUN;
+        goto out;
+    }
     struct goc_loadgen_report r;
     if (goc_loadgen_report(g, &r) < 0) {
         cli_error("no report");
@@ -903,7 +1334,7 @@ static int run(void *arg)
     if (fflush(stdout) != 0 || ferror(stdout)) {
         cli_error("cannot write the report: %s", strerror(errno));
         status = EXIT_CANNOT_RUN;
-    } else if (!files_ok)
+    } else if (!files_ok || !log_ok)
         status = EXIT_CANNOT_RUN;
     else if (interrupted)
         status = EXIT_INTERRUPTED;
@@ -912,6 +1343,17 @@ static int run(void *arg)
     else
         status = EXIT_FAILED_CALLS;
 out:
+    if (g_mpi && !agreed) { /* the others wait for this rank's word */
+        int64_t at;
+        char merr[1024];
+        if (lgm_agree_start(why[0] ? why
+                                   : "could not get ready (see its "
+                                     "stderr)",
+                            &at, merr, sizeof merr) < 0 &&
+            lgm_rank() == 0)
+            cli_error("not started: %s", merr);
+    }
+
     goc_loadgen_free(g);
     goc_caller_destroy(&caller);
     goc_calcserver_stop(srv);
@@ -999,6 +1441,48 @@ static int make_http_caller(goc_caller *c, const options *o, char **body)
     return 0;
 }
 
+/* Under mpirun: starts MPI (its own thread) and checks what only the
+ * world's size tells. 0, or -1 after saying why. */
+static int mpi_start(options *o)
+{
+#ifndef GOC_LOADGEN_MPI
+    (void)o;
+    cli_error("started as one of %d MPI ranks, but built without MPI: "
+              "install Open MPI (tools/install-deps.sh mpi) and rebuild, or "
+              "run it alone",
+              lgm_env_size());
+    return -1;
+#else
+    if (!o->target) {
+        cli_error("under mpirun, give a target (every rank would start its "
+                  "own in-process server)");
+        return -1;
+    }
+    if (lgm_init(o->clock_bound) < 0)
+        return -1;
+    g_mpi = lgm_size() > 1;
+    if (!g_mpi) {
+        lgm_end(false);
+        return 0;
+    }
+    int64_t n = lgm_size();
+    const char *bad = NULL;
+    if (o->closed && o->max_in_flight < n)
+        bad = "the closed model needs -c at least the number of ranks";
+    else if (o->closed && o->count && o->count < n)
+        bad = "the closed model needs -n at least the number of ranks";
+    if (bad) {
+        if (lgm_rank() == 0)
+            cli_error("%s (%" PRId64 ")", bad, n);
+        lgm_end(false);
+        return -1;
+    }
+    if (lgm_rank() > 0)
+        o->quiet = true; /* only rank 0 speaks */
+    return 0;
+#endif
+}
+
 int main(int argc, char **argv)
 {
     run_args ra = {0};
@@ -1025,7 +1509,15 @@ int main(int argc, char **argv)
      * kernel for 1 ns of slack instead of 50 us (threads made later, the
      * runtime's, inherit it). */
     prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+    /* Under mpirun or srun with several ranks: one rank of a run. */
+    if (lgm_env_size() > 1 && mpi_start(&ra.o) < 0) {
+        goc_caller_destroy(&ra.caller);
+        free(body);
+        return EXIT_CANNOT_RUN;
+    }
     int st = goc_main(run, &ra);
+    if (g_mpi)
+        lgm_end(g_mpi_abort);
     goc_caller_destroy(&ra.caller);
     free(body);
     return st;

@@ -11,6 +11,9 @@
 #                                  static link) for `make deb`, package-test
 #   tools/install-deps.sh browser  also Chromium, for the HTML report's
 #                                  browser test (tests/browser/)
+#   tools/install-deps.sh mpi      also Open MPI (libopenmpi-dev,
+#                                  openmpi-bin), for goc-loadgen across
+#                                  ranks and its tests (docs/mpi.md)
 # Installs only what is missing; needs root (or sudo) only then.
 set -e
 need="gcc make cmake pkg-config clang-format nginx-light openssl libssl-dev"
@@ -20,6 +23,7 @@ case "${1:-}" in
     fuzz) need="$need clang" ;;
     package) need="$need dpkg-dev binutils libc6-dev" ;;
     browser) need="$need chromium" ;;
+    mpi) need="$need libopenmpi-dev openmpi-bin" ;;
 esac
 missing=""
 for p in $need; do

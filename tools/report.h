@@ -131,6 +131,28 @@ int lgr_read_json_file(lgr_run *r, const char *path, char *err, size_t errlen);
  * Returns the exit status. */
 int lgr_report_main(int argc, char **argv);
 
+/* Merges the parts of one run made apart (goc-loadgen's MPI ranks: each
+ * part a share of one schedule, all on one start) into out, exactly:
+ * counts, outcomes, errors and statuses summed; latency and service-time
+ * histograms merged bucket by bucket on their slots
+ * (goc_loadgen_bucket_top), so that every percentile is that of one
+ * histogram fed every sample; the mean from the parts' sums; rates
+ * over the longest of the parts' windows (issued / achieved_rate);
+ * max_in_flight and peak_in_flight summed, elapsed the longest.
+ * Per-second rows are aligned on the common start (row i of every part
+ * is the same second): counts summed, max the greatest; p50, p90 and p99
+ * of a second are the greatest of the parts' (an upper bound: the parts
+ * keep no per-second histogram to merge). Metadata and parameters are
+ * parts[0]'s; interrupted and stopped_early if any part's. extra_json is
+ * left NULL. 0, -EINVAL (n == 0) or -ENOMEM; out is empty on failure. */
+int lgr_merge(lgr_run *out, const lgr_run *const *parts, size_t n);
+/* Merges the histograms d[0..n) (as lgr_merge) into out. 0 or -ENOMEM. */
+int lgr_merge_dist(lgr_dist *out, const lgr_dist *const *d, size_t n);
+/* A generator's report made from a run (the text report's numbers):
+ * counts, codes, errors by kind, rates and the percentiles of
+ * goc_loadgen_latency from the histograms. */
+void lgr_to_report(const lgr_run *r, struct goc_loadgen_report *out);
+
 /* Opens path for writing ("-": stdout); NULL with errno. lgr_close closes
  * it (not stdout: flushes it) and returns 0 or -errno. */
 FILE *lgr_open(const char *path);

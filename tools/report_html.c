@@ -100,6 +100,7 @@ int lgr_write_html(FILE *f, const lgr_run *const *runs, size_t n)
           "<h2>Outcomes</h2>\n<div id=\"outcomes\"></div>\n"
           "<h2>Percentiles</h2>\n<div id=\"percentiles\"></div>\n"
           "<h2>Parameters</h2>\n<div id=\"params\"></div>\n"
+          "<div id=\"ranks\" hidden><h2>Ranks</h2></div>\n"
           "<script type=\"application/json\" id=\"goc-names\">[",
           f);
     for (size_t i = 0; i < n; i++) {

@@ -677,7 +677,8 @@ static size_t raw_end(const char *t, size_t len, size_t pos)
  * that a report re-rendered from its JSON writes them back unchanged. */
 static void keep_extra(jparser *p, const jnode *root, lgr_run *r)
 {
-    static const char *const keys[] = {"model", "requests_per_second", "http"};
+    static const char *const keys[] = {"model", "requests_per_second", "http",
+                                       "mpi"};
     if (p->failed)
         return;
     char *buf = NULL;

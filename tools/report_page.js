@@ -268,6 +268,29 @@
       runs.forEach(function (x) { r.push(fmtNs(x.latency_ns[p])); r.push(fmtNs(x.service_ns[p])); });
       return r;
     }));
+    ranks(runs, names);
+  }
+
+  /* A run across MPI ranks (docs/mpi.md): one row per rank. */
+  function ranks(runs, names) {
+    var parent = document.getElementById('ranks');
+    runs.forEach(function (r, i) {
+      if (!r.mpi) return;
+      parent.removeAttribute('hidden');
+      h('p', {'class': 'note'}, parent, names[i] + ': ' + r.mpi.ranks +
+        ' ranks; offset: rank 0\'s clock minus the rank\'s (bound ' + fmtNs(r.mpi.clock_bound_ns) + ')');
+      table(parent, 'table-ranks-' + i,
+            ['rank', 'host', 'pid', 'offset', '\u00b1', 'issued', 'achieved rate', 'success',
+             'timeouts', 'errors', 'CPU', 'state'],
+            r.mpi.rows.map(function (x) {
+              var err = 0;
+              ['2001', '2002', '2003', '3001', 'other'].forEach(function (k) { err += x.codes[k]; });
+              return [x.rank, x.host, x.pid, fmtNs(Math.abs(x.offset_ns)).replace(/^/, x.offset_ns < 0 ? '-' : ''),
+                      fmtNs(x.uncertainty_ns), x.issued, x.achieved_rate.toFixed(1) + '/s', x.codes['0'],
+                      x.codes['1001'], err, (x.cpu_user_s + x.cpu_sys_s).toFixed(2) + ' s',
+                      x.state + (x.why ? ': ' + x.why : '')];
+            }));
+    });
   }
 
   try {

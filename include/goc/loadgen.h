@@ -429,6 +429,23 @@ typedef struct goc_loadgen_params {
     /* Ours: at most this many calls (0: as many as duration allows). The
      * run still ends at start + duration. */
     int64_t count;
+    /* Ours, open model only: a share of the schedule, for one of `parts`
+     * generators (processes, hosts) that together make it, e.g.
+     * goc-loadgen's MPI ranks. This one makes exactly the calls k of the
+     * asked schedule (lps, duration, count) with k % parts == part, each
+     * at its own due time start + k * 1e9 / lps: the union of the parts
+     * is the asked schedule, every call once. planned, issued and the
+     * report count this part's calls only; a call's seq is its k, and
+     * achieved_rate is this part's (about lps / parts: its window ends
+     * at the due time of call issued * parts). parts 0 or 1:
+     * the whole schedule. 0 <= part < parts <= 1,000,000. */
+    int64_t part, parts;
+    /* Ours, open model only: call 0's due time, an absolute
+     * goc_nanotime() (e.g. agreed with other processes); 0: the start
+     * plus 1 ms. A start after it makes the calls already due late (and
+     * those due after start_at + duration not issued); a start long before
+     * it leaves the workers waiting. The report's start is this time. */
+    int64_t start_at;
 } goc_loadgen_params;
 
 /* Checks every parameter and makes a generator (ORIGINAL). 0; -EINVAL
@@ -594,6 +611,16 @@ enum {
  * -EBUSY and -ESRCH as goc_loadgen_series. */
 GOC_EXTERN int64_t goc_loadgen_histogram(goc_loadgen *g, int which,
                                          goc_loadgen_bucket *out, size_t cap);
+
+/* Ours: the highest value (ns) of the histogram slot that holds `value`
+ * (clamped first to the histograms' range, 1 us to 60 s). Two buckets,
+ * of the same run or of different ones, are the same slot exactly when
+ * their values have the same top; so runs made apart (processes, hosts)
+ * merge exactly, as one histogram fed every sample: add the counts of the
+ * buckets whose tops are equal (ascending by top), sum the counts, take
+ * the least min and the greatest max, and clamp each top to [min, max]
+ * as goc_loadgen_histogram does. Any thread. */
+GOC_EXTERN int64_t goc_loadgen_bucket_top(int64_t value);
 
 #ifdef __cplusplus
 }

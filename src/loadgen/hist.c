@@ -203,3 +203,12 @@ size_t goc__hist_slots(const goc__hist *h, goc__hist_slot *out, size_t cap)
     }
     return n;
 }
+
+int64_t goc__hist_slot_top(int64_t v)
+{
+    if (v < GOC__HIST_LOWEST)
+        v = GOC__HIST_LOWEST;
+    else if (v > GOC__HIST_HIGHEST)
+        v = GOC__HIST_HIGHEST;
+    return raw_slot_top(raw_slot(v));
+}

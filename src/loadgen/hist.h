@@ -81,5 +81,7 @@ typedef struct goc__hist_slot {
 /* The non-empty slots, ascending: writes min(n, cap) of them to out and
  * returns n. */
 size_t goc__hist_slots(const goc__hist *h, goc__hist_slot *out, size_t cap);
+/* The top of the slot holding v (v clamped to [LOWEST, HIGHEST] first). */
+int64_t goc__hist_slot_top(int64_t v);
 
 #endif

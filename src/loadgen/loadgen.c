@@ -95,6 +95,7 @@
 /* Call 0 is due this long after start, so that the first worker is
  * waiting for it instead of starting it late. */
 #define START_LEAD (GOC_MILLISECOND)
+#define PARTS_MAX INT64_C(1000000)
 /* Latency samples a worker keeps before adding them to the run's
  * histograms, and the shortest wait before which it adds them anyway
  * (so that a progress display lags by no more than that). */
@@ -180,10 +181,12 @@ struct lg_run {
     /* Immutable once the first worker runs: */
     goc_caller caller;
     int64_t lps, timeout, duration, max_in_flight;
-    bool closed;   /* closed model: no schedule, lps is 0 */
-    int64_t count; /* the limit on calls, or 0 */
-    int64_t t0;    /* due time of call 0 */
-    int64_t planned;
+    bool closed;         /* closed model: no schedule, lps is 0 */
+    int64_t count;       /* the limit on calls, or 0 */
+    int64_t part, parts; /* this run makes the calls k % parts == part */
+    int64_t start_at;    /* the due time of call 0 asked, or 0 */
+    int64_t t0;          /* due time of call 0 */
+    int64_t planned;     /* of this part's calls */
     goc_chan *result_ch; /* NULL: none */
     goc_chan *done_ch;   /* closed when STOPPED (elem size 0) */
     /* Atomic: */
@@ -224,6 +227,7 @@ struct goc_loadgen {
     int64_t lps, timeout, duration, max_in_flight; /* immutable */
     bool closed;                                   /* immutable */
     int64_t count;                                 /* immutable */
+    int64_t part, parts, start_at;                 /* immutable */
     _Atomic uint32_t status;                       /* GOC_LOADGEN_* */
     _Atomic int64_t call_count; /* issued by the current run */
     /* Protected by mu: */
@@ -405,6 +409,20 @@ int goc_loadgen_new(goc_loadgen **out, const goc_loadgen_params *p,
                  p->duration, p->lps);
     if (p->count < 0)
         errs_add(&e, "count must be >= 0 (got %" PRId64 ")", p->count);
+    if (p->parts < 0 || p->parts > PARTS_MAX)
+        errs_add(&e, "parts must be 0 to %" PRId64 " (got %" PRId64 ")",
+                 PARTS_MAX, p->parts);
+    else if (p->part < 0 || (p->part > 0 && p->part >= p->parts))
+        errs_add(&e,
+                 "part must be 0 to parts - 1 (got %" PRId64 " of %" PRId64 ")",
+                 p->part, p->parts);
+    if (p->closed && p->parts > 1)
+        errs_add(&e, "parts is for the open model only (split max_in_flight "
+                     "and count instead)");
+    if (p->closed && p->start_at != 0)
+        errs_add(&e, "start_at is for the open model only");
+    if (p->start_at < 0)
+        errs_add(&e, "start_at must be >= 0 (got %" PRId64 ")", p->start_at);
     if (p->max_in_flight < 0)
         errs_add(&e, "max_in_flight must be >= 0 (got %" PRId64 ")",
                  p->max_in_flight);
@@ -422,6 +440,9 @@ int goc_loadgen_new(goc_loadgen **out, const goc_loadgen_params *p,
     g->lps = p->lps;
     g->closed = p->closed;
     g->count = p->count;
+    g->part = p->parts > 1 ? p->part : 0;
+    g->parts = p->parts > 1 ? p->parts : 1;
+    g->start_at = p->start_at;
     g->timeout = p->timeout;
     g->duration = p->duration;
     g->max_in_flight = p->max_in_flight;
@@ -478,12 +499,20 @@ static lg_run *run_new(goc_loadgen *g)
     r->max_in_flight = g->max_in_flight;
     r->closed = g->closed;
     r->count = g->count;
+    r->part = g->part;
+    r->parts = g->parts;
+    r->start_at = g->start_at;
     if (g->closed)
         r->planned = g->count ? g->count : INT64_MAX;
     else
         r->planned = goc__loadgen_planned(g->duration, g->lps);
     if (g->count && g->count < r->planned)
         r->planned = g->count;
+    /* This part's share of the calls 0 .. planned - 1. */
+    if (r->parts > 1)
+        r->planned = r->planned > r->part
+                         ? (r->planned - r->part - 1) / r->parts + 1
+                         : 0;
     r->done_ch = goc_chan_make(0, 0);
     if (!r->done_ch || goc__hist_init(&r->lat) < 0 ||
         goc__hist_init(&r->svc) < 0 || goc__hist_init(&r->ivl) < 0 ||
@@ -548,7 +577,10 @@ static void run_make_report(lg_run *r)
         rep->achieved_rate = (double)rep->issued * 1e9 / (double)win;
         rep->success_rate = (double)rep->success * 1e9 / (double)win;
     } else if (rep->issued > 0) {
-        int64_t win = goc__loadgen_due_offset(rep->issued, r->lps);
+        /* To the due time of the schedule's call after this part's last
+         * round of `parts` calls (with one part: its next call), so that
+         * parts that kept up each show lps / parts. */
+        int64_t win = goc__loadgen_due_offset(rep->issued * r->parts, r->lps);
         if (r->last_issue - r->t0 > win)
             win = r->last_issue - r->t0;
         rep->achieved_rate = (double)rep->issued * 1e9 / (double)win;
@@ -698,7 +730,8 @@ static void wait_until(lg_worker *w, int64_t due)
     }
     if (d <= 0)
         return;
-    if (NS_PER_S / w->run->lps < SPIN_GAP) {
+    /* This generator's calls (a part's: parts periods apart). */
+    if (goc__loadgen_due_offset(w->run->parts, w->run->lps) < SPIN_GAP) {
         timer_wait(w, d);
         return;
     }
@@ -881,9 +914,10 @@ static void worker_main(void *arg)
     goc_mutex_unlock(&r->mu);
 
     for (;;) {
-        int64_t k = atomic_fetch_add(&r->next, 1);
-        if (k >= r->planned || atomic_load(&r->stopping))
+        int64_t j = atomic_fetch_add(&r->next, 1); /* this part's j-th */
+        if (j >= r->planned || atomic_load(&r->stopping))
             break;
+        int64_t k = r->part + j * r->parts; /* its number in the schedule */
         int64_t now = goc_nanotime();
         /* Closed model: due as it is taken, never late, never waits. */
         int64_t due =
@@ -916,7 +950,7 @@ static void worker_main(void *arg)
         }
         w->last_issue = goc_nanotime();
         atomic_fetch_add(&r->busy, 1); /* until its call ends (one_call) */
-        if (k + 1 < r->planned && (r->closed || need_worker(r)))
+        if (j + 1 < r->planned && (r->closed || need_worker(r)))
             spawn_worker(r);
         one_call(w, k, due);
     }
@@ -983,7 +1017,8 @@ bool goc_loadgen_start(goc_loadgen *g)
         run_unref(old);
 
     atomic_store(&g->call_count, 0);
-    r->t0 = goc_nanotime() + (r->closed ? 0 : START_LEAD);
+    r->t0 = r->start_at ? r->start_at
+                        : goc_nanotime() + (r->closed ? 0 : START_LEAD);
     atomic_store(&g->status, GOC_LOADGEN_STARTED);
     if (!spawn_worker(r)) {
         /* No worker: the run ends at once, with nothing issued. */
@@ -1203,4 +1238,9 @@ int64_t goc_loadgen_histogram(goc_loadgen *g, int which,
     int64_t n = (int64_t)goc__hist_slots(h, (goc__hist_slot *)out, cap);
     run_put_finished(r);
     return n;
+}
+
+int64_t goc_loadgen_bucket_top(int64_t value)
+{
+    return goc__hist_slot_top(value);
 }
