@@ -21,13 +21,13 @@
  * Readers (get, the first look of load_or_store, range's walk) enter an
  * epoch section, load the segment's table and probe; they take no lock
  * and write nothing but their own thread's epoch record. A slot is read
- * as a seqlock: meta (acquire), key and value, an acquire fence, meta
- * again; a changed meta means the slot was rewritten meanwhile, and the
- * read starts over. Every rewrite of a slot's key gives its meta a new
- * version (24 bits, kept across empty states), so a reader never accepts
- * a key torn between two owners. A miss (an empty slot reached) is
- * validated the same way by the segment's `moves` counter, odd while a
- * delete shifts entries back: a reader that met a slot emptied by a shift
+ * as a seqlock: meta, key and value (acquire loads), meta again; a
+ * changed meta means the slot was rewritten meanwhile, and the read
+ * starts over. Every rewrite of a slot's key gives its meta a new version
+ * (24 bits, kept across empty states), so a reader never accepts a key
+ * torn between two owners. A miss (an empty slot reached) is validated
+ * the same way by the segment's `moves` counter, odd while a delete
+ * shifts entries back: a reader that met a slot emptied by a shift
  * before reaching the entry moved into it starts over.
  *
  * Writers lock their segment (goc__spin_lock: the holder never parks) and:
@@ -347,23 +347,26 @@ typedef struct retiree {
 static inline void slot_fill(cslot *sl, uint64_t meta_old, uint32_t h32,
                              unsigned st, uint64_t a, uint64_t b, void *v)
 {
-    atomic_store_explicit(&sl->k[0], a, memory_order_relaxed);
-    atomic_store_explicit(&sl->k[1], b, memory_order_relaxed);
-    atomic_store_explicit(&sl->value, v, memory_order_relaxed);
+    /* Release (plain stores on x86): a reader that reads a new word sees
+     * every earlier store of this writer, the slot's emptying among them,
+     * so its second load of meta cannot answer the meta it began with.
+     * This is the seqlock's ordering without fences, which
+     * ThreadSanitizer can follow. */
+    atomic_store_explicit(&sl->k[0], a, memory_order_release);
+    atomic_store_explicit(&sl->k[1], b, memory_order_release);
+    atomic_store_explicit(&sl->value, v, memory_order_release);
     atomic_store_explicit(&sl->meta, meta_make(h32, meta_ver(meta_old) + 1, st),
                           memory_order_release);
 }
 
 /* Empty a slot: the version moves on; key words stay until reused. The
- * caller is inside an odd `moves` or is about to fill it. The release
- * fence keeps the later writes of key words (a refill) after this store,
- * for a reader that would otherwise pair new words with the old meta. */
+ * caller is inside an odd `moves` or is about to fill it. Release: a
+ * reader that reads this store sees the odd `moves` before it. */
 static inline void slot_clear(cslot *sl)
 {
     uint64_t m = atomic_load_explicit(&sl->meta, memory_order_relaxed);
     atomic_store_explicit(&sl->meta, meta_make(0, meta_ver(m) + 1, 0),
-                          memory_order_relaxed);
-    atomic_thread_fence(memory_order_release);
+                          memory_order_release);
 }
 
 /* Copy every entry of old into the empty table t (no reader sees t). */
@@ -596,13 +599,14 @@ seg_find_read_h(cseg *s, const ckey *kp, void **v,
         if (meta_st(m) == 0)
             break;
         if (meta_is(m, k)) {
-            uint64_t a = atomic_load_explicit(&sl->k[0], memory_order_relaxed);
-            uint64_t b = atomic_load_explicit(&sl->k[1], memory_order_relaxed);
+            /* Acquire loads (plain loads on x86) keep the second load of
+             * meta after them: seqlock validation, the key words and the
+             * value belong to meta m. */
+            uint64_t a = atomic_load_explicit(&sl->k[0], memory_order_acquire);
+            uint64_t b = atomic_load_explicit(&sl->k[1], memory_order_acquire);
             if (hook != NULL)
                 hook(arg, 1, m, a);
             void *val = atomic_load_explicit(&sl->value, memory_order_acquire);
-            /* Seqlock validation: the key words belong to meta m. */
-            atomic_thread_fence(memory_order_acquire);
             if (atomic_load_explicit(&sl->meta, memory_order_relaxed) != m)
                 return -1;
             if (key_is(k, a, b)) {
@@ -613,8 +617,8 @@ seg_find_read_h(cseg *s, const ckey *kp, void **v,
         if (++i == cap)
             i = 0;
     }
-    /* A miss holds only if no delete shifted an entry past the probe. */
-    atomic_thread_fence(memory_order_acquire);
+    /* A miss holds only if no delete shifted an entry past the probe
+     * (the acquire loads of the slots keep this load after them). */
     return atomic_load_explicit(&s->moves, memory_order_relaxed) == mv ? 0 : -1;
 }
 
@@ -810,8 +814,8 @@ cmap_remove(goc_cmap *m, const void *key, size_t klen, bool cad, void *expect,
             /* Backward-shift deletion inside an odd moves: readers that
              * miss meanwhile start over. */
             uint64_t mv = atomic_load_explicit(&s->moves, memory_order_relaxed);
+            /* Ordered before the slots' (release) stores that follow. */
             atomic_store_explicit(&s->moves, mv + 1, memory_order_relaxed);
-            atomic_thread_fence(memory_order_release);
             size_t cap = t->cap;
             size_t j = (size_t)(sl - t->slot), i = j;
             slot_clear(&t->slot[j]);
@@ -990,10 +994,9 @@ static int snap_walk(cseg *s, snap *sn, bool locked)
             if (st == 0)
                 break;
             uint64_t w[2] = {
-                atomic_load_explicit(&sl->k[0], memory_order_relaxed),
-                atomic_load_explicit(&sl->k[1], memory_order_relaxed)};
+                atomic_load_explicit(&sl->k[0], memory_order_acquire),
+                atomic_load_explicit(&sl->k[1], memory_order_acquire)};
             void *v = atomic_load_explicit(&sl->value, memory_order_acquire);
-            atomic_thread_fence(memory_order_acquire);
             if (!locked &&
                 atomic_load_explicit(&sl->meta, memory_order_relaxed) != m)
                 continue; /* rewritten meanwhile: read it again */
@@ -1006,7 +1009,6 @@ static int snap_walk(cseg *s, snap *sn, bool locked)
             break;
         }
     }
-    atomic_thread_fence(memory_order_acquire);
     return atomic_load_explicit(&s->moves, memory_order_relaxed) == mv ? 1 : -1;
 }
 
