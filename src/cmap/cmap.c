@@ -204,9 +204,9 @@ typedef struct ctable {
  * (small_epoch + 2), like any retired memory.
  */
 typedef struct cseg {
-    ctable *_Atomic table;  /* current table: published under the lock */
-    _Atomic uint64_t moves; /* odd while a delete shifts entries */
-    size_t min_cap;         /* never shrink below; immutable */
+    _Atomic uintptr_t table; /* current table | capacity class (tab_word) */
+    _Atomic uint64_t moves;  /* odd while a delete shifts entries */
+    size_t min_cap;          /* never shrink below; immutable */
     char pad0_[40];
     _Atomic uint32_t lock; /* goc__spin_lock: guards writes */
     bool small_current;    /* the small table is current; under lock */
@@ -223,11 +223,52 @@ _Static_assert(offsetof(cseg, small_slot) - offsetof(cseg, small_cap) ==
                    offsetof(ctable, slot),
                "the small table must be laid out as a ctable");
 _Static_assert(offsetof(cseg, lock) == 64, "writers' line apart");
+_Static_assert(offsetof(cseg, small_cap) % 64 == 0,
+               "tab_word needs 6 free bits");
 _Static_assert(sizeof(cseg) == 512, "a power of two");
 
 static inline ctable *seg_small(cseg *s)
 {
     return (ctable *)&s->small_cap;
+}
+
+/* Capacities: 8 grown by 3/2 (cap_grown) up to CMAP_MAX_SLOTS. A segment's
+ * table word is the table's address (64-byte aligned) with the index of
+ * its capacity in the low bits, so that a reader has the capacity with
+ * the pointer, without a dependent load of the table's header. */
+static const uint32_t cmap_caps[] = {
+    8,          12,        18,        27,        40,        60,
+    90,         135,       202,       303,       454,       681,
+    1021,       1531,      2296,      3444,      5166,      7749,
+    11623,      17434,     26151,     39226,     58839,     88258,
+    132387,     198580,    297870,    446805,    670207,    1005310,
+    1507965,    2261947,   3392920,   5089380,   7634070,   11451105,
+    17176657,   25764985,  38647477,  57971215,  86956822,  130435233,
+    195652849,  293479273, 440218909, 660328363, 990492544, 1485738816,
+    2147483648u};
+
+static inline uintptr_t tab_word(const ctable *t)
+{
+    uintptr_t c = 0;
+    while (cmap_caps[c] != t->cap)
+        c++;
+    return (uintptr_t)t | c;
+}
+
+static inline ctable *tab_of(uintptr_t w)
+{
+    return (ctable *)(w & ~(uintptr_t)63);
+}
+
+static inline size_t tab_cap(uintptr_t w)
+{
+    return cmap_caps[w & 63];
+}
+
+/* The current table, for its writer (s locked) or goc_cmap_free. */
+static inline ctable *seg_table(cseg *s)
+{
+    return tab_of(atomic_load_explicit(&s->table, memory_order_relaxed));
 }
 
 struct goc_cmap {
@@ -399,7 +440,7 @@ static void table_copy(ctable *t, const ctable *old)
  * old table then stays: a fuller table is slower, never wrong). */
 static bool seg_rebuild(cseg *s, size_t cap, retiree *out)
 {
-    ctable *old = atomic_load_explicit(&s->table, memory_order_relaxed);
+    ctable *old = seg_table(s);
     ctable *small = seg_small(s);
     ctable *t;
     if (cap == CMAP_SMALL && old != small &&
@@ -421,7 +462,7 @@ static bool seg_rebuild(cseg *s, size_t cap, retiree *out)
     table_copy(t, old);
     /* Release pairs with the readers' acquire load of the table: they see
      * the new table complete. */
-    atomic_store_explicit(&s->table, t, memory_order_release);
+    atomic_store_explicit(&s->table, tab_word(t), memory_order_release);
     s->small_current = t == small;
     if (old == small) {
         /* Readers may stand on the small table until two epochs pass. The
@@ -452,7 +493,7 @@ static inline bool too_full(size_t count, size_t cap)
 /* After a delete: shrink s if its load calls for it. */
 static void seg_maybe_shrink(cseg *s, size_t count, retiree *out)
 {
-    ctable *t = atomic_load_explicit(&s->table, memory_order_relaxed);
+    ctable *t = seg_table(s);
     if (count >= t->cap / 8 || t->cap <= s->min_cap)
         return;
     size_t nc = s->min_cap;
@@ -505,12 +546,11 @@ goc_cmap *goc_cmap_new(const goc_cmap_options *opts)
         for (size_t b = 0; b < CMAP_SMALL; b++)
             atomic_init(&s->small_slot[b].meta, 0);
         ctable *t = per == CMAP_SMALL ? seg_small(s) : table_new(per);
-        atomic_init(&s->table, t);
+        atomic_init(&s->table, t != NULL ? tab_word(t) : 0);
         s->small_current = t == seg_small(s);
         if (t == NULL) {
             for (size_t j = 0; j < i; j++) {
-                ctable *o = atomic_load_explicit(&m->seg[j].table,
-                                                 memory_order_relaxed);
+                ctable *o = seg_table(&m->seg[j]);
                 if (o != seg_small(&m->seg[j]))
                     free(o);
             }
@@ -528,7 +568,7 @@ void goc_cmap_free(goc_cmap *m, void (*free_value)(void *))
         return;
     for (size_t i = 0; i <= m->segmask; i++) {
         cseg *s = &m->seg[i];
-        ctable *t = atomic_load_explicit(&s->table, memory_order_acquire);
+        ctable *t = seg_table(s);
         for (size_t j = 0; j < t->cap; j++) {
             cslot *sl = &t->slot[j];
             unsigned st =
@@ -587,8 +627,9 @@ seg_find_read_h(cseg *s, const ckey *kp, void **v,
     uint64_t mv = atomic_load_explicit(&s->moves, memory_order_acquire);
     if (mv & 1)
         return -1;
-    ctable *t = atomic_load_explicit(&s->table, memory_order_acquire);
-    size_t cap = t->cap;
+    uintptr_t tw = atomic_load_explicit(&s->table, memory_order_acquire);
+    ctable *t = tab_of(tw);
+    size_t cap = tab_cap(tw);
     size_t i = home_of(k->h32, cap);
     for (;;) {
         cslot *sl = &t->slot[i];
@@ -645,8 +686,7 @@ static __attribute__((noinline)) int seg_find_slow(cseg *s, const ckey *k,
         return rc;
     seg_lock(s);
     cslot *e;
-    cslot *sl = seg_find_locked(
-        atomic_load_explicit(&s->table, memory_order_relaxed), k, &e);
+    cslot *sl = seg_find_locked(seg_table(s), k, &e);
     if (sl != NULL)
         *v = atomic_load_explicit(&sl->value, memory_order_relaxed);
     seg_unlock(s);
@@ -735,7 +775,7 @@ cmap_store(goc_cmap *m, const void *key, size_t klen, void *value, int mode,
     retiree old = {NULL, NULL, 0};
     int rc;
     seg_lock(s);
-    ctable *t = atomic_load_explicit(&s->table, memory_order_relaxed);
+    ctable *t = seg_table(s);
     cslot *e;
     cslot *sl = seg_find_locked(t, &k, &e);
     if (sl != NULL) {
@@ -760,7 +800,7 @@ cmap_store(goc_cmap *m, const void *key, size_t klen, void *value, int mode,
         }
         if (rc == 1 && too_full(c, t->cap) && t->cap < CMAP_MAX_SLOTS &&
             seg_rebuild(s, cap_grown(t->cap), &old)) {
-            t = atomic_load_explicit(&s->table, memory_order_relaxed);
+            t = seg_table(s);
             seg_find_locked(t, &k, &e);
         }
         if (rc == 1 && c + 1 > t->cap) {
@@ -799,7 +839,7 @@ cmap_remove(goc_cmap *m, const void *key, size_t klen, bool cad, void *expect,
     void *long_key = NULL;
     bool found = false;
     seg_lock(s);
-    ctable *t = atomic_load_explicit(&s->table, memory_order_relaxed);
+    ctable *t = seg_table(s);
     cslot *e;
     cslot *sl = seg_find_locked(t, &k, &e);
     if (sl != NULL) {
@@ -984,7 +1024,7 @@ static int snap_walk(cseg *s, snap *sn, bool locked)
     uint64_t mv = atomic_load_explicit(&s->moves, memory_order_acquire);
     if (mv & 1)
         return -1;
-    ctable *t = atomic_load_explicit(&s->table, memory_order_acquire);
+    ctable *t = tab_of(atomic_load_explicit(&s->table, memory_order_acquire));
     sn->len = 0;
     for (size_t i = 0; i < t->cap; i++) {
         cslot *sl = &t->slot[i];
