@@ -56,6 +56,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include "cmap/cmap_internal.h"
@@ -352,21 +353,46 @@ static size_t table_bytes(size_t cap)
     return (sizeof(ctable) + cap * sizeof(cslot) + 63) & ~(size_t)63;
 }
 
+/* A table this big is mapped on its own, its pages populated by the
+ * kernel in one call (zeroed: no memset) and unmapped when freed. Filling
+ * a map, most of the time went to page faults on fresh tables taken one
+ * page at a time (and, in a VM, each fault is a trap to the hypervisor). */
+#define CMAP_MAP_BYTES ((size_t)256 << 10)
+
 static ctable *table_new(size_t cap)
 {
     if (cmap_fail())
         return NULL;
-    ctable *t = aligned_alloc(64, table_bytes(cap));
-    if (t != NULL) {
-        memset(t, 0, table_bytes(cap));
-        t->cap = cap;
+    size_t bytes = table_bytes(cap);
+    ctable *t;
+    if (bytes >= CMAP_MAP_BYTES) {
+        void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+        if (p == MAP_FAILED)
+            return NULL;
+        t = p;
+    } else {
+        t = aligned_alloc(64, bytes);
+        if (t == NULL)
+            return NULL;
+        memset(t, 0, bytes);
     }
+    t->cap = cap;
     return t;
+}
+
+static void table_free(ctable *t)
+{
+    size_t bytes = table_bytes(t->cap);
+    if (bytes >= CMAP_MAP_BYTES)
+        munmap(t, bytes);
+    else
+        free(t);
 }
 
 static void table_retired(void *p)
 {
-    free(p);
+    table_free(p);
 }
 
 static void long_key_retired(void *p)
@@ -552,7 +578,7 @@ goc_cmap *goc_cmap_new(const goc_cmap_options *opts)
             for (size_t j = 0; j < i; j++) {
                 ctable *o = seg_table(&m->seg[j]);
                 if (o != seg_small(&m->seg[j]))
-                    free(o);
+                    table_free(o);
             }
             free(m->seg);
             free(m);
@@ -583,7 +609,7 @@ void goc_cmap_free(goc_cmap *m, void (*free_value)(void *))
                     atomic_load_explicit(&sl->value, memory_order_relaxed));
         }
         if (t != seg_small(s))
-            free(t);
+            table_free(t);
     }
     free(m->seg);
     free(m);
