@@ -70,8 +70,8 @@ extern struct goc__tls_epoch goc__tls_epoch
  * inlined into a goroutine's code. Each map call reads it once. */
 static inline goc__ebr_rec *goc__ebr_cur(void)
 {
-    goc__ebr_rec *r;
 #if defined(__x86_64__)
+    goc__ebr_rec *r;
     __asm__("movq goc__ebr_mine@gottpoff(%%rip), %0\n\t"
             "movq %%fs:(%0), %0"
             : "=r"(r)
