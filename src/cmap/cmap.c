@@ -656,8 +656,13 @@ seg_find_read_h(cseg *s, const ckey *kp, void **v,
     uintptr_t tw = atomic_load_explicit(&s->table, memory_order_acquire);
     ctable *t = tab_of(tw);
     size_t cap = tab_cap(tw);
-    size_t i = home_of(k->h32, cap);
+    size_t i = home_of(k->h32, cap), left = cap;
     for (;;) {
+        /* A table always has an empty slot, but a probe racing writers
+         * that fill the slot ahead of it and empty others behind could
+         * in theory go round: after a lap it starts over. */
+        if (__builtin_expect(left-- == 0, 0))
+            return -1;
         cslot *sl = &t->slot[i];
         uint64_t m = atomic_load_explicit(&sl->meta, memory_order_acquire);
         if (hook != NULL)
