@@ -324,10 +324,23 @@ static inline unsigned long ck_h(size_t i)
 {
     return ck_hash_cb(&ck_pool[i], 0);
 }
+/* A lookup's key as a caller holds it: a copy apart from the stored
+ * object, so that ck_hs's compare reads the stored object as it would in
+ * use (probing with the stored object itself would find its bytes already
+ * in the cache and spare ck_hs a miss no real caller is spared). */
+static inline void ck_key(ck_ent *k, size_t i)
+{
+    if (keys_are_str)
+        memcpy(k->k16, keys16[i], 16);
+    else
+        k->k64 = keys64[i];
+}
 static bool ck_get(void *m, size_t i)
 {
     ckm *c = m;
-    ck_ent *e = ck_hs_get(&c->hs, ck_h(i), &ck_pool[i]);
+    ck_ent k;
+    ck_key(&k, i);
+    ck_ent *e = ck_hs_get(&c->hs, ck_hash_cb(&k, 0), &k);
     return e != NULL &&
            atomic_load_explicit(&e->v, memory_order_acquire) == val_of(i);
 }
@@ -345,16 +358,20 @@ static void ck_put(void *m, size_t i)
 {
     ckm *c = m;
     void *prev;
+    unsigned long h = ck_h(i);
     ck_lock(c);
     atomic_store_explicit(&ck_pool[i].v, val_of(i), memory_order_release);
-    ck_hs_set(&c->hs, ck_h(i), &ck_pool[i], &prev);
+    ck_hs_set(&c->hs, h, &ck_pool[i], &prev);
     ck_unlock(c);
 }
 static bool ck_del(void *m, size_t i)
 {
     ckm *c = m;
+    ck_ent k;
+    ck_key(&k, i);
+    unsigned long h = ck_hash_cb(&k, 0);
     ck_lock(c);
-    void *r = ck_hs_remove(&c->hs, ck_h(i), &ck_pool[i]);
+    void *r = ck_hs_remove(&c->hs, h, &k);
     ck_unlock(c);
     return r != NULL;
 }

@@ -1,47 +1,62 @@
 /*
- * cmap.c - the concurrent map (goc/cmap.h): segments of chained hash
- * tables, lock-free reads, per-segment writer locks, per-segment rebuilds,
- * epoch-based reclamation (epoch.c). docs/cmap.md tells the design; here
- * is what the code relies on.
+ * cmap.c - the concurrent map (goc/cmap.h): segments of open-addressing
+ * tables with the keys inline, lock-free reads validated by versions,
+ * per-segment writer locks, per-segment rebuilds, epoch-based reclamation
+ * (epoch.c). docs/cmap.md tells the design; here is what the code relies
+ * on.
  *
- * Shape. A key's 64-bit hash picks a segment by its bits 40.. and a
- * bucket of that segment's table by its low bits. A table is an array of
- * chain heads; a node holds next, the value, the low 32 bits of the hash
- * (which also give the bucket in any table of up to 2^32 buckets), the key
- * length and the key bytes inline: one allocation per entry.
+ * Shape. A key's 64-bit hash picks a segment by its bits 40.. and, by its
+ * low 32 bits h32, a home slot of that segment's table ((h32 * cap) >>
+ * 32: any capacity works). A table is an array of 32-byte slots, two to a
+ * cache line, probed linearly from the home slot:
+ *   meta   h32 << 32 | version << 8 | state
+ *          state 0 empty, 1..17 a key of state - 1 bytes held inline,
+ *          CMAP_LONG a longer key held out of line;
+ *   k[2]   the key's bytes, zero-padded (up to 16), or for a long key a
+ *          pointer to a private copy of its bytes and its length;
+ *   value.
+ * A present key sits in the run of occupied slots that starts at its home
+ * (no empty slot between). A hit costs one cache line most of the time.
  *
  * Readers (get, the first look of load_or_store, range's walk) enter an
- * epoch section, load the segment's table (acquire), walk one chain
- * (acquire loads of next) and leave. They take no lock and write nothing
- * but their own thread's epoch record.
+ * epoch section, load the segment's table and probe; they take no lock
+ * and write nothing but their own thread's epoch record. A slot is read
+ * as a seqlock: meta, key and value (acquire loads), meta again; a
+ * changed meta means the slot was rewritten meanwhile, and the read
+ * starts over. Every rewrite of a slot's key gives its meta a new version
+ * (24 bits, kept across empty states), so a reader never accepts a key
+ * torn between two owners. A miss (an empty slot reached) is validated
+ * the same way by the segment's `moves` counter, odd while a delete
+ * shifts entries back: a reader that met a slot emptied by a shift
+ * before reaching the entry moved into it starts over.
  *
  * Writers lock their segment (goc__spin_lock: the holder never parks) and:
- *   insert   initialise a node, link it at the head of its chain with a
- *            release store (a reader that sees the node sees its fields);
- *   replace  store the new value into the node (release);
- *   delete   unlink the node with a release store into its predecessor,
- *            leaving the node's own next untouched, so that a reader
- *            standing on it walks on into the live chain; the node is
- *            retired to the epochs, never freed at once;
- *   rebuild  when a segment's count passes its bucket count (grow x2) or
- *            falls under an eighth of it (shrink), the writer copies every
- *            node into a new table and publishes it with one release store.
- *            Readers keep walking the old table meanwhile: it is frozen
- *            (writers wait for the lock) and complete, so they see the
- *            segment as it was when the rebuild started. The old table and
- *            its nodes are then retired as one item.
+ *   insert   write key and value into the first empty slot of the run,
+ *            then its meta (release): a reader that sees the meta sees
+ *            the key;
+ *   replace  store the new value into the slot (release);
+ *   delete   empty the slot and shift later entries of its run back into
+ *            holes (backward-shift deletion: no tombstones), inside an
+ *            odd `moves`; a long key's copy is retired to the epochs;
+ *   rebuild  when a segment's count passes CMAP_LOAD of its slots (grow
+ *            x 1.5) or falls under an eighth (shrink), the writer copies
+ *            every entry into a new table and publishes it with one
+ *            release store. Readers keep probing the old table meanwhile:
+ *            it is frozen (writers wait for the lock) and complete. The
+ *            old table is retired (long keys' copies move to the new one).
  *
- * Invariants: (1) a segment's current table contains each present key of
- * the segment exactly once, in the chain of its bucket; (2) a table that
- * is no longer current is never written again; (3) a node reachable from a
- * current or retired-but-not-freed table is never freed; (4) a chain only
- * changes by a new head or by unlinking, so a walker never meets a node
- * twice. Lock order: one segment lock at a time; none held while calling
- * back into the user (range) or while freeing retired memory.
+ * Invariants: (1) a segment's current table holds each present key of the
+ * segment exactly once, in the run that starts at its home; (2) a table
+ * that is no longer current is never written again; (3) memory reachable
+ * from a current or retired-but-not-freed table is never freed; (4) the
+ * table always keeps an empty slot, so every probe ends. Lock order: one
+ * segment lock at a time; none held while calling back into the user
+ * (range) or while freeing retired memory.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include "cmap/cmap_internal.h"
@@ -50,59 +65,17 @@
 
 #define CMAP_DEFAULT_CONCURRENCY 16
 #define CMAP_MAX_SEGMENTS 4096
-#define CMAP_MIN_BUCKETS 8
-#define CMAP_MAX_BUCKETS ((size_t)1 << 31)
+/* The smallest table, held inside its segment. */
+#define CMAP_SMALL 8
+#define CMAP_MAX_SLOTS ((size_t)1 << 31)
+/* Grow when count > cap * CMAP_LOAD_NUM / CMAP_LOAD_DEN, by 3/2. */
+#define CMAP_LOAD_NUM 4
+#define CMAP_LOAD_DEN 5
+/* A reader that had to start over this many times reads under the lock. */
+#define CMAP_READ_TRIES 64
 
 _Atomic long goc__cmap_fail_after = -1;
 void (*_Atomic goc__cmap_rebuild_hook)(void);
-
-typedef struct cnode {
-    struct cnode *_Atomic next; /* release-stored under the segment lock */
-    void *_Atomic value;        /* release-stored under the segment lock */
-    uint32_t hash;              /* low 32 bits of the hash; immutable */
-    uint32_t klen;              /* immutable */
-    unsigned char key[];        /* immutable */
-} cnode;
-
-typedef struct ctable {
-    size_t mask;             /* buckets - 1; immutable */
-    cnode *_Atomic bucket[]; /* chain heads, written under the lock */
-} ctable;
-
-/*
- * A segment. Its smallest table (CMAP_SMALL buckets) lives inside it
- * rather than on the heap: an emptied map then holds no scattered little
- * allocations that would pin pages of the allocator's heap. The small
- * table is never freed; once replaced, it is reused only after a grace
- * period (small_epoch + 2), like any retired memory.
- */
-#define CMAP_SMALL 8
-typedef struct cseg {
-    _Atomic uint32_t lock; /* goc__spin_lock: guards writes below */
-    ctable *_Atomic table; /* current table: published under the lock */
-    _Atomic size_t count;  /* entries: written under lock, read by len */
-    size_t min_buckets;    /* never shrink below; immutable */
-    bool small_current;    /* the small table is current; under lock */
-    uint64_t small_epoch;  /* epoch when it stopped being; under lock */
-    /* The small table: laid out as a ctable (see seg_small). */
-    size_t small_mask;
-    cnode *_Atomic small_bucket[CMAP_SMALL];
-} __attribute__((aligned(64))) cseg;
-
-_Static_assert(offsetof(cseg, small_bucket) - offsetof(cseg, small_mask) ==
-                   offsetof(ctable, bucket),
-               "the small table must be laid out as a ctable");
-
-static inline ctable *seg_small(cseg *s)
-{
-    return (ctable *)&s->small_mask;
-}
-
-struct goc_cmap {
-    uint64_t seed;    /* hash seed; immutable */
-    uint32_t segmask; /* segments - 1; immutable */
-    cseg *seg;        /* the segments; immutable */
-};
 
 /* ---- memory ---------------------------------------------------------- */
 
@@ -123,11 +96,6 @@ static bool cmap_fail(void)
 static void *cmap_malloc(size_t n)
 {
     return cmap_fail() ? NULL : malloc(n);
-}
-
-static void *cmap_calloc(size_t n)
-{
-    return cmap_fail() ? NULL : calloc(1, n);
 }
 
 static void *cmap_realloc(void *p, size_t n)
@@ -193,56 +161,131 @@ static inline uint64_t cmap_hash(uint64_t seed, const unsigned char *p,
     return fold(fold(a ^ K1, b ^ h) ^ K2, h ^ K0 ^ n);
 }
 
-/* ---- segments ---------------------------------------------------------- */
+/* ---- tables ------------------------------------------------------------ */
+
+#define CMAP_LONG 18u
+
+static inline uint64_t meta_make(uint32_t h32, uint64_t ver, unsigned st)
+{
+    return ((uint64_t)h32 << 32) | ((ver & 0xffffff) << 8) | st;
+}
+static inline unsigned meta_st(uint64_t m)
+{
+    return (unsigned)m & 0xff;
+}
+static inline uint64_t meta_ver(uint64_t m)
+{
+    return ((uint32_t)m) >> 8;
+}
+static inline uint32_t meta_h32(uint64_t m)
+{
+    return (uint32_t)(m >> 32);
+}
+
+typedef struct cslot {
+    _Atomic uint64_t meta; /* see the top; written under the lock */
+    _Atomic uint64_t k[2]; /* key words; written under the lock */
+    void *_Atomic value;   /* written under the lock */
+} cslot;
+
+_Static_assert(sizeof(cslot) == 32, "two slots to a cache line");
+
+typedef struct ctable {
+    size_t cap; /* slots; immutable */
+    char pad_[56];
+    cslot slot[]; /* 64-byte aligned */
+} ctable;
+
+/*
+ * A segment: a line its readers read (table, moves), a line its writers
+ * write (lock, count), and its smallest table (CMAP_SMALL slots) held
+ * inline, so that an emptied map holds no scattered little allocations
+ * that would pin pages of the allocator's heap. The small table is never
+ * freed; once replaced, it is reused only after a grace period
+ * (small_epoch + 2), like any retired memory.
+ */
+typedef struct cseg {
+    _Atomic uintptr_t table; /* current table | capacity class (tab_word) */
+    _Atomic uint64_t moves;  /* odd while a delete shifts entries */
+    size_t min_cap;          /* never shrink below; immutable */
+    char pad0_[40];
+    _Atomic uint32_t lock; /* goc__spin_lock: guards writes */
+    bool small_current;    /* the small table is current; under lock */
+    _Atomic size_t count;  /* entries: written under lock, read by len */
+    uint64_t small_epoch;  /* epoch when it stopped being; under lock */
+    char pad1_[40];
+    size_t small_cap; /* the small table, laid out as a ctable */
+    char pad2_[56];
+    cslot small_slot[CMAP_SMALL];
+    char pad3_[64]; /* 512 bytes: a segment's address is a shift */
+} __attribute__((aligned(64))) cseg;
+
+_Static_assert(offsetof(cseg, small_slot) - offsetof(cseg, small_cap) ==
+                   offsetof(ctable, slot),
+               "the small table must be laid out as a ctable");
+_Static_assert(offsetof(cseg, lock) == 64, "writers' line apart");
+_Static_assert(offsetof(cseg, small_cap) % 64 == 0,
+               "tab_word needs 6 free bits");
+_Static_assert(sizeof(cseg) == 512, "a power of two");
+
+static inline ctable *seg_small(cseg *s)
+{
+    return (ctable *)&s->small_cap;
+}
+
+/* Capacities: 8 grown by 3/2 (cap_grown) up to CMAP_MAX_SLOTS. A segment's
+ * table word is the table's address (64-byte aligned) with the index of
+ * its capacity in the low bits, so that a reader has the capacity with
+ * the pointer, without a dependent load of the table's header. */
+static const uint32_t cmap_caps[] = {
+    8,          12,        18,        27,        40,        60,
+    90,         135,       202,       303,       454,       681,
+    1021,       1531,      2296,      3444,      5166,      7749,
+    11623,      17434,     26151,     39226,     58839,     88258,
+    132387,     198580,    297870,    446805,    670207,    1005310,
+    1507965,    2261947,   3392920,   5089380,   7634070,   11451105,
+    17176657,   25764985,  38647477,  57971215,  86956822,  130435233,
+    195652849,  293479273, 440218909, 660328363, 990492544, 1485738816,
+    2147483648u};
+
+static inline uintptr_t tab_word(const ctable *t)
+{
+    uintptr_t c = 0;
+    while (cmap_caps[c] != t->cap)
+        c++;
+    return (uintptr_t)t | c;
+}
+
+static inline ctable *tab_of(uintptr_t w)
+{
+    return (ctable *)(w & ~(uintptr_t)63);
+}
+
+static inline size_t tab_cap(uintptr_t w)
+{
+    return cmap_caps[w & 63];
+}
+
+/* The current table, for its writer (s locked) or goc_cmap_free. */
+static inline ctable *seg_table(cseg *s)
+{
+    return tab_of(atomic_load_explicit(&s->table, memory_order_relaxed));
+}
+
+struct goc_cmap {
+    uint64_t seed;    /* hash seed; immutable */
+    uint32_t segmask; /* segments - 1; immutable */
+    cseg *seg;        /* the segments; immutable */
+};
 
 static inline cseg *seg_of(goc_cmap *m, uint64_t h)
 {
     return &m->seg[(uint32_t)(h >> 40) & m->segmask];
 }
 
-static inline bool node_is(const cnode *n, uint32_t h32, const void *key,
-                           size_t klen)
+static inline size_t home_of(uint32_t h32, size_t cap)
 {
-    if (n->hash != h32 || n->klen != klen)
-        return false;
-    const unsigned char *k = key;
-    /* 8 to 16 bytes (the common keys): two overlapping words, no call. */
-    if (klen >= 8 && klen <= 16)
-        return ld64(n->key) == ld64(k) &&
-               ld64(n->key + klen - 8) == ld64(k + klen - 8);
-    /* (klen 0: key may be NULL, which memcmp must not see) */
-    return klen == 0 || memcmp(n->key, k, klen) == 0;
-}
-
-static ctable *table_new(size_t buckets)
-{
-    ctable *t = cmap_calloc(sizeof(ctable) + buckets * sizeof(cnode *));
-    if (t != NULL)
-        t->mask = buckets - 1;
-    return t;
-}
-
-/* Free a table with every node of its chains, calling free_value on each
- * value unless NULL. Only for tables no reader can reach. */
-static void table_destroy(ctable *t, void (*free_value)(void *))
-{
-    for (size_t i = 0; i <= t->mask; i++) {
-        cnode *n = atomic_load_explicit(&t->bucket[i], memory_order_relaxed);
-        while (n != NULL) {
-            cnode *next = atomic_load_explicit(&n->next, memory_order_relaxed);
-            if (free_value != NULL)
-                free_value(
-                    atomic_load_explicit(&n->value, memory_order_relaxed));
-            free(n);
-            n = next;
-        }
-    }
-    free(t);
-}
-
-static void table_retired(void *p)
-{
-    table_destroy(p, NULL);
+    return (size_t)(((uint64_t)h32 * cap) >> 32);
 }
 
 static inline void seg_lock(cseg *s)
@@ -255,104 +298,197 @@ static inline void seg_unlock(cseg *s)
     goc__spin_unlock(&s->lock);
 }
 
-/* The nodes of a replaced small table, retired as one item. */
-typedef struct node_list {
-    size_t n;
-    cnode *node[];
-} node_list;
+/* A key as the probes compare it. */
+typedef struct ckey {
+    const unsigned char *p;
+    size_t len;
+    uint64_t w[2]; /* inline keys: the bytes, zero-padded */
+    uint32_t h32;
+    unsigned st; /* the state of a slot holding it */
+} ckey;
 
-static void node_list_retired(void *p)
+static inline __attribute__((always_inline)) void
+key_prep(ckey *k, uint64_t h, const void *key, size_t klen)
 {
-    node_list *l = p;
-    for (size_t i = 0; i < l->n; i++)
-        free(l->node[i]);
-    free(l);
-}
-
-/* Free the nodes of t's chains and empty it (a table being built that no
- * reader has seen). */
-static void table_clear(ctable *t)
-{
-    for (size_t i = 0; i <= t->mask; i++) {
-        cnode *n = atomic_load_explicit(&t->bucket[i], memory_order_relaxed);
-        while (n != NULL) {
-            cnode *next = atomic_load_explicit(&n->next, memory_order_relaxed);
-            free(n);
-            n = next;
-        }
-        atomic_store_explicit(&t->bucket[i], NULL, memory_order_relaxed);
+    k->p = key;
+    k->len = klen;
+    k->h32 = (uint32_t)h;
+    if (klen == 16) {
+        k->w[0] = ld64(key);
+        k->w[1] = ld64(k->p + 8);
+        k->st = 17;
+    } else if (klen == 8) {
+        k->w[0] = ld64(key);
+        k->w[1] = 0;
+        k->st = 9;
+    } else if (klen <= 16) {
+        unsigned char b[16] = {0};
+        if (klen > 0)
+            memcpy(b, key, klen);
+        memcpy(k->w, b, 16);
+        k->st = (unsigned)klen + 1;
+    } else {
+        k->w[0] = k->w[1] = 0;
+        k->st = CMAP_LONG;
     }
 }
 
-/* What a rebuild leaves to retire once the segment is unlocked. */
+/* Does a slot of meta m (already known to match k's h32 and state) with
+ * key words a, b hold k? For a long key a points to its bytes (read only
+ * after the slot's version was validated). */
+static inline bool key_is(const ckey *k, uint64_t a, uint64_t b)
+{
+    if (k->st != CMAP_LONG)
+        return a == k->w[0] && b == k->w[1];
+    return b == k->len && memcmp((const void *)(uintptr_t)a, k->p, k->len) == 0;
+}
+
+static inline bool meta_is(uint64_t m, const ckey *k)
+{
+    return meta_st(m) == k->st && meta_h32(m) == k->h32;
+}
+
+static size_t table_bytes(size_t cap)
+{
+    return (sizeof(ctable) + cap * sizeof(cslot) + 63) & ~(size_t)63;
+}
+
+/* A table this big is mapped on its own, its pages populated by the
+ * kernel in one call (zeroed: no memset) and unmapped when freed. Filling
+ * a map, most of the time went to page faults on fresh tables taken one
+ * page at a time (and, in a VM, each fault is a trap to the hypervisor). */
+#define CMAP_MAP_BYTES ((size_t)256 << 10)
+
+static ctable *table_new(size_t cap)
+{
+    if (cmap_fail())
+        return NULL;
+    size_t bytes = table_bytes(cap);
+    ctable *t;
+    if (bytes >= CMAP_MAP_BYTES) {
+        void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+        if (p == MAP_FAILED)
+            return NULL;
+        t = p;
+    } else {
+        t = aligned_alloc(64, bytes);
+        if (t == NULL)
+            return NULL;
+        memset(t, 0, bytes);
+    }
+    t->cap = cap;
+    return t;
+}
+
+static void table_free(ctable *t)
+{
+    size_t bytes = table_bytes(t->cap);
+    if (bytes >= CMAP_MAP_BYTES)
+        munmap(t, bytes);
+    else
+        free(t);
+}
+
+static void table_retired(void *p)
+{
+    table_free(p);
+}
+
+static void long_key_retired(void *p)
+{
+    free(p);
+}
+
+/* What a writer leaves to retire once the segment is unlocked. */
 typedef struct retiree {
     void *p;
     void (*fn)(void *);
     size_t weight;
 } retiree;
 
-/* Rebuild s's table with `buckets` buckets. Called with s locked; true
- * when done (*out: what to retire once unlocked), false when memory ran
- * out (the old table then stays: a full table is slower, never wrong). */
-static bool seg_rebuild(cseg *s, size_t buckets, size_t count, retiree *out)
+/* Write an entry into the empty slot sl of a table (the writer's view):
+ * key and value first, the meta last with release, so that a reader that
+ * sees the meta sees the rest. A reader that still holds the slot's old
+ * meta fails its validation: the version moves on. */
+static inline void slot_fill(cslot *sl, uint64_t meta_old, uint32_t h32,
+                             unsigned st, uint64_t a, uint64_t b, void *v)
 {
-    ctable *old = atomic_load_explicit(&s->table, memory_order_relaxed);
-    ctable *small = seg_small(s);
-    node_list *list = NULL;
-    ctable *t;
-    if (old == small) {
-        /* Its nodes will be retired by list (the table itself stays). */
-        list = cmap_malloc(sizeof(node_list) + count * sizeof(cnode *));
-        if (list == NULL)
-            return false;
-        list->n = 0;
+    /* Release (plain stores on x86): a reader that reads a new word sees
+     * every earlier store of this writer, the slot's emptying among them,
+     * so its second load of meta cannot answer the meta it began with.
+     * This is the seqlock's ordering without fences, which
+     * ThreadSanitizer can follow. */
+    atomic_store_explicit(&sl->k[0], a, memory_order_release);
+    atomic_store_explicit(&sl->k[1], b, memory_order_release);
+    atomic_store_explicit(&sl->value, v, memory_order_release);
+    atomic_store_explicit(&sl->meta, meta_make(h32, meta_ver(meta_old) + 1, st),
+                          memory_order_release);
+}
+
+/* Empty a slot: the version moves on; key words stay until reused. The
+ * caller is inside an odd `moves` or is about to fill it. Release: a
+ * reader that reads this store sees the odd `moves` before it. */
+static inline void slot_clear(cslot *sl)
+{
+    uint64_t m = atomic_load_explicit(&sl->meta, memory_order_relaxed);
+    atomic_store_explicit(&sl->meta, meta_make(0, meta_ver(m) + 1, 0),
+                          memory_order_release);
+}
+
+/* Copy every entry of old into the empty table t (no reader sees t). */
+static void table_copy(ctable *t, const ctable *old)
+{
+    size_t cap = t->cap;
+    for (size_t i = 0; i < old->cap; i++) {
+        const cslot *o = &old->slot[i];
+        uint64_t m = atomic_load_explicit(&o->meta, memory_order_relaxed);
+        if (meta_st(m) == 0)
+            continue;
+        size_t j = home_of(meta_h32(m), cap);
+        while (meta_st(atomic_load_explicit(&t->slot[j].meta,
+                                            memory_order_relaxed)) != 0)
+            if (++j == cap)
+                j = 0;
+        cslot *n = &t->slot[j];
+        atomic_init(&n->k[0],
+                    atomic_load_explicit(&o->k[0], memory_order_relaxed));
+        atomic_init(&n->k[1],
+                    atomic_load_explicit(&o->k[1], memory_order_relaxed));
+        atomic_init(&n->value,
+                    atomic_load_explicit(&o->value, memory_order_relaxed));
+        atomic_init(&n->meta, meta_make(meta_h32(m), 0, meta_st(m)));
     }
-    if (buckets == CMAP_SMALL && old != small &&
+}
+
+/* Rebuild s's table with cap slots. Called with s locked; true when done
+ * (*out: what to retire once unlocked), false when memory ran out (the
+ * old table then stays: a fuller table is slower, never wrong). */
+static bool seg_rebuild(cseg *s, size_t cap, retiree *out)
+{
+    ctable *old = seg_table(s);
+    ctable *small = seg_small(s);
+    ctable *t;
+    if (cap == CMAP_SMALL && old != small &&
         atomic_load_explicit(&goc__ebr_epoch, memory_order_seq_cst) >=
             s->small_epoch + 2) {
-        /* No reader is left on the small table: empty it (its chains
-         * are the old nodes, freed through their node_list). */
+        /* No reader is left on the small table: empty it. */
         t = small;
         for (size_t i = 0; i < CMAP_SMALL; i++)
-            atomic_store_explicit(&t->bucket[i], NULL, memory_order_relaxed);
+            atomic_store_explicit(&t->slot[i].meta, 0, memory_order_relaxed);
     } else {
-        t = table_new(buckets);
-        if (t == NULL) {
-            free(list);
+        t = table_new(cap);
+        if (t == NULL)
             return false;
-        }
     }
     void (*hook)(void) =
         atomic_load_explicit(&goc__cmap_rebuild_hook, memory_order_relaxed);
     if (hook != NULL)
         hook();
-    for (size_t i = 0; i <= old->mask; i++) {
-        for (cnode *n =
-                 atomic_load_explicit(&old->bucket[i], memory_order_relaxed);
-             n != NULL;
-             n = atomic_load_explicit(&n->next, memory_order_relaxed)) {
-            size_t sz = sizeof(cnode) + n->klen;
-            cnode *c = cmap_malloc(sz);
-            if (c == NULL) {
-                if (t == small)
-                    table_clear(t);
-                else
-                    table_destroy(t, NULL);
-                free(list);
-                return false;
-            }
-            memcpy(c, n, sz);
-            cnode *_Atomic *head = &t->bucket[c->hash & t->mask];
-            atomic_init(&c->next,
-                        atomic_load_explicit(head, memory_order_relaxed));
-            atomic_init(head, c);
-            if (list != NULL)
-                list->node[list->n++] = n;
-        }
-    }
+    table_copy(t, old);
     /* Release pairs with the readers' acquire load of the table: they see
      * the new table complete. */
-    atomic_store_explicit(&s->table, t, memory_order_release);
+    atomic_store_explicit(&s->table, tab_word(t), memory_order_release);
     s->small_current = t == small;
     if (old == small) {
         /* Readers may stand on the small table until two epochs pass. The
@@ -361,33 +497,36 @@ static bool seg_rebuild(cseg *s, size_t buckets, size_t count, retiree *out)
         atomic_thread_fence(memory_order_seq_cst);
         s->small_epoch =
             atomic_load_explicit(&goc__ebr_epoch, memory_order_seq_cst);
-        *out = (retiree){list, node_list_retired, list->n + 1};
     } else {
-        *out = (retiree){old, table_retired, count + 1};
+        *out = (retiree){old, table_retired, old->cap / 8 + 1};
     }
     return true;
 }
 
-/* After a change of count: rebuild s if its load calls for it. True if
- * rebuilt, with what to retire in *out. */
-static bool seg_maybe_resize(cseg *s, size_t count, retiree *out)
+/* The capacity after growth. */
+static inline size_t cap_grown(size_t cap)
 {
-    ctable *t = atomic_load_explicit(&s->table, memory_order_relaxed);
-    size_t buckets = t->mask + 1;
-    if (count > buckets && buckets < CMAP_MAX_BUCKETS)
-        return seg_rebuild(s, buckets * 2, count, out);
-    if (count < buckets / 8 && buckets > s->min_buckets) {
-        size_t nb = s->min_buckets;
-        while (nb < count * 2)
-            nb *= 2;
-        return seg_rebuild(s, nb, count, out);
-    }
-    return false;
+    size_t n = cap + cap / 2;
+    return n > CMAP_MAX_SLOTS ? CMAP_MAX_SLOTS : n;
 }
 
-static void node_retired(void *p)
+/* Does count entries call for a bigger table than cap? */
+static inline bool too_full(size_t count, size_t cap)
 {
-    free(p);
+    return count * CMAP_LOAD_DEN > cap * CMAP_LOAD_NUM;
+}
+
+/* After a delete: shrink s if its load calls for it. */
+static void seg_maybe_shrink(cseg *s, size_t count, retiree *out)
+{
+    ctable *t = seg_table(s);
+    if (count >= t->cap / 8 || t->cap <= s->min_cap)
+        return;
+    size_t nc = s->min_cap;
+    while (nc < count * 2)
+        nc = cap_grown(nc);
+    if (nc < t->cap)
+        seg_rebuild(s, nc, out);
 }
 
 /* ---- the map ----------------------------------------------------------- */
@@ -401,9 +540,11 @@ goc_cmap *goc_cmap_new(const goc_cmap_options *opts)
     size_t nseg = 1;
     while (nseg < CMAP_MAX_SEGMENTS && nseg < conc * 4)
         nseg *= 2;
-    size_t per = CMAP_MIN_BUCKETS;
-    while (per < CMAP_MAX_BUCKETS / 2 && per * nseg < cap)
-        per *= 2;
+    /* Slots per segment for cap entries at the growth load. */
+    size_t per = CMAP_SMALL;
+    size_t want = cap / nseg + 1;
+    while (per < CMAP_MAX_SLOTS / 2 && too_full(want, per))
+        per = cap_grown(per);
 
     goc_cmap *m = cmap_malloc(sizeof(*m));
     if (m == NULL)
@@ -421,20 +562,24 @@ goc_cmap *goc_cmap_new(const goc_cmap_options *opts)
     m->seed = fold((uint64_t)ts.tv_nsec ^ K2, (uint64_t)(uintptr_t)m ^ K1);
     for (size_t i = 0; i < nseg; i++) {
         cseg *s = &m->seg[i];
+        memset(s, 0, sizeof(*s));
         atomic_init(&s->lock, 0);
         atomic_init(&s->count, 0);
-        s->min_buckets = per;
-        s->small_mask = CMAP_SMALL - 1;
+        atomic_init(&s->moves, 0);
+        s->min_cap = per;
+        s->small_cap = CMAP_SMALL;
         s->small_epoch = 0;
         for (size_t b = 0; b < CMAP_SMALL; b++)
-            atomic_init(&s->small_bucket[b], NULL);
+            atomic_init(&s->small_slot[b].meta, 0);
         ctable *t = per == CMAP_SMALL ? seg_small(s) : table_new(per);
-        atomic_init(&s->table, t);
+        atomic_init(&s->table, t != NULL ? tab_word(t) : 0);
         s->small_current = t == seg_small(s);
         if (t == NULL) {
-            for (size_t j = 0; j < i; j++)
-                free(atomic_load_explicit(&m->seg[j].table,
-                                          memory_order_relaxed));
+            for (size_t j = 0; j < i; j++) {
+                ctable *o = seg_table(&m->seg[j]);
+                if (o != seg_small(&m->seg[j]))
+                    table_free(o);
+            }
             free(m->seg);
             free(m);
             return NULL;
@@ -449,22 +594,22 @@ void goc_cmap_free(goc_cmap *m, void (*free_value)(void *))
         return;
     for (size_t i = 0; i <= m->segmask; i++) {
         cseg *s = &m->seg[i];
-        ctable *t = atomic_load_explicit(&s->table, memory_order_acquire);
-        if (t == seg_small(s)) {
-            for (size_t b = 0; b < CMAP_SMALL; b++)
-                for (cnode *n = atomic_load_explicit(&t->bucket[b],
-                                                     memory_order_relaxed),
-                           *next;
-                     n != NULL; n = next) {
-                    next = atomic_load_explicit(&n->next, memory_order_relaxed);
-                    if (free_value != NULL)
-                        free_value(atomic_load_explicit(&n->value,
-                                                        memory_order_relaxed));
-                    free(n);
-                }
-        } else {
-            table_destroy(t, free_value);
+        ctable *t = seg_table(s);
+        for (size_t j = 0; j < t->cap; j++) {
+            cslot *sl = &t->slot[j];
+            unsigned st =
+                meta_st(atomic_load_explicit(&sl->meta, memory_order_relaxed));
+            if (st == 0)
+                continue;
+            if (st == CMAP_LONG)
+                free((void *)(uintptr_t)atomic_load_explicit(
+                    &sl->k[0], memory_order_relaxed));
+            if (free_value != NULL)
+                free_value(
+                    atomic_load_explicit(&sl->value, memory_order_relaxed));
         }
+        if (t != seg_small(s))
+            table_free(t);
     }
     free(m->seg);
     free(m);
@@ -475,46 +620,172 @@ static inline bool key_ok(const void *key, size_t klen)
     return (key != NULL || klen == 0) && klen <= GOC_CMAP_KEY_MAX;
 }
 
-/* Look key up in the segment's current table. The caller is inside an
- * epoch section or holds the segment lock. */
-static inline cnode *seg_find(cseg *s, uint64_t h, const void *key, size_t klen)
+/* The writer's probe (s locked): the slot holding k, or NULL with *empty
+ * the first empty slot of k's run. */
+static inline cslot *seg_find_locked(ctable *t, const ckey *k, cslot **empty)
 {
-    ctable *t = atomic_load_explicit(&s->table, memory_order_acquire);
-    uint32_t h32 = (uint32_t)h;
-    for (cnode *n = atomic_load_explicit(&t->bucket[h & t->mask],
-                                         memory_order_acquire);
-         n != NULL; n = atomic_load_explicit(&n->next, memory_order_acquire))
-        if (node_is(n, h32, key, klen))
-            return n;
-    return NULL;
+    size_t cap = t->cap;
+    size_t i = home_of(k->h32, cap);
+    for (;;) {
+        cslot *sl = &t->slot[i];
+        uint64_t m = atomic_load_explicit(&sl->meta, memory_order_relaxed);
+        if (meta_st(m) == 0) {
+            *empty = sl;
+            return NULL;
+        }
+        if (meta_is(m, k) &&
+            key_is(k, atomic_load_explicit(&sl->k[0], memory_order_relaxed),
+                   atomic_load_explicit(&sl->k[1], memory_order_relaxed)))
+            return sl;
+        if (++i == cap)
+            i = 0;
+    }
 }
 
+/* The reader's probe, inside an epoch section: 1 found (*v), 0 absent, -1
+ * start over (a slot or the segment changed under the probe). */
+static inline __attribute__((always_inline)) int
+seg_find_read_h(cseg *s, const ckey *kp, void **v,
+                void (*hook)(void *, int, uint64_t, uint64_t), void *arg)
+{
+    const ckey kc = *kp; /* a copy the compiler keeps in registers */
+    const ckey *k = &kc;
+    uint64_t mv = atomic_load_explicit(&s->moves, memory_order_acquire);
+    if (mv & 1)
+        return -1;
+    uintptr_t tw = atomic_load_explicit(&s->table, memory_order_acquire);
+    ctable *t = tab_of(tw);
+    size_t cap = tab_cap(tw);
+    size_t i = home_of(k->h32, cap), left = cap;
+    for (;;) {
+        /* A table always has an empty slot, but a probe racing writers
+         * that fill the slot ahead of it and empty others behind could
+         * in theory go round: after a lap it starts over. */
+        if (__builtin_expect(left-- == 0, 0))
+            return -1;
+        cslot *sl = &t->slot[i];
+        uint64_t m = atomic_load_explicit(&sl->meta, memory_order_acquire);
+        if (hook != NULL)
+            hook(arg, 0, m,
+                 atomic_load_explicit(&sl->k[0], memory_order_relaxed));
+        if (meta_st(m) == 0)
+            break;
+        if (meta_is(m, k)) {
+            /* Acquire loads (plain loads on x86) keep the second load of
+             * meta after them: seqlock validation, the key words and the
+             * value belong to meta m. */
+            uint64_t a = atomic_load_explicit(&sl->k[0], memory_order_acquire);
+            uint64_t b = atomic_load_explicit(&sl->k[1], memory_order_acquire);
+            if (hook != NULL)
+                hook(arg, 1, m, a);
+            void *val = atomic_load_explicit(&sl->value, memory_order_acquire);
+            if (atomic_load_explicit(&sl->meta, memory_order_relaxed) != m)
+                return -1;
+            if (key_is(k, a, b)) {
+                *v = val;
+                return 1;
+            }
+        }
+        if (++i == cap)
+            i = 0;
+    }
+    /* A miss holds only if no delete shifted an entry past the probe
+     * (the acquire loads of the slots keep this load after them). */
+    return atomic_load_explicit(&s->moves, memory_order_relaxed) == mv ? 0 : -1;
+}
+
+static inline __attribute__((always_inline)) int
+seg_find_read(cseg *s, const ckey *k, void **v)
+{
+    return seg_find_read_h(s, k, v, NULL, NULL);
+}
+
+/* Read under the lock (no epoch record, or writers kept changing the
+ * segment under lock-free tries). */
+static __attribute__((noinline)) int seg_find_slow(cseg *s, const ckey *k,
+                                                   void **v)
+{
+    goc__ebr_rec *r = goc__ebr_cur();
+    int rc = -1;
+    for (int tries = 1; r != NULL && rc < 0 && tries < CMAP_READ_TRIES;
+         tries++) {
+        goc__ebr_enter(r);
+        rc = seg_find_read(s, k, v);
+        goc__ebr_leave(r);
+    }
+    if (rc >= 0)
+        return rc;
+    seg_lock(s);
+    cslot *e;
+    cslot *sl = seg_find_locked(seg_table(s), k, &e);
+    if (sl != NULL)
+        *v = atomic_load_explicit(&sl->value, memory_order_relaxed);
+    seg_unlock(s);
+    return sl != NULL;
+}
+
+/* A lookup; key_ok(key, klen) holds. Inlined with a constant klen for the
+ * common key sizes: the hash, the key's words and the compare fold. */
 static inline __attribute__((always_inline)) bool
 cmap_get(goc_cmap *m, const void *key, size_t klen, void **value)
+{
+    uint64_t h = cmap_hash(m->seed, key, klen);
+    cseg *s = seg_of(m, h);
+    ckey k;
+    key_prep(&k, h, key, klen);
+    goc__ebr_rec *r = goc__ebr_cur();
+    void *v = NULL;
+    int rc = -1;
+    if (__builtin_expect(r != NULL, 1)) {
+        goc__ebr_enter(r);
+        rc = seg_find_read(s, &k, &v);
+        goc__ebr_leave(r);
+    }
+    if (__builtin_expect(rc < 0, 0)) {
+        /* Copies: the fast path's k and v never have their address
+         * taken, so they stay in registers. */
+        ckey k2 = k;
+        void *v2 = NULL;
+        rc = seg_find_slow(s, &k2, &v2);
+        v = v2;
+    }
+    if (rc > 0 && value != NULL)
+        *value = v;
+    return rc > 0;
+}
+
+static __attribute__((noinline)) bool cmap_get_any(goc_cmap *m, const void *key,
+                                                   size_t klen, void **value)
+{
+    if (!key_ok(key, klen))
+        return false;
+    return cmap_get(m, key, klen, value);
+}
+
+bool goc__cmap_get_hooked(goc_cmap *m, const void *key, size_t klen,
+                          void **value,
+                          void (*hook)(void *, int, uint64_t, uint64_t),
+                          void *arg)
 {
     if (!key_ok(key, klen))
         return false;
     uint64_t h = cmap_hash(m->seed, key, klen);
     cseg *s = seg_of(m, h);
-    goc__ebr_rec *r = goc__ebr_self();
-    cnode *n;
+    ckey k;
+    key_prep(&k, h, key, klen);
+    goc__ebr_rec *r = goc__ebr_cur();
     void *v = NULL;
-    if (__builtin_expect(r != NULL, 1)) {
+    int rc = -1;
+    if (r != NULL) {
         goc__ebr_enter(r);
-        n = seg_find(s, h, key, klen);
-        if (n != NULL)
-            v = atomic_load_explicit(&n->value, memory_order_acquire);
+        rc = seg_find_read_h(s, &k, &v, hook, arg);
         goc__ebr_leave(r);
-    } else {
-        seg_lock(s); /* no epoch record: read under the lock instead */
-        n = seg_find(s, h, key, klen);
-        if (n != NULL)
-            v = atomic_load_explicit(&n->value, memory_order_acquire);
-        seg_unlock(s);
     }
-    if (n != NULL && value != NULL)
+    if (rc < 0)
+        rc = seg_find_slow(s, &k, &v);
+    if (rc > 0 && value != NULL)
         *value = v;
-    return n != NULL;
+    return rc > 0;
 }
 
 /* Insert or replace. mode: 0 put (replace), 1 load_or_store (keep), 2 cas
@@ -530,51 +801,57 @@ cmap_store(goc_cmap *m, const void *key, size_t klen, void *value, int mode,
         return -EINVAL;
     uint64_t h = cmap_hash(m->seed, key, klen);
     cseg *s = seg_of(m, h);
+    ckey k;
+    key_prep(&k, h, key, klen);
     retiree old = {NULL, NULL, 0};
     int rc;
     seg_lock(s);
-    cnode *n = seg_find(s, h, key, klen);
-    if (n != NULL) {
-        void *v = atomic_load_explicit(&n->value, memory_order_relaxed);
+    ctable *t = seg_table(s);
+    cslot *e;
+    cslot *sl = seg_find_locked(t, &k, &e);
+    if (sl != NULL) {
+        void *v = atomic_load_explicit(&sl->value, memory_order_relaxed);
         *cur = v;
         if (mode == PUT_REPLACE || (mode == PUT_CAS && v == expect))
             /* Release pairs with the readers' acquire load of value. */
-            atomic_store_explicit(&n->value, value, memory_order_release);
+            atomic_store_explicit(&sl->value, value, memory_order_release);
         rc = 0;
     } else if (mode == PUT_CAS) {
         rc = -ENOENT;
     } else {
-        n = cmap_malloc(sizeof(cnode) + klen);
-        if (n == NULL) {
+        size_t c = atomic_load_explicit(&s->count, memory_order_relaxed) + 1;
+        unsigned char *copy = NULL;
+        rc = 1;
+        if (k.st == CMAP_LONG) {
+            copy = cmap_malloc(klen);
+            if (copy == NULL)
+                rc = -ENOMEM;
+            else
+                memcpy(copy, key, klen);
+        }
+        if (rc == 1 && too_full(c, t->cap) && t->cap < CMAP_MAX_SLOTS &&
+            seg_rebuild(s, cap_grown(t->cap), &old)) {
+            t = seg_table(s);
+            seg_find_locked(t, &k, &e);
+        }
+        if (rc == 1 && c + 1 > t->cap) {
+            /* The table must keep an empty slot, and could not grow. */
+            free(copy);
             rc = -ENOMEM;
-        } else {
-            ctable *t = atomic_load_explicit(&s->table, memory_order_relaxed);
-            cnode *_Atomic *head = &t->bucket[h & t->mask];
-            n->hash = (uint32_t)h;
-            n->klen = (uint32_t)klen;
-            if (klen > 0)
-                memcpy(n->key, key, klen);
-            atomic_init(&n->value, value);
-            atomic_init(&n->next,
-                        atomic_load_explicit(head, memory_order_relaxed));
-            /* Release pairs with the readers' acquire loads of chain
-             * links: a reader that finds n sees its fields. */
-            atomic_store_explicit(head, n, memory_order_release);
-            size_t c =
-                atomic_load_explicit(&s->count, memory_order_relaxed) + 1;
+        }
+        if (rc == 1) {
+            uint64_t em = atomic_load_explicit(&e->meta, memory_order_relaxed);
+            if (copy != NULL)
+                slot_fill(e, em, k.h32, k.st, (uint64_t)(uintptr_t)copy, klen,
+                          value);
+            else
+                slot_fill(e, em, k.h32, k.st, k.w[0], k.w[1], value);
             atomic_store_explicit(&s->count, c, memory_order_relaxed);
-            seg_maybe_resize(s, c, &old);
-            rc = 1;
         }
     }
     seg_unlock(s);
-    if (rc == 1) {
-        goc__ebr_rec *r = goc__ebr_self();
-        if (old.p != NULL)
-            goc__ebr_retire(r, old.p, old.fn, old.weight);
-        else
-            goc__ebr_poll(r);
-    }
+    if (old.p != NULL)
+        goc__ebr_retire(goc__ebr_cur(), old.p, old.fn, old.weight);
     return rc;
 }
 
@@ -587,59 +864,108 @@ cmap_remove(goc_cmap *m, const void *key, size_t klen, bool cad, void *expect,
         return false;
     uint64_t h = cmap_hash(m->seed, key, klen);
     cseg *s = seg_of(m, h);
-    uint32_t h32 = (uint32_t)h;
+    ckey k;
+    key_prep(&k, h, key, klen);
     retiree old = {NULL, NULL, 0};
-    cnode *found = NULL;
+    void *long_key = NULL;
+    bool found = false;
     seg_lock(s);
-    ctable *t = atomic_load_explicit(&s->table, memory_order_relaxed);
-    cnode *_Atomic *pp = &t->bucket[h & t->mask];
-    cnode *n;
-    while ((n = atomic_load_explicit(pp, memory_order_relaxed)) != NULL) {
-        if (node_is(n, h32, key, klen)) {
-            void *v = atomic_load_explicit(&n->value, memory_order_relaxed);
-            if (!cad || v == expect) {
-                /* Unlink; n->next stays, for readers standing on n. */
-                atomic_store_explicit(
-                    pp, atomic_load_explicit(&n->next, memory_order_relaxed),
-                    memory_order_release);
-                size_t c =
-                    atomic_load_explicit(&s->count, memory_order_relaxed) - 1;
-                atomic_store_explicit(&s->count, c, memory_order_relaxed);
-                found = n;
-                if (old_value != NULL)
-                    *old_value = v;
-                seg_maybe_resize(s, c, &old);
+    ctable *t = seg_table(s);
+    cslot *e;
+    cslot *sl = seg_find_locked(t, &k, &e);
+    if (sl != NULL) {
+        void *v = atomic_load_explicit(&sl->value, memory_order_relaxed);
+        if (!cad || v == expect) {
+            found = true;
+            if (old_value != NULL)
+                *old_value = v;
+            if (k.st == CMAP_LONG)
+                long_key = (void *)(uintptr_t)atomic_load_explicit(
+                    &sl->k[0], memory_order_relaxed);
+            /* Backward-shift deletion inside an odd moves: readers that
+             * miss meanwhile start over. */
+            uint64_t mv = atomic_load_explicit(&s->moves, memory_order_relaxed);
+            /* Ordered before the slots' (release) stores that follow. */
+            atomic_store_explicit(&s->moves, mv + 1, memory_order_relaxed);
+            size_t cap = t->cap;
+            size_t j = (size_t)(sl - t->slot), i = j;
+            slot_clear(&t->slot[j]);
+            for (;;) {
+                if (++i == cap)
+                    i = 0;
+                cslot *n = &t->slot[i];
+                uint64_t nm =
+                    atomic_load_explicit(&n->meta, memory_order_relaxed);
+                if (meta_st(nm) == 0)
+                    break;
+                size_t home = home_of(meta_h32(nm), cap);
+                /* n may fill the hole j unless its home lies in (j, i]. */
+                if (((i - home + cap) % cap) >= ((i - j + cap) % cap)) {
+                    cslot *hole = &t->slot[j];
+                    slot_fill(
+                        hole,
+                        atomic_load_explicit(&hole->meta, memory_order_relaxed),
+                        meta_h32(nm), meta_st(nm),
+                        atomic_load_explicit(&n->k[0], memory_order_relaxed),
+                        atomic_load_explicit(&n->k[1], memory_order_relaxed),
+                        atomic_load_explicit(&n->value, memory_order_relaxed));
+                    slot_clear(n);
+                    j = i;
+                }
             }
-            break;
+            /* Release pairs with the readers' acquire fence before their
+             * second load of moves. */
+            atomic_store_explicit(&s->moves, mv + 2, memory_order_release);
+            size_t c =
+                atomic_load_explicit(&s->count, memory_order_relaxed) - 1;
+            atomic_store_explicit(&s->count, c, memory_order_relaxed);
+            seg_maybe_shrink(s, c, &old);
         }
-        pp = &n->next;
     }
     seg_unlock(s);
-    if (found != NULL) {
-        goc__ebr_rec *r = goc__ebr_self();
-        /* A rebuild copied the table without found (already unlinked):
-         * the node is retired alone in every case. */
-        goc__ebr_retire(r, found, node_retired, 1);
+    if (found && (long_key != NULL || old.p != NULL)) {
+        goc__ebr_rec *r = goc__ebr_cur();
+        if (long_key != NULL)
+            goc__ebr_retire(r, long_key, long_key_retired, 1);
         if (old.p != NULL)
             goc__ebr_retire(r, old.p, old.fn, old.weight);
     }
-    return found != NULL;
+    return found;
 }
 
-int goc_cmap_put(goc_cmap *m, const void *key, size_t klen, void *value)
+static __attribute__((noinline)) int cmap_put_any(goc_cmap *m, const void *key,
+                                                  size_t klen, void *value)
 {
     void *cur;
     return cmap_store(m, key, klen, value, PUT_REPLACE, NULL, &cur);
 }
 
+int goc_cmap_put(goc_cmap *m, const void *key, size_t klen, void *value)
+{
+    void *cur;
+    if (klen == 16 && key != NULL)
+        return cmap_store(m, key, 16, value, PUT_REPLACE, NULL, &cur);
+    return cmap_put_any(m, key, klen, value);
+}
+
 bool goc_cmap_get(goc_cmap *m, const void *key, size_t klen, void **value)
 {
-    return cmap_get(m, key, klen, value);
+    if (klen == 16 && key != NULL)
+        return cmap_get(m, key, 16, value);
+    return cmap_get_any(m, key, klen, value);
+}
+
+static __attribute__((noinline)) bool
+cmap_delete_any(goc_cmap *m, const void *key, size_t klen, void **old)
+{
+    return cmap_remove(m, key, klen, false, NULL, old);
 }
 
 bool goc_cmap_delete(goc_cmap *m, const void *key, size_t klen, void **old)
 {
-    return cmap_remove(m, key, klen, false, NULL, old);
+    if (klen == 16 && key != NULL)
+        return cmap_remove(m, key, 16, false, NULL, old);
+    return cmap_delete_any(m, key, klen, old);
 }
 
 static inline __attribute__((always_inline)) bool
@@ -648,7 +974,7 @@ cmap_load_or_store(goc_cmap *m, const void *key, size_t klen, void *value,
 {
     void *v;
     /* The common case first: present, answered without a lock. */
-    if (cmap_get(m, key, klen, &v)) {
+    if (key_ok(key, klen) && cmap_get(m, key, klen, &v)) {
         if (actual != NULL)
             *actual = v;
         return true;
@@ -700,9 +1026,9 @@ typedef struct snap_rec {
     size_t klen;
 } snap_rec;
 
-static bool snap_add(snap *sn, const cnode *n, void *v)
+static bool snap_add(snap *sn, const void *key, size_t klen, void *v)
 {
-    size_t need = sizeof(snap_rec) + ((n->klen + 7) & ~(size_t)7);
+    size_t need = sizeof(snap_rec) + ((klen + 7) & ~(size_t)7);
     if (sn->len + need > sn->cap) {
         size_t cap = sn->cap ? sn->cap : 4096;
         while (cap < sn->len + need)
@@ -715,35 +1041,66 @@ static bool snap_add(snap *sn, const cnode *n, void *v)
     }
     snap_rec *rec = (snap_rec *)(sn->buf + sn->len);
     rec->value = v;
-    rec->klen = n->klen;
-    memcpy(rec + 1, n->key, n->klen);
+    rec->klen = klen;
+    memcpy(rec + 1, key, klen);
     sn->len += need;
     return true;
+}
+
+/* Copy the entries of segment s's table: 1 done, 0 out of memory, -1
+ * start over (a delete shifted entries meanwhile: an entry could have
+ * been met twice or missed). locked: s is locked (nothing changes). */
+static int snap_walk(cseg *s, snap *sn, bool locked)
+{
+    uint64_t mv = atomic_load_explicit(&s->moves, memory_order_acquire);
+    if (mv & 1)
+        return -1;
+    ctable *t = tab_of(atomic_load_explicit(&s->table, memory_order_acquire));
+    sn->len = 0;
+    for (size_t i = 0; i < t->cap; i++) {
+        cslot *sl = &t->slot[i];
+        for (;;) {
+            uint64_t m = atomic_load_explicit(&sl->meta, memory_order_acquire);
+            unsigned st = meta_st(m);
+            if (st == 0)
+                break;
+            uint64_t w[2] = {
+                atomic_load_explicit(&sl->k[0], memory_order_acquire),
+                atomic_load_explicit(&sl->k[1], memory_order_acquire)};
+            void *v = atomic_load_explicit(&sl->value, memory_order_acquire);
+            if (!locked &&
+                atomic_load_explicit(&sl->meta, memory_order_relaxed) != m)
+                continue; /* rewritten meanwhile: read it again */
+            bool ok = st == CMAP_LONG
+                          ? snap_add(sn, (const void *)(uintptr_t)w[0],
+                                     (size_t)w[1], v)
+                          : snap_add(sn, w, st - 1, v);
+            if (!ok)
+                return 0;
+            break;
+        }
+    }
+    return atomic_load_explicit(&s->moves, memory_order_relaxed) == mv ? 1 : -1;
 }
 
 /* Copy segment s's table as it is now. False when out of memory. */
 static bool snap_take(cseg *s, snap *sn)
 {
-    goc__ebr_rec *r = goc__ebr_self();
-    bool ok = true;
-    sn->len = 0;
-    if (r != NULL)
+    goc__ebr_rec *r = goc__ebr_cur();
+    int rc = -1;
+    for (int tries = 0; r != NULL && rc < 0 && tries < 8; tries++) {
         goc__ebr_enter(r);
-    else
-        seg_lock(s);
-    ctable *t = atomic_load_explicit(&s->table, memory_order_acquire);
-    for (size_t i = 0; ok && i <= t->mask; i++)
-        for (cnode *n =
-                 atomic_load_explicit(&t->bucket[i], memory_order_acquire);
-             ok && n != NULL;
-             n = atomic_load_explicit(&n->next, memory_order_acquire))
-            ok = snap_add(
-                sn, n, atomic_load_explicit(&n->value, memory_order_acquire));
-    if (r != NULL)
+        rc = snap_walk(s, sn, false);
         goc__ebr_leave(r);
-    else
+    }
+    if (rc < 0) {
+        /* No epoch record, or deletes kept shifting: copy under the
+         * lock. */
+        seg_lock(s);
+        rc = snap_walk(s, sn, true);
         seg_unlock(s);
-    return ok;
+    }
+    return rc > 0;
 }
 
 void goc_cmap_range(goc_cmap *m,

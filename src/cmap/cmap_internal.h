@@ -17,6 +17,7 @@
 #define GOC_CMAP_INTERNAL_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -52,6 +53,34 @@ extern _Atomic uint64_t goc__ebr_epoch;
  * two map calls, and the compiler must not keep a thread-local address
  * across them. */
 goc__ebr_rec *goc__ebr_self(void);
+
+/* The calling thread's record if it has one, else NULL (epoch.c). */
+extern __thread goc__ebr_rec *goc__ebr_mine
+    __attribute__((tls_model("initial-exec"), visibility("hidden")));
+/* Never written: see goc__thread_token (runtime/runtime_internal.h). */
+struct goc__tls_epoch;
+extern struct goc__tls_epoch goc__tls_epoch
+    __attribute__((visibility("hidden")));
+
+/* goc__ebr_self without a call once the thread has its record. Like the
+ * runtime's goc__thread_token, the load of the thread-local pointer is an
+ * asm whose only input is goc__tls_epoch, which the compiler must assume
+ * any call it cannot see into may write: the pointer is never reused
+ * across a call that could switch threads, even if a map call were
+ * inlined into a goroutine's code. Each map call reads it once. */
+static inline goc__ebr_rec *goc__ebr_cur(void)
+{
+#if defined(__x86_64__)
+    goc__ebr_rec *r;
+    __asm__("movq goc__ebr_mine@gottpoff(%%rip), %0\n\t"
+            "movq %%fs:(%0), %0"
+            : "=r"(r)
+            : "m"(goc__tls_epoch));
+    if (__builtin_expect(r != NULL, 1))
+        return r;
+#endif
+    return goc__ebr_self();
+}
 
 /* 1 when the kernel's membarrier (private expedited) is registered: the
  * advancer then issues the barrier on every thread's behalf, and entering
@@ -116,5 +145,17 @@ extern _Atomic long goc__cmap_fail_after;
  * the segment locked and both tables reachable: a test holds the rebuild
  * there and checks that readers go on. */
 extern void (*_Atomic goc__cmap_rebuild_hook)(void);
+
+/* goc_cmap_get whose first lock-free probe calls hook(arg, phase, meta,
+ * k0) at each slot it visits: phase 0 after reading the slot's meta,
+ * phase 1 for a slot that matches the key's hash, after reading its key
+ * words and before reading its value and validating. meta and k0 (the
+ * first key word) tell the test which key it met. A test makes writes
+ * there (from the same thread) that a concurrent writer could make. */
+struct goc_cmap;
+bool goc__cmap_get_hooked(struct goc_cmap *m, const void *key, size_t klen,
+                          void **value,
+                          void (*hook)(void *, int, uint64_t, uint64_t),
+                          void *arg);
 
 #endif

@@ -64,7 +64,7 @@ int goc__ebr_asym;
 static goc__ebr_rec *_Atomic ebr_head;
 static pthread_key_t ebr_key;
 static pthread_once_t ebr_key_once = PTHREAD_ONCE_INIT;
-static __thread goc__ebr_rec *ebr_mine;
+__thread goc__ebr_rec *goc__ebr_mine;
 
 /* membarrier failed: a child of fork() has a new address space that was
  * never registered. Register it and retry; without the barrier readers
@@ -193,7 +193,7 @@ static void ebr_thread_exit(void *arg)
     atomic_store_explicit(&r->state, 0, memory_order_release);
     for (int i = 0; i < 3 && r->pending > 0; i++)
         goc__ebr_reclaim(r);
-    ebr_mine = NULL;
+    goc__ebr_mine = NULL;
     /* Release: the next owner sees the limbo list as we left it. */
     atomic_store_explicit(&r->in_use, 0, memory_order_release);
 }
@@ -216,7 +216,7 @@ static void ebr_make_key(void)
 
 __attribute__((noinline)) goc__ebr_rec *goc__ebr_self(void)
 {
-    goc__ebr_rec *r = ebr_mine;
+    goc__ebr_rec *r = goc__ebr_mine;
     if (r != NULL)
         return r;
     pthread_once(&ebr_key_once, ebr_make_key);
@@ -250,6 +250,6 @@ __attribute__((noinline)) goc__ebr_rec *goc__ebr_self(void)
         atomic_store_explicit(&r->in_use, 0, memory_order_release);
         return NULL;
     }
-    ebr_mine = r;
+    goc__ebr_mine = r;
     return r;
 }
