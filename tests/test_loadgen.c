@@ -478,8 +478,10 @@ static int t_lifecycle(void *arg)
     (void)arg;
     fake f = {.stall_seq = -1, .base_delay = 100 * US};
     goc_caller c = fake_caller(&f, true);
+    /* The timeout is a hang guard: 50 ms timed a 100 us call out once on a
+     * loaded machine. */
     goc_loadgen_params p = {
-        .caller = &c, .timeout = 50 * MS, .lps = 2000, .duration = 30 * SEC};
+        .caller = &c, .timeout = 2 * SEC, .lps = 2000, .duration = 30 * SEC};
     goc_loadgen *g;
     ASSERT_EQ(goc_loadgen_new(&g, &p, NULL, 0), 0);
     struct goc_loadgen_report r;
