@@ -176,7 +176,8 @@ static int t_series_run(void *arg)
      * (a loaded machine may push some into second 2). */
     int64_t stall_max = rows[1].max > rows[2].max ? rows[1].max : rows[2].max;
     ASSERT_GE(stall_max, 400 * MS);
-    ASSERT_LT(rows[0].max, stall_max);
+    /* (Second 0's max is not compared with it: a loaded machine once
+     * held a call of second 0 for 524 ms on its own.) */
 
     /* The exported slots give the report's numbers exactly. */
     for (int which = 0; which < 2; which++) {
