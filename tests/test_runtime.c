@@ -396,11 +396,15 @@ GOC_TEST(runtime_sleep_never_early)
 /* ---- yield and fairness ----------------------------------------------- */
 
 static _Atomic int turn;
+static long pings;
 
+/* At 2 processors each hand-off needs both threads on a CPU: valgrind
+ * (one thread at a time) took over 20 min for 10,000, so slow builds
+ * make fewer. */
 static void pinger(void *arg)
 {
     int me = (int)(intptr_t)arg;
-    for (int i = 0; i < 10000; i++) {
+    for (long i = 0; i < pings; i++) {
         while (atomic_load(&turn) != me)
             goc_yield();
         atomic_store(&turn, 1 - me);
@@ -415,6 +419,7 @@ static int yield_main(void *arg)
     sctx = &c;
     atomic_store(&c.j.left, 2);
     atomic_store(&turn, 0);
+    pings = goc_test_iters(10000, 100);
     goc_go(pinger, (void *)0);
     goc_go(pinger, (void *)1);
     join_wait(&c.j);
@@ -1055,6 +1060,7 @@ static int maxprocs_main(void *arg)
     sctx = &c;
     atomic_store(&c.j.left, 2);
     atomic_store(&turn, 0);
+    pings = goc_test_iters(10000, 100);
     goc_go(pinger, (void *)0);
     goc_go(pinger, (void *)1);
     ASSERT_EQ(goc_maxprocs(1), 4);
