@@ -752,13 +752,16 @@ static int t_error_kinds(void *arg)
     struct goc_loadgen_report r;
     goc_caller c;
 
+    /* Each run lasts 500 ms: with -d strict, a loaded machine once issued
+     * none of a 100 ms run's calls under TSan. */
+
     /* Nobody listening: connect refused. */
     goc_calcserver *s = server(false, 0);
     char addr[160];
     snprintf(addr, sizeof addr, "%s", goc_calcserver_addr(s));
     goc_calcserver_stop(s);
     ASSERT_EQ(goc_caller_calc(&c, addr, NULL), 0);
-    run_gen(&c, 500, 100 * MS, 2 * SEC, &r);
+    run_gen(&c, 500, 500 * MS, 2 * SEC, &r);
     expect_kind(&r, GOC_CALL_ERR_CONNECT_REFUSED, "connection refused");
     ASSERT(strstr(r.first_error[GOC_CALL_ERR_CONNECT_REFUSED], addr));
     ASSERT_EQ(r.call_errors, r.issued);
@@ -767,7 +770,7 @@ static int t_error_kinds(void *arg)
     /* A server that never answers: timeout. */
     fake_srv *f = fake_start(0);
     ASSERT_EQ(goc_caller_calc(&c, f->addr, NULL), 0);
-    run_gen(&c, 100, 200 * MS, 200 * MS, &r);
+    run_gen(&c, 100, 500 * MS, 200 * MS, &r);
     ASSERT_EQ(r.timeouts, r.issued);
     /* A timeout (a busy machine may not even connect in time). */
     expect_kinds(&r, GOC_CALL_ERR_TIMEOUT, GOC_CALL_ERR_CONNECT_TIMEOUT,
@@ -778,7 +781,7 @@ static int t_error_kinds(void *arg)
     /* A server that closes without answering: reset. */
     f = fake_start(3);
     ASSERT_EQ(goc_caller_calc(&c, f->addr, NULL), 0);
-    run_gen(&c, 500, 100 * MS, 2 * SEC, &r);
+    run_gen(&c, 500, 500 * MS, 2 * SEC, &r);
     expect_kind(&r, GOC_CALL_ERR_RESET, "closed before the response");
     goc_caller_destroy(&c);
     fake_stop(f);
@@ -789,7 +792,7 @@ static int t_error_kinds(void *arg)
     char err[256];
     ASSERT(goc_caller_prepare(&c, 10 * SEC, err, sizeof err) < 0);
     ASSERT(strstr(err, "cannot resolve nonexistent.invalid"));
-    run_gen(&c, 200, 50 * MS, 10 * SEC, &r);
+    run_gen(&c, 200, 500 * MS, 10 * SEC, &r);
     expect_kind(&r, GOC_CALL_ERR_DNS, "resolve nonexistent.invalid");
     goc_caller_destroy(&c);
 

@@ -139,7 +139,9 @@ static int reuse_main(void *arg)
         if (STALE_WAITER) {
             ASSERT_EQ(goc_go(wait_read, &a), 0);
             ASSERT(goc_chan_recv_int(started, &v));
-            goc_sleep(2 * GOC_MILLISECOND); /* a parks on the first pipe */
+            /* a parks on the first pipe (2 ms once was not enough on a
+             * loaded machine: a registered after the number was reused) */
+            goc_sleep(100 * GOC_MILLISECOND);
             /* A second waiter, briefly: it shares a's registration (and
              * orders a's use of the number before the close below, which
              * ThreadSanitizer checks). */
