@@ -16,6 +16,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -90,4 +91,22 @@ int goc__poller_wait(int64_t delay, goc__glist *wake)
 void goc__poller_wake(void)
 {
     ops()->wake();
+}
+
+uint32_t goc__poller_events(uint32_t ev)
+{
+    uint32_t r = 0;
+    if (ev & POLLIN)
+        r |= GOC__POLL_READ;
+    if (ev & POLLOUT)
+        r |= GOC__POLL_WRITE;
+    if (ev & POLLRDHUP)
+        r |= GOC__POLL_RDHUP;
+    if (ev & POLLPRI)
+        r |= GOC__POLL_PRI;
+    if (ev & POLLHUP)
+        r |= GOC__POLL_HUP;
+    if (ev & POLLERR)
+        r |= GOC__POLL_ERR;
+    return r;
 }

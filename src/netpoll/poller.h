@@ -144,4 +144,8 @@ int goc__poller_barrier(goc__pollable *p);
 int goc__poller_wait(int64_t delay, goc__glist *wake);
 void goc__poller_wake(void);
 
+/* The GOC__POLL_* bits of a poll(2) event mask (epoll's EPOLL* bits have
+ * the same values): one translation for both backends. */
+uint32_t goc__poller_events(uint32_t poll_events);
+
 #endif

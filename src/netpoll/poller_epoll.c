@@ -25,6 +25,7 @@
 #define _GNU_SOURCE
 #endif
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <sys/epoll.h>
@@ -60,23 +61,11 @@ static uint32_t to_epoll(uint32_t interest)
     return ev;
 }
 
-static uint32_t from_epoll(uint32_t ev)
-{
-    uint32_t r = 0;
-    if (ev & EPOLLIN)
-        r |= GOC__POLL_READ;
-    if (ev & EPOLLOUT)
-        r |= GOC__POLL_WRITE;
-    if (ev & EPOLLRDHUP)
-        r |= GOC__POLL_RDHUP;
-    if (ev & EPOLLPRI)
-        r |= GOC__POLL_PRI;
-    if (ev & EPOLLHUP)
-        r |= GOC__POLL_HUP;
-    if (ev & EPOLLERR)
-        r |= GOC__POLL_ERR;
-    return r;
-}
+/* goc__poller_events reads poll(2) bits; epoll's have the same values. */
+_Static_assert(EPOLLIN == POLLIN && EPOLLOUT == POLLOUT &&
+                   EPOLLRDHUP == POLLRDHUP && EPOLLPRI == POLLPRI &&
+                   EPOLLHUP == POLLHUP && EPOLLERR == POLLERR,
+               "epoll and poll event bits differ");
 
 static int ctl(int op, int fd, uint32_t events, void *ptr)
 {
@@ -230,7 +219,7 @@ static int ep_wait(int64_t delay, goc__glist *wake)
             continue;
         }
         goc__tsan_acquire(p); /* pairs with the release in ctl */
-        p->ready(p, from_epoll(events[i].events), wake);
+        p->ready(p, goc__poller_events(events[i].events), wake);
     }
     if (barrier)
         barrier_fire(wake);

@@ -238,24 +238,6 @@ static uint32_t to_poll(uint32_t interest)
     return ev;
 }
 
-static uint32_t from_poll(uint32_t ev)
-{
-    uint32_t r = 0;
-    if (ev & POLLIN)
-        r |= GOC__POLL_READ;
-    if (ev & POLLOUT)
-        r |= GOC__POLL_WRITE;
-    if (ev & POLLRDHUP)
-        r |= GOC__POLL_RDHUP;
-    if (ev & POLLPRI)
-        r |= GOC__POLL_PRI;
-    if (ev & POLLHUP)
-        r |= GOC__POLL_HUP;
-    if (ev & POLLERR)
-        r |= GOC__POLL_ERR;
-    return r;
-}
-
 static int queue_poll_add(int fd, uint32_t mask, uint64_t ud, bool multi)
 {
     struct io_uring_sqe *e = sqe_get();
@@ -662,7 +644,7 @@ static int dispatch(const struct io_uring_cqe *c, goc__glist *wake)
     bool more = c->flags & IORING_CQE_F_MORE;
     uint32_t ev;
     if (c->res >= 0)
-        ev = from_poll((uint32_t)c->res);
+        ev = goc__poller_events((uint32_t)c->res);
     else if (c->res == -ECANCELED || c->res == -ENOMEM)
         ev = 0; /* ended by the kernel: renewed below */
     else
