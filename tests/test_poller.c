@@ -100,8 +100,8 @@ GOC_TEST(net_poller_io_uring_nothing_leaks)
  * always ready, not polled. */
 /* pollfd.c keeps a descriptor detached this way for good (it cannot
  * know that no registration of the old file survives it): a leak by
- * design, which LeakSanitizer would report. */
-#if defined(__SANITIZE_ADDRESS__)
+ * design, which LeakSanitizer and valgrind report. */
+#if defined(__SANITIZE_ADDRESS__) || defined(GOC_VALGRIND)
 #define STALE_WAITER 0
 #elif defined(__has_feature)
 #if __has_feature(address_sanitizer)
