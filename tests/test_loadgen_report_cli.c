@@ -217,8 +217,12 @@ GOC_TEST(loadgen_report_cli_files)
         GOC_FAIL_("schema: %s", err);
     ASSERT(strstr(j, "\"planned\":400,"));
     ASSERT(strstr(j, "\"target\":\"calc://127.0.0.1:"));
+    /* A row a second: the 2 s of the schedule, then the seconds in which
+     * the last calls ended, at most their 5 s timeout later (a loaded
+     * machine under ThreadSanitizer once made more than 4). */
     int seconds = count(j, "{\"second\":");
-    ASSERT(seconds >= 2 && seconds <= 4);
+    if (seconds < 2 || seconds > 2 + 5 + 1)
+        GOC_FAIL_("%d rows of seconds", seconds);
     char *c = slurp(log);
     ASSERT_EQ(count(c, "\n"), seconds + 1);
     ASSERT(strncmp(c, "second,issued,completed,", 24) == 0);
