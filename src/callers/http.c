@@ -67,7 +67,11 @@ typedef struct http_pipe {
     uint64_t next_ticket; /* mu */
     uint64_t served;      /* mu: responses read (or given up) on conn */
     uint64_t responses;   /* mu: complete responses on conn */
+    uint64_t sent;        /* mu: tickets whose request was written */
     int broken;           /* mu: a write failed on conn (its code) */
+    bool reading;         /* mu: the head is in a read of conn */
+    char *wbuf;           /* mu: requests queued, not yet written */
+    size_t wlen, wcap;    /* mu */
     goc_mutex imu;
     bool interrupted; /* imu; sticky */
     /* The head's: */
@@ -167,8 +171,9 @@ static void end_conn(http_pipe *p)
         goc_conn_close(c);
     }
     p->gen++;
-    p->next_ticket = p->served = p->responses = 0;
+    p->next_ticket = p->served = p->responses = p->sent = 0;
     p->broken = 0;
+    p->wlen = 0;
     p->rstart = p->rend = 0;
     goc_cond_broadcast(&p->cv);
 }
@@ -190,6 +195,7 @@ static void http_session_close(void *user, void *session)
         if (p->tls_cache && hc->transport.cache_free)
             hc->transport.cache_free(hc->transport.user, p->tls_cache);
         free(p->rbuf);
+        free(p->wbuf);
         free(p);
     }
     free(s);
@@ -269,10 +275,77 @@ static void count(_Atomic int64_t *v)
     atomic_fetch_add_explicit(v, 1, memory_order_relaxed);
 }
 
+/* Writes bytes on the pipe's connection now (mu held): the tickets before
+ * `upto` are then sent, or the connection is broken. */
+static void write_now(http_caller *hc, http_pipe *p, const void *buf,
+                      size_t len, uint64_t upto, int64_t deadline)
+{
+    int rc = set_deadline(p, true, deadline);
+    if (rc == 0) {
+        ssize_t w = io_write(hc, p, buf, len);
+        if (w < 0)
+            rc = (int)w;
+        else
+            atomic_fetch_add_explicit(&hc->bytes_written, w,
+                                      memory_order_relaxed);
+    }
+    if (rc < 0)
+        p->broken = rc;
+    else
+        p->sent = upto;
+}
+
+/* Writes the requests queued on the pipe in one write (mu held): before a
+ * read, whose response may need them. */
+static void flush_queued(http_caller *hc, http_pipe *p, int64_t deadline)
+{
+    if (p->wlen && !p->broken)
+        write_now(hc, p, p->wbuf, p->wlen, p->next_ticket, deadline);
+    p->wlen = 0;
+}
+
+/* Queues a request on the pipe (mu held): -ENOMEM or 0. */
+static int queue_request(http_pipe *p, const void *buf, size_t len)
+{
+    if (p->wlen + len > p->wcap) {
+        size_t cap = p->wcap ? p->wcap : 4096;
+        while (cap < p->wlen + len)
+            cap *= 2;
+        char *nb = realloc(p->wbuf, cap);
+        if (!nb)
+            return -ENOMEM;
+        p->wbuf = nb;
+        p->wcap = cap;
+    }
+    memcpy(p->wbuf + p->wlen, buf, len);
+    p->wlen += len;
+    return 0;
+}
+
+/* Reads more of the connection into the head's buffer (mu not held). A
+ * pipelined connection first writes the requests queued behind (so one
+ * write carries every request made since the last read), and is marked
+ * reading meanwhile: a request made then is written at once, as the head
+ * will not come back to write it before its read ends. */
+static ssize_t fill(http_caller *hc, http_pipe *p, int64_t deadline)
+{
+    if (hc->pipeline == 1)
+        return io_read(hc, p, p->rbuf + p->rend, RBUF_SIZE - p->rend);
+    goc_mutex_lock(&p->mu);
+    flush_queued(hc, p, deadline);
+    p->reading = true;
+    goc_mutex_unlock(&p->mu);
+    ssize_t n = io_read(hc, p, p->rbuf + p->rend, RBUF_SIZE - p->rend);
+    goc_mutex_lock(&p->mu);
+    p->reading = false;
+    goc_mutex_unlock(&p->mu);
+    return n;
+}
+
 /* Reads the head's response (mu not held). 0: complete; 1: malformed (in
  * s->parser.why); or a negative code. *got: a byte of it came. */
 static int read_response(http_caller *hc, http_pipe *p, http_session *s,
-                         bool *got)
+                         bool *got, int64_t deadline)
 {
     goc__http_parser *ps = &s->parser;
     goc__http_parser_reset(ps, hc->head);
@@ -299,7 +372,7 @@ static int read_response(http_caller *hc, http_pipe *p, http_session *s,
             p->rend -= p->rstart;
             p->rstart = 0;
         }
-        ssize_t n = io_read(hc, p, p->rbuf + p->rend, RBUF_SIZE - p->rend);
+        ssize_t n = fill(hc, p, deadline);
         if (n < 0)
             return (int)n;
         if (n == 0) {
@@ -365,22 +438,21 @@ static int http_call(void *user, void *session, const goc_call_req *req,
         }
         uint64_t gen = p->gen, ticket = p->next_ticket++;
         bool reused = ticket > 0;
+        /* Pipelined, the request waits in the pipe's queue for the next
+         * read (fill), unless the head is reading now; a failed write
+         * breaks the connection and the requests behind are not sent. */
         if (!p->broken) {
-            rc = set_deadline(p, true, deadline);
-            if (rc == 0) {
-                ssize_t w = io_write(hc, p, req->data, req->len);
-                if (w < 0)
-                    rc = (int)w;
-                else
-                    atomic_fetch_add_explicit(&hc->bytes_written, w,
-                                              memory_order_relaxed);
+            if (hc->pipeline > 1 && !p->reading) {
+                rc = queue_request(p, req->data, req->len);
+                if (rc < 0)
+                    p->broken = rc;
+            } else {
+                write_now(hc, p, req->data, req->len, ticket + 1, deadline);
             }
-            if (rc < 0)
-                p->broken = rc;
-        } else {
-            rc = p->broken; /* not sent: the connection is failing */
         }
-        bool wrote = rc == 0;
+        /* The turns are taken in ticket order: the waiters queued on cv in
+         * that order (a ticket and its wait are under one hold of mu), and
+         * each head signals the next. */
         while (p->gen == gen && p->served != ticket)
             goc_cond_wait(&p->cv);
         if (p->gen != gen) {
@@ -404,12 +476,16 @@ static int http_call(void *user, void *session, const goc_call_req *req,
         }
         /* Our turn: we are the head. A request that was sent gets its
          * response read even when a later write failed. */
+        if (p->sent <= ticket)
+            flush_queued(hc, p, deadline);
+        bool wrote = p->sent > ticket;
+        rc = wrote ? 0 : p->broken ? p->broken : -EPIPE;
         goc_mutex_unlock(&p->mu);
         bool got = false;
         if (wrote) {
             rc = set_deadline(p, false, deadline);
             if (rc == 0)
-                rc = read_response(hc, p, s, &got);
+                rc = read_response(hc, p, s, &got, deadline);
         }
         goc_mutex_lock(&p->mu);
         bool retry = false;
@@ -424,7 +500,7 @@ static int http_call(void *user, void *session, const goc_call_req *req,
                     count(&hc->closed_by_server);
                 end_conn(p);
             } else if (p->next_ticket > p->served) {
-                goc_cond_broadcast(&p->cv);
+                goc_cond_signal(&p->cv); /* the next ticket's */
             }
         } else {
             /* A reused connection that ended before any byte of our
