@@ -74,6 +74,7 @@ typedef struct http_pipe {
     size_t wlen, wcap;    /* mu */
     goc_mutex imu;
     bool interrupted; /* imu; sticky */
+    int64_t dl[2];    /* imu: conn's read [0] and write [1] deadlines set */
     /* The head's: */
     size_t rstart, rend;
     char *rbuf;
@@ -208,6 +209,7 @@ static void http_interrupt(void *user, void *session)
     http_pipe *p = s->pipe;
     goc_mutex_lock(&p->imu);
     p->interrupted = true;
+    p->dl[0] = p->dl[1] = 1;
     if (p->conn)
         goc_conn_set_deadline(p->conn, 1); /* in the past */
     goc_mutex_unlock(&p->imu);
@@ -215,19 +217,41 @@ static void http_interrupt(void *user, void *session)
      * connection, which wakes them. */
 }
 
+/* Deadlines. Setting one re-arms the connection's timer, so a call leaves
+ * the one set in place when it expires no earlier than the call's deadline
+ * and at most `slack` after it (1/32 of the call's timeout, at most
+ * SLACK_MAX); when it sets one, it sets deadline + slack. With deadlines
+ * that grow call after call, a connection's timer is re-armed once per
+ * slack instead of twice per call, and a read or write that hangs fails at
+ * most slack after its call's deadline. */
+#define SLACK_MAX (50 * GOC_MILLISECOND)
+
+static int64_t slack_for(int64_t deadline)
+{
+    int64_t left = deadline - goc_nanotime();
+    if (left <= 0)
+        return 0;
+    return left / 32 < SLACK_MAX ? left / 32 : SLACK_MAX;
+}
+
 /* Sets conn's read or write deadline unless interrupted. 0 or
  * -ECANCELED. */
-static int set_deadline(http_pipe *p, bool write, int64_t deadline)
+static int set_deadline(http_pipe *p, bool write, int64_t deadline,
+                        int64_t slack)
 {
     goc_mutex_lock(&p->imu);
     bool intr = p->interrupted;
     if (p->conn) {
-        if (intr)
+        int64_t *cur = &p->dl[write];
+        if (intr) {
             goc_conn_set_deadline(p->conn, 1);
-        else if (write)
-            goc_conn_set_write_deadline(p->conn, deadline);
-        else
-            goc_conn_set_read_deadline(p->conn, deadline);
+        } else if (*cur < deadline || *cur - deadline > slack) {
+            *cur = deadline + slack;
+            if (write)
+                goc_conn_set_write_deadline(p->conn, *cur);
+            else
+                goc_conn_set_read_deadline(p->conn, *cur);
+        }
     }
     goc_mutex_unlock(&p->imu);
     return intr ? -ECANCELED : 0;
@@ -264,6 +288,7 @@ static int dial(http_pipe *p, int64_t deadline)
     }
     goc_mutex_lock(&p->imu);
     p->conn = c;
+    p->dl[0] = p->dl[1] = hc->transport.open ? deadline : 0;
     goc_mutex_unlock(&p->imu);
     p->tls = tls;
     atomic_fetch_add_explicit(&hc->connects, 1, memory_order_relaxed);
@@ -278,9 +303,10 @@ static void count(_Atomic int64_t *v)
 /* Writes bytes on the pipe's connection now (mu held): the tickets before
  * `upto` are then sent, or the connection is broken. */
 static void write_now(http_caller *hc, http_pipe *p, const void *buf,
-                      size_t len, uint64_t upto, int64_t deadline)
+                      size_t len, uint64_t upto, int64_t deadline,
+                      int64_t slack)
 {
-    int rc = set_deadline(p, true, deadline);
+    int rc = set_deadline(p, true, deadline, slack);
     if (rc == 0) {
         ssize_t w = io_write(hc, p, buf, len);
         if (w < 0)
@@ -297,10 +323,11 @@ static void write_now(http_caller *hc, http_pipe *p, const void *buf,
 
 /* Writes the requests queued on the pipe in one write (mu held): before a
  * read, whose response may need them. */
-static void flush_queued(http_caller *hc, http_pipe *p, int64_t deadline)
+static void flush_queued(http_caller *hc, http_pipe *p, int64_t deadline,
+                         int64_t slack)
 {
     if (p->wlen && !p->broken)
-        write_now(hc, p, p->wbuf, p->wlen, p->next_ticket, deadline);
+        write_now(hc, p, p->wbuf, p->wlen, p->next_ticket, deadline, slack);
     p->wlen = 0;
 }
 
@@ -327,12 +354,13 @@ static int queue_request(http_pipe *p, const void *buf, size_t len)
  * write carries every request made since the last read), and is marked
  * reading meanwhile: a request made then is written at once, as the head
  * will not come back to write it before its read ends. */
-static ssize_t fill(http_caller *hc, http_pipe *p, int64_t deadline)
+static ssize_t fill(http_caller *hc, http_pipe *p, int64_t deadline,
+                    int64_t slack)
 {
     if (hc->pipeline == 1)
         return io_read(hc, p, p->rbuf + p->rend, RBUF_SIZE - p->rend);
     goc_mutex_lock(&p->mu);
-    flush_queued(hc, p, deadline);
+    flush_queued(hc, p, deadline, slack);
     p->reading = true;
     goc_mutex_unlock(&p->mu);
     ssize_t n = io_read(hc, p, p->rbuf + p->rend, RBUF_SIZE - p->rend);
@@ -345,7 +373,7 @@ static ssize_t fill(http_caller *hc, http_pipe *p, int64_t deadline)
 /* Reads the head's response (mu not held). 0: complete; 1: malformed (in
  * s->parser.why); or a negative code. *got: a byte of it came. */
 static int read_response(http_caller *hc, http_pipe *p, http_session *s,
-                         bool *got, int64_t deadline)
+                         bool *got, int64_t deadline, int64_t slack)
 {
     goc__http_parser *ps = &s->parser;
     goc__http_parser_reset(ps, hc->head);
@@ -372,7 +400,7 @@ static int read_response(http_caller *hc, http_pipe *p, http_session *s,
             p->rend -= p->rstart;
             p->rstart = 0;
         }
-        ssize_t n = fill(hc, p, deadline);
+        ssize_t n = fill(hc, p, deadline, slack);
         if (n < 0)
             return (int)n;
         if (n == 0) {
@@ -418,6 +446,7 @@ static int http_call(void *user, void *session, const goc_call_req *req,
     http_pipe *p = s->pipe;
     s->status = 0;
     s->malformed = false;
+    int64_t slack = slack_for(deadline);
     for (int attempt = 0;; attempt++) {
         goc_mutex_lock(&p->mu);
         int rc = 0;
@@ -447,7 +476,8 @@ static int http_call(void *user, void *session, const goc_call_req *req,
                 if (rc < 0)
                     p->broken = rc;
             } else {
-                write_now(hc, p, req->data, req->len, ticket + 1, deadline);
+                write_now(hc, p, req->data, req->len, ticket + 1, deadline,
+                          slack);
             }
         }
         /* The turns are taken in ticket order: the waiters queued on cv in
@@ -477,15 +507,15 @@ static int http_call(void *user, void *session, const goc_call_req *req,
         /* Our turn: we are the head. A request that was sent gets its
          * response read even when a later write failed. */
         if (p->sent <= ticket)
-            flush_queued(hc, p, deadline);
+            flush_queued(hc, p, deadline, slack);
         bool wrote = p->sent > ticket;
         rc = wrote ? 0 : p->broken ? p->broken : -EPIPE;
         goc_mutex_unlock(&p->mu);
         bool got = false;
         if (wrote) {
-            rc = set_deadline(p, false, deadline);
+            rc = set_deadline(p, false, deadline, slack);
             if (rc == 0)
-                rc = read_response(hc, p, s, &got, deadline);
+                rc = read_response(hc, p, s, &got, deadline, slack);
         }
         goc_mutex_lock(&p->mu);
         bool retry = false;
@@ -609,12 +639,17 @@ static int http_check(void *user, void *session, const goc_call_req *req,
     int st = s->status;
     count(&hc->responses);
     count(&hc->status[st]);
-    if (st >= 400) {
+    /* "HTTP %d" without printf's cost, on every call: st is 100 to 599. */
+    if (msglen >= 9) {
+        memcpy(msg, "HTTP ", 5);
+        msg[5] = (char)('0' + st / 100);
+        msg[6] = (char)('0' + st / 10 % 10);
+        msg[7] = (char)('0' + st % 10);
+        msg[8] = '\0';
+    } else if (msglen) {
         snprintf(msg, msglen, "HTTP %d", st);
-        return GOC_RET_ERROR_CALEE;
     }
-    snprintf(msg, msglen, "HTTP %d", st);
-    return GOC_RET_SUCCESS;
+    return st >= 400 ? GOC_RET_ERROR_CALEE : GOC_RET_SUCCESS;
 }
 
 static int http_build(void *user, void *session, goc_call_req *req)
