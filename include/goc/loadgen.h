@@ -266,6 +266,8 @@ typedef struct goc_http_transport {
     void (*cache_free)(void *user, void *cache);
 } goc_http_transport;
 
+#define GOC_HTTP_CONNECTIONS_MAX 100000
+
 /* Options of goc_caller_http (NULL, or zeroed fields: the defaults). */
 typedef struct goc_caller_http_opts {
     const char *method;         /* a token; NULL: "GET" ("HEAD": no body) */
@@ -282,6 +284,18 @@ typedef struct goc_caller_http_opts {
      * as it comes and reading its response in turn. 0 or 1: none; at
      * most 1024. */
     int pipeline;
+    /* At most this many connections, shared by every worker (the open
+     * model's cap, as wrk2's -c): a call takes the connection freed last
+     * that has room (fewer than `pipeline` calls on it), or dials one
+     * while fewer exist, or else waits in line, first come first served,
+     * for a call to end and give its place; the wait is part of its
+     * latency (counted in goc_http_stats.conn_waits) and ends by the
+     * call's deadline at the latest (a call in line that gets a place after
+     * its deadline fails as a timeout, "waiting for a connection"). The
+     * connections end when the last session closes (a run's end). 0: no
+     * pool, a connection per `pipeline` workers (the closed model's).
+     * At most GOC_HTTP_CONNECTIONS_MAX. */
+    int connections;
     /* For https:// (required there; ignored for http://). */
     const goc_http_transport *transport;
 } goc_caller_http_opts;
@@ -354,6 +368,9 @@ typedef struct goc_http_stats {
     int64_t read_errors;    /* reset, or closed before the response */
     int64_t write_errors;
     int64_t timeouts; /* the deadline passed in connect, write or read */
+    /* Calls that waited in line for one of the pool's connections
+     * (goc_caller_http_opts.connections). */
+    int64_t conn_waits;
 } goc_http_stats;
 
 /* The statistics of a caller made by goc_caller_http. 0, or -EINVAL if c

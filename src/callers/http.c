@@ -57,7 +57,9 @@ typedef struct http_caller http_caller;
 
 typedef struct http_pipe {
     http_caller *hc;
-    int members; /* hc->mu */
+    int members;  /* hc->mu */
+    int inflight; /* hc->mu: the pool's calls on it */
+    int avail_at; /* hc->mu: its index in hc->avail, or -1 */
     goc_mutex mu;
     goc_cond cv;
     goc_conn *conn;       /* mu; and imu to change */
@@ -80,12 +82,18 @@ typedef struct http_pipe {
     char *rbuf;
 } http_pipe;
 
-typedef struct http_session {
-    http_pipe *pipe;
+typedef struct http_session http_session;
+struct http_session {
+    http_pipe *pipe; /* the pool's: hc->mu; NULL between calls */
     goc__http_parser parser;
+    /* In line for one of the pool's connections (hc->mu): */
+    goc_cond qcv;
+    http_session *qnext;
+    http_pipe *granted;
+    bool queued, interrupted;
     int status;     /* the last response's status, or 0 */
     bool malformed; /* the last response was refused: parser.why says why */
-} http_session;
+};
 
 struct http_caller {
     char *address; /* host:port to dial */
@@ -97,11 +105,16 @@ struct http_caller {
     goc_http_transport transport; /* .read NULL: plain TCP */
     goc_mutex mu;
     http_pipe *filling; /* mu: the pipe new sessions join */
+    /* The pool (max_conns > 0; its fields under mu): the connections
+     * made, those with room for a call, and the calls waiting in line. */
+    int max_conns, npool, navail, sessions;
+    http_pipe **pool, **avail;
+    http_session *qhead, *qtail;
     /* Statistics (goc_http_stats). */
     _Atomic int64_t status[STATUS_MAX];
     _Atomic int64_t interim, responses, malformed, bytes_read, bytes_written,
         connects, connect_errors, read_errors, write_errors, timeouts, retries,
-        closed_by_server;
+        closed_by_server, conn_waits;
     _Atomic bool have_why;
     goc_mutex why_mu;
     char first_why[GOC_HTTP_WHY_MAX];
@@ -126,34 +139,19 @@ static ssize_t io_write(http_caller *hc, http_pipe *p, const void *buf,
 
 /* ---- sessions and pipes ---------------------------------------------- */
 
-static int http_session_open(void *user, void **session)
+static http_pipe *pipe_new(http_caller *hc)
 {
-    http_caller *hc = user;
-    http_session *s = calloc(1, sizeof *s);
-    if (!s)
-        return -ENOMEM;
-    goc_mutex_lock(&hc->mu);
-    http_pipe *p = hc->filling;
-    if (!p) {
-        p = calloc(1, sizeof *p);
-        char *rbuf = p ? malloc(RBUF_SIZE) : NULL;
-        if (!rbuf) {
-            goc_mutex_unlock(&hc->mu);
-            free(p);
-            free(s);
-            return -ENOMEM;
-        }
-        p->hc = hc;
-        p->rbuf = rbuf;
-        goc_cond_init(&p->cv, &p->mu);
-        hc->filling = p;
+    http_pipe *p = calloc(1, sizeof *p);
+    char *rbuf = p ? malloc(RBUF_SIZE) : NULL;
+    if (!rbuf) {
+        free(p);
+        return NULL;
     }
-    if (++p->members >= hc->pipeline)
-        hc->filling = NULL;
-    goc_mutex_unlock(&hc->mu);
-    s->pipe = p;
-    *session = s;
-    return 0;
+    p->hc = hc;
+    p->rbuf = rbuf;
+    p->avail_at = -1;
+    goc_cond_init(&p->cv, &p->mu);
+    return p;
 }
 
 /* Ends the pipe's connection (mu held): the requests written on it and
@@ -179,34 +177,182 @@ static void end_conn(http_pipe *p)
     goc_cond_broadcast(&p->cv);
 }
 
+static void pipe_free(http_pipe *p)
+{
+    http_caller *hc = p->hc;
+    goc_mutex_lock(&p->mu);
+    end_conn(p);
+    goc_mutex_unlock(&p->mu);
+    if (p->tls_cache && hc->transport.cache_free)
+        hc->transport.cache_free(hc->transport.user, p->tls_cache);
+    free(p->rbuf);
+    free(p->wbuf);
+    free(p);
+}
+
+static int http_session_open(void *user, void **session)
+{
+    http_caller *hc = user;
+    http_session *s = calloc(1, sizeof *s);
+    if (!s)
+        return -ENOMEM;
+    goc_mutex_lock(&hc->mu);
+    if (hc->max_conns) { /* the pool's connections, taken call by call */
+        goc_cond_init(&s->qcv, &hc->mu);
+        hc->sessions++;
+        goc_mutex_unlock(&hc->mu);
+        *session = s;
+        return 0;
+    }
+    http_pipe *p = hc->filling;
+    if (!p) {
+        p = pipe_new(hc);
+        if (!p) {
+            goc_mutex_unlock(&hc->mu);
+            free(s);
+            return -ENOMEM;
+        }
+        hc->filling = p;
+    }
+    if (++p->members >= hc->pipeline)
+        hc->filling = NULL;
+    goc_mutex_unlock(&hc->mu);
+    s->pipe = p;
+    *session = s;
+    return 0;
+}
+
 static void http_session_close(void *user, void *session)
 {
     http_caller *hc = user;
     http_session *s = session;
     http_pipe *p = s->pipe;
     goc_mutex_lock(&hc->mu);
+    if (hc->max_conns) {
+        /* The last session closes the pool's connections (a run's end:
+         * the next run starts afresh, as with a connection per worker). */
+        if (--hc->sessions == 0) {
+            for (int i = 0; i < hc->npool; i++)
+                pipe_free(hc->pool[i]);
+            hc->npool = hc->navail = 0;
+        }
+        goc_mutex_unlock(&hc->mu);
+        free(s);
+        return;
+    }
     bool last = --p->members == 0;
     if (last && hc->filling == p)
         hc->filling = NULL;
     goc_mutex_unlock(&hc->mu);
-    if (last) {
-        goc_mutex_lock(&p->mu);
-        end_conn(p);
-        goc_mutex_unlock(&p->mu);
-        if (p->tls_cache && hc->transport.cache_free)
-            hc->transport.cache_free(hc->transport.user, p->tls_cache);
-        free(p->rbuf);
-        free(p->wbuf);
-        free(p);
-    }
+    if (last)
+        pipe_free(p);
     free(s);
 }
 
-static void http_interrupt(void *user, void *session)
+/* ---- the pool: at most max_conns connections for every call ---------- */
+
+static void avail_add(http_caller *hc, http_pipe *p)
 {
-    (void)user;
-    http_session *s = session;
+    p->avail_at = hc->navail;
+    hc->avail[hc->navail++] = p;
+}
+
+static void avail_del(http_caller *hc, http_pipe *p)
+{
+    http_pipe *last = hc->avail[--hc->navail];
+    hc->avail[p->avail_at] = last;
+    last->avail_at = p->avail_at;
+    p->avail_at = -1;
+}
+
+/* Takes a call's place on one of the pool's connections (s->pipe): the one
+ * freed last with room (fewer than `pipeline` calls on it), else a new one
+ * while fewer than max_conns exist, else the place that the longest
+ * waiting call in line will be given when a call ends. 0, 1 (it waited in
+ * line), -ECANCELED (interrupted) or -ENOMEM. */
+static int pool_take(http_caller *hc, http_session *s)
+{
+    goc_mutex_lock(&hc->mu);
+    if (s->interrupted) {
+        goc_mutex_unlock(&hc->mu);
+        return -ECANCELED;
+    }
+    http_pipe *p = NULL;
+    if (!hc->qhead) {
+        if (hc->navail) {
+            p = hc->avail[hc->navail - 1];
+        } else if (hc->npool < hc->max_conns) {
+            p = pipe_new(hc);
+            if (!p) {
+                goc_mutex_unlock(&hc->mu);
+                return -ENOMEM;
+            }
+            hc->pool[hc->npool++] = p;
+            avail_add(hc, p);
+        }
+    }
+    if (p) {
+        if (++p->inflight == hc->pipeline)
+            avail_del(hc, p);
+        s->pipe = p;
+        goc_mutex_unlock(&hc->mu);
+        return 0;
+    }
+    /* In line, first come first served: the calls ending hand their
+     * places over (pool_give), so no later call can take one first. */
+    atomic_fetch_add_explicit(&hc->conn_waits, 1, memory_order_relaxed);
+    s->qnext = NULL;
+    s->granted = NULL;
+    s->queued = true;
+    if (hc->qtail)
+        hc->qtail->qnext = s;
+    else
+        hc->qhead = s;
+    hc->qtail = s;
+    while (!s->granted && !s->interrupted)
+        goc_cond_wait(&s->qcv);
+    if (!s->granted) { /* still in line: leave it */
+        http_session **pp = &hc->qhead, *prev = NULL;
+        while (*pp != s) {
+            prev = *pp;
+            pp = &(*pp)->qnext;
+        }
+        *pp = s->qnext;
+        if (hc->qtail == s)
+            hc->qtail = prev;
+        s->queued = false;
+        goc_mutex_unlock(&hc->mu);
+        return -ECANCELED;
+    }
+    s->pipe = s->granted;
+    s->granted = NULL;
+    goc_mutex_unlock(&hc->mu);
+    return 1;
+}
+
+/* Gives the call's place back: to the call first in line, or to the
+ * pool. */
+static void pool_give(http_caller *hc, http_session *s)
+{
+    goc_mutex_lock(&hc->mu);
     http_pipe *p = s->pipe;
+    s->pipe = NULL;
+    http_session *w = hc->qhead;
+    if (w) {
+        hc->qhead = w->qnext;
+        if (!hc->qhead)
+            hc->qtail = NULL;
+        w->queued = false;
+        w->granted = p;
+        goc_cond_signal(&w->qcv);
+    } else if (p->inflight-- == hc->pipeline) {
+        avail_add(hc, p);
+    }
+    goc_mutex_unlock(&hc->mu);
+}
+
+static void interrupt_pipe(http_pipe *p)
+{
     goc_mutex_lock(&p->imu);
     p->interrupted = true;
     p->dl[0] = p->dl[1] = 1;
@@ -215,6 +361,25 @@ static void http_interrupt(void *user, void *session)
     goc_mutex_unlock(&p->imu);
     /* Waiters for their turn: the head's read fails at once and ends the
      * connection, which wakes them. */
+}
+
+static void http_interrupt(void *user, void *session)
+{
+    http_caller *hc = user;
+    http_session *s = session;
+    if (!hc->max_conns) {
+        interrupt_pipe(s->pipe);
+        return;
+    }
+    /* The pool's (a stop: every session is interrupted, and the pool's
+     * connections end with the run). */
+    goc_mutex_lock(&hc->mu);
+    s->interrupted = true;
+    if (s->queued)
+        goc_cond_signal(&s->qcv);
+    if (s->pipe)
+        interrupt_pipe(s->pipe);
+    goc_mutex_unlock(&hc->mu);
 }
 
 /* Deadlines. Setting one re-arms the connection's timer, so a call leaves
@@ -269,6 +434,8 @@ static bool interrupted(http_pipe *p)
 static int dial(http_pipe *p, int64_t deadline)
 {
     http_caller *hc = p->hc;
+    if (interrupted(p)) /* a stop: nothing new */
+        return -ECANCELED;
     int64_t left = deadline - goc_nanotime();
     if (left <= 0)
         return -ETIMEDOUT;
@@ -438,11 +605,10 @@ static void note_why(http_caller *hc, const char *why)
     goc_mutex_unlock(&hc->why_mu);
 }
 
-static int http_call(void *user, void *session, const goc_call_req *req,
+/* A call on s->pipe. */
+static int pipe_call(http_caller *hc, http_session *s, const goc_call_req *req,
                      goc_call_resp *resp, int64_t deadline)
 {
-    http_caller *hc = user;
-    http_session *s = session;
     http_pipe *p = s->pipe;
     s->status = 0;
     s->malformed = false;
@@ -579,6 +745,33 @@ static int http_call(void *user, void *session, const goc_call_req *req,
     }
 }
 
+static int http_call(void *user, void *session, const goc_call_req *req,
+                     goc_call_resp *resp, int64_t deadline)
+{
+    http_caller *hc = user;
+    http_session *s = session;
+    if (!hc->max_conns)
+        return pipe_call(hc, s, req, resp, deadline);
+    s->status = 0;
+    s->malformed = false;
+    int rc = pool_take(hc, s);
+    if (rc == -ECANCELED)
+        return rc;
+    if (rc < 0)
+        return failed(resp, rc, GOC_CALL_ERR_OTHER, "a connection", "");
+    if (rc == 1) {
+        if (goc_nanotime() >= deadline) {
+            pool_give(hc, s);
+            count(&hc->timeouts);
+            return failed(resp, -ETIMEDOUT, GOC_CALL_ERR_TIMEOUT,
+                          "waiting for a connection", "");
+        }
+    }
+    rc = pipe_call(hc, s, req, resp, deadline);
+    pool_give(hc, s);
+    return rc;
+}
+
 /* Resolves the host once, before a run (goc_caller_prepare): every
  * connection then dials the address found. The lookup runs on this
  * thread, marked as a blocking syscall; its deadline is getaddrinfo's. */
@@ -669,6 +862,8 @@ static void http_destroy(void *user)
     free(hc->address);
     free(hc->server_name);
     free(hc->req);
+    free(hc->pool);
+    free(hc->avail);
     free(hc);
 }
 
@@ -845,6 +1040,9 @@ int goc_caller_http(goc_caller *out, const char *url,
         ERR("bad method \"%s\": want a token such as GET or POST", method);
     if (opts->pipeline < 0 || opts->pipeline > 1024)
         ERR("pipeline depth must be 0 to 1024 (got %d)", opts->pipeline);
+    if (opts->connections < 0 || opts->connections > GOC_HTTP_CONNECTIONS_MAX)
+        ERR("connections must be 0 to %d (got %d)", GOC_HTTP_CONNECTIONS_MAX,
+            opts->connections);
     if (opts->body_len > BODY_MAX)
         ERR("body too large (%zu bytes; at most %d)", opts->body_len, BODY_MAX);
     const char *host = opts->host;
@@ -874,6 +1072,15 @@ int goc_caller_http(goc_caller *out, const char *url,
     hc->head = strcmp(method, "HEAD") == 0;
     hc->keepalive = !opts->no_keepalive;
     hc->pipeline = opts->pipeline > 1 ? opts->pipeline : 1;
+    hc->max_conns = opts->connections;
+    if (hc->max_conns) {
+        hc->pool = calloc((size_t)hc->max_conns, sizeof *hc->pool);
+        hc->avail = calloc((size_t)hc->max_conns, sizeof *hc->avail);
+        if (!hc->pool || !hc->avail) {
+            http_destroy(hc);
+            return -ENOMEM;
+        }
+    }
     if (u.tls)
         hc->transport = *opts->transport;
     hc->address = strdup(u.address);
@@ -951,6 +1158,7 @@ int goc_caller_http_stats(const goc_caller *c, goc_http_stats *out)
     out->timeouts = atomic_load(&hc->timeouts);
     out->retries = atomic_load(&hc->retries);
     out->closed_by_server = atomic_load(&hc->closed_by_server);
+    out->conn_waits = atomic_load(&hc->conn_waits);
     goc_mutex_lock(&hc->why_mu);
     snprintf(out->first_malformed, sizeof out->first_malformed, "%s",
              hc->first_why);
@@ -969,7 +1177,8 @@ int goc_caller_http_stats_reset(goc_caller *c)
         &hc->interim,        &hc->responses,     &hc->malformed,
         &hc->bytes_read,     &hc->bytes_written, &hc->connects,
         &hc->connect_errors, &hc->read_errors,   &hc->write_errors,
-        &hc->timeouts,       &hc->retries,       &hc->closed_by_server};
+        &hc->timeouts,       &hc->retries,       &hc->closed_by_server,
+        &hc->conn_waits};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         atomic_store(all[i], 0);
     goc_mutex_lock(&hc->why_mu);
