@@ -71,7 +71,7 @@ typedef struct http_pipe {
     uint64_t responses;   /* mu: complete responses on conn */
     uint64_t sent;        /* mu: tickets whose request was written */
     int broken;           /* mu: a write failed on conn (its code) */
-    bool reading;         /* mu: the head is in a read of conn */
+    _Atomic bool reading; /* the head is in a read of conn (set under mu) */
     char *wbuf;           /* mu: requests queued, not yet written */
     size_t wlen, wcap;    /* mu */
     goc_mutex imu;
@@ -531,9 +531,10 @@ static ssize_t fill(http_caller *hc, http_pipe *p, int64_t deadline,
     p->reading = true;
     goc_mutex_unlock(&p->mu);
     ssize_t n = io_read(hc, p, p->rbuf + p->rend, RBUF_SIZE - p->rend);
-    goc_mutex_lock(&p->mu);
-    p->reading = false;
-    goc_mutex_unlock(&p->mu);
+    /* Without mu: a writer blocked on a full socket under mu must not
+     * keep the head from reading (a request made now, seeing reading
+     * still set, is written at once: no harm). */
+    atomic_store_explicit(&p->reading, false, memory_order_relaxed);
     return n;
 }
 
