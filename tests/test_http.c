@@ -337,13 +337,14 @@ static void run_url(hts *s, const char *url, const run_cfg *cfg, run_out *out)
             stderr,
             "%s: issued %lld ok %lld resp %lld call %lld calee %lld tmo "
             "%lld; read err %lld write err %lld conn err %lld retries "
-            "%lld (%s)\n",
+            "%lld timeouts %lld; service max %.1f ms (%s)\n",
             cfg->path, (long long)out->rep.issued, (long long)out->rep.success,
             (long long)out->rep.response_errors,
             (long long)out->rep.call_errors, (long long)out->rep.callee_errors,
             (long long)out->rep.timeouts, (long long)out->st.read_errors,
             (long long)out->st.write_errors, (long long)out->st.connect_errors,
-            (long long)out->st.retries, out->st.first_malformed);
+            (long long)out->st.retries, (long long)out->st.timeouts,
+            (double)out->rep.service.max / 1e6, out->st.first_malformed);
     /* Every issued call has exactly one code. */
     const struct goc_loadgen_report *r = &out->rep;
     ASSERT_EQ(r->issued, r->success + r->timeouts + r->call_errors +

@@ -690,8 +690,9 @@ static int pipe_call(http_caller *hc, http_session *s, const goc_call_req *req,
             p->served++;
             p->responses++;
             s->status = s->parser.status;
-            atomic_fetch_add_explicit(&hc->interim, s->parser.interim,
-                                      memory_order_relaxed);
+            if (s->parser.interim)
+                atomic_fetch_add_explicit(&hc->interim, s->parser.interim,
+                                          memory_order_relaxed);
             if (s->parser.conn_close || !hc->keepalive || p->broken) {
                 if (s->parser.conn_close && hc->keepalive)
                     count(&hc->closed_by_server);
