@@ -71,7 +71,7 @@ typedef struct http_pipe {
     uint64_t responses;   /* mu: complete responses on conn */
     uint64_t sent;        /* mu: tickets whose request was written */
     int broken;           /* mu: a write failed on conn (its code) */
-    _Atomic bool reading; /* the head is in a read of conn (set under mu) */
+    _Atomic bool reading; /* the head is in a read of conn (a hint) */
     char *wbuf;           /* mu: requests queued, not yet written */
     size_t wlen, wcap;    /* mu */
     goc_mutex imu;
@@ -516,24 +516,15 @@ static int queue_request(http_pipe *p, const void *buf, size_t len)
     return 0;
 }
 
-/* Reads more of the connection into the head's buffer (mu not held). A
- * pipelined connection first writes the requests queued behind (so one
- * write carries every request made since the last read), and is marked
- * reading meanwhile: a request made then is written at once, as the head
- * will not come back to write it before its read ends. */
-static ssize_t fill(http_caller *hc, http_pipe *p, int64_t deadline,
-                    int64_t slack)
+/* Reads more of the connection into the head's buffer (mu not held),
+ * marked as reading meanwhile (a hint for pipe_call: a request made while
+ * nothing is queued is then written at once). */
+static ssize_t fill(http_caller *hc, http_pipe *p)
 {
     if (hc->pipeline == 1)
         return io_read(hc, p, p->rbuf + p->rend, RBUF_SIZE - p->rend);
-    goc_mutex_lock(&p->mu);
-    flush_queued(hc, p, deadline, slack);
-    p->reading = true;
-    goc_mutex_unlock(&p->mu);
+    atomic_store_explicit(&p->reading, true, memory_order_relaxed);
     ssize_t n = io_read(hc, p, p->rbuf + p->rend, RBUF_SIZE - p->rend);
-    /* Without mu: a writer blocked on a full socket under mu must not
-     * keep the head from reading (a request made now, seeing reading
-     * still set, is written at once: no harm). */
     atomic_store_explicit(&p->reading, false, memory_order_relaxed);
     return n;
 }
@@ -541,7 +532,7 @@ static ssize_t fill(http_caller *hc, http_pipe *p, int64_t deadline,
 /* Reads the head's response (mu not held). 0: complete; 1: malformed (in
  * s->parser.why); or a negative code. *got: a byte of it came. */
 static int read_response(http_caller *hc, http_pipe *p, http_session *s,
-                         bool *got, int64_t deadline, int64_t slack)
+                         bool *got)
 {
     goc__http_parser *ps = &s->parser;
     goc__http_parser_reset(ps, hc->head);
@@ -568,7 +559,7 @@ static int read_response(http_caller *hc, http_pipe *p, http_session *s,
             p->rend -= p->rstart;
             p->rstart = 0;
         }
-        ssize_t n = fill(hc, p, deadline, slack);
+        ssize_t n = fill(hc, p);
         if (n < 0)
             return (int)n;
         if (n == 0) {
@@ -634,11 +625,17 @@ static int pipe_call(http_caller *hc, http_session *s, const goc_call_req *req,
         }
         uint64_t gen = p->gen, ticket = p->next_ticket++;
         bool reused = ticket > 0;
-        /* Pipelined, the request waits in the pipe's queue for the next
-         * read (fill), unless the head is reading now; a failed write
-         * breaks the connection and the requests behind are not sent. */
+        /* Pipelined, the request waits in the pipe's queue until the
+         * first request queued is the head's (as wrk sends a window of
+         * requests once the last one's responses are in): a write then
+         * carries every request made meanwhile. Unless nothing is queued
+         * and the head waits in a read: then at once (the open model's
+         * requests go out when due). A failed write breaks the connection
+         * and the requests behind are not sent. */
         if (!p->broken) {
-            if (hc->pipeline > 1 && !p->reading) {
+            if (hc->pipeline > 1 &&
+                (p->wlen ||
+                 !atomic_load_explicit(&p->reading, memory_order_relaxed))) {
                 rc = queue_request(p, req->data, req->len);
                 if (rc < 0)
                     p->broken = rc;
@@ -682,7 +679,7 @@ static int pipe_call(http_caller *hc, http_session *s, const goc_call_req *req,
         if (wrote) {
             rc = set_deadline(p, false, deadline, slack);
             if (rc == 0)
-                rc = read_response(hc, p, s, &got, deadline, slack);
+                rc = read_response(hc, p, s, &got);
         }
         goc_mutex_lock(&p->mu);
         bool retry = false;
