@@ -3,26 +3,32 @@
  *
  * The request is built once, when the caller is made (method, target,
  * Host, the user's headers, Content-Length and body): every call writes
- * the same bytes with one write. Responses are parsed by http_parse.c as
+ * the same bytes with one write (pipelined: queued, a window per write).
+ * Responses are parsed by http_parse.c as
  * they arrive, into a read buffer per connection that is reused; body
  * bytes are skipped, never kept, so an endless body costs no memory.
  *
  * Connections. A session (one worker of the generator) belongs to a
  * "pipe": one connection shared by up to `pipeline` sessions. A call
- * writes its request (under the pipe's mutex, so requests are whole and
- * in order), takes a ticket, and waits until the responses of the tickets
- * before it have been read; then it is the head and reads its own
- * response, which may bring bytes of the next ones (they stay in the
- * buffer for the next head). With pipeline 1 the pipe is the session's own
- * connection and nobody waits. Only the head ends a connection: after a
- * failure (read error, malformed response, timeout), a "Connection: close"
- * from the server, or every response without keep-alive. The requests
- * written behind it on that connection are then sent again on a new one,
- * as long as no byte of their response had come and their deadline has
- * not passed (however often: each such end served the head's request) (a server
- * that closes after each response, or an idle keep-alive connection that the
- * server closed). A request whose write failed still takes its ticket: its turn
- * as head ends the connection.
+ * takes a ticket and writes its request, or (pipelined) queues it in the
+ * pipe's write buffer, under the pipe's mutex, so requests are whole and
+ * in order; it waits until the responses of the tickets before it have
+ * been read (each head signals the next ticket's waiter); then it is the
+ * head, writes the queue if its own request is in it (a window of
+ * requests in one write), and reads its own response, which may bring
+ * the next ones (they stay in the buffer for the next heads: one read for
+ * many responses). With the pool (opts.connections, the open model's
+ * cap), a session has no pipe of its own: each call takes a place on one
+ * of at most `connections` pipes, or waits in line for one (pool_take). With
+ * pipeline 1 the pipe is the session's own connection and nobody waits. Only
+ * the head ends a connection: after a failure (read error, malformed response,
+ * timeout), a "Connection: close" from the server, or every response without
+ * keep-alive. The requests written behind it on that connection are then sent
+ * again on a new one, as long as no byte of their response had come and their
+ * deadline has not passed (however often: each such end served the head's
+ * request) (a server that closes after each response, or an idle keep-alive
+ * connection that the server closed). A request whose write failed still takes
+ * its ticket: its turn as head ends the connection.
  *
  * Locks: pipe->mu orders writes and tickets and guards conn, gen and the
  * ticket counters (the read buffer and parser belong to the head alone);
