@@ -201,15 +201,36 @@ for mode in $MODES; do
                 wrk-pipe) GOCMAXPROCS=1 timeout $((st + 20)) strace -c -f -o "$sf" taskset -c "$PINCPU" wrk -t1 -c"$CONNS" -d${st}s -s "$DIR/pipe.lua" "$URL" >"$DIR/st.out" 2>&1
                     n=$(awk '/requests in/ {print $1}' "$DIR/st.out") ;;
                 goc) GOCMAXPROCS=1 timeout $((st + 20)) strace -c -f -o "$sf" taskset -c "$PINCPU" "$GOC" -q --json -c "$CONNS" -d ${st}s "$URL" >"$DIR/st.out" 2>&1
-                    n=$(grep -o '"issued":[0-9]*' "$DIR/st.out" | cut -d: -f2) ;;
+                    n=$(grep -o '"issued":[0-9]*' "$DIR/st.out" | head -1 | cut -d: -f2) ;;
                 goc-pipe) GOCMAXPROCS=1 timeout $((st + 20)) strace -c -f -o "$sf" taskset -c "$PINCPU" "$GOC" -q --json -c "$CONNS" --pipeline "$PIPE" -d ${st}s "$URL" >"$DIR/st.out" 2>&1
-                    n=$(grep -o '"issued":[0-9]*' "$DIR/st.out" | cut -d: -f2) ;;
+                    n=$(grep -o '"issued":[0-9]*' "$DIR/st.out" | head -1 | cut -d: -f2) ;;
                 esac
                 calls=$(awk '$NF == "total" {print $4}' "$sf")
                 echo "  syscalls per request ($t, strace -c -f, $st s): $(awk -v c="${calls:-0}" -v n="${n:-0}" 'BEGIN { if (n > 0) printf "%.3f", c / n; else printf "-" }') ($calls calls, ${n:-0} requests; strace slows both)"
                 grep -E '^ *[0-9.]+ +[0-9.]+ +[0-9]+ +[0-9]+' "$sf" | grep -v total |
                     sort -k4 -n -r | head -4 |
                     awk -v n="${n:-0}" '{ printf "    %s: %d (%.3f per request)\n", $NF, $4, (n > 0 ? $4 / n : 0) }'
+            done
+        fi
+        # strace stops the client at every call, so the server answers
+        # between them and each tool idles (epoll) far more than at full
+        # speed: perf's syscall tracepoint counts without slowing it.
+        if command -v perf >/dev/null &&
+            perf stat -e raw_syscalls:sys_enter -o /dev/null true 2>/dev/null; then
+            for t in wrk goc wrk-pipe goc-pipe; do
+                pf=$DIR/perf.$t
+                case $t in
+                wrk) perf stat -e raw_syscalls:sys_enter -o "$pf" taskset -c "$PINCPU" wrk -t1 -c"$CONNS" -d${STRACE_S}s "$URL" >"$DIR/st.out" 2>&1
+                    n=$(awk '/requests in/ {print $1}' "$DIR/st.out") ;;
+                wrk-pipe) perf stat -e raw_syscalls:sys_enter -o "$pf" taskset -c "$PINCPU" wrk -t1 -c"$CONNS" -d${STRACE_S}s -s "$DIR/pipe.lua" "$URL" >"$DIR/st.out" 2>&1
+                    n=$(awk '/requests in/ {print $1}' "$DIR/st.out") ;;
+                goc) GOCMAXPROCS=1 perf stat -e raw_syscalls:sys_enter -o "$pf" taskset -c "$PINCPU" "$GOC" -q --json -c "$CONNS" -d ${STRACE_S}s "$URL" >"$DIR/st.out" 2>&1
+                    n=$(grep -o '"issued":[0-9]*' "$DIR/st.out" | head -1 | cut -d: -f2) ;;
+                goc-pipe) GOCMAXPROCS=1 perf stat -e raw_syscalls:sys_enter -o "$pf" taskset -c "$PINCPU" "$GOC" -q --json -c "$CONNS" --pipeline "$PIPE" -d ${STRACE_S}s "$URL" >"$DIR/st.out" 2>&1
+                    n=$(grep -o '"issued":[0-9]*' "$DIR/st.out" | head -1 | cut -d: -f2) ;;
+                esac
+                calls=$(awk '/raw_syscalls/ { gsub(",", "", $1); print $1 }' "$pf")
+                echo "  syscalls per request ($t, perf stat, $STRACE_S s, start-up included): $(awk -v c="${calls:-0}" -v n="${n:-0}" 'BEGIN { if (n > 0) printf "%.3f", c / n; else printf "-" }') ($calls calls, ${n:-0} requests)"
             done
         fi
         ;;
@@ -266,8 +287,8 @@ for mode in $MODES; do
         # the 600 (p99) and 60 (p99.9) slowest of 60,000 are those due in
         # the first 300 and 30 ms; the server's catching up adds to that.
         echo "  stopped $stop_ms ms: truth p99 ~ $(awk -v s="$stop_ms" 'BEGIN { print s - 300 }') ms, p99.9 ~ $(awk -v s="$stop_ms" 'BEGIN { print s - 30 }') ms, plus the catching up"
-        iss=$(grep -o '"issued":[0-9]*' "$DIR/stall.out" | cut -d: -f2)
-        codes=$(grep -o '"codes":{[^}]*' "$DIR/stall.out" | grep -o ':[0-9]*' | tr -d : | awk '{ s += $1 } END { print s }')
+        iss=$(grep -o '"issued":[0-9]*' "$DIR/stall.out" | head -1 | cut -d: -f2)
+        codes=$(grep -o '"codes":{[^}]*' "$DIR/stall.out" | head -1 | grep -o ':[0-9]*' | tr -d : | awk '{ s += $1 } END { print s }')
         echo "  issued $iss, accounted $codes (every code counted once)"
         ;;
     esac
