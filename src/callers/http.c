@@ -99,6 +99,7 @@ struct http_session {
     http_session *qnext;
     http_pipe *granted;
     bool queued, interrupted;
+    int64_t slack;  /* deadline slack + 1, from the first call; 0 before */
     int status;     /* the last response's status, or 0 */
     bool malformed; /* the last response was refused: parser.why says why */
 };
@@ -617,7 +618,11 @@ static int pipe_call(http_caller *hc, http_session *s, const goc_call_req *req,
     http_pipe *p = s->pipe;
     s->status = 0;
     s->malformed = false;
-    int64_t slack = slack_for(deadline);
+    /* The timeout is the run's, and a session lives for one run: the
+     * slack of its first call is every call's (one clock read saved). */
+    if (!s->slack)
+        s->slack = slack_for(deadline) + 1;
+    int64_t slack = s->slack - 1;
     for (int attempt = 0;; attempt++) {
         goc_mutex_lock(&p->mu);
         int rc = 0;
