@@ -22,7 +22,7 @@ struct hts {
     goc_conn *conns[MAX_CONNS]; /* mu: live connections */
     bool stopping;              /* mu */
     goc_waitgroup wg;
-    _Atomic int64_t nconns, nrequests;
+    _Atomic int64_t nconns, nrequests, nreads;
     char last[8192]; /* mu */
 };
 
@@ -180,6 +180,7 @@ static void conn_main(void *arg)
             ssize_t n = goc_conn_read(c, hc->buf + hc->len, RBUF - hc->len);
             if (n <= 0)
                 goto out;
+            atomic_fetch_add(&s->nreads, 1);
             hc->len += (size_t)n;
         }
         atomic_fetch_add(&s->nrequests, 1);
@@ -271,6 +272,11 @@ int64_t hts_conns(hts *s)
 int64_t hts_requests(hts *s)
 {
     return atomic_load(&s->nrequests);
+}
+
+int64_t hts_reads(hts *s)
+{
+    return atomic_load(&s->nreads);
 }
 
 void hts_last_request(hts *s, char *buf, size_t n)

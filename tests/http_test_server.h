@@ -38,6 +38,8 @@ hts *hts_start(void);
 const char *hts_addr(hts *s);
 int64_t hts_conns(hts *s);
 int64_t hts_requests(hts *s);
+/* Reads that brought bytes, over every connection. */
+int64_t hts_reads(hts *s);
 /* The last request, head and body (NUL-terminated, cut at 8 KiB). */
 void hts_last_request(hts *s, char *buf, size_t n);
 /* Closes the listener and every connection, waits for its goroutines,

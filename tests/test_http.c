@@ -270,6 +270,8 @@ typedef struct run_cfg {
     bool closed; /* closed model with conns workers; else lps */
     int64_t conns, lps, count, duration, timeout;
     int pipeline;
+    int connections;       /* the pool's cap (open model), or 0 */
+    int64_t max_in_flight; /* 0: conns * pipeline */
     bool no_keepalive;
     const char *const *headers;
     size_t nheaders;
@@ -279,7 +281,7 @@ typedef struct run_cfg {
 typedef struct run_out {
     struct goc_loadgen_report rep;
     goc_http_stats st;
-    int64_t server_conns, server_requests;
+    int64_t server_conns, server_requests, server_reads;
     char last_req[8192];
 } run_out;
 
@@ -292,13 +294,15 @@ static void run_url(hts *s, const char *url, const run_cfg *cfg, run_out *out)
                               .body = cfg->body,
                               .body_len = cfg->body ? strlen(cfg->body) : 0,
                               .no_keepalive = cfg->no_keepalive,
-                              .pipeline = cfg->pipeline};
+                              .pipeline = cfg->pipeline,
+                              .connections = cfg->connections};
     goc_caller c;
     int rc = goc_caller_http(&c, url, &o, err, sizeof err);
     if (rc < 0)
         fprintf(stderr, "%s\n", err);
     ASSERT_EQ(rc, 0);
-    int64_t conns0 = s ? hts_conns(s) : 0, req0 = s ? hts_requests(s) : 0;
+    int64_t conns0 = s ? hts_conns(s) : 0, req0 = s ? hts_requests(s) : 0,
+            reads0 = s ? hts_reads(s) : 0;
     goc_loadgen_params p = {
         .caller = &c,
         /* Unless a test asks for timeouts, the calls' timeout is a hang
@@ -309,7 +313,10 @@ static void run_url(hts *s, const char *url, const run_cfg *cfg, run_out *out)
         .closed = cfg->closed,
         .lps = cfg->closed ? 0 : cfg->lps,
         .count = cfg->count,
-        .max_in_flight = cfg->conns * (cfg->pipeline > 1 ? cfg->pipeline : 1),
+        .max_in_flight =
+            cfg->max_in_flight
+                ? cfg->max_in_flight
+                : cfg->conns * (cfg->pipeline > 1 ? cfg->pipeline : 1),
     };
     goc_loadgen *g;
     rc = goc_loadgen_new(&g, &p, err, sizeof err);
@@ -325,6 +332,7 @@ static void run_url(hts *s, const char *url, const run_cfg *cfg, run_out *out)
     if (s) {
         out->server_conns = hts_conns(s) - conns0;
         out->server_requests = hts_requests(s) - req0;
+        out->server_reads = hts_reads(s) - reads0;
         hts_last_request(s, out->last_req, sizeof out->last_req);
     }
     if (getenv("HTTP_TEST_VERBOSE"))
@@ -332,13 +340,14 @@ static void run_url(hts *s, const char *url, const run_cfg *cfg, run_out *out)
             stderr,
             "%s: issued %lld ok %lld resp %lld call %lld calee %lld tmo "
             "%lld; read err %lld write err %lld conn err %lld retries "
-            "%lld (%s)\n",
+            "%lld timeouts %lld; service max %.1f ms (%s)\n",
             cfg->path, (long long)out->rep.issued, (long long)out->rep.success,
             (long long)out->rep.response_errors,
             (long long)out->rep.call_errors, (long long)out->rep.callee_errors,
             (long long)out->rep.timeouts, (long long)out->st.read_errors,
             (long long)out->st.write_errors, (long long)out->st.connect_errors,
-            (long long)out->st.retries, out->st.first_malformed);
+            (long long)out->st.retries, (long long)out->st.timeouts,
+            (double)out->rep.service.max / 1e6, out->st.first_malformed);
     /* Every issued call has exactly one code. */
     const struct goc_loadgen_report *r = &out->rep;
     ASSERT_EQ(r->issued, r->success + r->timeouts + r->call_errors +
@@ -610,6 +619,164 @@ static int pipeline_main(void *arg)
 GOC_TEST_TIMEOUT(http_pipelining, 60)
 {
     return run_main(2, pipeline_main, NULL);
+}
+
+/* Pipelined on one P: a connection writes the requests made since its
+ * last read in one write (the server reads them many at a time), and the
+ * accounting stays exact, byte for byte. */
+static int pipeline_batches_main(void *arg)
+{
+    (void)arg;
+    hts *s = hts_start();
+    run_out o;
+    run_http(s,
+             &(run_cfg){.path = "/ok",
+                        .closed = true,
+                        .conns = 2,
+                        .pipeline = 16,
+                        .count = 3200},
+             &o);
+    ASSERT_EQ(o.rep.issued, 3200);
+    ASSERT_EQ(o.rep.success, 3200);
+    ASSERT_EQ(o.st.responses, 3200);
+    ASSERT_EQ(o.server_requests, 3200);
+    ASSERT_EQ(o.st.connects, 2);
+    ASSERT_EQ(o.st.retries, 0);
+    int64_t req_len = (int64_t)strlen("GET /ok HTTP/1.1\r\nHost: \r\n\r\n") +
+                      (int64_t)strlen(hts_addr(s));
+    ASSERT_EQ(o.st.bytes_written, 3200 * req_len);
+    /* One read per request would be 3200; batches of up to 16 make it a
+     * few hundred (the bound is generous: batching, not its size). */
+    if (getenv("HTTP_TEST_VERBOSE"))
+        fprintf(stderr, "server reads %lld for 3200 requests\n",
+                (long long)o.server_reads);
+    ASSERT(o.server_reads <= 3200 / 4);
+    /* The server closes after each response: the requests queued and
+     * written behind it go again on new connections, none lost, none
+     * twice. */
+    run_http(s,
+             &(run_cfg){.path = "/close",
+                        .closed = true,
+                        .conns = 1,
+                        .pipeline = 8,
+                        .count = 64},
+             &o);
+    ASSERT_EQ(o.rep.success, 64);
+    ASSERT_EQ(o.server_requests, 64);
+    ASSERT_EQ(o.st.connects, 64);
+    hts_stop(s);
+    return 0;
+}
+
+GOC_TEST_TIMEOUT(http_pipelining_batches_writes, 60)
+{
+    return run_main(1, pipeline_batches_main, NULL);
+}
+
+/* The open model's connection cap (goc_caller_http_opts.connections): no
+ * more connections than asked however many calls are in flight; calls
+ * wait in line for one, each accounted for once. */
+static int pool_main(void *arg)
+{
+    (void)arg;
+    hts *s = hts_start();
+    run_out o;
+    /* A fast server: 2 connections carry 600 calls at 3000/s. */
+    run_http(s,
+             &(run_cfg){.path = "/ok",
+                        .lps = 3000,
+                        .count = 600,
+                        .connections = 2,
+                        .max_in_flight = 100},
+             &o);
+    ASSERT_EQ(o.rep.issued, 600);
+    ASSERT_EQ(o.rep.success, 600);
+    ASSERT(o.st.connects >= 1 && o.st.connects <= 2);
+    ASSERT_EQ(o.server_conns, o.st.connects);
+    ASSERT_EQ(o.server_requests, 600);
+    /* Pipelined: one connection, 4 calls on it at most. */
+    run_http(s,
+             &(run_cfg){.path = "/ok",
+                        .lps = 2000,
+                        .count = 400,
+                        .connections = 1,
+                        .pipeline = 4,
+                        .max_in_flight = 100},
+             &o);
+    ASSERT_EQ(o.rep.success, 400);
+    ASSERT_EQ(o.st.connects, 1);
+    ASSERT_EQ(o.server_conns, 1);
+    /* A slow server (/drip: ~30 ms a response) at 200/s on 2
+     * connections: most calls wait in line, and those that get no
+     * connection by their deadline time out "waiting for a connection";
+     * every call has one code. */
+    run_http(s,
+             &(run_cfg){.path = "/drip",
+                        .lps = 200,
+                        .count = 60,
+                        .connections = 2,
+                        .timeout = 300 * MS,
+                        .max_in_flight = 100},
+             &o);
+    ASSERT_EQ(o.rep.issued, 60);
+    ASSERT_EQ(o.rep.success + o.rep.timeouts, 60);
+    ASSERT(o.rep.timeouts > 0);
+    ASSERT(o.st.conn_waits > 0);
+    ASSERT(o.rep.peak_in_flight > 2);
+    hts_stop(s);
+    return 0;
+}
+
+GOC_TEST_TIMEOUT(http_open_model_connection_cap, 60)
+{
+    return run_main(2, pool_main, NULL);
+}
+
+/* A stop while calls wait in line for the pool's one connection (its
+ * call hangs): every call cut off, none waited for. */
+static int pool_stop_main(void *arg)
+{
+    (void)arg;
+    hts *s = hts_start();
+    char url[300], err[256];
+    snprintf(url, sizeof url, "http://%s/stall", hts_addr(s));
+    goc_caller c;
+    goc_caller_http_opts ho = {.connections = 1};
+    ASSERT_EQ(goc_caller_http(&c, url, &ho, err, sizeof err), 0);
+    goc_loadgen_params p = {.caller = &c,
+                            .timeout = 10 * SEC,
+                            .duration = 20 * SEC,
+                            .lps = 200,
+                            .max_in_flight = 50};
+    goc_loadgen *g;
+    ASSERT_EQ(goc_loadgen_new(&g, &p, err, sizeof err), 0);
+    ASSERT(goc_loadgen_start(g));
+    for (int i = 0; i < 10000 && goc_loadgen_call_count(g) < 5; i++)
+        goc_sleep(MS);
+    int64_t t0 = goc_nanotime();
+    ASSERT(goc_loadgen_stop(g));
+    if (getenv("HTTP_TEST_VERBOSE"))
+        fprintf(stderr, "stop took %.1f ms\n",
+                (double)(goc_nanotime() - t0) / 1e6);
+    ASSERT(goc_nanotime() - t0 < 5 * SEC);
+    struct goc_loadgen_report rep;
+    ASSERT_EQ(goc_loadgen_report(g, &rep), 0);
+    goc_loadgen_free(g);
+    ASSERT(rep.issued >= 5);
+    ASSERT_EQ(rep.canceled, rep.issued);
+    goc_http_stats st;
+    ASSERT_EQ(goc_caller_http_stats(&c, &st), 0);
+    ASSERT_EQ(st.connects, 1);
+    ASSERT(st.conn_waits >= 4);
+    ASSERT_EQ(hts_conns(s), 1);
+    goc_caller_destroy(&c);
+    hts_stop(s);
+    return 0;
+}
+
+GOC_TEST_TIMEOUT(http_open_model_stop_in_line, 30)
+{
+    return run_main(2, pool_stop_main, NULL);
 }
 
 static int stall_main(void *arg)

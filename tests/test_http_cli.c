@@ -198,6 +198,20 @@ static int cli_main(void *arg)
     ASSERT(strstr(out, "\"model\":\"open\"") != NULL);
     ASSERT_EQ(jnum(out, "issued"), 60);
     ASSERT_EQ(jnum(out, "200"), 60);
+    ASSERT_EQ(jnum(out, "max_connections"), 10); /* the default */
+    free(out), free(err);
+
+    /* The open model's -c: connections at most, not calls in flight. */
+    c0 = hts_conns(s);
+    const char *capped[] = {"--json", "-r",           "2000", "-n",
+                            "400",    "-c",           "2",    "--max-in-flight",
+                            "50",     "http://{}/ok", NULL};
+    RUN(capped, 0);
+    ASSERT_EQ(jnum(out, "issued"), 400);
+    ASSERT_EQ(jnum(out, "200"), 400);
+    ASSERT_EQ(jnum(out, "max_connections"), 2);
+    ASSERT(jnum(out, "connections") >= 1 && jnum(out, "connections") <= 2);
+    ASSERT(hts_conns(s) - c0 <= 2);
     free(out), free(err);
 
     /* A warm-up is sent, not recorded. */

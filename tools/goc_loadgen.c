@@ -64,6 +64,8 @@ enum {
 #define FLAG_LEN 32
 /* The least time the target's name may take to resolve at the start. */
 #define RESOLVE_MIN (5 * GOC_SECOND)
+/* HTTP's open model: connections without -c. */
+#define HTTP_OPEN_CONNECTIONS 10
 
 typedef struct options {
     const char *target; /* NULL: the in-process calc server */
@@ -77,6 +79,10 @@ typedef struct options {
     /* HTTP (http:// and https:// targets). */
     bool http, closed; /* closed model: an http target without -r */
     bool rate_given, duration_given, timeout_given, conns_given;
+    /* HTTP's open model: -c is the connections' cap (-1: none given), and
+     * --max-in-flight the calls'. */
+    int64_t connections;
+    bool mif_given;
     int64_t count, warmup, pipeline;
     const char *method, *host, *body_arg;
     const char *headers[64];
@@ -111,6 +117,9 @@ static void usage(FILE *f)
 "Two models:\n"
 "  open   (-r RATE; calc://, tcp:// and no target always): every call on\n"
 "         its own schedule, latency from its due time (wrk2's promise).\n"
+"         HTTP: -c connections carry the calls; a call due while every\n"
+"         one is busy waits in line for one, its latency still counted\n"
+"         from its due time (as wrk2's -c).\n"
 "  closed (an http target without -r): -c connections, each sending its\n"
 "         next request when the previous one is answered (wrk's\n"
 "         max-throughput mode). It reports requests/s and service time:\n"
@@ -133,7 +142,9 @@ static void usage(FILE *f)
 "      --warmup D           run D first with the same settings, sent but\n"
 "                           not recorded\n"
 "HTTP (http:// and https:// targets):\n"
-"  -c, --connections N      closed model: N connections (10)\n"
+"  -c, --connections N      N connections (10): the closed model's, or at\n"
+"                           most N in the open model (--max-in-flight:\n"
+"                           the calls in flight, waiting ones included)\n"
 "  -X, --method M           the request method (GET)\n"
 "  -H, --header 'N: v'      a request header (repeatable)\n"
 "      --body TEXT|@FILE    the request body (Content-Length is sent)\n"
@@ -155,7 +166,8 @@ static void usage(FILE *f)
 "                           service_ns,slop_ns (slop: its start minus its\n"
 "                           due time); under mpirun FILE.RANK per rank\n"
 "Under mpirun (docs/mpi.md): rank r of N makes the calls k %% N == r of\n"
-"the schedule (closed model: a share of -c and -n), from one start;\n"
+"the schedule (closed model: a share of -c and -n; HTTP's open model:\n"
+"up to -c connections each), from one start;\n"
 "rank 0 writes the one report (one row per rank too). This build: %s.\n"
 "      --clock-bound D      refuse to start when a rank's clock offset to\n"
 "                           rank 0 is known less well than D (5ms)\n"
@@ -240,7 +252,8 @@ static int parse_args(int argc, char **argv, options *o)
                    .rate_flag = "-r",
                    .duration_flag = "-d",
                    .timeout_flag = "-t",
-                   .conn_flag = "-c"};
+                   .conn_flag = "-c",
+                   .connections = -1};
     int c, bad = 0, longindex = -1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":r:d:t:c:kqhn:X:H:", longopts,
@@ -272,6 +285,10 @@ static int parse_args(int argc, char **argv, options *o)
             set_flag(o->conn_flag, c, longindex, longopts);
             rc = cli_parse_int(optarg, &o->max_in_flight, NULL);
             o->conns_given = true;
+            if (c == 'c')
+                o->connections = o->max_in_flight;
+            else
+                o->mif_given = true;
             want = "a number of calls, e.g. 100";
             break;
         case 'k':
@@ -396,6 +413,22 @@ static int parse_args(int argc, char **argv, options *o)
         }
         if (o->pipeline < 1)
             o->pipeline = 1;
+        /* The open model: -c connections (10) carry the calls, which wait
+         * in line when every one is busy; the calls in flight are
+         * --max-in-flight's (the book's default). */
+        if (!o->closed) {
+            if (o->connections < 0)
+                o->connections = HTTP_OPEN_CONNECTIONS;
+            if (!o->mif_given)
+                o->max_in_flight = 0;
+            if (o->connections < 1 ||
+                o->connections > GOC_HTTP_CONNECTIONS_MAX) {
+                cli_error("-c must be 1 to %d connections in the open model "
+                          "(got %" PRId64 ")",
+                          GOC_HTTP_CONNECTIONS_MAX, o->connections);
+                bad++;
+            }
+        }
         /* The closed model: -c connections, pipeline workers on each. */
         if (o->closed && o->max_in_flight * o->pipeline > IN_FLIGHT_MAX) {
             cli_error("%s times --pipeline is more than %" PRId64
@@ -485,11 +518,14 @@ static void print_json_http(FILE *f, const options *o, const goc_http_stats *h)
             ",\"bytes_read\":%" PRId64 ",\"bytes_written\":%" PRId64
             ",\"connections\":%" PRId64 ",\"closed_by_server\":%" PRId64
             ",\"resent\":%" PRId64 ",\"pipeline\":%" PRId64
+            ",\"max_connections\":%" PRId64
+            ",\"waited_for_connection\":%" PRId64
             ",\"socket_errors\":{\"connect\":%" PRId64 ",\"read\":%" PRId64
             ",\"write\":%" PRId64 ",\"timeout\":%" PRId64 "}}",
             h->bytes_read, h->bytes_written, h->connects, h->closed_by_server,
-            h->retries, o->pipeline, h->connect_errors, h->read_errors,
-            h->write_errors, h->timeouts);
+            h->retries, o->pipeline,
+            o->closed ? o->max_in_flight : o->connections, h->conn_waits,
+            h->connect_errors, h->read_errors, h->write_errors, h->timeouts);
 }
 
 /* The results by code, and the errors by kind. */
@@ -557,6 +593,9 @@ static void print_text_http(FILE *f, const struct goc_loadgen_report *r,
     if (h->retries)
         fprintf(f, "; %" PRId64 " requests resent on a new connection",
                 h->retries);
+    if (h->conn_waits)
+        fprintf(f, "; %" PRId64 " calls waited for a connection",
+                h->conn_waits);
     fprintf(f, "\n");
     if (h->interim)
         fprintf(f, "            1xx responses skipped %" PRId64 "\n",
@@ -621,6 +660,10 @@ static void print_text(FILE *f, const char *target, const options *o,
             target, r->lps, dur(a, sizeof a, r->duration),
             dur(b, sizeof b, r->timeout), r->max_in_flight,
             o->keepalive ? "on" : "off", interrupted ? " (interrupted)" : "");
+    if (o->http)
+        fprintf(f, "  over at most %" PRId64 " connection%s%s\n",
+                o->connections, o->connections == 1 ? "" : "s",
+                o->pipeline > 1 ? " (pipelined)" : "");
     fprintf(f, "  calls     %" PRId64 " planned, %" PRId64 " issued",
             r->planned, r->issued);
     if (r->not_issued)
@@ -1414,7 +1457,9 @@ static int make_http_caller(goc_caller *c, const options *o, char **body)
                                .nheaders = o->nheaders,
                                .host = o->host,
                                .no_keepalive = o->no_keepalive,
-                               .pipeline = (int)o->pipeline};
+                               .pipeline = (int)o->pipeline,
+                               .connections =
+                                   o->closed ? 0 : (int)o->connections};
     if (o->body_arg && o->body_arg[0] == '@') {
         if (read_file(o->body_arg + 1, body, &ho.body_len) < 0)
             return -1;

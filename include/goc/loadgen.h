@@ -266,6 +266,8 @@ typedef struct goc_http_transport {
     void (*cache_free)(void *user, void *cache);
 } goc_http_transport;
 
+#define GOC_HTTP_CONNECTIONS_MAX 100000
+
 /* Options of goc_caller_http (NULL, or zeroed fields: the defaults). */
 typedef struct goc_caller_http_opts {
     const char *method;         /* a token; NULL: "GET" ("HEAD": no body) */
@@ -278,10 +280,26 @@ typedef struct goc_caller_http_opts {
      * one connection per (worker / pipeline). */
     bool no_keepalive;
     /* Requests in flight per connection (HTTP/1.1 pipelining): up to
-     * `pipeline` workers share one connection, each writing its request
-     * as it comes and reading its response in turn. 0 or 1: none; at
-     * most 1024. */
+     * `pipeline` workers share one connection and read their responses in
+     * turn. A request made while earlier ones on the connection await
+     * their responses is queued, and the queue goes in one write when the
+     * first queued request's turn comes (a window at a time, as wrk's
+     * pipelining), or at once when nothing is queued and the connection
+     * waits in a read; one read brings every response that has come. 0 or
+     * 1: none; at most 1024. */
     int pipeline;
+    /* At most this many connections, shared by every worker (the open
+     * model's cap, as wrk2's -c): a call takes the connection freed last
+     * that has room (fewer than `pipeline` calls on it), or dials one
+     * while fewer exist, or else waits in line, first come first served,
+     * for a call to end and give its place; the wait is part of its
+     * latency (counted in goc_http_stats.conn_waits). The calls ahead end
+     * by their deadlines, which come before its own; a call that gets its
+     * place after its deadline fails as a timeout ("waiting for a
+     * connection"). The connections end when the last session closes (a
+     * run's end). 0: no pool, a connection per `pipeline` workers (the
+     * closed model's). At most GOC_HTTP_CONNECTIONS_MAX. */
+    int connections;
     /* For https:// (required there; ignored for http://). */
     const goc_http_transport *transport;
 } goc_caller_http_opts;
@@ -306,7 +324,11 @@ GOC_EXTERN int goc_http_parse_url(const char *url, goc_http_url *u,
  * the same request, built once: "METHOD /path?query HTTP/1.1", Host (from
  * the URL, or opts->host; or the user's own Host header), the user's
  * headers, Content-Length with a body, "Connection: close" without
- * keep-alive; one write per request. The response is parsed strictly and
+ * keep-alive; one write per request (pipelined: per window, see
+ * goc_caller_http_opts.pipeline). Deadlines are set on a connection with
+ * some slack (1/32 of the timeout, at most 50 ms) so that its timers are
+ * not re-armed on every call: a hung read or write fails that much after
+ * its call's deadline at most. The response is parsed strictly and
  * as it arrives (status line, headers, Content-Length, chunked transfer
  * coding with trailers, a body delimited by the connection's end, 1xx
  * responses skipped, no body for HEAD, 204 and 304, "Connection: close"
@@ -354,6 +376,9 @@ typedef struct goc_http_stats {
     int64_t read_errors;    /* reset, or closed before the response */
     int64_t write_errors;
     int64_t timeouts; /* the deadline passed in connect, write or read */
+    /* Calls that waited in line for one of the pool's connections
+     * (goc_caller_http_opts.connections). */
+    int64_t conn_waits;
 } goc_http_stats;
 
 /* The statistics of a caller made by goc_caller_http. 0, or -EINVAL if c

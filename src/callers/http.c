@@ -3,26 +3,32 @@
  *
  * The request is built once, when the caller is made (method, target,
  * Host, the user's headers, Content-Length and body): every call writes
- * the same bytes with one write. Responses are parsed by http_parse.c as
+ * the same bytes with one write (pipelined: queued, a window per write).
+ * Responses are parsed by http_parse.c as
  * they arrive, into a read buffer per connection that is reused; body
  * bytes are skipped, never kept, so an endless body costs no memory.
  *
  * Connections. A session (one worker of the generator) belongs to a
  * "pipe": one connection shared by up to `pipeline` sessions. A call
- * writes its request (under the pipe's mutex, so requests are whole and
- * in order), takes a ticket, and waits until the responses of the tickets
- * before it have been read; then it is the head and reads its own
- * response, which may bring bytes of the next ones (they stay in the
- * buffer for the next head). With pipeline 1 the pipe is the session's own
- * connection and nobody waits. Only the head ends a connection: after a
- * failure (read error, malformed response, timeout), a "Connection: close"
- * from the server, or every response without keep-alive. The requests
- * written behind it on that connection are then sent again on a new one,
- * as long as no byte of their response had come and their deadline has
- * not passed (however often: each such end served the head's request) (a server
- * that closes after each response, or an idle keep-alive connection that the
- * server closed). A request whose write failed still takes its ticket: its turn
- * as head ends the connection.
+ * takes a ticket and writes its request, or (pipelined) queues it in the
+ * pipe's write buffer, under the pipe's mutex, so requests are whole and
+ * in order; it waits until the responses of the tickets before it have
+ * been read (each head signals the next ticket's waiter); then it is the
+ * head, writes the queue if its own request is in it (a window of
+ * requests in one write), and reads its own response, which may bring
+ * the next ones (they stay in the buffer for the next heads: one read for
+ * many responses). With the pool (opts.connections, the open model's
+ * cap), a session has no pipe of its own: each call takes a place on one
+ * of at most `connections` pipes, or waits in line for one (pool_take). With
+ * pipeline 1 the pipe is the session's own connection and nobody waits. Only
+ * the head ends a connection: after a failure (read error, malformed response,
+ * timeout), a "Connection: close" from the server, or every response without
+ * keep-alive. The requests written behind it on that connection are then sent
+ * again on a new one, as long as no byte of their response had come and their
+ * deadline has not passed (however often: each such end served the head's
+ * request) (a server that closes after each response, or an idle keep-alive
+ * connection that the server closed). A request whose write failed still takes
+ * its ticket: its turn as head ends the connection.
  *
  * Locks: pipe->mu orders writes and tickets and guards conn, gen and the
  * ticket counters (the read buffer and parser belong to the head alone);
@@ -46,6 +52,8 @@
 #include "goc/sync.h"
 
 #define RBUF_SIZE (64 * 1024)
+/* Unparsed bytes moved to the read buffer's start before a read. */
+#define COMPACT_MAX 4096
 #define STATUS_MAX 600
 #define BODY_MAX (64 * 1024 * 1024)
 /* Sends of one request at most: it goes again while the connections it
@@ -57,7 +65,9 @@ typedef struct http_caller http_caller;
 
 typedef struct http_pipe {
     http_caller *hc;
-    int members; /* hc->mu */
+    int members;  /* hc->mu */
+    int inflight; /* hc->mu: the pool's calls on it */
+    int avail_at; /* hc->mu: its index in hc->avail, or -1 */
     goc_mutex mu;
     goc_cond cv;
     goc_conn *conn;       /* mu; and imu to change */
@@ -67,20 +77,32 @@ typedef struct http_pipe {
     uint64_t next_ticket; /* mu */
     uint64_t served;      /* mu: responses read (or given up) on conn */
     uint64_t responses;   /* mu: complete responses on conn */
+    uint64_t sent;        /* mu: tickets whose request was written */
     int broken;           /* mu: a write failed on conn (its code) */
+    _Atomic bool reading; /* the head is in a read of conn (a hint) */
+    char *wbuf;           /* mu: requests queued, not yet written */
+    size_t wlen, wcap;    /* mu */
     goc_mutex imu;
     bool interrupted; /* imu; sticky */
+    int64_t dl[2];    /* imu: conn's read [0] and write [1] deadlines set */
     /* The head's: */
     size_t rstart, rend;
     char *rbuf;
 } http_pipe;
 
-typedef struct http_session {
-    http_pipe *pipe;
+typedef struct http_session http_session;
+struct http_session {
+    http_pipe *pipe; /* the pool's: hc->mu; NULL between calls */
     goc__http_parser parser;
+    /* In line for one of the pool's connections (hc->mu): */
+    goc_cond qcv;
+    http_session *qnext;
+    http_pipe *granted;
+    bool queued, interrupted;
+    int64_t slack;  /* deadline slack + 1, from the first call; 0 before */
     int status;     /* the last response's status, or 0 */
     bool malformed; /* the last response was refused: parser.why says why */
-} http_session;
+};
 
 struct http_caller {
     char *address; /* host:port to dial */
@@ -92,11 +114,16 @@ struct http_caller {
     goc_http_transport transport; /* .read NULL: plain TCP */
     goc_mutex mu;
     http_pipe *filling; /* mu: the pipe new sessions join */
+    /* The pool (max_conns > 0; its fields under mu): the connections
+     * made, those with room for a call, and the calls waiting in line. */
+    int max_conns, npool, navail, sessions;
+    http_pipe **pool, **avail;
+    http_session *qhead, *qtail;
     /* Statistics (goc_http_stats). */
     _Atomic int64_t status[STATUS_MAX];
     _Atomic int64_t interim, responses, malformed, bytes_read, bytes_written,
         connects, connect_errors, read_errors, write_errors, timeouts, retries,
-        closed_by_server;
+        closed_by_server, conn_waits;
     _Atomic bool have_why;
     goc_mutex why_mu;
     char first_why[GOC_HTTP_WHY_MAX];
@@ -121,34 +148,19 @@ static ssize_t io_write(http_caller *hc, http_pipe *p, const void *buf,
 
 /* ---- sessions and pipes ---------------------------------------------- */
 
-static int http_session_open(void *user, void **session)
+static http_pipe *pipe_new(http_caller *hc)
 {
-    http_caller *hc = user;
-    http_session *s = calloc(1, sizeof *s);
-    if (!s)
-        return -ENOMEM;
-    goc_mutex_lock(&hc->mu);
-    http_pipe *p = hc->filling;
-    if (!p) {
-        p = calloc(1, sizeof *p);
-        char *rbuf = p ? malloc(RBUF_SIZE) : NULL;
-        if (!rbuf) {
-            goc_mutex_unlock(&hc->mu);
-            free(p);
-            free(s);
-            return -ENOMEM;
-        }
-        p->hc = hc;
-        p->rbuf = rbuf;
-        goc_cond_init(&p->cv, &p->mu);
-        hc->filling = p;
+    http_pipe *p = calloc(1, sizeof *p);
+    char *rbuf = p ? malloc(RBUF_SIZE) : NULL;
+    if (!rbuf) {
+        free(p);
+        return NULL;
     }
-    if (++p->members >= hc->pipeline)
-        hc->filling = NULL;
-    goc_mutex_unlock(&hc->mu);
-    s->pipe = p;
-    *session = s;
-    return 0;
+    p->hc = hc;
+    p->rbuf = rbuf;
+    p->avail_at = -1;
+    goc_cond_init(&p->cv, &p->mu);
+    return p;
 }
 
 /* Ends the pipe's connection (mu held): the requests written on it and
@@ -167,10 +179,56 @@ static void end_conn(http_pipe *p)
         goc_conn_close(c);
     }
     p->gen++;
-    p->next_ticket = p->served = p->responses = 0;
+    p->next_ticket = p->served = p->responses = p->sent = 0;
     p->broken = 0;
+    p->wlen = 0;
     p->rstart = p->rend = 0;
     goc_cond_broadcast(&p->cv);
+}
+
+static void pipe_free(http_pipe *p)
+{
+    http_caller *hc = p->hc;
+    goc_mutex_lock(&p->mu);
+    end_conn(p);
+    goc_mutex_unlock(&p->mu);
+    if (p->tls_cache && hc->transport.cache_free)
+        hc->transport.cache_free(hc->transport.user, p->tls_cache);
+    free(p->rbuf);
+    free(p->wbuf);
+    free(p);
+}
+
+static int http_session_open(void *user, void **session)
+{
+    http_caller *hc = user;
+    http_session *s = calloc(1, sizeof *s);
+    if (!s)
+        return -ENOMEM;
+    goc_mutex_lock(&hc->mu);
+    if (hc->max_conns) { /* the pool's connections, taken call by call */
+        goc_cond_init(&s->qcv, &hc->mu);
+        hc->sessions++;
+        goc_mutex_unlock(&hc->mu);
+        *session = s;
+        return 0;
+    }
+    http_pipe *p = hc->filling;
+    if (!p) {
+        p = pipe_new(hc);
+        if (!p) {
+            goc_mutex_unlock(&hc->mu);
+            free(s);
+            return -ENOMEM;
+        }
+        hc->filling = p;
+    }
+    if (++p->members >= hc->pipeline)
+        hc->filling = NULL;
+    goc_mutex_unlock(&hc->mu);
+    s->pipe = p;
+    *session = s;
+    return 0;
 }
 
 static void http_session_close(void *user, void *session)
@@ -179,29 +237,134 @@ static void http_session_close(void *user, void *session)
     http_session *s = session;
     http_pipe *p = s->pipe;
     goc_mutex_lock(&hc->mu);
+    if (hc->max_conns) {
+        /* The last session closes the pool's connections (a run's end:
+         * the next run starts afresh, as with a connection per worker). */
+        if (--hc->sessions == 0) {
+            for (int i = 0; i < hc->npool; i++)
+                pipe_free(hc->pool[i]);
+            hc->npool = hc->navail = 0;
+        }
+        goc_mutex_unlock(&hc->mu);
+        free(s);
+        return;
+    }
     bool last = --p->members == 0;
     if (last && hc->filling == p)
         hc->filling = NULL;
     goc_mutex_unlock(&hc->mu);
-    if (last) {
-        goc_mutex_lock(&p->mu);
-        end_conn(p);
-        goc_mutex_unlock(&p->mu);
-        if (p->tls_cache && hc->transport.cache_free)
-            hc->transport.cache_free(hc->transport.user, p->tls_cache);
-        free(p->rbuf);
-        free(p);
-    }
+    if (last)
+        pipe_free(p);
     free(s);
 }
 
-static void http_interrupt(void *user, void *session)
+/* ---- the pool: at most max_conns connections for every call ---------- */
+
+static void avail_add(http_caller *hc, http_pipe *p)
 {
-    (void)user;
-    http_session *s = session;
+    p->avail_at = hc->navail;
+    hc->avail[hc->navail++] = p;
+}
+
+static void avail_del(http_caller *hc, http_pipe *p)
+{
+    http_pipe *last = hc->avail[--hc->navail];
+    hc->avail[p->avail_at] = last;
+    last->avail_at = p->avail_at;
+    p->avail_at = -1;
+}
+
+/* Takes a call's place on one of the pool's connections (s->pipe): the one
+ * freed last with room (fewer than `pipeline` calls on it), else a new one
+ * while fewer than max_conns exist, else the place that the longest
+ * waiting call in line will be given when a call ends. 0, 1 (it waited in
+ * line), -ECANCELED (interrupted) or -ENOMEM. */
+static int pool_take(http_caller *hc, http_session *s)
+{
+    goc_mutex_lock(&hc->mu);
+    if (s->interrupted) {
+        goc_mutex_unlock(&hc->mu);
+        return -ECANCELED;
+    }
+    http_pipe *p = NULL;
+    if (!hc->qhead) {
+        if (hc->navail) {
+            p = hc->avail[hc->navail - 1];
+        } else if (hc->npool < hc->max_conns) {
+            p = pipe_new(hc);
+            if (!p) {
+                goc_mutex_unlock(&hc->mu);
+                return -ENOMEM;
+            }
+            hc->pool[hc->npool++] = p;
+            avail_add(hc, p);
+        }
+    }
+    if (p) {
+        if (++p->inflight == hc->pipeline)
+            avail_del(hc, p);
+        s->pipe = p;
+        goc_mutex_unlock(&hc->mu);
+        return 0;
+    }
+    /* In line, first come first served: the calls ending hand their
+     * places over (pool_give), so no later call can take one first. */
+    atomic_fetch_add_explicit(&hc->conn_waits, 1, memory_order_relaxed);
+    s->qnext = NULL;
+    s->granted = NULL;
+    s->queued = true;
+    if (hc->qtail)
+        hc->qtail->qnext = s;
+    else
+        hc->qhead = s;
+    hc->qtail = s;
+    while (!s->granted && !s->interrupted)
+        goc_cond_wait(&s->qcv);
+    if (!s->granted) { /* still in line: leave it */
+        http_session **pp = &hc->qhead, *prev = NULL;
+        while (*pp != s) {
+            prev = *pp;
+            pp = &(*pp)->qnext;
+        }
+        *pp = s->qnext;
+        if (hc->qtail == s)
+            hc->qtail = prev;
+        s->queued = false;
+        goc_mutex_unlock(&hc->mu);
+        return -ECANCELED;
+    }
+    s->pipe = s->granted;
+    s->granted = NULL;
+    goc_mutex_unlock(&hc->mu);
+    return 1;
+}
+
+/* Gives the call's place back: to the call first in line, or to the
+ * pool. */
+static void pool_give(http_caller *hc, http_session *s)
+{
+    goc_mutex_lock(&hc->mu);
     http_pipe *p = s->pipe;
+    s->pipe = NULL;
+    http_session *w = hc->qhead;
+    if (w) {
+        hc->qhead = w->qnext;
+        if (!hc->qhead)
+            hc->qtail = NULL;
+        w->queued = false;
+        w->granted = p;
+        goc_cond_signal(&w->qcv);
+    } else if (p->inflight-- == hc->pipeline) {
+        avail_add(hc, p);
+    }
+    goc_mutex_unlock(&hc->mu);
+}
+
+static void interrupt_pipe(http_pipe *p)
+{
     goc_mutex_lock(&p->imu);
     p->interrupted = true;
+    p->dl[0] = p->dl[1] = 1;
     if (p->conn)
         goc_conn_set_deadline(p->conn, 1); /* in the past */
     goc_mutex_unlock(&p->imu);
@@ -209,19 +372,60 @@ static void http_interrupt(void *user, void *session)
      * connection, which wakes them. */
 }
 
+static void http_interrupt(void *user, void *session)
+{
+    http_caller *hc = user;
+    http_session *s = session;
+    if (!hc->max_conns) {
+        interrupt_pipe(s->pipe);
+        return;
+    }
+    /* The pool's (a stop: every session is interrupted, and the pool's
+     * connections end with the run). */
+    goc_mutex_lock(&hc->mu);
+    s->interrupted = true;
+    if (s->queued)
+        goc_cond_signal(&s->qcv);
+    if (s->pipe)
+        interrupt_pipe(s->pipe);
+    goc_mutex_unlock(&hc->mu);
+}
+
+/* Deadlines. Setting one re-arms the connection's timer, so a call leaves
+ * the one set in place when it expires no earlier than the call's deadline
+ * and at most `slack` after it (1/32 of the call's timeout, at most
+ * SLACK_MAX); when it sets one, it sets deadline + slack. With deadlines
+ * that grow call after call, a connection's timer is re-armed once per
+ * slack instead of twice per call, and a read or write that hangs fails at
+ * most slack after its call's deadline. */
+#define SLACK_MAX (50 * GOC_MILLISECOND)
+
+static int64_t slack_for(int64_t deadline)
+{
+    int64_t left = deadline - goc_nanotime();
+    if (left <= 0)
+        return 0;
+    return left / 32 < SLACK_MAX ? left / 32 : SLACK_MAX;
+}
+
 /* Sets conn's read or write deadline unless interrupted. 0 or
  * -ECANCELED. */
-static int set_deadline(http_pipe *p, bool write, int64_t deadline)
+static int set_deadline(http_pipe *p, bool write, int64_t deadline,
+                        int64_t slack)
 {
     goc_mutex_lock(&p->imu);
     bool intr = p->interrupted;
     if (p->conn) {
-        if (intr)
+        int64_t *cur = &p->dl[write];
+        if (intr) {
             goc_conn_set_deadline(p->conn, 1);
-        else if (write)
-            goc_conn_set_write_deadline(p->conn, deadline);
-        else
-            goc_conn_set_read_deadline(p->conn, deadline);
+        } else if (*cur < deadline || *cur - deadline > slack) {
+            *cur = deadline + slack;
+            if (write)
+                goc_conn_set_write_deadline(p->conn, *cur);
+            else
+                goc_conn_set_read_deadline(p->conn, *cur);
+        }
     }
     goc_mutex_unlock(&p->imu);
     return intr ? -ECANCELED : 0;
@@ -239,6 +443,8 @@ static bool interrupted(http_pipe *p)
 static int dial(http_pipe *p, int64_t deadline)
 {
     http_caller *hc = p->hc;
+    if (interrupted(p)) /* a stop: nothing new */
+        return -ECANCELED;
     int64_t left = deadline - goc_nanotime();
     if (left <= 0)
         return -ETIMEDOUT;
@@ -258,6 +464,7 @@ static int dial(http_pipe *p, int64_t deadline)
     }
     goc_mutex_lock(&p->imu);
     p->conn = c;
+    p->dl[0] = p->dl[1] = hc->transport.open ? deadline : 0;
     goc_mutex_unlock(&p->imu);
     p->tls = tls;
     atomic_fetch_add_explicit(&hc->connects, 1, memory_order_relaxed);
@@ -267,6 +474,68 @@ static int dial(http_pipe *p, int64_t deadline)
 static void count(_Atomic int64_t *v)
 {
     atomic_fetch_add_explicit(v, 1, memory_order_relaxed);
+}
+
+/* Writes bytes on the pipe's connection now (mu held): the tickets before
+ * `upto` are then sent, or the connection is broken. */
+static void write_now(http_caller *hc, http_pipe *p, const void *buf,
+                      size_t len, uint64_t upto, int64_t deadline,
+                      int64_t slack)
+{
+    int rc = set_deadline(p, true, deadline, slack);
+    if (rc == 0) {
+        ssize_t w = io_write(hc, p, buf, len);
+        if (w < 0)
+            rc = (int)w;
+        else
+            atomic_fetch_add_explicit(&hc->bytes_written, w,
+                                      memory_order_relaxed);
+    }
+    if (rc < 0)
+        p->broken = rc;
+    else
+        p->sent = upto;
+}
+
+/* Writes the requests queued on the pipe in one write (mu held): before a
+ * read, whose response may need them. */
+static void flush_queued(http_caller *hc, http_pipe *p, int64_t deadline,
+                         int64_t slack)
+{
+    if (p->wlen && !p->broken)
+        write_now(hc, p, p->wbuf, p->wlen, p->next_ticket, deadline, slack);
+    p->wlen = 0;
+}
+
+/* Queues a request on the pipe (mu held): -ENOMEM or 0. */
+static int queue_request(http_pipe *p, const void *buf, size_t len)
+{
+    if (p->wlen + len > p->wcap) {
+        size_t cap = p->wcap ? p->wcap : 4096;
+        while (cap < p->wlen + len)
+            cap *= 2;
+        char *nb = realloc(p->wbuf, cap);
+        if (!nb)
+            return -ENOMEM;
+        p->wbuf = nb;
+        p->wcap = cap;
+    }
+    memcpy(p->wbuf + p->wlen, buf, len);
+    p->wlen += len;
+    return 0;
+}
+
+/* Reads more of the connection into the head's buffer (mu not held),
+ * marked as reading meanwhile (a hint for pipe_call: a request made while
+ * nothing is queued is then written at once). */
+static ssize_t fill(http_caller *hc, http_pipe *p)
+{
+    if (hc->pipeline == 1)
+        return io_read(hc, p, p->rbuf + p->rend, RBUF_SIZE - p->rend);
+    atomic_store_explicit(&p->reading, true, memory_order_relaxed);
+    ssize_t n = io_read(hc, p, p->rbuf + p->rend, RBUF_SIZE - p->rend);
+    atomic_store_explicit(&p->reading, false, memory_order_relaxed);
+    return n;
 }
 
 /* Reads the head's response (mu not held). 0: complete; 1: malformed (in
@@ -286,9 +555,14 @@ static int read_response(http_caller *hc, http_pipe *p, http_session *s,
                 return r > 0 ? 0 : 1;
             }
         }
+        /* The rest of a response goes to the buffer's start before a
+         * read, so that reads land on the same few warm kilobytes instead
+         * of walking through the whole buffer (pipelined, a read often
+         * ends inside a response). */
         if (p->rstart == p->rend) {
             p->rstart = p->rend = 0;
-        } else if (p->rend == RBUF_SIZE) {
+        } else if (p->rend == RBUF_SIZE ||
+                   (p->rstart > 0 && p->rend - p->rstart <= COMPACT_MAX)) {
             if (p->rstart == 0) { /* one line fills the buffer */
                 snprintf(ps->why, sizeof ps->why,
                          "a header or chunk-size line longer than %d bytes",
@@ -299,7 +573,7 @@ static int read_response(http_caller *hc, http_pipe *p, http_session *s,
             p->rend -= p->rstart;
             p->rstart = 0;
         }
-        ssize_t n = io_read(hc, p, p->rbuf + p->rend, RBUF_SIZE - p->rend);
+        ssize_t n = fill(hc, p);
         if (n < 0)
             return (int)n;
         if (n == 0) {
@@ -337,14 +611,18 @@ static void note_why(http_caller *hc, const char *why)
     goc_mutex_unlock(&hc->why_mu);
 }
 
-static int http_call(void *user, void *session, const goc_call_req *req,
+/* A call on s->pipe. */
+static int pipe_call(http_caller *hc, http_session *s, const goc_call_req *req,
                      goc_call_resp *resp, int64_t deadline)
 {
-    http_caller *hc = user;
-    http_session *s = session;
     http_pipe *p = s->pipe;
     s->status = 0;
     s->malformed = false;
+    /* The timeout is the run's, and a session lives for one run: the
+     * slack of its first call is every call's (one clock read saved). */
+    if (!s->slack)
+        s->slack = slack_for(deadline) + 1;
+    int64_t slack = s->slack - 1;
     for (int attempt = 0;; attempt++) {
         goc_mutex_lock(&p->mu);
         int rc = 0;
@@ -365,22 +643,28 @@ static int http_call(void *user, void *session, const goc_call_req *req,
         }
         uint64_t gen = p->gen, ticket = p->next_ticket++;
         bool reused = ticket > 0;
+        /* Pipelined, the request waits in the pipe's queue until the
+         * first request queued is the head's (as wrk sends a window of
+         * requests once the last one's responses are in): a write then
+         * carries every request made meanwhile. Unless nothing is queued
+         * and the head waits in a read: then at once (the open model's
+         * requests go out when due). A failed write breaks the connection
+         * and the requests behind are not sent. */
         if (!p->broken) {
-            rc = set_deadline(p, true, deadline);
-            if (rc == 0) {
-                ssize_t w = io_write(hc, p, req->data, req->len);
-                if (w < 0)
-                    rc = (int)w;
-                else
-                    atomic_fetch_add_explicit(&hc->bytes_written, w,
-                                              memory_order_relaxed);
+            if (hc->pipeline > 1 &&
+                (p->wlen ||
+                 !atomic_load_explicit(&p->reading, memory_order_relaxed))) {
+                rc = queue_request(p, req->data, req->len);
+                if (rc < 0)
+                    p->broken = rc;
+            } else {
+                write_now(hc, p, req->data, req->len, ticket + 1, deadline,
+                          slack);
             }
-            if (rc < 0)
-                p->broken = rc;
-        } else {
-            rc = p->broken; /* not sent: the connection is failing */
         }
-        bool wrote = rc == 0;
+        /* The turns are taken in ticket order: the waiters queued on cv in
+         * that order (a ticket and its wait are under one hold of mu), and
+         * each head signals the next. */
         while (p->gen == gen && p->served != ticket)
             goc_cond_wait(&p->cv);
         if (p->gen != gen) {
@@ -404,10 +688,14 @@ static int http_call(void *user, void *session, const goc_call_req *req,
         }
         /* Our turn: we are the head. A request that was sent gets its
          * response read even when a later write failed. */
+        if (p->sent <= ticket)
+            flush_queued(hc, p, deadline, slack);
+        bool wrote = p->sent > ticket;
+        rc = wrote ? 0 : p->broken ? p->broken : -EPIPE;
         goc_mutex_unlock(&p->mu);
         bool got = false;
         if (wrote) {
-            rc = set_deadline(p, false, deadline);
+            rc = set_deadline(p, false, deadline, slack);
             if (rc == 0)
                 rc = read_response(hc, p, s, &got);
         }
@@ -417,14 +705,15 @@ static int http_call(void *user, void *session, const goc_call_req *req,
             p->served++;
             p->responses++;
             s->status = s->parser.status;
-            atomic_fetch_add_explicit(&hc->interim, s->parser.interim,
-                                      memory_order_relaxed);
+            if (s->parser.interim)
+                atomic_fetch_add_explicit(&hc->interim, s->parser.interim,
+                                          memory_order_relaxed);
             if (s->parser.conn_close || !hc->keepalive || p->broken) {
                 if (s->parser.conn_close && hc->keepalive)
                     count(&hc->closed_by_server);
                 end_conn(p);
             } else if (p->next_ticket > p->served) {
-                goc_cond_broadcast(&p->cv);
+                goc_cond_signal(&p->cv); /* the next ticket's */
             }
         } else {
             /* A reused connection that ended before any byte of our
@@ -471,6 +760,33 @@ static int http_call(void *user, void *session, const goc_call_req *req,
                           got ? "read" : "read (before the response)", "");
         return failed(resp, rc, GOC_CALL_ERR_READ, "read", "");
     }
+}
+
+static int http_call(void *user, void *session, const goc_call_req *req,
+                     goc_call_resp *resp, int64_t deadline)
+{
+    http_caller *hc = user;
+    http_session *s = session;
+    if (!hc->max_conns)
+        return pipe_call(hc, s, req, resp, deadline);
+    s->status = 0;
+    s->malformed = false;
+    int rc = pool_take(hc, s);
+    if (rc == -ECANCELED)
+        return rc;
+    if (rc < 0)
+        return failed(resp, rc, GOC_CALL_ERR_OTHER, "a connection", "");
+    if (rc == 1) {
+        if (goc_nanotime() >= deadline) {
+            pool_give(hc, s);
+            count(&hc->timeouts);
+            return failed(resp, -ETIMEDOUT, GOC_CALL_ERR_TIMEOUT,
+                          "waiting for a connection", "");
+        }
+    }
+    rc = pipe_call(hc, s, req, resp, deadline);
+    pool_give(hc, s);
+    return rc;
 }
 
 /* Resolves the host once, before a run (goc_caller_prepare): every
@@ -533,12 +849,17 @@ static int http_check(void *user, void *session, const goc_call_req *req,
     int st = s->status;
     count(&hc->responses);
     count(&hc->status[st]);
-    if (st >= 400) {
+    /* "HTTP %d" without printf's cost, on every call: st is 100 to 599. */
+    if (msglen >= 9) {
+        memcpy(msg, "HTTP ", 5);
+        msg[5] = (char)('0' + st / 100);
+        msg[6] = (char)('0' + st / 10 % 10);
+        msg[7] = (char)('0' + st % 10);
+        msg[8] = '\0';
+    } else if (msglen) {
         snprintf(msg, msglen, "HTTP %d", st);
-        return GOC_RET_ERROR_CALEE;
     }
-    snprintf(msg, msglen, "HTTP %d", st);
-    return GOC_RET_SUCCESS;
+    return st >= 400 ? GOC_RET_ERROR_CALEE : GOC_RET_SUCCESS;
 }
 
 static int http_build(void *user, void *session, goc_call_req *req)
@@ -558,6 +879,8 @@ static void http_destroy(void *user)
     free(hc->address);
     free(hc->server_name);
     free(hc->req);
+    free(hc->pool);
+    free(hc->avail);
     free(hc);
 }
 
@@ -734,6 +1057,9 @@ int goc_caller_http(goc_caller *out, const char *url,
         ERR("bad method \"%s\": want a token such as GET or POST", method);
     if (opts->pipeline < 0 || opts->pipeline > 1024)
         ERR("pipeline depth must be 0 to 1024 (got %d)", opts->pipeline);
+    if (opts->connections < 0 || opts->connections > GOC_HTTP_CONNECTIONS_MAX)
+        ERR("connections must be 0 to %d (got %d)", GOC_HTTP_CONNECTIONS_MAX,
+            opts->connections);
     if (opts->body_len > BODY_MAX)
         ERR("body too large (%zu bytes; at most %d)", opts->body_len, BODY_MAX);
     const char *host = opts->host;
@@ -763,6 +1089,15 @@ int goc_caller_http(goc_caller *out, const char *url,
     hc->head = strcmp(method, "HEAD") == 0;
     hc->keepalive = !opts->no_keepalive;
     hc->pipeline = opts->pipeline > 1 ? opts->pipeline : 1;
+    hc->max_conns = opts->connections;
+    if (hc->max_conns) {
+        hc->pool = calloc((size_t)hc->max_conns, sizeof *hc->pool);
+        hc->avail = calloc((size_t)hc->max_conns, sizeof *hc->avail);
+        if (!hc->pool || !hc->avail) {
+            http_destroy(hc);
+            return -ENOMEM;
+        }
+    }
     if (u.tls)
         hc->transport = *opts->transport;
     hc->address = strdup(u.address);
@@ -840,6 +1175,7 @@ int goc_caller_http_stats(const goc_caller *c, goc_http_stats *out)
     out->timeouts = atomic_load(&hc->timeouts);
     out->retries = atomic_load(&hc->retries);
     out->closed_by_server = atomic_load(&hc->closed_by_server);
+    out->conn_waits = atomic_load(&hc->conn_waits);
     goc_mutex_lock(&hc->why_mu);
     snprintf(out->first_malformed, sizeof out->first_malformed, "%s",
              hc->first_why);
@@ -858,7 +1194,8 @@ int goc_caller_http_stats_reset(goc_caller *c)
         &hc->interim,        &hc->responses,     &hc->malformed,
         &hc->bytes_read,     &hc->bytes_written, &hc->connects,
         &hc->connect_errors, &hc->read_errors,   &hc->write_errors,
-        &hc->timeouts,       &hc->retries,       &hc->closed_by_server};
+        &hc->timeouts,       &hc->retries,       &hc->closed_by_server,
+        &hc->conn_waits};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         atomic_store(all[i], 0);
     goc_mutex_lock(&hc->why_mu);

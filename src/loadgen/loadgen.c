@@ -948,7 +948,8 @@ static void worker_main(void *arg)
             if (full && full <= due)
                 atomic_fetch_add(&r->late_no_slot, 1);
         }
-        w->last_issue = goc_nanotime();
+        /* Issued now, unless it waited for its due time above. */
+        w->last_issue = r->closed || late ? now : goc_nanotime();
         atomic_fetch_add(&r->busy, 1); /* until its call ends (one_call) */
         if (j + 1 < r->planned && (r->closed || need_worker(r)))
             spawn_worker(r);
