@@ -50,17 +50,27 @@ static int run_cli(hts *s, const char *const *args, char **out, char **err)
     if (access(path, X_OK) != 0)
         GOC_FAIL_("%s is missing: build the tools", path);
     char argbuf[16][512];
-    const char *argv[20] = {path};
+    const char *argv[22] = {path};
     int k = 1;
-    for (; args[k - 1]; k++) {
-        ASSERT(k < 17);
-        const char *a = args[k - 1], *br = strstr(a, "{}");
+    /* The calls' timeout is a hang guard unless a test sets one: the
+     * default 2 s failed a call under a loaded machine's test runs. */
+    bool timeout_set = false;
+    for (int i = 0; args[i]; i++)
+        if (!strcmp(args[i], "-t") || !strcmp(args[i], "--timeout"))
+            timeout_set = true;
+    if (!timeout_set) {
+        argv[k++] = "-t";
+        argv[k++] = "10s";
+    }
+    for (int i = 0; args[i]; i++, k++) {
+        ASSERT(i < 16);
+        const char *a = args[i], *br = strstr(a, "{}");
         if (br && s)
-            snprintf(argbuf[k - 1], sizeof argbuf[0], "%.*s%s%s", (int)(br - a),
-                     a, hts_addr(s), br + 2);
+            snprintf(argbuf[i], sizeof argbuf[0], "%.*s%s%s", (int)(br - a), a,
+                     hts_addr(s), br + 2);
         else
-            snprintf(argbuf[k - 1], sizeof argbuf[0], "%s", a);
-        argv[k] = argbuf[k - 1];
+            snprintf(argbuf[i], sizeof argbuf[0], "%s", a);
+        argv[k] = argbuf[i];
     }
     argv[k] = NULL;
     char outp[] = "/tmp/goc-http-cli-out-XXXXXX";
