@@ -300,20 +300,6 @@ static inline void seg_unlock(cseg *s)
     goc__spin_unlock(&s->lock);
 }
 
-/* A writer, before it takes s's lock: start fetching (for writing) the
- * line of the home slot of h32 in s's current table. The lock is a
- * locked instruction, which waits for it to complete before any later
- * load may run; the slot's line, almost always a cache miss, then comes
- * in while the lock is taken (and, with other writers, while the lock's
- * line moves here) instead of after. A prefetch never faults: a table
- * retired meanwhile is harmless, and the probe under the lock reads the
- * table again. */
-static inline void seg_prefetch(cseg *s, uint32_t h32)
-{
-    uintptr_t tw = atomic_load_explicit(&s->table, memory_order_relaxed);
-    __builtin_prefetch(&tab_of(tw)->slot[home_of(h32, tab_cap(tw))], 1, 3);
-}
-
 /* A key as the probes compare it. */
 typedef struct ckey {
     const unsigned char *p;
@@ -970,7 +956,6 @@ cmap_store(goc_cmap *m, const void *key, size_t klen, void *value, int mode,
     key_prep(&k, h, key, klen);
     retiree old = {NULL, NULL, 0};
     int rc;
-    seg_prefetch(s, k.h32);
     seg_lock(s);
     ctable *t = seg_table(s);
     cslot *e;
@@ -1035,7 +1020,6 @@ cmap_remove(goc_cmap *m, const void *key, size_t klen, bool cad, void *expect,
     retiree old = {NULL, NULL, 0};
     void *long_key = NULL;
     bool found = false;
-    seg_prefetch(s, k.h32);
     seg_lock(s);
     ctable *t = seg_table(s);
     cslot *e;
