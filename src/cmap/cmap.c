@@ -191,8 +191,10 @@ typedef struct cslot {
 _Static_assert(sizeof(cslot) == 32, "two slots to a cache line");
 
 typedef struct ctable {
-    size_t cap; /* slots; immutable */
-    char pad_[56];
+    size_t cap;       /* slots; immutable */
+    size_t map_bytes; /* the length of its own mapping; 0: malloc'd */
+    size_t map_used;  /* bytes of the mapping ever written, from its start */
+    char pad_[40];
     cslot slot[]; /* 64-byte aligned */
 } ctable;
 
@@ -359,18 +361,130 @@ static size_t table_bytes(size_t cap)
  * page at a time (and, in a VM, each fault is a trap to the hypervisor). */
 #define CMAP_MAP_BYTES ((size_t)256 << 10)
 
-static ctable *table_new(size_t cap)
+/*
+ * Recycled mappings. Where this was measured (a VM), the first access to
+ * each page of a new mapping is slow, 4 to 20 us a page, whether the
+ * kernel populated the page or not, and again after mremap moves it: a
+ * 640 KB table cost milliseconds before one entry was copied into it,
+ * and growth by 3/2 maps about three times the final tables' size over a
+ * fill. So a big table's mapping reserves CMAP_MAP_SLACK times the
+ * table's size of address space (only the table's part is populated;
+ * the rest costs no memory), and a table retired by a growth is kept
+ * here once no reader can stand on it: the next growth, of whichever
+ * segment of whichever map, that fits in its reserve takes it, clears
+ * the part already written (pages already accessed: fast) and populates
+ * only the rest. Segments grow at about the same time, so what is kept
+ * is taken again soon; at most CMAP_POOL_N mappings are kept, and a
+ * shrinking segment or goc_cmap_free gives them all back.
+ */
+#define CMAP_POOL_N 2
+#define CMAP_MAP_SLACK 4
+typedef struct pooled {
+    void *p;
+    size_t bytes; /* the mapping's length */
+    size_t used;  /* written from its start */
+} pooled;
+static _Atomic uint32_t cmap_pool_lock;
+static pooled cmap_pool[CMAP_POOL_N];
+
+/* Take the smallest kept mapping of at least bytes (false if none). */
+static bool pool_take(size_t bytes, pooled *out)
+{
+    goc__spin_lock(&cmap_pool_lock);
+    int best = -1;
+    for (int i = 0; i < CMAP_POOL_N; i++)
+        if (cmap_pool[i].p != NULL && cmap_pool[i].bytes >= bytes &&
+            (best < 0 || cmap_pool[i].bytes < cmap_pool[best].bytes))
+            best = i;
+    if (best >= 0) {
+        *out = cmap_pool[best];
+        cmap_pool[best].p = NULL;
+    }
+    goc__spin_unlock(&cmap_pool_lock);
+    return best >= 0;
+}
+
+/* Keep a mapping, in place of the one of least reserve if all places are
+ * taken (the one given back is unmapped). */
+static void pool_put(pooled pm)
+{
+    goc__spin_lock(&cmap_pool_lock);
+    int low = 0;
+    for (int i = 0; i < CMAP_POOL_N; i++)
+        if (cmap_pool[i].p == NULL ||
+            (cmap_pool[low].p != NULL &&
+             cmap_pool[i].bytes < cmap_pool[low].bytes))
+            low = i;
+    if (cmap_pool[low].p == NULL || cmap_pool[low].bytes < pm.bytes) {
+        pooled q = cmap_pool[low];
+        cmap_pool[low] = pm;
+        pm = q;
+    }
+    goc__spin_unlock(&cmap_pool_lock);
+    if (pm.p != NULL)
+        munmap(pm.p, pm.bytes);
+}
+
+/* Unmap every kept mapping. */
+static void pool_drain(void)
+{
+    pooled pm;
+    while (pool_take(0, &pm))
+        munmap(pm.p, pm.bytes);
+}
+
+/* A mapped table of bytes, cleared (a kept mapping if one fits and reuse,
+ * else a fresh one), its map_bytes and map_used set. NULL when out of
+ * memory. */
+static ctable *table_map(size_t bytes, bool reuse)
+{
+    pooled pm;
+    if (reuse && pool_take(bytes, &pm)) {
+        size_t old = pm.used < bytes ? pm.used : bytes;
+        memset(pm.p, 0, old);
+        if (pm.used > bytes) {
+            /* Pages past the table: give them back (from a page
+             * boundary; the page it starts in is cleared above). */
+            size_t from = (bytes + 4095) & ~(size_t)4095;
+            if (from < pm.used)
+                (void)madvise((char *)pm.p + from, pm.used - from,
+                              MADV_DONTNEED);
+            pm.used = from < pm.used ? from : pm.used;
+        } else if (bytes > old) {
+            /* Fault the new part in at once (as MAP_POPULATE would);
+             * where the kernel has no such advice the pages fault in as
+             * they are written. */
+            (void)madvise((char *)pm.p + old, bytes - old, MADV_POPULATE_WRITE);
+            pm.used = bytes;
+        }
+        ctable *t = pm.p;
+        t->map_bytes = pm.bytes;
+        t->map_used = pm.used;
+        return t;
+    }
+    size_t len = (bytes * CMAP_MAP_SLACK + 4095) & ~(size_t)4095;
+    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    (void)madvise(p, bytes, MADV_POPULATE_WRITE);
+    ctable *t = p;
+    t->map_bytes = len;
+    t->map_used = bytes;
+    return t;
+}
+
+/* reuse: may take a kept mapping (a growth). */
+static ctable *table_new(size_t cap, bool reuse)
 {
     if (cmap_fail())
         return NULL;
     size_t bytes = table_bytes(cap);
     ctable *t;
     if (bytes >= CMAP_MAP_BYTES) {
-        void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-        if (p == MAP_FAILED)
+        t = table_map(bytes, reuse);
+        if (t == NULL)
             return NULL;
-        t = p;
     } else {
         t = aligned_alloc(64, bytes);
         if (t == NULL)
@@ -383,9 +497,8 @@ static ctable *table_new(size_t cap)
 
 static void table_free(ctable *t)
 {
-    size_t bytes = table_bytes(t->cap);
-    if (bytes >= CMAP_MAP_BYTES)
-        munmap(t, bytes);
+    if (t->map_bytes != 0)
+        munmap(t, t->map_bytes);
     else
         free(t);
 }
@@ -393,6 +506,16 @@ static void table_free(ctable *t)
 static void table_retired(void *p)
 {
     table_free(p);
+}
+
+/* A table a growth replaced: kept for the next growth if big. */
+static void table_retired_grown(void *p)
+{
+    ctable *t = p;
+    if (t->map_bytes != 0)
+        pool_put((pooled){t, t->map_bytes, t->map_used});
+    else
+        free(t);
 }
 
 static void long_key_retired(void *p)
@@ -436,20 +559,43 @@ static inline void slot_clear(cslot *sl)
                           memory_order_release);
 }
 
-/* Copy every entry of old into the empty table t (no reader sees t). */
+/* Copy every entry of old into the empty table t (no reader sees t).
+ * Which slots of t are taken is kept in a bitmap (a bit per slot, in the
+ * cache) rather than read back from t: t is fresh memory, not in the
+ * cache, and a probe that loads its metas waits for a miss per entry
+ * copied (measured: most of a fill's time went there). With the bitmap
+ * t is only written, and the entries come out of old nearly in the order
+ * of their homes in t (home_of is monotonic in h32), so the stores go
+ * out in sequence. */
 static void table_copy(ctable *t, const ctable *old)
 {
-    size_t cap = t->cap;
+    size_t cap = t->cap, words = (cap + 63) / 64;
+    uint64_t local[128];
+    uint64_t *used = words <= 128 ? local : malloc(words * sizeof(*used));
+    if (used != NULL)
+        memset(used, 0, words * sizeof(*used));
     for (size_t i = 0; i < old->cap; i++) {
         const cslot *o = &old->slot[i];
         uint64_t m = atomic_load_explicit(&o->meta, memory_order_relaxed);
         if (meta_st(m) == 0)
             continue;
         size_t j = home_of(meta_h32(m), cap);
-        while (meta_st(atomic_load_explicit(&t->slot[j].meta,
-                                            memory_order_relaxed)) != 0)
-            if (++j == cap)
-                j = 0;
+        if (used != NULL) {
+            while (used[j / 64] & ((uint64_t)1 << (j % 64)))
+                if (++j == cap)
+                    j = 0;
+            used[j / 64] |= (uint64_t)1 << (j % 64);
+            /* The lines ahead, for writing: fresh memory is not in the
+             * cache, and the hardware's prefetcher does not run ahead
+             * of stores far enough. */
+            __builtin_prefetch(&t->slot[j + 24 < cap ? j + 24 : j], 1, 3);
+        } else {
+            /* No memory for the bitmap: probe t itself. */
+            while (meta_st(atomic_load_explicit(&t->slot[j].meta,
+                                                memory_order_relaxed)) != 0)
+                if (++j == cap)
+                    j = 0;
+        }
         cslot *n = &t->slot[j];
         atomic_init(&n->k[0],
                     atomic_load_explicit(&o->k[0], memory_order_relaxed));
@@ -459,6 +605,8 @@ static void table_copy(ctable *t, const ctable *old)
                     atomic_load_explicit(&o->value, memory_order_relaxed));
         atomic_init(&n->meta, meta_make(meta_h32(m), 0, meta_st(m)));
     }
+    if (used != local)
+        free(used);
 }
 
 /* Rebuild s's table with cap slots. Called with s locked; true when done
@@ -477,7 +625,7 @@ static bool seg_rebuild(cseg *s, size_t cap, retiree *out)
         for (size_t i = 0; i < CMAP_SMALL; i++)
             atomic_store_explicit(&t->slot[i].meta, 0, memory_order_relaxed);
     } else {
-        t = table_new(cap);
+        t = table_new(cap, cap > old->cap);
         if (t == NULL)
             return false;
     }
@@ -498,7 +646,9 @@ static bool seg_rebuild(cseg *s, size_t cap, retiree *out)
         s->small_epoch =
             atomic_load_explicit(&goc__ebr_epoch, memory_order_seq_cst);
     } else {
-        *out = (retiree){old, table_retired, old->cap / 8 + 1};
+        *out =
+            (retiree){old, cap > old->cap ? table_retired_grown : table_retired,
+                      old->cap / 8 + 1};
     }
     return true;
 }
@@ -571,7 +721,7 @@ goc_cmap *goc_cmap_new(const goc_cmap_options *opts)
         s->small_epoch = 0;
         for (size_t b = 0; b < CMAP_SMALL; b++)
             atomic_init(&s->small_slot[b].meta, 0);
-        ctable *t = per == CMAP_SMALL ? seg_small(s) : table_new(per);
+        ctable *t = per == CMAP_SMALL ? seg_small(s) : table_new(per, false);
         atomic_init(&s->table, t != NULL ? tab_word(t) : 0);
         s->small_current = t == seg_small(s);
         if (t == NULL) {
@@ -613,6 +763,7 @@ void goc_cmap_free(goc_cmap *m, void (*free_value)(void *))
     }
     free(m->seg);
     free(m);
+    pool_drain();
 }
 
 static inline bool key_ok(const void *key, size_t klen)
@@ -927,8 +1078,11 @@ cmap_remove(goc_cmap *m, const void *key, size_t klen, bool cad, void *expect,
         goc__ebr_rec *r = goc__ebr_cur();
         if (long_key != NULL)
             goc__ebr_retire(r, long_key, long_key_retired, 1);
-        if (old.p != NULL)
+        if (old.p != NULL) {
             goc__ebr_retire(r, old.p, old.fn, old.weight);
+            /* A segment shrank: the map is emptying, keep nothing. */
+            pool_drain();
+        }
     }
     return found;
 }
