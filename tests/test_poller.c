@@ -25,7 +25,9 @@
 static const char *asked(void)
 {
     const char *e = getenv("GOC_POLLER");
-    return e && !strcmp(e, "io_uring") ? "io_uring" : "epoll";
+    return e && (!strcmp(e, "io_uring") || !strcmp(e, "io_uring_completion"))
+               ? "io_uring"
+               : "epoll";
 }
 
 static int as_asked_main(void *arg)

@@ -21,6 +21,9 @@
 #include <string.h>
 
 #include "netpoll/poller.h"
+#include "netpoll/uring_io.h"
+
+static bool want_uio; /* $GOC_POLLER=io_uring_completion */
 
 static _Atomic(const goc__poller_ops *) cur = &goc__poller_epoll;
 
@@ -35,26 +38,45 @@ static const goc__poller_ops *choose(void)
     const char *why = NULL;
     if (!env || !*env || !strcmp(env, "auto") || !strcmp(env, "epoll"))
         return &goc__poller_epoll;
-    if (!strcmp(env, "io_uring")) {
+    if (!strcmp(env, "io_uring") || !strcmp(env, "io_uring_completion")) {
         int err = goc__poller_uring.available(&why);
         if (err < 0)
-            goc__fatal("GOC_POLLER=io_uring: io_uring is not available "
+            goc__fatal("GOC_POLLER=%s: io_uring is not available "
                        "here: %s (%s)",
-                       why, goc_strerror(err));
+                       env, why, goc_strerror(err));
+        want_uio = !strcmp(env, "io_uring_completion");
         return &goc__poller_uring;
     }
-    goc__fatal("GOC_POLLER=%s: unknown poller (auto, epoll or io_uring)", env);
+    goc__fatal("GOC_POLLER=%s: unknown poller (auto, epoll, io_uring or "
+               "io_uring_completion)",
+               env);
 }
 
 int goc__poller_init(void)
 {
+    want_uio = false;
     const goc__poller_ops *o = choose();
     atomic_store_explicit(&cur, o, memory_order_release);
-    return o->init();
+    int err = o->init();
+    if (err < 0)
+        return err;
+    if ((err = goc__uio_init(want_uio)) < 0) {
+        const char *env = getenv("GOC_POLLER");
+        goc__fatal("GOC_POLLER=%s: io_uring's completion I/O is not "
+                   "available here: %s (it needs Linux 6.1)",
+                   env ? env : "", goc_strerror(err));
+    }
+    return 0;
+}
+
+void goc__poller_stop(void)
+{
+    goc__uio_fini();
 }
 
 void goc__poller_fini(void)
 {
+    goc__uio_fini();
     ops()->fini();
 }
 

@@ -16,6 +16,11 @@ int goc__netpoll_init(void)
     return goc__poller_init();
 }
 
+void goc__netpoll_stop(void)
+{
+    goc__poller_stop();
+}
+
 void goc__netpoll_close(void)
 {
     goc__poller_fini();

@@ -1821,6 +1821,7 @@ int goc_main(int (*fn)(void *), void *arg)
         joined = all;
     }
     goc__sysmon_stop();
+    goc__netpoll_stop();
     goc__fault_handlers_remove();
     int ret = goc__sc.main_ret;
     goc__sc.running = false;
