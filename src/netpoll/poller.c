@@ -107,7 +107,11 @@ int goc__poller_barrier(goc__pollable *p)
 
 int goc__poller_wait(int64_t delay, goc__glist *wake)
 {
-    return ops()->wait(delay, wake);
+    /* Completions first: with some there, the wait must not block (the
+     * io thread wakes a wait that blocks before it delivers more). */
+    int n = goc__uio_take(wake);
+    n += ops()->wait(n ? 0 : delay, wake);
+    return n + goc__uio_take(wake);
 }
 
 void goc__poller_wake(void)

@@ -26,12 +26,17 @@
  *
  * Completing: the io thread stores the result, drops the op's pending
  * count and, when it reaches 0, wakes the goroutine through the slot
- * (goc__pollfd_complete), collecting the goroutines of a batch into one
- * goc__inject_glist. The op's memory is the goroutine's until it sees
- * pending == 0; the io thread reads everything it needs before the
- * decrement. user_data is the op's address with a 16-bit generation
- * above it, so a late cancel never matches the op the same stack slot
- * holds next.
+ * (goc__pollfd_complete), collecting the goroutines of a batch on a
+ * list that the next poll of any M takes (goc__uio_take, called by
+ * goc__poller_wait), as it takes readiness events: while the processors
+ * are busy no thread is woken for them; a thread asleep in the poller is
+ * woken (goc__poller_wake). Injecting them into the scheduler from the
+ * io thread instead woke an idle M per batch: a futex wake and wait per
+ * message at 100 connections (measured: 1.1 futex calls per message). The op's
+ * memory is the goroutine's until it sees pending == 0; the io thread reads
+ * everything it needs before the decrement. user_data is the op's address with
+ * a 16-bit generation above it, so a late cancel never matches the op the same
+ * stack slot holds next.
  *
  * Cancelling: a deadline or close wakes the parked goroutine through
  * the same slot (pollfd.c's timers and eviction); it raises pending to 2
@@ -354,15 +359,56 @@ static int reap(goc__glist *wake)
     return n;
 }
 
-/* Queue what completions woke; only then are they no longer poll
- * waiters (goc__pollfd_complete). */
-static void inject(goc__glist *wake)
+/* Goroutines that completions woke, for the next poll of any M (it
+ * takes them with goc__uio_take, in goc__poller_wait). */
+static pthread_mutex_t ready_lock = PTHREAD_MUTEX_INITIALIZER;
+static goc__glist ready; /* ready_lock */
+static _Atomic int ready_n;
+
+static void glist_cat(goc__glist *a, goc__glist *b)
 {
-    int n = wake->n;
-    if (n) {
-        goc__inject_glist(wake);
+    if (!b->n)
+        return;
+    if (a->tail)
+        a->tail->schedlink = b->head;
+    else
+        a->head = b->head;
+    a->tail = b->tail;
+    a->n += b->n;
+    *b = (goc__glist){0};
+}
+
+/* Hand what completions woke to the scheduler: the Ms take them at their
+ * next poll, so a busy runtime takes a whole batch without a thread
+ * woken; a thread asleep in the poller is woken for them. They count as
+ * poll waiters until taken (goc__pollfd_complete), so deadlock detection
+ * sees them. */
+static void deliver(goc__glist *wake)
+{
+    if (!wake->n)
+        return;
+    pthread_mutex_lock(&ready_lock);
+    glist_cat(&ready, wake);
+    atomic_store(&ready_n, ready.n);
+    pthread_mutex_unlock(&ready_lock);
+    /* seq_cst: a poller sets `polling`, then looks at ready_n (poller.c);
+     * one that sleeps already is woken. */
+    if (atomic_load(&goc__sc.polling))
+        goc__poller_wake();
+}
+
+int goc__uio_take(goc__glist *out)
+{
+    if (atomic_load(&ready_n) == 0)
+        return 0;
+    pthread_mutex_lock(&ready_lock);
+    int n = ready.n;
+    glist_cat(out, &ready);
+    atomic_store(&ready_n, 0);
+    pthread_mutex_unlock(&ready_lock);
+    if (n)
         goc__netpoll_waiters_add(-n);
-    }
+    return n;
 }
 
 static void *io_main(void *arg)
@@ -395,7 +441,7 @@ static void *io_main(void *arg)
         }
         if (!todo)
             todo_tail = &todo;
-        inject(&wake);
+        deliver(&wake);
         unsigned wait = 0;
         if (!full) {
             /* Sleep only with nothing pushed (pairs with push). */
@@ -411,7 +457,7 @@ static void *io_main(void *arg)
         if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY && r != -ETIME)
             goc__fatal("io_uring_enter (completion I/O): %s", goc_strerror(r));
         (void)reap(&wake);
-        inject(&wake);
+        deliver(&wake);
     }
     return NULL;
 }
@@ -483,6 +529,8 @@ int goc__uio_init(bool want)
     if (!want)
         return 0;
     atomic_store(&stop, false);
+    ready = (goc__glist){0};
+    atomic_store(&ready_n, 0);
     atomic_store(&qhead, NULL);
     atomic_store(&sleeping, false);
     wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);

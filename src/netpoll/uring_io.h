@@ -38,6 +38,10 @@ void goc__uio_fini(void);
 ssize_t goc__uio_xfer(goc__pollfd *pd, bool is_send, void *buf, size_t n,
                       int msg_flags);
 
+/* Move the goroutines that completions have woken onto *out (poller.c's
+ * goc__poller_wait, on the thread that polls). Returns how many. */
+int goc__uio_take(goc__glist *out);
+
 /* ---- for tests ----------------------------------------------------- */
 
 /* The submission queue size of the next ring (0: the default). */
