@@ -431,13 +431,16 @@ static void *io_main(void *arg)
         take(&todo_tail);
         bool full = false;
         while (todo) {
+            /* A cancel may hand its op back to the goroutine: read the
+             * link before. */
+            req *next = todo->next;
             if (!req_write(todo, &wake)) {
                 full = true;
                 atomic_fetch_add_explicit(&stats.sq_full, 1,
                                           memory_order_relaxed);
                 break;
             }
-            todo = todo->next;
+            todo = next;
         }
         if (!todo)
             todo_tail = &todo;
