@@ -74,6 +74,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -491,6 +492,16 @@ ssize_t goc__uio_xfer(goc__pollfd *pd, bool is_send, void *buf, size_t n,
     goc__pollfd_quiet(pd);
     if (n > INT32_MAX)
         n = INT32_MAX; /* a CQE's result is an int */
+    if (is_send && atomic_load_explicit(&sleeping, memory_order_relaxed)) {
+        /* The io thread sleeps: a request would cost a system call to
+         * wake it and two thread switches, a send that finds room one
+         * system call. Only a full socket buffer goes to the ring. */
+        ssize_t r = send(goc__pollfd_fd(pd), buf, n, msg_flags | MSG_DONTWAIT);
+        if (r >= 0)
+            return r;
+        if (errno != EAGAIN && errno != EINTR)
+            return -errno;
+    }
     for (;;) {
         uio_op op = {.sub = {.kind = REQ_XFER},
                      .can = {.kind = REQ_CANCEL},
