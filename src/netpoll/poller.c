@@ -45,6 +45,10 @@ static const goc__poller_ops *choose(void)
                        "here: %s (%s)",
                        env, why, goc_strerror(err));
         want_uio = !strcmp(env, "io_uring_completion");
+        if (want_uio && (err = goc__uio_available(&why)) < 0)
+            goc__fatal("GOC_POLLER=%s: io_uring's completion I/O is not "
+                       "available here: %s (%s)",
+                       env, why, goc_strerror(err));
         return &goc__poller_uring;
     }
     goc__fatal("GOC_POLLER=%s: unknown poller (auto, epoll, io_uring or "
@@ -62,8 +66,8 @@ int goc__poller_init(void)
         return err;
     if ((err = goc__uio_init(want_uio)) < 0) {
         const char *env = getenv("GOC_POLLER");
-        goc__fatal("GOC_POLLER=%s: io_uring's completion I/O is not "
-                   "available here: %s (it needs Linux 6.1)",
+        goc__fatal("GOC_POLLER=%s: io_uring's completion I/O could not "
+                   "start: %s",
                    env ? env : "", goc_strerror(err));
     }
     return 0;

@@ -537,6 +537,46 @@ ssize_t goc__uio_xfer(goc__pollfd *pd, bool is_send, void *buf, size_t n,
 
 /* ---- start and stop ------------------------------------------------- */
 
+int goc__uio_available(const char **why)
+{
+    struct io_uring_params par;
+    memset(&par, 0, sizeof par);
+    par.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
+                IORING_SETUP_SUBMIT_ALL;
+    long fd = syscall(__NR_io_uring_setup, 4, &par);
+    if (fd < 0) {
+        int err = -errno;
+        *why = "io_uring_setup refuses IORING_SETUP_DEFER_TASKRUN "
+               "(Linux 6.1 or later needed)";
+        return err;
+    }
+    int err = 0;
+    size_t sz =
+        sizeof(struct io_uring_probe) + 256 * sizeof(struct io_uring_probe_op);
+    struct io_uring_probe *pr = calloc(1, sz);
+    if (!pr) {
+        *why = "out of memory";
+        err = -ENOMEM;
+    } else if (syscall(__NR_io_uring_register, (int)fd, IORING_REGISTER_PROBE,
+                       pr, 256) < 0) {
+        *why = "IORING_REGISTER_PROBE failed";
+        err = -errno;
+    } else {
+        const int ops[] = {IORING_OP_RECV, IORING_OP_SEND,
+                           IORING_OP_ASYNC_CANCEL, IORING_OP_POLL_ADD};
+        for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+            if (ops[i] > pr->last_op ||
+                !(pr->ops[ops[i]].flags & IO_URING_OP_SUPPORTED)) {
+                *why = "the kernel lacks a needed operation (recv, send, "
+                       "async cancel or poll add)";
+                err = -EOPNOTSUPP;
+            }
+    }
+    free(pr);
+    close((int)fd);
+    return err;
+}
+
 int goc__uio_init(bool want)
 {
     on = false;

@@ -18,6 +18,11 @@
 /* Whether completion I/O is on in this goc_main (fixed while it runs). */
 bool goc__uio_on(void);
 
+/* 0 where the kernel offers what completion I/O needs (a single-issuer
+ * ring with deferred task work: Linux 6.1; recv, send, async cancel and
+ * poll add), else a negative code with a short reason in *why. */
+int goc__uio_available(const char **why);
+
 /* Start / stop the io thread and its ring (poller.c, with the poller's
  * instance; on: whether $GOC_POLLER asked for it). 0 or a negative code. */
 int goc__uio_init(bool on);
