@@ -79,7 +79,7 @@
 #include <unistd.h>
 
 #include "netpoll/uring_io.h"
-#include "runtime/sched.h"
+#include "runtime/runtime_internal.h"
 
 #define SQ_DEFAULT 1024
 #define CQ_DEFAULT 65536
@@ -366,19 +366,6 @@ static pthread_mutex_t ready_lock = PTHREAD_MUTEX_INITIALIZER;
 static goc__glist ready; /* ready_lock */
 static _Atomic int ready_n;
 
-static void glist_cat(goc__glist *a, goc__glist *b)
-{
-    if (!b->n)
-        return;
-    if (a->tail)
-        a->tail->schedlink = b->head;
-    else
-        a->head = b->head;
-    a->tail = b->tail;
-    a->n += b->n;
-    *b = (goc__glist){0};
-}
-
 /* Hand what completions woke to the scheduler: the Ms take them at their
  * next poll, so a busy runtime takes a whole batch without a thread
  * woken; a thread asleep in the poller is woken for them. They count as
@@ -389,12 +376,12 @@ static void deliver(goc__glist *wake)
     if (!wake->n)
         return;
     pthread_mutex_lock(&ready_lock);
-    glist_cat(&ready, wake);
+    goc__glist_cat(&ready, wake);
     atomic_store(&ready_n, ready.n);
     pthread_mutex_unlock(&ready_lock);
     /* seq_cst: a poller sets `polling`, then looks at ready_n (poller.c);
      * one that sleeps already is woken. */
-    if (atomic_load(&goc__sc.polling))
+    if (goc__netpoll_polling())
         goc__poller_wake();
 }
 
@@ -404,7 +391,7 @@ int goc__uio_take(goc__glist *out)
         return 0;
     pthread_mutex_lock(&ready_lock);
     int n = ready.n;
-    glist_cat(out, &ready);
+    goc__glist_cat(out, &ready);
     atomic_store(&ready_n, 0);
     pthread_mutex_unlock(&ready_lock);
     if (n)
@@ -591,11 +578,7 @@ int goc__uio_init(bool want)
     if (wake_fd < 0)
         return -errno;
     setup_state = 0;
-    sigset_t block, old;
-    goc__runtime_sigset(&block);
-    pthread_sigmask(SIG_BLOCK, &block, &old);
-    int err = pthread_create(&thread, NULL, io_main, NULL);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    int err = goc__helper_thread_start(&thread, io_main, NULL);
     if (err) {
         close(wake_fd);
         wake_fd = -1;
