@@ -136,6 +136,7 @@ static _Atomic uint32_t *cq_khead, *cq_ktail;
 static uint32_t cq_mask;
 static struct io_uring_cqe *cqes;
 static uint16_t gen;
+static bool wake_armed; /* the eventfd's multishot poll is on */
 
 _Atomic uint32_t goc__uio_test_sq_entries;
 static struct {
@@ -344,8 +345,8 @@ static int reap(goc__glist *wake)
             uint64_t ud = c->user_data;
             n++;
             if (ud == UD_WAKE) {
-                if (!(c->flags & IORING_CQE_F_MORE))
-                    (void)queue_wake_poll();
+                if (!(c->flags & IORING_CQE_F_MORE)) /* ended: add again */
+                    wake_armed = queue_wake_poll();
                 continue;
             }
             if (ud == UD_CANCEL)
@@ -403,7 +404,7 @@ static void *io_main(void *arg)
 {
     (void)arg;
     int err = ring_setup();
-    if (!err && !queue_wake_poll())
+    if (!err && !(wake_armed = queue_wake_poll()))
         err = -ENOMEM;
     pthread_mutex_lock(&setup_lock);
     setup_err = err;
@@ -416,6 +417,8 @@ static void *io_main(void *arg)
     req *todo = NULL, **todo_tail = &todo;
     while (!atomic_load(&stop)) {
         goc__glist wake = {0};
+        if (!wake_armed) /* the queue was full when it ended */
+            wake_armed = queue_wake_poll();
         take(&todo_tail);
         bool full = false;
         while (todo) {
