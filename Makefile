@@ -4,7 +4,7 @@
 #   make test       static checks, the suite three times (optimised,
 #                   ASan+UBSan, TSan), each build's net, proc, signal,
 #                   loadgen and http tests again on the io_uring poller
-#                   (URING_TESTS), the HTML report in headless
+#                   and on io_uring_completion (URING_TESTS), the HTML report in headless
 #                   Chromium, the fuzz run, package-test
 #   make check      module boundaries (tests/check_includes.sh) and
 #                   clang-format --dry-run -Werror over FORMAT_FILES
@@ -49,10 +49,17 @@ TSAN_RUN = GOC_TEST_TIMEOUT_SCALE=6 GOC_TEST_ITER_DIV=1000 \
 # first run is on epoll, auto's pick). Skipped, with a line saying so,
 # where the kernel offers no io_uring; empty: no second run.
 URING_TESTS ?= ^net_ ^proc_ ^signal_ ^loadgen_ ^http_
+# A third run takes io_uring with completion-based socket I/O
+# (GOC_POLLER=io_uring_completion, Linux 6.1), where the kernel has it.
 uring_run = $(if $(URING_TESTS),if out=$$(GOC_POLLER=io_uring $(1) \
 	net_poller_as_asked 2>&1) || ! echo "$$out" | grep -q "io_uring is not available"; \
 	then echo "the io_uring run: $(URING_TESTS)"; \
-	GOC_POLLER=io_uring $(1) -j $(JOBS) $(URING_TESTS); \
+	GOC_POLLER=io_uring $(1) -j $(JOBS) $(URING_TESTS) && \
+	if out=$$(GOC_POLLER=io_uring_completion $(1) net_poller_as_asked 2>&1) || \
+	! echo "$$out" | grep -q "is not available"; \
+	then echo "the io_uring_completion run: $(URING_TESTS)"; \
+	GOC_POLLER=io_uring_completion $(1) -j $(JOBS) $(URING_TESTS); \
+	else echo "completion I/O is not available here: that run is skipped"; fi; \
 	else echo "io_uring is not available here: the io_uring run is skipped"; fi)
 
 # A build prints nothing unless it fails; then the end of its log (the

@@ -6,7 +6,10 @@
 #     processors): goc (bench_net) next to the raw epoll C baseline
 #     (bench_epoll_echo, the physical limit; target goc >= 0.9x of it) and
 #     next to Go (gobench; target goc >= 1.5x), in the same run; goc
-#     twice, on each poller backend (GOC_POLLER=epoll, io_uring).
+#     three times: GOC_POLLER=epoll, io_uring (readiness) and
+#     io_uring_completion (completion-based reads and writes); then the
+#     system calls per echo message of each (strace -c -f, SYSCALLS=0
+#     skips it).
 #  2. wrk (the Debian package, a client nobody here wrote) against the tiny
 #     HTTP responder on goc (examples/http_hello.c) and the same responder
 #     in Go (bench/go/httphello), plus Go's net/http for reference.
@@ -68,19 +71,23 @@ median() { sort -g | awk '{ l[NR] = $0 } END { if (NR) print l[int((NR + 1) / 2)
 
 echo "TCP echo, 64-byte messages, msgs/s (median of $RUNS; goc/epoll target"
 echo ">= 0.9, goc/Go target >= 1.5; goc on its epoll backend, uring: goc on"
-echo "its io_uring backend, all in the same run)"
-printf '%-18s %5s %12s %12s %12s %12s %10s %8s %11s\n' benchmark procs goc \
-    uring epoll Go goc/epoll goc/Go uring/epoll
+echo "its io_uring readiness backend, cio: io_uring_completion, epoll: the raw"
+echo "epoll C server, all in the same run)"
+printf '%-18s %5s %10s %10s %10s %10s %10s %9s %7s %11s %9s\n' benchmark procs goc \
+    uring cio epoll Go goc/epoll goc/Go uring/epoll cio/epoll
 ratio() { awk -v a="${1:-0}" -v b="${2:-0}" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "-" }'; }
 for name in tcp_echo_1conn tcp_echo_100conn; do
     for procs in 1 2; do
-        : >"$TMP/goc"; : >"$TMP/uring"; : >"$TMP/epoll"; : >"$TMP/go"
+        : >"$TMP/goc"; : >"$TMP/uring"; : >"$TMP/cio"; : >"$TMP/epoll"; : >"$TMP/go"
         for ((r = 1; r <= RUNS; r++)); do
             l=$(GOC_POLLER=epoll GOCMAXPROCS=$procs timeout 60 "$BUILD/bench_net" \
                 -bench "$name" -procs "$procs" | grep "^BENCH") && value "$l" >>"$TMP/goc"
             l=$(GOC_POLLER=io_uring GOCMAXPROCS=$procs timeout 60 \
                 "$BUILD/bench_net" -bench "$name" -procs "$procs" |
                 grep "^BENCH") && value "$l" >>"$TMP/uring"
+            l=$(GOC_POLLER=io_uring_completion GOCMAXPROCS=$procs timeout 60 \
+                "$BUILD/bench_net" -bench "$name" -procs "$procs" |
+                grep "^BENCH") && value "$l" >>"$TMP/cio"
             l=$(timeout 60 "$BUILD/bench_epoll_echo" -bench "$name" \
                 -procs "$procs" | grep "^BENCH") && value "$l" >>"$TMP/epoll"
             if [ $GO_OK = 1 ]; then
@@ -88,14 +95,32 @@ for name in tcp_echo_1conn tcp_echo_100conn; do
                     -procs "$procs" | grep "^BENCH") && value "$l" >>"$TMP/go"
             fi
         done
-        g=$(median <"$TMP/goc"); u=$(median <"$TMP/uring")
+        g=$(median <"$TMP/goc"); u=$(median <"$TMP/uring"); c=$(median <"$TMP/cio")
         e=$(median <"$TMP/epoll"); o=$(median <"$TMP/go")
-        printf '%-18s %5s %12.0f %12.0f %12.0f %12s %10s %8s %11s\n' "$name" \
-            "$procs" "${g:-0}" "${u:-0}" "${e:-0}" "${o:--}" "$(ratio "$g" "$e")" \
-            "$(ratio "$g" "$o")" "$(ratio "$u" "$e")"
-        echo "    runs: goc $(tr '\n' ' ' <"$TMP/goc")| uring $(tr '\n' ' ' <"$TMP/uring")| epoll $(tr '\n' ' ' <"$TMP/epoll")| Go $(tr '\n' ' ' <"$TMP/go")"
+        printf '%-18s %5s %10.0f %10.0f %10.0f %10.0f %10s %9s %7s %11s %9s\n' "$name" \
+            "$procs" "${g:-0}" "${u:-0}" "${c:-0}" "${e:-0}" "${o:--}" "$(ratio "$g" "$e")" \
+            "$(ratio "$g" "$o")" "$(ratio "$u" "$e")" "$(ratio "$c" "$e")"
+        echo "    runs: goc $(tr '\n' ' ' <"$TMP/goc")| uring $(tr '\n' ' ' <"$TMP/uring")| cio $(tr '\n' ' ' <"$TMP/cio")| epoll $(tr '\n' ' ' <"$TMP/epoll")| Go $(tr '\n' ' ' <"$TMP/go")"
     done
 done
+
+# System calls per echo message: strace -c -f over a 1 s run, all threads
+# (strace slows the run, so this counts calls, not speed).
+if [ "${SYSCALLS:-1}" != 0 ] && command -v strace >/dev/null; then
+    echo
+    echo "system calls per echo message (strace -c -f, 1 s runs, 2 processors)"
+    printf '%-18s %8s %8s %8s\n' benchmark epoll io_uring cio
+    for name in tcp_echo_1conn tcp_echo_100conn; do
+        row=""
+        for m in epoll io_uring io_uring_completion; do
+            l=$(GOC_POLLER=$m GOCMAXPROCS=2 strace -c -f -o "$TMP/strace" \
+                "$BUILD/bench_net" -bench "$name" -procs 2 -d 1000 | grep "^BENCH")
+            calls=$(awk '$NF == "total" { print ($(NF-1) ~ /^[0-9]+$/ && NF == 6) ? $(NF-2) : $(NF-1) }' "$TMP/strace")
+            row="$row $(awk -v c="${calls:-0}" -v r="$(value "$l")" 'BEGIN { if (r > 0) printf "%8.2f", c / r; else printf "%8s", "-" }')"
+        done
+        printf '%-18s%s\n' "$name" "$row"
+    done
+fi
 
 # --- 2. wrk -------------------------------------------------------------
 if ! command -v wrk >/dev/null; then

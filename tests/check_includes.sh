@@ -12,6 +12,7 @@ runtime/runtime_internal.h
 runtime/primitives.h
 netpoll/poller.h
 netpoll/pollfd.h
+netpoll/uring_io.h
 chan/chan_iface.h
 chan/chan_layout.h
 calc/calc_proto.h

@@ -21,11 +21,14 @@
 
 #include "goc_test.h"
 #include "netpoll/poller.h"
+#include "netpoll/uring_io.h"
 
 static const char *asked(void)
 {
     const char *e = getenv("GOC_POLLER");
-    return e && !strcmp(e, "io_uring") ? "io_uring" : "epoll";
+    return e && (!strcmp(e, "io_uring") || !strcmp(e, "io_uring_completion"))
+               ? "io_uring"
+               : "epoll";
 }
 
 static int as_asked_main(void *arg)
@@ -73,7 +76,7 @@ static int ring_cloexec_main(void *arg)
         ASSERT(fl >= 0 && (fl & FD_CLOEXEC));
     }
     closedir(d);
-    ASSERT_EQ(rings, 1);
+    ASSERT_EQ(rings, goc__uio_on() ? 2 : 1); /* the io thread's ring */
     goc_cmd *c = goc_command("ls", "-l", "/proc/self/fd", NULL);
     goc_cmd_set_stderr_fd(c, 2);
     char *out;
@@ -90,6 +93,18 @@ static int ring_cloexec_main(void *arg)
 GOC_TEST(net_poller_io_uring_nothing_leaks)
 {
     setenv("GOC_POLLER", "io_uring", 1);
+    return goc_main(ring_cloexec_main, NULL);
+}
+
+/* The same with completion I/O: its ring and eventfd stay out too. */
+GOC_TEST(net_poller_io_uring_completion_nothing_leaks)
+{
+    const char *why;
+    if (goc__uio_available(&why) < 0) {
+        printf("SKIP: completion I/O is not available here: %s\n", why);
+        return 0;
+    }
+    setenv("GOC_POLLER", "io_uring_completion", 1);
     return goc_main(ring_cloexec_main, NULL);
 }
 

@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "net/net_internal.h"
+#include "netpoll/uring_io.h"
 #include "runtime/runtime_internal.h"
 
 /* recvmsg asking how much is left (*inq, -1 if not told). */
@@ -68,6 +69,12 @@ ssize_t goc_conn_read(goc_conn *c, void *buf, size_t n)
     ssize_t r = 0;
     if (n == 0) /* else read's 0 would look like end of file */
         goto out;
+    if (c->uio) {
+        /* Completion I/O: one recv request, parked on its completion. */
+        if ((r = goc__pollfd_prepare(pd, GOC__POLL_READ)) == 0)
+            r = goc__uio_xfer(pd, false, buf, n, 0);
+        goto out;
+    }
     if (c->rdrained) {
         /* The last read emptied the socket: unless an edge came since,
          * nothing is there, and the syscall would only say EAGAIN. */
@@ -116,6 +123,18 @@ ssize_t goc_conn_write(goc_conn *c, const void *buf, size_t n)
     size_t done = 0;
     if ((r = goc__pollfd_prepare(pd, GOC__POLL_WRITE)) < 0)
         goto out;
+    if (c->uio) {
+        /* Completion I/O: send requests until all n bytes are gone. */
+        while (done < n) {
+            r = goc__uio_xfer(pd, true, (char *)buf + done, n - done,
+                              MSG_NOSIGNAL);
+            if (r < 0)
+                goto out;
+            done += (size_t)r;
+        }
+        r = (ssize_t)done;
+        goto out;
+    }
     int fd = goc__pollfd_fd(pd);
     bool stream = c->type == SOCK_STREAM;
     for (;;) {
@@ -154,6 +173,8 @@ ssize_t goc_conn_read_from(goc_conn *c, void *buf, size_t n, char *from,
     goc__netaddr a;
     ssize_t r;
     c->rdrained = false; /* what is left is not known after this */
+    if (c->uio)
+        goc__pollfd_loud(pd); /* waits for edges from now on */
     if ((r = goc__pollfd_prepare(pd, GOC__POLL_READ)) < 0)
         goto out;
     int fd = goc__pollfd_fd(pd);
@@ -209,6 +230,8 @@ ssize_t goc_conn_write_to(goc_conn *c, const void *buf, size_t n,
     if ((err = goc__pollfd_lock(pd, GOC__POLL_WRITE)))
         return err;
     ssize_t r;
+    if (c->uio)
+        goc__pollfd_loud(pd); /* waits for edges from now on */
     if ((r = goc__pollfd_prepare(pd, GOC__POLL_WRITE)) < 0)
         goto out;
     int fd = goc__pollfd_fd(pd);

@@ -99,6 +99,8 @@ struct goc_conn {
     bool connected;      /* dialed or accepted: write_to fails, as Go */
     bool inq;            /* TCP_INQ is on: reads report what is left */
     bool rdrained;       /* TCP: the last read left nothing (read lock) */
+    bool uio;            /* reads and writes are io_uring requests
+                            (GOC_POLLER=io_uring_completion; stream) */
     _Atomic bool closed; /* goc_conn_close was called */
     goc__net_zombie z;   /* after close */
 };

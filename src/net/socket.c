@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "net/net_internal.h"
+#include "netpoll/uring_io.h"
 #include "runtime/runtime_internal.h"
 
 #define ACCEPT_BACKOFF_MIN (5 * GOC_MILLISECOND)
@@ -101,6 +102,7 @@ int goc__conn_new(int fd, int family, int type, bool connected, goc_conn **out)
     c->connected = connected;
     c->inq = inq;
     c->rdrained = false;
+    c->uio = type == SOCK_STREAM && goc__uio_on();
     atomic_init(&c->closed, false);
     *out = c;
     return 0;

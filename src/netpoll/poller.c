@@ -21,6 +21,9 @@
 #include <string.h>
 
 #include "netpoll/poller.h"
+#include "netpoll/uring_io.h"
+
+static bool want_uio; /* $GOC_POLLER=io_uring_completion */
 
 static _Atomic(const goc__poller_ops *) cur = &goc__poller_epoll;
 
@@ -35,26 +38,49 @@ static const goc__poller_ops *choose(void)
     const char *why = NULL;
     if (!env || !*env || !strcmp(env, "auto") || !strcmp(env, "epoll"))
         return &goc__poller_epoll;
-    if (!strcmp(env, "io_uring")) {
+    if (!strcmp(env, "io_uring") || !strcmp(env, "io_uring_completion")) {
         int err = goc__poller_uring.available(&why);
         if (err < 0)
-            goc__fatal("GOC_POLLER=io_uring: io_uring is not available "
+            goc__fatal("GOC_POLLER=%s: io_uring is not available "
                        "here: %s (%s)",
-                       why, goc_strerror(err));
+                       env, why, goc_strerror(err));
+        want_uio = !strcmp(env, "io_uring_completion");
+        if (want_uio && (err = goc__uio_available(&why)) < 0)
+            goc__fatal("GOC_POLLER=%s: io_uring's completion I/O is not "
+                       "available here: %s (%s)",
+                       env, why, goc_strerror(err));
         return &goc__poller_uring;
     }
-    goc__fatal("GOC_POLLER=%s: unknown poller (auto, epoll or io_uring)", env);
+    goc__fatal("GOC_POLLER=%s: unknown poller (auto, epoll, io_uring or "
+               "io_uring_completion)",
+               env);
 }
 
 int goc__poller_init(void)
 {
+    want_uio = false;
     const goc__poller_ops *o = choose();
     atomic_store_explicit(&cur, o, memory_order_release);
-    return o->init();
+    int err = o->init();
+    if (err < 0)
+        return err;
+    if ((err = goc__uio_init(want_uio)) < 0) {
+        const char *env = getenv("GOC_POLLER");
+        goc__fatal("GOC_POLLER=%s: io_uring's completion I/O could not "
+                   "start: %s",
+                   env ? env : "", goc_strerror(err));
+    }
+    return 0;
+}
+
+void goc__poller_stop(void)
+{
+    goc__uio_fini();
 }
 
 void goc__poller_fini(void)
 {
+    goc__uio_fini();
     ops()->fini();
 }
 
@@ -85,7 +111,11 @@ int goc__poller_barrier(goc__pollable *p)
 
 int goc__poller_wait(int64_t delay, goc__glist *wake)
 {
-    return ops()->wait(delay, wake);
+    /* Completions first: with some there, the wait must not block (the
+     * io thread wakes a wait that blocks before it delivers more). */
+    int n = goc__uio_take(wake);
+    n += ops()->wait(n ? 0 : delay, wake);
+    return n + goc__uio_take(wake);
 }
 
 void goc__poller_wake(void)

@@ -6,8 +6,10 @@
  * Two backends are linked in, each a goc__poller_ops table: poller_epoll.c
  * (Linux epoll) and poller_uring.c (io_uring, multishot poll requests).
  * poller.c picks one when goc_main starts (goc__poller_init), from
- * $GOC_POLLER: "epoll", "io_uring", or "auto" (the default; unset or
- * empty is auto: epoll, the faster of the two where measured, docs/net.md).
+ * $GOC_POLLER: "epoll", "io_uring", "io_uring_completion" (io_uring,
+ * plus completion-based reads and writes of stream sockets: uring_io.h),
+ * or "auto" (the default; unset or empty is auto: epoll, the faster
+ * where measured, docs/net.md).
  * A forced io_uring the kernel does not offer is a fatal error naming
  * GOC_POLLER and the reason, never a silent fallback. The functions below
  * forward to the chosen table; pollfd, net, proc and the scheduler do not
@@ -127,6 +129,10 @@ extern const goc__poller_ops goc__poller_uring;
  * or the value unknown) and creates its instance. */
 int goc__poller_init(void);
 void goc__poller_fini(void);
+/* Stops the instance's threads that ready goroutines (the io thread of
+ * completion I/O, uring_io.h): called once every M has been joined,
+ * before the scheduler's memory goes. */
+void goc__poller_stop(void);
 /* The name of the backend of the current (or last) instance. */
 const char *goc__poller_name(void);
 

@@ -115,6 +115,11 @@
 enum { PD_NIL = 0, PD_READY = 1, PD_WAIT = 2 }; /* else a goc_g * */
 enum { INFO_CLOSING = 1, INFO_RD_EXPIRED = 2, INFO_WD_EXPIRED = 4 };
 enum { KIND_OWNED = 1, KIND_USER = 2 };
+/* Readiness reports of a descriptor whose reads and writes complete on
+ * the io thread's ring (uring_io.c): on (as registered), off (nothing
+ * waits for an edge; each would only cost a completion), on for good
+ * (something waits for edges besides: goc_wait_fd, read_from...). */
+enum { QUIET_NO = 0, QUIET_YES = 1, QUIET_NEVER = 2 };
 
 /* fdMutex state (Go's internal/poll/fd_mutex.go). */
 #define MU_CLOSED ((uint64_t)1 << 0)
@@ -159,6 +164,7 @@ struct goc__pollfd {
     goc__spinlock lock;      /* protects the fields down to utail */
     bool closing;            /* evicted: no new waits */
     int uerr;                /* what evicted user waiters get */
+    _Atomic uint8_t quiet;   /* QUIET_*: readiness reports (completion I/O) */
     int64_t rd, wd;          /* deadlines: 0 none, -1 expired, else when */
     goc__timer rt, wt;       /* deadline timers (arg: this pd) */
     pd_uwait *uhead, *utail; /* goc_wait_fd / sleep waiters */
@@ -250,6 +256,7 @@ static void pd_reset(goc__pollfd *pd, int fd, int kind)
     pd->close_err = 0;
     pd->closing = false;
     pd->uerr = 0;
+    atomic_store(&pd->quiet, QUIET_NO);
     pd->rd = pd->wd = 0;
     GOC_ASSERT(!pd->uhead);
     pd->utail = NULL;
@@ -706,6 +713,63 @@ int goc__pollfd_wait(goc__pollfd *pd, int mode)
     return 0;
 }
 
+/* ---- completion I/O (uring_io.c) ------------------------------------ */
+
+void goc__pollfd_quiet(goc__pollfd *pd)
+{
+    if (goc_likely(atomic_load_explicit(&pd->quiet, memory_order_relaxed) !=
+                   QUIET_NO) ||
+        !pd->polled)
+        return;
+    goc__spinlock_acquire(&pd->lock);
+    if (atomic_load(&pd->quiet) == QUIET_NO && !pd->closing &&
+        goc__poller_arm(pd->fd, 0, &pd->pollable) == 0)
+        atomic_store(&pd->quiet, QUIET_YES);
+    goc__spinlock_release(&pd->lock);
+}
+
+void goc__pollfd_loud(goc__pollfd *pd)
+{
+    if (!pd->polled)
+        return;
+    goc__spinlock_acquire(&pd->lock);
+    if (atomic_load(&pd->quiet) == QUIET_YES && !pd->closing)
+        (void)goc__poller_arm(pd->fd, POLL_EVENTS, &pd->pollable);
+    atomic_store(&pd->quiet, QUIET_NEVER);
+    goc__spinlock_release(&pd->lock);
+}
+
+void goc__pollfd_complete(goc__pollfd *pd, int mode, goc__glist *wake)
+{
+    goc_g *g = pd_unblock(slot_of(pd, mode), true);
+    if (g)
+        goc__glist_push(wake, g); /* still counted: see pollfd.h */
+}
+
+void goc__pollfd_wait_pending(goc__pollfd *pd, int mode,
+                              _Atomic uint32_t *pending)
+{
+    _Atomic uintptr_t *gpp = slot_of(pd, mode);
+    while (atomic_load(pending) != 0) {
+        uintptr_t v = PD_READY;
+        if (atomic_compare_exchange_strong(gpp, &v, PD_NIL))
+            continue;
+        v = PD_NIL;
+        if (!atomic_compare_exchange_strong(gpp, &v, PD_WAIT)) {
+            if (v != PD_READY)
+                goc__fatal("poll descriptor %d: two goroutines wait in one "
+                           "direction",
+                           pd->fd);
+            continue;
+        }
+        /* seq_cst: the waker drops *pending to 0 before it CASes the
+         * slot, so either we see 0 here or it sees PD_WAIT / g. */
+        if (atomic_load(pending) != 0)
+            goc__park(pd_commit, gpp, "IO wait");
+        (void)atomic_exchange(gpp, PD_NIL);
+    }
+}
+
 /* ---- user waiters (goc_wait_fd, sleep) ------------------------------ */
 
 /* Level check with poll(2): the ready subset of mask (> 0), 0, or a
@@ -1116,6 +1180,7 @@ static int user_acquire(int fd, goc__pollfd **out)
         pthread_mutex_unlock(&tab.lock);
         if (!ok)
             return -ECANCELED;
+        goc__pollfd_loud(pd);
         *out = pd;
         return 0;
     }

@@ -146,6 +146,32 @@ ssize_t goc__pollfd_write(goc__pollfd *pd, const void *buf, size_t n);
  * the implementation of goc_wait_fd() (see net.h for its contract). */
 int goc__pollfd_wait_fd(int fd, int events, int64_t deadline);
 
+/* ---- completion I/O (uring_io.c) ------------------------------------ */
+
+/* Readiness reports for pd off, because its reads and writes complete on
+ * the io thread's ring and an edge would only cost a completion; unless
+ * goc__pollfd_loud was called. Direction lock held. Idempotent. */
+void goc__pollfd_quiet(goc__pollfd *pd);
+/* Readiness reports for pd on again, for good (a caller that waits for
+ * edges: goc_wait_fd on the descriptor, a readiness-based operation).
+ * Reference held. */
+void goc__pollfd_loud(goc__pollfd *pd);
+/* The io thread's waker: the request of the operation that holds mode's
+ * lock has completed (its pending count is 0): wake it like an edge,
+ * onto *wake, even while pd closes. A spurious edge at worst if that
+ * operation has already returned (pd memory is never freed). The
+ * goroutines pushed still count as poll waiters: the caller, which is
+ * not an M, subtracts wake->n from them (goc__netpoll_waiters_add) only
+ * after it has queued them, or checkdead could find every goroutine
+ * asleep while they travel. */
+void goc__pollfd_complete(goc__pollfd *pd, int mode, goc__glist *wake);
+/* Park until *pending is 0 (each decrement to 0 followed by
+ * goc__pollfd_complete), whatever deadlines and close say meanwhile: how
+ * an operation whose request was cancelled waits for its completion.
+ * Direction lock held. Goroutine only. */
+void goc__pollfd_wait_pending(goc__pollfd *pd, int mode,
+                              _Atomic uint32_t *pending);
+
 /* ---- for tests ----------------------------------------------------- */
 
 /* The poll descriptor registered for fd now, or NULL. */

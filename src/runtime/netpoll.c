@@ -8,6 +8,9 @@
  * adds an earlier timer, readies work for an idle runtime or shuts down
  * breaks the wait (goc__netpoll_break).
  */
+#include <pthread.h>
+#include <signal.h>
+
 #include "netpoll/poller.h"
 #include "runtime/sched.h"
 
@@ -16,9 +19,29 @@ int goc__netpoll_init(void)
     return goc__poller_init();
 }
 
+void goc__netpoll_stop(void)
+{
+    goc__poller_stop();
+}
+
 void goc__netpoll_close(void)
 {
     goc__poller_fini();
+}
+
+bool goc__netpoll_polling(void)
+{
+    return atomic_load(&goc__sc.polling);
+}
+
+int goc__helper_thread_start(void *handle, void *(*fn)(void *), void *arg)
+{
+    sigset_t block, old;
+    goc__runtime_sigset(&block);
+    pthread_sigmask(SIG_BLOCK, &block, &old);
+    int err = pthread_create((pthread_t *)handle, NULL, fn, arg);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return err;
 }
 
 void goc__netpoll_waiters_add(int delta)

@@ -365,12 +365,21 @@ typedef struct goc__glist {
     int n;
 } goc__glist;
 void goc__glist_push(goc__glist *l, goc_g *g);
+/* Move all of b to the end of a (b is left empty). */
+void goc__glist_cat(goc__glist *a, goc__glist *b);
 
 /* +1 before parking on the poller, -1 once woken (deadlock detection). */
 void goc__netpoll_waiters_add(int delta);
 /* Count of other things that can wake goroutines (signal delivery, child
  * processes): +1/-1, for deadlock detection. */
 void goc__wakers_add(int delta);
+/* Whether a thread is in the poller now (or about to wait in it): the io
+ * thread of completion I/O (netpoll/uring_io.c) wakes it with
+ * goc__poller_wake when it has goroutines for it. seq_cst. */
+bool goc__netpoll_polling(void);
+/* Start a helper thread that is not an M (the io thread), with the
+ * signals the runtime's threads block blocked. 0 or an errno value. */
+int goc__helper_thread_start(void *handle, void *(*fn)(void *), void *arg);
 
 /* ---- syscalls ------------------------------------------------------ */
 /* goc_syscall_begin/end are public; internal code uses them as well. */

@@ -184,6 +184,19 @@ void goc__glist_push(goc__glist *l, goc_g *g)
     l->n++;
 }
 
+void goc__glist_cat(goc__glist *a, goc__glist *b)
+{
+    if (!b->n)
+        return;
+    if (a->tail)
+        a->tail->schedlink = b->head;
+    else
+        a->head = b->head;
+    a->tail = b->tail;
+    a->n += b->n;
+    *b = (goc__glist){0};
+}
+
 static goc_g *glist_pop(goc__glist *l)
 {
     goc_g *g = l->head;
@@ -1821,6 +1834,7 @@ int goc_main(int (*fn)(void *), void *arg)
         joined = all;
     }
     goc__sysmon_stop();
+    goc__netpoll_stop();
     goc__fault_handlers_remove();
     int ret = goc__sc.main_ret;
     goc__sc.running = false;

@@ -300,6 +300,8 @@ int64_t goc__timers_earliest(void);
 /* netpoll.c: the scheduler's side of the poller (netpoll/poller.h) */
 int goc__netpoll_init(void);
 void goc__netpoll_close(void);
+/* Stop the poller's own threads (after the Ms are joined). */
+void goc__netpoll_stop(void);
 /* Wait up to `delay` ns (<0 forever, 0 not at all); fills list. */
 void goc__netpoll(int64_t delay, goc__glist *list);
 void goc__netpoll_break(void);

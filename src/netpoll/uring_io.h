@@ -1,0 +1,66 @@
+/*
+ * uring_io.h - completion-based socket I/O on io_uring (uring_io.c):
+ * a goroutine's recv or send is one request on a ring owned by one io
+ * thread, and the goroutine parks until that request's completion. On
+ * with GOC_POLLER=io_uring_completion (poller.c); docs/net.md has the
+ * design and the figures. Private to goc.
+ */
+#ifndef GOC_NETPOLL_URING_IO_H
+#define GOC_NETPOLL_URING_IO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "netpoll/pollfd.h"
+
+/* Whether completion I/O is on in this goc_main (fixed while it runs). */
+bool goc__uio_on(void);
+
+/* 0 where the kernel offers what completion I/O needs (a single-issuer
+ * ring with deferred task work: Linux 6.1; recv, send, async cancel and
+ * poll add), else a negative code with a short reason in *why. */
+int goc__uio_available(const char **why);
+
+/* Start / stop the io thread and its ring (poller.c, with the poller's
+ * instance; on: whether $GOC_POLLER asked for it). 0 or a negative code. */
+int goc__uio_init(bool on);
+void goc__uio_fini(void);
+
+/*
+ * One recv (send: is_send) of up to n bytes on pd's descriptor, as one
+ * io_uring request; the caller holds pd's lock for mode (GOC__POLL_READ
+ * for a recv, _WRITE for a send) and has called goc__pollfd_prepare.
+ * Parks until the request completes. When the direction's deadline
+ * passes or pd is closed first, the request is cancelled
+ * (IORING_OP_ASYNC_CANCEL) and the call still waits for its completion,
+ * so the kernel never touches buf after the return: then -ETIMEDOUT or
+ * -ECANCELED, unless the request had completed all the same, whose
+ * result is returned (data read are never lost). Otherwise the byte
+ * count (a send may be partial) or a negative code. Goroutine only.
+ */
+ssize_t goc__uio_xfer(goc__pollfd *pd, bool is_send, void *buf, size_t n,
+                      int msg_flags);
+
+/* Move the goroutines that completions have woken onto *out (poller.c's
+ * goc__poller_wait, on the thread that polls). Returns how many. */
+int goc__uio_take(goc__glist *out);
+
+/* ---- for tests ----------------------------------------------------- */
+
+/* The submission queue size of the next ring (0: the default). */
+extern _Atomic uint32_t goc__uio_test_sq_entries;
+/* Counters since process start. */
+typedef struct goc__uio_stats {
+    uint64_t submitted; /* recv/send requests written to the ring */
+    uint64_t cancels;   /* cancel requests written */
+    uint64_t sq_full;   /* times the io thread found the queue full */
+    uint64_t enters;    /* io_uring_enter calls of the io thread */
+    uint64_t wakes;     /* eventfd writes that woke the io thread */
+} goc__uio_stats;
+void goc__uio_get_stats(goc__uio_stats *st);
+/* Requests submitted and not yet completed. */
+int64_t goc__uio_inflight(void);
+
+#endif

@@ -1,0 +1,519 @@
+/*
+ * test_uring.c - completion-based socket I/O on io_uring
+ * (GOC_POLLER=io_uring_completion, src/netpoll/uring_io.c): a deadline or
+ * close that races a request in flight gives exactly one outcome and the
+ * kernel never writes the buffer after the call returned; 10,000
+ * connections; more requests than the submission queue holds. Each test
+ * forces the mode itself (each test is its own process), so the tests run
+ * the same whatever $GOC_POLLER the suite runs under.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <goc.h>
+
+#include "goc_test.h"
+#include "netpoll/poller.h"
+#include "netpoll/uring_io.h"
+
+#define CANARY 0xA5
+
+/* false (and a SKIP line) where the kernel lacks what the mode needs. */
+static bool force_completion(void)
+{
+    const char *why = "";
+    if (goc__poller_uring.available(&why) < 0 || goc__uio_available(&why) < 0) {
+        printf("SKIP: completion I/O is not available here: %s\n", why);
+        return false;
+    }
+    setenv("GOC_POLLER", "io_uring_completion", 1);
+    return true;
+}
+
+typedef struct pair {
+    goc_listener *ln;
+    goc_conn *a, *b; /* a dialed, b accepted */
+} pair;
+
+static void pair_open(pair *p)
+{
+    char addr[GOC_ADDRSTRLEN];
+    ASSERT_EQ(goc_listen(&p->ln, "tcp", "127.0.0.1:0"), 0);
+    ASSERT_EQ(goc_listener_addr(p->ln, addr, sizeof addr), 0);
+    ASSERT_EQ(goc_dial(&p->a, "tcp", addr), 0);
+    ASSERT_EQ(goc_accept(p->ln, &p->b), 0);
+}
+
+static bool all_canary(const unsigned char *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (b[i] != CANARY)
+            return false;
+    return true;
+}
+
+/* Wait (bounded) until no request is in flight: every call returned
+ * after its request's completion, so this is reached at once. */
+static void assert_drained(void)
+{
+    ASSERT(goc__uio_on());
+    ASSERT_EQ(goc__uio_inflight(), 0);
+}
+
+/* ---- a deadline while a recv is in flight ---------------------------- */
+
+/* Sends one byte ~500 us after it starts. */
+typedef struct {
+    goc_conn *b;
+    unsigned char byte;
+    goc_chan *go;
+} snd_t;
+
+static void sender(void *v)
+{
+    snd_t *s = v;
+    goc_sleep(500 * GOC_MICROSECOND);
+    if (goc_conn_write(s->b, &s->byte, 1) != 1)
+        abort();
+    goc_chan_send_int(s->go, 1);
+}
+
+/* Round r: a read with a deadline a little in the future while the peer
+ * sends one numbered byte at about the same time. Either the read gets
+ * the byte, or -ETIMEDOUT with its buffer untouched, also after the
+ * byte has arrived; then the next read (no deadline) gets it. No byte is
+ * lost, none read twice, none out of order. */
+static int deadline_main(void *arg)
+{
+    (void)arg;
+    pair p;
+    pair_open(&p);
+    long rounds = goc_test_iters(400, 60);
+    long timeouts = 0, direct = 0;
+    for (long r = 0; r < rounds; r++) {
+        unsigned char buf[64];
+        memset(buf, CANARY, sizeof buf);
+        int64_t now = goc_nanotime();
+        /* Deadlines from 0 to 1 ms ahead; the byte is sent at ~500 us. */
+        ASSERT_EQ(goc_conn_set_read_deadline(
+                      p.a, now + (r % 11) * 100 * GOC_MICROSECOND + 1),
+                  0);
+        goc_chan *go = goc_chan_make(sizeof(int), 1);
+        unsigned char byte = (unsigned char)(r % 200);
+        snd_t s = {p.b, byte, go};
+        ASSERT_EQ(goc_go(sender, &s), 0);
+        ssize_t n = goc_conn_read(p.a, buf, sizeof buf);
+        int v;
+        ASSERT(goc_chan_recv_int(go, &v)); /* the byte is sent */
+        goc_chan_free(go);
+        if (n == -ETIMEDOUT) {
+            timeouts++;
+            /* The byte is there now; the cancelled request never wrote
+             * it into buf, not even later. */
+            goc_sleep(2 * GOC_MILLISECOND);
+            ASSERT(all_canary(buf, sizeof buf));
+            ASSERT_EQ(goc_conn_set_read_deadline(p.a, 0), 0);
+            n = goc_conn_read(p.a, buf, sizeof buf);
+        } else {
+            direct++;
+            ASSERT_EQ(goc_conn_set_read_deadline(p.a, 0), 0);
+        }
+        ASSERT_EQ(n, 1);
+        ASSERT_EQ(buf[0], byte);
+        ASSERT(all_canary(buf + 1, sizeof buf - 1));
+        assert_drained();
+    }
+    goc__uio_stats st;
+    goc__uio_get_stats(&st);
+    printf("rounds %ld: timed out %ld, read at once %ld, cancels %llu\n",
+           rounds, timeouts, direct, (unsigned long long)st.cancels);
+    ASSERT_GT(timeouts, 0); /* the deadline path really ran */
+    ASSERT_GT(st.cancels, 0);
+    ASSERT_EQ(goc_conn_close(p.a), 0);
+    ASSERT_EQ(goc_conn_close(p.b), 0);
+    ASSERT_EQ(goc_listener_close(p.ln), 0);
+    return 0;
+}
+
+GOC_TEST_TIMEOUT(net_uring_deadline_in_flight, 120)
+{
+    if (!force_completion())
+        return 0;
+    goc_maxprocs(2);
+    return goc_main(deadline_main, NULL);
+}
+
+/* ---- close racing a completion --------------------------------------- */
+
+typedef struct reader {
+    goc_conn *c;
+    unsigned char buf[32];
+    ssize_t rc;
+    goc_chan *done;
+} reader;
+
+static void read_once(void *arg)
+{
+    reader *rd = arg;
+    rd->rc = goc_conn_read(rd->c, rd->buf, sizeof rd->buf);
+    goc_chan_send_int(rd->done, 1);
+}
+
+/* A reader parked on its recv; the peer sends a byte (every other round)
+ * while another goroutine closes the reader's connection. Exactly one
+ * outcome: the byte, or -ECANCELED with the buffer untouched; close
+ * returns 0 and the descriptor is gone; no request is left. */
+static int close_main(void *arg)
+{
+    (void)arg;
+    long rounds = goc_test_iters(400, 60);
+    long got = 0, canceled = 0;
+    goc_chan *done = goc_chan_make(sizeof(int), 1);
+    for (long r = 0; r < rounds; r++) {
+        pair p;
+        pair_open(&p);
+        reader rd = {.c = p.a, .done = done};
+        memset(rd.buf, CANARY, sizeof rd.buf);
+        ASSERT_EQ(goc_go(read_once, &rd), 0);
+        for (int i = 0; i < (int)(r % 5); i++)
+            goc_yield();
+        if (r % 2)
+            ASSERT_EQ(goc_conn_write(p.b, "x", 1), 1);
+        ASSERT_EQ(goc_conn_close(p.a), 0);
+        int v;
+        ASSERT(goc_chan_recv_int(done, &v));
+        if (rd.rc == 1) {
+            ASSERT_EQ(rd.buf[0], 'x');
+            ASSERT(all_canary(rd.buf + 1, sizeof rd.buf - 1));
+            got++;
+        } else {
+            ASSERT_EQ(rd.rc, -ECANCELED);
+            canceled++;
+            if (r % 2 == 0) /* a byte sent now must not land in buf */
+                (void)goc_conn_write(p.b, "y", 1);
+            goc_sleep(GOC_MICROSECOND);
+            ASSERT(all_canary(rd.buf, sizeof rd.buf));
+        }
+        assert_drained();
+        ASSERT_EQ(goc_conn_close(p.b), 0);
+        ASSERT_EQ(goc_listener_close(p.ln), 0);
+    }
+    printf("rounds %ld: byte read %ld, canceled %ld\n", rounds, got, canceled);
+    ASSERT_GT(canceled, 0);
+    goc_chan_free(done);
+    return 0;
+}
+
+GOC_TEST_TIMEOUT(net_uring_close_in_flight, 120)
+{
+    if (!force_completion())
+        return 0;
+    goc_maxprocs(2);
+    return goc_main(close_main, NULL);
+}
+
+/* ---- many requests: 10,000 connections, a tiny submission queue ----- */
+
+typedef struct fleet {
+    goc_listener *ln;
+    char addr[GOC_ADDRSTRLEN];
+    long n;
+    goc_conn **srv;
+    goc_conn **cli;
+    goc_chan *done;
+    goc_waitgroup *parked;
+} fleet;
+
+/* Echo one 64-byte message, then wait for end of file. */
+static void echo_srv(void *arg)
+{
+    goc_conn *c = arg;
+    char buf[64];
+    size_t got = 0;
+    while (got < sizeof buf) {
+        ssize_t n = goc_conn_read(c, buf + got, sizeof buf - got);
+        if (n <= 0)
+            abort();
+        got += (size_t)n;
+    }
+    if (goc_conn_write(c, buf, sizeof buf) != (ssize_t)sizeof buf)
+        abort();
+    if (goc_conn_read(c, buf, sizeof buf) != 0)
+        abort();
+}
+
+typedef struct cli_arg {
+    fleet *f;
+    long i;
+} cli_arg;
+
+static void echo_cli(void *arg)
+{
+    cli_arg *a = arg;
+    fleet *f = a->f;
+    goc_conn *c = f->cli[a->i];
+    char msg[64], back[64];
+    for (size_t k = 0; k < sizeof msg; k++)
+        msg[k] = (char)(a->i * 31 + (long)k);
+    if (goc_conn_write(c, msg, sizeof msg) != (ssize_t)sizeof msg)
+        abort();
+    size_t got = 0;
+    while (got < sizeof back) {
+        ssize_t n = goc_conn_read(c, back + got, sizeof back - got);
+        if (n <= 0)
+            abort();
+        got += (size_t)n;
+    }
+    if (memcmp(msg, back, sizeof msg) != 0)
+        abort();
+    goc_chan_send_int(f->done, 1);
+}
+
+/* n connections; every server reader parked on its recv before any
+ * client writes (n requests in flight at once), then every client
+ * writes and reads back its message at once. */
+static void fleet_run(long n)
+{
+    fleet f = {.n = n};
+    ASSERT_EQ(goc_listen(&f.ln, "tcp", "127.0.0.1:0"), 0);
+    ASSERT_EQ(goc_listener_addr(f.ln, f.addr, sizeof f.addr), 0);
+    f.srv = calloc((size_t)n, sizeof *f.srv);
+    f.cli = calloc((size_t)n, sizeof *f.cli);
+    cli_arg *args = calloc((size_t)n, sizeof *args);
+    ASSERT(f.srv && f.cli && args);
+    f.done = goc_chan_make(sizeof(int), (size_t)n);
+    for (long i = 0; i < n; i++) {
+        ASSERT_EQ(goc_dial(&f.cli[i], "tcp", f.addr), 0);
+        ASSERT_EQ(goc_accept(f.ln, &f.srv[i]), 0);
+        ASSERT_EQ(goc_go(echo_srv, f.srv[i]), 0);
+    }
+    /* Let the readers park on their requests (bounded). */
+    for (int k = 0; k < 2000 && goc__uio_inflight() < n; k++)
+        goc_sleep(GOC_MILLISECOND);
+    int64_t inflight = goc__uio_inflight();
+    for (long i = 0; i < n; i++) {
+        args[i] = (cli_arg){&f, i};
+        ASSERT_EQ(goc_go(echo_cli, &args[i]), 0);
+    }
+    for (long i = 0; i < n; i++) {
+        int v;
+        ASSERT(goc_chan_recv_int(f.done, &v));
+    }
+    printf("%ld connections: %lld recv requests in flight at once\n", n,
+           (long long)inflight);
+    ASSERT_EQ(inflight, n);
+    for (long i = 0; i < n; i++)
+        ASSERT_EQ(goc_conn_close(f.cli[i]), 0);
+    /* The servers' last reads see end of file and return. */
+    for (int k = 0; k < 5000 && goc__uio_inflight() > 0; k++)
+        goc_sleep(GOC_MILLISECOND);
+    assert_drained();
+    for (long i = 0; i < n; i++)
+        ASSERT_EQ(goc_conn_close(f.srv[i]), 0);
+    ASSERT_EQ(goc_listener_close(f.ln), 0);
+    goc_chan_free(f.done);
+    free(f.srv);
+    free(f.cli);
+    free(args);
+}
+
+/* 10,000 connections. Both ends in one process would need 20,000
+ * descriptors, more than a common hard limit, so the clients are a
+ * forked child of plain blocking sockets: it connects all, waits until
+ * every server goroutine has its recv in flight, sends every message,
+ * reads every echo back, checks them and exits 0. */
+#define MANY 10000 /* fewer in sanitized builds (goc_test_iters) */
+
+typedef struct many {
+    int to_child[2], from_child[2];
+    pid_t child;
+    long n;
+} many;
+
+static int child_clients(int rd, int wr, long n)
+{
+    char addr[GOC_ADDRSTRLEN] = {0};
+    if (read(rd, addr, sizeof addr - 1) <= 0)
+        return 10;
+    char *colon = strrchr(addr, ':');
+    if (!colon)
+        return 11;
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_port = htons((uint16_t)atoi(colon + 1)),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    static int fds[MANY];
+    for (int i = 0; i < n; i++) {
+        fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fds[i] < 0)
+            return 12;
+        if (connect(fds[i], (struct sockaddr *)&sa, sizeof sa) != 0)
+            return 13;
+    }
+    char c = 1;
+    if (write(wr, &c, 1) != 1 || read(rd, &c, 1) != 1) /* all parked */
+        return 14;
+    for (int i = 0; i < n; i++) {
+        char msg[64];
+        for (size_t k = 0; k < sizeof msg; k++)
+            msg[k] = (char)(i * 31 + (int)k);
+        if (write(fds[i], msg, sizeof msg) != (ssize_t)sizeof msg)
+            return 15;
+    }
+    for (int i = 0; i < n; i++) {
+        char back[64];
+        size_t got = 0;
+        while (got < sizeof back) {
+            ssize_t n = read(fds[i], back + got, sizeof back - got);
+            if (n <= 0)
+                return 16;
+            got += (size_t)n;
+        }
+        for (size_t k = 0; k < sizeof back; k++)
+            if (back[k] != (char)(i * 31 + (int)k))
+                return 17;
+        close(fds[i]);
+    }
+    return 0;
+}
+
+static int many_main(void *arg)
+{
+    many *m = arg;
+    goc_listener *ln;
+    char addr[GOC_ADDRSTRLEN];
+    ASSERT_EQ(goc_listen(&ln, "tcp", "127.0.0.1:0"), 0);
+    ASSERT_EQ(goc_listener_addr(ln, addr, sizeof addr), 0);
+    ASSERT_EQ(write(m->to_child[1], addr, strlen(addr)), (ssize_t)strlen(addr));
+    long n = m->n;
+    goc_conn **srv = calloc((size_t)n, sizeof *srv);
+    ASSERT(srv);
+    for (long i = 0; i < n; i++) {
+        ASSERT_EQ(goc_accept(ln, &srv[i]), 0);
+        ASSERT_EQ(goc_go(echo_srv, srv[i]), 0);
+    }
+    char c;
+    ASSERT(goc_wait_fd(m->from_child[0], GOC_READ, 0) >= 0);
+    ASSERT_EQ(read(m->from_child[0], &c, 1), 1); /* all connected */
+    for (int k = 0; k < 10000 && goc__uio_inflight() < n; k++)
+        goc_sleep(GOC_MILLISECOND);
+    int64_t inflight = goc__uio_inflight();
+    ASSERT_EQ(write(m->to_child[1], &c, 1), 1);
+    /* The child exits when it has every echo; the servers then see end
+     * of file. */
+    int st = -1;
+    for (int k = 0; k < 200000; k++) {
+        pid_t w = waitpid(m->child, &st, WNOHANG);
+        ASSERT(w >= 0);
+        if (w == m->child)
+            break;
+        goc_sleep(GOC_MILLISECOND);
+    }
+    printf("%ld connections: %lld recv requests in flight at once\n", n,
+           (long long)inflight);
+    ASSERT(WIFEXITED(st));
+    ASSERT_EQ(WEXITSTATUS(st), 0);
+    ASSERT_EQ(inflight, n);
+    for (int k = 0; k < 10000 && goc__uio_inflight() > 0; k++)
+        goc_sleep(GOC_MILLISECOND);
+    assert_drained();
+    goc__uio_stats us;
+    goc__uio_get_stats(&us);
+    printf("submitted %llu, queue found full %llu times, io enters %llu\n",
+           (unsigned long long)us.submitted, (unsigned long long)us.sq_full,
+           (unsigned long long)us.enters);
+    for (long i = 0; i < n; i++)
+        ASSERT_EQ(goc_conn_close(srv[i]), 0);
+    ASSERT_EQ(goc_listener_close(ln), 0);
+    free(srv);
+    return 0;
+}
+
+GOC_TEST_TIMEOUT(net_uring_10k_conns, 300)
+{
+    struct rlimit rl;
+    ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &rl), 0);
+    rlim_t need = MANY + 256;
+    if (rl.rlim_cur < need) {
+        if (rl.rlim_max < need)
+            rl.rlim_max = need; /* root may raise it */
+        rl.rlim_cur = need;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+            printf("SKIP: RLIMIT_NOFILE cannot reach %llu (hard limit)\n",
+                   (unsigned long long)need);
+            return 0;
+        }
+    }
+    /* Sanitized builds: fewer (ThreadSanitizer has a fiber per
+     * goroutine, 8,128 at most). */
+    many m = {.n = goc_test_iters(MANY, 500)};
+    ASSERT_EQ(pipe2(m.to_child, O_CLOEXEC), 0);
+    ASSERT_EQ(pipe2(m.from_child, O_CLOEXEC), 0);
+    fflush(NULL);
+    m.child = fork();
+    ASSERT(m.child >= 0);
+    if (m.child == 0)
+        _exit(child_clients(m.to_child[0], m.from_child[1], m.n));
+    if (!force_completion())
+        return 0;
+    goc_maxprocs(2);
+    int rc = goc_main(many_main, &m);
+    if (rc != 0)
+        kill(m.child, SIGKILL);
+    return rc;
+}
+
+/* A submission queue of 4 entries and 300 connections: the io thread
+ * finds it full and submits in pieces; nothing is lost. */
+static int sq_full_main(void *arg)
+{
+    (void)arg;
+    goc__uio_stats st;
+    int rounds = 0;
+    do {
+        fleet_run(300);
+        goc__uio_get_stats(&st);
+    } while (st.sq_full == 0 && ++rounds < 20);
+    printf("queue of 4 found full %llu times in %d rounds\n",
+           (unsigned long long)st.sq_full, rounds + 1);
+    ASSERT_GT(st.sq_full, 0);
+    return 0;
+}
+
+GOC_TEST_TIMEOUT(net_uring_sq_full, 120)
+{
+    if (!force_completion())
+        return 0;
+    atomic_store(&goc__uio_test_sq_entries, 4);
+    goc_maxprocs(2);
+    return goc_main(sq_full_main, NULL);
+}
+
+/* The mode is what GOC_POLLER asked, and the others keep readiness. */
+static int mode_main(void *arg)
+{
+    ASSERT_STR_EQ(goc__poller_name(), "io_uring");
+    ASSERT_EQ(goc__uio_on(), arg != NULL);
+    return 0;
+}
+
+GOC_TEST(net_uring_completion_is_opt_in)
+{
+    if (!force_completion())
+        return 0;
+    ASSERT_EQ(goc_main(mode_main, "on"), 0);
+    setenv("GOC_POLLER", "io_uring", 1);
+    return goc_main(mode_main, NULL);
+}
