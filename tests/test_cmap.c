@@ -266,7 +266,7 @@ typedef struct {
     _Atomic int *ready;
     _Atomic bool stop; /* set by the checker instead of a round's start */
     lop ops[L_THREADS][L_OPS];
-    int rounds;
+    int rounds, max_rounds; /* rounds wanted; rounds at most */
 } lin_state;
 
 typedef struct {
@@ -279,7 +279,7 @@ static void *lin_thread(void *p)
     lin_arg *a = p;
     lin_state *st = a->st;
     uint64_t seed = 0x1234567ull * (a->t + 1);
-    for (int round = 0; round < st->rounds; round++) {
+    for (int round = 0; round < st->max_rounds; round++) {
         pthread_barrier_wait(st->bar);
         if (atomic_load(&st->stop))
             break;
@@ -429,6 +429,7 @@ GOC_TEST(cmap_linearizable_histories)
     st->clock = &clock;
     st->ready = &ready;
     st->rounds = (int)goc_test_iters(3000, 300);
+    st->max_rounds = 100 * st->rounds;
     st->m = goc_cmap_new(&(goc_cmap_options){.concurrency = 1});
     pthread_t th[L_THREADS];
     lin_arg args[L_THREADS];
@@ -442,10 +443,15 @@ GOC_TEST(cmap_linearizable_histories)
     /* The threads spin to start each round together, which makes the
      * histories overlap; on a loaded 2-core machine the spinners wait for
      * each other's time slices (3,000 rounds once took over 60 s). So the
-     * rounds stop after 10 s, once some histories did overlap. */
-    int64_t t_end = goc_nanotime() + 10 * (int64_t)1000000000;
-    for (int round = 0; round < st->rounds; round++) {
-        if (overlapped > 0 && goc_nanotime() > t_end) {
+     * rounds stop after 10 s, once some histories did overlap. Until then
+     * they go on past `rounds`, for at most 40 s (300 rounds under TSan
+     * at load average 40 once had no overlap). */
+    int64_t t0 = goc_nanotime(), t_end = t0 + 10 * (int64_t)1000000000,
+            t_give_up = t0 + 40 * (int64_t)1000000000;
+    for (int round = 0; round < st->max_rounds; round++) {
+        int64_t now = goc_nanotime();
+        if ((overlapped > 0 && (round >= st->rounds || now > t_end)) ||
+            now > t_give_up) {
             atomic_store(&st->stop, true);
             pthread_barrier_wait(&bar);
             break;
