@@ -734,10 +734,13 @@ static int t_slow_receiver(void *arg)
     ASSERT_EQ(r.success, r.issued);
     ASSERT_GT(r.not_issued, 0);
     /* More results than the channel (4) and the slots (8) hold: some
-     * waited for the receiver (fewer issued on a busy machine). */
-    if (r.issued > 12)
+     * waited for the receiver, and waiting workers are busy slots, so
+     * later calls started late. A busy machine may issue no more than
+     * those 12 in the 100 ms (none was late once). */
+    if (r.issued > 12) {
         ASSERT_GT(r.result_waits, 0);
-    ASSERT_GT(r.late, 0); /* waiting workers are busy slots */
+        ASSERT_GT(r.late, 0);
+    }
     goc_loadgen_free(g);
     goc_chan_free(ch);
     expect_alone();
