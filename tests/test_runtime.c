@@ -733,10 +733,18 @@ static int syscall_main(void *arg)
     atomic_store(&ticks, 0);
     goc_go(ticker_g, NULL);
     /* One processor: while main blocks its thread in a syscall, the
-     * monitor must hand the processor to another thread. */
+     * monitor must hand the processor to another thread, which runs the
+     * ticker to its end. Without the hand-off the ticker never runs, so
+     * the wait is only a hang guard (a loaded machine may take a while to
+     * run the monitor and start the thread). */
     goc_syscall_begin();
-    usleep(200 * 1000);
-    long during = atomic_load(&ticks);
+    long during = 0;
+    for (int waited_ms = 0; waited_ms < 20000; waited_ms += 10) {
+        usleep(10 * 1000);
+        during = atomic_load(&ticks);
+        if (during == 20)
+            break;
+    }
     goc_syscall_end();
     ASSERT_EQ(during, 20);
     join_wait(&c.j);
