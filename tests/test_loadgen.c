@@ -886,9 +886,12 @@ static int t_open_model(void *arg)
     struct goc_loadgen_report r;
     ASSERT_EQ(goc_loadgen_report(g, &r), 0);
     check_accounting(&r, &s);
-    /* All but the few a busy machine leaves at the end: the 1,000 late
-     * ones are made up in the second after the stall. */
-    ASSERT_GE(r.issued, slow_build() ? 1000 : 2900);
+    /* The stalled call (number 1000) was issued, and the calls due
+     * during the stall were issued late, not dropped. How many more a
+     * loaded machine fits in before the end is its speed, not asserted
+     * (an achieved rate of 950/s failed at 916/s beside another make
+     * test). */
+    ASSERT_GT(r.issued, 1000);
     ASSERT_EQ(r.success, r.issued);
     ASSERT_EQ(r.peak_in_flight, 1);
     ASSERT_GE(r.late, 900);
@@ -897,8 +900,6 @@ static int t_open_model(void *arg)
     /* Small: a bound loose enough for a machine shared with others. */
     ASSERT_LT(r.service.p99, 200 * MS);
     ASSERT_GE(r.service.max, SEC);
-    if (!slow_build())
-        ASSERT_GE(r.achieved_rate, 950.0);
     ASSERT_LE(r.achieved_rate, 1001.0);
     goc_loadgen_free(g);
     goc_chan_free(ch);
