@@ -73,12 +73,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "netpoll/uring_io.h"
+#include "netpoll/uring_ring.h"
 #include "runtime/runtime_internal.h"
 
 #define SQ_DEFAULT 1024
@@ -113,7 +112,6 @@ typedef struct uio_op {
 static bool on;
 static pthread_t thread;
 static bool started;
-static int ring_fd = -1;
 static int wake_fd = -1;
 static _Atomic bool stop;
 static _Atomic(req *) qhead;
@@ -125,16 +123,8 @@ static pthread_cond_t setup_cond = PTHREAD_COND_INITIALIZER;
 static int setup_state; /* 0: not yet; 1: done */
 static int setup_err;
 
-/* The rings (the io thread's alone once set up). */
-static void *sq_map;
-static size_t sq_map_len;
-static struct io_uring_sqe *sqes;
-static size_t sqes_len;
-static _Atomic uint32_t *sq_khead, *sq_ktail, *sq_kflags;
-static uint32_t sq_mask, sq_entries, sq_tail;
-static _Atomic uint32_t *cq_khead, *cq_ktail;
-static uint32_t cq_mask;
-static struct io_uring_cqe *cqes;
+/* The ring: the io thread's alone once set up (it submits and reaps). */
+static goc__uring ring = {.fd = -1};
 static uint16_t gen;
 static bool wake_armed; /* the eventfd's multishot poll is on */
 
@@ -149,29 +139,12 @@ bool goc__uio_on(void)
     return on;
 }
 
-/* ---- system calls --------------------------------------------------- */
+/* ---- the ring (io thread) ------------------------------------------- */
 
 static int sys_enter(unsigned to_submit, unsigned min_complete, unsigned flags)
 {
     atomic_fetch_add_explicit(&stats.enters, 1, memory_order_relaxed);
-    long r = syscall(__NR_io_uring_enter, ring_fd, to_submit, min_complete,
-                     flags, NULL, 0);
-    return r < 0 ? -errno : (int)r;
-}
-
-/* ---- the ring (io thread) ------------------------------------------- */
-
-static void ring_free(void)
-{
-    if (sqes)
-        munmap(sqes, sqes_len);
-    if (sq_map)
-        munmap(sq_map, sq_map_len);
-    sqes = NULL;
-    sq_map = NULL;
-    if (ring_fd >= 0)
-        close(ring_fd);
-    ring_fd = -1;
+    return goc__uring_enter(&ring, to_submit, min_complete, flags, NULL, 0);
 }
 
 static int ring_setup(void)
@@ -186,73 +159,29 @@ static int ring_setup(void)
     uint32_t t = atomic_load(&goc__uio_test_sq_entries);
     if (t)
         sq_n = t;
-    long fd = syscall(__NR_io_uring_setup, sq_n, &par);
-    if (fd < 0)
-        return -errno;
-    ring_fd = (int)fd;
-    uint32_t need = IORING_FEAT_NODROP | IORING_FEAT_SINGLE_MMAP;
-    if ((par.features & need) != need) {
-        ring_free();
+    int err = goc__uring_init(&ring, sq_n, &par);
+    if (err < 0)
+        return err;
+    if (!(ring.features & IORING_FEAT_NODROP)) {
+        goc__uring_fini(&ring);
         return -EOPNOTSUPP;
     }
-    sq_map_len = par.sq_off.array + par.sq_entries * sizeof(uint32_t);
-    size_t cq_len =
-        par.cq_off.cqes + par.cq_entries * sizeof(struct io_uring_cqe);
-    if (cq_len > sq_map_len)
-        sq_map_len = cq_len;
-    sq_map = mmap(NULL, sq_map_len, PROT_READ | PROT_WRITE,
-                  MAP_SHARED | MAP_POPULATE, ring_fd, IORING_OFF_SQ_RING);
-    if (sq_map == MAP_FAILED) {
-        sq_map = NULL;
-        int err = -errno;
-        ring_free();
-        return err;
-    }
-    sqes_len = par.sq_entries * sizeof(struct io_uring_sqe);
-    sqes = mmap(NULL, sqes_len, PROT_READ | PROT_WRITE,
-                MAP_SHARED | MAP_POPULATE, ring_fd, IORING_OFF_SQES);
-    if (sqes == MAP_FAILED) {
-        sqes = NULL;
-        int err = -errno;
-        ring_free();
-        return err;
-    }
-    (void)madvise(sq_map, sq_map_len, MADV_DONTFORK);
-    (void)madvise(sqes, sqes_len, MADV_DONTFORK);
-    char *m = sq_map;
-    sq_khead = (_Atomic uint32_t *)(m + par.sq_off.head);
-    sq_ktail = (_Atomic uint32_t *)(m + par.sq_off.tail);
-    sq_kflags = (_Atomic uint32_t *)(m + par.sq_off.flags);
-    sq_mask = *(uint32_t *)(m + par.sq_off.ring_mask);
-    sq_entries = par.sq_entries;
-    uint32_t *array = (uint32_t *)(m + par.sq_off.array);
-    for (uint32_t i = 0; i < sq_entries; i++)
-        array[i] = i;
-    cq_khead = (_Atomic uint32_t *)(m + par.cq_off.head);
-    cq_ktail = (_Atomic uint32_t *)(m + par.cq_off.tail);
-    cq_mask = *(uint32_t *)(m + par.cq_off.ring_mask);
-    cqes = (struct io_uring_cqe *)(m + par.cq_off.cqes);
-    sq_tail = atomic_load(sq_ktail);
     return 0;
 }
 
 static uint32_t sq_pending(void)
 {
-    return sq_tail - atomic_load_explicit(sq_khead, memory_order_acquire);
+    return goc__uring_sq_pending(&ring);
 }
 
 static struct io_uring_sqe *sqe_get(void)
 {
-    if (sq_pending() >= sq_entries)
-        return NULL;
-    struct io_uring_sqe *e = &sqes[sq_tail & sq_mask];
-    memset(e, 0, sizeof *e);
-    return e;
+    return goc__uring_sqe_get(&ring);
 }
 
 static void sqe_push(void)
 {
-    atomic_store_explicit(sq_ktail, ++sq_tail, memory_order_release);
+    goc__uring_sqe_push(&ring);
 }
 
 static bool queue_wake_poll(void)
@@ -336,12 +265,14 @@ static int reap(goc__glist *wake)
 {
     int n = 0;
     for (;;) {
-        uint32_t head = atomic_load_explicit(cq_khead, memory_order_relaxed);
-        uint32_t tail = atomic_load_explicit(cq_ktail, memory_order_acquire);
+        uint32_t head =
+            atomic_load_explicit(ring.cq_khead, memory_order_relaxed);
+        uint32_t tail =
+            atomic_load_explicit(ring.cq_ktail, memory_order_acquire);
         if (head == tail)
             break;
         for (uint32_t k = 0; head != tail && k < REAP_BATCH; head++, k++) {
-            struct io_uring_cqe *c = &cqes[head & cq_mask];
+            struct io_uring_cqe *c = &ring.cqes[head & ring.cq_mask];
             uint64_t ud = c->user_data;
             n++;
             if (ud == UD_WAKE) {
@@ -356,7 +287,7 @@ static int reap(goc__glist *wake)
             atomic_fetch_sub_explicit(&stats.inflight, 1, memory_order_relaxed);
             op_release(op, wake);
         }
-        atomic_store_explicit(cq_khead, head, memory_order_release);
+        atomic_store_explicit(ring.cq_khead, head, memory_order_release);
     }
     return n;
 }
@@ -533,37 +464,22 @@ int goc__uio_available(const char **why)
     memset(&par, 0, sizeof par);
     par.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
                 IORING_SETUP_SUBMIT_ALL;
-    long fd = syscall(__NR_io_uring_setup, 4, &par);
+    int fd = goc__uring_sys_setup(4, &par);
     if (fd < 0) {
-        int err = -errno;
         *why = "io_uring_setup refuses IORING_SETUP_DEFER_TASKRUN "
                "(Linux 6.1 or later needed)";
-        return err;
+        return fd;
     }
-    int err = 0;
-    size_t sz =
-        sizeof(struct io_uring_probe) + 256 * sizeof(struct io_uring_probe_op);
-    struct io_uring_probe *pr = calloc(1, sz);
-    if (!pr) {
-        *why = "out of memory";
-        err = -ENOMEM;
-    } else if (syscall(__NR_io_uring_register, (int)fd, IORING_REGISTER_PROBE,
-                       pr, 256) < 0) {
-        *why = "IORING_REGISTER_PROBE failed";
-        err = -errno;
-    } else {
-        const int ops[] = {IORING_OP_RECV, IORING_OP_SEND,
-                           IORING_OP_ASYNC_CANCEL, IORING_OP_POLL_ADD};
-        for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
-            if (ops[i] > pr->last_op ||
-                !(pr->ops[ops[i]].flags & IO_URING_OP_SUPPORTED)) {
-                *why = "the kernel lacks a needed operation (recv, send, "
-                       "async cancel or poll add)";
-                err = -EOPNOTSUPP;
-            }
-    }
-    free(pr);
-    close((int)fd);
+    const int ops[] = {IORING_OP_RECV, IORING_OP_SEND, IORING_OP_ASYNC_CANCEL,
+                       IORING_OP_POLL_ADD};
+    bool probe_failed;
+    int err =
+        goc__uring_probe(fd, ops, sizeof ops / sizeof ops[0], &probe_failed);
+    if (err < 0)
+        *why = probe_failed ? "IORING_REGISTER_PROBE failed"
+                            : "the kernel lacks a needed operation (recv, "
+                              "send, async cancel or poll add)";
+    close(fd);
     return err;
 }
 
@@ -611,7 +527,7 @@ void goc__uio_fini(void)
     (void)w;
     pthread_join(thread, NULL); /* the kernel ends its requests first */
     started = false;
-    ring_free();
+    goc__uring_fini(&ring);
     close(wake_fd);
     wake_fd = -1;
 }
