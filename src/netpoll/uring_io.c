@@ -88,7 +88,11 @@
 #define UD_CANCEL 2
 #define UD_PTR_MASK ((UINT64_C(1) << 48) - 1)
 
-enum { REQ_XFER = 1, REQ_CANCEL = 2 };
+/* A multishot accept's user_data has bit 0 set (an op's is its address,
+ * 8-aligned, which UD_WAKE and UD_CANCEL are not). */
+#define UD_ACCEPT 1
+
+enum { REQ_XFER = 1, REQ_CANCEL = 2, REQ_ACC_ARM = 3, REQ_ACC_CANCEL = 4 };
 
 typedef struct req {
     struct req *next;
@@ -108,6 +112,29 @@ typedef struct uio_op {
     int32_t res;              /* io thread: the CQE's result */
     _Atomic uint32_t pending; /* parts still with the io thread */
 } uio_op;
+
+/* A listener's multishot accept (uring_io.h). The goroutines' side and
+ * the io thread's meet under mu; `pending` counts the parts with the io
+ * thread (the request, from its arm until its last CQE; close's cancel,
+ * until written), raised by goroutines and dropped by the io thread,
+ * both under mu, read without it by close's wait. The acceptor is freed
+ * only after close has seen pending at 0, so the io thread never touches
+ * it after the drop that reaches 0 (it reads pd before). */
+struct goc__uio_acceptor {
+    req arm; /* the multishot request, pushed when pending goes 0 -> 1 */
+    req can; /* close's cancel, pushed at most once */
+    goc__pollfd *pd;
+    int fd;
+    pthread_mutex_t mu;
+    int *q;            /* mu: accepted fds (>= 0) and errors, oldest first */
+    unsigned qh, qn;   /* mu: the oldest's index, the count */
+    unsigned qcap;     /* mu: q's size, a power of 2 */
+    bool closing;      /* mu: goc__uio_acceptor_close has begun */
+    bool no_multishot; /* mu: the kernel refused: accept4 from now on */
+    _Atomic uint32_t pending;
+    uint64_t ud;    /* io thread: the request's user_data */
+    bool cancelled; /* io thread: cancelled (queue full) since armed */
+};
 
 static bool on;
 static pthread_t thread;
@@ -129,8 +156,10 @@ static uint16_t gen;
 static bool wake_armed; /* the eventfd's multishot poll is on */
 
 _Atomic uint32_t goc__uio_test_sq_entries;
+_Atomic bool goc__uio_test_refuse_multishot;
 static struct {
     _Atomic uint64_t submitted, cancels, sq_full, enters, wakes;
+    _Atomic uint64_t accept_arms, accepted;
     _Atomic int64_t inflight;
 } stats;
 
@@ -208,13 +237,50 @@ static void op_release(uio_op *op, goc__glist *wake)
         goc__pollfd_complete(pd, mode, wake);
 }
 
+/* The acceptor's parts with us drop by one (mu held); true at 0. */
+static bool acc_drop(goc__uio_acceptor *a)
+{
+    return atomic_fetch_sub(&a->pending, 1) == 1;
+}
+
 /* Write r's SQE; false if the queue is full. */
 static bool req_write(req *r, goc__glist *wake)
 {
     struct io_uring_sqe *e = sqe_get();
     if (!e)
         return false;
-    if (r->kind == REQ_XFER) {
+    if (r->kind == REQ_ACC_ARM) {
+        goc__uio_acceptor *a =
+            (goc__uio_acceptor *)((char *)r - offsetof(goc__uio_acceptor, arm));
+        e->opcode = IORING_OP_ACCEPT;
+        e->fd = a->fd;
+        e->accept_flags = SOCK_NONBLOCK | SOCK_CLOEXEC;
+        e->ioprio = IORING_ACCEPT_MULTISHOT;
+        if (atomic_load_explicit(&goc__uio_test_refuse_multishot,
+                                 memory_order_relaxed))
+            e->ioprio |= 1u << 15; /* no such flag: -EINVAL */
+        a->ud = ((uint64_t)(++gen) << 48) | (uint64_t)(uintptr_t)a | UD_ACCEPT;
+        a->cancelled = false;
+        e->user_data = a->ud;
+        sqe_push();
+        atomic_fetch_add_explicit(&stats.accept_arms, 1, memory_order_relaxed);
+    } else if (r->kind == REQ_ACC_CANCEL) {
+        goc__uio_acceptor *a =
+            (goc__uio_acceptor *)((char *)r - offsetof(goc__uio_acceptor, can));
+        goc__pollfd *pd = a->pd;
+        e->opcode = IORING_OP_ASYNC_CANCEL;
+        e->fd = -1;
+        e->addr = a->ud; /* the arm's SQE came first (FIFO) */
+        e->user_data = UD_CANCEL;
+        e->flags = IOSQE_CQE_SKIP_SUCCESS;
+        sqe_push();
+        atomic_fetch_add_explicit(&stats.cancels, 1, memory_order_relaxed);
+        pthread_mutex_lock(&a->mu);
+        bool done = acc_drop(a);
+        pthread_mutex_unlock(&a->mu);
+        if (done) /* a is close's again */
+            goc__pollfd_complete(pd, GOC__POLL_WRITE, wake);
+    } else if (r->kind == REQ_XFER) {
         uio_op *op = (uio_op *)((char *)r - offsetof(uio_op, sub));
         e->opcode =
             op->mode == GOC__POLL_READ ? IORING_OP_RECV : IORING_OP_SEND;
@@ -240,6 +306,68 @@ static bool req_write(req *r, goc__glist *wake)
         op_release(op, wake);
     }
     return true;
+}
+
+/* Append v to a's queue (mu held); false without memory. */
+static bool acc_put(goc__uio_acceptor *a, int v)
+{
+    if (a->qn == a->qcap) {
+        unsigned cap = a->qcap ? a->qcap * 2 : 16;
+        int *q = malloc(cap * sizeof *q);
+        if (!q)
+            return false;
+        for (unsigned i = 0; i < a->qn; i++)
+            q[i] = a->q[(a->qh + i) & (a->qcap - 1)];
+        free(a->q);
+        a->q = q;
+        a->qh = 0;
+        a->qcap = cap;
+    }
+    a->q[(a->qh + a->qn++) & (a->qcap - 1)] = v;
+    return true;
+}
+
+/* A CQE of a's multishot accept: queue the connection (or close it, once
+ * the listener closes), or the error that ended the request; cancel the
+ * request when enough wait unclaimed. Wakes the acceptor (READ slot) for
+ * each, and close (WRITE slot) when the request is over. */
+static void acc_cqe(goc__uio_acceptor *a, const struct io_uring_cqe *c,
+                    goc__glist *wake)
+{
+    goc__pollfd *pd = a->pd;
+    bool more = c->flags & IORING_CQE_F_MORE;
+    int res = c->res;
+    bool done = false;
+    pthread_mutex_lock(&a->mu);
+    if (res >= 0) {
+        atomic_fetch_add_explicit(&stats.accepted, 1, memory_order_relaxed);
+        if (a->closing || !acc_put(a, res))
+            close(res); /* nobody will claim it / no room: a reset */
+        if (more && !a->cancelled && a->qn >= GOC__UIO_ACCEPT_AHEAD) {
+            struct io_uring_sqe *e = sqe_get();
+            if (e) { /* else: tried again at the next one */
+                e->opcode = IORING_OP_ASYNC_CANCEL;
+                e->fd = -1;
+                e->addr = a->ud;
+                e->user_data = UD_CANCEL;
+                e->flags = IOSQE_CQE_SKIP_SUCCESS;
+                sqe_push();
+                a->cancelled = true;
+            }
+        }
+    } else if (res == -EINVAL) {
+        a->no_multishot = true; /* multishot refused: accept4 */
+    } else if (res != -ECANCELED && !a->closing) {
+        if (!acc_put(a, res))
+            a->no_multishot = true; /* no memory: accept4 tells */
+    }
+    if (!more)
+        done = acc_drop(a);
+    pthread_mutex_unlock(&a->mu);
+    /* a may be freed from here on (done while closing). */
+    goc__pollfd_complete(pd, GOC__POLL_READ, wake);
+    if (done)
+        goc__pollfd_complete(pd, GOC__POLL_WRITE, wake);
 }
 
 /* Move what goroutines pushed (oldest first) behind *todo. */
@@ -282,6 +410,12 @@ static int reap(goc__glist *wake)
             }
             if (ud == UD_CANCEL)
                 continue; /* -ENOENT / -EALREADY: the op's CQE tells */
+            if (ud & UD_ACCEPT) {
+                acc_cqe((goc__uio_acceptor *)(uintptr_t)(ud & UD_PTR_MASK &
+                                                         ~(uint64_t)UD_ACCEPT),
+                        c, wake);
+                continue;
+            }
             uio_op *op = (uio_op *)(uintptr_t)(ud & UD_PTR_MASK);
             op->res = c->res;
             atomic_fetch_sub_explicit(&stats.inflight, 1, memory_order_relaxed);
@@ -456,6 +590,97 @@ ssize_t goc__uio_xfer(goc__pollfd *pd, bool is_send, void *buf, size_t n,
     }
 }
 
+/* ---- multishot accept (goroutines) --------------------------------- */
+
+goc__uio_acceptor *goc__uio_acceptor_new(goc__pollfd *pd)
+{
+    goc__uio_acceptor *a = calloc(1, sizeof *a);
+    if (!a)
+        return NULL;
+    a->arm.kind = REQ_ACC_ARM;
+    a->can.kind = REQ_ACC_CANCEL;
+    a->pd = pd;
+    a->fd = goc__pollfd_fd(pd);
+    pthread_mutex_init(&a->mu, NULL);
+    atomic_init(&a->pending, 0);
+    return a;
+}
+
+int goc__uio_accept(goc__uio_acceptor *a, int *fd)
+{
+    goc__pollfd *pd = a->pd;
+    for (;;) {
+        int r = 0;
+        pthread_mutex_lock(&a->mu);
+        if (a->closing) {
+            r = -ECANCELED;
+        } else if (a->qn) {
+            int v = a->q[a->qh];
+            a->qh = (a->qh + 1) & (a->qcap - 1);
+            a->qn--;
+            if (v >= 0)
+                *fd = v;
+            else
+                r = v;
+            pthread_mutex_unlock(&a->mu);
+            return r;
+        } else if (a->no_multishot) {
+            r = 1;
+        } else if (atomic_load(&a->pending) == 0) {
+            /* Pushed under mu: close's cancel, if any, comes after. */
+            atomic_store(&a->pending, 1);
+            push(&a->arm);
+        }
+        pthread_mutex_unlock(&a->mu);
+        if (r == 1)
+            goc__pollfd_loud(pd);
+        if (r)
+            return r;
+        goc__pollfd_quiet(pd); /* the request tells, not readiness */
+        if ((r = goc__pollfd_wait(pd, GOC__POLL_READ)) < 0)
+            return r;
+    }
+}
+
+void goc__uio_acceptor_close(goc__uio_acceptor *a)
+{
+    goc__pollfd *pd = a->pd;
+    pthread_mutex_lock(&a->mu);
+    a->closing = true;
+    bool live = atomic_load(&a->pending) != 0;
+    if (live) {
+        atomic_fetch_add(&a->pending, 1);
+        push(&a->can);
+    }
+    pthread_mutex_unlock(&a->mu);
+    if (live) {
+        /* The write direction is a listener's own: park there until the
+         * request has ended (the io thread completes it at 0). */
+        if (goc__pollfd_lock(pd, GOC__POLL_WRITE) == 0) {
+            goc__pollfd_wait_pending(pd, GOC__POLL_WRITE, &a->pending);
+            goc__pollfd_unlock(pd, GOC__POLL_WRITE);
+        }
+        while (atomic_load(&a->pending) != 0) /* pd closed under us */
+            goc_yield();
+    }
+    /* The request is over: what it accepted and nobody took goes. */
+    pthread_mutex_lock(&a->mu);
+    for (; a->qn; a->qn--, a->qh = (a->qh + 1) & (a->qcap - 1))
+        if (a->q[a->qh] >= 0)
+            close(a->q[a->qh]);
+    pthread_mutex_unlock(&a->mu);
+    /* A parked acceptor: goc__pollfd_close wakes it (-ECANCELED). */
+}
+
+void goc__uio_acceptor_free(goc__uio_acceptor *a)
+{
+    if (!a)
+        return;
+    pthread_mutex_destroy(&a->mu);
+    free(a->q);
+    free(a);
+}
+
 /* ---- start and stop ------------------------------------------------- */
 
 int goc__uio_available(const char **why)
@@ -539,6 +764,8 @@ void goc__uio_get_stats(goc__uio_stats *st)
     st->sq_full = atomic_load(&stats.sq_full);
     st->enters = atomic_load(&stats.enters);
     st->wakes = atomic_load(&stats.wakes);
+    st->accept_arms = atomic_load(&stats.accept_arms);
+    st->accepted = atomic_load(&stats.accepted);
 }
 
 int64_t goc__uio_inflight(void)
