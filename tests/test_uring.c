@@ -808,3 +808,57 @@ GOC_TEST_TIMEOUT(net_uring_accept_fallback, 60)
     atomic_store(&goc__uio_test_refuse_multishot, true);
     return goc_main(accept_fallback_main, NULL);
 }
+
+/* A listener that outlives its goc_main with a multishot request armed:
+ * that request ended with the io thread's ring. The next goc_main
+ * accepts on it (completion I/O on or off) and closes it without
+ * waiting for the old request. */
+static goc_listener *carried;
+static char carried_addr[GOC_ADDRSTRLEN];
+
+static int carry_first_main(void *arg)
+{
+    (void)arg;
+    ASSERT_EQ(goc_listen(&carried, "tcp", "127.0.0.1:0"), 0);
+    ASSERT_EQ(goc_listener_addr(carried, carried_addr, sizeof carried_addr), 0);
+    goc__pollfd *pd = goc__pollfd_lookup(goc_listener_fd(carried));
+    ASSERT(pd);
+    ASSERT_EQ(goc__pollfd_set_deadline(pd, GOC__POLL_READ,
+                                       goc_nanotime() + GOC_MILLISECOND),
+              0);
+    goc_conn *c;
+    ASSERT_EQ(goc_accept(carried, &c), -ETIMEDOUT); /* armed, then left */
+    ASSERT_EQ(goc__pollfd_set_deadline(pd, GOC__POLL_READ, 0), 0);
+    return 0;
+}
+
+static int carry_next_main(void *arg)
+{
+    (void)arg;
+    int cli;
+    plain_dial(carried_addr, &cli, 1);
+    goc_conn *c;
+    ASSERT_EQ(goc_accept(carried, &c), 0);
+    ASSERT_EQ(goc_conn_write(c, "k", 1), 1);
+    char x;
+    ASSERT_EQ(read(cli, &x, 1), 1);
+    ASSERT_EQ(x, 'k');
+    close(cli);
+    ASSERT_EQ(goc_conn_close(c), 0);
+    ASSERT_EQ(goc_listener_close(carried), 0); /* returns */
+    return 0;
+}
+
+GOC_TEST_TIMEOUT(net_uring_accept_outlives_runtime, 60)
+{
+    if (!force_completion())
+        return 0;
+    for (int i = 0; i < 2; i++) {
+        setenv("GOC_POLLER", "io_uring_completion", 1);
+        ASSERT_EQ(goc_main(carry_first_main, NULL), 0);
+        /* The next runtime: completion I/O again, then readiness. */
+        setenv("GOC_POLLER", i ? "io_uring" : "io_uring_completion", 1);
+        ASSERT_EQ(goc_main(carry_next_main, NULL), 0);
+    }
+    return 0;
+}

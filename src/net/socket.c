@@ -211,7 +211,9 @@ int goc_accept(goc_listener *l, goc_conn **out)
     int64_t backoff = 0;
     if ((err = goc__pollfd_prepare(pd, GOC__POLL_READ)))
         goto out;
-    bool multishot = l->acc != NULL;
+    /* (A listener from a goc_main with completion I/O, in one without:
+     * accept4.) */
+    bool multishot = l->acc != NULL && goc__uio_on();
     for (;;) {
         int fd;
         if (multishot) {

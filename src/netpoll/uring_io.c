@@ -132,11 +132,13 @@ struct goc__uio_acceptor {
     bool closing;      /* mu: goc__uio_acceptor_close has begun */
     bool no_multishot; /* mu: the kernel refused: accept4 from now on */
     _Atomic uint32_t pending;
+    unsigned epoch; /* mu: the io thread's (epoch) that has the request */
     uint64_t ud;    /* io thread: the request's user_data */
     bool cancelled; /* io thread: cancelled (queue full) since armed */
 };
 
 static bool on;
+static unsigned epoch; /* io threads started: one a goc_main */
 static pthread_t thread;
 static bool started;
 static int wake_fd = -1;
@@ -606,12 +608,23 @@ goc__uio_acceptor *goc__uio_acceptor_new(goc__pollfd *pd)
     return a;
 }
 
+/* A request armed under an earlier goc_main ended with its io thread's
+ * ring (the listener outlived that runtime): nothing is pending (mu). */
+static void acc_renew(goc__uio_acceptor *a)
+{
+    if (a->epoch != epoch) {
+        atomic_store(&a->pending, 0);
+        a->epoch = epoch;
+    }
+}
+
 int goc__uio_accept(goc__uio_acceptor *a, int *fd)
 {
     goc__pollfd *pd = a->pd;
     for (;;) {
         int r = 0;
         pthread_mutex_lock(&a->mu);
+        acc_renew(a);
         if (a->closing) {
             r = -ECANCELED;
         } else if (a->qn) {
@@ -629,6 +642,7 @@ int goc__uio_accept(goc__uio_acceptor *a, int *fd)
         } else if (atomic_load(&a->pending) == 0) {
             /* Pushed under mu: close's cancel, if any, comes after. */
             atomic_store(&a->pending, 1);
+            a->epoch = epoch;
             push(&a->arm);
         }
         pthread_mutex_unlock(&a->mu);
@@ -646,6 +660,7 @@ void goc__uio_acceptor_close(goc__uio_acceptor *a)
 {
     goc__pollfd *pd = a->pd;
     pthread_mutex_lock(&a->mu);
+    acc_renew(a);
     a->closing = true;
     bool live = atomic_load(&a->pending) != 0;
     if (live) {
@@ -722,6 +737,7 @@ int goc__uio_init(bool want)
     if (wake_fd < 0)
         return -errno;
     setup_state = 0;
+    epoch++;
     int err = goc__helper_thread_start(&thread, io_main, NULL);
     if (err) {
         close(wake_fd);
@@ -752,6 +768,7 @@ void goc__uio_fini(void)
     (void)w;
     pthread_join(thread, NULL); /* the kernel ends its requests first */
     started = false;
+    epoch++; /* the requests of listeners that outlive it are over */
     goc__uring_fini(&ring);
     close(wake_fd);
     wake_fd = -1;
