@@ -239,6 +239,18 @@ static void op_release(uio_op *op, goc__glist *wake)
         goc__pollfd_complete(pd, mode, wake);
 }
 
+/* Write e as a cancel of the request with user_data ud and publish it
+ * (its own completion only on failure, which the request's tells). */
+static void cancel_push(struct io_uring_sqe *e, uint64_t ud)
+{
+    e->opcode = IORING_OP_ASYNC_CANCEL;
+    e->fd = -1;
+    e->addr = ud;
+    e->user_data = UD_CANCEL;
+    e->flags = IOSQE_CQE_SKIP_SUCCESS;
+    sqe_push();
+}
+
 /* The acceptor's parts with us drop by one (mu held); true at 0. */
 static bool acc_drop(goc__uio_acceptor *a)
 {
@@ -270,12 +282,7 @@ static bool req_write(req *r, goc__glist *wake)
         goc__uio_acceptor *a =
             (goc__uio_acceptor *)((char *)r - offsetof(goc__uio_acceptor, can));
         goc__pollfd *pd = a->pd;
-        e->opcode = IORING_OP_ASYNC_CANCEL;
-        e->fd = -1;
-        e->addr = a->ud; /* the arm's SQE came first (FIFO) */
-        e->user_data = UD_CANCEL;
-        e->flags = IOSQE_CQE_SKIP_SUCCESS;
-        sqe_push();
+        cancel_push(e, a->ud); /* the arm's SQE came first (FIFO) */
         atomic_fetch_add_explicit(&stats.cancels, 1, memory_order_relaxed);
         pthread_mutex_lock(&a->mu);
         bool done = acc_drop(a);
@@ -297,12 +304,7 @@ static bool req_write(req *r, goc__glist *wake)
         atomic_fetch_add_explicit(&stats.inflight, 1, memory_order_relaxed);
     } else {
         uio_op *op = (uio_op *)((char *)r - offsetof(uio_op, can));
-        e->opcode = IORING_OP_ASYNC_CANCEL;
-        e->fd = -1;
-        e->addr = op->ud;
-        e->user_data = UD_CANCEL;
-        e->flags = IOSQE_CQE_SKIP_SUCCESS;
-        sqe_push();
+        cancel_push(e, op->ud);
         atomic_fetch_add_explicit(&stats.cancels, 1, memory_order_relaxed);
         /* Its SQE is ahead of any request the op's memory holds next. */
         op_release(op, wake);
@@ -348,12 +350,7 @@ static void acc_cqe(goc__uio_acceptor *a, const struct io_uring_cqe *c,
         if (more && !a->cancelled && a->qn >= GOC__UIO_ACCEPT_AHEAD) {
             struct io_uring_sqe *e = sqe_get();
             if (e) { /* else: tried again at the next one */
-                e->opcode = IORING_OP_ASYNC_CANCEL;
-                e->fd = -1;
-                e->addr = a->ud;
-                e->user_data = UD_CANCEL;
-                e->flags = IOSQE_CQE_SKIP_SUCCESS;
-                sqe_push();
+                cancel_push(e, a->ud);
                 a->cancelled = true;
             }
         }
