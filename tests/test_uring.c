@@ -27,6 +27,7 @@
 
 #include "goc_test.h"
 #include "netpoll/poller.h"
+#include "netpoll/pollfd.h"
 #include "netpoll/uring_io.h"
 
 #define CANARY 0xA5
@@ -516,4 +517,348 @@ GOC_TEST(net_uring_completion_is_opt_in)
     ASSERT_EQ(goc_main(mode_main, "on"), 0);
     setenv("GOC_POLLER", "io_uring", 1);
     return goc_main(mode_main, NULL);
+}
+
+/* ---- multishot accept ------------------------------------------------ */
+
+static int fd_count(void)
+{
+    int n = 0;
+    for (int fd = 0; fd < 4096; fd++)
+        if (fcntl(fd, F_GETFD) >= 0)
+            n++;
+    return n;
+}
+
+typedef struct dialer {
+    const char *addr;
+    uint32_t i;
+    goc_waitgroup *wg;
+} dialer;
+
+static void dial_and_say(void *arg)
+{
+    dialer *d = arg;
+    goc_conn *c;
+    if (goc_dial(&c, "tcp", d->addr) != 0)
+        abort();
+    if (goc_conn_write(c, &d->i, sizeof d->i) != (ssize_t)sizeof d->i)
+        abort();
+    char x;
+    if (goc_conn_read(c, &x, 1) != 0) /* until the server closes */
+        abort();
+    goc_conn_close(c);
+    goc_waitgroup_done(d->wg);
+}
+
+/* Many dials at once: every one accepted once, in a handful of multishot
+ * requests, each connection non-blocking and close-on-exec. */
+static int accept_many_main(void *arg)
+{
+    (void)arg;
+    long n = goc_test_iters(300, 40);
+    goc_listener *ln;
+    char addr[GOC_ADDRSTRLEN];
+    ASSERT_EQ(goc_listen(&ln, "tcp", "127.0.0.1:0"), 0);
+    ASSERT_EQ(goc_listener_addr(ln, addr, sizeof addr), 0);
+    goc__uio_stats st0, st;
+    goc__uio_get_stats(&st0);
+    goc_waitgroup wgs = GOC_WAITGROUP_INIT, *wg = &wgs;
+    dialer *d = calloc((size_t)n, sizeof *d);
+    bool *seen = calloc((size_t)n, sizeof *seen);
+    goc_conn **srv = calloc((size_t)n, sizeof *srv);
+    ASSERT(d && seen && srv);
+    for (long i = 0; i < n; i++) {
+        d[i] = (dialer){addr, (uint32_t)i, wg};
+        goc_waitgroup_add(wg, 1);
+        ASSERT_EQ(goc_go(dial_and_say, &d[i]), 0);
+    }
+    for (long k = 0; k < n; k++) {
+        ASSERT_EQ(goc_accept(ln, &srv[k]), 0);
+        int fd = goc_conn_fd(srv[k]);
+        ASSERT(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+        ASSERT(fcntl(fd, F_GETFL) & O_NONBLOCK);
+        uint32_t i;
+        ASSERT_EQ(goc_conn_read(srv[k], &i, sizeof i), (ssize_t)sizeof i);
+        ASSERT(i < (uint32_t)n);
+        ASSERT(!seen[i]); /* each connection accepted once */
+        seen[i] = true;
+    }
+    goc__uio_get_stats(&st);
+    uint64_t arms = st.accept_arms - st0.accept_arms;
+    uint64_t acc = st.accepted - st0.accepted;
+    printf("%ld dials: %llu accepted by %llu multishot requests\n", n,
+           (unsigned long long)acc, (unsigned long long)arms);
+    ASSERT_EQ(acc, (uint64_t)n);
+    ASSERT_GT(arms, 0);
+    ASSERT(arms <= (uint64_t)n / 4); /* requests that accepted many */
+    for (long k = 0; k < n; k++)
+        ASSERT_EQ(goc_conn_close(srv[k]), 0);
+    goc_waitgroup_wait(wg);
+    ASSERT_EQ(goc_listener_close(ln), 0);
+    free(d);
+    free(seen);
+    free(srv);
+    return 0;
+}
+
+GOC_TEST_TIMEOUT(net_uring_accept_multishot, 120)
+{
+    if (!force_completion())
+        return 0;
+    goc_maxprocs(2);
+    return goc_main(accept_many_main, NULL);
+}
+
+typedef struct acceptor {
+    goc_listener *ln;
+    int rc;
+    goc_chan *done;
+} acceptor;
+
+static void accept_once(void *arg)
+{
+    acceptor *a = arg;
+    goc_conn *c = NULL;
+    a->rc = goc_accept(a->ln, &c);
+    if (a->rc == 0)
+        goc_conn_close(c);
+    goc_chan_send_int(a->done, 1);
+}
+
+/* Connect plain sockets to addr; their descriptors in fds. */
+static void plain_dial(const char *addr, int *fds, int n)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_port =
+                                 htons((uint16_t)atoi(strrchr(addr, ':') + 1)),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    for (int i = 0; i < n; i++) {
+        fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        ASSERT(fds[i] >= 0);
+        ASSERT_EQ(connect(fds[i], (struct sockaddr *)&sa, sizeof sa), 0);
+    }
+}
+
+/* Close while the multishot request has connections queued that nobody
+ * claimed, and an acceptor parked: the acceptor gets the closed error,
+ * the queued connections are closed (their clients see end of file),
+ * and the listening socket is gone when close returns (a dial is
+ * refused, the port can be listened on again). */
+static int accept_close_main(void *arg)
+{
+    (void)arg;
+    long rounds = goc_test_iters(20, 4);
+    goc_chan *done = goc_chan_make(sizeof(int), 1);
+    for (long r = 0; r < rounds; r++) {
+        goc_listener *ln;
+        char addr[GOC_ADDRSTRLEN];
+        ASSERT_EQ(goc_listen(&ln, "tcp", "127.0.0.1:0"), 0);
+        ASSERT_EQ(goc_listener_addr(ln, addr, sizeof addr), 0);
+        int before = fd_count();
+        goc__uio_stats st0, st;
+        goc__uio_get_stats(&st0);
+        enum { K = 8 };
+        int cli[K];
+        plain_dial(addr, cli, K);
+        /* One accept arms the request, which takes all K from the
+         * backlog; K - 1 stay queued. */
+        acceptor a = {.ln = ln, .done = done};
+        accept_once(&a);
+        int v;
+        ASSERT(goc_chan_recv_int(done, &v));
+        ASSERT_EQ(a.rc, 0);
+        for (int k = 0; k < 5000; k++) {
+            goc__uio_get_stats(&st);
+            if (st.accepted - st0.accepted >= K)
+                break;
+            goc_sleep(GOC_MILLISECOND);
+        }
+        ASSERT_EQ(st.accepted - st0.accepted, (uint64_t)K);
+        ASSERT_EQ(fd_count(), before + K + (K - 1)); /* clients, queued */
+        /* Odd rounds: the queue emptied, an acceptor parks on it. */
+        if (r % 2) {
+            for (int i = 1; i < K; i++) {
+                accept_once(&a);
+                ASSERT(goc_chan_recv_int(done, &v));
+                ASSERT_EQ(a.rc, 0);
+            }
+            ASSERT_EQ(goc_go(accept_once, &a), 0);
+            goc_sleep(GOC_MILLISECOND);
+        }
+        ASSERT_EQ(goc_listener_close(ln), 0);
+        if (r % 2) {
+            ASSERT(goc_chan_recv_int(done, &v));
+            ASSERT_EQ(a.rc, -ECANCELED);
+        }
+        /* Every server end is closed: listener, queued, accepted. */
+        ASSERT_EQ(fd_count(), before - 1 + K);
+        for (int i = 0; i < K; i++) {
+            char x;
+            ssize_t n;
+            do
+                n = read(cli[i], &x, 1);
+            while (n < 0 && errno == EINTR);
+            ASSERT(n == 0 || (n < 0 && errno == ECONNRESET));
+            close(cli[i]);
+        }
+        /* The listening socket itself is gone. */
+        int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_in sa = {
+            .sin_family = AF_INET,
+            .sin_port = htons((uint16_t)atoi(strrchr(addr, ':') + 1)),
+            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        ASSERT_EQ(connect(s, (struct sockaddr *)&sa, sizeof sa), -1);
+        ASSERT_EQ(errno, ECONNREFUSED);
+        close(s);
+        ASSERT_EQ(goc_listen(&ln, "tcp", addr), 0);
+        ASSERT_EQ(goc_listener_close(ln), 0);
+    }
+    goc_chan_free(done);
+    return 0;
+}
+
+GOC_TEST_TIMEOUT(net_uring_accept_close, 120)
+{
+    if (!force_completion())
+        return 0;
+    goc_maxprocs(2);
+    return goc_main(accept_close_main, NULL);
+}
+
+/* A read deadline ends a parked accept with -ETIMEDOUT and leaves the
+ * multishot request armed: a later dial is accepted by the next call. */
+static int accept_deadline_main(void *arg)
+{
+    (void)arg;
+    goc_listener *ln;
+    char addr[GOC_ADDRSTRLEN];
+    ASSERT_EQ(goc_listen(&ln, "tcp", "127.0.0.1:0"), 0);
+    ASSERT_EQ(goc_listener_addr(ln, addr, sizeof addr), 0);
+    goc_conn *c;
+    /* No public accept deadline: the listener's read deadline. */
+    goc__pollfd *pd = goc__pollfd_lookup(goc_listener_fd(ln));
+    ASSERT(pd);
+    ASSERT_EQ(goc__pollfd_set_deadline(pd, GOC__POLL_READ,
+                                       goc_nanotime() + 5 * GOC_MILLISECOND),
+              0);
+    ASSERT_EQ(goc_accept(ln, &c), -ETIMEDOUT);
+    ASSERT_EQ(goc__pollfd_set_deadline(pd, GOC__POLL_READ, 0), 0);
+    int cli;
+    plain_dial(addr, &cli, 1);
+    ASSERT_EQ(goc_accept(ln, &c), 0);
+    goc__uio_stats st;
+    goc__uio_get_stats(&st);
+    ASSERT_EQ(st.accept_arms, 1); /* the first request accepted it */
+    ASSERT_EQ(st.accepted, 1);
+    ASSERT_EQ(goc_conn_write(c, "z", 1), 1);
+    char x;
+    ASSERT_EQ(read(cli, &x, 1), 1);
+    ASSERT_EQ(x, 'z');
+    close(cli);
+    ASSERT_EQ(goc_conn_close(c), 0);
+    ASSERT_EQ(goc_listener_close(ln), 0);
+    return 0;
+}
+
+GOC_TEST_TIMEOUT(net_uring_accept_deadline, 60)
+{
+    if (!force_completion())
+        return 0;
+    return goc_main(accept_deadline_main, NULL);
+}
+
+/* A kernel that refuses multishot accept (-EINVAL): accept4 and
+ * readiness take over, nothing is lost. */
+static int accept_fallback_main(void *arg)
+{
+    (void)arg;
+    goc_listener *ln;
+    char addr[GOC_ADDRSTRLEN];
+    ASSERT_EQ(goc_listen(&ln, "tcp", "127.0.0.1:0"), 0);
+    ASSERT_EQ(goc_listener_addr(ln, addr, sizeof addr), 0);
+    acceptor a = {.ln = ln, .done = goc_chan_make(sizeof(int), 1)};
+    for (int i = 0; i < 10; i++) {
+        /* Parked first (every other round), then the dial. */
+        ASSERT_EQ(goc_go(accept_once, &a), 0);
+        if (i % 2)
+            goc_sleep(GOC_MILLISECOND);
+        int cli;
+        plain_dial(addr, &cli, 1);
+        int v;
+        ASSERT(goc_chan_recv_int(a.done, &v));
+        ASSERT_EQ(a.rc, 0);
+        close(cli);
+    }
+    goc__uio_stats st;
+    goc__uio_get_stats(&st);
+    printf("multishot requests %llu, accepted by them %llu\n",
+           (unsigned long long)st.accept_arms, (unsigned long long)st.accepted);
+    ASSERT_EQ(st.accept_arms, 1); /* refused once, then accept4 */
+    ASSERT_EQ(st.accepted, 0);
+    ASSERT_EQ(goc_listener_close(ln), 0);
+    goc_chan_free(a.done);
+    return 0;
+}
+
+GOC_TEST_TIMEOUT(net_uring_accept_fallback, 60)
+{
+    if (!force_completion())
+        return 0;
+    atomic_store(&goc__uio_test_refuse_multishot, true);
+    return goc_main(accept_fallback_main, NULL);
+}
+
+/* A listener that outlives its goc_main with a multishot request armed:
+ * that request ended with the io thread's ring. The next goc_main
+ * accepts on it (completion I/O on or off) and closes it without
+ * waiting for the old request. */
+static goc_listener *carried;
+static char carried_addr[GOC_ADDRSTRLEN];
+
+static int carry_first_main(void *arg)
+{
+    (void)arg;
+    ASSERT_EQ(goc_listen(&carried, "tcp", "127.0.0.1:0"), 0);
+    ASSERT_EQ(goc_listener_addr(carried, carried_addr, sizeof carried_addr), 0);
+    goc__pollfd *pd = goc__pollfd_lookup(goc_listener_fd(carried));
+    ASSERT(pd);
+    ASSERT_EQ(goc__pollfd_set_deadline(pd, GOC__POLL_READ,
+                                       goc_nanotime() + GOC_MILLISECOND),
+              0);
+    goc_conn *c;
+    ASSERT_EQ(goc_accept(carried, &c), -ETIMEDOUT); /* armed, then left */
+    ASSERT_EQ(goc__pollfd_set_deadline(pd, GOC__POLL_READ, 0), 0);
+    return 0;
+}
+
+static int carry_next_main(void *arg)
+{
+    (void)arg;
+    int cli;
+    plain_dial(carried_addr, &cli, 1);
+    goc_conn *c;
+    ASSERT_EQ(goc_accept(carried, &c), 0);
+    ASSERT_EQ(goc_conn_write(c, "k", 1), 1);
+    char x;
+    ASSERT_EQ(read(cli, &x, 1), 1);
+    ASSERT_EQ(x, 'k');
+    close(cli);
+    ASSERT_EQ(goc_conn_close(c), 0);
+    ASSERT_EQ(goc_listener_close(carried), 0); /* returns */
+    return 0;
+}
+
+GOC_TEST_TIMEOUT(net_uring_accept_outlives_runtime, 60)
+{
+    if (!force_completion())
+        return 0;
+    for (int i = 0; i < 2; i++) {
+        setenv("GOC_POLLER", "io_uring_completion", 1);
+        ASSERT_EQ(goc_main(carry_first_main, NULL), 0);
+        /* The next runtime: completion I/O again, then readiness. */
+        setenv("GOC_POLLER", i ? "io_uring" : "io_uring_completion", 1);
+        ASSERT_EQ(goc_main(carry_next_main, NULL), 0);
+    }
+    return 0;
 }

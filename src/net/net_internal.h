@@ -105,8 +105,12 @@ struct goc_conn {
     goc__net_zombie z;   /* after close */
 };
 
+struct goc__uio_acceptor;
+
 struct goc_listener {
     goc__pollfd *pd;
+    struct goc__uio_acceptor *acc; /* multishot accept (completion I/O
+                                      on), or NULL: accept4 */
     int family;
     int type;
     char *unlink_path; /* the unix socket file to remove at close */

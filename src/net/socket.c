@@ -17,6 +17,11 @@
  * so that service resumes sooner), on the listener's pollfd so that
  * closing the listener wakes it; pending connections stay in the
  * kernel's queue meanwhile.
+ *
+ * With completion I/O on (GOC_POLLER=io_uring_completion), a listener's
+ * connections come from one multishot IORING_OP_ACCEPT request on the io
+ * thread's ring (uring_io.h: goc__uio_accept), with the same errors,
+ * deadlines and back-off; where the kernel refuses it, accept4 as above.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -179,6 +184,8 @@ int goc_listen(goc_listener **out, const char *network, const char *address)
     }
     if ((err = goc__pollfd_open(fd, &l->pd)))
         goto fail;
+    if (goc__uio_on())
+        l->acc = goc__uio_acceptor_new(l->pd); /* NULL: accept4 */
     l->family = addr.ss.ss_family;
     l->type = ni.type;
     *out = l;
@@ -204,15 +211,32 @@ int goc_accept(goc_listener *l, goc_conn **out)
     int64_t backoff = 0;
     if ((err = goc__pollfd_prepare(pd, GOC__POLL_READ)))
         goto out;
+    /* (A listener from a goc_main with completion I/O, in one without:
+     * accept4.) */
+    bool multishot = l->acc != NULL && goc__uio_on();
     for (;;) {
-        int fd = accept4(goc__pollfd_fd(pd), NULL, NULL,
+        int fd;
+        if (multishot) {
+            /* Completion I/O: the io thread's multishot request. */
+            int r = goc__uio_accept(l->acc, &fd);
+            if (r == 1) {
+                multishot = false; /* the kernel refused it */
+                continue;
+            }
+            if (r < 0)
+                fd = r;
+        } else {
+            fd = accept4(goc__pollfd_fd(pd), NULL, NULL,
                          SOCK_NONBLOCK | SOCK_CLOEXEC);
+            if (fd < 0)
+                fd = -errno;
+        }
         if (fd >= 0) {
             if ((err = goc__conn_new(fd, l->family, l->type, true, out)))
                 close(fd);
             break;
         }
-        switch (errno) {
+        switch (-fd) {
         case EINTR:
         case ECONNABORTED: /* the client gave up before we took it */
             continue;
@@ -232,7 +256,7 @@ int goc_accept(goc_listener *l, goc_conn **out)
                 goto out;
             continue;
         default:
-            err = -errno;
+            err = fd;
             goto out;
         }
     }
@@ -262,6 +286,7 @@ static void listener_destroy(goc__net_zombie *z)
 {
     goc_listener *l = (goc_listener *)((char *)z - offsetof(goc_listener, z));
     goc__pollfd_free(l->pd);
+    goc__uio_acceptor_free(l->acc);
     free(l->unlink_path);
     free(l);
 }
@@ -271,6 +296,8 @@ int goc_listener_close(goc_listener *l)
     goc__require_g("goc_listener_close");
     if (atomic_exchange(&l->closed, true))
         return -ECANCELED;
+    if (l->acc) /* the request ends first: then the socket closes */
+        goc__uio_acceptor_close(l->acc);
     int err = goc__pollfd_close(l->pd);
     if (l->unlink_path)
         unlink(l->unlink_path);

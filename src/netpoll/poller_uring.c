@@ -71,13 +71,12 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "netpoll/poller.h"
+#include "netpoll/uring_ring.h"
 
 #define SQ_ENTRIES 256
 #define CQ_ENTRIES 16384
@@ -98,24 +97,11 @@ typedef struct reg {
     ino_t ino;
 } reg;
 
-static int ring_fd = -1;
+static goc__uring ring = {.fd = -1}; /* sq_tail and SQEs: sq_lock */
 static int wake_fd = -1;
 static int probe_ep = -1; /* tells pollable character devices (open) */
-static uint32_t features;
-
-/* The mapped rings. */
-static void *sq_map, *cq_map;
-static size_t sq_map_len, cq_map_len;
-static struct io_uring_sqe *sqes;
-static size_t sqes_len;
-static _Atomic uint32_t *sq_khead, *sq_ktail, *sq_kflags;
-static uint32_t sq_mask, sq_entries;
-static _Atomic uint32_t *cq_khead, *cq_ktail;
-static uint32_t cq_mask;
-static struct io_uring_cqe *cqes;
 
 static pthread_mutex_t sq_lock = PTHREAD_MUTEX_INITIALIZER;
-static uint32_t sq_tail;          /* sq_lock */
 static uint32_t seq;              /* sq_lock: the last key's sequence number */
 static bool wake_armed;           /* the polling thread */
 static _Atomic uint32_t wake_sig; /* a wake is pending (coalesces) */
@@ -132,24 +118,10 @@ static _Atomic bool barriers; /* nbarrier > 0, read without the lock */
 
 /* ---- system calls --------------------------------------------------- */
 
-static int sys_setup(unsigned entries, struct io_uring_params *p)
-{
-    long r = syscall(__NR_io_uring_setup, entries, p);
-    return r < 0 ? -errno : (int)r;
-}
-
 static int sys_enter(unsigned to_submit, unsigned min_complete, unsigned flags,
                      const void *arg, size_t argsz)
 {
-    long r = syscall(__NR_io_uring_enter, ring_fd, to_submit, min_complete,
-                     flags, arg, argsz);
-    return r < 0 ? -errno : (int)r;
-}
-
-static int sys_register(int fd, unsigned op, void *arg, unsigned nargs)
-{
-    long r = syscall(__NR_io_uring_register, fd, op, arg, nargs);
-    return r < 0 ? -errno : (int)r;
+    return goc__uring_enter(&ring, to_submit, min_complete, flags, arg, argsz);
 }
 
 /* ---- the registration table ---------------------------------------- */
@@ -184,12 +156,13 @@ static uint64_t key_new(int fd) /* sq_lock */
 
 static uint32_t sq_pending(void)
 {
-    return sq_tail - atomic_load_explicit(sq_khead, memory_order_acquire);
+    return goc__uring_sq_pending(&ring);
 }
 
 static struct io_uring_sqe *sqe_get(void)
 {
-    while (sq_pending() >= sq_entries) {
+    struct io_uring_sqe *e;
+    while (!(e = goc__uring_sqe_get(&ring))) {
         /* Full: submit what is there (the kernel takes them in order). */
         int r = sys_enter(sq_pending(), 0, 0, NULL, 0);
         if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY)
@@ -197,14 +170,12 @@ static struct io_uring_sqe *sqe_get(void)
         if (r <= 0)
             sched_yield();
     }
-    struct io_uring_sqe *e = &sqes[sq_tail & sq_mask];
-    memset(e, 0, sizeof *e);
     return e;
 }
 
 static void sqe_push(void)
 {
-    atomic_store_explicit(sq_ktail, ++sq_tail, memory_order_release);
+    goc__uring_sqe_push(&ring);
 }
 
 /* Submit what is queued. A failure leaves the entries for the next
@@ -264,7 +235,7 @@ static int queue_poll_remove(uint64_t ud)
     e->fd = -1;
     e->addr = ud;
     e->user_data = UD_IGNORE;
-    if (features & IORING_FEAT_CQE_SKIP)
+    if (ring.features & IORING_FEAT_CQE_SKIP)
         e->flags = IOSQE_CQE_SKIP_SUCCESS;
     sqe_push();
     return 0;
@@ -301,7 +272,7 @@ static int ur_available(const char **why)
     }
     struct io_uring_params par;
     memset(&par, 0, sizeof par);
-    int fd = sys_setup(4, &par);
+    int fd = goc__uring_sys_setup(4, &par);
     if (fd < 0) {
         *why = fd == -ENOSYS ? "the kernel has no io_uring"
                              : "io_uring_setup failed";
@@ -310,33 +281,16 @@ static int ur_available(const char **why)
     int err = 0;
     uint32_t need = IORING_FEAT_NODROP | IORING_FEAT_EXT_ARG |
                     IORING_FEAT_RSRC_TAGS; /* multishot poll: 5.13 */
+    const int ops[] = {IORING_OP_POLL_ADD, IORING_OP_ASYNC_CANCEL};
+    bool probe_failed;
     if ((par.features & need) != need) {
         *why = "the kernel's io_uring is older than Linux 5.13";
         err = -EOPNOTSUPP;
-    } else {
-        size_t sz = sizeof(struct io_uring_probe) +
-                    256 * sizeof(struct io_uring_probe_op);
-        struct io_uring_probe *pr = calloc(1, sz);
-        if (!pr) {
-            *why = "out of memory";
-            err = -ENOMEM;
-        } else {
-            int r = sys_register(fd, IORING_REGISTER_PROBE, pr, 256);
-            if (r < 0) {
-                *why = "IORING_REGISTER_PROBE failed";
-                err = r;
-            } else {
-                const int ops[] = {IORING_OP_POLL_ADD, IORING_OP_ASYNC_CANCEL};
-                for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
-                    if (ops[i] > pr->last_op ||
-                        !(pr->ops[ops[i]].flags & IO_URING_OP_SUPPORTED)) {
-                        *why = "the kernel lacks a needed operation "
-                               "(poll add or async cancel)";
-                        err = -EOPNOTSUPP;
-                    }
-            }
-            free(pr);
-        }
+    } else if ((err = goc__uring_probe(fd, ops, sizeof ops / sizeof ops[0],
+                                       &probe_failed)) < 0) {
+        *why = probe_failed ? "IORING_REGISTER_PROBE failed"
+                            : "the kernel lacks a needed operation "
+                              "(poll add or async cancel)";
     }
     close(fd);
     return err;
@@ -354,67 +308,9 @@ static int ur_init(void)
         par.cq_entries = test_cq;
         sq_n = test_cq / 2;
     }
-    int fd = sys_setup(sq_n, &par);
-    if (fd < 0)
-        return fd;
-    ring_fd = fd;
-    features = par.features;
-    int err;
-
-    sq_map_len = par.sq_off.array + par.sq_entries * sizeof(uint32_t);
-    cq_map_len = par.cq_off.cqes + par.cq_entries * sizeof(struct io_uring_cqe);
-    if (features & IORING_FEAT_SINGLE_MMAP) {
-        if (cq_map_len > sq_map_len)
-            sq_map_len = cq_map_len;
-        cq_map_len = sq_map_len;
-    }
-    sq_map = mmap(NULL, sq_map_len, PROT_READ | PROT_WRITE,
-                  MAP_SHARED | MAP_POPULATE, fd, IORING_OFF_SQ_RING);
-    if (sq_map == MAP_FAILED) {
-        sq_map = NULL;
-        err = -errno;
-        goto fail;
-    }
-    if (features & IORING_FEAT_SINGLE_MMAP) {
-        cq_map = sq_map;
-    } else {
-        cq_map = mmap(NULL, cq_map_len, PROT_READ | PROT_WRITE,
-                      MAP_SHARED | MAP_POPULATE, fd, IORING_OFF_CQ_RING);
-        if (cq_map == MAP_FAILED) {
-            cq_map = NULL;
-            err = -errno;
-            goto fail;
-        }
-    }
-    sqes_len = par.sq_entries * sizeof(struct io_uring_sqe);
-    sqes = mmap(NULL, sqes_len, PROT_READ | PROT_WRITE,
-                MAP_SHARED | MAP_POPULATE, fd, IORING_OFF_SQES);
-    if (sqes == MAP_FAILED) {
-        sqes = NULL;
-        err = -errno;
-        goto fail;
-    }
-    /* A forked child does not get the rings (it execs, or runs a new
-     * instance of its own). */
-    (void)madvise(sq_map, sq_map_len, MADV_DONTFORK);
-    if (cq_map != sq_map)
-        (void)madvise(cq_map, cq_map_len, MADV_DONTFORK);
-    (void)madvise(sqes, sqes_len, MADV_DONTFORK);
-
-    char *sq = sq_map, *cq = cq_map;
-    sq_khead = (_Atomic uint32_t *)(sq + par.sq_off.head);
-    sq_ktail = (_Atomic uint32_t *)(sq + par.sq_off.tail);
-    sq_kflags = (_Atomic uint32_t *)(sq + par.sq_off.flags);
-    sq_mask = *(uint32_t *)(sq + par.sq_off.ring_mask);
-    sq_entries = par.sq_entries;
-    uint32_t *array = (uint32_t *)(sq + par.sq_off.array);
-    for (uint32_t i = 0; i < sq_entries; i++)
-        array[i] = i; /* entry i is slot i, for good */
-    cq_khead = (_Atomic uint32_t *)(cq + par.cq_off.head);
-    cq_ktail = (_Atomic uint32_t *)(cq + par.cq_off.tail);
-    cq_mask = *(uint32_t *)(cq + par.cq_off.ring_mask);
-    cqes = (struct io_uring_cqe *)(cq + par.cq_off.cqes);
-    sq_tail = atomic_load(sq_ktail);
+    int err = goc__uring_init(&ring, sq_n, &par);
+    if (err < 0)
+        return err;
     seq = 0;
 
     wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -434,21 +330,12 @@ fail:
 
 static void ur_fini(void)
 {
-    if (ring_fd >= 0)
-        close(ring_fd); /* ends every request */
-    if (sqes)
-        munmap(sqes, sqes_len);
-    if (cq_map && cq_map != sq_map)
-        munmap(cq_map, cq_map_len);
-    if (sq_map)
-        munmap(sq_map, sq_map_len);
-    sqes = NULL;
-    sq_map = cq_map = NULL;
+    goc__uring_fini(&ring); /* ends every request */
     if (wake_fd >= 0)
         close(wake_fd);
     if (probe_ep >= 0)
         close(probe_ep);
-    ring_fd = wake_fd = probe_ep = -1;
+    wake_fd = probe_ep = -1;
     for (int i = 0; i < NCHUNKS; i++) {
         reg *c = atomic_exchange(&chunks[i], NULL);
         free(c);
@@ -660,8 +547,7 @@ static int dispatch(const struct io_uring_cqe *c, goc__glist *wake)
 
 static uint32_t cq_ready(void)
 {
-    return atomic_load_explicit(cq_ktail, memory_order_acquire) -
-           atomic_load_explicit(cq_khead, memory_order_relaxed);
+    return goc__uring_cq_ready(&ring);
 }
 
 /* Reap and dispatch what the completion queue holds. */
@@ -670,17 +556,19 @@ static int reap(goc__glist *wake)
     int n = 0;
     for (int round = 0; round < 64; round++) {
         struct io_uring_cqe batch[BATCH];
-        uint32_t head = atomic_load_explicit(cq_khead, memory_order_relaxed);
-        uint32_t tail = atomic_load_explicit(cq_ktail, memory_order_acquire);
+        uint32_t head =
+            atomic_load_explicit(ring.cq_khead, memory_order_relaxed);
+        uint32_t tail =
+            atomic_load_explicit(ring.cq_ktail, memory_order_acquire);
         uint32_t k = 0;
         for (; head != tail && k < BATCH; head++, k++)
-            batch[k] = cqes[head & cq_mask];
-        atomic_store_explicit(cq_khead, head, memory_order_release);
+            batch[k] = ring.cqes[head & ring.cq_mask];
+        atomic_store_explicit(ring.cq_khead, head, memory_order_release);
         for (uint32_t i = 0; i < k; i++)
             n += dispatch(&batch[i], wake);
         if (k < BATCH) {
             /* Completions the queue could not take wait in the kernel. */
-            if (!(atomic_load_explicit(sq_kflags, memory_order_acquire) &
+            if (!(atomic_load_explicit(ring.sq_kflags, memory_order_acquire) &
                   IORING_SQ_CQ_OVERFLOW))
                 break;
             atomic_fetch_add_explicit(&goc__poller_uring_overflows, 1,
@@ -700,9 +588,10 @@ static int ur_wait(int64_t delay, goc__glist *wake)
         wake_armed = queue_poll_add(wake_fd, POLLIN, UD_WAKE, false) == 0;
         pthread_mutex_unlock(&sq_lock);
     }
-    uint32_t flags = atomic_load_explicit(sq_kflags, memory_order_acquire);
-    uint32_t submit = atomic_load_explicit(sq_ktail, memory_order_acquire) -
-                      atomic_load_explicit(sq_khead, memory_order_acquire);
+    uint32_t flags = atomic_load_explicit(ring.sq_kflags, memory_order_acquire);
+    uint32_t submit =
+        atomic_load_explicit(ring.sq_ktail, memory_order_acquire) -
+        atomic_load_explicit(ring.sq_khead, memory_order_acquire);
     if (delay != 0 && cq_ready() == 0) {
         struct __kernel_timespec ts = {.tv_sec = delay / GOC_SECOND,
                                        .tv_nsec = delay % GOC_SECOND};

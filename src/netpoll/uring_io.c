@@ -73,12 +73,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "netpoll/uring_io.h"
+#include "netpoll/uring_ring.h"
 #include "runtime/runtime_internal.h"
 
 #define SQ_DEFAULT 1024
@@ -89,7 +88,11 @@
 #define UD_CANCEL 2
 #define UD_PTR_MASK ((UINT64_C(1) << 48) - 1)
 
-enum { REQ_XFER = 1, REQ_CANCEL = 2 };
+/* A multishot accept's user_data has bit 0 set (an op's is its address,
+ * 8-aligned, which UD_WAKE and UD_CANCEL are not). */
+#define UD_ACCEPT 1
+
+enum { REQ_XFER = 1, REQ_CANCEL = 2, REQ_ACC_ARM = 3, REQ_ACC_CANCEL = 4 };
 
 typedef struct req {
     struct req *next;
@@ -110,10 +113,34 @@ typedef struct uio_op {
     _Atomic uint32_t pending; /* parts still with the io thread */
 } uio_op;
 
+/* A listener's multishot accept (uring_io.h). The goroutines' side and
+ * the io thread's meet under mu; `pending` counts the parts with the io
+ * thread (the request, from its arm until its last CQE; close's cancel,
+ * until written), raised by goroutines and dropped by the io thread,
+ * both under mu, read without it by close's wait. The acceptor is freed
+ * only after close has seen pending at 0, so the io thread never touches
+ * it after the drop that reaches 0 (it reads pd before). */
+struct goc__uio_acceptor {
+    req arm; /* the multishot request, pushed when pending goes 0 -> 1 */
+    req can; /* close's cancel, pushed at most once */
+    goc__pollfd *pd;
+    int fd;
+    pthread_mutex_t mu;
+    int *q;            /* mu: accepted fds (>= 0) and errors, oldest first */
+    unsigned qh, qn;   /* mu: the oldest's index, the count */
+    unsigned qcap;     /* mu: q's size, a power of 2 */
+    bool closing;      /* mu: goc__uio_acceptor_close has begun */
+    bool no_multishot; /* mu: the kernel refused: accept4 from now on */
+    _Atomic uint32_t pending;
+    unsigned epoch; /* mu: the io thread's (epoch) that has the request */
+    uint64_t ud;    /* io thread: the request's user_data */
+    bool cancelled; /* io thread: cancelled (queue full) since armed */
+};
+
 static bool on;
+static unsigned epoch; /* io threads started: one a goc_main */
 static pthread_t thread;
 static bool started;
-static int ring_fd = -1;
 static int wake_fd = -1;
 static _Atomic bool stop;
 static _Atomic(req *) qhead;
@@ -125,22 +152,16 @@ static pthread_cond_t setup_cond = PTHREAD_COND_INITIALIZER;
 static int setup_state; /* 0: not yet; 1: done */
 static int setup_err;
 
-/* The rings (the io thread's alone once set up). */
-static void *sq_map;
-static size_t sq_map_len;
-static struct io_uring_sqe *sqes;
-static size_t sqes_len;
-static _Atomic uint32_t *sq_khead, *sq_ktail, *sq_kflags;
-static uint32_t sq_mask, sq_entries, sq_tail;
-static _Atomic uint32_t *cq_khead, *cq_ktail;
-static uint32_t cq_mask;
-static struct io_uring_cqe *cqes;
+/* The ring: the io thread's alone once set up (it submits and reaps). */
+static goc__uring ring = {.fd = -1};
 static uint16_t gen;
 static bool wake_armed; /* the eventfd's multishot poll is on */
 
 _Atomic uint32_t goc__uio_test_sq_entries;
+_Atomic bool goc__uio_test_refuse_multishot;
 static struct {
     _Atomic uint64_t submitted, cancels, sq_full, enters, wakes;
+    _Atomic uint64_t accept_arms, accepted;
     _Atomic int64_t inflight;
 } stats;
 
@@ -149,29 +170,12 @@ bool goc__uio_on(void)
     return on;
 }
 
-/* ---- system calls --------------------------------------------------- */
+/* ---- the ring (io thread) ------------------------------------------- */
 
 static int sys_enter(unsigned to_submit, unsigned min_complete, unsigned flags)
 {
     atomic_fetch_add_explicit(&stats.enters, 1, memory_order_relaxed);
-    long r = syscall(__NR_io_uring_enter, ring_fd, to_submit, min_complete,
-                     flags, NULL, 0);
-    return r < 0 ? -errno : (int)r;
-}
-
-/* ---- the ring (io thread) ------------------------------------------- */
-
-static void ring_free(void)
-{
-    if (sqes)
-        munmap(sqes, sqes_len);
-    if (sq_map)
-        munmap(sq_map, sq_map_len);
-    sqes = NULL;
-    sq_map = NULL;
-    if (ring_fd >= 0)
-        close(ring_fd);
-    ring_fd = -1;
+    return goc__uring_enter(&ring, to_submit, min_complete, flags, NULL, 0);
 }
 
 static int ring_setup(void)
@@ -186,73 +190,29 @@ static int ring_setup(void)
     uint32_t t = atomic_load(&goc__uio_test_sq_entries);
     if (t)
         sq_n = t;
-    long fd = syscall(__NR_io_uring_setup, sq_n, &par);
-    if (fd < 0)
-        return -errno;
-    ring_fd = (int)fd;
-    uint32_t need = IORING_FEAT_NODROP | IORING_FEAT_SINGLE_MMAP;
-    if ((par.features & need) != need) {
-        ring_free();
+    int err = goc__uring_init(&ring, sq_n, &par);
+    if (err < 0)
+        return err;
+    if (!(ring.features & IORING_FEAT_NODROP)) {
+        goc__uring_fini(&ring);
         return -EOPNOTSUPP;
     }
-    sq_map_len = par.sq_off.array + par.sq_entries * sizeof(uint32_t);
-    size_t cq_len =
-        par.cq_off.cqes + par.cq_entries * sizeof(struct io_uring_cqe);
-    if (cq_len > sq_map_len)
-        sq_map_len = cq_len;
-    sq_map = mmap(NULL, sq_map_len, PROT_READ | PROT_WRITE,
-                  MAP_SHARED | MAP_POPULATE, ring_fd, IORING_OFF_SQ_RING);
-    if (sq_map == MAP_FAILED) {
-        sq_map = NULL;
-        int err = -errno;
-        ring_free();
-        return err;
-    }
-    sqes_len = par.sq_entries * sizeof(struct io_uring_sqe);
-    sqes = mmap(NULL, sqes_len, PROT_READ | PROT_WRITE,
-                MAP_SHARED | MAP_POPULATE, ring_fd, IORING_OFF_SQES);
-    if (sqes == MAP_FAILED) {
-        sqes = NULL;
-        int err = -errno;
-        ring_free();
-        return err;
-    }
-    (void)madvise(sq_map, sq_map_len, MADV_DONTFORK);
-    (void)madvise(sqes, sqes_len, MADV_DONTFORK);
-    char *m = sq_map;
-    sq_khead = (_Atomic uint32_t *)(m + par.sq_off.head);
-    sq_ktail = (_Atomic uint32_t *)(m + par.sq_off.tail);
-    sq_kflags = (_Atomic uint32_t *)(m + par.sq_off.flags);
-    sq_mask = *(uint32_t *)(m + par.sq_off.ring_mask);
-    sq_entries = par.sq_entries;
-    uint32_t *array = (uint32_t *)(m + par.sq_off.array);
-    for (uint32_t i = 0; i < sq_entries; i++)
-        array[i] = i;
-    cq_khead = (_Atomic uint32_t *)(m + par.cq_off.head);
-    cq_ktail = (_Atomic uint32_t *)(m + par.cq_off.tail);
-    cq_mask = *(uint32_t *)(m + par.cq_off.ring_mask);
-    cqes = (struct io_uring_cqe *)(m + par.cq_off.cqes);
-    sq_tail = atomic_load(sq_ktail);
     return 0;
 }
 
 static uint32_t sq_pending(void)
 {
-    return sq_tail - atomic_load_explicit(sq_khead, memory_order_acquire);
+    return goc__uring_sq_pending(&ring);
 }
 
 static struct io_uring_sqe *sqe_get(void)
 {
-    if (sq_pending() >= sq_entries)
-        return NULL;
-    struct io_uring_sqe *e = &sqes[sq_tail & sq_mask];
-    memset(e, 0, sizeof *e);
-    return e;
+    return goc__uring_sqe_get(&ring);
 }
 
 static void sqe_push(void)
 {
-    atomic_store_explicit(sq_ktail, ++sq_tail, memory_order_release);
+    goc__uring_sqe_push(&ring);
 }
 
 static bool queue_wake_poll(void)
@@ -279,13 +239,57 @@ static void op_release(uio_op *op, goc__glist *wake)
         goc__pollfd_complete(pd, mode, wake);
 }
 
+/* Write e as a cancel of the request with user_data ud and publish it
+ * (its own completion only on failure, which the request's tells). */
+static void cancel_push(struct io_uring_sqe *e, uint64_t ud)
+{
+    e->opcode = IORING_OP_ASYNC_CANCEL;
+    e->fd = -1;
+    e->addr = ud;
+    e->user_data = UD_CANCEL;
+    e->flags = IOSQE_CQE_SKIP_SUCCESS;
+    sqe_push();
+}
+
+/* The acceptor's parts with us drop by one (mu held); true at 0. */
+static bool acc_drop(goc__uio_acceptor *a)
+{
+    return atomic_fetch_sub(&a->pending, 1) == 1;
+}
+
 /* Write r's SQE; false if the queue is full. */
 static bool req_write(req *r, goc__glist *wake)
 {
     struct io_uring_sqe *e = sqe_get();
     if (!e)
         return false;
-    if (r->kind == REQ_XFER) {
+    if (r->kind == REQ_ACC_ARM) {
+        goc__uio_acceptor *a =
+            (goc__uio_acceptor *)((char *)r - offsetof(goc__uio_acceptor, arm));
+        e->opcode = IORING_OP_ACCEPT;
+        e->fd = a->fd;
+        e->accept_flags = SOCK_NONBLOCK | SOCK_CLOEXEC;
+        e->ioprio = IORING_ACCEPT_MULTISHOT;
+        if (atomic_load_explicit(&goc__uio_test_refuse_multishot,
+                                 memory_order_relaxed))
+            e->ioprio |= 1u << 15; /* no such flag: -EINVAL */
+        a->ud = ((uint64_t)(++gen) << 48) | (uint64_t)(uintptr_t)a | UD_ACCEPT;
+        a->cancelled = false;
+        e->user_data = a->ud;
+        sqe_push();
+        atomic_fetch_add_explicit(&stats.accept_arms, 1, memory_order_relaxed);
+    } else if (r->kind == REQ_ACC_CANCEL) {
+        goc__uio_acceptor *a =
+            (goc__uio_acceptor *)((char *)r - offsetof(goc__uio_acceptor, can));
+        goc__pollfd *pd = a->pd;
+        cancel_push(e, a->ud); /* the arm's SQE came first (FIFO) */
+        atomic_fetch_add_explicit(&stats.cancels, 1, memory_order_relaxed);
+        pthread_mutex_lock(&a->mu);
+        bool done = acc_drop(a);
+        pthread_mutex_unlock(&a->mu);
+        if (done) /* a is close's again */
+            goc__pollfd_complete(pd, GOC__POLL_WRITE, wake);
+    } else if (r->kind == REQ_XFER) {
         uio_op *op = (uio_op *)((char *)r - offsetof(uio_op, sub));
         e->opcode =
             op->mode == GOC__POLL_READ ? IORING_OP_RECV : IORING_OP_SEND;
@@ -300,17 +304,69 @@ static bool req_write(req *r, goc__glist *wake)
         atomic_fetch_add_explicit(&stats.inflight, 1, memory_order_relaxed);
     } else {
         uio_op *op = (uio_op *)((char *)r - offsetof(uio_op, can));
-        e->opcode = IORING_OP_ASYNC_CANCEL;
-        e->fd = -1;
-        e->addr = op->ud;
-        e->user_data = UD_CANCEL;
-        e->flags = IOSQE_CQE_SKIP_SUCCESS;
-        sqe_push();
+        cancel_push(e, op->ud);
         atomic_fetch_add_explicit(&stats.cancels, 1, memory_order_relaxed);
         /* Its SQE is ahead of any request the op's memory holds next. */
         op_release(op, wake);
     }
     return true;
+}
+
+/* Append v to a's queue (mu held); false without memory. */
+static bool acc_put(goc__uio_acceptor *a, int v)
+{
+    if (a->qn == a->qcap) {
+        unsigned cap = a->qcap ? a->qcap * 2 : 16;
+        int *q = malloc(cap * sizeof *q);
+        if (!q)
+            return false;
+        for (unsigned i = 0; i < a->qn; i++)
+            q[i] = a->q[(a->qh + i) & (a->qcap - 1)];
+        free(a->q);
+        a->q = q;
+        a->qh = 0;
+        a->qcap = cap;
+    }
+    a->q[(a->qh + a->qn++) & (a->qcap - 1)] = v;
+    return true;
+}
+
+/* A CQE of a's multishot accept: queue the connection (or close it, once
+ * the listener closes), or the error that ended the request; cancel the
+ * request when enough wait unclaimed. Wakes the acceptor (READ slot) for
+ * each, and close (WRITE slot) when the request is over. */
+static void acc_cqe(goc__uio_acceptor *a, const struct io_uring_cqe *c,
+                    goc__glist *wake)
+{
+    goc__pollfd *pd = a->pd;
+    bool more = c->flags & IORING_CQE_F_MORE;
+    int res = c->res;
+    bool done = false;
+    pthread_mutex_lock(&a->mu);
+    if (res >= 0) {
+        atomic_fetch_add_explicit(&stats.accepted, 1, memory_order_relaxed);
+        if (a->closing || !acc_put(a, res))
+            close(res); /* nobody will claim it / no room: a reset */
+        if (more && !a->cancelled && a->qn >= GOC__UIO_ACCEPT_AHEAD) {
+            struct io_uring_sqe *e = sqe_get();
+            if (e) { /* else: tried again at the next one */
+                cancel_push(e, a->ud);
+                a->cancelled = true;
+            }
+        }
+    } else if (res == -EINVAL) {
+        a->no_multishot = true; /* multishot refused: accept4 */
+    } else if (res != -ECANCELED && !a->closing) {
+        if (!acc_put(a, res))
+            a->no_multishot = true; /* no memory: accept4 tells */
+    }
+    if (!more)
+        done = acc_drop(a);
+    pthread_mutex_unlock(&a->mu);
+    /* a may be freed from here on (done while closing). */
+    goc__pollfd_complete(pd, GOC__POLL_READ, wake);
+    if (done)
+        goc__pollfd_complete(pd, GOC__POLL_WRITE, wake);
 }
 
 /* Move what goroutines pushed (oldest first) behind *todo. */
@@ -336,12 +392,14 @@ static int reap(goc__glist *wake)
 {
     int n = 0;
     for (;;) {
-        uint32_t head = atomic_load_explicit(cq_khead, memory_order_relaxed);
-        uint32_t tail = atomic_load_explicit(cq_ktail, memory_order_acquire);
+        uint32_t head =
+            atomic_load_explicit(ring.cq_khead, memory_order_relaxed);
+        uint32_t tail =
+            atomic_load_explicit(ring.cq_ktail, memory_order_acquire);
         if (head == tail)
             break;
         for (uint32_t k = 0; head != tail && k < REAP_BATCH; head++, k++) {
-            struct io_uring_cqe *c = &cqes[head & cq_mask];
+            struct io_uring_cqe *c = &ring.cqes[head & ring.cq_mask];
             uint64_t ud = c->user_data;
             n++;
             if (ud == UD_WAKE) {
@@ -351,12 +409,18 @@ static int reap(goc__glist *wake)
             }
             if (ud == UD_CANCEL)
                 continue; /* -ENOENT / -EALREADY: the op's CQE tells */
+            if (ud & UD_ACCEPT) {
+                acc_cqe((goc__uio_acceptor *)(uintptr_t)(ud & UD_PTR_MASK &
+                                                         ~(uint64_t)UD_ACCEPT),
+                        c, wake);
+                continue;
+            }
             uio_op *op = (uio_op *)(uintptr_t)(ud & UD_PTR_MASK);
             op->res = c->res;
             atomic_fetch_sub_explicit(&stats.inflight, 1, memory_order_relaxed);
             op_release(op, wake);
         }
-        atomic_store_explicit(cq_khead, head, memory_order_release);
+        atomic_store_explicit(ring.cq_khead, head, memory_order_release);
     }
     return n;
 }
@@ -525,6 +589,110 @@ ssize_t goc__uio_xfer(goc__pollfd *pd, bool is_send, void *buf, size_t n,
     }
 }
 
+/* ---- multishot accept (goroutines) --------------------------------- */
+
+goc__uio_acceptor *goc__uio_acceptor_new(goc__pollfd *pd)
+{
+    goc__uio_acceptor *a = calloc(1, sizeof *a);
+    if (!a)
+        return NULL;
+    a->arm.kind = REQ_ACC_ARM;
+    a->can.kind = REQ_ACC_CANCEL;
+    a->pd = pd;
+    a->fd = goc__pollfd_fd(pd);
+    pthread_mutex_init(&a->mu, NULL);
+    atomic_init(&a->pending, 0);
+    return a;
+}
+
+/* A request armed under an earlier goc_main ended with its io thread's
+ * ring (the listener outlived that runtime): nothing is pending (mu). */
+static void acc_renew(goc__uio_acceptor *a)
+{
+    if (a->epoch != epoch) {
+        atomic_store(&a->pending, 0);
+        a->epoch = epoch;
+    }
+}
+
+int goc__uio_accept(goc__uio_acceptor *a, int *fd)
+{
+    goc__pollfd *pd = a->pd;
+    for (;;) {
+        int r = 0;
+        pthread_mutex_lock(&a->mu);
+        acc_renew(a);
+        if (a->closing) {
+            r = -ECANCELED;
+        } else if (a->qn) {
+            int v = a->q[a->qh];
+            a->qh = (a->qh + 1) & (a->qcap - 1);
+            a->qn--;
+            if (v >= 0)
+                *fd = v;
+            else
+                r = v;
+            pthread_mutex_unlock(&a->mu);
+            return r;
+        } else if (a->no_multishot) {
+            r = 1;
+        } else if (atomic_load(&a->pending) == 0) {
+            /* Pushed under mu: close's cancel, if any, comes after. */
+            atomic_store(&a->pending, 1);
+            a->epoch = epoch;
+            push(&a->arm);
+        }
+        pthread_mutex_unlock(&a->mu);
+        if (r == 1)
+            goc__pollfd_loud(pd);
+        if (r)
+            return r;
+        goc__pollfd_quiet(pd); /* the request tells, not readiness */
+        if ((r = goc__pollfd_wait(pd, GOC__POLL_READ)) < 0)
+            return r;
+    }
+}
+
+void goc__uio_acceptor_close(goc__uio_acceptor *a)
+{
+    goc__pollfd *pd = a->pd;
+    pthread_mutex_lock(&a->mu);
+    acc_renew(a);
+    a->closing = true;
+    bool live = atomic_load(&a->pending) != 0;
+    if (live) {
+        atomic_fetch_add(&a->pending, 1);
+        push(&a->can);
+    }
+    pthread_mutex_unlock(&a->mu);
+    if (live) {
+        /* The write direction is a listener's own: park there until the
+         * request has ended (the io thread completes it at 0). */
+        if (goc__pollfd_lock(pd, GOC__POLL_WRITE) == 0) {
+            goc__pollfd_wait_pending(pd, GOC__POLL_WRITE, &a->pending);
+            goc__pollfd_unlock(pd, GOC__POLL_WRITE);
+        }
+        while (atomic_load(&a->pending) != 0) /* pd closed under us */
+            goc_yield();
+    }
+    /* The request is over: what it accepted and nobody took goes. */
+    pthread_mutex_lock(&a->mu);
+    for (; a->qn; a->qn--, a->qh = (a->qh + 1) & (a->qcap - 1))
+        if (a->q[a->qh] >= 0)
+            close(a->q[a->qh]);
+    pthread_mutex_unlock(&a->mu);
+    /* A parked acceptor: goc__pollfd_close wakes it (-ECANCELED). */
+}
+
+void goc__uio_acceptor_free(goc__uio_acceptor *a)
+{
+    if (!a)
+        return;
+    pthread_mutex_destroy(&a->mu);
+    free(a->q);
+    free(a);
+}
+
 /* ---- start and stop ------------------------------------------------- */
 
 int goc__uio_available(const char **why)
@@ -533,37 +701,22 @@ int goc__uio_available(const char **why)
     memset(&par, 0, sizeof par);
     par.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
                 IORING_SETUP_SUBMIT_ALL;
-    long fd = syscall(__NR_io_uring_setup, 4, &par);
+    int fd = goc__uring_sys_setup(4, &par);
     if (fd < 0) {
-        int err = -errno;
         *why = "io_uring_setup refuses IORING_SETUP_DEFER_TASKRUN "
                "(Linux 6.1 or later needed)";
-        return err;
+        return fd;
     }
-    int err = 0;
-    size_t sz =
-        sizeof(struct io_uring_probe) + 256 * sizeof(struct io_uring_probe_op);
-    struct io_uring_probe *pr = calloc(1, sz);
-    if (!pr) {
-        *why = "out of memory";
-        err = -ENOMEM;
-    } else if (syscall(__NR_io_uring_register, (int)fd, IORING_REGISTER_PROBE,
-                       pr, 256) < 0) {
-        *why = "IORING_REGISTER_PROBE failed";
-        err = -errno;
-    } else {
-        const int ops[] = {IORING_OP_RECV, IORING_OP_SEND,
-                           IORING_OP_ASYNC_CANCEL, IORING_OP_POLL_ADD};
-        for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
-            if (ops[i] > pr->last_op ||
-                !(pr->ops[ops[i]].flags & IO_URING_OP_SUPPORTED)) {
-                *why = "the kernel lacks a needed operation (recv, send, "
-                       "async cancel or poll add)";
-                err = -EOPNOTSUPP;
-            }
-    }
-    free(pr);
-    close((int)fd);
+    const int ops[] = {IORING_OP_RECV, IORING_OP_SEND, IORING_OP_ASYNC_CANCEL,
+                       IORING_OP_POLL_ADD};
+    bool probe_failed;
+    int err =
+        goc__uring_probe(fd, ops, sizeof ops / sizeof ops[0], &probe_failed);
+    if (err < 0)
+        *why = probe_failed ? "IORING_REGISTER_PROBE failed"
+                            : "the kernel lacks a needed operation (recv, "
+                              "send, async cancel or poll add)";
+    close(fd);
     return err;
 }
 
@@ -581,6 +734,7 @@ int goc__uio_init(bool want)
     if (wake_fd < 0)
         return -errno;
     setup_state = 0;
+    epoch++;
     int err = goc__helper_thread_start(&thread, io_main, NULL);
     if (err) {
         close(wake_fd);
@@ -611,7 +765,8 @@ void goc__uio_fini(void)
     (void)w;
     pthread_join(thread, NULL); /* the kernel ends its requests first */
     started = false;
-    ring_free();
+    epoch++; /* the requests of listeners that outlive it are over */
+    goc__uring_fini(&ring);
     close(wake_fd);
     wake_fd = -1;
 }
@@ -623,6 +778,8 @@ void goc__uio_get_stats(goc__uio_stats *st)
     st->sq_full = atomic_load(&stats.sq_full);
     st->enters = atomic_load(&stats.enters);
     st->wakes = atomic_load(&stats.wakes);
+    st->accept_arms = atomic_load(&stats.accept_arms);
+    st->accepted = atomic_load(&stats.accepted);
 }
 
 int64_t goc__uio_inflight(void)

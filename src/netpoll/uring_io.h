@@ -43,6 +43,40 @@ void goc__uio_fini(void);
 ssize_t goc__uio_xfer(goc__pollfd *pd, bool is_send, void *buf, size_t n,
                       int msg_flags);
 
+/*
+ * Multishot accept: a listener's connections come from one
+ * IORING_OP_ACCEPT request with IORING_ACCEPT_MULTISHOT, which posts a
+ * completion per accepted connection (SOCK_NONBLOCK | SOCK_CLOEXEC, as
+ * accept4 makes them) until it ends; the io thread queues them on the
+ * acceptor, and goc_accept takes them one at a time. The request is
+ * armed by the first accept that finds the queue empty, and cancelled
+ * once GOC__UIO_ACCEPT_AHEAD connections wait unclaimed (re-armed when
+ * they are taken), so a listener nobody accepts on takes no more than
+ * that out of the kernel's backlog.
+ */
+typedef struct goc__uio_acceptor goc__uio_acceptor;
+#define GOC__UIO_ACCEPT_AHEAD 64
+
+/* An acceptor for the listening socket of pd (completion I/O on), or
+ * NULL (out of memory: the listener then accepts with accept4). */
+goc__uio_acceptor *goc__uio_acceptor_new(goc__pollfd *pd);
+/* The next connection: 0 with its descriptor in *fd; an error the
+ * request ended with, as accept4 reports it (-EMFILE, -ECONNABORTED...;
+ * the next call arms a new request); -ETIMEDOUT or -ECANCELED as
+ * goc__pollfd_wait (the read deadline, the listener closed); or 1: the
+ * kernel refused a multishot accept, use accept4 and readiness from now
+ * on (readiness reports are on again). The caller holds pd's read lock
+ * and has called goc__pollfd_prepare. Goroutine only. */
+int goc__uio_accept(goc__uio_acceptor *a, int *fd);
+/* Before goc__pollfd_close of the listener: no more accepts (a parked
+ * acceptor gets -ECANCELED), the request is cancelled and this waits
+ * for its end, so the kernel holds no reference to the listening socket
+ * once the descriptor is closed; connections accepted and not claimed
+ * are closed. Once. Goroutine only. */
+void goc__uio_acceptor_close(goc__uio_acceptor *a);
+/* Free a closed acceptor (the listener's grace period is over). */
+void goc__uio_acceptor_free(goc__uio_acceptor *a);
+
 /* Move the goroutines that completions have woken onto *out (poller.c's
  * goc__poller_wait, on the thread that polls). Returns how many. */
 int goc__uio_take(goc__glist *out);
@@ -53,13 +87,18 @@ int goc__uio_take(goc__glist *out);
 extern _Atomic uint32_t goc__uio_test_sq_entries;
 /* Counters since process start. */
 typedef struct goc__uio_stats {
-    uint64_t submitted; /* recv/send requests written to the ring */
-    uint64_t cancels;   /* cancel requests written */
-    uint64_t sq_full;   /* times the io thread found the queue full */
-    uint64_t enters;    /* io_uring_enter calls of the io thread */
-    uint64_t wakes;     /* eventfd writes that woke the io thread */
+    uint64_t submitted;   /* recv/send requests written to the ring */
+    uint64_t cancels;     /* cancel requests written */
+    uint64_t sq_full;     /* times the io thread found the queue full */
+    uint64_t enters;      /* io_uring_enter calls of the io thread */
+    uint64_t wakes;       /* eventfd writes that woke the io thread */
+    uint64_t accept_arms; /* multishot accept requests written */
+    uint64_t accepted;    /* connections they accepted */
 } goc__uio_stats;
 void goc__uio_get_stats(goc__uio_stats *st);
+/* Arm multishot accepts with a flag the kernel refuses (-EINVAL), as a
+ * kernel without IORING_ACCEPT_MULTISHOT would: the fallback. */
+extern _Atomic bool goc__uio_test_refuse_multishot;
 /* Requests submitted and not yet completed. */
 int64_t goc__uio_inflight(void);
 
