@@ -19,6 +19,7 @@
  */
 #include "callers/http_parse.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -36,7 +37,9 @@ enum {
 
 void goc__http_parser_reset(goc__http_parser *p, bool head_req)
 {
-    memset(p, 0, sizeof *p);
+    /* Not the reason's 120 bytes, on every response: only its first. */
+    memset(p, 0, offsetof(goc__http_parser, why));
+    p->why[0] = '\0';
     p->state = S_STATUS;
     p->head_req = head_req;
     p->content_length = -1;
