@@ -72,6 +72,9 @@ static const pcase pcases[] = {
      false, 1, 201, 1, false, 2, NULL},
     {"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 1\r\n\r\nx",
      false, 1, 200, 1, true, 0, NULL},
+    {"HTTP/1.1 200 OK\r\nCONNECTION: Keep-Alive, CLOSE\r\nCONTENT-LENGTH: 1"
+     "\r\nContent-Lengti: 9\r\n\r\nx",
+     false, 1, 200, 1, true, 0, NULL},
     {"HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\nx", false, 1, 200, 1, true, 0,
      NULL},
     {"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 1\r\n\r\nx",
@@ -96,6 +99,21 @@ static const pcase pcases[] = {
      "CR not followed"},
     {"HTTP/1.1 200 OK\r\nA: b\x01\r\n\r\n", false, -1, 0, 0, false, 0,
      "control character"},
+    /* Values past eight bytes (looked at eight bytes a step): a control
+     * character or DEL in a step or in the tail, a CR, and what passes. */
+    {"HTTP/1.1 200 OK\r\nX-Long: abcdefghij\x01klmnopqrstuvwxyz\r\n\r\n", false,
+     -1, 0, 0, false, 0, "control character"},
+    {"HTTP/1.1 200 OK\r\nX-Long: abcdefghijklmnop\x7fq\r\n\r\n", false, -1, 0,
+     0, false, 0, "control character"},
+    {"HTTP/1.1 200 OK\r\nX-Long: abcdefghijklmnopq\x1f\r\n\r\n", false, -1, 0,
+     0, false, 0, "control character"},
+    {"HTTP/1.1 200 OK\r\nX-Long: abcdefghijklmnop\rq\r\n\r\n", false, -1, 0, 0,
+     false, 0, "CR not followed"},
+    {"HTTP/1.1 200 OK\r\nBad@Name\r: abcdefghijklmnop\r\n\r\n", false, -1, 0, 0,
+     false, 0, "CR not followed"},
+    {"HTTP/1.1 200 OK\r\nX-Long: a\tbcdefgh\xc3\xa9ijklmnop~ \r\n"
+     "Content-Length: 1\r\n\r\nx",
+     false, 1, 200, 1, false, 0, NULL},
     {"HTTP/2 200\r\n\r\n", false, -1, 0, 0, false, 0, "bad status line"},
     {"HTTP/1.1 20x OK\r\n\r\n", false, -1, 0, 0, false, 0, "bad status code"},
     {"HTTP/1.1 099 X\r\n\r\n", false, -1, 0, 0, false, 0, "out of range"},

@@ -83,8 +83,8 @@ typedef struct http_pipe {
     char *wbuf;           /* mu: requests queued, not yet written */
     size_t wlen, wcap;    /* mu */
     goc_mutex imu;
-    bool interrupted; /* imu; sticky */
-    int64_t dl[2];    /* imu: conn's read [0] and write [1] deadlines set */
+    _Atomic bool interrupted; /* set under imu; sticky */
+    int64_t dl[2]; /* imu: conn's read [0] and write [1] deadlines set */
     /* The head's: */
     size_t rstart, rend;
     char *rbuf;
@@ -538,23 +538,35 @@ static ssize_t fill(http_caller *hc, http_pipe *p)
     return n;
 }
 
-/* Reads the head's response (mu not held). 0: complete; 1: malformed (in
- * s->parser.why); or a negative code. *got: a byte of it came. */
+/* Parses what the head's buffer holds of its response (s->parser, reset
+ * when the turn began). 0: complete; 1: malformed (in s->parser.why); 2:
+ * more is needed. *got: a byte of it came. */
+static int parse_buffered(http_pipe *p, http_session *s, bool *got)
+{
+    goc__http_parser *ps = &s->parser;
+    if (p->rend > p->rstart) {
+        int r = goc__http_parse(ps, p->rbuf, &p->rstart, p->rend);
+        *got = ps->got_any;
+        if (r != 0) {
+            if (p->rstart == p->rend)
+                p->rstart = p->rend = 0;
+            return r > 0 ? 0 : 1;
+        }
+    }
+    return 2;
+}
+
+/* Reads the rest of the head's response (mu not held), parsed so far by
+ * s->parser. 0: complete; 1: malformed (in s->parser.why); or a negative
+ * code. *got: a byte of it came. */
 static int read_response(http_caller *hc, http_pipe *p, http_session *s,
                          bool *got)
 {
     goc__http_parser *ps = &s->parser;
-    goc__http_parser_reset(ps, hc->head);
     for (;;) {
-        if (p->rend > p->rstart) {
-            int r = goc__http_parse(ps, p->rbuf, &p->rstart, p->rend);
-            *got = ps->got_any;
-            if (r != 0) {
-                if (p->rstart == p->rend)
-                    p->rstart = p->rend = 0;
-                return r > 0 ? 0 : 1;
-            }
-        }
+        int r = parse_buffered(p, s, got);
+        if (r != 2)
+            return r;
         /* The rest of a response goes to the buffer's start before a
          * read, so that reads land on the same few warm kilobytes instead
          * of walking through the whole buffer (pipelined, a read often
@@ -692,14 +704,28 @@ static int pipe_call(http_caller *hc, http_session *s, const goc_call_req *req,
             flush_queued(hc, p, deadline, slack);
         bool wrote = p->sent > ticket;
         rc = wrote ? 0 : p->broken ? p->broken : -EPIPE;
-        goc_mutex_unlock(&p->mu);
         bool got = false;
+        int parsed = 2;
         if (wrote) {
-            rc = set_deadline(p, false, deadline, slack);
-            if (rc == 0)
-                rc = read_response(hc, p, s, &got);
+            goc__http_parser_reset(&s->parser, hc->head);
+            /* A response the buffer holds already (pipelined, one read
+             * brings many) is taken while mu is held: no read, so no
+             * deadline to set, and no second hold of mu. Unless a stop
+             * began: the read path says so (-ECANCELED). */
+            if (!atomic_load_explicit(&p->interrupted, memory_order_relaxed))
+                parsed = parse_buffered(p, s, &got);
         }
-        goc_mutex_lock(&p->mu);
+        if (parsed != 2) {
+            rc = parsed;
+        } else {
+            goc_mutex_unlock(&p->mu);
+            if (wrote) {
+                rc = set_deadline(p, false, deadline, slack);
+                if (rc == 0)
+                    rc = read_response(hc, p, s, &got);
+            }
+            goc_mutex_lock(&p->mu);
+        }
         bool retry = false;
         if (rc == 0) {
             p->served++;

@@ -19,6 +19,7 @@
  */
 #include "callers/http_parse.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -36,7 +37,9 @@ enum {
 
 void goc__http_parser_reset(goc__http_parser *p, bool head_req)
 {
-    memset(p, 0, sizeof *p);
+    /* Not the reason's 120 bytes, on every response: only its first. */
+    memset(p, 0, offsetof(goc__http_parser, why));
+    p->why[0] = '\0';
     p->state = S_STATUS;
     p->head_req = head_req;
     p->content_length = -1;
@@ -48,37 +51,69 @@ static int fail(goc__http_parser *p, const char *fmt, const char *a)
     return -1;
 }
 
-/* RFC 9110 tchar. */
-static bool is_tchar(unsigned char c)
+/* Byte classes, looked up on every byte of every header line: TCHAR, RFC
+ * 9110's tchar (0-9 a-z A-Z and !#$%&'*+-.^_`|~); CTL, a control character
+ * that a field value may not hold (below 0x20 but tab, and DEL). */
+enum { TCHAR = 1, CTL = 2 };
+/* clang-format off */
+static const unsigned char byte_class[256] = {
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 2, 2, 2, 2, 2, 2, /* 0x00 */
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, /* 0x10 */
+    0, 1, 0, 1, 1, 1, 1, 1, 0, 0, 1, 1, 0, 1, 1, 0, /* 0x20 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, /* 0x30 */
+    0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x40 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 1, /* 0x50 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x60 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 0, 1, 2, /* 0x70 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x80 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x90 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0xa0 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0xb0 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0xc0 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0xd0 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0xe0 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0xf0 */
+};
+/* clang-format on */
+
+#define ONES 0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+
+/* Whether v[0, n) holds a CTL byte: eight bytes a step, each looked at
+ * only when the step holds a byte below 0x20 or a DEL (the tests are
+ * exact for "some byte is": a tab sends its eight bytes to the table). */
+static bool has_ctl(const char *v, size_t n)
 {
-    if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
-        (c >= 'A' && c <= 'Z'))
-        return true;
-    switch (c) { /* on every byte of every header name: no strchr */
-    case '!':
-    case '#':
-    case '$':
-    case '%':
-    case '&':
-    case '\'':
-    case '*':
-    case '+':
-    case '-':
-    case '.':
-    case '^':
-    case '_':
-    case '`':
-    case '|':
-    case '~':
-        return true;
-    default:
-        return false;
+    size_t k = 0;
+    for (; k + 8 <= n; k += 8) {
+        uint64_t x;
+        memcpy(&x, v + k, 8);
+        uint64_t low = (x - 0x20 * ONES) & ~x & HIGHS;
+        uint64_t d = x ^ (0x7f * ONES);
+        uint64_t del = (d - ONES) & ~d & HIGHS;
+        if (low | del)
+            for (size_t j = k; j < k + 8; j++)
+                if (byte_class[(unsigned char)v[j]] & CTL)
+                    return true;
     }
+    for (; k < n; k++)
+        if (byte_class[(unsigned char)v[k]] & CTL)
+            return true;
+    return false;
 }
 
+/* a[0, alen) is b, a lowercase literal of letters and '-', in any case.
+ * (c | 0x20) == b[i] only for c the letter in either case, or CR for '-';
+ * no CR gets here (a header line with one is refused first). No call to
+ * strncasecmp on every header of every response. */
 static bool ieq(const char *a, size_t alen, const char *b)
 {
-    return alen == strlen(b) && strncasecmp(a, b, alen) == 0;
+    if (alen != strlen(b))
+        return false;
+    for (size_t i = 0; i < alen; i++)
+        if (((unsigned char)a[i] | 0x20) != (unsigned char)b[i])
+            return false;
+    return true;
 }
 
 /* Calls fn on each comma-separated token of v[0, n) (trimmed). */
@@ -148,29 +183,37 @@ static int status_line(goc__http_parser *p, const char *l, size_t n)
     return 0;
 }
 
+/* A header line refused: a CR in it is the reason given first, as for
+ * any line (goc__http_parse leaves header lines to be looked for one only
+ * here: a line accepted has none, a CR being neither tchar nor allowed in
+ * a value). */
+static int header_fail(goc__http_parser *p, const char *l, size_t n,
+                       const char *why)
+{
+    if (memchr(l, '\r', n))
+        return fail(p, "CR not followed by LF%s", NULL);
+    return fail(p, why, NULL);
+}
+
 /* A header (or trailer) line; `use` is false for trailers. 0 or -1. */
 static int header_line(goc__http_parser *p, const char *l, size_t n, bool use)
 {
     if (l[0] == ' ' || l[0] == '\t')
-        return fail(p, "folded header line (obsolete)%s", NULL);
+        return header_fail(p, l, n, "folded header line (obsolete)%s");
     size_t i = 0;
-    while (i < n && is_tchar((unsigned char)l[i]))
+    while (i < n && (byte_class[(unsigned char)l[i]] & TCHAR))
         i++;
     if (i == 0 || i == n || l[i] != ':')
-        return fail(p,
-                    i < n && (l[i] == ' ' || l[i] == '\t')
-                        ? "whitespace before a header's colon%s"
-                        : "bad header line%s",
-                    NULL);
+        return header_fail(p, l, n,
+                           i < n && (l[i] == ' ' || l[i] == '\t')
+                               ? "whitespace before a header's colon%s"
+                               : "bad header line%s");
     const char *name = l;
     size_t nlen = i;
     const char *v = l + i + 1;
     size_t vlen = n - i - 1;
-    for (size_t k = 0; k < vlen; k++) {
-        unsigned char c = (unsigned char)v[k];
-        if ((c < 0x20 && c != '\t') || c == 0x7f)
-            return fail(p, "control character in a header value%s", NULL);
-    }
+    if (has_ctl(v, vlen))
+        return header_fail(p, l, n, "control character in a header value%s");
     if (!use)
         return 0;
     while (vlen && (*v == ' ' || *v == '\t'))
@@ -315,7 +358,9 @@ int goc__http_parse(goc__http_parser *p, const char *buf, size_t *pos,
         *pos = at + n + 1;
         if (n && l[n - 1] == '\r')
             n--;
-        if (memchr(l, '\r', n))
+        /* A header line is looked for a CR only if refused (header_fail). */
+        if (p->state != S_HEADERS && p->state != S_TRAILERS &&
+            memchr(l, '\r', n))
             return fail(p, "CR not followed by LF%s", NULL);
         if (in_head) {
             p->header_bytes += n + 2;

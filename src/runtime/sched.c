@@ -12,7 +12,8 @@
  *
  * Finding work (find_runnable), in order: expired timers of the own P;
  * every 61st schedule one G from the global queue (fairness); runnext and
- * the local queue; the global queue; a non-blocking poll; then, if fewer
+ * the local queue; the global queue; a non-blocking poll (unless the
+ * blocking one is next anyway: fr_poll); then, if fewer
  * than half the busy Ps already have a spinning M, spin: steal half of a
  * random victim's queue (4 rounds, runnext on the last), running any
  * victim's expired timers. Failing all that the M gives its P back,
@@ -959,9 +960,9 @@ static goc_g *fr_local(goc_p *p)
     return NULL;
 }
 
-/* Poll: without blocking; the rest of what it made ready goes to p's
+/* Poll without blocking; the rest of what it made ready goes to p's
  * queue (and to idle processors, inject_glist_p). */
-static goc_g *fr_poll(goc_p *p)
+static goc_g *fr_poll_now(goc_p *p)
 {
     goc__glist ready = {0};
     goc_g *g;
@@ -971,6 +972,33 @@ static goc_g *fr_poll(goc_p *p)
         return g;
     }
     return NULL;
+}
+
+/*
+ * Poll, unless the blocking poll is next anyway. When p is the only busy
+ * processor (an idle P's queue is empty: nothing to steal), the global
+ * queue is empty and no dead stacks wait for release, nothing stands
+ * between this poll and fr_sleep's blocking one but the timers (run just
+ * after, fr_timers) and, with several processors, a spinning M's idle
+ * work: the blocking poll returns at once what is ready, with p taken
+ * back for it. A non-blocking poll that finds nothing, then the blocking
+ * one, cost every idle turn two system calls where one does (a closed
+ * model load on one processor idles once per round of answers: 2.06
+ * calls per request, one send and one receive each, became 2 + one poll
+ * per round). *deferred: the poll was left out; fr_steal polls before
+ * idle work keeps it from sleeping.
+ */
+static goc_g *fr_poll(goc_p *p, bool *deferred)
+{
+    int32_t procs =
+        atomic_load_explicit(&goc__sc.gomaxprocs, memory_order_relaxed);
+    if (procs - atomic_load(&goc__sc.npidle) <= 1 &&
+        atomic_load_explicit(&goc__sc.runq_size, memory_order_relaxed) == 0 &&
+        !goc__stacks_retired()) {
+        *deferred = true;
+        return NULL;
+    }
+    return fr_poll_now(p);
 }
 
 /* Timers of every P (a P whose G never yields still gets them run), then
@@ -986,7 +1014,7 @@ static goc_g *fr_timers(goc_p *p)
  * do idle work (fresh memory busy goroutines keep needing), looking for
  * work in between. *again: work appeared on the global queue or a timer
  * is due: start over. */
-static goc_g *fr_steal(goc_m *m, goc_p *p, bool *again)
+static goc_g *fr_steal(goc_m *m, goc_p *p, bool poll_deferred, bool *again)
 {
     goc_g *g;
     int32_t procs = atomic_load(&goc__sc.gomaxprocs);
@@ -1008,8 +1036,15 @@ static goc_g *fr_steal(goc_m *m, goc_p *p, bool *again)
                 return g;
         }
     }
-    /* Still spinning (so spawners wake nobody else). */
+    /* Still spinning (so spawners wake nobody else). A poll fr_poll left
+     * to the blocking one is made after the first step of idle work, which
+     * delays the sleep: ready goroutines wait one step at most. */
     while (idle_work_some()) {
+        if (poll_deferred) {
+            poll_deferred = false;
+            if ((g = fr_poll_now(p)))
+                return g;
+        }
         for (int32_t i = 0; i < procs; i++) {
             goc_p *v = goc__sc.allp[i];
             if (v != p && (g = runqsteal(p, v, true)))
@@ -1138,9 +1173,9 @@ static goc_g *find_runnable(goc_m *m)
             continue;
         goc_p *p = m->p;
         goc_g *g;
-        bool again = false;
-        if ((g = fr_local(p)) || (g = fr_poll(p)) || (g = fr_timers(p)) ||
-            (g = fr_steal(m, p, &again)))
+        bool again = false, deferred = false;
+        if ((g = fr_local(p)) || (g = fr_poll(p, &deferred)) ||
+            (g = fr_timers(p)) || (g = fr_steal(m, p, deferred, &again)))
             return g;
         if (again)
             continue;
