@@ -257,6 +257,66 @@ GOC_TEST_TIMEOUT(runtime_idle_releases_dead_stacks, 60)
     return 0;
 }
 
+/* A processor that goes idle right after a burst, within a scavenge
+ * period of its last trim, still gives its surplus of dead Gs back
+ * while the runtime stays idle (sysmon trims idle processors): a server
+ * idle after its second round of connections kept 2 x 1024 touched
+ * stacks for good (harden_calcserver_rss_plateau, 59 MB against 29). */
+typedef struct burst_ctx {
+    joiner parked, finished;
+    goc_chan *gate;
+} burst_ctx;
+
+static void burst_worker(void *arg)
+{
+    burst_ctx *c = arg;
+    join_done(&c->parked);
+    goc_chan_recv(c->gate, NULL);
+    join_done(&c->finished);
+}
+
+/* n goroutines alive at once, then all exit: their Gs fill the caches. */
+static void burst_of_exits(int n)
+{
+    burst_ctx c = {.gate = goc_chan_make(0, 0)};
+    ASSERT(c.gate != NULL);
+    atomic_store(&c.parked.left, n);
+    atomic_store(&c.finished.left, n);
+    for (int i = 0; i < n; i++)
+        ASSERT_EQ(goc_go(burst_worker, &c), 0);
+    join_wait(&c.parked);
+    goc_chan_close(c.gate);
+    join_wait(&c.finished);
+    goc_chan_free(c.gate);
+}
+
+static int idle_trim_main(void *arg)
+{
+    (void)arg;
+    enum { N = 3000 };
+    /* Round 1: the processors trim when they go idle (the sleep). */
+    burst_of_exits(N);
+    goc_sleep(50 * GOC_MILLISECOND);
+    /* Round 2, at once: they go idle again within the period, so they
+     * may not trim themselves; then nothing runs but this sleep's timer. */
+    burst_of_exits(N);
+    int before = goc__sched_cached_gs_local();
+    goc_sleep(5 * GOC_SECOND);
+    int after = goc__sched_cached_gs_local();
+    printf("dead Gs in local caches: %d after the burst, %d after 5 s "
+           "idle\n",
+           before, after);
+    ASSERT_LE(after, 2 * GOC_GFREE_LOCAL_WARM);
+    return 0;
+}
+
+GOC_TEST_TIMEOUT(runtime_idle_processors_trim_after_burst, 60)
+{
+    goc_maxprocs(2);
+    ASSERT_EQ(goc_main(idle_trim_main, NULL), 0);
+    return 0;
+}
+
 /* ---- a million parked goroutines ------------------------------------ */
 
 typedef struct parked_ctx {

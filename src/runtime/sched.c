@@ -844,7 +844,7 @@ static bool idle_work_some(void)
  * later (sleep_100k's p99 lateness; bench/README.md has the figures): on
  * a machine with few CPUs it takes one from the woken goroutines.
  */
-static void release_dead_stacks(void)
+void goc__release_dead_stacks(void)
 {
     while (goc__stacks_retired() && !atomic_load(&goc__sc.shutdown)) {
         int64_t next = goc__timers_earliest();
@@ -1061,6 +1061,28 @@ static goc_g *fr_steal(goc_m *m, goc_p *p, bool poll_deferred, bool *again)
     return NULL;
 }
 
+void goc__sched_trim_idle_ps(void)
+{
+    int64_t now = goc_nanotime();
+    /* sched.lock -> stack_lock, as in retirep: an idle P has no M, and
+     * none can take it while the lock is held. */
+    pthread_mutex_lock(&goc__sc.lock);
+    for (goc_p *p = goc__sc.pidle; p; p = p->link)
+        goc__stacks_trim_idle(p, now);
+    pthread_mutex_unlock(&goc__sc.lock);
+}
+
+int goc__sched_cached_gs_local(void)
+{
+    goc_m *m = goc__getm();
+    int n = m && m->p ? m->p->gfree_n : 0;
+    pthread_mutex_lock(&goc__sc.lock);
+    for (goc_p *p = goc__sc.pidle; p; p = p->link)
+        n += p->gfree_n;
+    pthread_mutex_unlock(&goc__sc.lock);
+    return n;
+}
+
 /* Nothing found: give p back, keeping only a warm few dead Gs (the rest
  * go where sysmon can give their pages back), unless the global queue has
  * work after all (true: *g is the G to run; p kept). */
@@ -1113,7 +1135,7 @@ static bool fr_spin_down(goc_m *m)
  * made ready (with a P taken for it), or NULL: start over. */
 static goc_g *fr_sleep(goc_m *m)
 {
-    release_dead_stacks();
+    goc__release_dead_stacks();
     for (;;) {
         bool wait_poll = atomic_load(&goc__sc.npollwait) > 0 ||
                          atomic_load(&goc__sc.nwakers) > 0 ||

@@ -273,6 +273,21 @@ bool goc__stacks_prefill_some(void);
  * touched stack pages of those nobody took in the last period (returns
  * how many). */
 void goc__stacks_trim_local(goc_p *p);
+/* A processor that went idle within a period of its last trim keeps its
+ * cache and leaves a mark (so sysmon keeps its timed sleep); sysmon takes
+ * the mark and trims idle processors (goc__sched_trim_idle_ps, under
+ * sched.lock, so no M owns them meanwhile). trim_idle: false when p
+ * trimmed too recently (the mark is set again). */
+bool goc__stacks_take_trim_pending(void);
+bool goc__stacks_trim_idle(goc_p *p, int64_t now);
+void goc__sched_trim_idle_ps(void);
+/* Release retired stacks until none is left or a timer is nearly due
+ * (a thread without a P: an idle M, or sysmon after trimming idle Ps,
+ * which no idle M would otherwise come back for). */
+void goc__release_dead_stacks(void);
+/* Dead Gs in the local caches of idle processors and the caller's own
+ * (sched.lock; for tests). */
+int goc__sched_cached_gs_local(void);
 bool goc__stacks_scavenge_wanted(void);
 int goc__stacks_scavenge(void);
 void goc__stack_check(goc_g *g);

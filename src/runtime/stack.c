@@ -104,6 +104,12 @@ static int gfree_global_low;
  * cleared by the scavenger once it is back: read without the lock by
  * sysmon and by every processor going idle. */
 static _Atomic bool scavenge_hint;
+/* Set by a processor that went idle with more than its warm set cached
+ * but had trimmed too recently to trim again; cleared by sysmon, which
+ * then trims idle processors itself (goc__stacks_trim_idle). Without it
+ * a server that goes idle right after a burst kept up to
+ * GOC_GFREE_LOCAL_MAX touched stacks per processor for good. */
+static _Atomic bool local_trim_pending;
 static int guarded_live; /* GUARDED stacks mapped or being mapped */
 static goc_g *retired;   /* dead Gs waiting to be released */
 /* New stacks idle threads may make ahead of demand (goc__stacks_prefill_
@@ -746,15 +752,40 @@ void goc__stacks_trim_local(goc_p *p)
     if (p->gfree_n <= GOC_GFREE_LOCAL_WARM)
         return;
     int64_t now = goc_nanotime();
-    if (now - p->gfree_trimmed < GOC_SCAVENGE_PERIOD_NS)
+    if (now - p->gfree_trimmed < GOC_SCAVENGE_PERIOD_NS) {
+        if (!atomic_load_explicit(&local_trim_pending, memory_order_relaxed))
+            atomic_store_explicit(&local_trim_pending, true,
+                                  memory_order_relaxed);
         return;
+    }
     p->gfree_trimmed = now;
     gfree_spill_oldest(p, p->gfree_n - GOC_GFREE_LOCAL_WARM);
 }
 
+bool goc__stacks_take_trim_pending(void)
+{
+    return atomic_load_explicit(&local_trim_pending, memory_order_relaxed) &&
+           atomic_exchange_explicit(&local_trim_pending, false,
+                                    memory_order_relaxed);
+}
+
+bool goc__stacks_trim_idle(goc_p *p, int64_t now)
+{
+    if (p->gfree_n <= GOC_GFREE_LOCAL_WARM)
+        return true;
+    if (now - p->gfree_trimmed < GOC_SCAVENGE_PERIOD_NS) {
+        atomic_store_explicit(&local_trim_pending, true, memory_order_relaxed);
+        return false;
+    }
+    p->gfree_trimmed = now;
+    gfree_spill_oldest(p, p->gfree_n - GOC_GFREE_LOCAL_WARM);
+    return true;
+}
+
 bool goc__stacks_scavenge_wanted(void)
 {
-    return atomic_load_explicit(&scavenge_hint, memory_order_relaxed);
+    return atomic_load_explicit(&scavenge_hint, memory_order_relaxed) ||
+           atomic_load_explicit(&local_trim_pending, memory_order_relaxed);
 }
 
 /* stack_lock held, after pushes onto the global cache. */
@@ -915,6 +946,7 @@ void goc__stacks_shutdown(void)
     gfree_cold_n = 0;
     gfree_global_low = 0;
     atomic_store_explicit(&scavenge_hint, false, memory_order_relaxed);
+    atomic_store_explicit(&local_trim_pending, false, memory_order_relaxed);
     retired = NULL; /* their mappings go with the registry and slabs */
     atomic_store_explicit(&retired_n, 0, memory_order_relaxed);
     while (registry)

@@ -123,6 +123,10 @@ static void *sysmon_main(void *arg)
         int64_t now = goc_nanotime();
         bool scav = goc__stacks_scavenge_wanted();
         if (scav && now - last_scavenge >= GOC_SCAVENGE_PERIOD_NS) {
+            if (goc__stacks_take_trim_pending()) {
+                goc__sched_trim_idle_ps();
+                goc__release_dead_stacks();
+            }
             goc__stacks_scavenge();
             last_scavenge = now;
         }
