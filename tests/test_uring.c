@@ -976,7 +976,7 @@ static int pipe_eof_main(void *arg)
     ASSERT_EQ(a.r, 0); /* end of file */
     ASSERT_EQ(goc_file_read(r, buf, sizeof buf), 0);
     if (uio) {
-        ASSERT_GE(uio_submitted() - sub0, 3); /* two parked reads + one */
+        ASSERT_GE(uio_submitted() - sub0, 2); /* the two parked reads */
         assert_drained();
     }
     ASSERT_EQ(goc_file_close(r), 0);
@@ -1115,8 +1115,9 @@ static int pipe_big_write_main(void *arg)
     ASSERT_EQ(a.r, BIG_WRITE); /* the partial writes are hidden */
     ASSERT(!memcmp(src, dst, BIG_WRITE));
     if (uio) {
-        /* Both directions went through the ring. */
-        ASSERT_GE(uio_submitted() - sub0, (uint64_t)reads);
+        /* The writes that found the pipe full, the reads that found it
+         * empty: requests. */
+        ASSERT_GT(uio_submitted() - sub0, 0);
         assert_drained();
     }
     /* A write parked on a full pipe whose reader goes: -EPIPE. */
@@ -1142,56 +1143,50 @@ GOC_TEST_TIMEOUT(proc_uring_pipe_big_write, 120)
     return run_both(pipe_big_write_main);
 }
 
-/* Under completion I/O the reads of a pipe (goc_pipe, a command's
- * stdout pipe) are requests on the ring: ping-pong between two
- * goroutines through two pipes, each read one request. */
-static void pong(void *v)
-{
-    goc_file **p = v; /* read end, write end */
-    char c;
-    ssize_t n;
-    while ((n = goc_file_read(p[0], &c, 1)) == 1)
-        if (goc_file_write(p[1], &c, 1) != 1)
-            abort();
-    if (n != 0)
-        abort();
-    goc_file_close(p[1]);
-}
-
+/* Under completion I/O a read that waits for a pipe (goc_pipe, a
+ * command's stdout pipe) is a request on the ring: each round, a read
+ * parks on the empty pipe before the byte is written. (A read that finds
+ * data waiting while the io thread sleeps is a plain read(2): uring_io.c
+ * says why.) */
 static int pipe_ring_main(void *arg)
 {
     bool uio = goc__uio_on(); /* completion I/O in this run */
     if (arg)
         ASSERT(uio);
-    goc_file *ar, *aw, *br, *bw;
-    ASSERT_EQ(goc_pipe(&ar, &aw), 0);
-    ASSERT_EQ(goc_pipe(&br, &bw), 0);
-    goc_file *p[2] = {ar, bw};
-    ASSERT_EQ(goc_go(pong, p), 0);
+    goc_file *r, *w;
+    ASSERT_EQ(goc_pipe(&r, &w), 0);
     uint64_t sub0 = uio_submitted();
-    long n = goc_test_iters(2000, 200);
+    long n = goc_test_iters(200, 20);
+    char c;
+    fio_t a = {r, &c, 1, 0, goc_chan_make(sizeof(int), 1)};
     for (long i = 0; i < n; i++) {
-        char c = (char)i, d;
-        ASSERT_EQ(goc_file_write(aw, &c, 1), 1);
-        ASSERT_EQ(goc_file_read(br, &d, 1), 1);
-        ASSERT_EQ(d, c);
+        ASSERT_EQ(goc_go(fio_reader, &a), 0);
+        await_parked(r, GOC__POLL_READ);
+        if (uio)
+            await_inflight(1); /* the read is a request, in flight */
+        char d = (char)i;
+        ASSERT_EQ(goc_file_write(w, &d, 1), 1);
+        int v;
+        ASSERT(goc_chan_recv_int(a.done, &v));
+        ASSERT_EQ(a.r, 1);
+        ASSERT_EQ(c, d);
     }
     uint64_t sub = uio_submitted() - sub0;
-    printf("%ld round trips: %llu requests\n", n, (unsigned long long)sub);
+    printf("%ld parked reads: %llu requests\n", n, (unsigned long long)sub);
     if (uio)
-        ASSERT_GE(sub, (uint64_t)(2 * n)); /* every read at least */
+        ASSERT_GE(sub, (uint64_t)n); /* every parked read */
     else
         ASSERT_EQ(sub, 0);
-    ASSERT_EQ(goc_file_close(aw), 0); /* pong sees EOF, closes bw */
-    char d;
-    ASSERT_EQ(goc_file_read(br, &d, 1), 0);
-    ASSERT_EQ(goc_file_close(br), 0);
-    ASSERT_EQ(goc_file_close(ar), 0);
-    /* A command's stdout pipe. */
-    goc_cmd *c = goc_command("sh", "-c", "printf hello-uring", NULL);
+    ASSERT_EQ(goc_file_close(w), 0);
+    ASSERT_EQ(goc_file_read(r, &c, 1), 0);
+    ASSERT_EQ(goc_file_close(r), 0);
+    goc_chan_free(a.done);
+    /* A command's stdout pipe, read before the command writes. */
+    goc_cmd *cmd =
+        goc_command("sh", "-c", "sleep 0.2; printf hello-uring", NULL);
     goc_file *out;
-    ASSERT_EQ(goc_cmd_stdout_pipe(c, &out), 0);
-    ASSERT_EQ(goc_cmd_start(c), 0);
+    ASSERT_EQ(goc_cmd_stdout_pipe(cmd, &out), 0);
+    ASSERT_EQ(goc_cmd_start(cmd), 0);
     sub0 = uio_submitted();
     char buf[64];
     size_t got = 0;
@@ -1202,9 +1197,9 @@ static int pipe_ring_main(void *arg)
     ASSERT_EQ(got, 11);
     ASSERT(!memcmp(buf, "hello-uring", 11));
     if (uio)
-        ASSERT_GE(uio_submitted() - sub0, 2); /* the data, the EOF */
-    ASSERT_EQ(goc_cmd_wait(c), 0);
-    goc_cmd_free(c);
+        ASSERT_GE(uio_submitted() - sub0, 1); /* the first read waited */
+    ASSERT_EQ(goc_cmd_wait(cmd), 0);
+    goc_cmd_free(cmd);
     if (uio)
         assert_drained();
     return 0;

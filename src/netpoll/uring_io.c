@@ -617,9 +617,15 @@ ssize_t goc__uio_file_xfer(goc__pollfd *pd, bool is_write, void *buf, size_t n)
 {
     if (n > INT32_MAX)
         n = INT32_MAX;
-    if (is_write && goc__pollfd_polled(pd) && io_thread_asleep()) {
-        /* A pipe's descriptor is non-blocking: as a socket's send. */
-        ssize_t r = write(goc__pollfd_fd(pd), buf, n);
+    if (goc__pollfd_polled(pd) && io_thread_asleep()) {
+        /* A pipe's descriptor is non-blocking: the call first, as a
+         * socket's send, and for a read too: a stream read finds data
+         * waiting more often than a socket's (a writer fills the pipe
+         * ahead of its reader), and a request for data already there
+         * costs two thread switches for nothing. Only a read that would
+         * wait goes to the ring. */
+        int fd = goc__pollfd_fd(pd);
+        ssize_t r = is_write ? write(fd, buf, n) : read(fd, buf, n);
         if (r >= 0)
             return r;
         if (errno != EAGAIN && errno != EINTR)
