@@ -47,8 +47,9 @@ ssize_t goc__uio_xfer(goc__pollfd *pd, bool is_send, void *buf, size_t n,
  * goc__uio_xfer for a goc_file (src/proc/file.c): one IORING_OP_READ
  * (IORING_OP_WRITE: is_write) at offset -1, i.e. the file position (a
  * regular file's advances as read(2)'s would) or none (a pipe, a FIFO, a
- * device). pd is polled (a non-blocking pipe...; a write then tries
- * write(2) first while the io thread sleeps) or unpolled (a regular file
+ * device). pd is polled (a non-blocking pipe...; the call is then
+ * tried with read(2) / write(2) first while the io thread sleeps, and
+ * only one that would wait is a request) or unpolled (a regular file
  * in blocking mode: the kernel reads it on its own workers, no thread of
  * the runtime waits). Cancelled on close as goc__uio_xfer. -EAGAIN: the
  * kernel refused to wait for this descriptor (it honours O_NONBLOCK
