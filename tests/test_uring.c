@@ -1210,6 +1210,80 @@ GOC_TEST_TIMEOUT(proc_uring_pipe_reads_on_ring, 60)
     return run_both(pipe_ring_main);
 }
 
+/* A kernel that answers a pipe's request with EAGAIN (honouring
+ * O_NONBLOCK) turns that file to readiness for good: a read that then
+ * parks is no request, and gets the data (the registration was switched
+ * back on after the requests had switched it off); a large write to a
+ * slow reader is whole. Completion I/O only. */
+static int pipe_refused_main(void *arg)
+{
+    (void)arg;
+    ASSERT(goc__uio_on());
+    goc_file *r, *w;
+    ASSERT_EQ(goc_pipe(&r, &w), 0);
+    char c;
+    fio_t a = {r, &c, 1, 0, goc_chan_make(sizeof(int), 1)};
+    int v;
+    /* A request first: the registration goes quiet. */
+    ASSERT_EQ(goc_go(fio_reader, &a), 0);
+    await_parked(r, GOC__POLL_READ);
+    await_inflight(1);
+    ASSERT_EQ(goc_file_write(w, "a", 1), 1);
+    ASSERT(goc_chan_recv_int(a.done, &v));
+    ASSERT_EQ(a.r, 1);
+    ASSERT_EQ(c, 'a');
+    /* Refused: readiness from now on. */
+    atomic_store(&goc__uio_test_refuse_files, true);
+    uint64_t sub0 = uio_submitted();
+    ASSERT_EQ(goc_go(fio_reader, &a), 0);
+    await_parked(r, GOC__POLL_READ);
+    ASSERT_EQ(goc__uio_inflight(), 0); /* parked on readiness */
+    ASSERT(r->uio_refused);
+    ASSERT_EQ(goc_file_write(w, "b", 1), 1);
+    ASSERT(goc_chan_recv_int(a.done, &v));
+    ASSERT_EQ(a.r, 1);
+    ASSERT_EQ(c, 'b');
+    /* A big write, refused on its first full pipe. */
+    enum { N = 256 * 1024 };
+    unsigned char *src = malloc(N), *dst = malloc(N);
+    ASSERT(src && dst);
+    for (size_t i = 0; i < N; i++)
+        src[i] = big_byte(i);
+    fio_t b = {w, src, N, 0, goc_chan_make(sizeof(int), 1)};
+    ASSERT_EQ(goc_go(fio_writer, &b), 0);
+    size_t got = 0;
+    for (long k = 0; got < N; k++) {
+        if (k % 8 == 0)
+            goc_sleep(200 * GOC_MICROSECOND);
+        ssize_t n = goc_file_read(r, dst + got, 10000);
+        ASSERT_GT(n, 0);
+        got += (size_t)n;
+    }
+    ASSERT(goc_chan_recv_int(b.done, &v));
+    ASSERT_EQ(b.r, N);
+    ASSERT(!memcmp(src, dst, N));
+    ASSERT(w->uio_refused);
+    ASSERT_EQ(uio_submitted() - sub0, 0);
+    atomic_store(&goc__uio_test_refuse_files, false);
+    ASSERT_EQ(goc_file_close(w), 0);
+    ASSERT_EQ(goc_file_read(r, &c, 1), 0);
+    ASSERT_EQ(goc_file_close(r), 0);
+    goc_chan_free(a.done);
+    goc_chan_free(b.done);
+    free(src);
+    free(dst);
+    assert_drained();
+    return 0;
+}
+
+GOC_TEST_TIMEOUT(proc_uring_pipe_refused, 60)
+{
+    if (!force_completion())
+        return 0;
+    goc_maxprocs(2);
+    return goc_main(pipe_refused_main, NULL);
+}
+
 /* A regular file under completion I/O with one processor: written and
  * read through the ring at the file position (sequential calls continue
  * where the last stopped), while another goroutine is runnable all the

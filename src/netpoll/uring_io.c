@@ -161,6 +161,7 @@ static bool wake_armed; /* the eventfd's multishot poll is on */
 
 _Atomic uint32_t goc__uio_test_sq_entries;
 _Atomic bool goc__uio_test_refuse_multishot;
+_Atomic bool goc__uio_test_refuse_files;
 static struct {
     _Atomic uint64_t submitted, cancels, sq_full, enters, wakes;
     _Atomic uint64_t accept_arms, accepted;
@@ -631,6 +632,9 @@ ssize_t goc__uio_file_xfer(goc__pollfd *pd, bool is_write, void *buf, size_t n)
         if (errno != EAGAIN && errno != EINTR)
             return -errno;
     }
+    if (goc__pollfd_polled(pd) &&
+        atomic_load_explicit(&goc__uio_test_refuse_files, memory_order_relaxed))
+        return -EAGAIN; /* as a kernel that honours O_NONBLOCK would */
     return uio_rw(pd, is_write ? GOC__POLL_WRITE : GOC__POLL_READ,
                   is_write ? IORING_OP_WRITE : IORING_OP_READ, buf, n, 0,
                   false);

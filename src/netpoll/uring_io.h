@@ -113,6 +113,9 @@ void goc__uio_get_stats(goc__uio_stats *st);
 /* Arm multishot accepts with a flag the kernel refuses (-EINVAL), as a
  * kernel without IORING_ACCEPT_MULTISHOT would: the fallback. */
 extern _Atomic bool goc__uio_test_refuse_multishot;
+/* Answer a pipe's request that would wait with -EAGAIN, as a kernel that
+ * honours O_NONBLOCK would: the fallback to readiness. */
+extern _Atomic bool goc__uio_test_refuse_files;
 /* Requests submitted and not yet completed. */
 int64_t goc__uio_inflight(void);
 
