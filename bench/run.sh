@@ -101,6 +101,14 @@ net@io_uring tcp_echo_1conn   1 - - >=1.5 errors==0
 net@io_uring tcp_echo_1conn   2 - - >=1.5 errors==0
 net@io_uring tcp_echo_100conn 1 - - >=1.5 errors==0
 net@io_uring tcp_echo_100conn 2 - - >=1.5 errors==0
+net     pipe_64b          1 - -   >=1.0  errors==0
+net     pipe_64b          2 - -   >=1.0  errors==0
+net@io_uring_completion pipe_64b 1 - - >=1.0 errors==0
+net@io_uring_completion pipe_64b 2 - - >=1.0 errors==0
+net     pipe_64k          1 - -   >=1.0  errors==0
+net     pipe_64k          2 - -   >=1.0  errors==0
+net@io_uring_completion pipe_64k 1 - - >=1.0 errors==0
+net@io_uring_completion pipe_64k 2 - - >=1.0 errors==0
 cmap    cmap_w1_str16 1 - 300 >=4 -
 cmap    cmap_w1_str16 2 - 300 >=4 -
 cmap    cmap_w2_str16 1 - 300 >=4 -

@@ -29,6 +29,8 @@
 #include "netpoll/poller.h"
 #include "netpoll/pollfd.h"
 #include "netpoll/uring_io.h"
+#include "proc/proc_internal.h"
+#include "runtime/sched.h"
 
 #define CANARY 0xA5
 
@@ -861,4 +863,533 @@ GOC_TEST_TIMEOUT(net_uring_accept_outlives_runtime, 60)
         ASSERT_EQ(goc_main(carry_next_main, NULL), 0);
     }
     return 0;
+}
+
+/* ---- pipes and regular files (goc_file, src/proc/file.c) -------------
+ *
+ * Each test runs its body twice: under the poller $GOC_POLLER names
+ * (the semantics are the same in every mode), then, where the kernel
+ * has it, under forced completion I/O (arg != NULL). With completion I/O
+ * on, it also checks that the reads and writes really were requests on
+ * the ring. */
+
+static bool completion_available(void)
+{
+    const char *why = "";
+    if (goc__poller_uring.available(&why) < 0 || goc__uio_available(&why) < 0) {
+        printf("SKIP (completion part): completion I/O is not available "
+               "here: %s\n",
+               why);
+        return false;
+    }
+    return true;
+}
+
+static int run_both(int (*fn)(void *))
+{
+    const char *env = getenv("GOC_POLLER");
+    printf("GOC_POLLER=%s\n", env ? env : "");
+    ASSERT_EQ(goc_main(fn, NULL), 0);
+    if (!completion_available())
+        return 0;
+    setenv("GOC_POLLER", "io_uring_completion", 1);
+    printf("GOC_POLLER=io_uring_completion\n");
+    return goc_main(fn, "completion");
+}
+
+static uint64_t uio_submitted(void)
+{
+    goc__uio_stats st;
+    goc__uio_get_stats(&st);
+    return st.submitted;
+}
+
+/* Wait (bounded) until n requests are in flight. */
+static void await_inflight(int64_t n)
+{
+    for (int k = 0; k < 20000 && goc__uio_inflight() != n; k++)
+        goc_sleep(50 * GOC_MICROSECOND);
+    ASSERT_EQ(goc__uio_inflight(), n);
+}
+
+/* Wait (bounded) until a goroutine is parked reading (writing) f. */
+static void await_parked(goc_file *f, int mode)
+{
+    for (int k = 0; k < 20000 && !goc__pollfd_parked(f->pd, mode); k++)
+        goc_sleep(50 * GOC_MICROSECOND);
+    ASSERT(goc__pollfd_parked(f->pd, mode));
+}
+
+typedef struct {
+    goc_file *f;
+    void *buf;
+    size_t n;
+    ssize_t r;
+    goc_chan *done;
+} fio_t;
+
+static void fio_reader(void *v)
+{
+    fio_t *a = v;
+    a->r = goc_file_read(a->f, a->buf, a->n);
+    goc_chan_send_int(a->done, 1);
+}
+
+static void fio_writer(void *v)
+{
+    fio_t *a = v;
+    a->r = goc_file_write(a->f, a->buf, a->n);
+    goc_chan_send_int(a->done, 1);
+}
+
+/* A read parked on an empty pipe gets the data written, then, parked
+ * again, end of file when another goroutine closes the write end. */
+static void close_file(void *v)
+{
+    if (goc_file_close(v) != 0)
+        abort();
+}
+
+static int pipe_eof_main(void *arg)
+{
+    bool uio = goc__uio_on(); /* completion I/O in this run */
+    if (arg)
+        ASSERT(uio);
+    goc_file *r, *w;
+    ASSERT_EQ(goc_pipe(&r, &w), 0);
+    uint64_t sub0 = uio_submitted();
+    char buf[16];
+    fio_t a = {r, buf, sizeof buf, 0, goc_chan_make(sizeof(int), 1)};
+    int v;
+    ASSERT_EQ(goc_go(fio_reader, &a), 0);
+    await_parked(r, GOC__POLL_READ);
+    if (uio)
+        await_inflight(1); /* a read request, in flight */
+    ASSERT_EQ(goc_file_write(w, "hello", 5), 5);
+    ASSERT(goc_chan_recv_int(a.done, &v));
+    ASSERT_EQ(a.r, 5);
+    ASSERT(!memcmp(buf, "hello", 5));
+    ASSERT_EQ(goc_go(fio_reader, &a), 0);
+    await_parked(r, GOC__POLL_READ);
+    ASSERT_EQ(goc_go(close_file, w), 0);
+    ASSERT(goc_chan_recv_int(a.done, &v));
+    ASSERT_EQ(a.r, 0); /* end of file */
+    ASSERT_EQ(goc_file_read(r, buf, sizeof buf), 0);
+    if (uio) {
+        ASSERT_GE(uio_submitted() - sub0, 2); /* the two parked reads */
+        assert_drained();
+    }
+    ASSERT_EQ(goc_file_close(r), 0);
+    goc_chan_free(a.done);
+    return 0;
+}
+
+GOC_TEST_TIMEOUT(proc_uring_pipe_eof, 60)
+{
+    return run_both(pipe_eof_main);
+}
+
+/* goc_file_close racing a parked read while a writer sends one byte at
+ * about the same time: the read gets the byte, or the closed error with
+ * its buffer untouched, also after the byte was written (the cancelled
+ * request never writes it). Exactly one of the two. */
+typedef struct {
+    goc_file *f;
+    int64_t delay;
+    goc_chan *done;
+} delayed_t;
+
+static void close_later(void *v)
+{
+    delayed_t *d = v;
+    goc_sleep(d->delay);
+    if (goc_file_close(d->f) != 0)
+        abort();
+    goc_chan_send_int(d->done, 1);
+}
+
+static void write_later(void *v)
+{
+    delayed_t *d = v;
+    goc_sleep(d->delay);
+    ssize_t n = goc_file_write(d->f, "x", 1);
+    if (n != 1 && n != -EPIPE)
+        abort();
+    goc_chan_send_int(d->done, 1);
+}
+
+static int pipe_close_race_main(void *arg)
+{
+    bool uio = goc__uio_on(); /* completion I/O in this run */
+    if (arg)
+        ASSERT(uio);
+    goc__uio_stats st0, st;
+    goc__uio_get_stats(&st0);
+    long rounds = goc_test_iters(300, 40);
+    long closed = 0, got = 0;
+    for (long i = 0; i < rounds; i++) {
+        goc_file *r, *w;
+        ASSERT_EQ(goc_pipe(&r, &w), 0);
+        unsigned char buf[64];
+        memset(buf, CANARY, sizeof buf);
+        fio_t a = {r, buf, sizeof buf, 0, goc_chan_make(sizeof(int), 1)};
+        ASSERT_EQ(goc_go(fio_reader, &a), 0);
+        await_parked(r, GOC__POLL_READ);
+        /* Close 0-1 ms from now, the byte at ~500 us. */
+        goc_chan *both = goc_chan_make(sizeof(int), 2);
+        delayed_t dc = {r, (i % 11) * 100 * GOC_MICROSECOND, both};
+        delayed_t dw = {w, 500 * GOC_MICROSECOND, both};
+        ASSERT_EQ(goc_go(write_later, &dw), 0);
+        ASSERT_EQ(goc_go(close_later, &dc), 0);
+        int v;
+        ASSERT(goc_chan_recv_int(a.done, &v));
+        ASSERT(goc_chan_recv_int(both, &v)); /* the write and the close */
+        ASSERT(goc_chan_recv_int(both, &v)); /* are over */
+        if (a.r == -ECANCELED) {
+            closed++;
+            goc_sleep(GOC_MILLISECOND);
+            ASSERT(all_canary(buf, sizeof buf)); /* nothing came later */
+        } else {
+            ASSERT_EQ(a.r, 1);
+            ASSERT_EQ(buf[0], 'x');
+            ASSERT(all_canary(buf + 1, sizeof buf - 1));
+            got++;
+        }
+        ASSERT_EQ(goc_file_close(w), 0);
+        goc_chan_free(both);
+        goc_chan_free(a.done);
+        if (uio)
+            assert_drained();
+    }
+    goc__uio_get_stats(&st);
+    printf("rounds %ld: closed error %ld, byte read %ld, cancels %llu\n",
+           rounds, closed, got, (unsigned long long)(st.cancels - st0.cancels));
+    ASSERT_GT(closed, 0); /* the close path really ran */
+    if (uio)
+        ASSERT_GT(st.cancels - st0.cancels, 0); /* requests cancelled */
+    return 0;
+}
+
+GOC_TEST_TIMEOUT(proc_uring_pipe_close_race, 120)
+{
+    goc_maxprocs(2);
+    return run_both(pipe_close_race_main);
+}
+
+/* One goc_file_write of 1 MiB through a pipe to a slow reader: it
+ * returns 1 MiB once every byte is in the pipe, and they arrive in
+ * order. A write whose reader closes while it is parked: -EPIPE, and
+ * SIGPIPE does not kill the process. */
+#define BIG_WRITE (1 << 20)
+
+static unsigned char big_byte(size_t i)
+{
+    return (unsigned char)(i * 131 + (i >> 12));
+}
+
+static int pipe_big_write_main(void *arg)
+{
+    bool uio = goc__uio_on(); /* completion I/O in this run */
+    if (arg)
+        ASSERT(uio);
+    goc_file *r, *w;
+    ASSERT_EQ(goc_pipe(&r, &w), 0);
+    uint64_t sub0 = uio_submitted();
+    unsigned char *src = malloc(BIG_WRITE), *dst = malloc(BIG_WRITE);
+    ASSERT(src && dst);
+    for (size_t i = 0; i < BIG_WRITE; i++)
+        src[i] = big_byte(i);
+    fio_t a = {w, src, BIG_WRITE, 0, goc_chan_make(sizeof(int), 1)};
+    ASSERT_EQ(goc_go(fio_writer, &a), 0);
+    size_t got = 0;
+    long reads = 0;
+    while (got < BIG_WRITE) {
+        if (reads++ % 8 == 0)
+            goc_sleep(200 * GOC_MICROSECOND); /* a slow reader */
+        ssize_t n = goc_file_read(r, dst + got, 12345);
+        ASSERT_GT(n, 0);
+        got += (size_t)n;
+    }
+    int v;
+    ASSERT(goc_chan_recv_int(a.done, &v));
+    ASSERT_EQ(a.r, BIG_WRITE); /* the partial writes are hidden */
+    ASSERT(!memcmp(src, dst, BIG_WRITE));
+    if (uio) {
+        /* The writes that found the pipe full, the reads that found it
+         * empty: requests. */
+        ASSERT_GT(uio_submitted() - sub0, 0);
+        assert_drained();
+    }
+    /* A write parked on a full pipe whose reader goes: -EPIPE. */
+    a.n = BIG_WRITE;
+    ASSERT_EQ(goc_go(fio_writer, &a), 0);
+    await_parked(w, GOC__POLL_WRITE);
+    if (uio)
+        await_inflight(1); /* a write request, in flight */
+    ASSERT_EQ(goc_file_close(r), 0);
+    ASSERT(goc_chan_recv_int(a.done, &v));
+    ASSERT_EQ(a.r, -EPIPE);
+    ASSERT_EQ(goc_file_write(w, "x", 1), -EPIPE);
+    ASSERT_EQ(goc_file_close(w), 0);
+    goc_chan_free(a.done);
+    free(src);
+    free(dst);
+    return 0;
+}
+
+GOC_TEST_TIMEOUT(proc_uring_pipe_big_write, 120)
+{
+    goc_maxprocs(2);
+    return run_both(pipe_big_write_main);
+}
+
+/* Under completion I/O a read that waits for a pipe (goc_pipe, a
+ * command's stdout pipe) is a request on the ring: each round, a read
+ * parks on the empty pipe before the byte is written. (A read that finds
+ * data waiting while the io thread sleeps is a plain read(2): uring_io.c
+ * says why.) */
+static int pipe_ring_main(void *arg)
+{
+    bool uio = goc__uio_on(); /* completion I/O in this run */
+    if (arg)
+        ASSERT(uio);
+    goc_file *r, *w;
+    ASSERT_EQ(goc_pipe(&r, &w), 0);
+    uint64_t sub0 = uio_submitted();
+    long n = goc_test_iters(200, 20);
+    char c;
+    fio_t a = {r, &c, 1, 0, goc_chan_make(sizeof(int), 1)};
+    for (long i = 0; i < n; i++) {
+        ASSERT_EQ(goc_go(fio_reader, &a), 0);
+        await_parked(r, GOC__POLL_READ);
+        if (uio)
+            await_inflight(1); /* the read is a request, in flight */
+        char d = (char)i;
+        ASSERT_EQ(goc_file_write(w, &d, 1), 1);
+        int v;
+        ASSERT(goc_chan_recv_int(a.done, &v));
+        ASSERT_EQ(a.r, 1);
+        ASSERT_EQ(c, d);
+    }
+    uint64_t sub = uio_submitted() - sub0;
+    printf("%ld parked reads: %llu requests\n", n, (unsigned long long)sub);
+    if (uio)
+        ASSERT_GE(sub, (uint64_t)n); /* every parked read */
+    else
+        ASSERT_EQ(sub, 0);
+    ASSERT_EQ(goc_file_close(w), 0);
+    ASSERT_EQ(goc_file_read(r, &c, 1), 0);
+    ASSERT_EQ(goc_file_close(r), 0);
+    goc_chan_free(a.done);
+    /* A command's stdout pipe, read before the command writes. */
+    goc_cmd *cmd =
+        goc_command("sh", "-c", "sleep 0.2; printf hello-uring", NULL);
+    goc_file *out;
+    ASSERT_EQ(goc_cmd_stdout_pipe(cmd, &out), 0);
+    ASSERT_EQ(goc_cmd_start(cmd), 0);
+    sub0 = uio_submitted();
+    char buf[64];
+    size_t got = 0;
+    ssize_t k;
+    while ((k = goc_file_read(out, buf + got, sizeof buf - got)) > 0)
+        got += (size_t)k;
+    ASSERT_EQ(k, 0);
+    ASSERT_EQ(got, 11);
+    ASSERT(!memcmp(buf, "hello-uring", 11));
+    if (uio)
+        ASSERT_GE(uio_submitted() - sub0, 1); /* the first read waited */
+    ASSERT_EQ(goc_cmd_wait(cmd), 0);
+    goc_cmd_free(cmd);
+    if (uio)
+        assert_drained();
+    return 0;
+}
+
+GOC_TEST_TIMEOUT(proc_uring_pipe_reads_on_ring, 60)
+{
+    return run_both(pipe_ring_main);
+}
+
+/* A kernel that answers a pipe's request with EAGAIN (honouring
+ * O_NONBLOCK) turns that file to readiness for good: a read that then
+ * parks is no request, and gets the data (the registration was switched
+ * back on after the requests had switched it off); a large write to a
+ * slow reader is whole. Completion I/O only. */
+static int pipe_refused_main(void *arg)
+{
+    (void)arg;
+    ASSERT(goc__uio_on());
+    goc_file *r, *w;
+    ASSERT_EQ(goc_pipe(&r, &w), 0);
+    char c;
+    fio_t a = {r, &c, 1, 0, goc_chan_make(sizeof(int), 1)};
+    int v;
+    /* A request first: the registration goes quiet. */
+    ASSERT_EQ(goc_go(fio_reader, &a), 0);
+    await_parked(r, GOC__POLL_READ);
+    await_inflight(1);
+    ASSERT_EQ(goc_file_write(w, "a", 1), 1);
+    ASSERT(goc_chan_recv_int(a.done, &v));
+    ASSERT_EQ(a.r, 1);
+    ASSERT_EQ(c, 'a');
+    /* Refused: readiness from now on. */
+    atomic_store(&goc__uio_test_refuse_files, true);
+    uint64_t sub0 = uio_submitted();
+    ASSERT_EQ(goc_go(fio_reader, &a), 0);
+    await_parked(r, GOC__POLL_READ);
+    ASSERT_EQ(goc__uio_inflight(), 0); /* parked on readiness */
+    ASSERT(r->uio_refused);
+    ASSERT_EQ(goc_file_write(w, "b", 1), 1);
+    ASSERT(goc_chan_recv_int(a.done, &v));
+    ASSERT_EQ(a.r, 1);
+    ASSERT_EQ(c, 'b');
+    /* A big write, refused on its first full pipe. */
+    enum { N = 256 * 1024 };
+    unsigned char *src = malloc(N), *dst = malloc(N);
+    ASSERT(src && dst);
+    for (size_t i = 0; i < N; i++)
+        src[i] = big_byte(i);
+    fio_t b = {w, src, N, 0, goc_chan_make(sizeof(int), 1)};
+    ASSERT_EQ(goc_go(fio_writer, &b), 0);
+    size_t got = 0;
+    for (long k = 0; got < N; k++) {
+        if (k % 8 == 0)
+            goc_sleep(200 * GOC_MICROSECOND);
+        ssize_t n = goc_file_read(r, dst + got, 10000);
+        ASSERT_GT(n, 0);
+        got += (size_t)n;
+    }
+    ASSERT(goc_chan_recv_int(b.done, &v));
+    ASSERT_EQ(b.r, N);
+    ASSERT(!memcmp(src, dst, N));
+    ASSERT(w->uio_refused);
+    ASSERT_EQ(uio_submitted() - sub0, 0);
+    atomic_store(&goc__uio_test_refuse_files, false);
+    ASSERT_EQ(goc_file_close(w), 0);
+    ASSERT_EQ(goc_file_read(r, &c, 1), 0);
+    ASSERT_EQ(goc_file_close(r), 0);
+    goc_chan_free(a.done);
+    goc_chan_free(b.done);
+    free(src);
+    free(dst);
+    assert_drained();
+    return 0;
+}
+
+GOC_TEST_TIMEOUT(proc_uring_pipe_refused, 60)
+{
+    if (!force_completion())
+        return 0;
+    goc_maxprocs(2);
+    return goc_main(pipe_refused_main, NULL);
+}
+
+/* A regular file under completion I/O with one processor: written and
+ * read through the ring at the file position (sequential calls continue
+ * where the last stopped), while another goroutine is runnable all the
+ * time; no call enters a system call section (the processors' syscall
+ * ticks do not move), where the readiness modes' blocking calls enter one
+ * each. (How often the other goroutine runs meanwhile is the scheduler's
+ * business: printed, not asserted.) */
+static _Atomic bool spin_stop;
+static _Atomic long spins;
+
+static void spinner(void *v)
+{
+    goc_chan *done = v;
+    while (!atomic_load(&spin_stop)) {
+        atomic_fetch_add(&spins, 1);
+        goc_yield();
+    }
+    goc_chan_send_int(done, 1);
+}
+
+static uint64_t syscall_ticks(void)
+{
+    uint64_t t = 0;
+    int n = atomic_load(&goc__sc.nprocs_alloc);
+    for (int i = 0; i < n; i++)
+        t += atomic_load(&goc__sc.allp[i]->syscalltick);
+    return t;
+}
+
+#define REG_CHUNK 65536
+#define REG_CHUNKS 64 /* 4 MiB */
+
+static int regular_file_main(void *arg)
+{
+    bool uio = goc__uio_on(); /* completion I/O in this run */
+    if (arg)
+        ASSERT(uio);
+    char path[] = "/tmp/goc-uring-reg-XXXXXX";
+    int tfd = mkstemp(path);
+    ASSERT_GE(tfd, 0);
+    close(tfd);
+    unsigned char *chunk = malloc(REG_CHUNK), *back = malloc(REG_CHUNK);
+    ASSERT(chunk && back);
+    goc_chan *done = goc_chan_make(sizeof(int), 1);
+    atomic_store(&spin_stop, false);
+    atomic_store(&spins, 0);
+    ASSERT_EQ(goc_go(spinner, done), 0);
+
+    goc_file *f;
+    ASSERT_EQ(goc_file_open(&f, path, O_RDWR | O_TRUNC, 0), 0);
+    ASSERT(!goc__pollfd_polled(f->pd));
+    uint64_t sub0 = uio_submitted(), t0 = syscall_ticks();
+    for (int c = 0; c < REG_CHUNKS; c++) {
+        for (size_t i = 0; i < REG_CHUNK; i++)
+            chunk[i] = big_byte((size_t)c * REG_CHUNK + i);
+        ASSERT_EQ(goc_file_write(f, chunk, REG_CHUNK), REG_CHUNK);
+    }
+    ASSERT_EQ(goc_file_read(f, back, 1), 0); /* the position is at the end */
+    uint64_t ticks_w = syscall_ticks() - t0;
+    ASSERT_EQ(goc_file_close(f), 0);
+
+    ASSERT_EQ(goc_file_open(&f, path, O_RDONLY, 0), 0);
+    long spins0 = atomic_load(&spins);
+    t0 = syscall_ticks();
+    size_t off = 0;
+    long reads = 0;
+    for (;;) {
+        ssize_t n = goc_file_read(f, back, REG_CHUNK - 1000);
+        ASSERT_GE(n, 0);
+        if (n == 0)
+            break;
+        reads++;
+        for (ssize_t i = 0; i < n; i++)
+            if (back[i] != big_byte(off + (size_t)i))
+                ASSERT_EQ(back[i], big_byte(off + (size_t)i));
+        off += (size_t)n;
+    }
+    uint64_t ticks_r = syscall_ticks() - t0;
+    long spun = atomic_load(&spins) - spins0;
+    ASSERT_EQ(off, (size_t)REG_CHUNK * REG_CHUNKS);
+    ASSERT_EQ(goc_file_close(f), 0);
+    uint64_t sub = uio_submitted() - sub0;
+    printf("%ld reads: %llu requests, syscall ticks %llu (writes %llu), "
+           "other goroutine ran %ld times\n",
+           reads, (unsigned long long)sub, (unsigned long long)ticks_r,
+           (unsigned long long)ticks_w, spun);
+    if (uio) {
+        ASSERT_GE(sub, (uint64_t)(reads + REG_CHUNKS));
+        ASSERT_EQ(ticks_r, 0); /* no thread held in a system call */
+        ASSERT_EQ(ticks_w, 0);
+        assert_drained();
+    } else {
+        ASSERT_GE(ticks_r, (uint64_t)reads); /* the counter tells */
+    }
+    atomic_store(&spin_stop, true);
+    int v;
+    ASSERT(goc_chan_recv_int(done, &v));
+    goc_chan_free(done);
+    unlink(path);
+    free(chunk);
+    free(back);
+    return 0;
+}
+
+GOC_TEST_TIMEOUT(proc_uring_regular_file, 120)
+{
+    goc_maxprocs(1);
+    return run_both(regular_file_main);
 }

@@ -1,7 +1,8 @@
 /*
- * bench_net.c - TCP echo benchmark (issue 5), twin of bench/go/net.go.
- * Needs the runtime and net modules only (clients are joined by polling an
- * atomic counter, so neither chan nor sync is needed).
+ * bench_net.c - TCP echo benchmark (issue 5) and pipe throughput (issue
+ * 24), twin of bench/go/net.go. Needs the runtime and net modules only
+ * (clients are joined by polling an atomic counter, so neither chan nor
+ * sync is needed); the pipe benchmarks also proc (goc_pipe).
  */
 #include "bench_common.h"
 
@@ -119,9 +120,82 @@ static void bench_tcp_echo_100(void)
     bench_tcp_echo("tcp_echo_100conn", 100);
 }
 
+#if __has_include(<goc/proc.h>)
+/* pipe_<size>: one goc_pipe, a writer goroutine writing <size>-byte
+ * messages for -d ms (default 500), then closing, and a reader goroutine
+ * reading at most <size> bytes a call until end of file. msgs_per_s is
+ * bytes read / size per second, until the reader saw end of file. */
+static struct {
+    goc_file *r, *w;
+    size_t size;
+    int64_t end, done_at;
+    atomic_long bytes, errs, left;
+} P;
+
+static void pipe_writer(void *arg)
+{
+    char *msg = calloc(1, P.size);
+    (void)arg;
+    while (goc_nanotime() < P.end)
+        if (goc_file_write(P.w, msg, P.size) != (ssize_t)P.size) {
+            atomic_fetch_add(&P.errs, 1);
+            break;
+        }
+    goc_file_close(P.w);
+    free(msg);
+    atomic_fetch_sub(&P.left, 1);
+}
+
+static void pipe_reader(void *arg)
+{
+    char *buf = malloc(P.size);
+    long total = 0;
+    ssize_t k;
+    (void)arg;
+    while ((k = goc_file_read(P.r, buf, P.size)) > 0)
+        total += k;
+    if (k < 0)
+        atomic_fetch_add(&P.errs, 1);
+    P.done_at = goc_nanotime();
+    atomic_store(&P.bytes, total);
+    goc_file_close(P.r);
+    free(buf);
+    atomic_fetch_sub(&P.left, 1);
+}
+
+static void bench_pipe(const char *name, size_t size)
+{
+    int64_t dur = bench_d(500) * GOC_MILLISECOND, start;
+    int rc;
+    if ((rc = goc_pipe(&P.r, &P.w)) != 0) {
+        fprintf(stderr, "pipe: %s\n", goc_strerror(rc));
+        exit(1);
+    }
+    P.size = size;
+    atomic_store(&P.left, 2);
+    start = goc_nanotime();
+    P.end = start + dur;
+    goc_go(pipe_reader, NULL);
+    goc_go(pipe_writer, NULL);
+    while (atomic_load(&P.left) > 0)
+        goc_sleep(GOC_MILLISECOND);
+    bench_report(name, "msgs_per_s=%.3f size=%zu errors=%ld",
+                 (double)atomic_load(&P.bytes) / (double)size * 1e9 /
+                     (double)(P.done_at - start),
+                 size, atomic_load(&P.errs));
+}
+
+static void bench_pipe_64b(void) { bench_pipe("pipe_64b", 64); }
+static void bench_pipe_64k(void) { bench_pipe("pipe_64k", 65536); }
+#endif
+
 static const bench benches[] = {
     {"tcp_echo_1conn", bench_tcp_echo_1},
     {"tcp_echo_100conn", bench_tcp_echo_100},
+#if __has_include(<goc/proc.h>)
+    {"pipe_64b", bench_pipe_64b},
+    {"pipe_64k", bench_pipe_64k},
+#endif
 };
 
 BENCH_MAIN(benches)

@@ -52,6 +52,8 @@ var benches = map[string]func(){
 	// net (issue 5)
 	"tcp_echo_1conn":   func() { benchTCPEcho("tcp_echo_1conn", 1) },
 	"tcp_echo_100conn": func() { benchTCPEcho("tcp_echo_100conn", 100) },
+	"pipe_64b":         func() { benchPipe("pipe_64b", 64) },
+	"pipe_64k":         func() { benchPipe("pipe_64k", 65536) },
 	// concurrent map (issue 21)
 	"cmap_w1_str16": func() { benchCmap("cmap_w1_str16", 1, true) },
 	"cmap_w2_str16": func() { benchCmap("cmap_w2_str16", 2, true) },

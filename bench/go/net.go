@@ -1,6 +1,7 @@
 package main
 
-// TCP echo benchmark (issue 5). Twin: bench/c/bench_net.c.
+// TCP echo benchmark (issue 5) and pipe throughput (issue 24). Twin:
+// bench/c/bench_net.c.
 
 import (
 	"fmt"
@@ -89,4 +90,56 @@ func benchTCPEcho(name string, conns int) {
 	ln.Close()
 	report(name, "msgs_per_s", float64(msgs)*1e9/float64(el),
 		"conns", conns, "errors", errs)
+}
+
+// pipe_<size>: one os.Pipe, a writer goroutine writing <size>-byte
+// messages for -d ms (default 500), then closing, and a reader goroutine
+// reading at most <size> bytes a call until end of file. msgs_per_s is
+// bytes read / size per second, until the reader saw end of file.
+func benchPipe(name string, size int) {
+	dur := time.Duration(durMs(500)) * time.Millisecond
+	r, w, err := os.Pipe()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "pipe:", err)
+		os.Exit(1)
+	}
+	var bytes, errs int64
+	var doneAt int64
+	var wg sync.WaitGroup
+	start := nanotime()
+	end := start + int64(dur)
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		buf := make([]byte, size)
+		var total int64
+		for {
+			k, err := r.Read(buf)
+			total += int64(k)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				atomic.AddInt64(&errs, 1)
+				break
+			}
+		}
+		doneAt = nanotime()
+		bytes = total
+		r.Close()
+	}()
+	go func() {
+		defer wg.Done()
+		msg := make([]byte, size)
+		for nanotime() < end {
+			if _, err := w.Write(msg); err != nil {
+				atomic.AddInt64(&errs, 1)
+				break
+			}
+		}
+		w.Close()
+	}()
+	wg.Wait()
+	report(name, "msgs_per_s", float64(bytes)/float64(size)*1e9/
+		float64(doneAt-start), "size", size, "errors", errs)
 }

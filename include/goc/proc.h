@@ -46,7 +46,10 @@
  * A goc_file is a descriptor on the poller: reads and writes park the
  * goroutine until the descriptor is ready. Regular files (which epoll
  * cannot watch) are read and written inside goc_syscall_begin/end, so a
- * slow disk costs a thread but never a processor. Concurrent reads on one
+ * slow disk costs a thread but never a processor; with
+ * GOC_POLLER=io_uring_completion pipes and regular files are read and
+ * written by io_uring requests instead, the goroutine parked on its
+ * completion, so not even a thread waits (docs/net.md). Concurrent reads on one
  * file are serialised, and so are concurrent writes (Go's fdMutex);
  * goc_file_close wakes goroutines blocked on the file (they get
  * -ECANCELED) and waits until they have left it before closing the

@@ -1,5 +1,5 @@
 /*
- * uring_io.c - completion-based socket I/O on io_uring (uring_io.h is
+ * uring_io.c - completion-based socket and file I/O on io_uring (uring_io.h is
  * the interface; docs/net.md has the reasoning and the figures).
  *
  * One io thread owns one ring, created by that thread with
@@ -104,8 +104,10 @@ typedef struct uio_op {
     req can; /* its cancel, pushed at most once */
     goc__pollfd *pd;
     int fd;
-    int mode; /* GOC__POLL_READ: recv, GOC__POLL_WRITE: send */
-    int msg_flags;
+    int mode;       /* GOC__POLL_READ: recv / read, GOC__POLL_WRITE: send /
+                       write (the slot the goroutine parks in) */
+    uint8_t opcode; /* IORING_OP_RECV, _SEND, _READ or _WRITE */
+    int msg_flags;  /* recv / send */
     void *buf;
     uint32_t len;
     uint64_t ud;              /* io thread: the SQE's user_data */
@@ -159,6 +161,7 @@ static bool wake_armed; /* the eventfd's multishot poll is on */
 
 _Atomic uint32_t goc__uio_test_sq_entries;
 _Atomic bool goc__uio_test_refuse_multishot;
+_Atomic bool goc__uio_test_refuse_files;
 static struct {
     _Atomic uint64_t submitted, cancels, sq_full, enters, wakes;
     _Atomic uint64_t accept_arms, accepted;
@@ -291,12 +294,14 @@ static bool req_write(req *r, goc__glist *wake)
             goc__pollfd_complete(pd, GOC__POLL_WRITE, wake);
     } else if (r->kind == REQ_XFER) {
         uio_op *op = (uio_op *)((char *)r - offsetof(uio_op, sub));
-        e->opcode =
-            op->mode == GOC__POLL_READ ? IORING_OP_RECV : IORING_OP_SEND;
+        e->opcode = op->opcode;
         e->fd = op->fd;
         e->addr = (uint64_t)(uintptr_t)op->buf;
         e->len = op->len;
-        e->msg_flags = (uint32_t)op->msg_flags;
+        if (op->opcode == IORING_OP_READ || op->opcode == IORING_OP_WRITE)
+            e->off = (uint64_t)-1; /* the file position; a stream's none */
+        else
+            e->msg_flags = (uint32_t)op->msg_flags;
         op->ud = ((uint64_t)(++gen) << 48) | (uint64_t)(uintptr_t)op;
         e->user_data = op->ud;
         sqe_push();
@@ -539,29 +544,23 @@ static void push(req *r)
     }
 }
 
-ssize_t goc__uio_xfer(goc__pollfd *pd, bool is_send, void *buf, size_t n,
-                      int msg_flags)
+/* One request of opcode on pd's descriptor, parked on its completion in
+ * mode's slot (the socket path and the file path share it; uring_io.h's
+ * goc__uio_xfer has the contract). A result of -EINTR, or -EAGAIN when
+ * again_retry, is "nothing happened": submitted again. */
+static ssize_t uio_rw(goc__pollfd *pd, int mode, uint8_t opcode, void *buf,
+                      size_t n, int msg_flags, bool again_retry)
 {
-    int mode = is_send ? GOC__POLL_WRITE : GOC__POLL_READ;
     goc__pollfd_quiet(pd);
     if (n > INT32_MAX)
         n = INT32_MAX; /* a CQE's result is an int */
-    if (is_send && atomic_load_explicit(&sleeping, memory_order_relaxed)) {
-        /* The io thread sleeps: a request would cost a system call to
-         * wake it and two thread switches, a send that finds room one
-         * system call. Only a full socket buffer goes to the ring. */
-        ssize_t r = send(goc__pollfd_fd(pd), buf, n, msg_flags | MSG_DONTWAIT);
-        if (r >= 0)
-            return r;
-        if (errno != EAGAIN && errno != EINTR)
-            return -errno;
-    }
     for (;;) {
         uio_op op = {.sub = {.kind = REQ_XFER},
                      .can = {.kind = REQ_CANCEL},
                      .pd = pd,
                      .fd = goc__pollfd_fd(pd),
                      .mode = mode,
+                     .opcode = opcode,
                      .msg_flags = msg_flags,
                      .buf = buf,
                      .len = (uint32_t)n};
@@ -580,13 +579,65 @@ ssize_t goc__uio_xfer(goc__pollfd *pd, bool is_send, void *buf, size_t n,
         int res = op.res;
         if (res == -ECANCELED && err)
             return err;
-        if (res == -EINTR || res == -EAGAIN) {
+        if (res == -EINTR || (res == -EAGAIN && again_retry)) {
             if (err)
                 return err;
             continue; /* nothing happened: again */
         }
         return res;
     }
+}
+
+/* Whether the io thread sleeps: then a request would cost a system call
+ * to wake it and two thread switches, while a write that finds room costs
+ * one system call, so a write tries the call first and only a full
+ * descriptor goes to the ring. */
+static bool io_thread_asleep(void)
+{
+    return atomic_load_explicit(&sleeping, memory_order_relaxed);
+}
+
+ssize_t goc__uio_xfer(goc__pollfd *pd, bool is_send, void *buf, size_t n,
+                      int msg_flags)
+{
+    if (n > INT32_MAX)
+        n = INT32_MAX;
+    if (is_send && io_thread_asleep()) {
+        ssize_t r = send(goc__pollfd_fd(pd), buf, n, msg_flags | MSG_DONTWAIT);
+        if (r >= 0)
+            return r;
+        if (errno != EAGAIN && errno != EINTR)
+            return -errno;
+    }
+    return uio_rw(pd, is_send ? GOC__POLL_WRITE : GOC__POLL_READ,
+                  is_send ? IORING_OP_SEND : IORING_OP_RECV, buf, n, msg_flags,
+                  true);
+}
+
+ssize_t goc__uio_file_xfer(goc__pollfd *pd, bool is_write, void *buf, size_t n)
+{
+    if (n > INT32_MAX)
+        n = INT32_MAX;
+    if (goc__pollfd_polled(pd) && io_thread_asleep()) {
+        /* A pipe's descriptor is non-blocking: the call first, as a
+         * socket's send, and for a read too: a stream read finds data
+         * waiting more often than a socket's (a writer fills the pipe
+         * ahead of its reader), and a request for data already there
+         * costs two thread switches for nothing. Only a read that would
+         * wait goes to the ring. */
+        int fd = goc__pollfd_fd(pd);
+        ssize_t r = is_write ? write(fd, buf, n) : read(fd, buf, n);
+        if (r >= 0)
+            return r;
+        if (errno != EAGAIN && errno != EINTR)
+            return -errno;
+    }
+    if (goc__pollfd_polled(pd) &&
+        atomic_load_explicit(&goc__uio_test_refuse_files, memory_order_relaxed))
+        return -EAGAIN; /* as a kernel that honours O_NONBLOCK would */
+    return uio_rw(pd, is_write ? GOC__POLL_WRITE : GOC__POLL_READ,
+                  is_write ? IORING_OP_WRITE : IORING_OP_READ, buf, n, 0,
+                  false);
 }
 
 /* ---- multishot accept (goroutines) --------------------------------- */
@@ -707,15 +758,17 @@ int goc__uio_available(const char **why)
                "(Linux 6.1 or later needed)";
         return fd;
     }
-    const int ops[] = {IORING_OP_RECV, IORING_OP_SEND, IORING_OP_ASYNC_CANCEL,
-                       IORING_OP_POLL_ADD};
+    const int ops[] = {IORING_OP_RECV,         IORING_OP_SEND,
+                       IORING_OP_READ,         IORING_OP_WRITE,
+                       IORING_OP_ASYNC_CANCEL, IORING_OP_POLL_ADD};
     bool probe_failed;
     int err =
         goc__uring_probe(fd, ops, sizeof ops / sizeof ops[0], &probe_failed);
     if (err < 0)
         *why = probe_failed ? "IORING_REGISTER_PROBE failed"
                             : "the kernel lacks a needed operation (recv, "
-                              "send, async cancel or poll add)";
+                              "send, read, write, async cancel or poll "
+                              "add)";
     close(fd);
     return err;
 }

@@ -1,9 +1,9 @@
 /*
- * uring_io.h - completion-based socket I/O on io_uring (uring_io.c):
- * a goroutine's recv or send is one request on a ring owned by one io
- * thread, and the goroutine parks until that request's completion. On
- * with GOC_POLLER=io_uring_completion (poller.c); docs/net.md has the
- * design and the figures. Private to goc.
+ * uring_io.h - completion-based socket and file I/O on io_uring
+ * (uring_io.c): a goroutine's recv, send, read or write is one request on a
+ * ring owned by one io thread, and the goroutine parks until that request's
+ * completion. On with GOC_POLLER=io_uring_completion (poller.c); docs/net.md
+ * has the design and the figures. Private to goc.
  */
 #ifndef GOC_NETPOLL_URING_IO_H
 #define GOC_NETPOLL_URING_IO_H
@@ -19,8 +19,8 @@
 bool goc__uio_on(void);
 
 /* 0 where the kernel offers what completion I/O needs (a single-issuer
- * ring with deferred task work: Linux 6.1; recv, send, async cancel and
- * poll add), else a negative code with a short reason in *why. */
+ * ring with deferred task work: Linux 6.1; recv, send, read, write, async
+ * cancel and poll add), else a negative code with a short reason in *why. */
 int goc__uio_available(const char **why);
 
 /* Start / stop the io thread and its ring (poller.c, with the poller's
@@ -42,6 +42,20 @@ void goc__uio_fini(void);
  */
 ssize_t goc__uio_xfer(goc__pollfd *pd, bool is_send, void *buf, size_t n,
                       int msg_flags);
+
+/*
+ * goc__uio_xfer for a goc_file (src/proc/file.c): one IORING_OP_READ
+ * (IORING_OP_WRITE: is_write) at offset -1, i.e. the file position (a
+ * regular file's advances as read(2)'s would) or none (a pipe, a FIFO, a
+ * device). pd is polled (a non-blocking pipe...; the call is then
+ * tried with read(2) / write(2) first while the io thread sleeps, and
+ * only one that would wait is a request) or unpolled (a regular file
+ * in blocking mode: the kernel reads it on its own workers, no thread of
+ * the runtime waits). Cancelled on close as goc__uio_xfer. -EAGAIN: the
+ * kernel refused to wait for this descriptor (it honours O_NONBLOCK
+ * where the file cannot retry): use readiness for it from now on.
+ */
+ssize_t goc__uio_file_xfer(goc__pollfd *pd, bool is_write, void *buf, size_t n);
 
 /*
  * Multishot accept: a listener's connections come from one
@@ -87,7 +101,7 @@ int goc__uio_take(goc__glist *out);
 extern _Atomic uint32_t goc__uio_test_sq_entries;
 /* Counters since process start. */
 typedef struct goc__uio_stats {
-    uint64_t submitted;   /* recv/send requests written to the ring */
+    uint64_t submitted;   /* recv/send/read/write requests written */
     uint64_t cancels;     /* cancel requests written */
     uint64_t sq_full;     /* times the io thread found the queue full */
     uint64_t enters;      /* io_uring_enter calls of the io thread */
@@ -99,6 +113,9 @@ void goc__uio_get_stats(goc__uio_stats *st);
 /* Arm multishot accepts with a flag the kernel refuses (-EINVAL), as a
  * kernel without IORING_ACCEPT_MULTISHOT would: the fallback. */
 extern _Atomic bool goc__uio_test_refuse_multishot;
+/* Answer a pipe's request that would wait with -EAGAIN, as a kernel that
+ * honours O_NONBLOCK would: the fallback to readiness. */
+extern _Atomic bool goc__uio_test_refuse_files;
 /* Requests submitted and not yet completed. */
 int64_t goc__uio_inflight(void);
 

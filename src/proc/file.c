@@ -12,6 +12,17 @@
  * or one handed out by goc_file_fd (Go's File.Fd), is used in blocking
  * mode inside goc_syscall_begin/end instead.
  *
+ * With completion I/O (GOC_POLLER=io_uring_completion, uring_io.h) a
+ * polled descriptor and a regular file in blocking mode are read and
+ * written by requests on the io thread's ring instead (IORING_OP_READ /
+ * _WRITE at the file position), the goroutine parked on its completion,
+ * with the socket path's cancellation on close; so a regular file's read
+ * holds no thread. Not after goc_file_fd (the descriptor may be shared
+ * in blocking mode: Go's rule), not for a FIFO's read end before its
+ * first writer (the kernel reads 0 at once: the readiness loop waits),
+ * and not once the kernel answered a request with EAGAIN (it would not
+ * wait on that file: uio_refused).
+ *
  * Invariants:
  *  - Closing is goc__pollfd_close's: it marks the descriptor closed (new
  *    calls fail with -ECANCELED), wakes the goroutines waiting on it
@@ -36,6 +47,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "netpoll/uring_io.h"
 #include "proc/proc_internal.h"
 
 /* Back-off while waiting for a FIFO's reader (ENXIO). */
@@ -72,6 +84,16 @@ int goc__file_new(goc_file **out, int fd, bool cmd_owned, bool keep_nonblock)
         free(f);
         return err;
     }
+    if (goc__pollfd_polled(f->pd)) {
+        f->uio_fits = true;
+    } else {
+        /* io_uring honours O_NONBLOCK on a regular file (EAGAIN where a
+         * read(2) would wait for the disk): blocking mode only. */
+        struct stat st;
+        int fl = fcntl(fd, F_GETFL);
+        f->uio_fits = fl >= 0 && !(fl & O_NONBLOCK) && fstat(fd, &st) == 0 &&
+                      S_ISREG(st.st_mode);
+    }
     *out = f;
     return 0;
 }
@@ -92,6 +114,22 @@ static bool sys_mode(goc_file *f)
            atomic_load_explicit(&f->blocking, memory_order_relaxed);
 }
 
+/* Completion I/O for f now (a direction lock held). */
+static bool uio_mode(goc_file *f)
+{
+    return f->uio_fits && goc__uio_on() && goc__getg() &&
+           !atomic_load_explicit(&f->blocking, memory_order_relaxed) &&
+           !atomic_load_explicit(&f->uio_refused, memory_order_relaxed);
+}
+
+/* The kernel answered a request on f with EAGAIN: it honours O_NONBLOCK
+ * there instead of waiting. Readiness from now on. */
+static void uio_refuse(goc_file *f)
+{
+    atomic_store(&f->uio_refused, true);
+    goc__pollfd_loud(f->pd);
+}
+
 ssize_t goc_file_read(goc_file *f, void *buf, size_t n)
 {
     if (!f || (!buf && n))
@@ -101,8 +139,24 @@ ssize_t goc_file_read(goc_file *f, void *buf, size_t n)
     if (r < 0)
         return r;
     int fd = goc__pollfd_fd(pd);
-    if (!sys_mode(f) && (r = goc__pollfd_prepare(pd, GOC__POLL_READ)) < 0)
+    if (uio_mode(f)) {
+        if ((r = goc__pollfd_prepare(pd, GOC__POLL_READ)) < 0 || n == 0)
+            goto out;
+        if (!f->fifo_no_writer) {
+            bool reg = !goc__pollfd_polled(pd);
+            if (reg)
+                goc_mutex_lock(&f->pos_mu);
+            r = goc__uio_file_xfer(pd, false, buf, n);
+            if (reg)
+                goc_mutex_unlock(&f->pos_mu);
+            if (r != -EAGAIN || !goc__pollfd_polled(pd))
+                goto out;
+            uio_refuse(f);
+        }
+    } else if (!sys_mode(f) &&
+               (r = goc__pollfd_prepare(pd, GOC__POLL_READ)) < 0) {
         goto out;
+    }
     for (;;) {
         if (sys_mode(f)) {
             goc_syscall_begin();
@@ -162,8 +216,34 @@ ssize_t goc_file_write(goc_file *f, const void *buf, size_t n)
     int fd = goc__pollfd_fd(pd);
     const char *p = buf;
     size_t done = 0;
-    if (!sys_mode(f) && (ret = goc__pollfd_prepare(pd, GOC__POLL_WRITE)) < 0)
+    if (uio_mode(f)) {
+        if ((ret = goc__pollfd_prepare(pd, GOC__POLL_WRITE)) < 0)
+            goto out;
+        /* Requests until all n bytes are gone (a pipe's may be short). */
+        bool reg = !goc__pollfd_polled(pd);
+        if (reg)
+            goc_mutex_lock(&f->pos_mu);
+        while (done < n) {
+            ssize_t w =
+                goc__uio_file_xfer(pd, true, (char *)p + done, n - done);
+            if (w == -EAGAIN && goc__pollfd_polled(pd)) {
+                uio_refuse(f);
+                break; /* the readiness loop writes the rest */
+            }
+            if (w < 0) {
+                ret = w;
+                break;
+            }
+            done += (size_t)w;
+        }
+        if (reg)
+            goc_mutex_unlock(&f->pos_mu);
+        if (ret < 0)
+            goto out;
+    } else if (!sys_mode(f) &&
+               (ret = goc__pollfd_prepare(pd, GOC__POLL_WRITE)) < 0) {
         goto out;
+    }
     while (done < n) {
         ssize_t w;
         int e;

@@ -16,19 +16,28 @@
 
 #include "goc/chan.h"
 #include "goc/proc.h"
+#include "goc/sync.h"
 #include "netpoll/pollfd.h"
 #include "runtime/runtime_internal.h"
 
 /* ---- files (file.c) ------------------------------------------------- */
 
 struct goc_file {
-    goc__pollfd *pd;       /* owns the descriptor (polled or not); valid
-                              until the file is freed */
-    bool cmd_owned;        /* a command's pipe: close does not free */
-    bool fifo_no_writer;   /* FIFO read end, no writer seen yet (read
-                              lock) */
-    _Atomic bool blocking; /* set once by goc_file_fd: blocking mode */
-    _Atomic bool closed;   /* cmd_owned: the closer is done with f */
+    goc__pollfd *pd;          /* owns the descriptor (polled or not); valid
+                                 until the file is freed */
+    bool cmd_owned;           /* a command's pipe: close does not free */
+    bool fifo_no_writer;      /* FIFO read end, no writer seen yet (read
+                                 lock) */
+    _Atomic bool blocking;    /* set once by goc_file_fd: blocking mode */
+    bool uio_fits;            /* completion I/O can serve it: a polled
+                                 descriptor, or a regular file in blocking
+                                 mode (fixed at open) */
+    _Atomic bool uio_refused; /* the kernel would not wait on it: the
+                                 readiness path for good */
+    goc_mutex pos_mu;    /* completion I/O on a regular file: one request at
+                            a time, as read(2)/write(2) lock the position
+                            (io_uring does not) */
+    _Atomic bool closed; /* cmd_owned: the closer is done with f */
 };
 
 /* Wrap fd (owned from now on): non-blocking and on the poller when the
