@@ -1169,6 +1169,11 @@ static int64_t idle_spin(goc__glist *list, int64_t until)
             atomic_load_explicit(&goc__sc.npidle, memory_order_relaxed) !=
                 atomic_load_explicit(&goc__sc.gomaxprocs, memory_order_relaxed))
             return 0;
+        /* A timer added meanwhile (by a thread outside the runtime: no
+         * processor runs) only broke the poll: look at the timers again. */
+        int64_t first = goc__timers_earliest();
+        if (first && (!until || first < until))
+            until = first;
         now = goc_nanotime();
         if (until && now >= until)
             return 0;
