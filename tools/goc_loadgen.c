@@ -714,7 +714,8 @@ static void print_text(FILE *f, const char *target, const options *o,
  * after saying which file could not be written. */
 /* The HTTP caller's counts and the closed model's rate in a report: the
  * statuses (the HTML table's) and, verbatim in the JSON, "model",
- * "requests_per_second" and the "http" member. 0 or -ENOMEM. */
+ * "requests_per_second", "processors", "idle_spin_us" and the "http"
+ * member. 0 or -ENOMEM. */
 static int add_http_members(lgr_run *run, const options *o,
                             const struct goc_loadgen_report *rep,
                             const goc_http_stats *hs)
@@ -727,6 +728,9 @@ static int add_http_members(lgr_run *run, const options *o,
     fprintf(f, "\"model\":\"%s\"", rep->closed ? "closed" : "open");
     if (rep->closed)
         fprintf(f, ",\"requests_per_second\":%.3f", rep->achieved_rate);
+    /* What the generator ran on (share_host's choices included). */
+    fprintf(f, ",\"processors\":%d,\"idle_spin_us\":%" PRId64, goc_maxprocs(0),
+            goc_idle_spin(-1) / GOC_MICROSECOND);
     if (hs) {
         fputc(',', f);
         print_json_http(f, o, hs);
