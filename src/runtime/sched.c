@@ -1179,6 +1179,9 @@ static int64_t idle_spin(goc__glist *list, int64_t until)
             return 0;
         if (now >= end)
             return until ? until - now : -1;
+        /* Politely: a task waiting for this CPU (on a loaded machine,
+         * maybe the server) gets it; alone, this returns at once. */
+        sched_yield();
     }
 }
 
