@@ -1139,7 +1139,8 @@ static bool fr_spin_down(goc_m *m)
  * without blocking instead, on a CPU of its own: only when this process
  * may run on more CPUs than it has busy processors plus the spinner, and
  * no other processor runs goroutines (one spinner at most: the poll is
- * held). Off (0) unless asked for.
+ * held), and yielding the CPU on every turn to a task waiting for it.
+ * Off (0) unless asked for.
  */
 static _Atomic int64_t idle_spin_ns;
 static int idle_spin_cpus; /* the CPUs this process may run on, at start */
