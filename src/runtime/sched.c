@@ -1233,7 +1233,7 @@ static goc_g *fr_sleep(goc_m *m)
         goc__glist list = {0};
         if (delay != 0 && idle_spin_now())
             delay = idle_spin(&list, until);
-        if (!list.head && delay != 0 && !atomic_load(&goc__sc.shutdown))
+        if (!list.head && !atomic_load(&goc__sc.shutdown))
             goc__netpoll(delay, &list);
         atomic_store(&goc__sc.poll_until, 0);
         atomic_store(&goc__sc.polling, false);
