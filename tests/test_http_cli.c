@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,6 +146,22 @@ static int cli_main(void *arg)
               100 *
                   strlen("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"));
     ASSERT(jnum(out, "requests_per_second") > 0);
+    /* The target is on this machine: half the CPUs as processors, and
+     * the idle spin; the environment overrides both. */
+    cpu_set_t cpus;
+    ASSERT_EQ(sched_getaffinity(0, sizeof cpus, &cpus), 0);
+    int half = CPU_COUNT(&cpus) / 2;
+    ASSERT_EQ(jnum(out, "processors"), half >= 1 ? half : 1);
+    ASSERT_EQ(jnum(out, "idle_spin_us"), 50);
+    free(out), free(err);
+    ASSERT_EQ(setenv("GOCMAXPROCS", "3", 1), 0);
+    ASSERT_EQ(setenv("GOCIDLESPIN", "0", 1), 0);
+    RUN(closed, 0);
+    unsetenv("GOCMAXPROCS");
+    unsetenv("GOCIDLESPIN");
+    ASSERT_EQ(jnum(out, "processors"), 3);
+    ASSERT_EQ(jnum(out, "idle_spin_us"), 0);
+    ASSERT_EQ(jnum(out, "issued"), 100);
     free(out), free(err);
 
     /* Text: statuses by class and code, service time and its caveat. */

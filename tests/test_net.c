@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -22,6 +23,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <goc.h>
@@ -1957,4 +1959,68 @@ GOC_TEST(net_concurrent_writers)
 {
     goc_maxprocs(2);
     return goc_main(concurrent_main, NULL);
+}
+
+/* ---- the idle spin (goc_idle_spin) ------------------------------------ */
+
+/* A plain thread (outside the runtime, as a server on the same host)
+ * writes a byte every millisecond on a socket the goroutine reads. */
+typedef struct spin_writer {
+    int fd, n;
+} spin_writer;
+
+static void *spin_writer_main(void *arg)
+{
+    spin_writer *w = arg;
+    for (int i = 0; i < w->n; i++) {
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+        char c = (char)('a' + i % 26);
+        if (write(w->fd, &c, 1) != 1)
+            break;
+    }
+    return NULL;
+}
+
+static int idle_spin_main(void *arg)
+{
+    (void)arg;
+    int fds = count_fds();
+    /* Readiness that comes while the runtime spins wakes its reader. */
+    int sv[2];
+    ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    spin_writer w = {sv[1], 50};
+    pthread_t th;
+    ASSERT_EQ(pthread_create(&th, NULL, spin_writer_main, &w), 0);
+    for (int i = 0; i < w.n; i++) {
+        char b;
+        ASSERT_EQ(goc_wait_fd(sv[0], GOC_READ, goc_nanotime() + slack()), 0);
+        ASSERT_EQ(read(sv[0], &b, 1), 1);
+        ASSERT_EQ(b, (char)('a' + i % 26));
+    }
+    pthread_join(th, NULL);
+    close(sv[0]);
+    close(sv[1]);
+    /* Timers fire while it spins: twenty 5 ms sleeps, not twenty spins of
+     * a second each. */
+    int64_t t0 = goc_nanotime();
+    for (int i = 0; i < 20; i++)
+        goc_sleep(5 * GOC_MILLISECOND);
+    int64_t el = since(t0);
+    ASSERT_GE(el, 100 * GOC_MILLISECOND);
+    ASSERT_LT(el, 100 * GOC_MILLISECOND + slack());
+    ASSERT_FDS_BACK(fds);
+    return 0;
+}
+
+GOC_TEST(net_idle_spin)
+{
+    ASSERT_EQ(goc_idle_spin(-1), 0);
+    ASSERT_EQ(goc_idle_spin(GOC_SECOND), 0);
+    ASSERT_EQ(goc_idle_spin(5 * GOC_SECOND), GOC_SECOND); /* capped */
+    ASSERT_EQ(goc_idle_spin(-1), GOC_SECOND);
+    goc_maxprocs(2);
+    int rc = goc_main(idle_spin_main, NULL);
+    ASSERT_EQ(goc_idle_spin(0), GOC_SECOND);
+    return rc;
 }

@@ -673,12 +673,14 @@ static size_t raw_end(const char *t, size_t len, size_t pos)
 }
 
 /* The members a run carries beyond the schema's core (the HTTP caller's:
- * "model", "requests_per_second", "http"), kept as the text they were, so
+ * "model", "requests_per_second", "processors", "idle_spin_us", "http"),
+ * kept as the text they were, so
  * that a report re-rendered from its JSON writes them back unchanged. */
 static void keep_extra(jparser *p, const jnode *root, lgr_run *r)
 {
-    static const char *const keys[] = {"model", "requests_per_second", "http",
-                                       "mpi"};
+    static const char *const keys[] = {"model",      "requests_per_second",
+                                       "processors", "idle_spin_us",
+                                       "http",       "mpi"};
     if (p->failed)
         return;
     char *buf = NULL;

@@ -25,6 +25,11 @@
 #         /usr/bin/time) and its peak RSS are printed too, and syscalls
 #         per request (strace -c -f, a separate short run) where strace is.
 # quiet   unpinned: nginx's one worker is the bottleneck (server-bound).
+#         goc-old is goc-loadgen with a processor per CPU and no idle
+#         spin (its defaults before it shared the host with its target);
+#         nginx's worker's CPU and run-queue wait per request are printed
+#         for every row (/proc/PID/schedstat): they hold on a loaded
+#         machine where req/s does not.
 # open    goc-loadgen's open model (-r) at 1k, 10k and 0.8x the pinned
 #         maximum: achieved / asked, latency from the due time.
 # stall   2,000 req/s for 30 s on -c CONNS connections at most (calls due
@@ -126,6 +131,9 @@ run_tool() {
         procs=(env GOCMAXPROCS=1 GOMAXPROCS=1)
     fi
     local tf=$DIR/time.$$ of=$DIR/out.$$ wt=1
+    # nginx's worker: its time on a CPU and waiting for one (schedstat, ns).
+    local ss0 ss1
+    read -r -a ss0 <"/proc/$WORKER/schedstat"
     [ "$mode" = quiet ] && wt=2
     case $tool in
     wrk) "${procs[@]}" /usr/bin/time -f "%U %S %M" -o "$tf" "${pin[@]}" wrk -t$wt -c"$CONNS" -d"${DURATION}s" "$URL" >"$of" 2>&1 ;;
@@ -133,6 +141,7 @@ run_tool() {
     ab) "${procs[@]}" /usr/bin/time -f "%U %S %M" -o "$tf" "${pin[@]}" ab -k -q -c "$CONNS" -t "$DURATION" -n 100000000 "$URL" >"$of" 2>&1 ;;
     hey) "${procs[@]}" /usr/bin/time -f "%U %S %M" -o "$tf" "${pin[@]}" hey -z "${DURATION}s" -c "$CONNS" "$URL" >"$of" 2>&1 ;;
     goc) "${procs[@]}" /usr/bin/time -f "%U %S %M" -o "$tf" "${pin[@]}" "$GOC" -q --json -c "$CONNS" -d "${DURATION}s" "$URL" >"$of" 2>&1 ;;
+    goc-old) env GOCMAXPROCS="$(nproc)" GOCIDLESPIN=0 /usr/bin/time -f "%U %S %M" -o "$tf" "$GOC" -q --json -c "$CONNS" -d "${DURATION}s" "$URL" >"$of" 2>&1 ;;
     goc-pipe) "${procs[@]}" /usr/bin/time -f "%U %S %M" -o "$tf" "${pin[@]}" "$GOC" -q --json -c "$CONNS" --pipeline "$PIPE" -d "${DURATION}s" "$URL" >"$of" 2>&1 ;;
     esac
     local rps
@@ -142,26 +151,32 @@ run_tool() {
     hey) rps=$(awk '/Requests\/sec:/ {print $2}' "$of") ;;
     goc*) rps=$(grep -o '"requests_per_second":[0-9.]*' "$of" | cut -d: -f2) ;;
     esac
-    echo "${rps:-0} $(tail -1 "$tf" 2>/dev/null || echo '0 0 0')"
+    read -r -a ss1 <"/proc/$WORKER/schedstat"
+    echo "${rps:-0} $(tail -1 "$tf" 2>/dev/null || echo '0 0 0') $((ss1[0] - ss0[0])) $((ss1[1] - ss0[1]))"
     cat "$of" >>"$OUT"
 }
 
 median() { sort -g | awk '{a[NR]=$1} END {print NR ? a[int((NR+1)/2)] : 0}'; }
 
-declare -A RPS CPU RSS
+declare -A RPS CPU RSS NGR NGW
 table() {
     local mode=$1
     shift
     local tools=("$@")
     [ "$mode" = pinned ] && taskset -pc "$PINCPU" "$WORKER" >/dev/null
     [ "$mode" = quiet ] && taskset -pc "$ALLCPUS" "$WORKER" >/dev/null
-    for t in "${tools[@]}"; do RPS[$mode.$t]=""; CPU[$mode.$t]=""; RSS[$mode.$t]=""; done
+    for t in "${tools[@]}"; do RPS[$mode.$t]=""; CPU[$mode.$t]=""; RSS[$mode.$t]=""; NGR[$mode.$t]=""; NGW[$mode.$t]=""; done
     for r in $(seq "$REPS"); do
         for t in "${tools[@]}"; do
             local bin=${t%-pipe}
+            bin=${bin%-old}
             [ "$bin" = goc ] || command -v "$bin" >/dev/null || continue
-            read -r rps u s m <<<"$(run_tool "$t" "$mode")"
-            echo "RUN mode=$mode tool=$t rep=$r rps=$rps user_s=$u sys_s=$s maxrss_kb=$m" >>"$OUT"
+            read -r rps u s m nrun nwait <<<"$(run_tool "$t" "$mode")"
+            echo "RUN mode=$mode tool=$t rep=$r rps=$rps user_s=$u sys_s=$s maxrss_kb=$m nginx_run_ns=$nrun nginx_wait_ns=$nwait" >>"$OUT"
+            # nginx's worker per request, us: on a CPU, and runnable but
+            # waiting for one (another task had its CPU).
+            NGR[$mode.$t]+="$(awk -v x="$nrun" -v r="$rps" -v d="$DURATION" 'BEGIN { printf "%.2f", (r > 0 ? x / 1e3 / (r * d) : 0) }') "
+            NGW[$mode.$t]+="$(awk -v x="$nwait" -v r="$rps" -v d="$DURATION" 'BEGIN { printf "%.2f", (r > 0 ? x / 1e3 / (r * d) : 0) }') "
             RPS[$mode.$t]+="$rps "
             # CPU per request, us: (user + sys) / requests.
             CPU[$mode.$t]+="$(awk -v u="$u" -v s="$s" -v r="$rps" -v d="$DURATION" \
@@ -169,20 +184,23 @@ table() {
             RSS[$mode.$t]+="$m "
         done
     done
-    printf '%-8s %-9s %12s %8s %12s %10s   %s\n' mode tool "req/s" ratio "cpu us/req" "rss KiB" "runs (req/s)"
+    printf '%-8s %-9s %12s %8s %12s %10s %9s %9s   %s\n' mode tool "req/s" ratio "cpu us/req" "rss KiB" "ngx us" "ngx wait" "runs (req/s)"
     local base=""
     for t in "${tools[@]}"; do
-        local med cpu rss ref ratio
+        local med cpu rss ngr ngw ref ratio
         med=$(echo "${RPS[$mode.$t]}" | tr ' ' '\n' | grep . | median)
         cpu=$(echo "${CPU[$mode.$t]}" | tr ' ' '\n' | grep . | median)
         rss=$(echo "${RSS[$mode.$t]}" | tr ' ' '\n' | grep . | median)
+        ngr=$(echo "${NGR[$mode.$t]}" | tr ' ' '\n' | grep . | median)
+        ngw=$(echo "${NGW[$mode.$t]}" | tr ' ' '\n' | grep . | median)
         case $t in *-pipe) ref=wrk-pipe ;; *) ref=wrk ;; esac
         base=$(echo "${RPS[$mode.$ref]:-}" | tr ' ' '\n' | grep . | median)
         ratio=$(awk -v a="$med" -v b="${base:-0}" 'BEGIN { if (b > 0) printf "%.3f", a / b; else printf "-" }')
-        printf '%-8s %-9s %12.1f %8s %12s %10s   %s\n' "$mode" "$t" "${med:-0}" "$ratio" "$cpu" "$rss" "${RPS[$mode.$t]}"
+        printf '%-8s %-9s %12.1f %8s %12s %10s %9s %9s   %s\n' "$mode" "$t" "${med:-0}" "$ratio" "$cpu" "$rss" "$ngr" "$ngw" "${RPS[$mode.$t]}"
         eval "MED_${mode}_${t//-/_}=${med:-0}"
     done
-    echo "  (ratio: req/s / wrk's, pipelined rows / wrk's pipelined; cpu: the client's user+sys per request)"
+    echo "  (ratio: req/s / wrk's, pipelined rows / wrk's pipelined; cpu: the client's user+sys per request;"
+    echo "   ngx us / ngx wait: nginx's worker per request on a CPU / runnable but waiting for one, from its schedstat)"
 }
 
 for mode in $MODES; do
@@ -237,7 +255,8 @@ for mode in $MODES; do
     quiet)
         echo
         echo "== quiet: unpinned (nginx's one worker is the bottleneck; wrk -t2, GOCMAXPROCS unset)"
-        table quiet wrk goc ab hey
+        table quiet wrk goc goc-old ab hey
+        echo "  (goc-old: goc-loadgen as before it shared the host: GOCMAXPROCS=$(nproc) GOCIDLESPIN=0)"
         ;;
     open)
         echo

@@ -89,6 +89,18 @@ GOC_EXTERN void goc_exit(void) __attribute__((noreturn));
  * previous value; n <= 0 only returns it. Outside goc_main it sets the
  * value for the next goc_main (unless $GOCMAXPROCS is set). */
 GOC_EXTERN int goc_maxprocs(int n);
+/* The idle spin: for up to ns nanoseconds after the last processor runs
+ * out of goroutines, the thread that would block in the poller polls
+ * without blocking instead, so that a descriptor becoming ready wakes no
+ * sleeping thread (a client and a server on one host: the server's
+ * writes then pay no wake-up and the client stays on its own CPU). Only
+ * while the process may run on two CPUs or more and no processor runs
+ * goroutines; the spin burns the CPU it runs on, yielding it on every turn
+ * to any task waiting for it (sched_yield). 0 (the default) turns it
+ * off; ns is capped at one second; ns < 0 only returns the value. Returns
+ * the previous value. Any thread, inside or outside goc_main.
+ * $GOCIDLESPIN (microseconds), if set, overrides it when goc_main starts. */
+GOC_EXTERN int64_t goc_idle_spin(int64_t ns);
 /* runtime.NumGoroutine: goroutines that exist now (0 outside goc_main). */
 GOC_EXTERN int64_t goc_num_goroutine(void);
 /* Id of the calling goroutine (main is 1), 0 outside any goroutine. */

@@ -1130,6 +1130,71 @@ static bool fr_spin_down(goc_m *m)
     return false;
 }
 
+/*
+ * The idle spin (goc_idle_spin). A thread that blocks in the poller is
+ * woken by the kernel when a descriptor becomes ready: on a machine where
+ * the peer (a server on the same host) runs on the other CPUs, that
+ * wake-up is the peer's cost, and the woken thread may be placed on the
+ * peer's CPU. While the spin lasts, the last thread to go idle polls
+ * without blocking instead, on a CPU of its own: only when this process
+ * may run on more CPUs than it has busy processors plus the spinner, and
+ * no other processor runs goroutines (one spinner at most: the poll is
+ * held), and yielding the CPU on every turn to a task waiting for it.
+ * Off (0) unless asked for.
+ */
+static _Atomic int64_t idle_spin_ns;
+static int idle_spin_cpus; /* the CPUs this process may run on, at start */
+
+static bool idle_spin_now(void)
+{
+    return atomic_load_explicit(&idle_spin_ns, memory_order_relaxed) > 0 &&
+           idle_spin_cpus >= 2 &&
+           atomic_load_explicit(&goc__sc.npidle, memory_order_relaxed) ==
+               atomic_load_explicit(&goc__sc.gomaxprocs, memory_order_relaxed);
+}
+
+/* Polls without blocking until something is ready (in *list), work
+ * appears elsewhere, `until` (a timer; 0: none) or the spin's end. The
+ * delay left for a blocking poll: 0 when the spin ended because of a
+ * timer or work to do; -1 or the time to `until` otherwise. */
+static int64_t idle_spin(goc__glist *list, int64_t until)
+{
+    int64_t now = goc_nanotime();
+    int64_t end = now + atomic_load(&idle_spin_ns);
+    for (;;) {
+        goc__netpoll(0, list);
+        if (list->head || atomic_load(&goc__sc.shutdown))
+            return 0;
+        if (atomic_load_explicit(&goc__sc.runq_size, memory_order_relaxed) >
+                0 ||
+            atomic_load_explicit(&goc__sc.npidle, memory_order_relaxed) !=
+                atomic_load_explicit(&goc__sc.gomaxprocs, memory_order_relaxed))
+            return 0;
+        /* A timer added meanwhile (by a thread outside the runtime: no
+         * processor runs) only broke the poll: look at the timers again. */
+        int64_t first = goc__timers_earliest();
+        if (first && (!until || first < until))
+            until = first;
+        now = goc_nanotime();
+        if (until && now >= until)
+            return 0;
+        if (now >= end)
+            return until ? until - now : -1;
+        /* Politely: a task waiting for this CPU (on a loaded machine,
+         * maybe the server) gets it; alone, this returns at once. */
+        sched_yield();
+    }
+}
+
+int64_t goc_idle_spin(int64_t ns)
+{
+    if (ns < 0)
+        return atomic_load(&idle_spin_ns);
+    if (ns > GOC_SECOND)
+        ns = GOC_SECOND;
+    return atomic_exchange(&idle_spin_ns, ns);
+}
+
 /* Sleep, without a P: in the poller if it can deliver anything (until the
  * earliest timer of all Ps), else on the M's futex. Returns a G the poll
  * made ready (with a P taken for it), or NULL: start over. */
@@ -1166,7 +1231,9 @@ static goc_g *fr_sleep(goc_m *m)
         }
         atomic_store(&goc__sc.poll_until, until ? until : INT64_MAX);
         goc__glist list = {0};
-        if (!atomic_load(&goc__sc.shutdown))
+        if (delay != 0 && idle_spin_now())
+            delay = idle_spin(&list, until);
+        if (!list.head && !atomic_load(&goc__sc.shutdown))
             goc__netpoll(delay, &list);
         atomic_store(&goc__sc.poll_until, 0);
         atomic_store(&goc__sc.polling, false);
@@ -1815,6 +1882,14 @@ int goc_main(int (*fn)(void *), void *arg)
     if (err < 0)
         goc__fatal("goc_main: cannot create the poller: %s", goc_strerror(err));
     int procs = initial_procs();
+    idle_spin_cpus = ncpu();
+    const char *spin = getenv("GOCIDLESPIN"); /* microseconds */
+    if (spin && *spin) {
+        char *end;
+        long long us = strtoll(spin, &end, 10);
+        if (*end == '\0' && us >= 0)
+            goc_idle_spin(us > 1000000 ? GOC_SECOND : us * 1000);
+    }
     for (int i = 0; i < procs; i++)
         goc__sc.allp[i] = p_new(i);
     atomic_store(&goc__sc.nprocs_alloc, procs);
