@@ -262,28 +262,15 @@ GOC_TEST_TIMEOUT(runtime_idle_releases_dead_stacks, 60)
  * while the runtime stays idle (sysmon trims idle processors): a server
  * idle after its second round of connections kept 2 x 1024 touched
  * stacks for good (harden_calcserver_rss_plateau, 59 MB against 29). */
-typedef struct burst_ctx {
-    joiner parked, finished;
-    goc_chan *gate;
-} burst_ctx;
-
-static void burst_worker(void *arg)
-{
-    burst_ctx *c = arg;
-    join_done(&c->parked);
-    goc_chan_recv(c->gate, NULL);
-    join_done(&c->finished);
-}
-
 /* n goroutines alive at once, then all exit: their Gs fill the caches. */
 static void burst_of_exits(int n)
 {
-    burst_ctx c = {.gate = goc_chan_make(0, 0)};
+    retire_ctx c = {.gate = goc_chan_make(0, 0)};
     ASSERT(c.gate != NULL);
     atomic_store(&c.parked.left, n);
     atomic_store(&c.finished.left, n);
     for (int i = 0; i < n; i++)
-        ASSERT_EQ(goc_go(burst_worker, &c), 0);
+        ASSERT_EQ(goc_go(retire_worker, &c), 0);
     join_wait(&c.parked);
     goc_chan_close(c.gate);
     join_wait(&c.finished);

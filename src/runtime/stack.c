@@ -748,18 +748,10 @@ void goc__stacks_trim_local(goc_p *p)
     /* At most once a period: a processor that idles between bursts of
      * spawns would otherwise hand its cache to the global one and take
      * it back under the lock at every burst (spawn_join at 2 processors
-     * ran 2x slower). */
+     * ran 2x slower). A declined trim is left to sysmon. */
     if (p->gfree_n <= GOC_GFREE_LOCAL_WARM)
         return;
-    int64_t now = goc_nanotime();
-    if (now - p->gfree_trimmed < GOC_SCAVENGE_PERIOD_NS) {
-        if (!atomic_load_explicit(&local_trim_pending, memory_order_relaxed))
-            atomic_store_explicit(&local_trim_pending, true,
-                                  memory_order_relaxed);
-        return;
-    }
-    p->gfree_trimmed = now;
-    gfree_spill_oldest(p, p->gfree_n - GOC_GFREE_LOCAL_WARM);
+    goc__stacks_trim_idle(p, goc_nanotime());
 }
 
 bool goc__stacks_take_trim_pending(void)
@@ -774,7 +766,9 @@ bool goc__stacks_trim_idle(goc_p *p, int64_t now)
     if (p->gfree_n <= GOC_GFREE_LOCAL_WARM)
         return true;
     if (now - p->gfree_trimmed < GOC_SCAVENGE_PERIOD_NS) {
-        atomic_store_explicit(&local_trim_pending, true, memory_order_relaxed);
+        if (!atomic_load_explicit(&local_trim_pending, memory_order_relaxed))
+            atomic_store_explicit(&local_trim_pending, true,
+                                  memory_order_relaxed);
         return false;
     }
     p->gfree_trimmed = now;
