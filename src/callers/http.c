@@ -50,6 +50,7 @@
 #include "goc/net.h"
 #include "goc/runtime.h"
 #include "goc/sync.h"
+#include "loadgen/loadgen_internal.h"
 
 #define RBUF_SIZE (64 * 1024)
 /* Unparsed bytes moved to the read buffer's start before a read. */
@@ -788,6 +789,288 @@ static int pipe_call(http_caller *hc, http_session *s, const goc_call_req *req,
     }
 }
 
+/* ---- a pipelined connection driven by one goroutine ------------------ */
+
+/*
+ * In a closed-model run with pipelining (and no pool) the generator asks
+ * the caller to drive each connection itself (goc__caller_pipe_ops,
+ * loadgen_internal.h): one goroutine per connection, no ticket hand-offs.
+ * The driver takes a window of `depth` calls, writes their requests in one
+ * write, and parses the responses in order as reads bring them (one read
+ * often brings many: each is handed back as it is parsed, with the time
+ * that read returned); once the window is answered it takes the next (a
+ * window at a time, as wrk's pipelining and as the sessions' path). The
+ * outcomes, statistics and retries are the sessions' path's, call by
+ * call: a connection that ends (a failure, a malformed response, a
+ * "Connection: close") ends the head's call as there; the calls written
+ * behind it are sent again on a new connection while their deadline
+ * allows ("waiting for a connection" timeouts otherwise), or canceled by
+ * a stop.
+ */
+typedef struct http_driver {
+    http_session s; /* first: check_resp and interrupt see a session */
+    int depth;
+    int head, n; /* calls[head .. head + n) (a ring): taken, not done */
+    bool sent;   /* those n are written on the current connection */
+    char *wbuf;
+    size_t wcap;
+    goc__pcall calls[]; /* depth of them */
+} http_driver;
+
+static int http_drive_open(void *user, int depth, void **session)
+{
+    http_caller *hc = user;
+    http_driver *d = calloc(1, sizeof *d + (size_t)depth * sizeof d->calls[0]);
+    http_pipe *p = d ? pipe_new(hc) : NULL;
+    if (!p) {
+        free(d);
+        return -ENOMEM;
+    }
+    p->members = 1;
+    d->s.pipe = p;
+    d->depth = depth;
+    *session = d;
+    return 0;
+}
+
+static void http_drive_close(void *user, void *session)
+{
+    (void)user;
+    http_driver *d = session;
+    pipe_free(d->s.pipe);
+    free(d->wbuf);
+    free(d);
+}
+
+/* Fails the call pc now: its outcome as the sessions' path words it. */
+static void drive_fail(goc__pipe_ctx *ctx, goc__pcall *pc, int rc, int kind,
+                       const char *what, const char *where)
+{
+    char *msg = goc__pipe_msgbuf(ctx);
+    msg[0] = '\0';
+    goc_call_resp resp = {.msg = msg, .msglen = GOC_CALL_MSG_MAX};
+    if (rc != -ECANCELED)
+        failed(&resp, rc, kind, what, where);
+    goc__pipe_done(ctx, pc, rc, &resp, goc_nanotime());
+}
+
+static void drive_pop(http_driver *d)
+{
+    d->head = d->head + 1 == d->depth ? 0 : d->head + 1;
+    d->n--;
+}
+
+/* The connection ended before the window's calls behind the head were
+ * answered (mu not held): each is sent again on a new one, or fails. */
+static void drive_reconnect(http_caller *hc, http_driver *d, goc__pipe_ctx *ctx)
+{
+    http_pipe *p = d->s.pipe;
+    goc_mutex_lock(&p->mu);
+    end_conn(p);
+    goc_mutex_unlock(&p->mu);
+    int was_sent = d->sent;
+    d->sent = false;
+    if (!was_sent)
+        return;
+    bool intr = interrupted(p);
+    int n = d->n, head = d->head;
+    int64_t now = goc_nanotime();
+    d->n = 0;
+    for (int i = 0; i < n; i++) {
+        goc__pcall *pc = &d->calls[(head + i) % d->depth];
+        if (intr) {
+            drive_fail(ctx, pc, -ECANCELED, 0, "", "");
+        } else if (now >= pc->deadline) {
+            count(&hc->timeouts);
+            drive_fail(ctx, pc, -ETIMEDOUT, GOC_CALL_ERR_TIMEOUT,
+                       "waiting for a connection", "");
+        } else if (pc->user >= RETRY_MAX) {
+            count(&hc->read_errors);
+            drive_fail(ctx, pc, -ECONNRESET, GOC_CALL_ERR_RESET,
+                       "connections closed before the response", "");
+        } else {
+            count(&hc->retries);
+            pc->user++;
+            d->calls[(head + d->n) % d->depth] = *pc;
+            d->n++;
+        }
+    }
+}
+
+/* Writes the window's requests in one write. 0 or a negative code. */
+static int drive_write(http_caller *hc, http_driver *d, int64_t slack)
+{
+    http_pipe *p = d->s.pipe;
+    size_t len = 0;
+    for (int i = 0; i < d->n; i++)
+        len += d->calls[(d->head + i) % d->depth].req.len;
+    if (len > d->wcap) {
+        char *nb = realloc(d->wbuf, len);
+        if (!nb)
+            return -ENOMEM;
+        d->wbuf = nb;
+        d->wcap = len;
+    }
+    size_t at = 0;
+    for (int i = 0; i < d->n; i++) {
+        const goc_call_req *rq = &d->calls[(d->head + i) % d->depth].req;
+        if (rq->len)
+            memcpy(d->wbuf + at, rq->data, rq->len);
+        at += rq->len;
+    }
+    int rc = set_deadline(p, true, d->calls[d->head].deadline, slack);
+    if (rc < 0)
+        return rc;
+    ssize_t w = io_write(hc, p, d->wbuf, len);
+    if (w < 0)
+        return (int)w;
+    atomic_fetch_add_explicit(&hc->bytes_written, w, memory_order_relaxed);
+    d->sent = true;
+    return 0;
+}
+
+static void http_drive(void *user, void *session, goc__pipe_ctx *ctx)
+{
+    http_caller *hc = user;
+    http_driver *d = session;
+    http_session *s = &d->s;
+    http_pipe *p = s->pipe;
+    bool more = true, parsing = false;
+    int64_t slack = -1, last_read = 0;
+    for (;;) {
+        if (d->n == 0) { /* the next window */
+            d->sent = false;
+            while (more && d->n < d->depth) {
+                goc__pcall *pc = &d->calls[(d->head + d->n) % d->depth];
+                if (!goc__pipe_take(ctx, pc)) {
+                    more = false;
+                    break;
+                }
+                pc->user = 0;
+                d->n++;
+            }
+            if (d->n == 0)
+                return;
+        }
+        goc__pcall *h = &d->calls[d->head];
+        if (slack < 0) /* the run's timeout: every call's slack */
+            slack = slack_for(h->deadline);
+        if (!p->conn) {
+            goc_mutex_lock(&p->mu);
+            int rc = dial(p, h->deadline);
+            goc_mutex_unlock(&p->mu);
+            if (rc < 0) {
+                drive_pop(d);
+                if (rc == -ECANCELED || interrupted(p)) {
+                    drive_fail(ctx, h, -ECANCELED, 0, "", "");
+                    continue;
+                }
+                count(rc == -ETIMEDOUT ? &hc->timeouts : &hc->connect_errors);
+                drive_fail(ctx, h, rc,
+                           rc == -ECONNREFUSED ? GOC_CALL_ERR_CONNECT_REFUSED
+                           : rc == -ETIMEDOUT  ? GOC_CALL_ERR_CONNECT_TIMEOUT
+                           : rc == -ENXIO      ? GOC_CALL_ERR_DNS
+                                               : GOC_CALL_ERR_CONNECT,
+                           "connect ", hc->address);
+                continue;
+            }
+            d->sent = false;
+            parsing = false;
+        }
+        if (!d->sent) {
+            int rc = drive_write(hc, d, slack);
+            if (rc < 0) {
+                /* The head's write failed: the others go again. */
+                drive_pop(d);
+                drive_reconnect(hc, d, ctx);
+                if (rc == -ECANCELED || interrupted(p)) {
+                    drive_fail(ctx, h, -ECANCELED, 0, "", "");
+                } else if (rc == -ETIMEDOUT) {
+                    count(&hc->timeouts);
+                    drive_fail(ctx, h, rc, GOC_CALL_ERR_TIMEOUT,
+                               "waiting for the response", "");
+                } else {
+                    count(&hc->write_errors);
+                    drive_fail(ctx, h, rc, GOC_CALL_ERR_WRITE, "write", "");
+                }
+                continue;
+            }
+        }
+        /* The head's response: from what the last read brought, or
+         * read on. */
+        bool reused = p->served > 0, got = false;
+        if (!parsing) {
+            goc__http_parser_reset(&s->parser, hc->head);
+            parsing = true;
+        }
+        int rc = 2;
+        int64_t end = last_read;
+        if (!atomic_load_explicit(&p->interrupted, memory_order_relaxed))
+            rc = parse_buffered(p, s, &got);
+        if (rc == 2) {
+            rc = set_deadline(p, false, h->deadline, slack);
+            if (rc == 0)
+                rc = read_response(hc, p, s, &got);
+            end = last_read = goc_nanotime();
+        }
+        parsing = false;
+        goc_call_resp resp = {.msg = goc__pipe_msgbuf(ctx),
+                              .msglen = GOC_CALL_MSG_MAX};
+        if (rc == 0 || rc == 1) {
+            drive_pop(d);
+            p->served++;
+            s->status = rc == 0 ? s->parser.status : 0;
+            s->malformed = rc == 1;
+            if (rc == 0 && s->parser.interim)
+                atomic_fetch_add_explicit(&hc->interim, s->parser.interim,
+                                          memory_order_relaxed);
+            if (rc == 1 || s->parser.conn_close || !hc->keepalive) {
+                if (rc == 0 && s->parser.conn_close && hc->keepalive)
+                    count(&hc->closed_by_server);
+                /* Before the others are resent: their retries follow
+                 * this answer, as on the sessions' path. */
+                goc__pipe_done(ctx, h, 0, &resp, end);
+                drive_reconnect(hc, d, ctx);
+            } else {
+                goc__pipe_done(ctx, h, 0, &resp, end);
+            }
+            continue;
+        }
+        /* A reused connection that ended before any byte of the head's
+         * response came: the server closed it. Again on a new one. */
+        bool retry = reused && !got && rc != -ETIMEDOUT && rc != -ECANCELED &&
+                     !interrupted(p) && goc_nanotime() < h->deadline &&
+                     h->user < RETRY_MAX;
+        if (retry) {
+            drive_reconnect(hc, d, ctx); /* the head too: counted there */
+            continue;
+        }
+        drive_pop(d);
+        drive_reconnect(hc, d, ctx);
+        if (rc == -ECANCELED || interrupted(p)) {
+            drive_fail(ctx, h, -ECANCELED, 0, "", "");
+        } else if (rc == -ETIMEDOUT) {
+            count(&hc->timeouts);
+            drive_fail(
+                ctx, h, rc, GOC_CALL_ERR_TIMEOUT,
+                got ? "reading the response" : "waiting for the response", "");
+        } else {
+            count(&hc->read_errors);
+            if (rc == -ECONNRESET || rc == -EPIPE)
+                drive_fail(ctx, h, rc, GOC_CALL_ERR_RESET,
+                           got ? "read" : "read (before the response)", "");
+            else
+                drive_fail(ctx, h, rc, GOC_CALL_ERR_READ, "read", "");
+        }
+    }
+}
+
+static const goc__caller_pipe_ops http_pipe_ops = {
+    .open = http_drive_open,
+    .close = http_drive_close,
+    .drive = http_drive,
+};
+
 static int http_call(void *user, void *session, const goc_call_req *req,
                      goc_call_resp *resp, int64_t deadline)
 {
@@ -1176,6 +1459,21 @@ int goc_caller_http(goc_caller *out, const char *url,
 static http_caller *as_http(const goc_caller *c)
 {
     return c && c->destroy == http_destroy ? c->user : NULL;
+}
+
+int goc__caller_pipe(const goc_caller *c, const goc__caller_pipe_ops **ops)
+{
+    http_caller *hc = as_http(c);
+    /* The caller as made (a user's table that borrowed some of its
+     * functions may have changed the others). */
+    if (!hc || hc->pipeline < 2 || hc->max_conns || c->call != http_call ||
+        c->check_resp != http_check || c->build_req != http_build ||
+        c->interrupt != http_interrupt) {
+        *ops = NULL;
+        return 0;
+    }
+    *ops = &http_pipe_ops;
+    return hc->pipeline;
 }
 
 int goc_caller_http_stats(const goc_caller *c, goc_http_stats *out)

@@ -169,6 +169,11 @@ typedef struct lg_worker {
     bool linked;                   /* on run->workers (run->mu) */
     struct lg_worker *prev, *next; /* run->workers list (run->mu) */
     goc_call_result res;           /* the result being delivered; owner only */
+    /* A driver (a pipelined connection driven by the caller, depth > 0)
+     * instead of a worker making one call at a time: */
+    int depth;    /* its slots; 0 for a worker */
+    bool spawned; /* it started the next driver, or had no need to */
+    bool over;    /* goc__pipe_take found no more calls */
 } lg_worker;
 
 /* One run, from a start to STOPPED and the delivery of its results.
@@ -189,6 +194,12 @@ struct lg_run {
     int64_t planned;     /* of this part's calls */
     goc_chan *result_ch; /* NULL: none */
     goc_chan *done_ch;   /* closed when STOPPED (elem size 0) */
+    /* Closed model with a caller that drives its pipelined connections
+     * (goc__caller_pipe_ops): drivers of pipe_depth slots each instead of
+     * workers; NULL otherwise. */
+    const goc__caller_pipe_ops *pipe_ops;
+    int pipe_depth;
+    int32_t ndrivers; /* ceil(max_in_flight / pipe_depth) */
     /* Atomic: */
     _Atomic int64_t next; /* next call number to take */
     _Atomic int64_t issued;
@@ -513,6 +524,15 @@ static lg_run *run_new(goc_loadgen *g)
         r->planned = r->planned > r->part
                          ? (r->planned - r->part - 1) / r->parts + 1
                          : 0;
+    if (r->closed) {
+        const goc__caller_pipe_ops *ops;
+        int depth = goc__caller_pipe(&r->caller, &ops);
+        if (depth > 1 && ops) {
+            r->pipe_ops = ops;
+            r->pipe_depth = depth;
+            r->ndrivers = (int32_t)((r->max_in_flight + depth - 1) / depth);
+        }
+    }
     r->done_ch = goc_chan_make(0, 0);
     if (!r->done_ch || goc__hist_init(&r->lat) < 0 ||
         goc__hist_init(&r->svc) < 0 || goc__hist_init(&r->ivl) < 0 ||
@@ -799,6 +819,83 @@ static void count_error(lg_worker *w, int rc, int kind, const char *detail)
     goc_mutex_unlock(&r->mu);
 }
 
+/* The code of a call that ran (rc: what call returned; end: when it
+ * ended), with its message in w->res.msg; counts its error by kind. */
+static int classify(lg_worker *w, void *session, int rc,
+                    const goc_call_req *req, goc_call_resp *resp, int64_t end,
+                    int64_t deadline, const char *detail)
+{
+    lg_run *r = w->run;
+    const goc_caller *c = &r->caller;
+    goc_call_result *res = &w->res;
+    char dur[32];
+    /* A failure once the stop began, with an interrupt hook: the stop's
+     * doing (a genuine failure at that moment counts so too). */
+    if (rc < 0 && c->interrupt && atomic_load(&r->stopping)) {
+        set_msg(res, "Canceled by stop (%s)", goc_strerror(rc));
+        return GOC_RET_WARNING_CALL_CANCELED;
+    }
+    if (rc == -ETIMEDOUT || end > deadline) {
+        if (rc < 0)
+            count_error(w, rc, resp->err_kind, detail);
+        goc__loadgen_fmt_dur(dur, sizeof dur, r->timeout);
+        set_msg(res, "Timeout! (expected: < %s)", dur);
+        return GOC_RET_WARNING_CALL_TIMEOUT;
+    }
+    if (rc < 0) {
+        count_error(w, rc, resp->err_kind, detail);
+        set_msg(res, "Sync Call Error: %s.",
+                detail[0] ? detail : goc_strerror(rc));
+        return GOC_RET_ERROR_CALL;
+    }
+    if (c->check_resp) {
+        int code = c->check_resp(c->user, session, req, resp, res->msg,
+                                 sizeof res->msg);
+        res->msg[sizeof res->msg - 1] = '\0';
+        return code;
+    }
+    return GOC_RET_SUCCESS;
+}
+
+/* Accounts call k (request id `id`) that ended with `code`: counts,
+ * latency samples, the result channel. */
+static void record(lg_worker *w, int64_t k, int64_t id, int code, int64_t due,
+                   int64_t start, int64_t cstart, int64_t end)
+{
+    lg_run *r = w->run;
+    goc_call_result *res = &w->res;
+    int ci = code_index(code);
+    w->counts[ci]++;
+    atomic_fetch_add(&r->completed, 1);
+    if (ci == C_SUCCESS)
+        atomic_fetch_add(&r->success, 1);
+    else if (ci == C_TIMEOUT)
+        atomic_fetch_add(&r->timeouts, 1);
+    else if (ci == C_CANCELED)
+        atomic_fetch_add(&r->canceled, 1);
+    else
+        atomic_fetch_add(&r->errors, 1);
+    if (w->nsamples == 0)
+        w->oldest = end;
+    w->samples[w->nsamples] = (struct lg_sample){.lat = end - due,
+                                                 .svc = end - cstart,
+                                                 .start = start,
+                                                 .end = end,
+                                                 .code = code};
+    if (++w->nsamples == SAMPLES || end - w->oldest >= AGE_FLUSH)
+        flush_samples(w);
+    if (r->result_ch) {
+        res->id = id;
+        res->seq = k;
+        res->code = code;
+        res->due = due;
+        res->start = cstart;
+        res->latency = end - due;
+        res->elapse = end - cstart;
+        deliver(w);
+    }
+}
+
 /* Makes call k, due at `due`, and accounts for it; w was counted busy at
  * the issue, and is no longer once the call is done. */
 static void one_call(lg_worker *w, int64_t k, int64_t due)
@@ -810,7 +907,6 @@ static void one_call(lg_worker *w, int64_t k, int64_t due)
     char detail[GOC_CALL_MSG_MAX];
     goc_call_resp resp = {.msg = detail, .msglen = sizeof detail};
     int code, rc = w->session_err;
-    char dur[32];
 
     res->msg[0] = '\0';
     int64_t start = goc_nanotime(), cstart = start, end;
@@ -835,61 +931,187 @@ static void one_call(lg_worker *w, int64_t k, int64_t due)
         resp.err = rc;
         resp.elapse = end - cstart;
         detail[sizeof detail - 1] = '\0';
-        /* A failure once the stop began, with an interrupt hook: the
-         * stop's doing (a genuine failure at that moment counts so too). */
-        if (rc < 0 && c->interrupt && atomic_load(&r->stopping)) {
-            code = GOC_RET_WARNING_CALL_CANCELED;
-            set_msg(res, "Canceled by stop (%s)", goc_strerror(rc));
-        } else if (rc == -ETIMEDOUT || end > deadline) {
-            if (rc < 0)
-                count_error(w, rc, resp.err_kind, detail);
-            code = GOC_RET_WARNING_CALL_TIMEOUT;
-            goc__loadgen_fmt_dur(dur, sizeof dur, r->timeout);
-            set_msg(res, "Timeout! (expected: < %s)", dur);
-        } else if (rc < 0) {
-            count_error(w, rc, resp.err_kind, detail);
-            code = GOC_RET_ERROR_CALL;
-            set_msg(res, "Sync Call Error: %s.",
-                    detail[0] ? detail : goc_strerror(rc));
-        } else if (c->check_resp) {
-            code = c->check_resp(c->user, w->session, &req, &resp, res->msg,
-                                 sizeof res->msg);
-            res->msg[sizeof res->msg - 1] = '\0';
-        } else {
-            code = GOC_RET_SUCCESS;
-        }
+        code = classify(w, w->session, rc, &req, &resp, end, deadline, detail);
     }
+    record(w, k, req.id, code, due, start, cstart, end);
+}
 
-    int ci = code_index(code);
-    w->counts[ci]++;
-    atomic_fetch_add(&r->completed, 1);
-    if (ci == C_SUCCESS)
-        atomic_fetch_add(&r->success, 1);
-    else if (ci == C_TIMEOUT)
-        atomic_fetch_add(&r->timeouts, 1);
-    else if (ci == C_CANCELED)
-        atomic_fetch_add(&r->canceled, 1);
-    else
-        atomic_fetch_add(&r->errors, 1);
-    if (w->nsamples == 0)
-        w->oldest = end;
-    w->samples[w->nsamples] = (struct lg_sample){.lat = end - due,
-                                                 .svc = end - cstart,
-                                                 .start = start,
-                                                 .end = end,
-                                                 .code = code};
-    if (++w->nsamples == SAMPLES || end - w->oldest >= AGE_FLUSH)
-        flush_samples(w);
-    if (r->result_ch) {
-        res->id = req.id;
-        res->seq = k;
-        res->code = code;
-        res->due = due;
-        res->start = cstart;
-        res->latency = end - due;
-        res->elapse = end - cstart;
-        deliver(w);
+/* The end of a worker or driver: its counts go to the run's; the last
+ * one finishes the run. */
+static void worker_end(lg_worker *w)
+{
+    lg_run *r = w->run;
+    flush_samples(w);
+    goc_mutex_lock(&r->mu);
+    if (w->linked) {
+        if (w->prev)
+            w->prev->next = w->next;
+        else
+            r->workers = w->next;
+        if (w->next)
+            w->next->prev = w->prev;
     }
+    for (int i = 0; i < C_N; i++)
+        r->counts[i] += w->counts[i];
+    for (int i = 0; i < GOC_CALL_ERR_N; i++)
+        r->errs[i] += w->errs[i];
+    r->waits += w->waits;
+    if (w->last_issue > r->last_issue)
+        r->last_issue = w->last_issue;
+    goc_mutex_unlock(&r->mu);
+}
+
+static void worker_link(lg_worker *w)
+{
+    lg_run *r = w->run;
+    goc_mutex_lock(&r->mu);
+    w->next = r->workers;
+    if (r->workers)
+        r->workers->prev = w;
+    r->workers = w;
+    w->linked = true;
+    goc_mutex_unlock(&r->mu);
+}
+
+static void worker_free(lg_worker *w)
+{
+    lg_run *r = w->run;
+    goc_timer_free(w->timer);
+    goc_chan_free(w->wake);
+    free(w);
+    if (atomic_fetch_sub(&r->nworkers, 1) == 1)
+        run_finish(r);
+}
+
+/* ---- drivers: pipelined connections driven by the caller -------------- */
+
+struct goc__pipe_ctx {
+    lg_worker *w;
+    char detail[GOC_CALL_MSG_MAX];
+};
+
+static void driver_main(void *arg);
+
+/* Starts the next driver if the run has one more (ndrivers): true if it
+ * did. The caller is a live driver or start. */
+static bool spawn_driver(lg_run *r)
+{
+    int32_t n = atomic_load(&r->nworkers);
+    do {
+        if (n >= r->ndrivers)
+            return false;
+    } while (!atomic_compare_exchange_weak(&r->nworkers, &n, n + 1));
+    lg_worker *w = calloc(1, sizeof *w);
+    if (w) {
+        w->run = r;
+        int64_t left = r->max_in_flight - (int64_t)n * r->pipe_depth;
+        w->depth = left < r->pipe_depth ? (int)left : r->pipe_depth;
+        w->wake = goc_chan_make(0, 1);
+        if (w->wake && goc_go(driver_main, w) == 0)
+            return true;
+        goc_chan_free(w->wake);
+        free(w);
+    }
+    atomic_fetch_sub(&r->nworkers, 1);
+    return false;
+}
+
+char *goc__pipe_msgbuf(goc__pipe_ctx *ctx)
+{
+    return ctx->detail;
+}
+
+bool goc__pipe_take(goc__pipe_ctx *ctx, goc__pcall *pc)
+{
+    lg_worker *w = ctx->w;
+    lg_run *r = w->run;
+    const goc_caller *c = &r->caller;
+    while (!w->over) {
+        int64_t j = atomic_fetch_add(&r->next, 1);
+        if (j >= r->planned || atomic_load(&r->stopping))
+            break;
+        /* Closed model: due as it is taken, never late. */
+        int64_t now = goc_nanotime();
+        if (now >= r->t0 + r->duration)
+            break;
+        atomic_fetch_add(&r->issued, 1);
+        atomic_fetch_add(&r->g->call_count, 1);
+        w->last_issue = now;
+        if (!w->spawned) {
+            w->spawned = true;
+            if (j + 1 < r->planned)
+                spawn_driver(r);
+        }
+        int32_t busy = atomic_fetch_add(&r->busy, 1) + 1;
+        int32_t peak = atomic_load_explicit(&r->peak, memory_order_relaxed);
+        while (busy > peak &&
+               !atomic_compare_exchange_weak(&r->peak, &peak, busy))
+            ;
+        pc->k = j;
+        pc->due = pc->start = pc->cstart = now;
+        pc->req = (goc_call_req){.seq = j, .id = j, .data = NULL, .len = 0};
+        int rc = w->session_err;
+        if (rc == 0 && c->build_req)
+            rc = c->build_req(c->user, w->session, &pc->req);
+        if (rc < 0) {
+            atomic_fetch_sub(&r->busy, 1);
+            set_msg(&w->res, "%s failed: %s",
+                    w->session_err ? "session_open" : "build_req",
+                    goc_strerror(rc));
+            record(w, j, pc->req.id, GOC_RET_FATAL_CALL, now, now, now,
+                   goc_nanotime());
+            continue;
+        }
+        /* Its service time runs from its take: a driver takes a window of
+         * calls and writes them at once (build_req is in it). */
+        pc->deadline = now + r->timeout;
+        return true;
+    }
+    w->over = true;
+    return false;
+}
+
+void goc__pipe_done(goc__pipe_ctx *ctx, goc__pcall *pc, int rc,
+                    goc_call_resp *resp, int64_t end)
+{
+    lg_worker *w = ctx->w;
+    lg_run *r = w->run;
+    atomic_fetch_sub(&r->busy, 1);
+    w->res.msg[0] = '\0';
+    resp->id = pc->req.id;
+    resp->err = rc;
+    resp->elapse = end - pc->cstart;
+    if (resp->msg && resp->msglen)
+        resp->msg[resp->msglen - 1] = '\0';
+    const char *detail = resp->msg ? resp->msg : "";
+    int code = classify(w, w->session, rc, &pc->req, resp, end, pc->deadline,
+                        rc < 0 ? detail : "");
+    record(w, pc->k, pc->req.id, code, pc->due, pc->start, pc->cstart, end);
+}
+
+static void driver_main(void *arg)
+{
+    lg_worker *w = arg;
+    lg_run *r = w->run;
+    const goc_caller *c = &r->caller;
+    goc__pipe_ctx ctx = {.w = w};
+    int rc = r->pipe_ops->open(c->user, w->depth, &w->session);
+    if (rc < 0) {
+        w->session = NULL;
+        w->session_err = rc;
+    }
+    worker_link(w);
+    if (w->session_err) {
+        goc__pcall pc; /* every call fails as GOC_RET_FATAL_CALL */
+        while (goc__pipe_take(&ctx, &pc))
+            ;
+    } else {
+        r->pipe_ops->drive(c->user, w->session, &ctx);
+    }
+    worker_end(w);
+    if (!w->session_err)
+        r->pipe_ops->close(c->user, w->session);
+    worker_free(w);
 }
 
 static void worker_main(void *arg)
@@ -905,13 +1127,7 @@ static void worker_main(void *arg)
             w->session_err = rc;
         }
     }
-    goc_mutex_lock(&r->mu);
-    w->next = r->workers;
-    if (r->workers)
-        r->workers->prev = w;
-    r->workers = w;
-    w->linked = true;
-    goc_mutex_unlock(&r->mu);
+    worker_link(w);
 
     for (;;) {
         int64_t j = atomic_fetch_add(&r->next, 1); /* this part's j-th */
@@ -956,32 +1172,10 @@ static void worker_main(void *arg)
         one_call(w, k, due);
     }
 
-    flush_samples(w);
-    goc_mutex_lock(&r->mu);
-    if (w->linked) {
-        if (w->prev)
-            w->prev->next = w->next;
-        else
-            r->workers = w->next;
-        if (w->next)
-            w->next->prev = w->prev;
-    }
-    for (int i = 0; i < C_N; i++)
-        r->counts[i] += w->counts[i];
-    for (int i = 0; i < GOC_CALL_ERR_N; i++)
-        r->errs[i] += w->errs[i];
-    r->waits += w->waits;
-    if (w->last_issue > r->last_issue)
-        r->last_issue = w->last_issue;
-    goc_mutex_unlock(&r->mu);
-
+    worker_end(w);
     if (c->session_close && !w->session_err)
         c->session_close(c->user, w->session);
-    goc_timer_free(w->timer);
-    goc_chan_free(w->wake);
-    free(w);
-    if (atomic_fetch_sub(&r->nworkers, 1) == 1)
-        run_finish(r);
+    worker_free(w);
 }
 
 /* ---- life cycle ------------------------------------------------------- */
@@ -1021,7 +1215,7 @@ bool goc_loadgen_start(goc_loadgen *g)
     r->t0 = r->start_at ? r->start_at
                         : goc_nanotime() + (r->closed ? 0 : START_LEAD);
     atomic_store(&g->status, GOC_LOADGEN_STARTED);
-    if (!spawn_worker(r)) {
+    if (!(r->pipe_ops ? spawn_driver(r) : spawn_worker(r))) {
         /* No worker: the run ends at once, with nothing issued. */
         run_finish(r);
         return false;
