@@ -691,6 +691,271 @@ GOC_TEST_TIMEOUT(http_pipelining_batches_writes, 60)
     return run_main(1, pipeline_batches_main, NULL);
 }
 
+/* Pipelined closed-model runs are driven by one goroutine per connection
+ * (loadgen_internal.h's pipe ops): the same exact accounting, call by
+ * call, as workers sharing a connection, against every misbehaviour. */
+static int pipe_driver_main(void *arg)
+{
+    (void)arg;
+    hts *s = hts_start();
+    run_out o;
+    int64_t req_len = (int64_t)strlen("GET /ok HTTP/1.1\r\nHost: \r\n\r\n") +
+                      (int64_t)strlen(hts_addr(s));
+
+    /* -n exactness with a count that is no multiple of the depth: 37
+     * calls, each written once and answered once. */
+    run_http(s,
+             &(run_cfg){.path = "/ok",
+                        .closed = true,
+                        .conns = 2,
+                        .pipeline = 4,
+                        .count = 37},
+             &o);
+    ASSERT_EQ(o.rep.planned, 37);
+    ASSERT_EQ(o.rep.issued, 37);
+    ASSERT_EQ(o.rep.success, 37);
+    ASSERT_EQ(o.server_requests, 37);
+    ASSERT_EQ(o.st.bytes_written, 37 * req_len);
+    ASSERT_EQ(o.st.status[200], 37);
+    ASSERT_EQ(o.st.retries, 0);
+    ASSERT(o.st.connects >= 1 && o.st.connects <= 2);
+    ASSERT(o.rep.peak_in_flight >= 1 && o.rep.peak_in_flight <= 8);
+    ASSERT_EQ(o.rep.latency.count, 37);
+
+    /* By duration: every call issued before the end is answered and
+     * accounted, none is sent twice. */
+    run_http(s,
+             &(run_cfg){.path = "/ok",
+                        .closed = true,
+                        .conns = 2,
+                        .pipeline = 8,
+                        .duration = 300 * MS},
+             &o);
+    ASSERT(o.rep.issued > 0);
+    ASSERT_EQ(o.rep.success, o.rep.issued);
+    ASSERT_EQ(o.server_requests, o.rep.issued);
+    ASSERT_EQ(o.st.bytes_written, o.rep.issued * req_len);
+
+    /* Chunked, and 1xx responses before each final one. */
+    run_http(s,
+             &(run_cfg){.path = "/chunked",
+                        .closed = true,
+                        .conns = 2,
+                        .pipeline = 4,
+                        .count = 40},
+             &o);
+    ASSERT_EQ(o.rep.success, 40);
+    ASSERT_EQ(o.server_requests, 40);
+    ASSERT(o.st.connects <= 2);
+    run_http(s,
+             &(run_cfg){.path = "/interim",
+                        .closed = true,
+                        .conns = 1,
+                        .pipeline = 4,
+                        .count = 40},
+             &o);
+    ASSERT_EQ(o.rep.success, 40);
+    ASSERT_EQ(o.st.interim, 80);
+    ASSERT_EQ(o.st.connects, 1);
+    run_http(s,
+             &(run_cfg){.path = "/status/503",
+                        .closed = true,
+                        .conns = 1,
+                        .pipeline = 4,
+                        .count = 40},
+             &o);
+    ASSERT_EQ(o.rep.callee_errors, 40);
+    ASSERT_EQ(o.st.status[503], 40);
+    ASSERT_EQ(o.st.connects, 1);
+
+    /* "Connection: close" after each response: the three requests
+     * written behind each answer go again on a new connection, however
+     * often: windows of 4 make 3 + 2 + 1 resends each. */
+    run_http(s,
+             &(run_cfg){.path = "/close",
+                        .closed = true,
+                        .conns = 2,
+                        .pipeline = 4,
+                        .count = 40},
+             &o);
+    ASSERT_EQ(o.rep.success, 40);
+    ASSERT_EQ(o.st.connects, 40);
+    ASSERT_EQ(o.server_conns, 40);
+    ASSERT_EQ(o.server_requests, 40);
+    ASSERT_EQ(o.st.closed_by_server, 40);
+    ASSERT_EQ(o.st.retries, 10 * (3 + 2 + 1));
+    /* HTTP/1.0 and a body ended by the close: the same. */
+    static const char *const ends[] = {"/http10", "/eof-body"};
+    for (int i = 0; i < 2; i++) {
+        run_http(s,
+                 &(run_cfg){.path = ends[i],
+                            .closed = true,
+                            .conns = 1,
+                            .pipeline = 4,
+                            .count = 20},
+                 &o);
+        ASSERT_EQ(o.rep.success, 20);
+        ASSERT_EQ(o.st.connects, 20);
+        ASSERT_EQ(o.server_requests, 20);
+    }
+
+    /* A response cut mid-body, and garbage: the head's call fails (a
+     * malformed response, or a reset when the server's close found our
+     * next requests unread), the calls behind it go again; each call
+     * gets one code and every connection serves one. */
+    static const char *const bad[] = {"/close-mid", "/garbage"};
+    for (int i = 0; i < 2; i++) {
+        run_http(s,
+                 &(run_cfg){.path = bad[i],
+                            .closed = true,
+                            .conns = 2,
+                            .pipeline = 4,
+                            .count = 40},
+                 &o);
+        if (getenv("HTTP_TEST_VERBOSE"))
+            fprintf(stderr, "%s: response errors %lld, call errors %lld\n",
+                    bad[i], (long long)o.rep.response_errors,
+                    (long long)o.rep.call_errors);
+        ASSERT_EQ(o.rep.issued, 40);
+        ASSERT_EQ(o.rep.response_errors + o.rep.call_errors, 40);
+        ASSERT(o.rep.response_errors >= 1);
+        ASSERT_EQ(o.rep.call_errors, o.rep.errors[GOC_CALL_ERR_RESET] +
+                                         o.rep.errors[GOC_CALL_ERR_READ]);
+        ASSERT_EQ(o.st.read_errors, o.rep.call_errors);
+        ASSERT_EQ(o.st.connects, 40);
+        ASSERT_EQ(o.server_conns, 40);
+        ASSERT_EQ(o.server_requests, 40);
+        ASSERT(strstr(o.st.first_malformed,
+                      i == 0 ? "after 10 of 100" : "bad status line"));
+    }
+
+    /* A stalled server: the head times out, and the calls written behind
+     * it, whose deadlines passed with its, time out waiting for a
+     * connection; a timed-out connection is not reused. */
+    int64_t t0 = goc_nanotime();
+    run_http(s,
+             &(run_cfg){.path = "/stall",
+                        .closed = true,
+                        .conns = 1,
+                        .pipeline = 4,
+                        .count = 8,
+                        .timeout = 200 * MS},
+             &o);
+    ASSERT_EQ(o.rep.issued, 8);
+    ASSERT_EQ(o.rep.timeouts, 8);
+    ASSERT_EQ(o.st.timeouts, 8);
+    ASSERT_EQ(o.rep.errors[GOC_CALL_ERR_TIMEOUT], 8);
+    ASSERT_EQ(o.st.connects, 2);
+    ASSERT(goc_nanotime() - t0 < 10 * SEC);
+    hts_stop(s);
+    return 0;
+}
+
+GOC_TEST_TIMEOUT(http_pipelining_driven_accounting, 90)
+{
+    return run_main(2, pipe_driver_main, NULL);
+}
+
+typedef struct results {
+    goc_chan *ch;
+    int64_t n, dup, bad;
+    unsigned char seen[256];
+    goc_waitgroup wg;
+} results;
+
+static void results_main(void *arg)
+{
+    results *rs = arg;
+    goc_call_result res;
+    while (goc_chan_recv(rs->ch, &res)) {
+        rs->n++;
+        if (res.seq < 0 || res.seq >= 256 || res.id != res.seq ||
+            res.code != GOC_RET_SUCCESS || res.latency < res.elapse ||
+            res.start < res.due)
+            rs->bad++;
+        else if (rs->seen[res.seq]++)
+            rs->dup++;
+    }
+    goc_waitgroup_done(&rs->wg);
+}
+
+/* Driven pipelined connections: one goroutine per connection (not one per
+ * call in flight), and a result per call on the result channel, each call
+ * number once. */
+static int pipe_driver_goroutines_main(void *arg)
+{
+    (void)arg;
+    hts *s = hts_start();
+    char url[300], err[256];
+    snprintf(url, sizeof url, "http://%s/ok", hts_addr(s));
+    goc_caller c;
+    goc_caller_http_opts ho = {.pipeline = 8};
+    ASSERT_EQ(goc_caller_http(&c, url, &ho, err, sizeof err), 0);
+    results rs = {.ch = goc_chan_make(sizeof(goc_call_result), 0)};
+    goc_waitgroup_add(&rs.wg, 1);
+    ASSERT_EQ(goc_go(results_main, &rs), 0);
+    goc_loadgen_params p = {.caller = &c,
+                            .timeout = 10 * SEC,
+                            .duration = 20 * SEC,
+                            .closed = true,
+                            .max_in_flight = 16,
+                            .count = 256,
+                            .result_ch = rs.ch};
+    goc_loadgen *g;
+    ASSERT_EQ(goc_loadgen_new(&g, &p, err, sizeof err), 0);
+    ASSERT(goc_loadgen_start(g));
+    goc_loadgen_wait(g);
+    goc_waitgroup_wait(&rs.wg);
+    struct goc_loadgen_report rep;
+    ASSERT_EQ(goc_loadgen_report(g, &rep), 0);
+    ASSERT_EQ(rep.success, 256);
+    ASSERT_EQ(rs.n, 256);
+    ASSERT_EQ(rs.bad, 0);
+    ASSERT_EQ(rs.dup, 0);
+    goc_chan_free(rs.ch);
+
+    /* 2 connections of 8 calls hung on a stalled server: 16 calls in
+     * flight on 2 goroutines (workers would be 16). */
+    snprintf(url, sizeof url, "http://%s/stall", hts_addr(s));
+    goc_caller c2;
+    ASSERT_EQ(goc_caller_http(&c2, url, &ho, err, sizeof err), 0);
+    p = (goc_loadgen_params){.caller = &c2,
+                             .timeout = 10 * SEC,
+                             .duration = 20 * SEC,
+                             .closed = true,
+                             .max_in_flight = 16};
+    goc_loadgen *g2;
+    ASSERT_EQ(goc_loadgen_new(&g2, &p, err, sizeof err), 0);
+    int64_t before = goc_num_goroutine();
+    ASSERT(goc_loadgen_start(g2));
+    for (int i = 0;
+         i < 10000 && (goc_loadgen_call_count(g2) < 16 || hts_requests(s) < 2);
+         i++)
+        goc_sleep(MS);
+    ASSERT_EQ(goc_loadgen_call_count(g2), 16);
+    /* 2 drivers, and the test server's 2 connections. */
+    int64_t grew = goc_num_goroutine() - before;
+    if (getenv("HTTP_TEST_VERBOSE"))
+        fprintf(stderr, "goroutines: %lld more\n", (long long)grew);
+    ASSERT_LE(grew, 4);
+    ASSERT(goc_loadgen_stop(g2));
+    ASSERT_EQ(goc_loadgen_report(g2, &rep), 0);
+    ASSERT_EQ(rep.issued, 16);
+    ASSERT_EQ(rep.canceled, 16);
+    ASSERT_EQ(rep.peak_in_flight, 16);
+    goc_loadgen_free(g2);
+    goc_loadgen_free(g);
+    goc_caller_destroy(&c2);
+    goc_caller_destroy(&c);
+    hts_stop(s);
+    return 0;
+}
+
+GOC_TEST_TIMEOUT(http_pipelining_driven_goroutines, 60)
+{
+    return run_main(2, pipe_driver_goroutines_main, NULL);
+}
+
 /* The open model's connection cap (goc_caller_http_opts.connections): no
  * more connections than asked however many calls are in flight; calls
  * wait in line for one, each accounted for once. */

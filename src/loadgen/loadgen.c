@@ -174,6 +174,14 @@ typedef struct lg_worker {
     int depth;    /* its slots; 0 for a worker */
     bool spawned; /* it started the next driver, or had no need to */
     bool over;    /* goc__pipe_take found no more calls */
+    /* A driver takes call numbers a window at a time: [blk_next, blk_end)
+     * are issued (at blk_now) and not yet handed out. */
+    int64_t blk_next, blk_end, blk_now;
+    int32_t inflight;     /* calls handed out, not yet done */
+    int32_t busy_counted; /* its share of run->busy */
+    /* Its live counts (run->completed & co.), added at each window. */
+    int64_t live_completed, live_success, live_timeouts, live_errors,
+        live_canceled;
 } lg_worker;
 
 /* One run, from a start to STOPPED and the delivery of its results.
@@ -866,15 +874,27 @@ static void record(lg_worker *w, int64_t k, int64_t id, int code, int64_t due,
     goc_call_result *res = &w->res;
     int ci = code_index(code);
     w->counts[ci]++;
-    atomic_fetch_add(&r->completed, 1);
-    if (ci == C_SUCCESS)
-        atomic_fetch_add(&r->success, 1);
-    else if (ci == C_TIMEOUT)
-        atomic_fetch_add(&r->timeouts, 1);
-    else if (ci == C_CANCELED)
-        atomic_fetch_add(&r->canceled, 1);
-    else
-        atomic_fetch_add(&r->errors, 1);
+    if (w->depth) { /* a driver: added at its next window */
+        w->live_completed++;
+        if (ci == C_SUCCESS)
+            w->live_success++;
+        else if (ci == C_TIMEOUT)
+            w->live_timeouts++;
+        else if (ci == C_CANCELED)
+            w->live_canceled++;
+        else
+            w->live_errors++;
+    } else {
+        atomic_fetch_add(&r->completed, 1);
+        if (ci == C_SUCCESS)
+            atomic_fetch_add(&r->success, 1);
+        else if (ci == C_TIMEOUT)
+            atomic_fetch_add(&r->timeouts, 1);
+        else if (ci == C_CANCELED)
+            atomic_fetch_add(&r->canceled, 1);
+        else
+            atomic_fetch_add(&r->errors, 1);
+    }
     if (w->nsamples == 0)
         w->oldest = end;
     w->samples[w->nsamples] = (struct lg_sample){.lat = end - due,
@@ -1021,32 +1041,75 @@ char *goc__pipe_msgbuf(goc__pipe_ctx *ctx)
     return ctx->detail;
 }
 
+/* Adds a driver's live counts to the run's. */
+static void flush_live(lg_worker *w)
+{
+    lg_run *r = w->run;
+    if (!w->live_completed)
+        return;
+    atomic_fetch_add(&r->completed, w->live_completed);
+    atomic_fetch_add(&r->success, w->live_success);
+    atomic_fetch_add(&r->timeouts, w->live_timeouts);
+    atomic_fetch_add(&r->errors, w->live_errors);
+    atomic_fetch_add(&r->canceled, w->live_canceled);
+    w->live_completed = w->live_success = w->live_timeouts = w->live_errors =
+        w->live_canceled = 0;
+}
+
+/* Sets the driver's share of run->busy to `n` calls, and the peak. */
+static void driver_busy(lg_worker *w, int32_t n)
+{
+    lg_run *r = w->run;
+    if (n == w->busy_counted)
+        return;
+    int32_t busy = atomic_fetch_add(&r->busy, n - w->busy_counted) +
+                   (n - w->busy_counted);
+    w->busy_counted = n;
+    int32_t peak = atomic_load_explicit(&r->peak, memory_order_relaxed);
+    while (busy > peak && !atomic_compare_exchange_weak(&r->peak, &peak, busy))
+        ;
+}
+
+/* Issues the driver's next window of calls (up to depth numbers, at one
+ * time): false when the run has none left for it. */
+static bool take_window(lg_worker *w)
+{
+    lg_run *r = w->run;
+    flush_live(w);
+    if (atomic_load(&r->stopping))
+        return false;
+    /* Closed model: due as they are taken, never late. */
+    int64_t now = goc_nanotime();
+    if (now >= r->t0 + r->duration)
+        return false;
+    int64_t j = atomic_fetch_add(&r->next, w->depth);
+    if (j >= r->planned)
+        return false;
+    int64_t m = r->planned - j < w->depth ? r->planned - j : w->depth;
+    atomic_fetch_add(&r->issued, m);
+    atomic_fetch_add(&r->g->call_count, m);
+    w->last_issue = now;
+    if (!w->spawned) {
+        w->spawned = true;
+        if (j + m < r->planned)
+            spawn_driver(r);
+    }
+    driver_busy(w, w->inflight + (int32_t)m);
+    w->blk_next = j;
+    w->blk_end = j + m;
+    w->blk_now = now;
+    return true;
+}
+
 bool goc__pipe_take(goc__pipe_ctx *ctx, goc__pcall *pc)
 {
     lg_worker *w = ctx->w;
     lg_run *r = w->run;
     const goc_caller *c = &r->caller;
     while (!w->over) {
-        int64_t j = atomic_fetch_add(&r->next, 1);
-        if (j >= r->planned || atomic_load(&r->stopping))
+        if (w->blk_next == w->blk_end && !take_window(w))
             break;
-        /* Closed model: due as it is taken, never late. */
-        int64_t now = goc_nanotime();
-        if (now >= r->t0 + r->duration)
-            break;
-        atomic_fetch_add(&r->issued, 1);
-        atomic_fetch_add(&r->g->call_count, 1);
-        w->last_issue = now;
-        if (!w->spawned) {
-            w->spawned = true;
-            if (j + 1 < r->planned)
-                spawn_driver(r);
-        }
-        int32_t busy = atomic_fetch_add(&r->busy, 1) + 1;
-        int32_t peak = atomic_load_explicit(&r->peak, memory_order_relaxed);
-        while (busy > peak &&
-               !atomic_compare_exchange_weak(&r->peak, &peak, busy))
-            ;
+        int64_t j = w->blk_next++, now = w->blk_now;
         pc->k = j;
         pc->due = pc->start = pc->cstart = now;
         pc->req = (goc_call_req){.seq = j, .id = j, .data = NULL, .len = 0};
@@ -1054,7 +1117,6 @@ bool goc__pipe_take(goc__pipe_ctx *ctx, goc__pcall *pc)
         if (rc == 0 && c->build_req)
             rc = c->build_req(c->user, w->session, &pc->req);
         if (rc < 0) {
-            atomic_fetch_sub(&r->busy, 1);
             set_msg(&w->res, "%s failed: %s",
                     w->session_err ? "session_open" : "build_req",
                     goc_strerror(rc));
@@ -1065,6 +1127,7 @@ bool goc__pipe_take(goc__pipe_ctx *ctx, goc__pcall *pc)
         /* Its service time runs from its take: a driver takes a window of
          * calls and writes them at once (build_req is in it). */
         pc->deadline = now + r->timeout;
+        w->inflight++;
         return true;
     }
     w->over = true;
@@ -1075,8 +1138,7 @@ void goc__pipe_done(goc__pipe_ctx *ctx, goc__pcall *pc, int rc,
                     goc_call_resp *resp, int64_t end)
 {
     lg_worker *w = ctx->w;
-    lg_run *r = w->run;
-    atomic_fetch_sub(&r->busy, 1);
+    w->inflight--;
     w->res.msg[0] = '\0';
     resp->id = pc->req.id;
     resp->err = rc;
@@ -1108,6 +1170,8 @@ static void driver_main(void *arg)
     } else {
         r->pipe_ops->drive(c->user, w->session, &ctx);
     }
+    flush_live(w);
+    driver_busy(w, 0);
     worker_end(w);
     if (!w->session_err)
         r->pipe_ops->close(c->user, w->session);
