@@ -208,6 +208,18 @@ static int cli_main(void *arg)
     ASSERT_EQ(jnum(out, "connections"), 1);
     ASSERT_EQ(jnum(out, "peak_in_flight"), 4);
     free(out), free(err);
+    /* With a warm-up first (its calls sent, not recorded): the run's 40
+     * exactly, on top of the warm-up's requests at the server. */
+    int64_t rw0 = hts_requests(s);
+    const char *pipew[] = {"--json", "-c",           "2", "-n",
+                           "40",     "--pipeline",   "4", "--warmup",
+                           "100ms",  "http://{}/ok", NULL};
+    RUN(pipew, 0);
+    ASSERT_EQ(jnum(out, "issued"), 40);
+    ASSERT_EQ(jnum(out, "success"), 40);
+    ASSERT_EQ(jnum(out, "200"), 40);
+    ASSERT(hts_requests(s) - rw0 > 40);
+    free(out), free(err);
 
     /* No keep-alive: a connection each. */
     int64_t c0 = hts_conns(s);
