@@ -32,15 +32,46 @@
 #include "cli.h"
 #include "goc.h"
 #include "loadgen_mpi.h"
+#include "plugin.h"
 #include "report.h"
 #include "report_live.h"
 
 #ifdef GOC_LOADGEN_TLS
-/* tools/tls.c: an https transport over OpenSSL (NULL if it cannot be
- * set up). */
-goc_http_transport *cli_tls_transport(bool insecure);
+/* tools/tls.c, a plugin (goc-loadgen-tls.so, plugin.h) loaded for an
+ * https:// target only: a run without TLS maps no OpenSSL library. */
+#define TLS_PLUGIN "goc-loadgen-tls.so"
+static goc_http_transport *(*tls_transport_fn)(bool);
+static void (*tls_counts_fn)(long *, long *);
+
+/* An https transport over OpenSSL; NULL after saying why. */
+static goc_http_transport *cli_tls_transport(bool insecure)
+{
+    if (!tls_transport_fn) {
+        void *h = cli_plugin_open(TLS_PLUGIN, "GOC_LOADGEN_TLS_PLUGIN");
+        if (!h)
+            return NULL;
+        *(void **)&tls_counts_fn =
+            cli_plugin_sym(h, TLS_PLUGIN, "cli_tls_counts");
+        *(void **)&tls_transport_fn =
+            cli_plugin_sym(h, TLS_PLUGIN, "cli_tls_transport");
+        if (!tls_counts_fn || !tls_transport_fn) {
+            tls_transport_fn = NULL;
+            return NULL;
+        }
+    }
+    goc_http_transport *t = tls_transport_fn(insecure);
+    if (!t)
+        cli_error("cannot set up OpenSSL");
+    return t;
+}
+
 /* Handshakes made, and of those the ones that resumed a session. */
-void cli_tls_counts(long *handshakes, long *resumed);
+static void cli_tls_counts(long *handshakes, long *resumed)
+{
+    *handshakes = *resumed = 0;
+    if (tls_counts_fn)
+        tls_counts_fn(handshakes, resumed);
+}
 #else
 static goc_http_transport *cli_tls_transport(bool insecure)
 {
@@ -1321,10 +1352,13 @@ static int run(void *arg)
         goto out;
     }
     struct goc_loadgen_progress pr;
-    goc_loadgen_progress(g, &pr); /* starts the first interval */
     goc_ticker *tick = progress ? goc_ticker_new(GOC_SECOND)
                        : g_mpi  ? goc_ticker_new(LGM_BEAT)
                                 : NULL;
+    /* Starts the first interval; without a display or heartbeats, none
+     * is asked (the generator then keeps no interval histogram). */
+    if (tick)
+        goc_loadgen_progress(g, &pr);
     bool interrupted = false, told_to_stop = false;
     for (;;) {
         int sig;
@@ -1485,8 +1519,10 @@ static int make_http_caller(goc_caller *c, const options *o, char **body)
     if (strncmp(o->target, "https://", 8) == 0) {
         tls = cli_tls_transport(o->insecure);
         if (!tls) {
+#ifndef GOC_LOADGEN_TLS
             cli_error("https:// needs TLS, and this goc-loadgen was built "
                       "without OpenSSL (install libssl-dev and rebuild)");
+#endif
             return -1;
         }
     }

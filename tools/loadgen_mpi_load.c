@@ -4,21 +4,11 @@
  * calls the plugin's lgmp_*. Only a run as one of several ranks calls
  * lgm_init, so a run alone maps no MPI library.
  *
- * Where the plugin is: $GOC_LOADGEN_MPI_PLUGIN if set; else beside the
- * program (a build tree: tools/); else in GOC_LOADGEN_MPI_PLUGIN_DIR (the
- * install's libdir/goc). It resolves goc's and cli.c's functions in the
- * program (linked with its symbols exported), so that one goc runtime
- * serves both.
+ * Where the plugin is: plugin.h ($GOC_LOADGEN_MPI_PLUGIN, beside the
+ * program, or the install's libdir/goc).
  */
-#include <dlfcn.h>
-#include <limits.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-
-#include "cli.h"
 #include "loadgen_mpi.h"
+#include "plugin.h"
 
 #define PLUGIN "goc-loadgen-mpi.so"
 
@@ -36,62 +26,17 @@ static struct {
     void (*end)(bool);
 } P;
 
-/* dlopen of the first place that has the plugin; NULL after saying why. */
-static void *open_plugin(void)
-{
-    char path[PATH_MAX + 64], why[512] = "";
-    const char *env = getenv("GOC_LOADGEN_MPI_PLUGIN");
-    if (env && *env) {
-        void *h = dlopen(env, RTLD_NOW | RTLD_GLOBAL);
-        if (!h)
-            cli_error("cannot load the MPI plugin: %s", dlerror());
-        return h;
-    }
-    ssize_t n = readlink("/proc/self/exe", path, PATH_MAX);
-    if (n > 0) {
-        path[n] = '\0';
-        char *slash = strrchr(path, '/');
-        if (slash) {
-            snprintf(slash + 1, sizeof path - (size_t)(slash + 1 - path), "%s",
-                     PLUGIN);
-            if (access(path, R_OK) == 0) {
-                void *h = dlopen(path, RTLD_NOW | RTLD_GLOBAL);
-                if (h)
-                    return h;
-                snprintf(why, sizeof why, "%s", dlerror());
-            }
-        }
-    }
-#ifdef GOC_LOADGEN_MPI_PLUGIN_DIR
-    if (!why[0]) {
-        snprintf(path, sizeof path, "%s/%s", GOC_LOADGEN_MPI_PLUGIN_DIR,
-                 PLUGIN);
-        void *h = dlopen(path, RTLD_NOW | RTLD_GLOBAL);
-        if (h)
-            return h;
-        snprintf(why, sizeof why, "%s", dlerror());
-    }
-#endif
-    cli_error("cannot load the MPI plugin %s: %s (set GOC_LOADGEN_MPI_PLUGIN "
-              "to its path)",
-              PLUGIN, why[0] ? why : "not found beside the program");
-    return NULL;
-}
-
 #define SYM(field, name)                                                       \
     do {                                                                       \
-        *(void **)&P.field = dlsym(h, name);                                   \
-        if (!P.field) {                                                        \
-            cli_error("the MPI plugin lacks %s", name);                        \
+        if (!(*(void **)&P.field = cli_plugin_sym(h, PLUGIN, name)))           \
             return -1;                                                         \
-        }                                                                      \
     } while (0)
 
 static int load(void)
 {
     if (P.init)
         return 0;
-    void *h = open_plugin();
+    void *h = cli_plugin_open(PLUGIN, "GOC_LOADGEN_MPI_PLUGIN");
     if (!h)
         return -1;
     SYM(rank, "lgmp_rank");

@@ -89,7 +89,13 @@ void goc__hist_free(goc__hist *h)
 
 void goc__hist_reset(goc__hist *h)
 {
-    memset(h->counts, 0, GOC__HIST_SLOTS * sizeof *h->counts);
+    /* Only the slots from min's to max's can be set: the others' pages
+     * stay untouched (calloc's zero pages are not resident). */
+    if (h->count > 0) {
+        size_t lo = raw_slot(h->min) - SLOT_BASE,
+               hi = raw_slot(h->max) - SLOT_BASE;
+        memset(h->counts + lo, 0, (hi - lo + 1) * sizeof *h->counts);
+    }
     h->count = h->below = h->above = 0;
     h->sum_lo = h->sum_hi = 0;
     h->min = INT64_MAX;
