@@ -22,11 +22,19 @@ void *cli_plugin_open(const char *file, const char *env)
             cli_error("cannot load %s (%s): %s", file, env, dlerror());
         return h;
     }
+    /* Beside the program, then in ../LIBDIR/goc from it (an install
+     * moved elsewhere than its prefix). */
+    static const char *const rel[] = {"",
+#ifdef GOC_LOADGEN_PLUGIN_RELDIR
+                                      "../" GOC_LOADGEN_PLUGIN_RELDIR "/"
+#endif
+    };
     ssize_t n = readlink("/proc/self/exe", path, PATH_MAX);
     char *slash = n > 0 ? (path[n] = '\0', strrchr(path, '/')) : NULL;
-    if (slash) {
-        snprintf(slash + 1, sizeof path - (size_t)(slash + 1 - path), "%s",
-                 file);
+    for (size_t i = 0; slash && !why[0] && i < sizeof rel / sizeof rel[0];
+         i++) {
+        snprintf(slash + 1, sizeof path - (size_t)(slash + 1 - path), "%s%s",
+                 rel[i], file);
         if (access(path, R_OK) == 0) {
             void *h = dlopen(path, RTLD_NOW | RTLD_GLOBAL);
             if (h)

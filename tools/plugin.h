@@ -11,7 +11,8 @@
 
 /* dlopen of plugin `file` (RTLD_NOW | RTLD_GLOBAL) from, in order: $env if
  * set (its path); beside the program (a build tree: tools/); the
- * install's libdir/goc (GOC_LOADGEN_PLUGIN_DIR). NULL after saying why
+ * program's ../LIBDIR/goc (an install, also moved); the install's
+ * libdir/goc (GOC_LOADGEN_PLUGIN_DIR). NULL after saying why
  * (cli_error). */
 void *cli_plugin_open(const char *file, const char *env);
 /* dlsym, or NULL after saying which is missing. */

@@ -285,8 +285,12 @@ typedef struct goc_caller_http_opts {
      * their responses is queued, and the queue goes in one write when the
      * first queued request's turn comes (a window at a time, as wrk's
      * pipelining), or at once when nothing is queued and the connection
-     * waits in a read; one read brings every response that has come. 0 or
-     * 1: none; at most 1024. */
+     * waits in a read; one read brings every response that has come. In
+     * the closed model (and without `connections`), the generator runs
+     * one goroutine per connection instead, which writes a window of
+     * `pipeline` requests in one write and takes each response as a read
+     * brings it, with the same accounting, call by call. 0 or 1: none; at
+     * most 1024. */
     int pipeline;
     /* At most this many connections, shared by every worker (the open
      * model's cap, as wrk2's -c): a call takes the connection freed last

@@ -36,6 +36,22 @@
  * the 1,000 slots of a 20,000 lps run against a slow server), one histogram
  * under a lock per call.
  *
+ * Drivers. In the closed model, a caller that can drive its pipelined
+ * connections itself (goc__caller_pipe, loadgen_internal.h: the HTTP
+ * caller with pipeline > 1 and no pool) gets ceil(max_in_flight / depth)
+ * "drivers" instead of workers: each a goroutine with one session (a
+ * connection) and `depth` slots, in which the caller's drive loop takes a
+ * window of calls (goc__pipe_take: call numbers, issue and counts taken
+ * once per window, one clock read), writes them, and hands each outcome
+ * back as its response is parsed (goc__pipe_done), which accounts it as a
+ * worker's call is (classify, record: the same codes, check_resp,
+ * samples and result channel). A driver is a worker to the rest of this
+ * file (the list, stop's token and interrupt, the merge at its end);
+ * run->busy counts its slots in use, for peak_in_flight. Rejected: the
+ * workers sharing a connection with tickets (the sessions' path, still
+ * the open model's): a goroutine, a condition variable hand-off and a
+ * park per pipelined call.
+ *
  * Stopping. A stop sets run->stopping, then sends one token to each live
  * worker's own wake channel (capacity 1, so the token waits for it) and
  * interrupts its session. A worker waits for a due time or for a result
