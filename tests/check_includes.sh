@@ -16,6 +16,7 @@ netpoll/uring_io.h
 chan/chan_iface.h
 chan/chan_layout.h
 calc/calc_proto.h
+loadgen/caller_pipe.h
 "
 SRC=${1:-$(dirname "$0")/../src}
 bad=0

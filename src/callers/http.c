@@ -50,7 +50,7 @@
 #include "goc/net.h"
 #include "goc/runtime.h"
 #include "goc/sync.h"
-#include "loadgen/loadgen_internal.h"
+#include "loadgen/caller_pipe.h"
 
 #define RBUF_SIZE (64 * 1024)
 /* Unparsed bytes moved to the read buffer's start before a read. */
@@ -793,8 +793,8 @@ static int pipe_call(http_caller *hc, http_session *s, const goc_call_req *req,
 
 /*
  * In a closed-model run with pipelining (and no pool) the generator asks
- * the caller to drive each connection itself (goc__caller_pipe_ops,
- * loadgen_internal.h): one goroutine per connection, no ticket hand-offs.
+ * the caller to drive each connection itself (goc__caller_pipe,
+ * loadgen/caller_pipe.h): one goroutine per connection, no ticket hand-offs.
  * The driver takes a window of `depth` calls, writes their requests in one
  * write, and parses the responses in order as reads bring them (one read
  * often brings many: each is handed back as it is parsed, with the time

@@ -37,7 +37,7 @@
  * under a lock per call.
  *
  * Drivers. In the closed model, a caller that can drive its pipelined
- * connections itself (goc__caller_pipe, loadgen_internal.h: the HTTP
+ * connections itself (goc__caller_pipe, caller_pipe.h: the HTTP
  * caller with pipeline > 1 and no pool) gets ceil(max_in_flight / depth)
  * "drivers" instead of workers: each a goroutine with one session (a
  * connection) and `depth` slots, in which the caller's drive loop takes a
@@ -100,6 +100,7 @@
 #include "goc/runtime.h"
 #include "goc/sync.h"
 #include "goc/time.h"
+#include "loadgen/caller_pipe.h"
 #include "loadgen/hist.h"
 #include "loadgen/loadgen_internal.h"
 #include "loadgen/series.h"
