@@ -17,7 +17,8 @@ file(GLOB GOC_MAN_PAGES ${PROJECT_SOURCE_DIR}/docs/man/*.[1-8])
 set(_goc_dest_dirs ${CMAKE_INSTALL_INCLUDEDIR}/goc
   ${CMAKE_INSTALL_LIBDIR}/pkgconfig ${GOC_CMAKE_DIR})
 if(GOC_TOP_LEVEL)
-  list(APPEND _goc_dest_dirs ${CMAKE_INSTALL_BINDIR})
+  # bin/ for the programs, libdir/goc for goc-loadgen's plugins (TLS, MPI)
+  list(APPEND _goc_dest_dirs ${CMAKE_INSTALL_BINDIR} ${CMAKE_INSTALL_LIBDIR}/goc)
 endif()
 foreach(_goc_page IN LISTS GOC_MAN_PAGES)
   string(REGEX REPLACE ".*\\.([1-8])$" "\\1" _goc_section "${_goc_page}")
@@ -87,7 +88,9 @@ if(NOT GOC_TOP_LEVEL)
   return()
 endif()
 
-# The programs of tools/ and the man pages of docs/man/, if any.
+# The programs of tools/, goc-loadgen's plugins (modules, in libdir/goc)
+# and the man pages of docs/man/, if any. Installed from here, after
+# install_dirs.cmake has recorded the folders they create.
 if(EXISTS ${PROJECT_SOURCE_DIR}/tools/CMakeLists.txt)
   get_property(_goc_targets DIRECTORY ${PROJECT_SOURCE_DIR}/tools
     PROPERTY BUILDSYSTEM_TARGETS)
@@ -96,6 +99,10 @@ if(EXISTS ${PROJECT_SOURCE_DIR}/tools/CMakeLists.txt)
     if(_goc_type STREQUAL "EXECUTABLE")
       install(TARGETS ${_goc_target}
         RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT Tools)
+      add_dependencies(goc_installables ${_goc_target})
+    elseif(_goc_type STREQUAL "MODULE_LIBRARY")
+      install(TARGETS ${_goc_target}
+        LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}/goc COMPONENT Tools)
       add_dependencies(goc_installables ${_goc_target})
     endif()
   endforeach()

@@ -122,6 +122,14 @@ for t in goc-loadgen goc-calcserver; do
     [ -x "/usr/bin/$t" ] || fail "goc-tools did not install /usr/bin/$t"
     "/usr/bin/$t" --help >/dev/null 2>&1 || fail "$t --help failed"
 done
+# The TLS plugin (lib/goc/goc-loadgen-tls.so) ships and loads.
+if [ -e "$build/release/tools/goc-loadgen-tls.so" ]; then
+    out=$(/usr/bin/goc-loadgen -n 1 -t 2s https://127.0.0.1:1/ 2>&1) || true
+    case $out in
+    *"connect refused"*) ;;
+    *) echo "$out" >&2; fail "goc-loadgen from goc-tools cannot make an https:// call" ;;
+    esac
+fi
 
 step "apt-get remove"
 remove_pkgs || fail "apt-get remove $pkgs"

@@ -48,6 +48,18 @@ for f in include/goc.h include/goc/extern.h lib/libgoc.a lib/libgoc.so \
     lib/cmake/goc/gocConfigVersion.cmake bin/goc-loadgen; do
     [ -e "$inst/$f" ] || fail "make install did not install $f"
 done
+# goc-loadgen's TLS plugin (built where OpenSSL is): installed in
+# lib/goc and found from the staged (moved) program: an https:// call to a
+# closed port fails to connect instead of failing to load the plugin.
+if [ -e "$build/release/tools/goc-loadgen-tls.so" ]; then
+    [ -e "$inst/lib/goc/goc-loadgen-tls.so" ] ||
+        fail "make install did not install lib/goc/goc-loadgen-tls.so"
+    out=$("$inst/bin/goc-loadgen" -n 1 -t 2s https://127.0.0.1:1/ 2>&1) || true
+    case $out in
+    *"connect refused"*) ;;
+    *) echo "$out" >&2; fail "the installed goc-loadgen cannot make an https:// call" ;;
+    esac
+fi
 soname=$(readelf -d "$inst/lib/libgoc.so" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
 [ -e "$inst/lib/$soname" ] || fail "no $soname next to libgoc.so"
 "$root/tests/package/check_symbols.sh" "$inst/lib/$soname"
