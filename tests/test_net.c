@@ -14,6 +14,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -2021,6 +2022,22 @@ GOC_TEST(net_idle_spin)
     ASSERT_EQ(goc_idle_spin(-1), GOC_SECOND);
     goc_maxprocs(2);
     int rc = goc_main(idle_spin_main, NULL);
+    ASSERT_EQ(rc, 0);
+    /* Again on one CPU, shared by the spinner and the writer (threads
+     * inherit this thread's mask): the spinner yields it, so the writes
+     * still come every millisecond and the timers fire on time. */
+    cpu_set_t old, one;
+    ASSERT_EQ(sched_getaffinity(0, sizeof old, &old), 0);
+    int cpu = 0;
+    while (!CPU_ISSET(cpu, &old))
+        cpu++;
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    ASSERT_EQ(sched_setaffinity(0, sizeof one, &one), 0);
+    goc_maxprocs(1);
+    rc = goc_main(idle_spin_main, NULL);
+    ASSERT_EQ(sched_setaffinity(0, sizeof old, &old), 0);
+    goc_maxprocs(2);
     ASSERT_EQ(goc_idle_spin(0), GOC_SECOND);
     return rc;
 }

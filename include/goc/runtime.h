@@ -93,10 +93,10 @@ GOC_EXTERN int goc_maxprocs(int n);
  * out of goroutines, the thread that would block in the poller polls
  * without blocking instead, so that a descriptor becoming ready wakes no
  * sleeping thread (a client and a server on one host: the server's
- * writes then pay no wake-up and the client stays on its own CPU). Only
- * while the process may run on two CPUs or more and no processor runs
- * goroutines; the spin burns the CPU it runs on, yielding it on every turn
- * to any task waiting for it (sched_yield). 0 (the default) turns it
+ * writes then pay no wake-up, and on a CPU they share the client never
+ * preempts the server). Only while no processor runs goroutines; the
+ * spin burns the CPU it runs on, yielding it on every turn to any task
+ * waiting for it (sched_yield). 0 (the default) turns it
  * off; ns is capped at one second; ns < 0 only returns the value. Returns
  * the previous value. Any thread, inside or outside goc_main.
  * $GOCIDLESPIN (microseconds), if set, overrides it when goc_main starts. */

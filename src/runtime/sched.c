@@ -1132,23 +1132,22 @@ static bool fr_spin_down(goc_m *m)
 
 /*
  * The idle spin (goc_idle_spin). A thread that blocks in the poller is
- * woken by the kernel when a descriptor becomes ready: on a machine where
- * the peer (a server on the same host) runs on the other CPUs, that
- * wake-up is the peer's cost, and the woken thread may be placed on the
+ * woken by the kernel when a descriptor becomes ready: on a host where
+ * the peer (a server on the same host) runs too, that wake-up is the
+ * peer's cost, and the woken thread preempts the peer if it lands on the
  * peer's CPU. While the spin lasts, the last thread to go idle polls
- * without blocking instead, on a CPU of its own: only when this process
- * may run on more CPUs than it has busy processors plus the spinner, and
- * no other processor runs goroutines (one spinner at most: the poll is
- * held), and yielding the CPU on every turn to a task waiting for it.
- * Off (0) unless asked for.
+ * without blocking instead: only while no other processor runs
+ * goroutines (one spinner at most: the poll is held), yielding the CPU on
+ * every turn to a task waiting for it. On a CPU of its own the yield
+ * returns at once; on a CPU shared with the peer (both pinned to one) the
+ * peer runs its whole batch, and its answers find the spinner polling,
+ * not asleep. Off (0) unless asked for.
  */
 static _Atomic int64_t idle_spin_ns;
-static int idle_spin_cpus; /* the CPUs this process may run on, at start */
 
 static bool idle_spin_now(void)
 {
     return atomic_load_explicit(&idle_spin_ns, memory_order_relaxed) > 0 &&
-           idle_spin_cpus >= 2 &&
            atomic_load_explicit(&goc__sc.npidle, memory_order_relaxed) ==
                atomic_load_explicit(&goc__sc.gomaxprocs, memory_order_relaxed);
 }
@@ -1882,7 +1881,6 @@ int goc_main(int (*fn)(void *), void *arg)
     if (err < 0)
         goc__fatal("goc_main: cannot create the poller: %s", goc_strerror(err));
     int procs = initial_procs();
-    idle_spin_cpus = ncpu();
     const char *spin = getenv("GOCIDLESPIN"); /* microseconds */
     if (spin && *spin) {
         char *end;
