@@ -6,8 +6,9 @@
  * Two backends are linked in, each a goc__poller_ops table: poller_epoll.c
  * (Linux epoll) and poller_uring.c (io_uring, multishot poll requests).
  * poller.c picks one when goc_main starts (goc__poller_init), from
- * $GOC_POLLER: "epoll", "io_uring", "io_uring_completion" (io_uring,
- * plus completion-based reads and writes of stream sockets: uring_io.h),
+ * $GOC_POLLER: "epoll", "io_uring", "io_uring_completion" (epoll's
+ * readiness, plus completion-based reads and writes of stream sockets,
+ * pipes and files on an io_uring ring: uring_io.h),
  * or "auto" (the default; unset or empty is auto: epoll, the faster
  * where measured, docs/net.md).
  * A forced io_uring the kernel does not offer is a fatal error naming

@@ -549,9 +549,10 @@ static void push(req *r)
  * goc__uio_xfer has the contract). A result of -EINTR, or -EAGAIN when
  * again_retry, is "nothing happened": submitted again. */
 static ssize_t uio_rw(goc__pollfd *pd, int mode, uint8_t opcode, void *buf,
-                      size_t n, int msg_flags, bool again_retry)
+                      size_t n, int msg_flags, bool again_retry, bool quiet)
 {
-    goc__pollfd_quiet(pd);
+    if (quiet)
+        goc__pollfd_quiet(pd);
     if (n > INT32_MAX)
         n = INT32_MAX; /* a CQE's result is an int */
     for (;;) {
@@ -597,6 +598,14 @@ static bool io_thread_asleep(void)
     return atomic_load_explicit(&sleeping, memory_order_relaxed);
 }
 
+_Atomic int goc__uio_batch_min = GOC__UIO_BATCH_MIN;
+
+bool goc__uio_read_by_readiness(void)
+{
+    return goc__netpoll_waiters() <
+           atomic_load_explicit(&goc__uio_batch_min, memory_order_relaxed);
+}
+
 ssize_t goc__uio_xfer(goc__pollfd *pd, bool is_send, void *buf, size_t n,
                       int msg_flags)
 {
@@ -609,9 +618,12 @@ ssize_t goc__uio_xfer(goc__pollfd *pd, bool is_send, void *buf, size_t n,
         if (errno != EAGAIN && errno != EINTR)
             return -errno;
     }
+    /* Only a recv turns readiness reports off: a socket's reader may park
+     * on an edge (goc__uio_read_by_readiness), and a send must not turn
+     * them off under it (pollfd.h: goc__pollfd_unquiet). */
     return uio_rw(pd, is_send ? GOC__POLL_WRITE : GOC__POLL_READ,
                   is_send ? IORING_OP_SEND : IORING_OP_RECV, buf, n, msg_flags,
-                  true);
+                  true, !is_send);
 }
 
 ssize_t goc__uio_file_xfer(goc__pollfd *pd, bool is_write, void *buf, size_t n)
@@ -636,8 +648,8 @@ ssize_t goc__uio_file_xfer(goc__pollfd *pd, bool is_write, void *buf, size_t n)
         atomic_load_explicit(&goc__uio_test_refuse_files, memory_order_relaxed))
         return -EAGAIN; /* as a kernel that honours O_NONBLOCK would */
     return uio_rw(pd, is_write ? GOC__POLL_WRITE : GOC__POLL_READ,
-                  is_write ? IORING_OP_WRITE : IORING_OP_READ, buf, n, 0,
-                  false);
+                  is_write ? IORING_OP_WRITE : IORING_OP_READ, buf, n, 0, false,
+                  true);
 }
 
 /* ---- multishot accept (goroutines) --------------------------------- */

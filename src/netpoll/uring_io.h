@@ -44,6 +44,18 @@ ssize_t goc__uio_xfer(goc__pollfd *pd, bool is_send, void *buf, size_t n,
                       int msg_flags);
 
 /*
+ * Whether a socket's read that is about to start should take the
+ * readiness path (try recv, park on an edge: pollfd.h's pattern, with
+ * goc__pollfd_unquiet first) instead of a request: while fewer than
+ * GOC__UIO_BATCH_MIN goroutines wait on I/O, a request would have
+ * nothing to share the io thread's round trip with, and a lone
+ * request-response pair pays two thread hand-offs per message for it
+ * (docs/net.md: "One connection"). Any goroutine.
+ */
+#define GOC__UIO_BATCH_MIN 4
+bool goc__uio_read_by_readiness(void);
+
+/*
  * goc__uio_xfer for a goc_file (src/proc/file.c): one IORING_OP_READ
  * (IORING_OP_WRITE: is_write) at offset -1, i.e. the file position (a
  * regular file's advances as read(2)'s would) or none (a pipe, a FIFO, a
@@ -116,6 +128,9 @@ extern _Atomic bool goc__uio_test_refuse_multishot;
 /* Answer a pipe's request that would wait with -EAGAIN, as a kernel that
  * honours O_NONBLOCK would: the fallback to readiness. */
 extern _Atomic bool goc__uio_test_refuse_files;
+/* goc__uio_read_by_readiness's threshold (GOC__UIO_BATCH_MIN): 0 sends
+ * every socket read to the ring, INT_MAX none. */
+extern _Atomic int goc__uio_batch_min;
 /* Requests submitted and not yet completed. */
 int64_t goc__uio_inflight(void);
 

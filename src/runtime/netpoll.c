@@ -49,6 +49,11 @@ void goc__netpoll_waiters_add(int delta)
     atomic_fetch_add(&goc__sc.npollwait, delta);
 }
 
+int goc__netpoll_waiters(void)
+{
+    return atomic_load_explicit(&goc__sc.npollwait, memory_order_relaxed);
+}
+
 void goc__wakers_add(int delta)
 {
     atomic_fetch_add(&goc__sc.nwakers, delta);

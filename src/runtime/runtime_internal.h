@@ -370,6 +370,8 @@ void goc__glist_cat(goc__glist *a, goc__glist *b);
 
 /* +1 before parking on the poller, -1 once woken (deadlock detection). */
 void goc__netpoll_waiters_add(int delta);
+/* How many goroutines wait on the poller now (a hint: relaxed). */
+int goc__netpoll_waiters(void);
 /* Count of other things that can wake goroutines (signal delivery, child
  * processes): +1/-1, for deadlock detection. */
 void goc__wakers_add(int delta);
