@@ -625,7 +625,7 @@ GOC_TEST_TIMEOUT(net_uring_lone_read_readiness, 120)
 {
     if (!force_completion())
         return 0;
-    atomic_store(&goc__uio_batch_min, GOC__UIO_BATCH_MIN);
+    atomic_store(&goc__uio_batch_min, 4); /* 8 idle readers are many */
     goc_maxprocs(2);
     return goc_main(lone_main, NULL);
 }
@@ -754,6 +754,95 @@ GOC_TEST_TIMEOUT(net_uring_lone_read_semantics, 60)
     atomic_store(&goc__uio_batch_min, INT_MAX);
     goc_maxprocs(2);
     return goc_main(lone_semantics_main, NULL);
+}
+
+/* ---- one wake of the io thread per scheduler round ------------------- */
+
+/* 50 readers parked on requests in one round of one processor: their
+ * pushes leave the io thread asleep and the round's end wakes it once
+ * (goc__uio_flush), not once per request. */
+static int round_main(void *arg)
+{
+    (void)arg;
+    enum { N = 50 };
+    pair p[N];
+    reader rd[N];
+    goc_chan *done = goc_chan_make(sizeof(int), N);
+    for (int i = 0; i < N; i++)
+        pair_open(&p[i]);
+    goc_sleep(5 * GOC_MILLISECOND); /* the io thread asleep */
+    goc__uio_stats a, b;
+    goc__uio_get_stats(&a);
+    for (int i = 0; i < N; i++) {
+        rd[i] = (reader){.c = p[i].a, .done = done};
+        ASSERT_EQ(goc_go(read_once, &rd[i]), 0);
+    }
+    for (int k = 0; k < 100000 && goc__uio_inflight() < N; k++)
+        goc_sleep(100 * GOC_MICROSECOND);
+    ASSERT_EQ(goc__uio_inflight(), N);
+    goc__uio_get_stats(&b);
+    printf("%d requests, %llu wakes of the io thread\n", N,
+           (unsigned long long)(b.wakes - a.wakes));
+    ASSERT_LE(b.wakes - a.wakes, 5);
+    for (int i = 0; i < N; i++)
+        ASSERT_EQ(goc_conn_write(p[i].b, "w", 1), 1);
+    for (int i = 0; i < N; i++) {
+        int v;
+        ASSERT(goc_chan_recv_int(done, &v));
+    }
+    for (int i = 0; i < N; i++) {
+        ASSERT_EQ(rd[i].rc, 1);
+        ASSERT_EQ(rd[i].buf[0], 'w');
+        ASSERT_EQ(goc_conn_close(p[i].a), 0);
+        ASSERT_EQ(goc_conn_close(p[i].b), 0);
+        ASSERT_EQ(goc_listener_close(p[i].ln), 0);
+    }
+    assert_drained();
+    goc_chan_free(done);
+    return 0;
+}
+
+GOC_TEST_TIMEOUT(net_uring_round_one_wake, 60)
+{
+    if (!force_completion())
+        return 0;
+    goc_maxprocs(1);
+    return goc_main(round_main, NULL);
+}
+
+/* A round that never ends (a goroutine that only yields, on the only
+ * processor): the request another goroutine pushed still goes to the
+ * kernel, on the scheduler's fairness tick. */
+static int tick_main(void *arg)
+{
+    (void)arg;
+    pair p;
+    pair_open(&p);
+    ASSERT_EQ(goc_conn_write(p.b, "t", 1), 1); /* there before the read */
+    goc_sleep(5 * GOC_MILLISECOND);            /* the io thread asleep */
+    goc_chan *done = goc_chan_make(sizeof(int), 1);
+    reader rd = {.c = p.a, .done = done};
+    ASSERT_EQ(goc_go(read_once, &rd), 0);
+    int64_t end = goc_nanotime() + 10 * GOC_SECOND;
+    while (goc_chan_len(done) == 0 && goc_nanotime() < end)
+        goc_yield();
+    ASSERT_EQ(goc_chan_len(done), 1);
+    ASSERT_EQ(rd.rc, 1);
+    ASSERT_EQ(rd.buf[0], 't');
+    assert_drained();
+    goc_chan_free(done);
+    ASSERT_EQ(goc_conn_close(p.a), 0);
+    ASSERT_EQ(goc_conn_close(p.b), 0);
+    ASSERT_EQ(goc_listener_close(p.ln), 0);
+    return 0;
+}
+
+GOC_TEST_TIMEOUT(net_uring_flush_on_tick, 60)
+{
+    if (!force_completion())
+        return 0;
+    goc_maxprocs(1);
+    return goc_main(tick_main, NULL);
 }
 
 /* ---- multishot accept ------------------------------------------------ */

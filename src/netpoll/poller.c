@@ -125,6 +125,11 @@ int goc__poller_wait(int64_t delay, goc__glist *wake)
     return n + goc__uio_take(wake);
 }
 
+void goc__poller_flush(void)
+{
+    goc__uio_flush();
+}
+
 void goc__poller_wake(void)
 {
     ops()->wake();

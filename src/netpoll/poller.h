@@ -150,6 +150,11 @@ int goc__poller_barrier(goc__pollable *p);
 
 int goc__poller_wait(int64_t delay, goc__glist *wake);
 void goc__poller_wake(void);
+/* Submit what goroutines queued for completion I/O and left unsubmitted
+ * (uring_io.h: goc__uio_flush); nothing without it. The scheduler calls
+ * it when a processor runs out of goroutines and on its fairness tick.
+ * Any thread. */
+void goc__poller_flush(void);
 
 /* The GOC__POLL_* bits of a poll(2) event mask (epoll's EPOLL* bits have
  * the same values): one translation for both backends. */

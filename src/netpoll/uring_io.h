@@ -46,13 +46,19 @@ ssize_t goc__uio_xfer(goc__pollfd *pd, bool is_send, void *buf, size_t n,
 /*
  * Whether a socket's read that is about to start should take the
  * readiness path (try recv, park on an edge: pollfd.h's pattern, with
- * goc__pollfd_unquiet first) instead of a request: while fewer than
- * GOC__UIO_BATCH_MIN goroutines wait on I/O, a request would have
- * nothing to share the io thread's round trip with, and a lone
- * request-response pair pays two thread hand-offs per message for it
- * (docs/net.md: "One connection"). Any goroutine.
+ * goc__pollfd_unquiet first) instead of a request. A request pays a
+ * hand-off to the io thread and back; it pays for itself only when many
+ * share the io thread's round trip. So: readiness while fewer than
+ * GOC__UIO_BATCH_MIN goroutines wait on I/O or are runnable
+ * (goc__netpoll_load: runnable ones count, or the waiters of a batch
+ * just woken would dip below it), requests from there on; one choice for
+ * all connections, which stays on requests down to 3/4 of the threshold,
+ * so that a load near it does not switch readiness reports off and on (a
+ * system call each) read after read. Measured (docs/net.md, "One connection and
+ * few"): TCP echo at 16 connections and fewer is faster on readiness,
+ * at 32 and more on requests, at 1 and 2 processors. Any goroutine.
  */
-#define GOC__UIO_BATCH_MIN 4
+#define GOC__UIO_BATCH_MIN 64
 bool goc__uio_read_by_readiness(void);
 
 /*
@@ -102,6 +108,12 @@ int goc__uio_accept(goc__uio_acceptor *a, int *fd);
 void goc__uio_acceptor_close(goc__uio_acceptor *a);
 /* Free a closed acceptor (the listener's grace period is over). */
 void goc__uio_acceptor_free(goc__uio_acceptor *a);
+
+/* Wake the io thread if a push left it asleep with requests to submit
+ * (uring_io.c's push): the scheduler calls it (goc__poller_flush) when
+ * a processor's queues are empty and on its fairness tick. Cheap when
+ * nothing is owed. Any thread. */
+void goc__uio_flush(void);
 
 /* Move the goroutines that completions have woken onto *out (poller.c's
  * goc__poller_wait, on the thread that polls). Returns how many. */
