@@ -110,7 +110,8 @@ void goc__uio_acceptor_close(goc__uio_acceptor *a);
 void goc__uio_acceptor_free(goc__uio_acceptor *a);
 
 /* Wake the io thread if a push left it asleep with requests to submit
- * (uring_io.c's push): the scheduler calls it (goc__poller_flush) when
+ * (uring_io.c's push; only where the process has one CPU): the
+ * scheduler calls it (goc__poller_flush) when
  * a processor's queues are empty and on its fairness tick. Cheap when
  * nothing is owed. Any thread. */
 void goc__uio_flush(void);
@@ -143,6 +144,9 @@ extern _Atomic bool goc__uio_test_refuse_files;
 /* goc__uio_read_by_readiness's threshold (GOC__UIO_BATCH_MIN): 0 sends
  * every socket read to the ring, INT_MAX none. */
 extern _Atomic int goc__uio_batch_min;
+/* Defer the io thread's wakes to goc__uio_flush as on one CPU (read at
+ * goc_main's start). */
+extern _Atomic bool goc__uio_test_defer_wakes;
 /* Requests submitted and not yet completed. */
 int64_t goc__uio_inflight(void);
 
