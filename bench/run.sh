@@ -27,6 +27,10 @@
 #                     Go may land on different ones and the ratio
 #                     measures the CPUs.
 #
+# Rows under another GOC_POLLER (net@io_uring...) are also printed at the
+# end next to their epoll rows, ratio > 1 where the poller is better
+# (bench/README.md, "Poller backends side by side").
+#
 # Each program prints one line per run:
 #     BENCH <name> procs=<N> <primary>=<value> [<key>=<value> ...]
 # The primary figure of goc and Go is compared: ratio = goc / Go. For times
@@ -101,6 +105,10 @@ net@io_uring tcp_echo_1conn   1 - - >=1.5 errors==0
 net@io_uring tcp_echo_1conn   2 - - >=1.5 errors==0
 net@io_uring tcp_echo_100conn 1 - - >=1.5 errors==0
 net@io_uring tcp_echo_100conn 2 - - >=1.5 errors==0
+net@io_uring_completion tcp_echo_1conn   1 - - >=1.5 errors==0
+net@io_uring_completion tcp_echo_1conn   2 - - >=1.5 errors==0
+net@io_uring_completion tcp_echo_100conn 1 - - >=1.5 errors==0
+net@io_uring_completion tcp_echo_100conn 2 - - >=1.5 errors==0
 net     pipe_64b          1 - -   >=1.0  errors==0
 net     pipe_64b          2 - -   >=1.0  errors==0
 net@io_uring_completion pipe_64b 1 - - >=1.0 errors==0
@@ -303,6 +311,8 @@ while read -r module name procs runs tmo target checks; do
     FAIL) n_fail=$((n_fail + 1)) ;;
     *) n_skip=$((n_skip + 1)) ;;
     esac
+    # goc's median per poller, for the side-by-side table at the end.
+    [ -n "$cval" ] && echo "$name $procs ${POLLER:-epoll} $unit $cval" >>"$TMP/pollers"
     printf '%-18s %5s  %-12s %18s %12s %8s  %-7s %s\n' \
         "$name${POLLER:+ ($POLLER)}" "$procs" \
         "${unit:--}" "$cshow" "$gshow" "$ratio" "$target" "$status"
@@ -322,6 +332,31 @@ while read -r module name procs runs tmo target checks; do
         fi
     done
 done <<<"$MATRIX"
+
+# The poller backends side by side (issue 24: no figure worse under an
+# io_uring backend than under epoll by more than 3 %): each benchmark
+# that has rows under GOC_POLLER=<poller>, next to its epoll row (the
+# unsuffixed one: auto picks epoll). ratio > 1: the poller is better
+# (higher msgs_per_s, lower ns_per_op...); WORSE below 0.97.
+if [ -s "$TMP/pollers" ] && awk '$3 != "epoll"' "$TMP/pollers" | grep -q .; then
+    echo
+    echo "pollers side by side (goc medians; ratio > 1: better than epoll)"
+    printf '%-18s %5s  %-12s %14s %-24s %14s %7s\n' benchmark procs figure \
+        epoll poller value ratio
+    awk '
+        $3 == "epoll" { e[$1 " " $2] = $5 }
+        $3 != "epoll" { n++; row[n] = $0 }
+        END {
+            for (i = 1; i <= n; i++) {
+                split(row[i], f, " ")
+                k = f[1] " " f[2]
+                if (!(k in e) || e[k] <= 0 || f[5] <= 0) continue
+                lower = (f[4] == "ns_per_op" || f[4] == "total_ms" || f[4] == "bytes_per_g")
+                r = lower ? e[k] / f[5] : f[5] / e[k]
+                printf "%-18s %5s  %-12s %14s %-24s %14s %7.3f%s\n", f[1], f[2], f[4], e[k], f[3], f[5], r, (r < 0.97 ? "  WORSE" : "")
+            }
+        }' "$TMP/pollers"
+fi
 
 echo "summary: $n_ok ok, $n_miss missed, $n_fail failed (goc did not run)," \
     "$n_skip skipped (raw lines: $RESULTS)"

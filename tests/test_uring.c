@@ -13,6 +13,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -34,9 +35,12 @@
 
 #define CANARY 0xA5
 
-/* false (and a SKIP line) where the kernel lacks what the mode needs. */
+/* false (and a SKIP line) where the kernel lacks what the mode needs.
+ * Every socket read a request, even with few goroutines waiting (else
+ * a lone reader takes the readiness path: goc__uio_read_by_readiness). */
 static bool force_completion(void)
 {
+    atomic_store(&goc__uio_batch_min, 0);
     const char *why = "";
     if (goc__poller_uring.available(&why) < 0 || goc__uio_available(&why) < 0) {
         printf("SKIP: completion I/O is not available here: %s\n", why);
@@ -507,7 +511,8 @@ GOC_TEST_TIMEOUT(net_uring_sq_full, 120)
 /* The mode is what GOC_POLLER asked, and the others keep readiness. */
 static int mode_main(void *arg)
 {
-    ASSERT_STR_EQ(goc__poller_name(), "io_uring");
+    /* Completion I/O's readiness backend is epoll's (poller.c). */
+    ASSERT_STR_EQ(goc__poller_name(), arg ? "epoll" : "io_uring");
     ASSERT_EQ(goc__uio_on(), arg != NULL);
     return 0;
 }
@@ -519,6 +524,328 @@ GOC_TEST(net_uring_completion_is_opt_in)
     ASSERT_EQ(goc_main(mode_main, "on"), 0);
     setenv("GOC_POLLER", "io_uring", 1);
     return goc_main(mode_main, NULL);
+}
+
+/* ---- the readiness path for lone reads (goc__uio_read_by_readiness) -- */
+
+static uint64_t submitted_now(void)
+{
+    goc__uio_stats st;
+    goc__uio_get_stats(&st);
+    return st.submitted;
+}
+
+/* rounds request-response pairs a -> b -> a; each byte checked. */
+static void ping_pong(pair *p, long rounds, long base)
+{
+    for (long r = 0; r < rounds; r++) {
+        unsigned char x = (unsigned char)((base + r) % 251), y = 0;
+        ASSERT_EQ(goc_conn_write(p->a, &x, 1), 1);
+        ASSERT_EQ(goc_conn_read(p->b, &y, 1), 1);
+        ASSERT_EQ(y, x);
+        ASSERT_EQ(goc_conn_write(p->b, &y, 1), 1);
+        y = 0;
+        ASSERT_EQ(goc_conn_read(p->a, &y, 1), 1);
+        ASSERT_EQ(y, x);
+    }
+}
+
+static void idle_read(void *arg)
+{
+    reader *rd = arg;
+    rd->rc = goc_conn_read(rd->c, rd->buf, sizeof rd->buf);
+    goc_chan_send_int(rd->done, 1);
+}
+
+/* Reads of one connection while nothing else waits take the readiness
+ * path (no request: the io thread is not involved at all); with enough
+ * goroutines waiting on I/O they are requests again; and back. The same
+ * connection switches between the two several times, and no byte is
+ * lost, duplicated or reordered across a switch. */
+static int lone_main(void *arg)
+{
+    (void)arg;
+    enum { IDLE = 8 };
+    long rounds = goc_test_iters(2000, 200);
+    pair p;
+    pair_open(&p);
+    for (int phase = 0; phase < 4; phase++) {
+        uint64_t before = submitted_now();
+        if (phase % 2 == 0) {
+            /* Alone: the reads park on edges. The sends go direct
+             * while the io thread sleeps, which it does with nothing
+             * in flight. */
+            ping_pong(&p, rounds, phase * rounds);
+            uint64_t d = submitted_now() - before;
+            printf("phase %d, alone: %llu requests for %ld round trips\n",
+                   phase, (unsigned long long)d, rounds);
+            ASSERT_LT(d, (uint64_t)rounds / 4);
+            continue;
+        }
+        /* IDLE goroutines parked on reads of other connections: each
+         * read of the pair is a request. */
+        pair q[IDLE];
+        reader rd[IDLE];
+        goc_chan *done = goc_chan_make(sizeof(int), IDLE);
+        for (int i = 0; i < IDLE; i++) {
+            pair_open(&q[i]);
+            rd[i] = (reader){.c = q[i].a, .done = done};
+            ASSERT_EQ(goc_go(idle_read, &rd[i]), 0);
+        }
+        for (int k = 0; k < 10000 && goc__netpoll_waiters() < IDLE; k++)
+            goc_sleep(100 * GOC_MICROSECOND);
+        ASSERT_GE(goc__netpoll_waiters(), IDLE);
+        before = submitted_now();
+        ping_pong(&p, rounds, phase * rounds);
+        uint64_t d = submitted_now() - before;
+        printf("phase %d, %d waiting: %llu requests for %ld round trips\n",
+               phase, IDLE, (unsigned long long)d, rounds);
+        ASSERT_GE(d, (uint64_t)rounds * 2); /* both reads of each */
+        for (int i = 0; i < IDLE; i++) {
+            ASSERT_EQ(goc_conn_write(q[i].b, "z", 1), 1);
+            int v;
+            ASSERT(goc_chan_recv_int(done, &v));
+        }
+        for (int i = 0; i < IDLE; i++) {
+            ASSERT_EQ(rd[i].rc, 1);
+            ASSERT_EQ(goc_conn_close(q[i].a), 0);
+            ASSERT_EQ(goc_conn_close(q[i].b), 0);
+            ASSERT_EQ(goc_listener_close(q[i].ln), 0);
+        }
+        goc_chan_free(done);
+    }
+    assert_drained();
+    ASSERT_EQ(goc_conn_close(p.a), 0);
+    ASSERT_EQ(goc_conn_close(p.b), 0);
+    ASSERT_EQ(goc_listener_close(p.ln), 0);
+    return 0;
+}
+
+GOC_TEST_TIMEOUT(net_uring_lone_read_readiness, 120)
+{
+    if (!force_completion())
+        return 0;
+    atomic_store(&goc__uio_batch_min, 4); /* 8 idle readers are many */
+    goc_maxprocs(2);
+    return goc_main(lone_main, NULL);
+}
+
+/* A writer whose send goes to the ring (the socket buffer is full)
+ * while the reader of the same connection is parked on an edge: the
+ * send must not turn the readiness reports off under the reader (only
+ * a recv does), or the byte the peer sends next never wakes it. */
+typedef struct bigw {
+    goc_conn *c;
+    size_t n;
+    ssize_t rc;
+    goc_chan *done;
+} bigw;
+
+static void big_write(void *arg)
+{
+    bigw *w = arg;
+    char *buf = calloc(1, w->n);
+    if (!buf)
+        abort();
+    w->rc = goc_conn_write(w->c, buf, w->n);
+    free(buf);
+    goc_chan_send_int(w->done, 1);
+}
+
+static int loud_main(void *arg)
+{
+    (void)arg;
+    enum { BIG = 16 << 20 };
+    long rounds = goc_test_iters(20, 4);
+    for (long r = 0; r < rounds; r++) {
+        pair p;
+        pair_open(&p);
+        goc_chan *done = goc_chan_make(sizeof(int), 2);
+        /* The reader fails instead of hanging if its edge is lost. */
+        ASSERT_EQ(
+            goc_conn_set_read_deadline(p.a, goc_nanotime() + 10 * GOC_SECOND),
+            0);
+        reader rd = {.c = p.a, .done = done};
+        memset(rd.buf, CANARY, sizeof rd.buf);
+        ASSERT_EQ(goc_go(read_once, &rd), 0);
+        for (int k = 0; k < 10000 && !goc__pollfd_parked(
+                                         goc__pollfd_lookup(goc_conn_fd(p.a)),
+                                         GOC__POLL_READ);
+             k++)
+            goc_sleep(100 * GOC_MICROSECOND);
+        uint64_t before = submitted_now();
+        bigw w = {.c = p.a, .n = BIG, .done = done};
+        ASSERT_EQ(goc_go(big_write, &w), 0);
+        /* Until the writer's send is a request in flight. */
+        for (int k = 0; k < 100000 && goc__uio_inflight() == 0; k++)
+            goc_sleep(100 * GOC_MICROSECOND);
+        ASSERT_GT(submitted_now(), before);
+        ASSERT_EQ(goc_conn_write(p.b, "q", 1), 1);
+        int v;
+        ASSERT(goc_chan_recv_int(done, &v)); /* the reader, not the writer */
+        ASSERT_EQ(rd.rc, 1);
+        ASSERT_EQ(rd.buf[0], 'q');
+        /* Drain the big write. */
+        static char sink[1 << 16];
+        size_t got = 0;
+        while (got < BIG) {
+            ssize_t n = goc_conn_read(p.b, sink, sizeof sink);
+            ASSERT_GT(n, 0);
+            got += (size_t)n;
+        }
+        ASSERT(goc_chan_recv_int(done, &v));
+        ASSERT_EQ(w.rc, (ssize_t)BIG);
+        assert_drained();
+        goc_chan_free(done);
+        ASSERT_EQ(goc_conn_close(p.a), 0);
+        ASSERT_EQ(goc_conn_close(p.b), 0);
+        ASSERT_EQ(goc_listener_close(p.ln), 0);
+    }
+    return 0;
+}
+
+GOC_TEST_TIMEOUT(net_uring_send_keeps_reader_woken, 120)
+{
+    if (!force_completion())
+        return 0;
+    atomic_store(&goc__uio_batch_min, INT_MAX); /* reads: readiness */
+    goc_maxprocs(2);
+    return goc_main(loud_main, NULL);
+}
+
+/* The readiness path under completion I/O keeps the semantics: a read
+ * deadline ends a parked read with -ETIMEDOUT, close wakes a parked
+ * reader with -ECANCELED, and no request is made for either. */
+static int lone_semantics_main(void *arg)
+{
+    (void)arg;
+    pair p;
+    pair_open(&p);
+    uint64_t before = submitted_now();
+    unsigned char b[8];
+    int64_t dl = goc_nanotime() + 20 * GOC_MILLISECOND;
+    ASSERT_EQ(goc_conn_set_read_deadline(p.a, dl), 0);
+    ASSERT_EQ(goc_conn_read(p.a, b, sizeof b), -ETIMEDOUT);
+    ASSERT_GE(goc_nanotime(), dl);
+    ASSERT_EQ(goc_conn_set_read_deadline(p.a, 0), 0);
+    goc_chan *done = goc_chan_make(sizeof(int), 1);
+    reader rd = {.c = p.a, .done = done};
+    ASSERT_EQ(goc_go(read_once, &rd), 0);
+    goc__pollfd *pd = goc__pollfd_lookup(goc_conn_fd(p.a));
+    for (int k = 0; k < 10000 && !goc__pollfd_parked(pd, GOC__POLL_READ); k++)
+        goc_sleep(100 * GOC_MICROSECOND);
+    ASSERT(goc__pollfd_parked(pd, GOC__POLL_READ));
+    ASSERT_EQ(goc_conn_close(p.a), 0);
+    int v;
+    ASSERT(goc_chan_recv_int(done, &v));
+    ASSERT_EQ(rd.rc, -ECANCELED);
+    ASSERT_EQ(submitted_now(), before); /* neither was a request */
+    assert_drained();
+    goc_chan_free(done);
+    ASSERT_EQ(goc_conn_close(p.b), 0);
+    ASSERT_EQ(goc_listener_close(p.ln), 0);
+    return 0;
+}
+
+GOC_TEST_TIMEOUT(net_uring_lone_read_semantics, 60)
+{
+    if (!force_completion())
+        return 0;
+    atomic_store(&goc__uio_batch_min, INT_MAX);
+    goc_maxprocs(2);
+    return goc_main(lone_semantics_main, NULL);
+}
+
+/* ---- one wake of the io thread per scheduler round ------------------- */
+
+/* 50 readers parked on requests in one round of one processor, with
+ * the wakes deferred as on one CPU: their pushes leave the io thread
+ * asleep and the round's end wakes it once (goc__uio_flush), not once
+ * per request. */
+static int round_main(void *arg)
+{
+    (void)arg;
+    enum { N = 50 };
+    pair p[N];
+    reader rd[N];
+    goc_chan *done = goc_chan_make(sizeof(int), N);
+    for (int i = 0; i < N; i++)
+        pair_open(&p[i]);
+    goc_sleep(5 * GOC_MILLISECOND); /* the io thread asleep */
+    goc__uio_stats a, b;
+    goc__uio_get_stats(&a);
+    for (int i = 0; i < N; i++) {
+        rd[i] = (reader){.c = p[i].a, .done = done};
+        ASSERT_EQ(goc_go(read_once, &rd[i]), 0);
+    }
+    for (int k = 0; k < 100000 && goc__uio_inflight() < N; k++)
+        goc_sleep(100 * GOC_MICROSECOND);
+    ASSERT_EQ(goc__uio_inflight(), N);
+    goc__uio_get_stats(&b);
+    printf("%d requests, %llu wakes of the io thread\n", N,
+           (unsigned long long)(b.wakes - a.wakes));
+    ASSERT_LE(b.wakes - a.wakes, 5);
+    for (int i = 0; i < N; i++)
+        ASSERT_EQ(goc_conn_write(p[i].b, "w", 1), 1);
+    for (int i = 0; i < N; i++) {
+        int v;
+        ASSERT(goc_chan_recv_int(done, &v));
+    }
+    for (int i = 0; i < N; i++) {
+        ASSERT_EQ(rd[i].rc, 1);
+        ASSERT_EQ(rd[i].buf[0], 'w');
+        ASSERT_EQ(goc_conn_close(p[i].a), 0);
+        ASSERT_EQ(goc_conn_close(p[i].b), 0);
+        ASSERT_EQ(goc_listener_close(p[i].ln), 0);
+    }
+    assert_drained();
+    goc_chan_free(done);
+    return 0;
+}
+
+GOC_TEST_TIMEOUT(net_uring_round_one_wake, 60)
+{
+    if (!force_completion())
+        return 0;
+    atomic_store(&goc__uio_test_defer_wakes, true); /* as on one CPU */
+    goc_maxprocs(1);
+    return goc_main(round_main, NULL);
+}
+
+/* A round that never ends (a goroutine that only yields, on the only
+ * processor): the request another goroutine pushed still goes to the
+ * kernel, on the scheduler's fairness tick. */
+static int tick_main(void *arg)
+{
+    (void)arg;
+    pair p;
+    pair_open(&p);
+    ASSERT_EQ(goc_conn_write(p.b, "t", 1), 1); /* there before the read */
+    goc_sleep(5 * GOC_MILLISECOND);            /* the io thread asleep */
+    goc_chan *done = goc_chan_make(sizeof(int), 1);
+    reader rd = {.c = p.a, .done = done};
+    ASSERT_EQ(goc_go(read_once, &rd), 0);
+    int64_t end = goc_nanotime() + 10 * GOC_SECOND;
+    while (goc_chan_len(done) == 0 && goc_nanotime() < end)
+        goc_yield();
+    ASSERT_EQ(goc_chan_len(done), 1);
+    ASSERT_EQ(rd.rc, 1);
+    ASSERT_EQ(rd.buf[0], 't');
+    assert_drained();
+    goc_chan_free(done);
+    ASSERT_EQ(goc_conn_close(p.a), 0);
+    ASSERT_EQ(goc_conn_close(p.b), 0);
+    ASSERT_EQ(goc_listener_close(p.ln), 0);
+    return 0;
+}
+
+GOC_TEST_TIMEOUT(net_uring_flush_on_tick, 60)
+{
+    if (!force_completion())
+        return 0;
+    atomic_store(&goc__uio_test_defer_wakes, true); /* as on one CPU */
+    goc_maxprocs(1);
+    return goc_main(tick_main, NULL);
 }
 
 /* ---- multishot accept ------------------------------------------------ */

@@ -69,12 +69,16 @@ ssize_t goc_conn_read(goc_conn *c, void *buf, size_t n)
     ssize_t r = 0;
     if (n == 0) /* else read's 0 would look like end of file */
         goto out;
-    if (c->uio) {
-        /* Completion I/O: one recv request, parked on its completion. */
+    if (c->uio && (!goc__uio_read_by_readiness() || !goc__pollfd_unquiet(pd))) {
+        /* Completion I/O: one recv request, parked on its completion.
+         * What a later read may find left is not known after it. */
+        c->rdrained = false;
         if ((r = goc__pollfd_prepare(pd, GOC__POLL_READ)) == 0)
             r = goc__uio_xfer(pd, false, buf, n, 0);
         goto out;
     }
+    /* Else (few goroutines wait on I/O, nothing to batch with: a
+     * completion-I/O read too) the readiness path, readiness reports on. */
     if (c->rdrained) {
         /* The last read emptied the socket: unless an edge came since,
          * nothing is there, and the syscall would only say EAGAIN. */

@@ -2,11 +2,13 @@
  * poller.c - chooses the poller backend when goc_main starts and forwards
  * the contract's calls to it (poller.h).
  *
- * $GOC_POLLER: "epoll", "io_uring" or "auto" (unset or empty: auto). Auto
- * picks epoll: with readiness polling on both, epoll measured as fast or
- * faster (docs/net.md). A forced io_uring that the kernel does not offer,
- * or an unknown value, is fatal at start: a user who asked for a backend
- * must know they did not get it.
+ * $GOC_POLLER: "epoll", "io_uring", "io_uring_completion" or "auto"
+ * (unset or empty: auto). Auto picks epoll: with readiness polling on
+ * both, epoll measured as fast or faster (docs/net.md).
+ * io_uring_completion is the epoll backend plus completion I/O on the
+ * io thread's ring (uring_io.c), once io_uring is checked available. A forced
+ * io_uring that the kernel does not offer, or an unknown value, is fatal at
+ * start: a user who asked for a backend must know they did not get it.
  *
  * The table is chosen while no other thread of the runtime runs; it stays
  * after goc__poller_fini (a late wake goes to a closed instance, which
@@ -49,7 +51,12 @@ static const goc__poller_ops *choose(void)
             goc__fatal("GOC_POLLER=%s: io_uring's completion I/O is not "
                        "available here: %s (%s)",
                        env, why, goc_strerror(err));
-        return &goc__poller_uring;
+        /* Completion I/O's readiness (dial, UDP, goc_wait_fd, and the
+         * reads of a connection while few goroutines wait: uring_io.h)
+         * is epoll's: a poll request's edge costs a wake-up of the
+         * thread that registered it, an epoll edge nothing but the
+         * poller's wait (docs/net.md, "One connection"). */
+        return want_uio ? &goc__poller_epoll : &goc__poller_uring;
     }
     goc__fatal("GOC_POLLER=%s: unknown poller (auto, epoll, io_uring or "
                "io_uring_completion)",
@@ -116,6 +123,11 @@ int goc__poller_wait(int64_t delay, goc__glist *wake)
     int n = goc__uio_take(wake);
     n += ops()->wait(n ? 0 : delay, wake);
     return n + goc__uio_take(wake);
+}
+
+void goc__poller_flush(void)
+{
+    goc__uio_flush();
 }
 
 void goc__poller_wake(void)

@@ -6,8 +6,9 @@
  * Two backends are linked in, each a goc__poller_ops table: poller_epoll.c
  * (Linux epoll) and poller_uring.c (io_uring, multishot poll requests).
  * poller.c picks one when goc_main starts (goc__poller_init), from
- * $GOC_POLLER: "epoll", "io_uring", "io_uring_completion" (io_uring,
- * plus completion-based reads and writes of stream sockets: uring_io.h),
+ * $GOC_POLLER: "epoll", "io_uring", "io_uring_completion" (epoll's
+ * readiness, plus completion-based reads and writes of stream sockets,
+ * pipes and files on an io_uring ring: uring_io.h),
  * or "auto" (the default; unset or empty is auto: epoll, the faster
  * where measured, docs/net.md).
  * A forced io_uring the kernel does not offer is a fatal error naming
@@ -149,6 +150,11 @@ int goc__poller_barrier(goc__pollable *p);
 
 int goc__poller_wait(int64_t delay, goc__glist *wake);
 void goc__poller_wake(void);
+/* Submit what goroutines queued for completion I/O and left unsubmitted
+ * (uring_io.h: goc__uio_flush); nothing without it. The scheduler calls
+ * it when a processor runs out of goroutines and on its fairness tick.
+ * Any thread. */
+void goc__poller_flush(void);
 
 /* The GOC__POLL_* bits of a poll(2) event mask (epoll's EPOLL* bits have
  * the same values): one translation for both backends. */

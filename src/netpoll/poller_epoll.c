@@ -6,8 +6,12 @@
  * EPOLLET (edge-triggered) and the interest translated from GOC__POLL_*;
  * data.ptr is the registrant's goc__pollable. Two eventfds of the backend
  * sit beside them:
- *  - the wake eventfd (EPOLLIN, level): goc__poller_wake writes it, at
- *    most once until the waiting thread has read it (wake_sig coalesces);
+ *  - the wake eventfd (EPOLLIN, edge-triggered, never read: each write
+ *    is an edge, and the counter cannot reach its limit of 2^64 - 2 one
+ *    wake at a time): goc__poller_wake writes it, at most once until the
+ *    waiting thread has seen it (wake_sig coalesces). Not reading it
+ *    saves a system call per wake (completion I/O's io thread wakes the
+ *    poller for each batch);
  *  - the barrier eventfd, registered EPOLLOUT|EPOLLONESHOT and always
  *    writable: re-arming it (EPOLL_CTL_MOD) makes the next epoll_wait
  *    return it once. Since one thread polls at a time and dispatches its
@@ -92,7 +96,8 @@ static int ep_init(void)
         err = -errno;
         goto fail;
     }
-    if ((err = ctl(EPOLL_CTL_ADD, wake_fd, EPOLLIN, &wake_sentinel)) ||
+    if ((err =
+             ctl(EPOLL_CTL_ADD, wake_fd, EPOLLIN | EPOLLET, &wake_sentinel)) ||
         (err = ctl(EPOLL_CTL_ADD, barrier_fd, EPOLLONESHOT, &barrier_sentinel)))
         goto fail;
     atomic_store(&wake_sig, 0);
@@ -208,10 +213,7 @@ static int ep_wait(int64_t delay, goc__glist *wake)
     for (int i = 0; i < n; i++) {
         goc__pollable *p = events[i].data.ptr;
         if (p == &wake_sentinel) {
-            uint64_t v;
-            ssize_t r = read(wake_fd, &v, sizeof v);
-            (void)r;
-            atomic_store(&wake_sig, 0);
+            atomic_store(&wake_sig, 0); /* not read: see the top */
             continue;
         }
         if (p == &barrier_sentinel) {

@@ -728,6 +728,20 @@ void goc__pollfd_quiet(goc__pollfd *pd)
     goc__spinlock_release(&pd->lock);
 }
 
+bool goc__pollfd_unquiet(goc__pollfd *pd)
+{
+    uint8_t q = atomic_load_explicit(&pd->quiet, memory_order_relaxed);
+    if (goc_likely(q != QUIET_YES) || !pd->polled)
+        return pd->polled;
+    goc__spinlock_acquire(&pd->lock);
+    if (atomic_load(&pd->quiet) == QUIET_YES && !pd->closing &&
+        goc__poller_arm(pd->fd, POLL_EVENTS, &pd->pollable) == 0)
+        atomic_store(&pd->quiet, QUIET_NO);
+    bool ok = atomic_load(&pd->quiet) != QUIET_YES;
+    goc__spinlock_release(&pd->lock);
+    return ok;
+}
+
 void goc__pollfd_loud(goc__pollfd *pd)
 {
     if (!pd->polled)

@@ -152,6 +152,13 @@ int goc__pollfd_wait_fd(int fd, int events, int64_t deadline);
  * the io thread's ring and an edge would only cost a completion; unless
  * goc__pollfd_loud was called. Direction lock held. Idempotent. */
 void goc__pollfd_quiet(goc__pollfd *pd);
+/* Readiness reports for pd on again until the next goc__pollfd_quiet:
+ * a read that takes the readiness path (goc__uio_read_by_readiness),
+ * before its first system call. Read lock held (only the reader turns
+ * reports off and on again, so a reader parked on an edge never has
+ * them turned off under it). false: they could not be turned on (pd is
+ * closing, or the poller failed): use a request instead. */
+bool goc__pollfd_unquiet(goc__pollfd *pd);
 /* Readiness reports for pd on again, for good (a caller that waits for
  * edges: goc_wait_fd on the descriptor, a readiness-based operation).
  * Reference held. */

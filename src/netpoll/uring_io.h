@@ -44,6 +44,24 @@ ssize_t goc__uio_xfer(goc__pollfd *pd, bool is_send, void *buf, size_t n,
                       int msg_flags);
 
 /*
+ * Whether a socket's read that is about to start should take the
+ * readiness path (try recv, park on an edge: pollfd.h's pattern, with
+ * goc__pollfd_unquiet first) instead of a request. A request pays a
+ * hand-off to the io thread and back; it pays for itself only when many
+ * share the io thread's round trip. So: readiness while fewer than
+ * GOC__UIO_BATCH_MIN goroutines wait on I/O or are runnable
+ * (goc__netpoll_load: runnable ones count, or the waiters of a batch
+ * just woken would dip below it), requests from there on; one choice for
+ * all connections, which stays on requests down to 3/4 of the threshold,
+ * so that a load near it does not switch readiness reports off and on (a
+ * system call each) read after read. Measured (docs/net.md, "One connection and
+ * few"): TCP echo at 16 connections and fewer is faster on readiness,
+ * at 32 and more on requests, at 1 and 2 processors. Any goroutine.
+ */
+#define GOC__UIO_BATCH_MIN 64
+bool goc__uio_read_by_readiness(void);
+
+/*
  * goc__uio_xfer for a goc_file (src/proc/file.c): one IORING_OP_READ
  * (IORING_OP_WRITE: is_write) at offset -1, i.e. the file position (a
  * regular file's advances as read(2)'s would) or none (a pipe, a FIFO, a
@@ -91,6 +109,13 @@ void goc__uio_acceptor_close(goc__uio_acceptor *a);
 /* Free a closed acceptor (the listener's grace period is over). */
 void goc__uio_acceptor_free(goc__uio_acceptor *a);
 
+/* Wake the io thread if a push left it asleep with requests to submit
+ * (uring_io.c's push; only where the process has one CPU): the
+ * scheduler calls it (goc__poller_flush) when
+ * a processor's queues are empty and on its fairness tick. Cheap when
+ * nothing is owed. Any thread. */
+void goc__uio_flush(void);
+
 /* Move the goroutines that completions have woken onto *out (poller.c's
  * goc__poller_wait, on the thread that polls). Returns how many. */
 int goc__uio_take(goc__glist *out);
@@ -116,6 +141,12 @@ extern _Atomic bool goc__uio_test_refuse_multishot;
 /* Answer a pipe's request that would wait with -EAGAIN, as a kernel that
  * honours O_NONBLOCK would: the fallback to readiness. */
 extern _Atomic bool goc__uio_test_refuse_files;
+/* goc__uio_read_by_readiness's threshold (GOC__UIO_BATCH_MIN): 0 sends
+ * every socket read to the ring, INT_MAX none. */
+extern _Atomic int goc__uio_batch_min;
+/* Defer the io thread's wakes to goc__uio_flush as on one CPU (read at
+ * goc_main's start). */
+extern _Atomic bool goc__uio_test_defer_wakes;
 /* Requests submitted and not yet completed. */
 int64_t goc__uio_inflight(void);
 

@@ -49,9 +49,32 @@ void goc__netpoll_waiters_add(int delta)
     atomic_fetch_add(&goc__sc.npollwait, delta);
 }
 
+int goc__netpoll_waiters(void)
+{
+    return atomic_load_explicit(&goc__sc.npollwait, memory_order_relaxed);
+}
+
+int goc__netpoll_load(void)
+{
+    int n = atomic_load_explicit(&goc__sc.npollwait, memory_order_relaxed) +
+            (int)atomic_load_explicit(&goc__sc.runq_size, memory_order_relaxed);
+    goc_m *m = goc__getm();
+    goc_p *p = m ? m->p : NULL;
+    if (p)
+        n += (int)(atomic_load_explicit(&p->runqtail, memory_order_relaxed) -
+                   atomic_load_explicit(&p->runqhead, memory_order_relaxed)) +
+             (atomic_load_explicit(&p->runnext, memory_order_relaxed) != NULL);
+    return n;
+}
+
 void goc__wakers_add(int delta)
 {
     atomic_fetch_add(&goc__sc.nwakers, delta);
+}
+
+void goc__netpoll_flush(void)
+{
+    goc__poller_flush();
 }
 
 void goc__netpoll_break(void)

@@ -370,6 +370,13 @@ void goc__glist_cat(goc__glist *a, goc__glist *b);
 
 /* +1 before parking on the poller, -1 once woken (deadlock detection). */
 void goc__netpoll_waiters_add(int delta);
+/* How many goroutines wait on the poller now (a hint: relaxed). */
+int goc__netpoll_waiters(void);
+/* goc__netpoll_waiters plus the goroutines runnable on the global queue
+ * and on the caller's processor: those a poll or a completion has just
+ * woken count too (a batch of them is taken at once, and the waiters
+ * dip while it runs). A hint: relaxed. */
+int goc__netpoll_load(void);
 /* Count of other things that can wake goroutines (signal delivery, child
  * processes): +1/-1, for deadlock detection. */
 void goc__wakers_add(int delta);

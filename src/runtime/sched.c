@@ -938,6 +938,7 @@ static goc_g *fr_local(goc_p *p)
     if (p->schedtick % GOC_GLOBAL_RUNQ_TICK == 0) {
         int64_t now = goc_nanotime();
         run_all_timers(p, now);
+        goc__netpoll_flush(); /* a round that does not end */
         poll_if_stale(now);
         if (atomic_load_explicit(&goc__sc.runq_size, memory_order_relaxed) >
             0) {
@@ -957,6 +958,9 @@ static goc_g *fr_local(goc_p *p)
         if (g)
             return g;
     }
+    /* The end of a round: the requests its goroutines queued for
+     * completion I/O go in one batch (poller.h: goc__poller_flush). */
+    goc__netpoll_flush();
     return NULL;
 }
 

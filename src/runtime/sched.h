@@ -321,6 +321,10 @@ void goc__netpoll_stop(void);
 void goc__netpoll(int64_t delay, goc__glist *list);
 void goc__netpoll_break(void);
 void goc__netpoll_timer_added(int64_t when);
+/* Requests that goroutines queued for the io thread of completion I/O
+ * and left unsubmitted go now (poller.h: goc__poller_flush): at the end
+ * of a scheduler round, so that one io_uring_enter submits the round's. */
+void goc__netpoll_flush(void);
 
 /* membarrier.c: register for the fence once per process (goc_main). */
 void goc__membarrier_init(void);
