@@ -14,6 +14,9 @@
 #   PIPE=16       pipelining depth of the pipelined rows
 #   STRACE_S=5    seconds of each strace -c -f run (syscalls per request)
 #   MODES="pinned quiet open stall"   which parts to run
+#   PINNED_TOOLS="wrk goc ab hey wrk-pipe goc-pipe"  the pinned table's rows
+#   QUIET_TOOLS="wrk goc goc-old ab hey"             the quiet table's rows
+#                 (wrk stays in both: the ratios are to it)
 #
 # nginx: 1 worker, access_log off, a 612-byte file, keep-alive unlimited,
 # sendfile off, tcp_nopush off, on 127.0.0.1 with its own configuration in
@@ -208,7 +211,7 @@ for mode in $MODES; do
     pinned)
         echo
         echo "== pinned: client and nginx worker on CPU $PINCPU (GOCMAXPROCS=1, wrk -t1)"
-        table pinned wrk goc ab hey wrk-pipe goc-pipe
+        table pinned ${PINNED_TOOLS:-wrk goc ab hey wrk-pipe goc-pipe}
         if command -v strace >/dev/null; then
             st=$STRACE_S
             for t in wrk goc wrk-pipe goc-pipe; do
@@ -255,7 +258,7 @@ for mode in $MODES; do
     quiet)
         echo
         echo "== quiet: unpinned (nginx's one worker is the bottleneck; wrk -t2, GOCMAXPROCS unset)"
-        table quiet wrk goc goc-old ab hey
+        table quiet ${QUIET_TOOLS:-wrk goc goc-old ab hey}
         echo "  (goc-old: goc-loadgen as before it shared the host: GOCMAXPROCS=$(nproc) GOCIDLESPIN=0)"
         ;;
     open)
