@@ -1079,8 +1079,8 @@ static void driver_busy(lg_worker *w, int32_t n)
     lg_run *r = w->run;
     if (n == w->busy_counted)
         return;
-    int32_t busy = atomic_fetch_add(&r->busy, n - w->busy_counted) +
-                   (n - w->busy_counted);
+    int32_t busy =
+        atomic_fetch_add(&r->busy, n - w->busy_counted) + (n - w->busy_counted);
     w->busy_counted = n;
     int32_t peak = atomic_load_explicit(&r->peak, memory_order_relaxed);
     while (busy > peak && !atomic_compare_exchange_weak(&r->peak, &peak, busy))
