@@ -1103,6 +1103,9 @@ static bool take_window(lg_worker *w)
     if (j >= r->planned)
         return false;
     int64_t m = r->planned - j < w->depth ? r->planned - j : w->depth;
+    /* In flight (and the peak) before counted as issued: whoever sees a
+     * call counted (goc_loadgen_call_count) sees it in peak_in_flight. */
+    driver_busy(w, w->inflight + (int32_t)m);
     atomic_fetch_add(&r->issued, m);
     atomic_fetch_add(&r->g->call_count, m);
     w->last_issue = now;
@@ -1111,7 +1114,6 @@ static bool take_window(lg_worker *w)
         if (j + m < r->planned)
             spawn_driver(r);
     }
-    driver_busy(w, w->inflight + (int32_t)m);
     w->blk_next = j;
     w->blk_end = j + m;
     w->blk_now = now;
