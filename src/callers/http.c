@@ -854,6 +854,24 @@ static void drive_fail(goc__pipe_ctx *ctx, goc__pcall *pc, int rc, int kind,
     goc__pipe_done(ctx, pc, rc, &resp, goc_nanotime());
 }
 
+/* The outcomes a failed write or read shares: cancelled (the run stops),
+ * or timed out (`waiting` says what for). True when rc was one of them
+ * and pc has failed; false: the caller words the I/O error. */
+static bool drive_fail_stop(http_caller *hc, goc__pipe_ctx *ctx, http_pipe *p,
+                            goc__pcall *pc, int rc, const char *waiting)
+{
+    if (rc == -ECANCELED || interrupted(p)) {
+        drive_fail(ctx, pc, -ECANCELED, 0, "", "");
+        return true;
+    }
+    if (rc == -ETIMEDOUT) {
+        count(&hc->timeouts);
+        drive_fail(ctx, pc, rc, GOC_CALL_ERR_TIMEOUT, waiting, "");
+        return true;
+    }
+    return false;
+}
+
 static void drive_pop(http_driver *d)
 {
     d->head = d->head + 1 == d->depth ? 0 : d->head + 1;
@@ -983,13 +1001,8 @@ static void http_drive(void *user, void *session, goc__pipe_ctx *ctx)
                 /* The head's write failed: the others go again. */
                 drive_pop(d);
                 drive_reconnect(hc, d, ctx);
-                if (rc == -ECANCELED || interrupted(p)) {
-                    drive_fail(ctx, h, -ECANCELED, 0, "", "");
-                } else if (rc == -ETIMEDOUT) {
-                    count(&hc->timeouts);
-                    drive_fail(ctx, h, rc, GOC_CALL_ERR_TIMEOUT,
-                               "waiting for the response", "");
-                } else {
+                if (!drive_fail_stop(hc, ctx, p, h, rc,
+                                     "waiting for the response")) {
                     count(&hc->write_errors);
                     drive_fail(ctx, h, rc, GOC_CALL_ERR_WRITE, "write", "");
                 }
@@ -1047,14 +1060,9 @@ static void http_drive(void *user, void *session, goc__pipe_ctx *ctx)
         }
         drive_pop(d);
         drive_reconnect(hc, d, ctx);
-        if (rc == -ECANCELED || interrupted(p)) {
-            drive_fail(ctx, h, -ECANCELED, 0, "", "");
-        } else if (rc == -ETIMEDOUT) {
-            count(&hc->timeouts);
-            drive_fail(
-                ctx, h, rc, GOC_CALL_ERR_TIMEOUT,
-                got ? "reading the response" : "waiting for the response", "");
-        } else {
+        if (!drive_fail_stop(hc, ctx, p, h, rc,
+                             got ? "reading the response"
+                                 : "waiting for the response")) {
             count(&hc->read_errors);
             if (rc == -ECONNRESET || rc == -EPIPE)
                 drive_fail(ctx, h, rc, GOC_CALL_ERR_RESET,
