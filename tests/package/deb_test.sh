@@ -43,6 +43,13 @@ goc_on_system() {
         -o -path '*/cmake/goc' -o -path '*/include/goc' \) -print 2>/dev/null || true
     ldconfig -p | grep -F libgoc || true
 }
+# One deb_test at a time on a machine: the packages are system-wide, so a
+# second `make test` beside this one waits here (up to 15 minutes) instead
+# of installing or removing them under it. The lock goes with the process.
+if command -v flock >/dev/null 2>&1; then
+    exec 9>>/tmp/goc-deb-test.lock
+    flock -w 900 9 || skip "another deb_test held /tmp/goc-deb-test.lock for 15 minutes"
+fi
 before=$(goc_on_system)
 [ -z "$before" ] || skip "goc is installed already: $before"
 
