@@ -319,6 +319,16 @@ static int tls_main(void *arg)
         return 0;
     }
     free(out), free(err);
+    /* A plugin path that names no plugin: an error naming the file and
+     * the variable, exit 2, no call made. */
+    ASSERT_EQ(setenv("GOC_LOADGEN_TLS_PLUGIN", "/nonexistent/tls.so", 1), 0);
+    int rc = run_cli(s, probe, &out, &err);
+    unsetenv("GOC_LOADGEN_TLS_PLUGIN");
+    ASSERT_EQ(rc, 2);
+    ASSERT(strstr(err, "cannot load goc-loadgen-tls.so") != NULL);
+    ASSERT(strstr(err, "GOC_LOADGEN_TLS_PLUGIN") != NULL);
+    ASSERT(strstr(out, "issued") == NULL);
+    free(out), free(err);
     nginx_h n;
     if (!nginx_start(&n, true, NULL))
         return 0; /* skipped, said why */
