@@ -1216,12 +1216,17 @@ static int run_both(int (*fn)(void *))
 {
     const char *env = getenv("GOC_POLLER");
     printf("GOC_POLLER=%s\n", env ? env : "");
+    /* Every read that waits a request under completion I/O, even a lone
+     * one (else it takes the readiness path: goc__uio_read_by_readiness). */
+    atomic_store(&goc__uio_batch_min, 0);
     ASSERT_EQ(goc_main(fn, NULL), 0);
     if (!completion_available())
         return 0;
     setenv("GOC_POLLER", "io_uring_completion", 1);
     printf("GOC_POLLER=io_uring_completion\n");
-    return goc_main(fn, "completion");
+    int r = goc_main(fn, "completion");
+    atomic_store(&goc__uio_batch_min, GOC__UIO_BATCH_MIN);
+    return r;
 }
 
 static uint64_t uio_submitted(void)
@@ -1535,6 +1540,66 @@ static int pipe_ring_main(void *arg)
 GOC_TEST_TIMEOUT(proc_uring_pipe_reads_on_ring, 60)
 {
     return run_both(pipe_ring_main);
+}
+
+/* A lone pipe reader under completion I/O takes the readiness path
+ * while few goroutines are busy, as a socket's does: it parks on the
+ * edge with no request in flight and gets the data. Switched to requests
+ * (the threshold lowered) it parks on a request, which turns readiness
+ * reports off; switched back, its read turns them on again before it
+ * parks, or the next byte would never wake it. Then a close of the write
+ * end wakes the reader parked on readiness with end of file. Completion
+ * I/O only. */
+static int pipe_lone_main(void *arg)
+{
+    (void)arg;
+    ASSERT(goc__uio_on());
+    goc_file *r, *w;
+    ASSERT_EQ(goc_pipe(&r, &w), 0);
+    char c;
+    fio_t a = {r, &c, 1, 0, goc_chan_make(sizeof(int), 1)};
+    int v;
+    for (int round = 0; round < 4; round++) {
+        bool ring = round % 2 == 1;
+        atomic_store(&goc__uio_batch_min, ring ? 0 : INT_MAX);
+        for (int i = 0; i < 50; i++) {
+            uint64_t sub0 = uio_submitted();
+            ASSERT_EQ(goc_go(fio_reader, &a), 0);
+            await_parked(r, GOC__POLL_READ);
+            if (ring)
+                await_inflight(1); /* a request */
+            else
+                ASSERT_EQ(goc__uio_inflight(), 0); /* on the edge */
+            char d = (char)(round * 50 + i);
+            ASSERT_EQ(goc_file_write(w, &d, 1), 1);
+            ASSERT(goc_chan_recv_int(a.done, &v));
+            ASSERT_EQ(a.r, 1);
+            ASSERT_EQ(c, d);
+            if (ring)
+                ASSERT_GE(uio_submitted() - sub0, 1);
+            else
+                ASSERT_EQ(uio_submitted() - sub0, 0);
+        }
+    }
+    atomic_store(&goc__uio_batch_min, INT_MAX);
+    ASSERT_EQ(goc_go(fio_reader, &a), 0);
+    await_parked(r, GOC__POLL_READ);
+    ASSERT_EQ(goc__uio_inflight(), 0);
+    ASSERT_EQ(goc_go(close_file, w), 0);
+    ASSERT(goc_chan_recv_int(a.done, &v));
+    ASSERT_EQ(a.r, 0); /* end of file */
+    ASSERT_EQ(goc_file_close(r), 0);
+    goc_chan_free(a.done);
+    assert_drained();
+    return 0;
+}
+
+GOC_TEST_TIMEOUT(proc_uring_pipe_lone_readiness, 60)
+{
+    if (!completion_available())
+        return 0;
+    setenv("GOC_POLLER", "io_uring_completion", 1);
+    return goc_main(pipe_lone_main, NULL);
 }
 
 /* A kernel that answers a pipe's request with EAGAIN (honouring

@@ -130,6 +130,17 @@ static void uio_refuse(goc_file *f)
     goc__pollfd_loud(f->pd);
 }
 
+/* A pipe's read under completion I/O takes the readiness path while few
+ * goroutines are busy, as a socket's does (goc__uio_read_by_readiness):
+ * a request for a lone reader costs the io thread's round trip for
+ * nothing to batch with. Reports on first (read lock held), else a
+ * request after all. A regular file always goes to the ring. */
+static bool read_by_readiness(goc_file *f)
+{
+    return goc__pollfd_polled(f->pd) && goc__uio_read_by_readiness() &&
+           goc__pollfd_unquiet(f->pd);
+}
+
 ssize_t goc_file_read(goc_file *f, void *buf, size_t n)
 {
     if (!f || (!buf && n))
@@ -139,7 +150,7 @@ ssize_t goc_file_read(goc_file *f, void *buf, size_t n)
     if (r < 0)
         return r;
     int fd = goc__pollfd_fd(pd);
-    if (uio_mode(f)) {
+    if (uio_mode(f) && !read_by_readiness(f)) {
         if ((r = goc__pollfd_prepare(pd, GOC__POLL_READ)) < 0 || n == 0)
             goto out;
         if (!f->fifo_no_writer) {
