@@ -520,6 +520,19 @@ static const char *dur(char *buf, size_t len, int64_t ns)
     return cli_fmt_dur(buf, len, ns);
 }
 
+/* How long the run was bounded: "-n N" alone bounds it by its count
+ * (its duration is then only a day's safety net, not worth printing). */
+static const char *span(char *buf, size_t len, const options *o,
+                        int64_t duration)
+{
+    if (o->count && !o->duration_given) {
+        snprintf(buf, len, "%" PRId64 " call%s", o->count,
+                 o->count == 1 ? "" : "s");
+        return buf;
+    }
+    return dur(buf, len, duration);
+}
+
 static void print_json_string(FILE *f, const char *s)
 {
     fputc('"', f);
@@ -662,10 +675,11 @@ static void print_text(FILE *f, const char *target, const options *o,
     char a[32], b[32];
     if (r->closed) {
         fprintf(f,
-                "\n%s: closed model, %" PRId64 " connections%s for %s, "
+                "\n%s: closed model, %" PRId64 " connection%s%s for %s, "
                 "timeout %s%s\n",
-                target, o->max_in_flight, o->pipeline > 1 ? " (pipelined)" : "",
-                dur(a, sizeof a, r->duration), dur(b, sizeof b, r->timeout),
+                target, o->max_in_flight, o->max_in_flight == 1 ? "" : "s",
+                o->pipeline > 1 ? " (pipelined)" : "",
+                span(a, sizeof a, o, r->duration), dur(b, sizeof b, r->timeout),
                 interrupted ? " (interrupted)" : "");
         if (o->pipeline > 1)
             fprintf(f,
@@ -697,7 +711,7 @@ static void print_text(FILE *f, const char *target, const options *o,
     fprintf(f,
             "\n%s: %" PRId64 " calls/s for %s, timeout %s, %" PRId64
             " in flight at most, keep-alive %s%s\n",
-            target, r->lps, dur(a, sizeof a, r->duration),
+            target, r->lps, span(a, sizeof a, o, r->duration),
             dur(b, sizeof b, r->timeout), r->max_in_flight,
             o->keepalive ? "on" : "off", interrupted ? " (interrupted)" : "");
     if (o->http)
