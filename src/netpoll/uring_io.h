@@ -149,5 +149,12 @@ extern _Atomic int goc__uio_batch_min;
 extern _Atomic bool goc__uio_test_defer_wakes;
 /* Requests submitted and not yet completed. */
 int64_t goc__uio_inflight(void);
+/* The number of rings of the next goc_main (0: the default, uring_io.c's
+ * rings_wanted; else as $GOC_URING_RINGS would set it). */
+extern _Atomic int goc__uio_test_rings;
+/* The rings of this goc_main (0 outside one), and ring i's requests
+ * written since it started. */
+unsigned goc__uio_rings(void);
+uint64_t goc__uio_ring_submitted(unsigned i);
 
 #endif
