@@ -2,16 +2,27 @@
  * uring_io.c - completion-based socket and file I/O on io_uring (uring_io.h is
  * the interface; docs/net.md has the reasoning and the figures).
  *
- * One io thread owns one ring, created by that thread with
+ * An io thread owns a ring, created by that thread with
  * IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN: it is the only
- * thread that submits, so the kernel runs every request's completion work
- * in that thread's own io_uring_enter, in batches, and never interrupts
- * or wakes a goroutine's thread for it. (Completion work runs on the
- * thread that submitted a request; with submitters scattered over the
- * runtime's threads, as the readiness backend has them, each event costs
- * two thread wake-ups. A ring per thread would strand completions on a
- * thread blocked in a system call; the poller role moves between
+ * thread that submits to it, so the kernel runs every request's
+ * completion work in that thread's own io_uring_enter, in batches, and
+ * never interrupts or wakes a goroutine's thread for it. (Completion work
+ * runs on the thread that submitted a request; with submitters scattered
+ * over the runtime's threads, as the readiness backend has them, each
+ * event costs two thread wake-ups. A ring per M would strand completions
+ * on a thread blocked in a system call; the poller role moves between
  * threads, and a single-issuer ring cannot follow it.)
+ *
+ * There are K such rings (uio_ring), each with its own io thread, wake
+ * eventfd, `sleeping` flag, request stack and list of woken goroutines;
+ * everything below holds for each ring on its own. A descriptor's
+ * requests go to ring fd % K (ring_for), and a request records its ring
+ * (uio_op.r; an acceptor's r, set when it arms), so its cancel goes to
+ * the ring that holds it: a cancel on another ring would find nothing
+ * and leave the request, and its goroutine, waiting. K is fixed for a
+ * goc_main (rings_wanted: GOC_URING_RINGS for A/B runs, else 1: more
+ * rings measured slower on the 2-CPU machine, docs/net.md "More than one
+ * ring").
  *
  * Submitting: a goroutine fills an op on its own stack (fd, buffer,
  * length, its poll descriptor), pushes it on a lock-free stack (qhead)
@@ -26,17 +37,18 @@
  *
  * Completing: the io thread stores the result, drops the op's pending
  * count and, when it reaches 0, wakes the goroutine through the slot
- * (goc__pollfd_complete), collecting the goroutines of a batch on a
- * list that the next poll of any M takes (goc__uio_take, called by
- * goc__poller_wait), as it takes readiness events: while the processors
+ * (goc__pollfd_complete), collecting the goroutines of a batch on its
+ * ring's list, which the next poll of any M takes with the other rings'
+ * (goc__uio_take, called by goc__poller_wait), as it takes readiness
+ * events: while the processors
  * are busy no thread is woken for them; a thread asleep in the poller is
  * woken (goc__poller_wake). Injecting them into the scheduler from the
  * io thread instead woke an idle M per batch: a futex wake and wait per
  * message at 100 connections (measured: 1.1 futex calls per message). The op's
  * memory is the goroutine's until it sees pending == 0; the io thread reads
  * everything it needs before the decrement. user_data is the op's address with
- * a 16-bit generation above it, so a late cancel never matches the op the same
- * stack slot holds next.
+ * a 16-bit generation (its ring's count) above it, so a late cancel never
+ * matches the op the same stack slot holds next.
  *
  * Cancelling: a deadline or close wakes the parked goroutine through
  * the same slot (pollfd.c's timers and eviction); it raises pending to 2
@@ -55,7 +67,7 @@
  * M and runs whatever the processors do.
  *
  * Stopping: goc__uio_fini (after every M has been joined, before the
- * scheduler is freed) tells the io thread to stop and joins it; a thread
+ * scheduler is freed) tells every io thread to stop and joins each; a thread
  * that exits has the kernel cancel and finish its requests first, so no
  * buffer is written after the join. Requests still in flight then belong
  * to goroutines that will never run again.
@@ -85,7 +97,6 @@
 #define CQ_DEFAULT 65536
 #define REAP_BATCH 256
 #define LINE 64 /* a cache line */
-#define RINGS_DEFAULT_MAX 8
 #define RINGS_MAX 64
 
 #define UD_WAKE 1
@@ -892,11 +903,11 @@ int goc__uio_available(const char **why)
 }
 
 /* The number of rings of a goc_main: goc__uio_test_rings, else
- * $GOC_URING_RINGS (1 to RINGS_MAX: for A/B runs), else one for each
- * processor the runtime starts with, as many as the process has CPUs for
- * and no more than RINGS_DEFAULT_MAX (docs/net.md, "More than one
- * ring"). Fixed while the runtime runs: goc_maxprocs later changes no
- * ring. */
+ * $GOC_URING_RINGS (1 to RINGS_MAX: for A/B runs), else 1. More rings
+ * measured slower on a 2-CPU machine with 1 and 2 processors (more
+ * io_uring_enter calls and thread switches per message, as each io
+ * thread's batches shrink: docs/net.md, "More than one ring"); machines
+ * with more CPUs have not been measured. Fixed while the runtime runs. */
 static unsigned rings_wanted(void)
 {
     int t = atomic_load(&goc__uio_test_rings);
@@ -909,25 +920,7 @@ static unsigned rings_wanted(void)
         if (*end == '\0' && v > 0)
             return v > RINGS_MAX ? RINGS_MAX : (unsigned)v;
     }
-    /* The processors goc_main starts with: $GOCMAXPROCS (as sched.c
-     * reads it), else goc_maxprocs's, which the CPUs bound already. */
-    long procs = 0;
-    env = getenv("GOCMAXPROCS");
-    if (env && *env) {
-        char *end;
-        procs = strtol(env, &end, 10);
-        if (*end != '\0')
-            procs = 0;
-    }
-    if (procs <= 0)
-        procs = goc_maxprocs(0);
-    cpu_set_t cpus;
-    if (sched_getaffinity(0, sizeof cpus, &cpus) == 0 &&
-        CPU_COUNT(&cpus) < procs)
-        procs = CPU_COUNT(&cpus);
-    if (procs > RINGS_DEFAULT_MAX)
-        procs = RINGS_DEFAULT_MAX;
-    return procs > 0 ? (unsigned)procs : 1;
+    return 1;
 }
 
 int goc__uio_init(bool want)
