@@ -40,15 +40,14 @@
  * (goc__pollfd_complete), collecting the goroutines of a batch on its
  * ring's list, which the next poll of any M takes with the other rings'
  * (goc__uio_take, called by goc__poller_wait), as it takes readiness
- * events: while the processors
- * are busy no thread is woken for them; a thread asleep in the poller is
- * woken (goc__poller_wake). Injecting them into the scheduler from the
- * io thread instead woke an idle M per batch: a futex wake and wait per
- * message at 100 connections (measured: 1.1 futex calls per message). The op's
- * memory is the goroutine's until it sees pending == 0; the io thread reads
- * everything it needs before the decrement. user_data is the op's address with
- * a 16-bit generation (its ring's count) above it, so a late cancel never
- * matches the op the same stack slot holds next.
+ * events: while the processors are busy no thread is woken for them; a
+ * thread asleep in the poller is woken (goc__poller_wake). Injecting them into
+ * the scheduler from the io thread instead woke an idle M per batch: a futex
+ * wake and wait per message at 100 connections (measured: 1.1 futex calls per
+ * message). The op's memory is the goroutine's until it sees pending == 0; the
+ * io thread reads everything it needs before the decrement. user_data is the
+ * op's address with a 16-bit generation (its ring's count) above it, so a late
+ * cancel never matches the op the same stack slot holds next.
  *
  * Cancelling: a deadline or close wakes the parked goroutine through
  * the same slot (pollfd.c's timers and eviction); it raises pending to 2
