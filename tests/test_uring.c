@@ -1785,3 +1785,160 @@ GOC_TEST_TIMEOUT(proc_uring_regular_file, 120)
     goc_maxprocs(1);
     return run_both(regular_file_main);
 }
+
+/* ---- more than one ring ---------------------------------------------- */
+
+#define MR_PAIRS 6
+#define MR_LISTENERS 4
+
+typedef struct mr_reader {
+    goc_conn *c;
+    int64_t deadline; /* 0: none */
+    unsigned char buf[32];
+    ssize_t rc;
+    goc_chan *done;
+} mr_reader;
+
+static void mr_read(void *arg)
+{
+    mr_reader *rd = arg;
+    if (rd->deadline)
+        (void)goc_conn_set_read_deadline(rd->c, rd->deadline);
+    rd->rc = goc_conn_read(rd->c, rd->buf, sizeof rd->buf);
+    goc_chan_send_int(rd->done, 1);
+}
+
+/* Two rings (whatever the CPUs): the requests of descriptors on both
+ * rings at once, each cancelled on the ring that holds it, by a deadline
+ * (every reader of MR_PAIRS connections parked together), by a close
+ * racing a byte, and a listener's multishot accept by its close. A
+ * cancel sent to the other ring finds nothing there and leaves its
+ * request, and the goroutine, waiting for good. */
+static int rings_main(void *arg)
+{
+    (void)arg;
+    ASSERT_EQ(goc__uio_rings(), 2);
+    uint64_t sub0[2] = {goc__uio_ring_submitted(0), goc__uio_ring_submitted(1)};
+    goc_chan *done = goc_chan_make(sizeof(int), MR_PAIRS);
+    pair p[MR_PAIRS];
+    bool parity[2] = {false, false};
+    for (int i = 0; i < MR_PAIRS; i++) {
+        pair_open(&p[i]);
+        parity[goc_conn_fd(p[i].a) % 2] = true;
+    }
+    ASSERT(parity[0] && parity[1]); /* readers on both rings */
+
+    /* Deadlines: every reader parked on its recv, none gets data. */
+    mr_reader rd[MR_PAIRS];
+    long rounds = goc_test_iters(20, 4);
+    for (long r = 0; r < rounds; r++) {
+        int64_t dl = goc_nanotime() + (2 + r % 3) * GOC_MILLISECOND;
+        for (int i = 0; i < MR_PAIRS; i++) {
+            rd[i] = (mr_reader){.c = p[i].a, .deadline = dl, .done = done};
+            memset(rd[i].buf, CANARY, sizeof rd[i].buf);
+            ASSERT_EQ(goc_go(mr_read, &rd[i]), 0);
+        }
+        int v;
+        for (int i = 0; i < MR_PAIRS; i++)
+            ASSERT(goc_chan_recv_int(done, &v));
+        for (int i = 0; i < MR_PAIRS; i++) {
+            ASSERT_EQ(rd[i].rc, -ETIMEDOUT);
+            ASSERT(all_canary(rd[i].buf, sizeof rd[i].buf));
+        }
+        assert_drained();
+    }
+    /* Echo over each, both ways: nothing was lost or left behind. */
+    for (int i = 0; i < MR_PAIRS; i++) {
+        ASSERT_EQ(goc_conn_set_read_deadline(p[i].a, 0), 0);
+        unsigned char b = (unsigned char)('a' + i), got = 0;
+        ASSERT_EQ(goc_conn_write(p[i].b, &b, 1), 1);
+        ASSERT_EQ(goc_conn_read(p[i].a, &got, 1), 1);
+        ASSERT_EQ(got, b);
+        ASSERT_EQ(goc_conn_write(p[i].a, &b, 1), 1);
+        ASSERT_EQ(goc_conn_read(p[i].b, &got, 1), 1);
+        ASSERT_EQ(got, b);
+    }
+    /* Closes racing a byte on every connection at once: the byte or
+     * -ECANCELED, the buffer untouched then. */
+    long got = 0, canceled = 0;
+    for (int i = 0; i < MR_PAIRS; i++) {
+        rd[i] = (mr_reader){.c = p[i].a, .done = done};
+        memset(rd[i].buf, CANARY, sizeof rd[i].buf);
+        ASSERT_EQ(goc_go(mr_read, &rd[i]), 0);
+    }
+    for (int i = 0; i < MR_PAIRS; i++) {
+        for (int k = 0; k < i % 3; k++)
+            goc_yield();
+        if (i % 2)
+            ASSERT_EQ(goc_conn_write(p[i].b, "x", 1), 1);
+        ASSERT_EQ(goc_conn_close(p[i].a), 0);
+    }
+    int v;
+    for (int i = 0; i < MR_PAIRS; i++)
+        ASSERT(goc_chan_recv_int(done, &v));
+    for (int i = 0; i < MR_PAIRS; i++) {
+        if (rd[i].rc == 1) {
+            ASSERT_EQ(rd[i].buf[0], 'x');
+            ASSERT(all_canary(rd[i].buf + 1, sizeof rd[i].buf - 1));
+            got++;
+        } else {
+            ASSERT_EQ(rd[i].rc, -ECANCELED);
+            ASSERT(all_canary(rd[i].buf, sizeof rd[i].buf));
+            canceled++;
+        }
+    }
+    ASSERT_GT(canceled, 0);
+    assert_drained();
+    for (int i = 0; i < MR_PAIRS; i++) {
+        ASSERT_EQ(goc_conn_close(p[i].b), 0);
+        ASSERT_EQ(goc_listener_close(p[i].ln), 0);
+    }
+    /* Listeners on both rings: each one's multishot accept is armed (an
+     * accept that times out), takes a connection, and is cancelled by
+     * the listener's close, which waits for the request's end. */
+    goc_listener *ln[MR_LISTENERS];
+    bool lparity[2] = {false, false};
+    for (int i = 0; i < MR_LISTENERS; i++) {
+        ASSERT_EQ(goc_listen(&ln[i], "tcp", "127.0.0.1:0"), 0);
+        lparity[goc_listener_fd(ln[i]) % 2] = true;
+        goc__pollfd *pd = goc__pollfd_lookup(goc_listener_fd(ln[i]));
+        ASSERT(pd);
+        ASSERT_EQ(goc__pollfd_set_deadline(pd, GOC__POLL_READ,
+                                           goc_nanotime() + GOC_MILLISECOND),
+                  0);
+        goc_conn *c;
+        ASSERT_EQ(goc_accept(ln[i], &c), -ETIMEDOUT);
+        ASSERT_EQ(goc__pollfd_set_deadline(pd, GOC__POLL_READ, 0), 0);
+        char addr[GOC_ADDRSTRLEN];
+        ASSERT_EQ(goc_listener_addr(ln[i], addr, sizeof addr), 0);
+        int cli;
+        plain_dial(addr, &cli, 1);
+        ASSERT_EQ(goc_accept(ln[i], &c), 0);
+        close(cli);
+        ASSERT_EQ(goc_conn_close(c), 0);
+    }
+    ASSERT(lparity[0] && lparity[1]);
+    for (int i = 0; i < MR_LISTENERS; i++)
+        ASSERT_EQ(goc_listener_close(ln[i]), 0);
+    ASSERT_GT(goc__uio_ring_submitted(0), sub0[0]);
+    ASSERT_GT(goc__uio_ring_submitted(1), sub0[1]);
+    printf("ring requests %llu + %llu; closes: byte read %ld, canceled %ld\n",
+           (unsigned long long)(goc__uio_ring_submitted(0) - sub0[0]),
+           (unsigned long long)(goc__uio_ring_submitted(1) - sub0[1]), got,
+           canceled);
+    goc_chan_free(done);
+    return 0;
+}
+
+GOC_TEST_TIMEOUT(net_uring_rings, 120)
+{
+    if (!force_completion())
+        return 0;
+    atomic_store(&goc__uio_test_rings, 2);
+    goc_maxprocs(2);
+    ASSERT_EQ(goc_main(rings_main, NULL), 0);
+    /* Wakes left to goc__uio_flush (as on one CPU): it wakes each ring
+     * that owes one. */
+    atomic_store(&goc__uio_test_defer_wakes, true);
+    return goc_main(rings_main, NULL);
+}

@@ -2,16 +2,27 @@
  * uring_io.c - completion-based socket and file I/O on io_uring (uring_io.h is
  * the interface; docs/net.md has the reasoning and the figures).
  *
- * One io thread owns one ring, created by that thread with
+ * An io thread owns a ring, created by that thread with
  * IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN: it is the only
- * thread that submits, so the kernel runs every request's completion work
- * in that thread's own io_uring_enter, in batches, and never interrupts
- * or wakes a goroutine's thread for it. (Completion work runs on the
- * thread that submitted a request; with submitters scattered over the
- * runtime's threads, as the readiness backend has them, each event costs
- * two thread wake-ups. A ring per thread would strand completions on a
- * thread blocked in a system call; the poller role moves between
+ * thread that submits to it, so the kernel runs every request's
+ * completion work in that thread's own io_uring_enter, in batches, and
+ * never interrupts or wakes a goroutine's thread for it. (Completion work
+ * runs on the thread that submitted a request; with submitters scattered
+ * over the runtime's threads, as the readiness backend has them, each
+ * event costs two thread wake-ups. A ring per M would strand completions
+ * on a thread blocked in a system call; the poller role moves between
  * threads, and a single-issuer ring cannot follow it.)
+ *
+ * There are K such rings (uio_ring), each with its own io thread, wake
+ * eventfd, `sleeping` flag, request stack and list of woken goroutines;
+ * everything below holds for each ring on its own. A descriptor's
+ * requests go to ring fd % K (ring_for), and a request records its ring
+ * (uio_op.r; an acceptor's r, set when it arms), so its cancel goes to
+ * the ring that holds it: a cancel on another ring would find nothing
+ * and leave the request, and its goroutine, waiting. K is fixed for a
+ * goc_main (rings_wanted: GOC_URING_RINGS for A/B runs, else 1: more
+ * rings measured slower on the 2-CPU machine, docs/net.md "More than one
+ * ring").
  *
  * Submitting: a goroutine fills an op on its own stack (fd, buffer,
  * length, its poll descriptor), pushes it on a lock-free stack (qhead)
@@ -26,17 +37,17 @@
  *
  * Completing: the io thread stores the result, drops the op's pending
  * count and, when it reaches 0, wakes the goroutine through the slot
- * (goc__pollfd_complete), collecting the goroutines of a batch on a
- * list that the next poll of any M takes (goc__uio_take, called by
- * goc__poller_wait), as it takes readiness events: while the processors
- * are busy no thread is woken for them; a thread asleep in the poller is
- * woken (goc__poller_wake). Injecting them into the scheduler from the
- * io thread instead woke an idle M per batch: a futex wake and wait per
- * message at 100 connections (measured: 1.1 futex calls per message). The op's
- * memory is the goroutine's until it sees pending == 0; the io thread reads
- * everything it needs before the decrement. user_data is the op's address with
- * a 16-bit generation above it, so a late cancel never matches the op the same
- * stack slot holds next.
+ * (goc__pollfd_complete), collecting the goroutines of a batch on its
+ * ring's list, which the next poll of any M takes with the other rings'
+ * (goc__uio_take, called by goc__poller_wait), as it takes readiness
+ * events: while the processors are busy no thread is woken for them; a
+ * thread asleep in the poller is woken (goc__poller_wake). Injecting them into
+ * the scheduler from the io thread instead woke an idle M per batch: a futex
+ * wake and wait per message at 100 connections (measured: 1.1 futex calls per
+ * message). The op's memory is the goroutine's until it sees pending == 0; the
+ * io thread reads everything it needs before the decrement. user_data is the
+ * op's address with a 16-bit generation (its ring's count) above it, so a late
+ * cancel never matches the op the same stack slot holds next.
  *
  * Cancelling: a deadline or close wakes the parked goroutine through
  * the same slot (pollfd.c's timers and eviction); it raises pending to 2
@@ -55,7 +66,7 @@
  * M and runs whatever the processors do.
  *
  * Stopping: goc__uio_fini (after every M has been joined, before the
- * scheduler is freed) tells the io thread to stop and joins it; a thread
+ * scheduler is freed) tells every io thread to stop and joins each; a thread
  * that exits has the kernel cancel and finish its requests first, so no
  * buffer is written after the join. Requests still in flight then belong
  * to goroutines that will never run again.
@@ -84,6 +95,8 @@
 #define SQ_DEFAULT 1024
 #define CQ_DEFAULT 65536
 #define REAP_BATCH 256
+#define LINE 64 /* a cache line */
+#define RINGS_MAX 64
 
 #define UD_WAKE 1
 #define UD_CANCEL 2
@@ -111,6 +124,7 @@ typedef struct uio_op {
     int msg_flags;  /* recv / send */
     void *buf;
     uint32_t len;
+    struct uio_ring *r;       /* the ring it goes to (its cancel too) */
     uint64_t ud;              /* io thread: the SQE's user_data */
     int32_t res;              /* io thread: the CQE's result */
     _Atomic uint32_t pending; /* parts still with the io thread */
@@ -135,44 +149,73 @@ struct goc__uio_acceptor {
     bool closing;      /* mu: goc__uio_acceptor_close has begun */
     bool no_multishot; /* mu: the kernel refused: accept4 from now on */
     _Atomic uint32_t pending;
-    unsigned epoch; /* mu: the io thread's (epoch) that has the request */
-    uint64_t ud;    /* io thread: the request's user_data */
-    bool cancelled; /* io thread: cancelled (queue full) since armed */
+    unsigned epoch;     /* mu: the io thread's (epoch) that has the request */
+    struct uio_ring *r; /* mu: the ring that has it (ring_for, at arm) */
+    uint64_t ud;        /* io thread: the request's user_data */
+    bool cancelled;     /* io thread: cancelled (queue full) since armed */
 };
 
-static bool on;
-static unsigned epoch; /* io threads started: one a goc_main */
-static pthread_t thread;
-static bool started;
-static int wake_fd = -1;
-static _Atomic bool stop;
-static _Atomic(req *) qhead;
-static _Atomic bool sleeping;
-static _Atomic bool wake_owed; /* a push found the io thread asleep and left
-                                  its wake to goc__uio_flush */
-static bool defer_wakes;       /* pushes leave the wake to goc__uio_flush
-                                  (one CPU: push) */
-_Atomic bool goc__uio_test_defer_wakes;
+/* One ring and its io thread (the top comment). Three cache lines: the
+ * goroutines' side (pushes; the io thread's sleep), the io thread's own,
+ * and what completions woke, which the polling M takes. */
+typedef struct uio_ring {
+    _Alignas(LINE) _Atomic(req *) qhead;
+    _Atomic bool sleeping;
+    _Atomic bool wake_owed; /* a push found the io thread asleep and left
+                               its wake to goc__uio_flush */
+    int wake_fd;
+    /* The io thread's alone once set up (it submits and reaps). */
+    _Alignas(LINE) goc__uring ring;
+    uint16_t gen;
+    bool wake_armed; /* the eventfd's multishot poll is on */
+    bool started;    /* goc__uio_init: the thread runs (join it) */
+    pthread_t thread;
+    int setup_state; /* setup_lock: 0: not yet; 1: done */
+    int setup_err;
+    struct {
+        _Atomic uint64_t submitted, cancels, sq_full, enters, wakes;
+        _Atomic uint64_t accept_arms, accepted;
+        _Atomic int64_t inflight;
+    } stats;
+    /* Goroutines that completions woke, for the next poll of any M (it
+     * takes them with goc__uio_take, in goc__poller_wait). */
+    _Alignas(LINE) pthread_mutex_t ready_lock;
+    goc__glist ready; /* ready_lock */
+    _Atomic int ready_n;
+} uio_ring;
 
-/* The thread's report of its ring setup. */
+static bool on;
+static unsigned epoch;  /* io threads started: one a goc_main */
+static uio_ring *rings; /* nrings of them, while on */
+static unsigned nrings;
+static _Atomic bool stop;
+static _Atomic bool owed_any; /* some ring's wake_owed may be set */
+static bool defer_wakes;      /* pushes leave the wake to goc__uio_flush
+                                 (one CPU: push) */
+_Atomic bool goc__uio_test_defer_wakes;
+_Atomic int goc__uio_test_rings;
+
+/* The threads' reports of their ring setup. */
 static pthread_mutex_t setup_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t setup_cond = PTHREAD_COND_INITIALIZER;
-static int setup_state; /* 0: not yet; 1: done */
-static int setup_err;
 
-/* The ring: the io thread's alone once set up (it submits and reaps). */
-static goc__uring ring = {.fd = -1};
-static uint16_t gen;
-static bool wake_armed; /* the eventfd's multishot poll is on */
+/* The counts of the rings of earlier goc_mains (goc__uio_get_stats). */
+static pthread_mutex_t stats_lock = PTHREAD_MUTEX_INITIALIZER;
+static goc__uio_stats stats_past; /* stats_lock */
 
 _Atomic uint32_t goc__uio_test_sq_entries;
 _Atomic bool goc__uio_test_refuse_multishot;
 _Atomic bool goc__uio_test_refuse_files;
-static struct {
-    _Atomic uint64_t submitted, cancels, sq_full, enters, wakes;
-    _Atomic uint64_t accept_arms, accepted;
-    _Atomic int64_t inflight;
-} stats;
+
+/* The ring of a descriptor's requests: fixed for the descriptor while
+ * the runtime runs (its fd), so a connection's recvs and sends, a
+ * listener's accept, a file's reads each go to one io thread; a cancel
+ * goes to the ring its request went to (uio_op.r, the acceptor's r),
+ * whatever this says then. */
+static uio_ring *ring_for(int fd)
+{
+    return &rings[nrings == 1 ? 0 : (unsigned)fd % nrings];
+}
 
 bool goc__uio_on(void)
 {
@@ -181,13 +224,14 @@ bool goc__uio_on(void)
 
 /* ---- the ring (io thread) ------------------------------------------- */
 
-static int sys_enter(unsigned to_submit, unsigned min_complete, unsigned flags)
+static int sys_enter(uio_ring *R, unsigned to_submit, unsigned min_complete,
+                     unsigned flags)
 {
-    atomic_fetch_add_explicit(&stats.enters, 1, memory_order_relaxed);
-    return goc__uring_enter(&ring, to_submit, min_complete, flags, NULL, 0);
+    atomic_fetch_add_explicit(&R->stats.enters, 1, memory_order_relaxed);
+    return goc__uring_enter(&R->ring, to_submit, min_complete, flags, NULL, 0);
 }
 
-static int ring_setup(void)
+static int ring_setup(uio_ring *R)
 {
     struct io_uring_params par;
     memset(&par, 0, sizeof par);
@@ -199,42 +243,42 @@ static int ring_setup(void)
     uint32_t t = atomic_load(&goc__uio_test_sq_entries);
     if (t)
         sq_n = t;
-    int err = goc__uring_init(&ring, sq_n, &par);
+    int err = goc__uring_init(&R->ring, sq_n, &par);
     if (err < 0)
         return err;
-    if (!(ring.features & IORING_FEAT_NODROP)) {
-        goc__uring_fini(&ring);
+    if (!(R->ring.features & IORING_FEAT_NODROP)) {
+        goc__uring_fini(&R->ring);
         return -EOPNOTSUPP;
     }
     return 0;
 }
 
-static uint32_t sq_pending(void)
+static uint32_t sq_pending(uio_ring *R)
 {
-    return goc__uring_sq_pending(&ring);
+    return goc__uring_sq_pending(&R->ring);
 }
 
-static struct io_uring_sqe *sqe_get(void)
+static struct io_uring_sqe *sqe_get(uio_ring *R)
 {
-    return goc__uring_sqe_get(&ring);
+    return goc__uring_sqe_get(&R->ring);
 }
 
-static void sqe_push(void)
+static void sqe_push(uio_ring *R)
 {
-    goc__uring_sqe_push(&ring);
+    goc__uring_sqe_push(&R->ring);
 }
 
-static bool queue_wake_poll(void)
+static bool queue_wake_poll(uio_ring *R)
 {
-    struct io_uring_sqe *e = sqe_get();
+    struct io_uring_sqe *e = sqe_get(R);
     if (!e)
         return false;
     e->opcode = IORING_OP_POLL_ADD;
-    e->fd = wake_fd;
+    e->fd = R->wake_fd;
     e->poll32_events = POLLIN;
     e->len = IORING_POLL_ADD_MULTI;
     e->user_data = UD_WAKE;
-    sqe_push();
+    sqe_push(R);
     return true;
 }
 
@@ -250,14 +294,14 @@ static void op_release(uio_op *op, goc__glist *wake)
 
 /* Write e as a cancel of the request with user_data ud and publish it
  * (its own completion only on failure, which the request's tells). */
-static void cancel_push(struct io_uring_sqe *e, uint64_t ud)
+static void cancel_push(uio_ring *R, struct io_uring_sqe *e, uint64_t ud)
 {
     e->opcode = IORING_OP_ASYNC_CANCEL;
     e->fd = -1;
     e->addr = ud;
     e->user_data = UD_CANCEL;
     e->flags = IOSQE_CQE_SKIP_SUCCESS;
-    sqe_push();
+    sqe_push(R);
 }
 
 /* The acceptor's parts with us drop by one (mu held); true at 0. */
@@ -267,9 +311,9 @@ static bool acc_drop(goc__uio_acceptor *a)
 }
 
 /* Write r's SQE; false if the queue is full. */
-static bool req_write(req *r, goc__glist *wake)
+static bool req_write(uio_ring *R, req *r, goc__glist *wake)
 {
-    struct io_uring_sqe *e = sqe_get();
+    struct io_uring_sqe *e = sqe_get(R);
     if (!e)
         return false;
     if (r->kind == REQ_ACC_ARM) {
@@ -282,17 +326,19 @@ static bool req_write(req *r, goc__glist *wake)
         if (atomic_load_explicit(&goc__uio_test_refuse_multishot,
                                  memory_order_relaxed))
             e->ioprio |= 1u << 15; /* no such flag: -EINVAL */
-        a->ud = ((uint64_t)(++gen) << 48) | (uint64_t)(uintptr_t)a | UD_ACCEPT;
+        a->ud =
+            ((uint64_t)(++R->gen) << 48) | (uint64_t)(uintptr_t)a | UD_ACCEPT;
         a->cancelled = false;
         e->user_data = a->ud;
-        sqe_push();
-        atomic_fetch_add_explicit(&stats.accept_arms, 1, memory_order_relaxed);
+        sqe_push(R);
+        atomic_fetch_add_explicit(&R->stats.accept_arms, 1,
+                                  memory_order_relaxed);
     } else if (r->kind == REQ_ACC_CANCEL) {
         goc__uio_acceptor *a =
             (goc__uio_acceptor *)((char *)r - offsetof(goc__uio_acceptor, can));
         goc__pollfd *pd = a->pd;
-        cancel_push(e, a->ud); /* the arm's SQE came first (FIFO) */
-        atomic_fetch_add_explicit(&stats.cancels, 1, memory_order_relaxed);
+        cancel_push(R, e, a->ud); /* the arm's SQE came first (FIFO) */
+        atomic_fetch_add_explicit(&R->stats.cancels, 1, memory_order_relaxed);
         pthread_mutex_lock(&a->mu);
         bool done = acc_drop(a);
         pthread_mutex_unlock(&a->mu);
@@ -308,15 +354,15 @@ static bool req_write(req *r, goc__glist *wake)
             e->off = (uint64_t)-1; /* the file position; a stream's none */
         else
             e->msg_flags = (uint32_t)op->msg_flags;
-        op->ud = ((uint64_t)(++gen) << 48) | (uint64_t)(uintptr_t)op;
+        op->ud = ((uint64_t)(++R->gen) << 48) | (uint64_t)(uintptr_t)op;
         e->user_data = op->ud;
-        sqe_push();
-        atomic_fetch_add_explicit(&stats.submitted, 1, memory_order_relaxed);
-        atomic_fetch_add_explicit(&stats.inflight, 1, memory_order_relaxed);
+        sqe_push(R);
+        atomic_fetch_add_explicit(&R->stats.submitted, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&R->stats.inflight, 1, memory_order_relaxed);
     } else {
         uio_op *op = (uio_op *)((char *)r - offsetof(uio_op, can));
-        cancel_push(e, op->ud);
-        atomic_fetch_add_explicit(&stats.cancels, 1, memory_order_relaxed);
+        cancel_push(R, e, op->ud);
+        atomic_fetch_add_explicit(&R->stats.cancels, 1, memory_order_relaxed);
         /* Its SQE is ahead of any request the op's memory holds next. */
         op_release(op, wake);
     }
@@ -346,8 +392,8 @@ static bool acc_put(goc__uio_acceptor *a, int v)
  * the listener closes), or the error that ended the request; cancel the
  * request when enough wait unclaimed. Wakes the acceptor (READ slot) for
  * each, and close (WRITE slot) when the request is over. */
-static void acc_cqe(goc__uio_acceptor *a, const struct io_uring_cqe *c,
-                    goc__glist *wake)
+static void acc_cqe(uio_ring *R, goc__uio_acceptor *a,
+                    const struct io_uring_cqe *c, goc__glist *wake)
 {
     goc__pollfd *pd = a->pd;
     bool more = c->flags & IORING_CQE_F_MORE;
@@ -355,13 +401,13 @@ static void acc_cqe(goc__uio_acceptor *a, const struct io_uring_cqe *c,
     bool done = false;
     pthread_mutex_lock(&a->mu);
     if (res >= 0) {
-        atomic_fetch_add_explicit(&stats.accepted, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&R->stats.accepted, 1, memory_order_relaxed);
         if (a->closing || !acc_put(a, res))
             close(res); /* nobody will claim it / no room: a reset */
         if (more && !a->cancelled && a->qn >= GOC__UIO_ACCEPT_AHEAD) {
-            struct io_uring_sqe *e = sqe_get();
+            struct io_uring_sqe *e = sqe_get(R);
             if (e) { /* else: tried again at the next one */
-                cancel_push(e, a->ud);
+                cancel_push(R, e, a->ud);
                 a->cancelled = true;
             }
         }
@@ -381,9 +427,9 @@ static void acc_cqe(goc__uio_acceptor *a, const struct io_uring_cqe *c,
 }
 
 /* Move what goroutines pushed (oldest first) behind *todo. */
-static void take(req ***todo_tail)
+static void take(uio_ring *R, req ***todo_tail)
 {
-    req *l = atomic_exchange(&qhead, NULL);
+    req *l = atomic_exchange(&R->qhead, NULL);
     req *fifo = NULL;
     while (l) {
         req *n = l->next;
@@ -399,77 +445,78 @@ static void take(req ***todo_tail)
     }
 }
 
-static int reap(goc__glist *wake)
+static int reap(uio_ring *R, goc__glist *wake)
 {
     int n = 0;
     for (;;) {
         uint32_t head =
-            atomic_load_explicit(ring.cq_khead, memory_order_relaxed);
+            atomic_load_explicit(R->ring.cq_khead, memory_order_relaxed);
         uint32_t tail =
-            atomic_load_explicit(ring.cq_ktail, memory_order_acquire);
+            atomic_load_explicit(R->ring.cq_ktail, memory_order_acquire);
         if (head == tail)
             break;
         for (uint32_t k = 0; head != tail && k < REAP_BATCH; head++, k++) {
-            struct io_uring_cqe *c = &ring.cqes[head & ring.cq_mask];
+            struct io_uring_cqe *c = &R->ring.cqes[head & R->ring.cq_mask];
             uint64_t ud = c->user_data;
             n++;
             if (ud == UD_WAKE) {
                 if (!(c->flags & IORING_CQE_F_MORE)) /* ended: add again */
-                    wake_armed = queue_wake_poll();
+                    R->wake_armed = queue_wake_poll(R);
                 continue;
             }
             if (ud == UD_CANCEL)
                 continue; /* -ENOENT / -EALREADY: the op's CQE tells */
             if (ud & UD_ACCEPT) {
-                acc_cqe((goc__uio_acceptor *)(uintptr_t)(ud & UD_PTR_MASK &
+                acc_cqe(R,
+                        (goc__uio_acceptor *)(uintptr_t)(ud & UD_PTR_MASK &
                                                          ~(uint64_t)UD_ACCEPT),
                         c, wake);
                 continue;
             }
             uio_op *op = (uio_op *)(uintptr_t)(ud & UD_PTR_MASK);
             op->res = c->res;
-            atomic_fetch_sub_explicit(&stats.inflight, 1, memory_order_relaxed);
+            atomic_fetch_sub_explicit(&R->stats.inflight, 1,
+                                      memory_order_relaxed);
             op_release(op, wake);
         }
-        atomic_store_explicit(ring.cq_khead, head, memory_order_release);
+        atomic_store_explicit(R->ring.cq_khead, head, memory_order_release);
     }
     return n;
 }
-
-/* Goroutines that completions woke, for the next poll of any M (it
- * takes them with goc__uio_take, in goc__poller_wait). */
-static pthread_mutex_t ready_lock = PTHREAD_MUTEX_INITIALIZER;
-static goc__glist ready; /* ready_lock */
-static _Atomic int ready_n;
 
 /* Hand what completions woke to the scheduler: the Ms take them at their
  * next poll, so a busy runtime takes a whole batch without a thread
  * woken; a thread asleep in the poller is woken for them. They count as
  * poll waiters until taken (goc__pollfd_complete), so deadlock detection
  * sees them. */
-static void deliver(goc__glist *wake)
+static void deliver(uio_ring *R, goc__glist *wake)
 {
     if (!wake->n)
         return;
-    pthread_mutex_lock(&ready_lock);
-    goc__glist_cat(&ready, wake);
-    atomic_store(&ready_n, ready.n);
-    pthread_mutex_unlock(&ready_lock);
-    /* seq_cst: a poller sets `polling`, then looks at ready_n (poller.c);
-     * one that sleeps already is woken. */
+    pthread_mutex_lock(&R->ready_lock);
+    goc__glist_cat(&R->ready, wake);
+    atomic_store(&R->ready_n, R->ready.n);
+    pthread_mutex_unlock(&R->ready_lock);
+    /* seq_cst: a poller sets `polling`, then looks at every ring's
+     * ready_n (poller.c); one that sleeps already is woken. */
     if (goc__netpoll_polling())
         goc__poller_wake();
 }
 
 int goc__uio_take(goc__glist *out)
 {
-    if (atomic_load(&ready_n) == 0)
-        return 0;
-    pthread_mutex_lock(&ready_lock);
-    int n = ready.n;
-    goc__glist_cat(out, &ready);
-    atomic_store(&ready_n, 0);
-    pthread_mutex_unlock(&ready_lock);
+    int n = 0;
+    for (unsigned i = 0; i < nrings; i++) {
+        uio_ring *R = &rings[i];
+        if (atomic_load(&R->ready_n) == 0)
+            continue;
+        pthread_mutex_lock(&R->ready_lock);
+        int k = R->ready.n;
+        goc__glist_cat(out, &R->ready);
+        atomic_store(&R->ready_n, 0);
+        pthread_mutex_unlock(&R->ready_lock);
+        n += k;
+    }
     if (n)
         goc__netpoll_waiters_add(-n);
     return n;
@@ -477,13 +524,13 @@ int goc__uio_take(goc__glist *out)
 
 static void *io_main(void *arg)
 {
-    (void)arg;
-    int err = ring_setup();
-    if (!err && !(wake_armed = queue_wake_poll()))
+    uio_ring *R = arg;
+    int err = ring_setup(R);
+    if (!err && !(R->wake_armed = queue_wake_poll(R)))
         err = -ENOMEM;
     pthread_mutex_lock(&setup_lock);
-    setup_err = err;
-    setup_state = 1;
+    R->setup_err = err;
+    R->setup_state = 1;
     pthread_cond_broadcast(&setup_cond);
     pthread_mutex_unlock(&setup_lock);
     if (err)
@@ -492,17 +539,17 @@ static void *io_main(void *arg)
     req *todo = NULL, **todo_tail = &todo;
     while (!atomic_load(&stop)) {
         goc__glist wake = {0};
-        if (!wake_armed) /* the queue was full when it ended */
-            wake_armed = queue_wake_poll();
-        take(&todo_tail);
+        if (!R->wake_armed) /* the queue was full when it ended */
+            R->wake_armed = queue_wake_poll(R);
+        take(R, &todo_tail);
         bool full = false;
         while (todo) {
             /* A cancel may hand its op back to the goroutine: read the
              * link before. */
             req *next = todo->next;
-            if (!req_write(todo, &wake)) {
+            if (!req_write(R, todo, &wake)) {
                 full = true;
-                atomic_fetch_add_explicit(&stats.sq_full, 1,
+                atomic_fetch_add_explicit(&R->stats.sq_full, 1,
                                           memory_order_relaxed);
                 break;
             }
@@ -510,37 +557,37 @@ static void *io_main(void *arg)
         }
         if (!todo)
             todo_tail = &todo;
-        deliver(&wake);
+        deliver(R, &wake);
         unsigned wait = 0;
         if (!full) {
             /* Sleep only with nothing pushed (pairs with push). */
-            atomic_store(&sleeping, true);
-            if (atomic_load(&qhead) == NULL && !atomic_load(&stop))
+            atomic_store(&R->sleeping, true);
+            if (atomic_load(&R->qhead) == NULL && !atomic_load(&stop))
                 wait = 1;
             else
-                atomic_store(&sleeping, false);
+                atomic_store(&R->sleeping, false);
         }
-        int r = sys_enter(sq_pending(), wait, IORING_ENTER_GETEVENTS);
+        int r = sys_enter(R, sq_pending(R), wait, IORING_ENTER_GETEVENTS);
         if (wait)
-            atomic_store(&sleeping, false);
+            atomic_store(&R->sleeping, false);
         if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY && r != -ETIME)
             goc__fatal("io_uring_enter (completion I/O): %s", goc_strerror(r));
-        (void)reap(&wake);
-        deliver(&wake);
+        (void)reap(R, &wake);
+        deliver(R, &wake);
     }
     return NULL;
 }
 
 /* ---- goroutines ----------------------------------------------------- */
 
-static void io_wake(void)
+static void io_wake(uio_ring *R)
 {
     uint64_t one = 1;
     ssize_t w;
     do
-        w = write(wake_fd, &one, sizeof one);
+        w = write(R->wake_fd, &one, sizeof one);
     while (w < 0 && errno == EINTR);
-    atomic_fetch_add_explicit(&stats.wakes, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&R->stats.wakes, 1, memory_order_relaxed);
 }
 
 /*
@@ -559,34 +606,44 @@ static void io_wake(void)
  * runs on (TCP echo, 100 connections: deferred wakes measured 0.72x at
  * 1 processor, 0.92x at 2).
  */
-static void push(req *r)
+static void push(uio_ring *R, req *r)
 {
-    req *h = atomic_load_explicit(&qhead, memory_order_relaxed);
+    req *h = atomic_load_explicit(&R->qhead, memory_order_relaxed);
     do
         r->next = h;
-    while (!atomic_compare_exchange_weak(&qhead, &h, r));
+    while (!atomic_compare_exchange_weak(&R->qhead, &h, r));
     /* seq_cst: the io thread stores sleeping, then loads qhead. */
-    if (!atomic_load(&sleeping))
+    if (!atomic_load(&R->sleeping))
         return;
     if (!defer_wakes) {
-        if (atomic_exchange(&sleeping, false))
-            io_wake();
-    } else if (!atomic_load_explicit(&wake_owed, memory_order_relaxed)) {
-        atomic_store(&wake_owed, true);
+        if (atomic_exchange(&R->sleeping, false))
+            io_wake(R);
+    } else if (!atomic_load_explicit(&R->wake_owed, memory_order_relaxed)) {
+        /* The ring's flag first, then owed_any: a flush that finds
+         * owed_any set sees the ring's. */
+        atomic_store(&R->wake_owed, true);
+        atomic_store(&owed_any, true);
     }
 }
 
+/* Only the rings that owe a wake are woken (one io_uring_enter each). */
 void goc__uio_flush(void)
 {
-    if (goc_likely(!atomic_load_explicit(&wake_owed, memory_order_relaxed)) ||
-        !atomic_exchange(&wake_owed, false))
+    if (goc_likely(!atomic_load_explicit(&owed_any, memory_order_relaxed)) ||
+        !atomic_exchange(&owed_any, false))
         return;
-    /* seq_cst: with the pushes (qhead, then sleeping) and the io thread
-     * (sleeping, then qhead): an io thread awake now takes the stack
-     * before it sleeps again. */
-    if (atomic_load(&qhead) != NULL && atomic_load(&sleeping) &&
-        atomic_exchange(&sleeping, false))
-        io_wake();
+    for (unsigned i = 0; i < nrings; i++) {
+        uio_ring *R = &rings[i];
+        if (!atomic_load_explicit(&R->wake_owed, memory_order_relaxed) ||
+            !atomic_exchange(&R->wake_owed, false))
+            continue;
+        /* seq_cst: with the pushes (qhead, then sleeping) and the io
+         * thread (sleeping, then qhead): an io thread awake now takes
+         * the stack before it sleeps again. */
+        if (atomic_load(&R->qhead) != NULL && atomic_load(&R->sleeping) &&
+            atomic_exchange(&R->sleeping, false))
+            io_wake(R);
+    }
 }
 
 /* One request of opcode on pd's descriptor, parked on its completion in
@@ -610,8 +667,9 @@ static ssize_t uio_rw(goc__pollfd *pd, int mode, uint8_t opcode, void *buf,
                      .msg_flags = msg_flags,
                      .buf = buf,
                      .len = (uint32_t)n};
+        op.r = ring_for(op.fd);
         atomic_init(&op.pending, 1);
-        push(&op.sub);
+        push(op.r, &op.sub);
         int err = 0;
         while (atomic_load(&op.pending) != 0) {
             if ((err = goc__pollfd_wait(pd, mode)) == 0)
@@ -619,7 +677,7 @@ static ssize_t uio_rw(goc__pollfd *pd, int mode, uint8_t opcode, void *buf,
             /* Deadline or close: cancel, unless it has completed. */
             uint32_t one = 1;
             if (atomic_compare_exchange_strong(&op.pending, &one, 2))
-                push(&op.can);
+                push(op.r, &op.can); /* the ring that has the request */
             goc__pollfd_wait_pending(pd, mode, &op.pending);
         }
         int res = op.res;
@@ -638,9 +696,9 @@ static ssize_t uio_rw(goc__pollfd *pd, int mode, uint8_t opcode, void *buf,
  * to wake it and two thread switches, while a write that finds room costs
  * one system call, so a write tries the call first and only a full
  * descriptor goes to the ring. */
-static bool io_thread_asleep(void)
+static bool io_thread_asleep(int fd)
 {
-    return atomic_load_explicit(&sleeping, memory_order_relaxed);
+    return atomic_load_explicit(&ring_for(fd)->sleeping, memory_order_relaxed);
 }
 
 _Atomic int goc__uio_batch_min = GOC__UIO_BATCH_MIN;
@@ -668,7 +726,7 @@ ssize_t goc__uio_xfer(goc__pollfd *pd, bool is_send, void *buf, size_t n,
 {
     if (n > INT32_MAX)
         n = INT32_MAX;
-    if (is_send && io_thread_asleep()) {
+    if (is_send && io_thread_asleep(goc__pollfd_fd(pd))) {
         ssize_t r = send(goc__pollfd_fd(pd), buf, n, msg_flags | MSG_DONTWAIT);
         if (r >= 0)
             return r;
@@ -687,7 +745,7 @@ ssize_t goc__uio_file_xfer(goc__pollfd *pd, bool is_write, void *buf, size_t n)
 {
     if (n > INT32_MAX)
         n = INT32_MAX;
-    if (goc__pollfd_polled(pd) && io_thread_asleep()) {
+    if (goc__pollfd_polled(pd) && io_thread_asleep(goc__pollfd_fd(pd))) {
         /* A pipe's descriptor is non-blocking: the call first, as a
          * socket's send, and for a read too: a stream read finds data
          * waiting more often than a socket's (a writer fills the pipe
@@ -760,7 +818,8 @@ int goc__uio_accept(goc__uio_acceptor *a, int *fd)
             /* Pushed under mu: close's cancel, if any, comes after. */
             atomic_store(&a->pending, 1);
             a->epoch = epoch;
-            push(&a->arm);
+            a->r = ring_for(a->fd);
+            push(a->r, &a->arm);
         }
         pthread_mutex_unlock(&a->mu);
         if (r == 1)
@@ -782,7 +841,7 @@ void goc__uio_acceptor_close(goc__uio_acceptor *a)
     bool live = atomic_load(&a->pending) != 0;
     if (live) {
         atomic_fetch_add(&a->pending, 1);
-        push(&a->can);
+        push(a->r, &a->can); /* live: armed on a->r in this epoch */
     }
     pthread_mutex_unlock(&a->mu);
     if (live) {
@@ -842,39 +901,68 @@ int goc__uio_available(const char **why)
     return err;
 }
 
+/* The number of rings of a goc_main: goc__uio_test_rings, else
+ * $GOC_URING_RINGS (1 to RINGS_MAX: for A/B runs), else 1. More rings
+ * measured slower on a 2-CPU machine with 1 and 2 processors (more
+ * io_uring_enter calls and thread switches per message, as each io
+ * thread's batches shrink: docs/net.md, "More than one ring"); machines
+ * with more CPUs have not been measured. Fixed while the runtime runs. */
+static unsigned rings_wanted(void)
+{
+    int t = atomic_load(&goc__uio_test_rings);
+    if (t > 0)
+        return t > RINGS_MAX ? RINGS_MAX : (unsigned)t;
+    const char *env = getenv("GOC_URING_RINGS");
+    if (env && *env) {
+        char *end;
+        long v = strtol(env, &end, 10);
+        if (*end == '\0' && v > 0)
+            return v > RINGS_MAX ? RINGS_MAX : (unsigned)v;
+    }
+    return 1;
+}
+
 int goc__uio_init(bool want)
 {
     on = false;
     if (!want)
         return 0;
     atomic_store(&stop, false);
-    ready = (goc__glist){0};
-    atomic_store(&ready_n, 0);
-    atomic_store(&qhead, NULL);
-    atomic_store(&sleeping, false);
-    atomic_store(&wake_owed, false);
+    atomic_store(&owed_any, false);
     atomic_store(&reads_on_ring, false);
     cpu_set_t cpus;
     defer_wakes = atomic_load(&goc__uio_test_defer_wakes) ||
                   (sched_getaffinity(0, sizeof cpus, &cpus) == 0 &&
                    CPU_COUNT(&cpus) == 1);
-    wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (wake_fd < 0)
-        return -errno;
-    setup_state = 0;
-    epoch++;
-    int err = goc__helper_thread_start(&thread, io_main, NULL);
-    if (err) {
-        close(wake_fd);
-        wake_fd = -1;
-        return -err;
+    unsigned k = rings_wanted();
+    rings = aligned_alloc(LINE, k * sizeof *rings);
+    if (!rings)
+        return -ENOMEM;
+    memset(rings, 0, k * sizeof *rings);
+    nrings = k;
+    for (unsigned i = 0; i < k; i++) {
+        rings[i].ring.fd = -1;
+        rings[i].wake_fd = -1;
+        pthread_mutex_init(&rings[i].ready_lock, NULL);
     }
-    pthread_mutex_lock(&setup_lock);
-    while (!setup_state)
-        pthread_cond_wait(&setup_cond, &setup_lock);
-    err = setup_err;
-    pthread_mutex_unlock(&setup_lock);
-    started = true;
+    epoch++;
+    int err = 0;
+    for (unsigned i = 0; i < k && !err; i++) {
+        uio_ring *R = &rings[i];
+        R->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (R->wake_fd < 0) {
+            err = -errno;
+            break;
+        }
+        if ((err = -goc__helper_thread_start(&R->thread, io_main, R)))
+            break;
+        pthread_mutex_lock(&setup_lock);
+        while (!R->setup_state)
+            pthread_cond_wait(&setup_cond, &setup_lock);
+        err = R->setup_err;
+        pthread_mutex_unlock(&setup_lock);
+        R->started = true;
+    }
     if (err) {
         goc__uio_fini();
         return err;
@@ -883,34 +971,75 @@ int goc__uio_init(bool want)
     return 0;
 }
 
+static void stats_add(goc__uio_stats *st, const uio_ring *R)
+{
+    st->submitted += atomic_load(&R->stats.submitted);
+    st->cancels += atomic_load(&R->stats.cancels);
+    st->sq_full += atomic_load(&R->stats.sq_full);
+    st->enters += atomic_load(&R->stats.enters);
+    st->wakes += atomic_load(&R->stats.wakes);
+    st->accept_arms += atomic_load(&R->stats.accept_arms);
+    st->accepted += atomic_load(&R->stats.accepted);
+}
+
 void goc__uio_fini(void)
 {
-    if (!started)
+    if (!rings)
         return;
     atomic_store(&stop, true);
-    uint64_t one = 1;
-    ssize_t w = write(wake_fd, &one, sizeof one);
-    (void)w;
-    pthread_join(thread, NULL); /* the kernel ends its requests first */
-    started = false;
+    for (unsigned i = 0; i < nrings; i++) {
+        uio_ring *R = &rings[i];
+        if (!R->started)
+            continue;
+        uint64_t one = 1;
+        ssize_t w = write(R->wake_fd, &one, sizeof one);
+        (void)w;
+    }
+    for (unsigned i = 0; i < nrings; i++)
+        if (rings[i].started) /* the kernel ends its requests first */
+            pthread_join(rings[i].thread, NULL);
+    uio_ring *rs = rings;
+    unsigned k = nrings;
+    pthread_mutex_lock(&stats_lock);
+    for (unsigned i = 0; i < k; i++)
+        stats_add(&stats_past, &rs[i]); /* the counts are since start */
+    rings = NULL;
+    nrings = 0;
+    pthread_mutex_unlock(&stats_lock);
+    for (unsigned i = 0; i < k; i++) {
+        uio_ring *R = &rs[i];
+        goc__uring_fini(&R->ring);
+        if (R->wake_fd >= 0)
+            close(R->wake_fd);
+        pthread_mutex_destroy(&R->ready_lock);
+    }
+    free(rs);
     epoch++; /* the requests of listeners that outlive it are over */
-    goc__uring_fini(&ring);
-    close(wake_fd);
-    wake_fd = -1;
 }
 
 void goc__uio_get_stats(goc__uio_stats *st)
 {
-    st->submitted = atomic_load(&stats.submitted);
-    st->cancels = atomic_load(&stats.cancels);
-    st->sq_full = atomic_load(&stats.sq_full);
-    st->enters = atomic_load(&stats.enters);
-    st->wakes = atomic_load(&stats.wakes);
-    st->accept_arms = atomic_load(&stats.accept_arms);
-    st->accepted = atomic_load(&stats.accepted);
+    pthread_mutex_lock(&stats_lock);
+    *st = stats_past;
+    for (unsigned i = 0; i < nrings; i++)
+        stats_add(st, &rings[i]);
+    pthread_mutex_unlock(&stats_lock);
+}
+
+uint64_t goc__uio_ring_submitted(unsigned i)
+{
+    return i < nrings ? atomic_load(&rings[i].stats.submitted) : 0;
+}
+
+unsigned goc__uio_rings(void)
+{
+    return nrings;
 }
 
 int64_t goc__uio_inflight(void)
 {
-    return atomic_load(&stats.inflight);
+    int64_t n = 0;
+    for (unsigned i = 0; i < nrings; i++)
+        n += atomic_load(&rings[i].stats.inflight);
+    return n;
 }

@@ -1,7 +1,7 @@
 /*
  * uring_io.h - completion-based socket and file I/O on io_uring
  * (uring_io.c): a goroutine's recv, send, read or write is one request on a
- * ring owned by one io thread, and the goroutine parks until that request's
+ * ring owned by an io thread, and the goroutine parks until that request's
  * completion. On with GOC_POLLER=io_uring_completion (poller.c); docs/net.md
  * has the design and the figures. Private to goc.
  */
@@ -23,8 +23,10 @@ bool goc__uio_on(void);
  * cancel and poll add), else a negative code with a short reason in *why. */
 int goc__uio_available(const char **why);
 
-/* Start / stop the io thread and its ring (poller.c, with the poller's
- * instance; on: whether $GOC_POLLER asked for it). 0 or a negative code. */
+/* Start / stop the io threads and their rings (poller.c, with the
+ * poller's instance; on: whether $GOC_POLLER asked for it): one, or
+ * $GOC_URING_RINGS of them (for A/B runs; uring_io.c's rings_wanted).
+ * 0 or a negative code. */
 int goc__uio_init(bool on);
 void goc__uio_fini(void);
 
@@ -109,10 +111,10 @@ void goc__uio_acceptor_close(goc__uio_acceptor *a);
 /* Free a closed acceptor (the listener's grace period is over). */
 void goc__uio_acceptor_free(goc__uio_acceptor *a);
 
-/* Wake the io thread if a push left it asleep with requests to submit
- * (uring_io.c's push; only where the process has one CPU): the
- * scheduler calls it (goc__poller_flush) when
- * a processor's queues are empty and on its fairness tick. Cheap when
+/* Wake each io thread that a push left asleep with requests to submit
+ * (uring_io.c's push; only where the process has one CPU), and only
+ * those: the scheduler calls it (goc__poller_flush) when a processor's
+ * queues are empty and on its fairness tick. Cheap when
  * nothing is owed. Any thread. */
 void goc__uio_flush(void);
 
@@ -149,5 +151,12 @@ extern _Atomic int goc__uio_batch_min;
 extern _Atomic bool goc__uio_test_defer_wakes;
 /* Requests submitted and not yet completed. */
 int64_t goc__uio_inflight(void);
+/* The number of rings of the next goc_main (0: $GOC_URING_RINGS, else
+ * 1; uring_io.c's rings_wanted). */
+extern _Atomic int goc__uio_test_rings;
+/* The rings of this goc_main (0 outside one), and ring i's requests
+ * written since it started. */
+unsigned goc__uio_rings(void);
+uint64_t goc__uio_ring_submitted(unsigned i);
 
 #endif
