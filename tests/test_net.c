@@ -33,6 +33,7 @@
 #include "net/net_internal.h"
 #include "netpoll/poller.h"
 #include "netpoll/pollfd.h"
+#include "runtime/sched.h"
 
 /* ---- helpers --------------------------------------------------------- */
 
@@ -2040,4 +2041,226 @@ GOC_TEST(net_idle_spin)
     goc_maxprocs(2);
     ASSERT_EQ(goc_idle_spin(0), GOC_SECOND);
     return rc;
+}
+
+/* ---- the hot poller (sched.c: fr_poll) --------------------------------
+ * A processor that runs out of goroutines while the poller is hot polls
+ * without blocking, keeping itself, and runs what it finds. The tests make
+ * every blocking poll that returns work heat it (goc__poll_hot_ns), so
+ * that a one-connection ping-pong at one processor takes that path at
+ * every turn. */
+
+typedef struct hot_pair {
+    pair p;
+    goc_chan *woke;
+    _Atomic bool stop;
+    _Atomic long trips;
+    long max;
+    int64_t end;
+    goc_chan *done;
+} hot_pair;
+
+static void hot_echo(void *arg)
+{
+    hot_pair *h = arg;
+    char b;
+    while (goc_conn_read(h->p.b, &b, 1) == 1)
+        ASSERT_EQ(goc_conn_write(h->p.b, &b, 1), 1);
+    goc_chan_send_int(h->done, 1);
+}
+
+/* Round trips of one byte until stopped, h->max of them or h->end. */
+static void hot_driver(void *arg)
+{
+    hot_pair *h = arg;
+    char b = 'x';
+    long i;
+    for (i = 0; i < h->max && !atomic_load(&h->stop) && goc_nanotime() < h->end;
+         i++) {
+        ASSERT_EQ(goc_conn_write(h->p.a, &b, 1), 1);
+        ASSERT_EQ(goc_conn_read(h->p.a, &b, 1), 1);
+        atomic_store_explicit(&h->trips, i + 1, memory_order_relaxed);
+    }
+    ASSERT_EQ(shutdown(goc_conn_fd(h->p.a), SHUT_WR), 0);
+    goc_chan_send_int(h->done, 1);
+}
+
+static void hot_start(hot_pair *h, long max)
+{
+    memset(h, 0, sizeof *h);
+    make_pair(&h->p);
+    h->max = max;
+    h->end = goc_nanotime() + 60 * GOC_SECOND;
+    h->done = goc_chan_make(sizeof(int), 2);
+    h->woke = goc_chan_make(sizeof(int), 0);
+    ASSERT_EQ(goc_go(hot_echo, h), 0);
+    ASSERT_EQ(goc_go(hot_driver, h), 0);
+}
+
+static void hot_join(hot_pair *h)
+{
+    int v;
+    ASSERT(goc_chan_recv_int(h->done, &v));
+    ASSERT(goc_chan_recv_int(h->done, &v));
+    close_pair(&h->p);
+    goc_chan_free(h->done);
+    goc_chan_free(h->woke);
+}
+
+static void *hot_waker(void *arg)
+{
+    hot_pair *h = arg;
+    /* Let the pair run alone (hot) for a while, then wake main from
+     * outside the runtime: its G goes to the global queue. */
+    while (atomic_load(&h->trips) < 2000 && atomic_load(&h->trips) < h->max)
+        sched_yield();
+    int one = 1;
+    goc_case cs = GOC_CASE_SEND(h->woke, &one);
+    while (goc_select(&cs, 1, true) != 0)
+        sched_yield();
+    return NULL;
+}
+
+/* While the pair keeps the poller hot (no processor ever idles for long),
+ * a goroutine on the global queue and a timer still get their turn: main,
+ * woken from a plain thread, then sleeping 5 ms, never early. The pair
+ * stops by itself after `max` round trips, so a starved main fails the
+ * test instead of hanging it. */
+static int hot_fair_main(void *arg)
+{
+    (void)arg;
+    int fds = count_fds();
+    uint64_t hot0 = goc__sched_hot_polls();
+    hot_pair h;
+    hot_start(&h, goc_test_iters(400 * 1000, 20 * 1000));
+    goc__wakers_add(1); /* the thread below wakes us (deadlock check) */
+    pthread_t th;
+    ASSERT_EQ(pthread_create(&th, NULL, hot_waker, &h), 0);
+    int v = 0;
+    ASSERT(goc_chan_recv_int(h.woke, &v));
+    long at_wake = atomic_load(&h.trips);
+    int64_t t0 = goc_nanotime();
+    goc_sleep(5 * GOC_MILLISECOND);
+    int64_t slept = goc_nanotime() - t0;
+    long at_sleep = atomic_load(&h.trips);
+    atomic_store(&h.stop, true);
+    hot_join(&h);
+    goc__wakers_add(-1);
+    goc_syscall_begin();
+    pthread_join(th, NULL);
+    goc_syscall_end();
+    uint64_t hot = goc__sched_hot_polls() - hot0;
+    printf("procs %d: main woke after %ld round trips, slept %.2f ms, %ld "
+           "in all, %" PRIu64 " hot polls found work\n",
+           goc_maxprocs(0), at_wake, slept / 1e6, atomic_load(&h.trips), hot);
+    ASSERT_EQ(v, 1);
+    ASSERT_LT(at_wake, h.max);  /* the global queue had its turn */
+    ASSERT_LT(at_sleep, h.max); /* and the timer */
+    ASSERT_GE(slept, 5 * GOC_MILLISECOND);
+    ASSERT_LT(slept, 5 * GOC_MILLISECOND + slack());
+    /* At one processor the pair's every idle turn is a hot poll. */
+    if (goc_maxprocs(0) == 1)
+        ASSERT_GE(hot, (uint64_t)at_wake / 2);
+    ASSERT_FDS_BACK(fds);
+    return 0;
+}
+
+GOC_TEST(net_hot_poll_leaves_global_queue_and_timers_a_turn)
+{
+    atomic_store(&goc__poll_hot_ns, INT64_MAX / 4);
+    goc_maxprocs(1);
+    ASSERT_EQ(goc_main(hot_fair_main, NULL), 0);
+    goc_maxprocs(2);
+    ASSERT_EQ(goc_main(hot_fair_main, NULL), 0);
+    return 0;
+}
+
+/* A hot poller that finds nothing cools and sleeps: a reader parked on a
+ * silent connection costs no CPU, timers fire on time, and the reader
+ * still wakes when its byte comes. */
+static void hot_lone_reader(void *arg)
+{
+    hot_pair *h = arg;
+    char b;
+    ASSERT_EQ(goc_conn_read(h->p.b, &b, 1), 1);
+    ASSERT_EQ(b, 'z');
+    goc_chan_send_int(h->done, 1);
+}
+
+static int64_t cpu_ns(void)
+{
+    struct timespec ts;
+    ASSERT_EQ(clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts), 0);
+    return ts.tv_sec * GOC_SECOND + ts.tv_nsec;
+}
+
+static int hot_idle_main(void *arg)
+{
+    (void)arg;
+    hot_pair h;
+    memset(&h, 0, sizeof h);
+    make_pair(&h.p);
+    h.done = goc_chan_make(sizeof(int), 2);
+    uint64_t hot0 = goc__sched_hot_polls();
+    /* Heat the poller: a ping-pong over the pair. */
+    char b = 'x';
+    ASSERT_EQ(goc_go(hot_lone_reader, &h), 0);
+    hot_pair h2;
+    hot_start(&h2, goc_test_iters(2000, 200));
+    hot_join(&h2);
+    ASSERT_GT(goc__sched_hot_polls() - hot0, 0);
+    /* Now only the lone reader waits on the poller. */
+    int64_t nap = 300 * GOC_MILLISECOND * tscale();
+    int64_t c0 = cpu_ns(), t0 = goc_nanotime();
+    for (int i = 0; i < 30; i++)
+        goc_sleep(nap / 30);
+    int64_t el = since(t0), cpu = cpu_ns() - c0;
+    printf("slept %.1f ms on %.1f ms of CPU\n", el / 1e6, cpu / 1e6);
+    ASSERT_GE(el, nap);
+    ASSERT_LT(el, nap + slack());
+    ASSERT_LT(cpu, nap / 4); /* no poll loop */
+    b = 'z';
+    t0 = goc_nanotime();
+    ASSERT_EQ(goc_conn_write(h.p.a, &b, 1), 1);
+    int v;
+    ASSERT(goc_chan_recv_int(h.done, &v));
+    ASSERT_LT(since(t0), slack());
+    close_pair(&h.p);
+    goc_chan_free(h.done);
+    return 0;
+}
+
+GOC_TEST(net_hot_poll_cools_when_idle)
+{
+    atomic_store(&goc__poll_hot_ns, INT64_MAX / 4);
+    goc_maxprocs(1);
+    ASSERT_EQ(goc_main(hot_idle_main, NULL), 0);
+    goc_maxprocs(2);
+    ASSERT_EQ(goc_main(hot_idle_main, NULL), 0);
+    return 0;
+}
+
+/* A hot poller does not hide a deadlock: after a hot ping-pong, with
+ * nothing left on the poller and main blocked for ever on a channel,
+ * the program is deadlocked and says so. */
+static int hot_deadlock_main(void *arg)
+{
+    (void)arg;
+    uint64_t hot0 = goc__sched_hot_polls();
+    hot_pair h;
+    hot_start(&h, goc_test_iters(2000, 200));
+    hot_join(&h);
+    ASSERT_GT(goc__sched_hot_polls() - hot0, 0);
+    goc_chan *never = goc_chan_make(sizeof(int), 0);
+    int v;
+    goc_chan_recv_int(never, &v);
+    return 0;
+}
+
+GOC_TEST_EXPECT(net_hot_poll_deadlock_detected, 0, 2,
+                "fatal error: all goroutines are asleep - deadlock!")
+{
+    atomic_store(&goc__poll_hot_ns, INT64_MAX / 4);
+    goc_maxprocs(1);
+    return goc_main(hot_deadlock_main, NULL);
 }

@@ -74,6 +74,12 @@
 /* On that tick, poll the network without blocking if nobody has for this
  * long (Go's sysmon: 10 ms). */
 #define GOC_NETPOLL_STALE_NS (1000 * 1000)
+/* A blocking poll that returned work within this long of its start
+ * found it ready at once: the processor that takes it polls without
+ * blocking before it goes idle next time (sched.c: fr_poll). */
+#ifndef GOC_POLL_HOT_NS /* -D: for callgrind, which runs slower */
+#define GOC_POLL_HOT_NS (10 * 1000)
+#endif
 /* sysmon hands off a processor stuck in a syscall after this long. */
 #define GOC_SYSCALL_HANDOFF_NS (20 * 1000)
 /* How overdue the timers of a P owned by a running M must be before

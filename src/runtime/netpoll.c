@@ -97,9 +97,10 @@ void goc__netpoll_timer_added(int64_t when)
     }
 }
 
-void goc__netpoll(int64_t delay, goc__glist *list)
+int64_t goc__netpoll(int64_t delay, goc__glist *list)
 {
     goc__poller_wait(delay, list);
-    atomic_store_explicit(&goc__sc.lastpoll, goc_nanotime(),
-                          memory_order_relaxed);
+    int64_t now = goc_nanotime();
+    atomic_store_explicit(&goc__sc.lastpoll, now, memory_order_relaxed);
+    return now;
 }

@@ -926,15 +926,16 @@ static bool fr_have_p(goc_m *m)
     return true;
 }
 
-/* Local: own timers; on the fairness tick, the timers of processors whose
+/* Local: own timers (*now: the clock read for them, if any); on the
+ * fairness tick, the timers of processors whose
  * goroutine does not yield (we cannot preempt it), a stale poll and the
  * global queue first; then runnext and the local queue; then the global
  * queue. */
-static goc_g *fr_local(goc_p *p)
+static goc_g *fr_local(goc_p *p, int64_t *now)
 {
     goc_g *g;
     if (goc__timers_next(p))
-        goc__timers_run(p, goc_nanotime());
+        goc__timers_run(p, *now = goc_nanotime());
     if (p->schedtick % GOC_GLOBAL_RUNQ_TICK == 0) {
         int64_t now = goc_nanotime();
         run_all_timers(p, now);
@@ -991,18 +992,62 @@ static goc_g *fr_poll_now(goc_p *p)
  * calls per request, one send and one receive each, became 2 + one poll
  * per round). *deferred: the poll was left out; fr_steal polls before
  * idle work keeps it from sleeping.
+ *
+ * Unless the poller is hot (p->poll_hot): the last idle poll found work
+ * ready at once, as when goroutines of this process talk to each other
+ * (a send on loopback makes the peer readable before it returns). Then
+ * p polls without blocking first and runs what it finds, keeping
+ * itself, as Go's findRunnable does (netpoll(0) before it releases its
+ * P): the trip through fr_sleep (p given back and taken again under the
+ * sched lock, a second timer scan, clock reads) costs more than the
+ * poll. A hot poll that finds nothing cools the poller, and the idle
+ * turn goes on to the blocking poll, which heats it again when it
+ * returns work without having slept (GOC_POLL_HOT_NS): so a wasted
+ * non-blocking poll costs one system call per switch between the two
+ * regimes, not one per idle turn. The other processors' timers (idle
+ * ones: nobody else runs them) are run first, as fr_timers would.
  */
-static goc_g *fr_poll(goc_p *p, bool *deferred)
+static goc_g *fr_poll(goc_p *p, int32_t procs, int64_t now, bool *deferred)
 {
-    int32_t procs =
-        atomic_load_explicit(&goc__sc.gomaxprocs, memory_order_relaxed);
-    if (procs - atomic_load(&goc__sc.npidle) <= 1 &&
-        atomic_load_explicit(&goc__sc.runq_size, memory_order_relaxed) == 0 &&
-        !goc__stacks_retired()) {
-        *deferred = true;
+    if (procs - atomic_load(&goc__sc.npidle) > 1 ||
+        atomic_load_explicit(&goc__sc.runq_size, memory_order_relaxed) != 0 ||
+        goc__stacks_retired())
+        return fr_poll_now(p);
+    *deferred = true;
+    if (!p->poll_hot)
+        return NULL;
+    if (procs > 1) {
+        run_all_timers(p, now ? now : goc_nanotime());
+        goc_g *g = runqget(p);
+        if (g)
+            return g;
+    }
+    goc__glist ready = {0};
+    if (!netpoll_try(&ready))
+        return NULL; /* nothing to wait for, or another thread polls */
+    goc_g *g = glist_pop(&ready);
+    if (!g) {
+        p->poll_hot = false;
         return NULL;
     }
-    return fr_poll_now(p);
+    atomic_store_explicit(
+        &p->hot_polls,
+        atomic_load_explicit(&p->hot_polls, memory_order_relaxed) + 1,
+        memory_order_relaxed);
+    inject_glist_p(p, &ready);
+    atomic_store(&g->status, G_RUNNABLE);
+    return g;
+}
+
+_Atomic int64_t goc__poll_hot_ns = GOC_POLL_HOT_NS;
+
+uint64_t goc__sched_hot_polls(void)
+{
+    uint64_t n = 0;
+    for (int32_t i = 0; i < atomic_load(&goc__sc.nprocs_alloc); i++)
+        n += atomic_load_explicit(&goc__sc.allp[i]->hot_polls,
+                                  memory_order_relaxed);
+    return n;
 }
 
 /* Timers of every P (a P whose G never yields still gets them run), then
@@ -1236,8 +1281,12 @@ static goc_g *fr_sleep(goc_m *m)
         goc__glist list = {0};
         if (delay != 0 && idle_spin_now())
             delay = idle_spin(&list, until);
+        bool hot = false;
         if (!list.head && !atomic_load(&goc__sc.shutdown))
-            goc__netpoll(delay, &list);
+            hot = goc__netpoll(delay, &list) - now <
+                      atomic_load_explicit(&goc__poll_hot_ns,
+                                           memory_order_relaxed) &&
+                  list.head;
         atomic_store(&goc__sc.poll_until, 0);
         atomic_store(&goc__sc.polling, false);
         if (!try_acquire_idle_p(m)) {
@@ -1247,6 +1296,7 @@ static goc_g *fr_sleep(goc_m *m)
         }
         goc_g *g = glist_pop(&list);
         if (g) {
+            m->p->poll_hot = hot; /* fr_poll */
             inject_glist_p(m->p, &list);
             atomic_store(&g->status, G_RUNNABLE);
         }
@@ -1266,8 +1316,12 @@ static goc_g *find_runnable(goc_m *m)
         goc_p *p = m->p;
         goc_g *g;
         bool again = false, deferred = false;
-        if ((g = fr_local(p)) || (g = fr_poll(p, &deferred)) ||
-            (g = fr_timers(p)) || (g = fr_steal(m, p, deferred, &again)))
+        int64_t now = 0;
+        int32_t procs =
+            atomic_load_explicit(&goc__sc.gomaxprocs, memory_order_relaxed);
+        if ((g = fr_local(p, &now)) ||
+            (g = fr_poll(p, procs, now, &deferred)) || (g = fr_timers(p)) ||
+            (g = fr_steal(m, p, deferred, &again)))
             return g;
         if (again)
             continue;

@@ -125,6 +125,11 @@ struct goc_p {
     /* Owner only. */
     _Alignas(GOC_CACHE_LINE) uint32_t schedtick; /* goroutines run */
     uint32_t timer_polls;                        /* goc__timers_poll calls */
+    /* The poller has had work ready at once lately: when this P runs out
+     * of goroutines it polls without blocking before it lets go of
+     * itself (sched.c: fr_poll). */
+    bool poll_hot;
+    _Atomic uint64_t hot_polls; /* such polls that found work (tests) */
     /* Goroutine id batch: [goid_next, goid_end). */
     uint64_t goid_next;
     uint64_t goid_end;
@@ -288,6 +293,12 @@ void goc__release_dead_stacks(void);
 /* Dead Gs in the local caches of idle processors and the caller's own
  * (sched.lock; for tests). */
 int goc__sched_cached_gs_local(void);
+/* How soon after its start a blocking poll must return work for the
+ * poller to be hot (GOC_POLL_HOT_NS; tests set it). */
+extern _Atomic int64_t goc__poll_hot_ns;
+/* Non-blocking polls of hot processors that found work, all processors
+ * together (racy sum; for tests). */
+uint64_t goc__sched_hot_polls(void);
 bool goc__stacks_scavenge_wanted(void);
 int goc__stacks_scavenge(void);
 void goc__stack_check(goc_g *g);
@@ -317,8 +328,9 @@ int goc__netpoll_init(void);
 void goc__netpoll_close(void);
 /* Stop the poller's own threads (after the Ms are joined). */
 void goc__netpoll_stop(void);
-/* Wait up to `delay` ns (<0 forever, 0 not at all); fills list. */
-void goc__netpoll(int64_t delay, goc__glist *list);
+/* Wait up to `delay` ns (<0 forever, 0 not at all); fills list. Returns
+ * the time it ended (goc_nanotime). */
+int64_t goc__netpoll(int64_t delay, goc__glist *list);
 void goc__netpoll_break(void);
 void goc__netpoll_timer_added(int64_t when);
 /* Requests that goroutines queued for the io thread of completion I/O
