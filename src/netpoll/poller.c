@@ -25,7 +25,9 @@
 #include "netpoll/poller.h"
 #include "netpoll/uring_io.h"
 
-static bool want_uio; /* $GOC_POLLER=io_uring_completion */
+/* $GOC_POLLER=io_uring_completion: set by goc__poller_init, before any
+ * other thread of the runtime runs. */
+static bool want_uio;
 
 static _Atomic(const goc__poller_ops *) cur = &goc__poller_epoll;
 
@@ -118,6 +120,8 @@ int goc__poller_barrier(goc__pollable *p)
 
 int goc__poller_wait(int64_t delay, goc__glist *wake)
 {
+    if (!want_uio) /* no completions to take (a call each, per poll) */
+        return ops()->wait(delay, wake);
     /* Completions first: with some there, the wait must not block (the
      * io thread wakes a wait that blocks before it delivers more). */
     int n = goc__uio_take(wake);
@@ -127,7 +131,8 @@ int goc__poller_wait(int64_t delay, goc__glist *wake)
 
 void goc__poller_flush(void)
 {
-    goc__uio_flush();
+    if (want_uio)
+        goc__uio_flush();
 }
 
 void goc__poller_wake(void)
