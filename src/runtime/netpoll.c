@@ -97,10 +97,11 @@ void goc__netpoll_timer_added(int64_t when)
     }
 }
 
-int64_t goc__netpoll(int64_t delay, goc__glist *list)
+int64_t goc__netpoll(int64_t delay, goc__glist *list, int64_t now)
 {
     goc__poller_wait(delay, list);
-    int64_t now = goc_nanotime();
+    if (delay != 0 || now == 0)
+        now = goc_nanotime();
     atomic_store_explicit(&goc__sc.lastpoll, now, memory_order_relaxed);
     return now;
 }

@@ -722,6 +722,8 @@ void goc__inject_glist(goc__glist *l)
  */
 static void inject_glist_p(goc_p *p, goc__glist *l)
 {
+    if (!l->head)
+        return;
     int32_t idle = atomic_load(&goc__sc.npidle);
     if (idle > 0) {
         goc__glist glob = {0};
@@ -855,8 +857,9 @@ void goc__release_dead_stacks(void)
 }
 
 /* Poll without blocking into *list, unless nobody waits on the poller or
- * another thread polls already (it delivers what is ready). */
-static bool netpoll_try(goc__glist *list)
+ * another thread polls already (it delivers what is ready). now: a clock
+ * read just made, or 0 (goc__netpoll). */
+static bool netpoll_try(goc__glist *list, int64_t now)
 {
     if (atomic_load_explicit(&goc__sc.npollwait, memory_order_relaxed) == 0 ||
         atomic_load_explicit(&goc__sc.polling, memory_order_relaxed))
@@ -864,7 +867,7 @@ static bool netpoll_try(goc__glist *list)
     bool f = false;
     if (!atomic_compare_exchange_strong(&goc__sc.polling, &f, true))
         return false;
-    goc__netpoll(0, list);
+    goc__netpoll(0, list, now);
     atomic_store(&goc__sc.polling, false);
     return true;
 }
@@ -882,7 +885,7 @@ static void poll_if_stale(int64_t now)
         GOC_NETPOLL_STALE_NS)
         return;
     goc__glist list = {0};
-    if (netpoll_try(&list))
+    if (netpoll_try(&list, now))
         goc__inject_glist(&list);
 }
 
@@ -934,8 +937,9 @@ static bool fr_have_p(goc_m *m)
 static goc_g *fr_local(goc_p *p, int64_t *now)
 {
     goc_g *g;
-    if (goc__timers_next(p))
-        goc__timers_run(p, *now = goc_nanotime());
+    int64_t next = goc__timers_next(p);
+    if (next && next <= (*now = goc_nanotime()))
+        goc__timers_run(p, *now);
     if (p->schedtick % GOC_GLOBAL_RUNQ_TICK == 0) {
         int64_t now = goc_nanotime();
         run_all_timers(p, now);
@@ -971,7 +975,7 @@ static goc_g *fr_poll_now(goc_p *p)
 {
     goc__glist ready = {0};
     goc_g *g;
-    if (netpoll_try(&ready) && (g = glist_pop(&ready))) {
+    if (netpoll_try(&ready, 0) && (g = glist_pop(&ready))) {
         inject_glist_p(p, &ready);
         atomic_store(&g->status, G_RUNNABLE);
         return g;
@@ -1017,13 +1021,15 @@ static goc_g *fr_poll(goc_p *p, int32_t procs, int64_t now, bool *deferred)
     if (!p->poll_hot)
         return NULL;
     if (procs > 1) {
-        run_all_timers(p, now ? now : goc_nanotime());
+        if (!now)
+            now = goc_nanotime();
+        run_all_timers(p, now);
         goc_g *g = runqget(p);
         if (g)
             return g;
     }
     goc__glist ready = {0};
-    if (!netpoll_try(&ready))
+    if (!netpoll_try(&ready, now))
         return NULL; /* nothing to wait for, or another thread polls */
     goc_g *g = glist_pop(&ready);
     if (!g) {
@@ -1210,7 +1216,7 @@ static int64_t idle_spin(goc__glist *list, int64_t until)
     int64_t now = goc_nanotime();
     int64_t end = now + atomic_load(&idle_spin_ns);
     for (;;) {
-        goc__netpoll(0, list);
+        goc__netpoll(0, list, 0);
         if (list->head || atomic_load(&goc__sc.shutdown))
             return 0;
         if (atomic_load_explicit(&goc__sc.runq_size, memory_order_relaxed) >
@@ -1283,7 +1289,7 @@ static goc_g *fr_sleep(goc_m *m)
             delay = idle_spin(&list, until);
         bool hot = false;
         if (!list.head && !atomic_load(&goc__sc.shutdown))
-            hot = goc__netpoll(delay, &list) - now <
+            hot = goc__netpoll(delay, &list, 0) - now <
                       atomic_load_explicit(&goc__poll_hot_ns,
                                            memory_order_relaxed) &&
                   list.head;

@@ -329,8 +329,9 @@ void goc__netpoll_close(void);
 /* Stop the poller's own threads (after the Ms are joined). */
 void goc__netpoll_stop(void);
 /* Wait up to `delay` ns (<0 forever, 0 not at all); fills list. Returns
- * the time it ended (goc_nanotime). */
-int64_t goc__netpoll(int64_t delay, goc__glist *list);
+ * the time it ended: `now` where the caller read the clock just before
+ * a poll that does not block (delay 0), else goc_nanotime(). */
+int64_t goc__netpoll(int64_t delay, goc__glist *list, int64_t now);
 void goc__netpoll_break(void);
 void goc__netpoll_timer_added(int64_t when);
 /* Requests that goroutines queued for the io thread of completion I/O
