@@ -946,7 +946,7 @@ static bool mu_decref(goc__pollfd *pd)
     }
 }
 
-static bool mu_rwlock(goc__pollfd *pd, bool read)
+static __attribute__((noinline)) bool mu_rwlock_slow(goc__pollfd *pd, bool read)
 {
     uint64_t bit = read ? MU_RLOCK : MU_WLOCK;
     uint64_t wait = read ? MU_RWAIT : MU_WWAIT;
@@ -976,8 +976,23 @@ static bool mu_rwlock(goc__pollfd *pd, bool read)
     }
 }
 
+/* The common case, no other holder and nobody waiting, is one
+ * compare-and-swap with nothing to save around it: the slow paths, which
+ * may park on a semaphore, are calls of their own. */
+static goc_always_inline bool mu_rwlock(goc__pollfd *pd, bool read)
+{
+    uint64_t bit = read ? MU_RLOCK : MU_WLOCK;
+    uint64_t old = atomic_load_explicit(&pd->mu, memory_order_relaxed);
+    if (goc_likely((old & (MU_CLOSED | bit)) == 0 &&
+                   ((old + MU_REF) & MU_REF_MASK) != 0) &&
+        atomic_compare_exchange_strong(&pd->mu, &old, (old | bit) + MU_REF))
+        return true;
+    return mu_rwlock_slow(pd, read);
+}
+
 /* true: the last reference of a closed descriptor: destroy it. */
-static bool mu_rwunlock(goc__pollfd *pd, bool read)
+static __attribute__((noinline)) bool mu_rwunlock_slow(goc__pollfd *pd,
+                                                       bool read)
 {
     uint64_t bit = read ? MU_RLOCK : MU_WLOCK;
     uint64_t wait = read ? MU_RWAIT : MU_WWAIT;
@@ -998,6 +1013,19 @@ static bool mu_rwunlock(goc__pollfd *pd, bool read)
             return (nv & (MU_CLOSED | MU_REF_MASK)) == MU_CLOSED;
         }
     }
+}
+
+/* true: the last reference of a closed descriptor: destroy it. */
+static goc_always_inline bool mu_rwunlock(goc__pollfd *pd, bool read)
+{
+    uint64_t bit = read ? MU_RLOCK : MU_WLOCK;
+    uint64_t mask = read ? MU_RMASK : MU_WMASK;
+    uint64_t old = atomic_load_explicit(&pd->mu, memory_order_relaxed);
+    uint64_t nv = (old & ~bit) - MU_REF;
+    if (goc_likely((old & bit) && (old & MU_REF_MASK) && !(old & mask)) &&
+        atomic_compare_exchange_strong(&pd->mu, &old, nv))
+        return (nv & (MU_CLOSED | MU_REF_MASK)) == MU_CLOSED;
+    return mu_rwunlock_slow(pd, read);
 }
 
 /* The last reference is gone after close began: unregister and close. */
