@@ -2208,7 +2208,8 @@ static int hot_idle_main(void *arg)
     hot_pair h2;
     hot_start(&h2, goc_test_iters(2000, 200));
     hot_join(&h2);
-    ASSERT_GT(goc__sched_hot_polls() - hot0, 0);
+    if (goc_maxprocs(0) == 1) /* at 2, the pair may run on both */
+        ASSERT_GT(goc__sched_hot_polls() - hot0, 0);
     /* Now only the lone reader waits on the poller. */
     int64_t nap = 300 * GOC_MILLISECOND * tscale();
     int64_t c0 = cpu_ns(), t0 = goc_nanotime();

@@ -868,7 +868,10 @@ static bool netpoll_try(goc__glist *list, int64_t now)
     if (!atomic_compare_exchange_strong(&goc__sc.polling, &f, true))
         return false;
     goc__netpoll(0, list, now);
-    atomic_store(&goc__sc.polling, false);
+    /* Release only: the caller holds a P and looks at the timers and the
+     * queues again before it could sleep (a wake that saw polling set
+     * only broke a poll that does not block). */
+    atomic_store_explicit(&goc__sc.polling, false, memory_order_release);
     return true;
 }
 
@@ -1041,7 +1044,7 @@ static goc_g *fr_poll(goc_p *p, int32_t procs, int64_t now, bool *deferred)
         atomic_load_explicit(&p->hot_polls, memory_order_relaxed) + 1,
         memory_order_relaxed);
     inject_glist_p(p, &ready);
-    atomic_store(&g->status, G_RUNNABLE);
+    atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_release);
     return g;
 }
 
