@@ -2130,7 +2130,7 @@ static int hot_fair_main(void *arg)
 {
     (void)arg;
     int fds = count_fds();
-    uint64_t hot0 = goc__sched_hot_polls();
+    uint64_t hot0 = goc__sched_hot_polls(NULL);
     hot_pair h;
     hot_start(&h, goc_test_iters(400 * 1000, 20 * 1000));
     goc__wakers_add(1); /* the thread below wakes us (deadlock check) */
@@ -2149,7 +2149,7 @@ static int hot_fair_main(void *arg)
     goc_syscall_begin();
     pthread_join(th, NULL);
     goc_syscall_end();
-    uint64_t hot = goc__sched_hot_polls() - hot0;
+    uint64_t hot = goc__sched_hot_polls(NULL) - hot0;
     printf("procs %d: main woke after %ld round trips, slept %.2f ms, %ld "
            "in all, %" PRIu64 " hot polls found work\n",
            goc_maxprocs(0), at_wake, slept / 1e6, atomic_load(&h.trips), hot);
@@ -2201,7 +2201,7 @@ static int hot_idle_main(void *arg)
     memset(&h, 0, sizeof h);
     make_pair(&h.p);
     h.done = goc_chan_make(sizeof(int), 2);
-    uint64_t hot0 = goc__sched_hot_polls();
+    uint64_t hot0 = goc__sched_hot_polls(NULL);
     /* Heat the poller: a ping-pong over the pair. */
     char b = 'x';
     ASSERT_EQ(goc_go(hot_lone_reader, &h), 0);
@@ -2209,7 +2209,7 @@ static int hot_idle_main(void *arg)
     hot_start(&h2, goc_test_iters(2000, 200));
     hot_join(&h2);
     if (goc_maxprocs(0) == 1) /* at 2, the pair may run on both */
-        ASSERT_GT(goc__sched_hot_polls() - hot0, 0);
+        ASSERT_GT(goc__sched_hot_polls(NULL) - hot0, 0);
     /* Now only the lone reader waits on the poller. */
     int64_t nap = 300 * GOC_MILLISECOND * tscale();
     int64_t c0 = cpu_ns(), t0 = goc_nanotime();
@@ -2247,11 +2247,11 @@ GOC_TEST(net_hot_poll_cools_when_idle)
 static int hot_deadlock_main(void *arg)
 {
     (void)arg;
-    uint64_t hot0 = goc__sched_hot_polls();
+    uint64_t hot0 = goc__sched_hot_polls(NULL);
     hot_pair h;
     hot_start(&h, goc_test_iters(2000, 200));
     hot_join(&h);
-    ASSERT_GT(goc__sched_hot_polls() - hot0, 0);
+    ASSERT_GT(goc__sched_hot_polls(NULL) - hot0, 0);
     goc_chan *never = goc_chan_make(sizeof(int), 0);
     int v;
     goc_chan_recv_int(never, &v);
@@ -2264,4 +2264,58 @@ GOC_TEST_EXPECT(net_hot_poll_deadlock_detected, 0, 2,
     atomic_store(&goc__poll_hot_ns, INT64_MAX / 4);
     goc_maxprocs(1);
     return goc_main(hot_deadlock_main, NULL);
+}
+
+/* A peer that answers later than the poller's hot window keeps it cold:
+ * every idle turn blocks in one poll, none wastes a non-blocking one
+ * first (the default GOC_POLL_HOT_NS, 10 us; the peer, a plain thread,
+ * answers after 2 ms). */
+static void *slow_echo(void *arg)
+{
+    int fd = *(int *)arg;
+    char b;
+    while (read(fd, &b, 1) == 1) {
+        usleep(2000);
+        if (write(fd, &b, 1) != 1)
+            break;
+    }
+    return NULL;
+}
+
+static int hot_cold_main(void *arg)
+{
+    (void)arg;
+    int sv[2];
+    ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    ASSERT_EQ(fcntl(sv[0], F_SETFL, O_NONBLOCK), 0);
+    pthread_t th;
+    ASSERT_EQ(pthread_create(&th, NULL, slow_echo, &sv[1]), 0);
+    uint64_t miss0, miss1;
+    uint64_t hot0 = goc__sched_hot_polls(&miss0);
+    for (int i = 0; i < 50; i++) {
+        char b = (char)i;
+        ASSERT_EQ(write(sv[0], &b, 1), 1);
+        ASSERT_EQ(goc_wait_fd(sv[0], GOC_READ, goc_nanotime() + slack()), 0);
+        ASSERT_EQ(read(sv[0], &b, 1), 1);
+        ASSERT_EQ(b, (char)i);
+    }
+    uint64_t hot = goc__sched_hot_polls(&miss1) - hot0;
+    printf("%" PRIu64 " hot polls found work, %" PRIu64 " found nothing\n", hot,
+           miss1 - miss0);
+    ASSERT_LE(miss1 - miss0, 5);
+    close(sv[0]);
+    goc_syscall_begin();
+    pthread_join(th, NULL);
+    goc_syscall_end();
+    close(sv[1]);
+    return 0;
+}
+
+GOC_TEST(net_hot_poll_stays_cold_for_a_slow_peer)
+{
+    goc_maxprocs(1);
+    ASSERT_EQ(goc_main(hot_cold_main, NULL), 0);
+    goc_maxprocs(2);
+    ASSERT_EQ(goc_main(hot_cold_main, NULL), 0);
+    return 0;
 }

@@ -1037,6 +1037,10 @@ static goc_g *fr_poll(goc_p *p, int32_t procs, int64_t now, bool *deferred)
     goc_g *g = glist_pop(&ready);
     if (!g) {
         p->poll_hot = false;
+        atomic_store_explicit(
+            &p->hot_misses,
+            atomic_load_explicit(&p->hot_misses, memory_order_relaxed) + 1,
+            memory_order_relaxed);
         return NULL;
     }
     atomic_store_explicit(
@@ -1050,12 +1054,17 @@ static goc_g *fr_poll(goc_p *p, int32_t procs, int64_t now, bool *deferred)
 
 _Atomic int64_t goc__poll_hot_ns = GOC_POLL_HOT_NS;
 
-uint64_t goc__sched_hot_polls(void)
+uint64_t goc__sched_hot_polls(uint64_t *misses)
 {
-    uint64_t n = 0;
-    for (int32_t i = 0; i < atomic_load(&goc__sc.nprocs_alloc); i++)
+    uint64_t n = 0, m = 0;
+    for (int32_t i = 0; i < atomic_load(&goc__sc.nprocs_alloc); i++) {
         n += atomic_load_explicit(&goc__sc.allp[i]->hot_polls,
                                   memory_order_relaxed);
+        m += atomic_load_explicit(&goc__sc.allp[i]->hot_misses,
+                                  memory_order_relaxed);
+    }
+    if (misses)
+        *misses = m;
     return n;
 }
 

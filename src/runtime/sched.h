@@ -129,7 +129,8 @@ struct goc_p {
      * of goroutines it polls without blocking before it lets go of
      * itself (sched.c: fr_poll). */
     bool poll_hot;
-    _Atomic uint64_t hot_polls; /* such polls that found work (tests) */
+    _Atomic uint64_t hot_polls;  /* such polls that found work (tests) */
+    _Atomic uint64_t hot_misses; /* and that found nothing (tests) */
     /* Goroutine id batch: [goid_next, goid_end). */
     uint64_t goid_next;
     uint64_t goid_end;
@@ -296,9 +297,9 @@ int goc__sched_cached_gs_local(void);
 /* How soon after its start a blocking poll must return work for the
  * poller to be hot (GOC_POLL_HOT_NS; tests set it). */
 extern _Atomic int64_t goc__poll_hot_ns;
-/* Non-blocking polls of hot processors that found work, all processors
- * together (racy sum; for tests). */
-uint64_t goc__sched_hot_polls(void);
+/* Non-blocking polls of hot processors that found work (misses: that
+ * found nothing), all processors together (racy sums; for tests). */
+uint64_t goc__sched_hot_polls(uint64_t *misses);
 bool goc__stacks_scavenge_wanted(void);
 int goc__stacks_scavenge(void);
 void goc__stack_check(goc_g *g);
