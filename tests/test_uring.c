@@ -1544,7 +1544,8 @@ GOC_TEST_TIMEOUT(proc_uring_pipe_reads_on_ring, 60)
 
 /* A lone pipe reader under completion I/O takes the readiness path
  * while few goroutines are busy, as a socket's does: it parks on the
- * edge with no request in flight and gets the data. Switched to requests
+ * edge with no request in flight and gets the data; so does a writer
+ * that fills the pipe. Switched to requests
  * (the threshold lowered) it parks on a request, which turns readiness
  * reports off; switched back, its read turns them on again before it
  * parks, or the next byte would never wake it. Then a close of the write
@@ -1582,6 +1583,31 @@ static int pipe_lone_main(void *arg)
         }
     }
     atomic_store(&goc__uio_batch_min, INT_MAX);
+    /* A write that fills the pipe parks on the write end's edge, no
+     * request, and the reader's draining wakes it: the bytes are whole. */
+    enum { N = 256 * 1024 };
+    unsigned char *src = malloc(N), *dst = malloc(N);
+    ASSERT(src && dst);
+    for (size_t i = 0; i < N; i++)
+        src[i] = big_byte(i);
+    uint64_t sub0 = uio_submitted();
+    fio_t b = {w, src, N, 0, goc_chan_make(sizeof(int), 1)};
+    ASSERT_EQ(goc_go(fio_writer, &b), 0);
+    await_parked(w, GOC__POLL_WRITE);
+    ASSERT_EQ(goc__uio_inflight(), 0); /* on the edge */
+    size_t got = 0;
+    while (got < N) {
+        ssize_t k = goc_file_read(r, dst + got, N - got);
+        ASSERT_GT(k, 0);
+        got += (size_t)k;
+    }
+    ASSERT(goc_chan_recv_int(b.done, &v));
+    ASSERT_EQ(b.r, N);
+    ASSERT(!memcmp(src, dst, N));
+    ASSERT_EQ(uio_submitted() - sub0, 0);
+    goc_chan_free(b.done);
+    free(src);
+    free(dst);
     ASSERT_EQ(goc_go(fio_reader, &a), 0);
     await_parked(r, GOC__POLL_READ);
     ASSERT_EQ(goc__uio_inflight(), 0);

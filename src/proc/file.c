@@ -86,6 +86,14 @@ int goc__file_new(goc_file **out, int fd, bool cmd_owned, bool keep_nonblock)
     }
     if (goc__pollfd_polled(f->pd)) {
         f->uio_fits = true;
+        int fl = fcntl(fd, F_GETFL);
+        if (fl >= 0 && (fl & O_ACCMODE) == O_WRONLY) {
+            /* No reader to share the registration with: reports on for
+             * good, which a write parked on an edge needs
+             * (write_by_readiness). */
+            f->write_only = true;
+            goc__pollfd_loud(f->pd);
+        }
     } else {
         /* io_uring honours O_NONBLOCK on a regular file (EAGAIN where a
          * read(2) would wait for the disk): blocking mode only. */
@@ -216,6 +224,17 @@ out:
     return r;
 }
 
+/* A write-only file's write under completion I/O takes the readiness path
+ * while few goroutines are busy, as its reads would (read_by_readiness): a
+ * write that fills a pipe then parks on the edge instead of making a
+ * request on the io thread's round trip. Its reports never go quiet
+ * (write_only). A file that is also read keeps its requests: a read request
+ * turns reports off, which would strand a writer parked on an edge. */
+static bool write_by_readiness(goc_file *f)
+{
+    return f->write_only && goc__uio_read_by_readiness();
+}
+
 ssize_t goc_file_write(goc_file *f, const void *buf, size_t n)
 {
     if (!f || (!buf && n))
@@ -227,7 +246,7 @@ ssize_t goc_file_write(goc_file *f, const void *buf, size_t n)
     int fd = goc__pollfd_fd(pd);
     const char *p = buf;
     size_t done = 0;
-    if (uio_mode(f)) {
+    if (uio_mode(f) && !write_by_readiness(f)) {
         if ((ret = goc__pollfd_prepare(pd, GOC__POLL_WRITE)) < 0)
             goto out;
         /* Requests until all n bytes are gone (a pipe's may be short). */

@@ -34,6 +34,10 @@ struct goc_file {
                                  mode (fixed at open) */
     _Atomic bool uio_refused; /* the kernel would not wait on it: the
                                  readiness path for good */
+    bool write_only;          /* polled and opened O_WRONLY (a pipe's write
+                                 end): readiness reports never go quiet, so
+                                 its writes may park on edges (fixed at
+                                 open) */
     goc_mutex pos_mu;    /* completion I/O on a regular file: one request at
                             a time, as read(2)/write(2) lock the position
                             (io_uring does not) */
