@@ -83,11 +83,13 @@ ssize_t goc_conn_read(goc_conn *c, void *buf, size_t n)
     ssize_t r = 0;
     if (n == 0) /* else read's 0 would look like end of file */
         goto out;
-    if (c->uio && (!goc__uio_read_by_readiness() || !goc__pollfd_unquiet(pd))) {
+    if (c->uio &&
+        (c->rcv || !goc__uio_read_by_readiness() || !goc__pollfd_unquiet(pd))) {
         /* Completion I/O: one recv request, parked on its completion.
          * What a later read may find left is not known after it. */
         c->rdrained = false;
-        if ((r = goc__pollfd_prepare(pd, GOC__POLL_READ)) == 0)
+        if ((r = goc__pollfd_prepare(pd, GOC__POLL_READ)) == 0 &&
+            (!c->rcv || !goc__uio_recv(c->rcv, buf, n, &r)))
             r = goc__uio_xfer(pd, false, buf, n, 0);
         goto out;
     }
@@ -319,6 +321,7 @@ static void conn_destroy(goc__net_zombie *z)
 {
     goc_conn *c = (goc_conn *)((char *)z - offsetof(goc_conn, z));
     goc__pollfd_free(c->pd);
+    goc__uio_rcv_free(c->rcv);
     free(c);
 }
 
@@ -327,7 +330,11 @@ int goc_conn_close(goc_conn *c)
     goc__require_g("goc_conn_close");
     if (atomic_exchange(&c->closed, true))
         return -ECANCELED;
+    if (c->rcv) /* the request is cancelled with the connection */
+        goc__uio_rcv_close(c->rcv);
     int err = goc__pollfd_close(c->pd);
+    if (c->rcv)
+        goc__uio_rcv_closed(c->rcv);
     goc__net_bury(&c->z, conn_destroy);
     return err;
 }

@@ -108,6 +108,7 @@ int goc__conn_new(int fd, int family, int type, bool connected, goc_conn **out)
     c->inq = inq;
     c->rdrained = false;
     c->uio = type == SOCK_STREAM && goc__uio_on();
+    c->rcv = c->uio ? goc__uio_rcv_new(c->pd) : NULL;
     atomic_init(&c->closed, false);
     *out = c;
     return 0;

@@ -82,10 +82,12 @@
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "netpoll/uring_io.h"
@@ -105,8 +107,25 @@
 /* A multishot accept's user_data has bit 0 set (an op's is its address,
  * 8-aligned, which UD_WAKE and UD_CANCEL are not). */
 #define UD_ACCEPT 1
+/* A multishot recv's has bit 1 set (UD_CANCEL, 2 alone, is no
+ * receiver's: its address is above it). */
+#define UD_RECV 2
 
-enum { REQ_XFER = 1, REQ_CANCEL = 2, REQ_ACC_ARM = 3, REQ_ACC_CANCEL = 4 };
+/* The provided buffers of multishot recv: PBUF_N of 1 << PBUF_SHIFT
+ * bytes a ring (group 0), and the buffers a connection may hold unread
+ * before its request is cancelled (RCV_AHEAD). */
+#define PBUF_SHIFT 12
+#define PBUF_N 1024
+#define RCV_AHEAD 4
+
+enum {
+    REQ_XFER = 1,
+    REQ_CANCEL = 2,
+    REQ_ACC_ARM = 3,
+    REQ_ACC_CANCEL = 4,
+    REQ_RCV_ARM = 5,
+    REQ_RCV_CANCEL = 6
+};
 
 typedef struct req {
     struct req *next;
@@ -155,6 +174,32 @@ struct goc__uio_acceptor {
     bool cancelled;     /* io thread: cancelled (queue full) since armed */
 };
 
+/* A connection's multishot recv (uring_io.h), on the acceptor's
+ * pattern: the goroutines' side and the io thread's meet under mu.
+ * The queue is the received buffers, oldest first, linked through
+ * their ring's bnext (a buffer id is in one queue at most), then at
+ * most one end: end of file (sticky) or an error. */
+struct goc__uio_rcv {
+    req arm; /* the multishot request, pushed when pending goes 0 -> 1 */
+    req can; /* close's cancel, pushed at most once */
+    goc__pollfd *pd;
+    int fd;
+    pthread_mutex_t mu;
+    uint16_t qh, qt;   /* mu: the oldest buffer, the newest */
+    unsigned qn;       /* mu: buffers queued */
+    uint32_t off;      /* mu: bytes of the oldest already read */
+    int32_t end;       /* mu: 0 (end of file) or an error, once has_end */
+    bool has_end;      /* mu */
+    bool closing;      /* mu: goc__uio_rcv_close has begun */
+    bool no_multishot; /* mu: the kernel refused: single-shot recvs */
+    bool nobufs;       /* mu: the request ended for want of buffers */
+    _Atomic uint32_t pending;
+    unsigned epoch;     /* mu: the io thread's (epoch) that has it */
+    struct uio_ring *r; /* mu: the ring that has it (ring_for, at arm) */
+    uint64_t ud;        /* io thread: the request's user_data */
+    bool cancelled;     /* io thread: cancelled (queue long) since armed */
+};
+
 /* One ring and its io thread (the top comment). Three cache lines: the
  * goroutines' side (pushes; the io thread's sleep), the io thread's own,
  * and what completions woke, which the polling M takes. */
@@ -175,8 +220,18 @@ typedef struct uio_ring {
     struct {
         _Atomic uint64_t submitted, cancels, sq_full, enters, wakes;
         _Atomic uint64_t accept_arms, accepted;
+        _Atomic uint64_t recv_arms, recv_cqes;
         _Atomic int64_t inflight;
     } stats;
+    /* Provided buffers (multishot recv): registered by the io thread;
+     * buffers go back (pbuf_give) under br_lock from any thread. */
+    struct io_uring_buf_ring *br; /* NULL: none */
+    char *pool;
+    pthread_mutex_t br_lock;
+    uint16_t br_tail;       /* br_lock */
+    int32_t blen[PBUF_N];   /* a received buffer's byte count */
+    uint16_t bnext[PBUF_N]; /* the next in its receiver's queue */
+    int64_t cpu_ns;
     /* Goroutines that completions woke, for the next poll of any M (it
      * takes them with goc__uio_take, in goc__poller_wait). */
     _Alignas(LINE) pthread_mutex_t ready_lock;
@@ -189,6 +244,11 @@ static unsigned epoch;  /* io threads started: one a goc_main */
 static uio_ring *rings; /* nrings of them, while on */
 static unsigned nrings;
 static _Atomic bool stop;
+static bool msrecv;      /* multishot recv on (every ring has its buffers) */
+static bool msrecv_want; /* $GOC_URING_MSRECV (prototype A/B knob) */
+static int sendring;     /* $GOC_URING_SENDRING (prototype A/B knob) */
+static unsigned batch_wait_n, batch_wait_us; /* $GOC_URING_BW=n:us */
+static bool send_async;                      /* $GOC_URING_SENDASYNC */
 static _Atomic bool owed_any; /* some ring's wake_owed may be set */
 static bool defer_wakes;      /* pushes leave the wake to goc__uio_flush
                                  (one CPU: push) */
@@ -344,6 +404,30 @@ static bool req_write(uio_ring *R, req *r, goc__glist *wake)
         pthread_mutex_unlock(&a->mu);
         if (done) /* a is close's again */
             goc__pollfd_complete(pd, GOC__POLL_WRITE, wake);
+    } else if (r->kind == REQ_RCV_ARM) {
+        goc__uio_rcv *v =
+            (goc__uio_rcv *)((char *)r - offsetof(goc__uio_rcv, arm));
+        e->opcode = IORING_OP_RECV;
+        e->fd = v->fd;
+        e->ioprio = IORING_RECV_MULTISHOT;
+        if (atomic_load_explicit(&goc__uio_test_refuse_multishot,
+                                 memory_order_relaxed))
+            e->ioprio |= 1u << 15; /* no such flag: -EINVAL */
+        e->flags = IOSQE_BUFFER_SELECT;
+        e->buf_group = 0;
+        v->ud = ((uint64_t)(++R->gen) << 48) | (uint64_t)(uintptr_t)v | UD_RECV;
+        v->cancelled = false;
+        e->user_data = v->ud;
+        sqe_push(R);
+        atomic_fetch_add_explicit(&R->stats.recv_arms, 1, memory_order_relaxed);
+    } else if (r->kind == REQ_RCV_CANCEL) {
+        goc__uio_rcv *v =
+            (goc__uio_rcv *)((char *)r - offsetof(goc__uio_rcv, can));
+        cancel_push(R, e, v->ud); /* the arm's SQE came first (FIFO) */
+        atomic_fetch_add_explicit(&R->stats.cancels, 1, memory_order_relaxed);
+        /* Close waits for pending 0 (goc__uio_rcv_closed): v is its own
+         * from the drop on. */
+        (void)atomic_fetch_sub(&v->pending, 1);
     } else if (r->kind == REQ_XFER) {
         uio_op *op = (uio_op *)((char *)r - offsetof(uio_op, sub));
         e->opcode = op->opcode;
@@ -354,6 +438,8 @@ static bool req_write(uio_ring *R, req *r, goc__glist *wake)
             e->off = (uint64_t)-1; /* the file position; a stream's none */
         else
             e->msg_flags = (uint32_t)op->msg_flags;
+        if (send_async && op->opcode == IORING_OP_SEND)
+            e->flags |= IOSQE_ASYNC; /* prototype: io-wq sends */
         op->ud = ((uint64_t)(++R->gen) << 48) | (uint64_t)(uintptr_t)op;
         e->user_data = op->ud;
         sqe_push(R);
@@ -426,6 +512,81 @@ static void acc_cqe(uio_ring *R, goc__uio_acceptor *a,
         goc__pollfd_complete(pd, GOC__POLL_WRITE, wake);
 }
 
+/* Give buffers back to R's ring (any thread). */
+static void pbuf_give(uio_ring *R, const uint16_t *bid, unsigned n)
+{
+    if (!n)
+        return;
+    pthread_mutex_lock(&R->br_lock);
+    uint16_t t = R->br_tail;
+    for (unsigned i = 0; i < n; i++, t++) {
+        struct io_uring_buf *b = &R->br->bufs[t & (PBUF_N - 1)];
+        b->addr =
+            (uint64_t)(uintptr_t)(R->pool + ((size_t)bid[i] << PBUF_SHIFT));
+        b->len = 1u << PBUF_SHIFT;
+        b->bid = bid[i];
+    }
+    R->br_tail = t;
+    /* The kernel reads the tail with acquire, then the entries. */
+    __atomic_store_n(&R->br->tail, t, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&R->br_lock);
+}
+
+/* A CQE of v's multishot recv: queue the buffer (or give it back, once
+ * the connection closes), or the end; cancel the request when enough
+ * wait unread. Wakes the reader when the queue was empty, and when the
+ * request is over. */
+static void rcv_cqe(uio_ring *R, goc__uio_rcv *v, const struct io_uring_cqe *c,
+                    goc__glist *wake)
+{
+    goc__pollfd *pd = v->pd;
+    bool more = c->flags & IORING_CQE_F_MORE;
+    int res = c->res;
+    bool tell = false, give = false;
+    uint16_t bid = 0;
+    pthread_mutex_lock(&v->mu);
+    if (c->flags & IORING_CQE_F_BUFFER) {
+        bid = (uint16_t)(c->flags >> IORING_CQE_BUFFER_SHIFT);
+        atomic_fetch_add_explicit(&R->stats.recv_cqes, 1, memory_order_relaxed);
+        if (res <= 0 || v->closing) {
+            give = true;
+        } else {
+            R->blen[bid] = res;
+            if (v->qn++ == 0) {
+                v->qh = bid;
+                tell = true;
+            } else {
+                R->bnext[v->qt] = bid;
+            }
+            v->qt = bid;
+            if (more && !v->cancelled && v->qn >= RCV_AHEAD) {
+                struct io_uring_sqe *e = sqe_get(R);
+                if (e) { /* else: tried again at the next one */
+                    cancel_push(R, e, v->ud);
+                    v->cancelled = true;
+                }
+            }
+        }
+    }
+    if (res == -EINVAL)
+        v->no_multishot = true; /* refused: single-shot recvs */
+    else if (res == -ENOBUFS)
+        v->nobufs = true;
+    else if (res <= 0 && res != -ECANCELED && !v->closing) {
+        v->end = res;
+        v->has_end = true;
+    }
+    if (!more) {
+        (void)atomic_fetch_sub(&v->pending, 1);
+        tell = true; /* v may be freed from here on while closing */
+    }
+    pthread_mutex_unlock(&v->mu);
+    if (give)
+        pbuf_give(R, &bid, 1);
+    if (tell)
+        goc__pollfd_complete(pd, GOC__POLL_READ, wake);
+}
+
 /* Move what goroutines pushed (oldest first) behind *todo. */
 static void take(uio_ring *R, req ***todo_tail)
 {
@@ -466,6 +627,13 @@ static int reap(uio_ring *R, goc__glist *wake)
             }
             if (ud == UD_CANCEL)
                 continue; /* -ENOENT / -EALREADY: the op's CQE tells */
+            if (ud & UD_RECV) {
+                rcv_cqe(R,
+                        (goc__uio_rcv *)(uintptr_t)(ud & UD_PTR_MASK &
+                                                    ~(uint64_t)UD_RECV),
+                        c, wake);
+                continue;
+            }
             if (ud & UD_ACCEPT) {
                 acc_cqe(R,
                         (goc__uio_acceptor *)(uintptr_t)(ud & UD_PTR_MASK &
@@ -522,12 +690,48 @@ int goc__uio_take(goc__glist *out)
     return n;
 }
 
+/* Register R's provided buffers (group 0), all given to the kernel; by
+ * the io thread (a single-issuer ring takes registrations from its
+ * submitter only). Leaves R->br NULL where it fails. */
+static void pbuf_setup(uio_ring *R)
+{
+    size_t ring_len = PBUF_N * sizeof(struct io_uring_buf);
+    struct io_uring_buf_ring *br = aligned_alloc(4096, ring_len);
+    char *pool = aligned_alloc(4096, (size_t)PBUF_N << PBUF_SHIFT);
+    if (!br || !pool)
+        goto fail;
+    memset(br, 0, ring_len);
+    struct io_uring_buf_reg reg;
+    memset(&reg, 0, sizeof reg);
+    reg.ring_addr = (uint64_t)(uintptr_t)br;
+    reg.ring_entries = PBUF_N;
+    reg.bgid = 0;
+    if (goc__uring_sys_register(R->ring.fd, IORING_REGISTER_PBUF_RING, &reg,
+                                1) < 0)
+        goto fail;
+    R->br = br;
+    R->pool = pool;
+    uint16_t ids[64];
+    for (unsigned i = 0; i < PBUF_N;) {
+        unsigned k = 0;
+        for (; k < 64 && i < PBUF_N; k++, i++)
+            ids[k] = (uint16_t)i;
+        pbuf_give(R, ids, k);
+    }
+    return;
+fail:
+    free(br);
+    free(pool);
+}
+
 static void *io_main(void *arg)
 {
     uio_ring *R = arg;
     int err = ring_setup(R);
     if (!err && !(R->wake_armed = queue_wake_poll(R)))
         err = -ENOMEM;
+    if (!err && msrecv_want)
+        pbuf_setup(R); /* R->br stays NULL where it fails */
     pthread_mutex_lock(&setup_lock);
     R->setup_err = err;
     R->setup_state = 1;
@@ -567,7 +771,21 @@ static void *io_main(void *arg)
             else
                 atomic_store(&R->sleeping, false);
         }
-        int r = sys_enter(R, sq_pending(R), wait, IORING_ENTER_GETEVENTS);
+        int r;
+        if (wait && batch_wait_n) {
+            struct {
+                uint64_t sigmask;
+                uint32_t sigmask_sz, min_wait_usec;
+                uint64_t ts;
+            } ea = {0, 0, batch_wait_us, 0};
+            atomic_fetch_add_explicit(&R->stats.enters, 1,
+                                      memory_order_relaxed);
+            r = goc__uring_enter(&R->ring, sq_pending(R), batch_wait_n,
+                                 IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG,
+                                 &ea, sizeof ea);
+        } else {
+            r = sys_enter(R, sq_pending(R), wait, IORING_ENTER_GETEVENTS);
+        }
         if (wait)
             atomic_store(&R->sleeping, false);
         if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY && r != -ETIME)
@@ -575,6 +793,9 @@ static void *io_main(void *arg)
         (void)reap(R, &wake);
         deliver(R, &wake);
     }
+    struct timespec ts; /* prototype: temporary */
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    R->cpu_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
     return NULL;
 }
 
@@ -726,7 +947,8 @@ ssize_t goc__uio_xfer(goc__pollfd *pd, bool is_send, void *buf, size_t n,
 {
     if (n > INT32_MAX)
         n = INT32_MAX;
-    if (is_send && io_thread_asleep(goc__pollfd_fd(pd))) {
+    if (is_send && sendring != 1 &&
+        (sendring == 2 || io_thread_asleep(goc__pollfd_fd(pd)))) {
         ssize_t r = send(goc__pollfd_fd(pd), buf, n, msg_flags | MSG_DONTWAIT);
         if (r >= 0)
             return r;
@@ -872,6 +1094,148 @@ void goc__uio_acceptor_free(goc__uio_acceptor *a)
     free(a);
 }
 
+/* ---- multishot recv (goroutines) ------------------------------------ */
+
+goc__uio_rcv *goc__uio_rcv_new(goc__pollfd *pd)
+{
+    if (!msrecv)
+        return NULL;
+    goc__uio_rcv *v = calloc(1, sizeof *v);
+    if (!v)
+        return NULL;
+    v->arm.kind = REQ_RCV_ARM;
+    v->can.kind = REQ_RCV_CANCEL;
+    v->pd = pd;
+    v->fd = goc__pollfd_fd(pd);
+    pthread_mutex_init(&v->mu, NULL);
+    atomic_init(&v->pending, 0);
+    v->epoch = epoch;
+    return v;
+}
+
+/* A request armed under an earlier goc_main ended with its ring, and its
+ * buffers went with the ring's pool (mu). */
+static void rcv_renew(goc__uio_rcv *v)
+{
+    if (v->epoch != epoch) {
+        atomic_store(&v->pending, 0);
+        v->qn = 0;
+        v->off = 0;
+        v->epoch = epoch;
+    }
+}
+
+bool goc__uio_recv(goc__uio_rcv *v, void *buf, size_t n, ssize_t *out)
+{
+    goc__pollfd *pd = v->pd;
+    for (;;) {
+        pthread_mutex_lock(&v->mu);
+        rcv_renew(v);
+        if (v->qn) {
+            uio_ring *R = v->r;
+            size_t got = 0;
+            uint16_t give[64];
+            unsigned ng = 0;
+            while (v->qn && got < n) {
+                uint16_t b = v->qh;
+                uint32_t len = (uint32_t)R->blen[b];
+                size_t k = len - v->off;
+                if (k > n - got)
+                    k = n - got;
+                memcpy((char *)buf + got,
+                       R->pool + ((size_t)b << PBUF_SHIFT) + v->off, k);
+                got += k;
+                v->off += (uint32_t)k;
+                if (v->off == len) {
+                    v->off = 0;
+                    v->qh = R->bnext[b];
+                    v->qn--;
+                    give[ng++] = b;
+                    if (ng == 64) {
+                        pbuf_give(R, give, ng);
+                        ng = 0;
+                    }
+                }
+            }
+            pthread_mutex_unlock(&v->mu);
+            pbuf_give(R, give, ng);
+            *out = (ssize_t)got;
+            return true;
+        }
+        if (v->has_end) {
+            *out = v->end;
+            if (v->end < 0)
+                v->has_end = false; /* an error is told once */
+            pthread_mutex_unlock(&v->mu);
+            return true;
+        }
+        if (v->closing) {
+            pthread_mutex_unlock(&v->mu);
+            *out = -ECANCELED;
+            return true;
+        }
+        if (v->no_multishot || v->nobufs) {
+            v->nobufs = false;
+            pthread_mutex_unlock(&v->mu);
+            return false;
+        }
+        if (atomic_load(&v->pending) == 0) {
+            /* Pushed under mu: close's cancel, if any, comes after. */
+            atomic_store(&v->pending, 1);
+            v->epoch = epoch;
+            v->r = ring_for(v->fd);
+            push(v->r, &v->arm);
+        }
+        pthread_mutex_unlock(&v->mu);
+        goc__pollfd_quiet(pd); /* the request tells, not readiness */
+        int r = goc__pollfd_wait(pd, GOC__POLL_READ);
+        if (r < 0) {
+            *out = r;
+            return true;
+        }
+    }
+}
+
+void goc__uio_rcv_close(goc__uio_rcv *v)
+{
+    pthread_mutex_lock(&v->mu);
+    rcv_renew(v);
+    v->closing = true;
+    if (atomic_load(&v->pending) != 0) {
+        atomic_fetch_add(&v->pending, 1);
+        push(v->r, &v->can); /* live: armed on v->r in this epoch */
+    }
+    pthread_mutex_unlock(&v->mu);
+}
+
+void goc__uio_rcv_closed(goc__uio_rcv *v)
+{
+    while (atomic_load(&v->pending) != 0)
+        goc_yield(); /* the io thread reaps the request's last CQE */
+    pthread_mutex_lock(&v->mu);
+    rcv_renew(v);
+    uint16_t give[64];
+    unsigned ng = 0;
+    for (; v->qn; v->qn--) {
+        give[ng++] = v->qh;
+        v->qh = v->r->bnext[v->qh];
+        if (ng == 64) {
+            pbuf_give(v->r, give, ng);
+            ng = 0;
+        }
+    }
+    pbuf_give(v->r, give, ng);
+    pthread_mutex_unlock(&v->mu);
+}
+
+void goc__uio_rcv_free(goc__uio_rcv *v)
+{
+    if (!v)
+        return;
+    pthread_mutex_destroy(&v->mu);
+    free(v);
+}
+
 /* ---- start and stop ------------------------------------------------- */
 
 int goc__uio_available(const char **why)
@@ -944,7 +1308,19 @@ int goc__uio_init(bool want)
         rings[i].ring.fd = -1;
         rings[i].wake_fd = -1;
         pthread_mutex_init(&rings[i].ready_lock, NULL);
+        pthread_mutex_init(&rings[i].br_lock, NULL);
     }
+    const char *ms = getenv("GOC_URING_MSRECV");
+    msrecv_want = ms && *ms == '1';
+    ms = getenv("GOC_URING_SENDRING");
+    sendring = ms ? atoi(ms) : 0;
+    ms = getenv("GOC_URING_SENDASYNC");
+    send_async = ms && *ms == '1';
+    ms = getenv("GOC_URING_BW");
+    batch_wait_n = batch_wait_us = 0;
+    if (ms && sscanf(ms, "%u:%u", &batch_wait_n, &batch_wait_us) != 2)
+        batch_wait_n = 0;
+    msrecv = false;
     epoch++;
     int err = 0;
     for (unsigned i = 0; i < k && !err; i++) {
@@ -967,6 +1343,10 @@ int goc__uio_init(bool want)
         goc__uio_fini();
         return err;
     }
+    msrecv = msrecv_want;
+    for (unsigned i = 0; i < k; i++)
+        if (!rings[i].br)
+            msrecv = false;
     on = true;
     return 0;
 }
@@ -980,6 +1360,8 @@ static void stats_add(goc__uio_stats *st, const uio_ring *R)
     st->wakes += atomic_load(&R->stats.wakes);
     st->accept_arms += atomic_load(&R->stats.accept_arms);
     st->accepted += atomic_load(&R->stats.accepted);
+    st->recv_arms += atomic_load(&R->stats.recv_arms);
+    st->recv_cqes += atomic_load(&R->stats.recv_cqes);
 }
 
 void goc__uio_fini(void)
@@ -1005,6 +1387,18 @@ void goc__uio_fini(void)
         stats_add(&stats_past, &rs[i]); /* the counts are since start */
     rings = NULL;
     nrings = 0;
+    if (getenv("GOC_URING_STATS")) /* prototype: temporary */
+        fprintf(stderr,
+                "uio: iocpu_ms %.1f submitted %llu cancels %llu enters %llu "
+                "wakes %llu "
+                "recv_arms %llu recv_cqes %llu\n",
+                (double)rs[0].cpu_ns / 1e6,
+                (unsigned long long)stats_past.submitted,
+                (unsigned long long)stats_past.cancels,
+                (unsigned long long)stats_past.enters,
+                (unsigned long long)stats_past.wakes,
+                (unsigned long long)stats_past.recv_arms,
+                (unsigned long long)stats_past.recv_cqes);
     pthread_mutex_unlock(&stats_lock);
     for (unsigned i = 0; i < k; i++) {
         uio_ring *R = &rs[i];
@@ -1012,8 +1406,12 @@ void goc__uio_fini(void)
         if (R->wake_fd >= 0)
             close(R->wake_fd);
         pthread_mutex_destroy(&R->ready_lock);
+        pthread_mutex_destroy(&R->br_lock);
+        free(R->br); /* the ring is gone: the kernel writes no buffer */
+        free(R->pool);
     }
     free(rs);
+    msrecv = false;
     epoch++; /* the requests of listeners that outlive it are over */
 }
 

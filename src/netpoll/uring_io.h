@@ -111,6 +111,29 @@ void goc__uio_acceptor_close(goc__uio_acceptor *a);
 /* Free a closed acceptor (the listener's grace period is over). */
 void goc__uio_acceptor_free(goc__uio_acceptor *a);
 
+/*
+ * Multishot recv (prototype, $GOC_URING_MSRECV=1): a connection's data
+ * comes from one IORING_OP_RECV with IORING_RECV_MULTISHOT into buffers
+ * the io thread's ring provides (IORING_REGISTER_PBUF_RING); the io
+ * thread queues them on the receiver, and reads copy from the queue.
+ */
+typedef struct goc__uio_rcv goc__uio_rcv;
+/* A receiver for the connection of pd, or NULL (multishot recv off, or
+ * out of memory: single-shot recvs). */
+goc__uio_rcv *goc__uio_rcv_new(goc__pollfd *pd);
+/* A read of up to n bytes: true with the result in *out (a count, 0 at
+ * end of file, a negative code; -ETIMEDOUT or -ECANCELED as
+ * goc__pollfd_wait), or false: make this read a single-shot request.
+ * The caller holds pd's read lock and has called goc__pollfd_prepare.
+ * Goroutine only. */
+bool goc__uio_recv(goc__uio_rcv *v, void *buf, size_t n, ssize_t *out);
+/* Before goc__pollfd_close: no more reads, the request is cancelled. */
+void goc__uio_rcv_close(goc__uio_rcv *v);
+/* After goc__pollfd_close: wait for the request's end, give its buffers
+ * back. Goroutine only. */
+void goc__uio_rcv_closed(goc__uio_rcv *v);
+void goc__uio_rcv_free(goc__uio_rcv *v);
+
 /* Wake each io thread that a push left asleep with requests to submit
  * (uring_io.c's push; only where the process has one CPU), and only
  * those: the scheduler calls it (goc__poller_flush) when a processor's
@@ -135,6 +158,8 @@ typedef struct goc__uio_stats {
     uint64_t wakes;       /* eventfd writes that woke the io thread */
     uint64_t accept_arms; /* multishot accept requests written */
     uint64_t accepted;    /* connections they accepted */
+    uint64_t recv_arms;   /* multishot recv requests written */
+    uint64_t recv_cqes;   /* their completions with a buffer */
 } goc__uio_stats;
 void goc__uio_get_stats(goc__uio_stats *st);
 /* Arm multishot accepts with a flag the kernel refuses (-EINVAL), as a
