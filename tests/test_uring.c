@@ -159,6 +159,9 @@ GOC_TEST_TIMEOUT(net_uring_deadline_in_flight, 120)
 {
     if (!force_completion())
         return 0;
+    /* Single-shot recvs: a deadline cancels one (multishot recv keeps
+     * its request: net_uring_msrecv_deadline). */
+    atomic_store(&goc__uio_test_no_msrecv, true);
     goc_maxprocs(2);
     return goc_main(deadline_main, NULL);
 }
@@ -396,6 +399,12 @@ static int child_clients(int rd, int wr, long n)
     return 0;
 }
 
+/* Reads parked on the ring: recv requests and multishot recvs. */
+static int64_t waiting_reads(void)
+{
+    return goc__uio_inflight() + goc__uio_msrecv_armed();
+}
+
 static int many_main(void *arg)
 {
     many *m = arg;
@@ -414,9 +423,10 @@ static int many_main(void *arg)
     char c;
     ASSERT(goc_wait_fd(m->from_child[0], GOC_READ, 0) >= 0);
     ASSERT_EQ(read(m->from_child[0], &c, 1), 1); /* all connected */
-    for (int k = 0; k < 10000 && goc__uio_inflight() < n; k++)
+    /* Each reader waits on a recv request, or on its multishot recv. */
+    for (int k = 0; k < 10000 && waiting_reads() < n; k++)
         goc_sleep(GOC_MILLISECOND);
-    int64_t inflight = goc__uio_inflight();
+    int64_t inflight = waiting_reads();
     ASSERT_EQ(write(m->to_child[1], &c, 1), 1);
     /* The child exits when it has every echo; the servers then see end
      * of file. */
@@ -433,9 +443,10 @@ static int many_main(void *arg)
     ASSERT(WIFEXITED(st));
     ASSERT_EQ(WEXITSTATUS(st), 0);
     ASSERT_EQ(inflight, n);
-    for (int k = 0; k < 10000 && goc__uio_inflight() > 0; k++)
+    for (int k = 0; k < 10000 && waiting_reads() > 0; k++)
         goc_sleep(GOC_MILLISECOND);
     assert_drained();
+    ASSERT_EQ(goc__uio_msrecv_armed(), 0); /* each ended at end of file */
     goc__uio_stats us;
     goc__uio_get_stats(&us);
     printf("submitted %llu, queue found full %llu times, io enters %llu\n",
@@ -503,6 +514,7 @@ GOC_TEST_TIMEOUT(net_uring_sq_full, 120)
 {
     if (!force_completion())
         return 0;
+    atomic_store(&goc__uio_test_no_msrecv, true); /* single-shot recvs */
     atomic_store(&goc__uio_test_sq_entries, 4);
     goc_maxprocs(2);
     return goc_main(sq_full_main, NULL);
@@ -807,6 +819,7 @@ GOC_TEST_TIMEOUT(net_uring_round_one_wake, 60)
 {
     if (!force_completion())
         return 0;
+    atomic_store(&goc__uio_test_no_msrecv, true);   /* single-shot recvs */
     atomic_store(&goc__uio_test_defer_wakes, true); /* as on one CPU */
     goc_maxprocs(1);
     return goc_main(round_main, NULL);

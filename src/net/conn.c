@@ -83,15 +83,26 @@ ssize_t goc_conn_read(goc_conn *c, void *buf, size_t n)
     ssize_t r = 0;
     if (n == 0) /* else read's 0 would look like end of file */
         goto out;
-    if (c->uio &&
-        (c->rcv || !goc__uio_read_by_readiness() || !goc__pollfd_unquiet(pd))) {
-        /* Completion I/O: one recv request, parked on its completion.
-         * What a later read may find left is not known after it. */
-        c->rdrained = false;
-        if ((r = goc__pollfd_prepare(pd, GOC__POLL_READ)) == 0 &&
-            (!c->rcv || !goc__uio_recv(c->rcv, buf, n, &r)))
-            r = goc__uio_xfer(pd, false, buf, n, 0);
-        goto out;
+    if (c->uio) {
+        bool by_ring = !goc__uio_read_by_readiness();
+        if (!by_ring && c->rcv && goc__uio_rcv_busy(c->rcv)) {
+            /* What the multishot recv queued comes first, and it stops
+             * (the read below tries the syscall: no drained shortcut). */
+            c->rdrained = false;
+            if ((r = goc__pollfd_prepare(pd, GOC__POLL_READ)) < 0 ||
+                goc__uio_rcv_stop(c->rcv, buf, n, &r))
+                goto out;
+        }
+        if (by_ring || !goc__pollfd_unquiet(pd)) {
+            /* Completion I/O: the multishot recv's queue, or one recv
+             * request, parked on its completion. What a later read may
+             * find left is not known after it. */
+            c->rdrained = false;
+            if ((r = goc__pollfd_prepare(pd, GOC__POLL_READ)) == 0 &&
+                (!c->rcv || !goc__uio_recv(c->rcv, buf, n, &r)))
+                r = goc__uio_xfer(pd, false, buf, n, 0);
+            goto out;
+        }
     }
     /* Else (few goroutines wait on I/O, nothing to batch with: a
      * completion-I/O read too) the readiness path, readiness reports on. */
@@ -330,11 +341,9 @@ int goc_conn_close(goc_conn *c)
     goc__require_g("goc_conn_close");
     if (atomic_exchange(&c->closed, true))
         return -ECANCELED;
-    if (c->rcv) /* the request is cancelled with the connection */
+    if (c->rcv) /* its multishot recv is cancelled with it */
         goc__uio_rcv_close(c->rcv);
     int err = goc__pollfd_close(c->pd);
-    if (c->rcv)
-        goc__uio_rcv_closed(c->rcv);
     goc__net_bury(&c->z, conn_destroy);
     return err;
 }

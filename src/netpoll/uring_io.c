@@ -82,12 +82,10 @@
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "netpoll/uring_io.h"
@@ -175,30 +173,40 @@ struct goc__uio_acceptor {
 };
 
 /* A connection's multishot recv (uring_io.h), on the acceptor's
- * pattern: the goroutines' side and the io thread's meet under mu.
- * The queue is the received buffers, oldest first, linked through
- * their ring's bnext (a buffer id is in one queue at most), then at
- * most one end: end of file (sticky) or an error. */
+ * pattern: the goroutines' side and the io thread's meet under mu;
+ * `pending` counts the parts with the io thread (the request, from its
+ * arm until its last CQE; a cancel, until written), raised by
+ * goroutines and dropped by the io thread, both under mu. The queue is
+ * the received buffers, oldest first, linked through their ring's bnext
+ * (a buffer is in one queue at most), then at most one end: end of file
+ * (which stays) or an error (told once). Data left when a goc_main ends
+ * move to `spill` (rcv_spill). Freed by goc__uio_rcv_free, or by the io
+ * thread at the request's end when that came first (orphan). */
 struct goc__uio_rcv {
     req arm; /* the multishot request, pushed when pending goes 0 -> 1 */
-    req can; /* close's cancel, pushed at most once */
+    req can; /* a cancel: close's, or a read's that goes by readiness */
     goc__pollfd *pd;
     int fd;
     pthread_mutex_t mu;
-    uint16_t qh, qt;   /* mu: the oldest buffer, the newest */
-    unsigned qn;       /* mu: buffers queued */
-    uint32_t off;      /* mu: bytes of the oldest already read */
-    int32_t end;       /* mu: 0 (end of file) or an error, once has_end */
-    bool has_end;      /* mu */
-    bool closing;      /* mu: goc__uio_rcv_close has begun */
-    bool no_multishot; /* mu: the kernel refused: single-shot recvs */
-    bool nobufs;       /* mu: the request ended for want of buffers */
+    struct uio_ring *r; /* mu: the ring of the request and buffers */
+    uint16_t qh, qt;    /* mu: the oldest buffer, the newest */
+    unsigned qn;        /* mu: buffers queued */
+    uint32_t off;       /* mu: bytes of the oldest already read */
+    int32_t end;        /* mu: 0 (end of file) or an error, once has_end */
+    bool has_end;       /* mu */
+    bool closing;       /* mu: goc__uio_rcv_close has begun */
+    bool orphan;        /* mu: freed; the io thread frees it at the end */
+    bool nobufs;        /* mu: the request ended for want of buffers */
     _Atomic uint32_t pending;
-    unsigned epoch;     /* mu: the io thread's (epoch) that has it */
-    struct uio_ring *r; /* mu: the ring that has it (ring_for, at arm) */
-    uint64_t ud;        /* io thread: the request's user_data */
-    bool cancelled;     /* io thread: cancelled (queue long) since armed */
+    char *spill; /* mu: data queued when a goc_main ended */
+    size_t spill_len, spill_off;
+    struct goc__uio_rcv *prev, *next; /* rcv_lock: all receivers */
+    uint64_t ud;                      /* io thread: the request's user_data */
+    bool cancelled; /* io thread: cancelled (queue long) since armed */
 };
+
+static void rcv_destroy(struct goc__uio_rcv *v);
+static void rcv_drop(struct goc__uio_rcv *v, goc__glist *wake);
 
 /* One ring and its io thread (the top comment). Three cache lines: the
  * goroutines' side (pushes; the io thread's sleep), the io thread's own,
@@ -222,6 +230,7 @@ typedef struct uio_ring {
         _Atomic uint64_t accept_arms, accepted;
         _Atomic uint64_t recv_arms, recv_cqes;
         _Atomic int64_t inflight;
+        _Atomic int64_t armed; /* multishot recvs not yet ended */
     } stats;
     /* Provided buffers (multishot recv): registered by the io thread;
      * buffers go back (pbuf_give) under br_lock from any thread. */
@@ -231,7 +240,6 @@ typedef struct uio_ring {
     uint16_t br_tail;       /* br_lock */
     int32_t blen[PBUF_N];   /* a received buffer's byte count */
     uint16_t bnext[PBUF_N]; /* the next in its receiver's queue */
-    int64_t cpu_ns;
     /* Goroutines that completions woke, for the next poll of any M (it
      * takes them with goc__uio_take, in goc__poller_wait). */
     _Alignas(LINE) pthread_mutex_t ready_lock;
@@ -244,11 +252,12 @@ static unsigned epoch;  /* io threads started: one a goc_main */
 static uio_ring *rings; /* nrings of them, while on */
 static unsigned nrings;
 static _Atomic bool stop;
-static bool msrecv;      /* multishot recv on (every ring has its buffers) */
-static bool msrecv_want; /* $GOC_URING_MSRECV (prototype A/B knob) */
-static int sendring;     /* $GOC_URING_SENDRING (prototype A/B knob) */
-static unsigned batch_wait_n, batch_wait_us; /* $GOC_URING_BW=n:us */
-static bool send_async;                      /* $GOC_URING_SENDASYNC */
+/* Multishot recv: on when every ring has its provided buffers, until a
+ * request is refused (-EINVAL: single-shot recvs from then on). */
+static _Atomic bool msrecv;
+/* Every receiver, for goc__uio_fini (rcv_lock). */
+static pthread_mutex_t rcv_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct goc__uio_rcv *rcv_all;
 static _Atomic bool owed_any; /* some ring's wake_owed may be set */
 static bool defer_wakes;      /* pushes leave the wake to goc__uio_flush
                                  (one CPU: push) */
@@ -420,14 +429,13 @@ static bool req_write(uio_ring *R, req *r, goc__glist *wake)
         e->user_data = v->ud;
         sqe_push(R);
         atomic_fetch_add_explicit(&R->stats.recv_arms, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&R->stats.armed, 1, memory_order_relaxed);
     } else if (r->kind == REQ_RCV_CANCEL) {
         goc__uio_rcv *v =
             (goc__uio_rcv *)((char *)r - offsetof(goc__uio_rcv, can));
         cancel_push(R, e, v->ud); /* the arm's SQE came first (FIFO) */
         atomic_fetch_add_explicit(&R->stats.cancels, 1, memory_order_relaxed);
-        /* Close waits for pending 0 (goc__uio_rcv_closed): v is its own
-         * from the drop on. */
-        (void)atomic_fetch_sub(&v->pending, 1);
+        rcv_drop(v, wake);
     } else if (r->kind == REQ_XFER) {
         uio_op *op = (uio_op *)((char *)r - offsetof(uio_op, sub));
         e->opcode = op->opcode;
@@ -438,8 +446,6 @@ static bool req_write(uio_ring *R, req *r, goc__glist *wake)
             e->off = (uint64_t)-1; /* the file position; a stream's none */
         else
             e->msg_flags = (uint32_t)op->msg_flags;
-        if (send_async && op->opcode == IORING_OP_SEND)
-            e->flags |= IOSQE_ASYNC; /* prototype: io-wq sends */
         op->ud = ((uint64_t)(++R->gen) << 48) | (uint64_t)(uintptr_t)op;
         e->user_data = op->ud;
         sqe_push(R);
@@ -532,19 +538,39 @@ static void pbuf_give(uio_ring *R, const uint16_t *bid, unsigned n)
     pthread_mutex_unlock(&R->br_lock);
 }
 
+/* The receiver's parts with the io thread drop by one (mu held, and
+ * released here). At 0 the request is over: the reader is woken (it
+ * re-arms, or reads by readiness), or, once closed, nobody waits, and an
+ * orphan is freed. */
+static void rcv_drop(goc__uio_rcv *v, goc__glist *wake)
+{
+    pthread_mutex_lock(&v->mu);
+    bool last = atomic_fetch_sub(&v->pending, 1) == 1;
+    bool orphan = last && v->orphan;
+    bool tell = last && !v->closing;
+    goc__pollfd *pd = v->pd;
+    pthread_mutex_unlock(&v->mu);
+    if (tell)
+        goc__pollfd_complete(pd, GOC__POLL_READ, wake);
+    if (orphan)
+        rcv_destroy(v);
+}
+
 /* A CQE of v's multishot recv: queue the buffer (or give it back, once
- * the connection closes), or the end; cancel the request when enough
- * wait unread. Wakes the reader when the queue was empty, and when the
- * request is over. */
+ * the connection closes), or the end; cancel the request when
+ * RCV_AHEAD buffers wait unread, so that one slow reader does not take
+ * the pool (the socket's buffer holds the rest, as without requests).
+ * Wakes the reader when the queue was empty, and when the request is
+ * over. */
 static void rcv_cqe(uio_ring *R, goc__uio_rcv *v, const struct io_uring_cqe *c,
                     goc__glist *wake)
 {
-    goc__pollfd *pd = v->pd;
     bool more = c->flags & IORING_CQE_F_MORE;
     int res = c->res;
     bool tell = false, give = false;
     uint16_t bid = 0;
     pthread_mutex_lock(&v->mu);
+    goc__pollfd *pd = v->pd;
     if (c->flags & IORING_CQE_F_BUFFER) {
         bid = (uint16_t)(c->flags >> IORING_CQE_BUFFER_SHIFT);
         atomic_fetch_add_explicit(&R->stats.recv_cqes, 1, memory_order_relaxed);
@@ -568,23 +594,25 @@ static void rcv_cqe(uio_ring *R, goc__uio_rcv *v, const struct io_uring_cqe *c,
             }
         }
     }
-    if (res == -EINVAL)
-        v->no_multishot = true; /* refused: single-shot recvs */
+    if (res == -EINVAL) /* refused: single-shot recvs from now on */
+        atomic_store_explicit(&msrecv, false, memory_order_relaxed);
     else if (res == -ENOBUFS)
-        v->nobufs = true;
+        v->nobufs = true; /* this read: a single-shot recv */
     else if (res <= 0 && res != -ECANCELED && !v->closing) {
         v->end = res;
         v->has_end = true;
+        tell = true;
     }
-    if (!more) {
-        (void)atomic_fetch_sub(&v->pending, 1);
-        tell = true; /* v may be freed from here on while closing */
-    }
+    tell = tell && !v->closing;
     pthread_mutex_unlock(&v->mu);
     if (give)
         pbuf_give(R, &bid, 1);
     if (tell)
         goc__pollfd_complete(pd, GOC__POLL_READ, wake);
+    if (!more) {
+        atomic_fetch_sub_explicit(&R->stats.armed, 1, memory_order_relaxed);
+        rcv_drop(v, wake);
+    }
 }
 
 /* Move what goroutines pushed (oldest first) behind *todo. */
@@ -690,6 +718,18 @@ int goc__uio_take(goc__glist *out)
     return n;
 }
 
+_Atomic bool goc__uio_test_no_msrecv;
+
+/* Whether multishot recv is wanted: not when a test refuses it or
+ * $GOC_URING_MSRECV is 0 (for A/B runs). */
+static bool msrecv_wanted(void)
+{
+    if (atomic_load(&goc__uio_test_no_msrecv))
+        return false;
+    const char *env = getenv("GOC_URING_MSRECV");
+    return !(env && strcmp(env, "0") == 0);
+}
+
 /* Register R's provided buffers (group 0), all given to the kernel; by
  * the io thread (a single-issuer ring takes registrations from its
  * submitter only). Leaves R->br NULL where it fails. */
@@ -730,7 +770,7 @@ static void *io_main(void *arg)
     int err = ring_setup(R);
     if (!err && !(R->wake_armed = queue_wake_poll(R)))
         err = -ENOMEM;
-    if (!err && msrecv_want)
+    if (!err && msrecv_wanted())
         pbuf_setup(R); /* R->br stays NULL where it fails */
     pthread_mutex_lock(&setup_lock);
     R->setup_err = err;
@@ -771,21 +811,7 @@ static void *io_main(void *arg)
             else
                 atomic_store(&R->sleeping, false);
         }
-        int r;
-        if (wait && batch_wait_n) {
-            struct {
-                uint64_t sigmask;
-                uint32_t sigmask_sz, min_wait_usec;
-                uint64_t ts;
-            } ea = {0, 0, batch_wait_us, 0};
-            atomic_fetch_add_explicit(&R->stats.enters, 1,
-                                      memory_order_relaxed);
-            r = goc__uring_enter(&R->ring, sq_pending(R), batch_wait_n,
-                                 IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG,
-                                 &ea, sizeof ea);
-        } else {
-            r = sys_enter(R, sq_pending(R), wait, IORING_ENTER_GETEVENTS);
-        }
+        int r = sys_enter(R, sq_pending(R), wait, IORING_ENTER_GETEVENTS);
         if (wait)
             atomic_store(&R->sleeping, false);
         if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY && r != -ETIME)
@@ -793,9 +819,6 @@ static void *io_main(void *arg)
         (void)reap(R, &wake);
         deliver(R, &wake);
     }
-    struct timespec ts; /* prototype: temporary */
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    R->cpu_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
     return NULL;
 }
 
@@ -930,6 +953,19 @@ _Atomic int goc__uio_batch_min = GOC__UIO_BATCH_MIN;
  * msgs/s mixed, 130k all requests, 137k all readiness). */
 static _Atomic bool reads_on_ring;
 
+/* Whether a send goes to the ring even while the io thread sleeps:
+ * while reads are multishot requests (below). Their data reach the io
+ * thread without a request, so it sleeps more often, and a send from a
+ * goroutine's thread then costs a wake of the io thread for the peer's
+ * recv (its task work) on top of the system call: measured 69k msgs/s
+ * against 155k with every send on the ring (TCP echo, 100 connections,
+ * 2 processors). */
+static bool send_by_ring(void)
+{
+    return atomic_load_explicit(&msrecv, memory_order_relaxed) &&
+           atomic_load_explicit(&reads_on_ring, memory_order_relaxed);
+}
+
 bool goc__uio_read_by_readiness(void)
 {
     int min = atomic_load_explicit(&goc__uio_batch_min, memory_order_relaxed);
@@ -947,8 +983,7 @@ ssize_t goc__uio_xfer(goc__pollfd *pd, bool is_send, void *buf, size_t n,
 {
     if (n > INT32_MAX)
         n = INT32_MAX;
-    if (is_send && sendring != 1 &&
-        (sendring == 2 || io_thread_asleep(goc__pollfd_fd(pd)))) {
+    if (is_send && !send_by_ring() && io_thread_asleep(goc__pollfd_fd(pd))) {
         ssize_t r = send(goc__pollfd_fd(pd), buf, n, msg_flags | MSG_DONTWAIT);
         if (r >= 0)
             return r;
@@ -1098,7 +1133,7 @@ void goc__uio_acceptor_free(goc__uio_acceptor *a)
 
 goc__uio_rcv *goc__uio_rcv_new(goc__pollfd *pd)
 {
-    if (!msrecv)
+    if (!atomic_load_explicit(&msrecv, memory_order_relaxed))
         return NULL;
     goc__uio_rcv *v = calloc(1, sizeof *v);
     if (!v)
@@ -1109,111 +1144,33 @@ goc__uio_rcv *goc__uio_rcv_new(goc__pollfd *pd)
     v->fd = goc__pollfd_fd(pd);
     pthread_mutex_init(&v->mu, NULL);
     atomic_init(&v->pending, 0);
-    v->epoch = epoch;
+    pthread_mutex_lock(&rcv_lock);
+    v->next = rcv_all;
+    if (rcv_all)
+        rcv_all->prev = v;
+    rcv_all = v;
+    pthread_mutex_unlock(&rcv_lock);
     return v;
 }
 
-/* A request armed under an earlier goc_main ended with its ring, and its
- * buffers went with the ring's pool (mu). */
-static void rcv_renew(goc__uio_rcv *v)
+static void rcv_destroy(goc__uio_rcv *v)
 {
-    if (v->epoch != epoch) {
-        atomic_store(&v->pending, 0);
-        v->qn = 0;
-        v->off = 0;
-        v->epoch = epoch;
-    }
+    pthread_mutex_lock(&rcv_lock);
+    if (v->prev)
+        v->prev->next = v->next;
+    else
+        rcv_all = v->next;
+    if (v->next)
+        v->next->prev = v->prev;
+    pthread_mutex_unlock(&rcv_lock);
+    pthread_mutex_destroy(&v->mu);
+    free(v->spill);
+    free(v);
 }
 
-bool goc__uio_recv(goc__uio_rcv *v, void *buf, size_t n, ssize_t *out)
+/* Give v's queued buffers back to its ring (mu held). */
+static void rcv_give_all(goc__uio_rcv *v)
 {
-    goc__pollfd *pd = v->pd;
-    for (;;) {
-        pthread_mutex_lock(&v->mu);
-        rcv_renew(v);
-        if (v->qn) {
-            uio_ring *R = v->r;
-            size_t got = 0;
-            uint16_t give[64];
-            unsigned ng = 0;
-            while (v->qn && got < n) {
-                uint16_t b = v->qh;
-                uint32_t len = (uint32_t)R->blen[b];
-                size_t k = len - v->off;
-                if (k > n - got)
-                    k = n - got;
-                memcpy((char *)buf + got,
-                       R->pool + ((size_t)b << PBUF_SHIFT) + v->off, k);
-                got += k;
-                v->off += (uint32_t)k;
-                if (v->off == len) {
-                    v->off = 0;
-                    v->qh = R->bnext[b];
-                    v->qn--;
-                    give[ng++] = b;
-                    if (ng == 64) {
-                        pbuf_give(R, give, ng);
-                        ng = 0;
-                    }
-                }
-            }
-            pthread_mutex_unlock(&v->mu);
-            pbuf_give(R, give, ng);
-            *out = (ssize_t)got;
-            return true;
-        }
-        if (v->has_end) {
-            *out = v->end;
-            if (v->end < 0)
-                v->has_end = false; /* an error is told once */
-            pthread_mutex_unlock(&v->mu);
-            return true;
-        }
-        if (v->closing) {
-            pthread_mutex_unlock(&v->mu);
-            *out = -ECANCELED;
-            return true;
-        }
-        if (v->no_multishot || v->nobufs) {
-            v->nobufs = false;
-            pthread_mutex_unlock(&v->mu);
-            return false;
-        }
-        if (atomic_load(&v->pending) == 0) {
-            /* Pushed under mu: close's cancel, if any, comes after. */
-            atomic_store(&v->pending, 1);
-            v->epoch = epoch;
-            v->r = ring_for(v->fd);
-            push(v->r, &v->arm);
-        }
-        pthread_mutex_unlock(&v->mu);
-        goc__pollfd_quiet(pd); /* the request tells, not readiness */
-        int r = goc__pollfd_wait(pd, GOC__POLL_READ);
-        if (r < 0) {
-            *out = r;
-            return true;
-        }
-    }
-}
-
-void goc__uio_rcv_close(goc__uio_rcv *v)
-{
-    pthread_mutex_lock(&v->mu);
-    rcv_renew(v);
-    v->closing = true;
-    if (atomic_load(&v->pending) != 0) {
-        atomic_fetch_add(&v->pending, 1);
-        push(v->r, &v->can); /* live: armed on v->r in this epoch */
-    }
-    pthread_mutex_unlock(&v->mu);
-}
-
-void goc__uio_rcv_closed(goc__uio_rcv *v)
-{
-    while (atomic_load(&v->pending) != 0)
-        goc_yield(); /* the io thread reaps the request's last CQE */
-    pthread_mutex_lock(&v->mu);
-    rcv_renew(v);
     uint16_t give[64];
     unsigned ng = 0;
     for (; v->qn; v->qn--) {
@@ -1225,6 +1182,145 @@ void goc__uio_rcv_closed(goc__uio_rcv *v)
         }
     }
     pbuf_give(v->r, give, ng);
+    v->off = 0;
+}
+
+/* Up to n bytes of what v holds (mu held): the spill, the queued
+ * buffers, else the end. false: nothing held. */
+static bool rcv_take(goc__uio_rcv *v, void *buf, size_t n, ssize_t *out)
+{
+    size_t got = 0;
+    if (v->spill) {
+        got = v->spill_len - v->spill_off;
+        if (got > n)
+            got = n;
+        memcpy(buf, v->spill + v->spill_off, got);
+        v->spill_off += got;
+        if (v->spill_off == v->spill_len) {
+            free(v->spill);
+            v->spill = NULL;
+        }
+    }
+    if (v->qn && got < n) {
+        uio_ring *R = v->r;
+        uint16_t give[64];
+        unsigned ng = 0;
+        while (v->qn && got < n) {
+            uint16_t b = v->qh;
+            uint32_t len = (uint32_t)R->blen[b];
+            size_t k = len - v->off;
+            if (k > n - got)
+                k = n - got;
+            memcpy((char *)buf + got,
+                   R->pool + ((size_t)b << PBUF_SHIFT) + v->off, k);
+            got += k;
+            v->off += (uint32_t)k;
+            if (v->off == len) {
+                v->off = 0;
+                v->qh = R->bnext[b];
+                v->qn--;
+                give[ng++] = b;
+                if (ng == 64) {
+                    pbuf_give(R, give, ng);
+                    ng = 0;
+                }
+            }
+        }
+        pbuf_give(R, give, ng);
+    }
+    if (got) {
+        *out = (ssize_t)got;
+        return true;
+    }
+    if (v->has_end) {
+        *out = v->end;
+        if (v->end < 0)
+            v->has_end = false; /* an error is told once, as recv's */
+        return true;
+    }
+    return false;
+}
+
+bool goc__uio_recv(goc__uio_rcv *v, void *buf, size_t n, ssize_t *out)
+{
+    goc__pollfd *pd = v->pd;
+    for (;;) {
+        pthread_mutex_lock(&v->mu);
+        if (rcv_take(v, buf, n, out)) {
+            pthread_mutex_unlock(&v->mu);
+            return true;
+        }
+        if (v->closing) {
+            pthread_mutex_unlock(&v->mu);
+            *out = -ECANCELED;
+            return true;
+        }
+        if (atomic_load(&v->pending) == 0) {
+            if (v->nobufs || !on ||
+                !atomic_load_explicit(&msrecv, memory_order_relaxed)) {
+                /* The pool was empty (this read, then the request
+                 * again), multishot refused, or no ring: single-shot. */
+                v->nobufs = false;
+                pthread_mutex_unlock(&v->mu);
+                return false;
+            }
+            /* Pushed under mu: a cancel, if any, comes after. */
+            atomic_store(&v->pending, 1);
+            v->r = ring_for(v->fd);
+            push(v->r, &v->arm);
+        }
+        pthread_mutex_unlock(&v->mu);
+        goc__pollfd_quiet(pd); /* the request tells, not readiness */
+        int r = goc__pollfd_wait(pd, GOC__POLL_READ);
+        if (r < 0) { /* the deadline, or close: what is queued stays */
+            *out = r;
+            return true;
+        }
+    }
+}
+
+bool goc__uio_rcv_busy(goc__uio_rcv *v)
+{
+    pthread_mutex_lock(&v->mu);
+    bool busy =
+        v->spill || v->qn || v->has_end || atomic_load(&v->pending) != 0;
+    pthread_mutex_unlock(&v->mu);
+    return busy;
+}
+
+bool goc__uio_rcv_stop(goc__uio_rcv *v, void *buf, size_t n, ssize_t *out)
+{
+    pthread_mutex_lock(&v->mu);
+    if (rcv_take(v, buf, n, out)) {
+        pthread_mutex_unlock(&v->mu);
+        return true;
+    }
+    if (atomic_load(&v->pending) == 0) {
+        pthread_mutex_unlock(&v->mu);
+        return false;
+    }
+    /* Armed: cancel it (pushed under mu, after the arm) and wait for its
+     * end, whatever the deadline says (the io thread is quick). */
+    atomic_fetch_add(&v->pending, 1);
+    push(v->r, &v->can);
+    pthread_mutex_unlock(&v->mu);
+    goc__pollfd_wait_pending(v->pd, GOC__POLL_READ, &v->pending);
+    pthread_mutex_lock(&v->mu);
+    bool took = rcv_take(v, buf, n, out);
+    pthread_mutex_unlock(&v->mu);
+    return took;
+}
+
+void goc__uio_rcv_close(goc__uio_rcv *v)
+{
+    pthread_mutex_lock(&v->mu);
+    v->closing = true;
+    if (atomic_load(&v->pending) != 0) {
+        atomic_fetch_add(&v->pending, 1);
+        push(v->r, &v->can);
+    }
+    if (v->qn)
+        rcv_give_all(v); /* nobody reads them any more */
     pthread_mutex_unlock(&v->mu);
 }
 
@@ -1232,8 +1328,67 @@ void goc__uio_rcv_free(goc__uio_rcv *v)
 {
     if (!v)
         return;
-    pthread_mutex_destroy(&v->mu);
-    free(v);
+    pthread_mutex_lock(&v->mu);
+    bool live = atomic_load(&v->pending) != 0;
+    v->orphan = live; /* the io thread frees it at the request's end */
+    pthread_mutex_unlock(&v->mu);
+    if (!live)
+        rcv_destroy(v);
+}
+
+/* After the io threads have ended (goc__uio_fini): every request is over
+ * and the pools go, so what receivers hold moves to their spill; an
+ * orphan is freed. */
+static void rcv_spill_all(void)
+{
+    pthread_mutex_lock(&rcv_lock);
+    goc__uio_rcv *v = rcv_all, *next;
+    for (; v; v = next) {
+        next = v->next;
+        pthread_mutex_lock(&v->mu);
+        atomic_store(&v->pending, 0);
+        bool orphan = v->orphan;
+        if (v->qn && !orphan && !v->closing) {
+            size_t len = 0;
+            uint16_t b = v->qh;
+            for (unsigned k = 0; k < v->qn; k++, b = v->r->bnext[b])
+                len += (size_t)v->r->blen[b];
+            len -= v->off;
+            size_t old = v->spill ? v->spill_len - v->spill_off : 0;
+            char *sp = malloc(old + len);
+            if (sp) {
+                if (old)
+                    memcpy(sp, v->spill + v->spill_off, old);
+                ssize_t got;
+                (void)rcv_take(v, sp + old, len, &got);
+                free(v->spill);
+                v->spill = sp;
+                v->spill_len = old + len;
+                v->spill_off = 0;
+            } else { /* the data are lost: the reader is told */
+                v->end = -ENOMEM;
+                v->has_end = true;
+            }
+        }
+        v->qn = 0;
+        v->off = 0;
+        v->nobufs = false;
+        v->r = NULL;
+        pthread_mutex_unlock(&v->mu);
+        if (orphan) {
+            /* Unlinked here (rcv_lock held). */
+            if (v->prev)
+                v->prev->next = v->next;
+            else
+                rcv_all = v->next;
+            if (v->next)
+                v->next->prev = v->prev;
+            pthread_mutex_destroy(&v->mu);
+            free(v->spill);
+            free(v);
+        }
+    }
+    pthread_mutex_unlock(&rcv_lock);
 }
 
 /* ---- start and stop ------------------------------------------------- */
@@ -1310,17 +1465,7 @@ int goc__uio_init(bool want)
         pthread_mutex_init(&rings[i].ready_lock, NULL);
         pthread_mutex_init(&rings[i].br_lock, NULL);
     }
-    const char *ms = getenv("GOC_URING_MSRECV");
-    msrecv_want = ms && *ms == '1';
-    ms = getenv("GOC_URING_SENDRING");
-    sendring = ms ? atoi(ms) : 0;
-    ms = getenv("GOC_URING_SENDASYNC");
-    send_async = ms && *ms == '1';
-    ms = getenv("GOC_URING_BW");
-    batch_wait_n = batch_wait_us = 0;
-    if (ms && sscanf(ms, "%u:%u", &batch_wait_n, &batch_wait_us) != 2)
-        batch_wait_n = 0;
-    msrecv = false;
+    atomic_store(&msrecv, false);
     epoch++;
     int err = 0;
     for (unsigned i = 0; i < k && !err; i++) {
@@ -1343,10 +1488,11 @@ int goc__uio_init(bool want)
         goc__uio_fini();
         return err;
     }
-    msrecv = msrecv_want;
+    bool ms = true;
     for (unsigned i = 0; i < k; i++)
         if (!rings[i].br)
-            msrecv = false;
+            ms = false;
+    atomic_store(&msrecv, ms);
     on = true;
     return 0;
 }
@@ -1380,6 +1526,8 @@ void goc__uio_fini(void)
     for (unsigned i = 0; i < nrings; i++)
         if (rings[i].started) /* the kernel ends its requests first */
             pthread_join(rings[i].thread, NULL);
+    atomic_store(&msrecv, false);
+    rcv_spill_all(); /* before the pools go */
     uio_ring *rs = rings;
     unsigned k = nrings;
     pthread_mutex_lock(&stats_lock);
@@ -1387,18 +1535,6 @@ void goc__uio_fini(void)
         stats_add(&stats_past, &rs[i]); /* the counts are since start */
     rings = NULL;
     nrings = 0;
-    if (getenv("GOC_URING_STATS")) /* prototype: temporary */
-        fprintf(stderr,
-                "uio: iocpu_ms %.1f submitted %llu cancels %llu enters %llu "
-                "wakes %llu "
-                "recv_arms %llu recv_cqes %llu\n",
-                (double)rs[0].cpu_ns / 1e6,
-                (unsigned long long)stats_past.submitted,
-                (unsigned long long)stats_past.cancels,
-                (unsigned long long)stats_past.enters,
-                (unsigned long long)stats_past.wakes,
-                (unsigned long long)stats_past.recv_arms,
-                (unsigned long long)stats_past.recv_cqes);
     pthread_mutex_unlock(&stats_lock);
     for (unsigned i = 0; i < k; i++) {
         uio_ring *R = &rs[i];
@@ -1411,7 +1547,6 @@ void goc__uio_fini(void)
         free(R->pool);
     }
     free(rs);
-    msrecv = false;
     epoch++; /* the requests of listeners that outlive it are over */
 }
 
@@ -1432,6 +1567,14 @@ uint64_t goc__uio_ring_submitted(unsigned i)
 unsigned goc__uio_rings(void)
 {
     return nrings;
+}
+
+int64_t goc__uio_msrecv_armed(void)
+{
+    int64_t n = 0;
+    for (unsigned i = 0; i < nrings; i++)
+        n += atomic_load(&rings[i].stats.armed);
+    return n;
 }
 
 int64_t goc__uio_inflight(void)

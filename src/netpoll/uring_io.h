@@ -112,26 +112,53 @@ void goc__uio_acceptor_close(goc__uio_acceptor *a);
 void goc__uio_acceptor_free(goc__uio_acceptor *a);
 
 /*
- * Multishot recv (prototype, $GOC_URING_MSRECV=1): a connection's data
- * comes from one IORING_OP_RECV with IORING_RECV_MULTISHOT into buffers
- * the io thread's ring provides (IORING_REGISTER_PBUF_RING); the io
- * thread queues them on the receiver, and reads copy from the queue.
+ * Multishot recv: a connection's reads on the ring (GOC__UIO_BATCH_MIN
+ * and more waiters) take their data from one IORING_OP_RECV with
+ * IORING_RECV_MULTISHOT and IOSQE_BUFFER_SELECT, which the kernel
+ * completes into a buffer of the io thread's pool (a buffer ring,
+ * IORING_REGISTER_PBUF_RING) each time data arrive, until it ends; the
+ * io thread queues those buffers on the receiver, and a read copies from
+ * the queue (a buffer goes back to the pool once read). So a message
+ * costs the io thread one completion: no request, no recv tried in vain
+ * at submission, no poll armed. The request is armed by the first read
+ * that finds the queue empty; it is cancelled once RCV_AHEAD buffers
+ * (uring_io.c) wait unread, and re-armed when the reader has emptied the
+ * queue, so a slow reader leaves the rest in the socket's buffer and
+ * does not take the pool from the others. End of file and errors are
+ * queued after the data. Off (single-shot recvs) where the kernel lacks
+ * provided buffer rings or refuses a multishot recv, and with
+ * $GOC_URING_MSRECV=0 (A/B runs).
  */
 typedef struct goc__uio_rcv goc__uio_rcv;
-/* A receiver for the connection of pd, or NULL (multishot recv off, or
- * out of memory: single-shot recvs). */
+/* A receiver for the stream socket of pd, or NULL (multishot recv off,
+ * or out of memory: single-shot recvs). */
 goc__uio_rcv *goc__uio_rcv_new(goc__pollfd *pd);
-/* A read of up to n bytes: true with the result in *out (a count, 0 at
- * end of file, a negative code; -ETIMEDOUT or -ECANCELED as
- * goc__pollfd_wait), or false: make this read a single-shot request.
- * The caller holds pd's read lock and has called goc__pollfd_prepare.
- * Goroutine only. */
+/* A read of up to n bytes from the queue, arming the request if needed
+ * and parking until data, the end, the deadline or close: true with the
+ * result in *out (a count, 0 at end of file, an error; -ETIMEDOUT or
+ * -ECANCELED as goc__pollfd_wait: what is queued stays for the next
+ * read), or false: make this read a single-shot request (the pool was
+ * empty, or multishot recv is off in this goc_main). The caller holds
+ * pd's read lock and has called goc__pollfd_prepare. Goroutine only. */
 bool goc__uio_recv(goc__uio_rcv *v, void *buf, size_t n, ssize_t *out);
-/* Before goc__pollfd_close: no more reads, the request is cancelled. */
+/* Whether v holds data or an end, or its request is armed: then a read
+ * that goes by readiness calls goc__uio_rcv_stop first (read lock
+ * held: only the reader arms the request). */
+bool goc__uio_rcv_busy(goc__uio_rcv *v);
+/* For a read that goes by readiness (goc__uio_read_by_readiness): what
+ * the queue holds comes first (true, *out as goc__uio_recv); else the
+ * request, if armed, is cancelled and waited for (what it queued
+ * meanwhile comes first too), and false: the socket has the rest and
+ * nothing takes it from under the readiness path. The caller holds pd's
+ * read lock and has called goc__pollfd_prepare. Goroutine only. */
+bool goc__uio_rcv_stop(goc__uio_rcv *v, void *buf, size_t n, ssize_t *out);
+/* Before goc__pollfd_close of the connection: reads fail with
+ * -ECANCELED from now on, the request is cancelled (without waiting:
+ * the kernel drops its reference to the socket then), and the buffers
+ * queued go back to the pool. Once. Any goroutine. */
 void goc__uio_rcv_close(goc__uio_rcv *v);
-/* After goc__pollfd_close: wait for the request's end, give its buffers
- * back. Goroutine only. */
-void goc__uio_rcv_closed(goc__uio_rcv *v);
+/* Free a closed receiver (the connection's grace period is over); a
+ * request not yet over then frees it at its end, on the io thread. */
 void goc__uio_rcv_free(goc__uio_rcv *v);
 
 /* Wake each io thread that a push left asleep with requests to submit
@@ -162,8 +189,9 @@ typedef struct goc__uio_stats {
     uint64_t recv_cqes;   /* their completions with a buffer */
 } goc__uio_stats;
 void goc__uio_get_stats(goc__uio_stats *st);
-/* Arm multishot accepts with a flag the kernel refuses (-EINVAL), as a
- * kernel without IORING_ACCEPT_MULTISHOT would: the fallback. */
+/* Arm multishot accepts and recvs with a flag the kernel refuses
+ * (-EINVAL), as a kernel without IORING_ACCEPT_MULTISHOT or
+ * IORING_RECV_MULTISHOT would: the fallback. */
 extern _Atomic bool goc__uio_test_refuse_multishot;
 /* Answer a pipe's request that would wait with -EAGAIN, as a kernel that
  * honours O_NONBLOCK would: the fallback to readiness. */
@@ -174,8 +202,16 @@ extern _Atomic int goc__uio_batch_min;
 /* Defer the io thread's wakes to goc__uio_flush as on one CPU (read at
  * goc_main's start). */
 extern _Atomic bool goc__uio_test_defer_wakes;
-/* Requests submitted and not yet completed. */
+/* No multishot recv in the next goc_main (as a kernel without provided
+ * buffer rings: single-shot recvs). goc__uio_test_refuse_multishot
+ * makes its requests fail with -EINVAL instead (the fallback at run
+ * time). */
+extern _Atomic bool goc__uio_test_no_msrecv;
+/* Requests submitted and not yet completed (multishot recvs not
+ * counted). */
 int64_t goc__uio_inflight(void);
+/* Multishot recvs armed and not yet ended (their last completion). */
+int64_t goc__uio_msrecv_armed(void);
 /* The number of rings of the next goc_main (0: $GOC_URING_RINGS, else
  * 1; uring_io.c's rings_wanted). */
 extern _Atomic int goc__uio_test_rings;
