@@ -210,6 +210,14 @@ ssize_t goc_conn_read_from(goc_conn *c, void *buf, size_t n, char *from,
         goto out;
     int fd = goc__pollfd_fd(pd);
     for (;;) {
+        a.len = 0; /* a stream's peer (below) */
+        if (c->rcv && goc__uio_rcv_busy(c->rcv) &&
+            goc__uio_rcv_stop(c->rcv, buf, n, &r)) {
+            /* What the multishot recv queued comes first. */
+            if (r < 0)
+                goto out;
+            break;
+        }
         a.len = sizeof a.ss;
         r = recvfrom(fd, buf, n, 0, (struct sockaddr *)&a.ss, &a.len);
         if (r >= 0)

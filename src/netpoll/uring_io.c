@@ -197,6 +197,7 @@ struct goc__uio_rcv {
     bool closing;       /* mu: goc__uio_rcv_close has begun */
     bool orphan;        /* mu: freed; the io thread frees it at the end */
     bool nobufs;        /* mu: the request ended for want of buffers */
+    bool can_pushed;    /* mu: `can` is with the io thread (once at a time) */
     _Atomic uint32_t pending;
     char *spill; /* mu: data queued when a goc_main ended */
     size_t spill_len, spill_off;
@@ -206,7 +207,7 @@ struct goc__uio_rcv {
 };
 
 static void rcv_destroy(struct goc__uio_rcv *v);
-static void rcv_drop(struct goc__uio_rcv *v, goc__glist *wake);
+static void rcv_drop(struct goc__uio_rcv *v, bool cancel, goc__glist *wake);
 
 /* One ring and its io thread (the top comment). Three cache lines: the
  * goroutines' side (pushes; the io thread's sleep), the io thread's own,
@@ -435,7 +436,7 @@ static bool req_write(uio_ring *R, req *r, goc__glist *wake)
             (goc__uio_rcv *)((char *)r - offsetof(goc__uio_rcv, can));
         cancel_push(R, e, v->ud); /* the arm's SQE came first (FIFO) */
         atomic_fetch_add_explicit(&R->stats.cancels, 1, memory_order_relaxed);
-        rcv_drop(v, wake);
+        rcv_drop(v, true, wake);
     } else if (r->kind == REQ_XFER) {
         uio_op *op = (uio_op *)((char *)r - offsetof(uio_op, sub));
         e->opcode = op->opcode;
@@ -518,6 +519,28 @@ static void acc_cqe(uio_ring *R, goc__uio_acceptor *a,
         goc__pollfd_complete(pd, GOC__POLL_WRITE, wake);
 }
 
+/* A buffer's count and queue link: written by the io thread, read by
+ * the reader, both under the receiver's mu; relaxed atomics because
+ * the buffer's next receiver (another mu) is ordered after its last
+ * reader through the kernel (the buffer ring's tail, then a CQE), which
+ * ThreadSanitizer does not see. */
+static void blen_set(uio_ring *R, uint16_t b, int32_t v)
+{
+    __atomic_store_n(&R->blen[b], v, __ATOMIC_RELAXED);
+}
+static int32_t blen_of(uio_ring *R, uint16_t b)
+{
+    return __atomic_load_n(&R->blen[b], __ATOMIC_RELAXED);
+}
+static void bnext_set(uio_ring *R, uint16_t b, uint16_t v)
+{
+    __atomic_store_n(&R->bnext[b], v, __ATOMIC_RELAXED);
+}
+static uint16_t bnext_of(uio_ring *R, uint16_t b)
+{
+    return __atomic_load_n(&R->bnext[b], __ATOMIC_RELAXED);
+}
+
 /* Give buffers back to R's ring (any thread). */
 static void pbuf_give(uio_ring *R, const uint16_t *bid, unsigned n)
 {
@@ -542,9 +565,11 @@ static void pbuf_give(uio_ring *R, const uint16_t *bid, unsigned n)
  * released here). At 0 the request is over: the reader is woken (it
  * re-arms, or reads by readiness), or, once closed, nobody waits, and an
  * orphan is freed. */
-static void rcv_drop(goc__uio_rcv *v, goc__glist *wake)
+static void rcv_drop(goc__uio_rcv *v, bool cancel, goc__glist *wake)
 {
     pthread_mutex_lock(&v->mu);
+    if (cancel)
+        v->can_pushed = false;
     bool last = atomic_fetch_sub(&v->pending, 1) == 1;
     bool orphan = last && v->orphan;
     bool tell = last && !v->closing;
@@ -577,12 +602,12 @@ static void rcv_cqe(uio_ring *R, goc__uio_rcv *v, const struct io_uring_cqe *c,
         if (res <= 0 || v->closing) {
             give = true;
         } else {
-            R->blen[bid] = res;
+            blen_set(R, bid, res);
             if (v->qn++ == 0) {
                 v->qh = bid;
                 tell = true;
             } else {
-                R->bnext[v->qt] = bid;
+                bnext_set(R, v->qt, bid);
             }
             v->qt = bid;
             if (more && !v->cancelled && v->qn >= RCV_AHEAD) {
@@ -611,7 +636,7 @@ static void rcv_cqe(uio_ring *R, goc__uio_rcv *v, const struct io_uring_cqe *c,
         goc__pollfd_complete(pd, GOC__POLL_READ, wake);
     if (!more) {
         atomic_fetch_sub_explicit(&R->stats.armed, 1, memory_order_relaxed);
-        rcv_drop(v, wake);
+        rcv_drop(v, false, wake);
     }
 }
 
@@ -1175,7 +1200,7 @@ static void rcv_give_all(goc__uio_rcv *v)
     unsigned ng = 0;
     for (; v->qn; v->qn--) {
         give[ng++] = v->qh;
-        v->qh = v->r->bnext[v->qh];
+        v->qh = bnext_of(v->r, v->qh);
         if (ng == 64) {
             pbuf_give(v->r, give, ng);
             ng = 0;
@@ -1207,7 +1232,7 @@ static bool rcv_take(goc__uio_rcv *v, void *buf, size_t n, ssize_t *out)
         unsigned ng = 0;
         while (v->qn && got < n) {
             uint16_t b = v->qh;
-            uint32_t len = (uint32_t)R->blen[b];
+            uint32_t len = (uint32_t)blen_of(R, b);
             size_t k = len - v->off;
             if (k > n - got)
                 k = n - got;
@@ -1217,7 +1242,7 @@ static bool rcv_take(goc__uio_rcv *v, void *buf, size_t n, ssize_t *out)
             v->off += (uint32_t)k;
             if (v->off == len) {
                 v->off = 0;
-                v->qh = R->bnext[b];
+                v->qh = bnext_of(R, b);
                 v->qn--;
                 give[ng++] = b;
                 if (ng == 64) {
@@ -1279,6 +1304,17 @@ bool goc__uio_recv(goc__uio_rcv *v, void *buf, size_t n, ssize_t *out)
     }
 }
 
+/* Cancel v's request (mu held, armed): `can` goes to the io thread
+ * unless it is there already (then that cancel ends the request). */
+static void rcv_cancel(goc__uio_rcv *v)
+{
+    if (v->can_pushed)
+        return;
+    v->can_pushed = true;
+    atomic_fetch_add(&v->pending, 1);
+    push(v->r, &v->can);
+}
+
 bool goc__uio_rcv_busy(goc__uio_rcv *v)
 {
     pthread_mutex_lock(&v->mu);
@@ -1301,8 +1337,7 @@ bool goc__uio_rcv_stop(goc__uio_rcv *v, void *buf, size_t n, ssize_t *out)
     }
     /* Armed: cancel it (pushed under mu, after the arm) and wait for its
      * end, whatever the deadline says (the io thread is quick). */
-    atomic_fetch_add(&v->pending, 1);
-    push(v->r, &v->can);
+    rcv_cancel(v);
     pthread_mutex_unlock(&v->mu);
     goc__pollfd_wait_pending(v->pd, GOC__POLL_READ, &v->pending);
     pthread_mutex_lock(&v->mu);
@@ -1315,10 +1350,8 @@ void goc__uio_rcv_close(goc__uio_rcv *v)
 {
     pthread_mutex_lock(&v->mu);
     v->closing = true;
-    if (atomic_load(&v->pending) != 0) {
-        atomic_fetch_add(&v->pending, 1);
-        push(v->r, &v->can);
-    }
+    if (atomic_load(&v->pending) != 0)
+        rcv_cancel(v);
     if (v->qn)
         rcv_give_all(v); /* nobody reads them any more */
     pthread_mutex_unlock(&v->mu);
@@ -1351,8 +1384,8 @@ static void rcv_spill_all(void)
         if (v->qn && !orphan && !v->closing) {
             size_t len = 0;
             uint16_t b = v->qh;
-            for (unsigned k = 0; k < v->qn; k++, b = v->r->bnext[b])
-                len += (size_t)v->r->blen[b];
+            for (unsigned k = 0; k < v->qn; k++, b = bnext_of(v->r, b))
+                len += (size_t)blen_of(v->r, b);
             len -= v->off;
             size_t old = v->spill ? v->spill_len - v->spill_off : 0;
             char *sp = malloc(old + len);
@@ -1373,6 +1406,7 @@ static void rcv_spill_all(void)
         v->qn = 0;
         v->off = 0;
         v->nobufs = false;
+        v->can_pushed = false;
         v->r = NULL;
         pthread_mutex_unlock(&v->mu);
         if (orphan) {
