@@ -1981,3 +1981,573 @@ GOC_TEST_TIMEOUT(net_uring_rings, 120)
     atomic_store(&goc__uio_test_defer_wakes, true);
     return goc_main(rings_main, NULL);
 }
+
+/* ---- multishot recv (uring_io.h: goc__uio_rcv) ------------------------
+ *
+ * Reads on the ring (force_completion) take their data from one
+ * multishot recv a connection, whose buffers come from the io thread's
+ * pool. Each test checks that the multishot recv really ran (its
+ * completions counted), and SKIPs where the kernel lacks it. */
+
+static bool ms_unavailable(void)
+{
+    if (goc__uio_msrecv_on())
+        return false;
+    printf("SKIP: multishot recv is not available here (provided buffer "
+           "rings, Linux 5.19)\n");
+    return true;
+}
+
+static goc__uio_stats ms_stats(void)
+{
+    goc__uio_stats st;
+    goc__uio_get_stats(&st);
+    return st;
+}
+
+/* Wait (bounded) until f() == want; returns its last value. */
+static int64_t ms_await(int64_t (*f)(void), int64_t want)
+{
+    int64_t v = f();
+    for (int k = 0; k < 5000 && v != want; k++) {
+        goc_sleep(GOC_MILLISECOND);
+        v = f();
+    }
+    return v;
+}
+
+/* Wait (bounded) until the multishot recvs have completed more than
+ * `than` times. */
+static void ms_await_cqes(uint64_t than)
+{
+    for (int k = 0; k < 5000 && ms_stats().recv_cqes <= than; k++)
+        goc_sleep(GOC_MILLISECOND);
+    ASSERT_GT(ms_stats().recv_cqes, than);
+}
+
+static unsigned char ms_pat(long id, size_t i)
+{
+    return (unsigned char)(id * 131 + (long)i * 7 + (long)(i >> 9));
+}
+
+/* Echo until end of file, in reads of any size. */
+static void ms_echo(void *arg)
+{
+    goc_conn *c = arg;
+    char buf[3000];
+    ssize_t n;
+    while ((n = goc_conn_read(c, buf, sizeof buf)) > 0)
+        if (goc_conn_write(c, buf, (size_t)n) != n)
+            abort();
+    if (n != 0)
+        abort();
+    goc_conn_close(c);
+}
+
+typedef struct ms_client_arg {
+    goc_conn *c;
+    long id, msgs;
+    goc_chan *done;
+} ms_client_arg;
+
+/* Messages of 1 byte to 9000 (one buffer to three, and reads of 333
+ * bytes that end inside a buffer), each read back and compared. */
+static void ms_client(void *arg)
+{
+    ms_client_arg *a = arg;
+    static const size_t sizes[] = {1, 64, 700, 4096, 5000, 9000};
+    unsigned char *out = malloc(9000), *in = malloc(9000);
+    if (!out || !in)
+        abort();
+    for (long m = 0; m < a->msgs; m++) {
+        size_t len = sizes[(size_t)(m + a->id) % 6];
+        for (size_t i = 0; i < len; i++)
+            out[i] = ms_pat(a->id + m, i);
+        if (goc_conn_write(a->c, out, len) != (ssize_t)len)
+            abort();
+        size_t got = 0;
+        while (got < len) {
+            size_t want = len - got < 333 ? len - got : 333;
+            ssize_t n = goc_conn_read(a->c, in + got, want);
+            if (n <= 0)
+                abort();
+            got += (size_t)n;
+        }
+        if (memcmp(out, in, len) != 0)
+            abort();
+    }
+    free(out);
+    free(in);
+    goc_conn_close(a->c);
+    goc_chan_send_int(a->done, 1);
+}
+
+#define MS_CONNS 100
+
+/* Every reader's buffers are back in the pool and every multishot recv
+ * has ended, once all connections are closed. */
+static void ms_assert_quiet(void)
+{
+    ASSERT_EQ(ms_await(goc__uio_msrecv_armed, 0), 0);
+    ASSERT_EQ(ms_await(goc__uio_pbuf_held, 0), 0);
+}
+
+static int ms_echo_main(void *arg)
+{
+    (void)arg;
+    if (ms_unavailable())
+        return 0;
+    goc_listener *ln;
+    char addr[GOC_ADDRSTRLEN];
+    ASSERT_EQ(goc_listen(&ln, "tcp", "127.0.0.1:0"), 0);
+    ASSERT_EQ(goc_listener_addr(ln, addr, sizeof addr), 0);
+    goc__uio_stats st0 = ms_stats();
+    static ms_client_arg cl[MS_CONNS];
+    goc_chan *done = goc_chan_make(sizeof(int), MS_CONNS);
+    long msgs = goc_test_iters(120, 12);
+    for (long i = 0; i < MS_CONNS; i++) {
+        goc_conn *s;
+        ASSERT_EQ(goc_dial(&cl[i].c, "tcp", addr), 0);
+        ASSERT_EQ(goc_accept(ln, &s), 0);
+        ASSERT_EQ(goc_go(ms_echo, s), 0);
+        cl[i].id = i;
+        cl[i].msgs = msgs;
+        cl[i].done = done;
+    }
+    for (long i = 0; i < MS_CONNS; i++)
+        ASSERT_EQ(goc_go(ms_client, &cl[i]), 0);
+    for (long i = 0; i < MS_CONNS; i++) {
+        int v;
+        ASSERT(goc_chan_recv_int(done, &v));
+    }
+    goc_chan_free(done);
+    ASSERT_EQ(goc_listener_close(ln), 0);
+    goc__uio_stats st = ms_stats();
+    printf("%d connections x %ld messages: %llu multishot recvs armed, "
+           "%llu completions, %llu stopped unread, %llu out of buffers, "
+           "%llu single-shot requests\n",
+           MS_CONNS, msgs, (unsigned long long)(st.recv_arms - st0.recv_arms),
+           (unsigned long long)(st.recv_cqes - st0.recv_cqes),
+           (unsigned long long)(st.recv_stops - st0.recv_stops),
+           (unsigned long long)(st.recv_nobufs - st0.recv_nobufs),
+           (unsigned long long)(st.submitted - st0.submitted));
+    /* Both sides of every connection read through a multishot recv. */
+    ASSERT_GE(st.recv_arms - st0.recv_arms, 2 * MS_CONNS);
+    ASSERT_GE(st.recv_cqes - st0.recv_cqes, (uint64_t)(2 * MS_CONNS * msgs));
+    ms_assert_quiet();
+    return 0;
+}
+
+GOC_TEST_TIMEOUT(net_uring_msrecv_echo, 120)
+{
+    if (!force_completion())
+        return 0;
+    goc_maxprocs(2);
+    return goc_main(ms_echo_main, NULL);
+}
+
+/* A read past its deadline leaves the request armed and what arrives
+ * later queued: a read with the deadline still past fails, the next one
+ * (deadline cleared) gets the bytes, in order. */
+static int ms_deadline_main(void *arg)
+{
+    (void)arg;
+    if (ms_unavailable())
+        return 0;
+    pair p;
+    pair_open(&p);
+    char buf[64];
+    for (int round = 0; round < 20; round++) {
+        ASSERT_EQ(goc_conn_set_read_deadline(p.a, goc_nanotime() +
+                                                      5 * GOC_MILLISECOND),
+                  0);
+        ASSERT_EQ(goc_conn_read(p.a, buf, sizeof buf), -ETIMEDOUT);
+        ASSERT_EQ(goc__uio_msrecv_armed(), 1); /* not cancelled */
+        uint64_t c0 = ms_stats().recv_cqes;
+        ASSERT_EQ(goc_conn_write(p.b, "hello", 5), 5);
+        ms_await_cqes(c0); /* queued by the io thread */
+        /* A past deadline fails even with data there. */
+        ASSERT_EQ(goc_conn_read(p.a, buf, sizeof buf), -ETIMEDOUT);
+        ASSERT_EQ(goc_conn_set_read_deadline(p.a, 0), 0);
+        memset(buf, 0, sizeof buf);
+        ASSERT_EQ(goc_conn_read(p.a, buf, 2), 2);
+        ASSERT_EQ(goc_conn_read(p.a, buf + 2, sizeof buf - 2), 3);
+        ASSERT(memcmp(buf, "hello", 6) == 0);
+    }
+    ASSERT_EQ(goc_conn_close(p.a), 0);
+    ASSERT_EQ(goc_conn_close(p.b), 0);
+    ASSERT_EQ(goc_listener_close(p.ln), 0);
+    ms_assert_quiet();
+    return 0;
+}
+
+GOC_TEST_TIMEOUT(net_uring_msrecv_deadline, 60)
+{
+    if (!force_completion())
+        return 0;
+    goc_maxprocs(2);
+    return goc_main(ms_deadline_main, NULL);
+}
+
+typedef struct ms_race {
+    goc_conn *c;
+    ssize_t rc;
+    goc_chan *done;
+} ms_race;
+
+static void ms_race_read(void *arg)
+{
+    ms_race *r = arg;
+    char buf[16];
+    r->rc = goc_conn_read(r->c, buf, sizeof buf);
+    goc_chan_send_int(r->done, 1);
+}
+
+static void ms_race_close(void *arg)
+{
+    ms_race *r = arg;
+    goc_conn_close(r->c);
+    goc_chan_send_int(r->done, 1);
+}
+
+/* Close races data arriving for a parked reader (and, every other
+ * round, data queued and never read): the reader gets the data or
+ * -ECANCELED, nothing hangs, and every buffer comes back to the pool
+ * (more rounds than the pool has buffers). */
+static int ms_close_main(void *arg)
+{
+    (void)arg;
+    if (ms_unavailable())
+        return 0;
+    long rounds = goc_test_iters(1500, 100);
+    long got = 0, cancelled = 0;
+    goc_chan *done = goc_chan_make(sizeof(int), 2);
+    for (long r = 0; r < rounds; r++) {
+        pair p;
+        pair_open(&p);
+        ms_race rr = {.c = p.a, .done = done};
+        ASSERT_EQ(goc_go(ms_race_read, &rr), 0);
+        if (r % 2) { /* queued, then the reader's read takes it */
+            goc_yield();
+        }
+        ASSERT_EQ(goc_conn_write(p.b, "data", 4), 4);
+        for (long k = 0; k < r % 7; k++)
+            goc_yield();
+        ms_race cl = {.c = p.a, .done = done};
+        ASSERT_EQ(goc_go(ms_race_close, &cl), 0);
+        int v;
+        ASSERT(goc_chan_recv_int(done, &v));
+        ASSERT(goc_chan_recv_int(done, &v));
+        if (rr.rc == 4)
+            got++;
+        else if (rr.rc == -ECANCELED)
+            cancelled++;
+        else
+            GOC_FAIL_("read: %zd", rr.rc);
+        /* More data after close: the cancelled request takes none, or
+         * gives it back. */
+        (void)goc_conn_write(p.b, "more", 4);
+        ASSERT_EQ(goc_conn_close(p.b), 0);
+        ASSERT_EQ(goc_listener_close(p.ln), 0);
+    }
+    goc_chan_free(done);
+    printf("%ld rounds: read %ld, cancelled %ld\n", rounds, got, cancelled);
+    ms_assert_quiet();
+    return 0;
+}
+
+GOC_TEST_TIMEOUT(net_uring_msrecv_close_race, 180)
+{
+    if (!force_completion())
+        return 0;
+    goc_maxprocs(2);
+    return goc_main(ms_close_main, NULL);
+}
+
+#define MS_FLOOD (6 << 20) /* more than the pool's 1024 x 4 KiB */
+
+typedef struct ms_flood {
+    goc_conn *c;
+    goc_chan *done;
+} ms_flood;
+
+static void ms_flood_write(void *arg)
+{
+    ms_flood *f = arg;
+    unsigned char *b = malloc(MS_FLOOD);
+    if (!b)
+        abort();
+    for (size_t i = 0; i < MS_FLOOD; i++)
+        b[i] = ms_pat(7, i);
+    if (goc_conn_write(f->c, b, MS_FLOOD) != MS_FLOOD)
+        abort();
+    free(b);
+    goc_chan_send_int(f->done, 1);
+}
+
+/* A fast writer and a reader that stops reading: its multishot recv is
+ * stopped after a few buffers, the socket holds the rest, and another
+ * connection still echoes through its own multishot recv. Then the slow
+ * reader reads everything, intact and in order. */
+static int ms_backpressure_main(void *arg)
+{
+    (void)arg;
+    if (ms_unavailable())
+        return 0;
+    pair x, y;
+    pair_open(&x);
+    pair_open(&y);
+    unsigned char b1;
+    ASSERT_EQ(goc_conn_write(x.b, "\x00", 1), 1);
+    ASSERT_EQ(goc_conn_read(x.a, &b1, 1), 1); /* armed */
+    goc__uio_stats st0 = ms_stats();
+    goc_chan *done = goc_chan_make(sizeof(int), 1);
+    ms_flood f = {.c = x.b, .done = done};
+    ASSERT_EQ(goc_go(ms_flood_write, &f), 0);
+    goc_sleep(100 * GOC_MILLISECOND); /* the writer fills what it can */
+    int64_t held = goc__uio_pbuf_held();
+    goc__uio_stats st1 = ms_stats();
+    printf("slow reader: %lld buffers held, stopped %llu times\n",
+           (long long)held,
+           (unsigned long long)(st1.recv_stops - st0.recv_stops));
+    /* A few, not the pool: the buffers the kernel filled before the
+     * cancel landed (it recvs in bursts), and those queued before. */
+    ASSERT_LT(held, 256);
+    ASSERT_GT(st1.recv_stops, st0.recv_stops);
+    /* The other connection echoes through its multishot recv. */
+    ASSERT_EQ(goc_go(ms_echo, y.b), 0);
+    for (int m = 0; m < 50; m++) {
+        char out[100], in[100];
+        memset(out, 'a' + m % 26, sizeof out);
+        uint64_t c0 = ms_stats().recv_cqes;
+        ASSERT_EQ(goc_conn_write(y.a, out, sizeof out), (ssize_t)sizeof out);
+        size_t got = 0;
+        while (got < sizeof in) {
+            ssize_t n = goc_conn_read(y.a, in + got, sizeof in - got);
+            ASSERT_GT(n, 0);
+            got += (size_t)n;
+        }
+        ASSERT(memcmp(out, in, sizeof out) == 0);
+        ASSERT_GT(ms_stats().recv_cqes, c0);
+    }
+    ASSERT_EQ(ms_stats().recv_nobufs, st0.recv_nobufs); /* never dry */
+    /* The slow reader catches up. */
+    unsigned char *in = malloc(65536);
+    ASSERT(in);
+    size_t total = 0;
+    while (total < MS_FLOOD) {
+        ssize_t n = goc_conn_read(x.a, in, 65536);
+        ASSERT_GT(n, 0);
+        for (ssize_t i = 0; i < n; i++)
+            if (in[i] != ms_pat(7, total + (size_t)i))
+                GOC_FAIL_("byte %zu differs", total + (size_t)i);
+        total += (size_t)n;
+    }
+    free(in);
+    int v;
+    ASSERT(goc_chan_recv_int(done, &v));
+    goc_chan_free(done);
+    ASSERT_EQ(goc_conn_close(x.a), 0);
+    ASSERT_EQ(goc_conn_close(x.b), 0);
+    ASSERT_EQ(goc_conn_close(y.a), 0); /* y.b's echo closes at EOF */
+    ASSERT_EQ(goc_listener_close(x.ln), 0);
+    ASSERT_EQ(goc_listener_close(y.ln), 0);
+    ms_assert_quiet();
+    return 0;
+}
+
+GOC_TEST_TIMEOUT(net_uring_msrecv_backpressure, 120)
+{
+    if (!force_completion())
+        return 0;
+    goc_maxprocs(2);
+    return goc_main(ms_backpressure_main, NULL);
+}
+
+/* Data, then end of file, in order; end of file stays. */
+static int ms_eof_main(void *arg)
+{
+    (void)arg;
+    if (ms_unavailable())
+        return 0;
+    for (int round = 0; round < 50; round++) {
+        pair p;
+        pair_open(&p);
+        char buf[16];
+        ASSERT_EQ(goc_conn_write(p.b, "x", 1), 1);
+        ASSERT_EQ(goc_conn_read(p.a, buf, sizeof buf), 1); /* armed */
+        uint64_t c0 = ms_stats().recv_cqes;
+        ASSERT_EQ(goc_conn_write(p.b, "abcdef", 6), 6);
+        ASSERT_EQ(goc_conn_close(p.b), 0);
+        if (round % 2)
+            ms_await_cqes(c0); /* data and end both queued first */
+        size_t got = 0;
+        while (got < 6) {
+            ssize_t n = goc_conn_read(p.a, buf + got, 3);
+            ASSERT_GT(n, 0);
+            got += (size_t)n;
+        }
+        ASSERT(memcmp(buf, "abcdef", 6) == 0);
+        ASSERT_EQ(goc_conn_read(p.a, buf, sizeof buf), 0);
+        ASSERT_EQ(goc_conn_read(p.a, buf, sizeof buf), 0);
+        ASSERT_GT(ms_stats().recv_cqes, c0);
+        ASSERT_EQ(goc_conn_close(p.a), 0);
+        ASSERT_EQ(goc_listener_close(p.ln), 0);
+    }
+    ms_assert_quiet();
+    return 0;
+}
+
+GOC_TEST_TIMEOUT(net_uring_msrecv_eof, 60)
+{
+    if (!force_completion())
+        return 0;
+    goc_maxprocs(2);
+    return goc_main(ms_eof_main, NULL);
+}
+
+static void ms_write_later(void *arg)
+{
+    goc_sleep(10 * GOC_MILLISECOND);
+    if (goc_conn_write(arg, "w", 1) != 1)
+        abort();
+}
+
+/* A read that goes by readiness takes what the multishot recv queued
+ * first, then stops it, and reads the socket. */
+static int ms_switch_main(void *arg)
+{
+    (void)arg;
+    if (ms_unavailable())
+        return 0;
+    pair p;
+    pair_open(&p);
+    char buf[16];
+    ASSERT_EQ(goc_conn_set_read_deadline(p.a, goc_nanotime() + 5 * GOC_SECOND),
+              0);
+    for (int round = 0; round < 20; round++) {
+        atomic_store(&goc__uio_batch_min, 0); /* reads on the ring */
+        ASSERT_EQ(goc_conn_write(p.b, "x", 1), 1);
+        ASSERT_EQ(goc_conn_read(p.a, buf, sizeof buf), 1);
+        ASSERT_EQ(goc__uio_msrecv_armed(), 1);
+        uint64_t c0 = ms_stats().recv_cqes;
+        ASSERT_EQ(goc_conn_write(p.b, "yz", 2), 2);
+        ms_await_cqes(c0);                          /* queued, unread */
+        atomic_store(&goc__uio_batch_min, INT_MAX); /* reads by readiness */
+        ASSERT_EQ(goc_conn_read(p.a, buf, sizeof buf), 2);
+        ASSERT(memcmp(buf, "yz", 2) == 0);
+        /* Nothing queued now: the read stops the request, then parks
+         * on an edge until the byte comes. */
+        ASSERT_EQ(goc_go(ms_write_later, p.b), 0);
+        ASSERT_EQ(goc_conn_read(p.a, buf, sizeof buf), 1);
+        ASSERT_EQ(buf[0], 'w');
+        ASSERT_EQ(goc__uio_msrecv_armed(), 0); /* stopped */
+    }
+    ASSERT_EQ(goc_conn_close(p.a), 0);
+    ASSERT_EQ(goc_conn_close(p.b), 0);
+    ASSERT_EQ(goc_listener_close(p.ln), 0);
+    ms_assert_quiet();
+    return 0;
+}
+
+GOC_TEST_TIMEOUT(net_uring_msrecv_readiness_switch, 60)
+{
+    if (!force_completion())
+        return 0;
+    goc_maxprocs(2);
+    return goc_main(ms_switch_main, NULL);
+}
+
+/* The kernel refuses the multishot recv (-EINVAL): reads fall back to
+ * single-shot requests, and echo works. */
+static int ms_fallback_main(void *arg)
+{
+    bool refuse = arg != NULL;
+    goc__uio_stats st0 = ms_stats();
+    pair p;
+    pair_open(&p);
+    ASSERT_EQ(goc_go(ms_echo, p.b), 0);
+    for (int m = 0; m < 20; m++) {
+        char in[8];
+        ASSERT_EQ(goc_conn_write(p.a, "message", 8), 8);
+        size_t got = 0;
+        while (got < sizeof in) {
+            ssize_t n = goc_conn_read(p.a, in + got, sizeof in - got);
+            ASSERT_GT(n, 0);
+            got += (size_t)n;
+        }
+        ASSERT(memcmp(in, "message", 8) == 0);
+    }
+    goc__uio_stats st = ms_stats();
+    ASSERT_EQ(st.recv_cqes, st0.recv_cqes);
+    ASSERT_GT(st.submitted, st0.submitted); /* single-shot recvs */
+    if (refuse)
+        ASSERT_GT(st.recv_arms, st0.recv_arms); /* tried, refused */
+    else
+        ASSERT_EQ(st.recv_arms, st0.recv_arms);
+    ASSERT(!goc__uio_msrecv_on());
+    ASSERT_EQ(goc_conn_close(p.a), 0);
+    ASSERT_EQ(goc_listener_close(p.ln), 0);
+    return 0;
+}
+
+GOC_TEST_TIMEOUT(net_uring_msrecv_fallback, 60)
+{
+    if (!force_completion())
+        return 0;
+    goc_maxprocs(2);
+    atomic_store(&goc__uio_test_refuse_multishot, true);
+    ASSERT_EQ(goc_main(ms_fallback_main, "refuse"), 0);
+    atomic_store(&goc__uio_test_refuse_multishot, false);
+    atomic_store(&goc__uio_test_no_msrecv, true);
+    return goc_main(ms_fallback_main, NULL);
+}
+
+/* A connection outlives its goc_main with data queued by its multishot
+ * recv: the next goc_main reads them (the pool went with the first). */
+static pair ms_carried;
+
+static int ms_carry_first_main(void *arg)
+{
+    (void)arg;
+    if (ms_unavailable())
+        return 1;
+    pair_open(&ms_carried);
+    char b;
+    ASSERT_EQ(goc_conn_write(ms_carried.b, "1", 1), 1);
+    ASSERT_EQ(goc_conn_read(ms_carried.a, &b, 1), 1); /* armed */
+    uint64_t c0 = ms_stats().recv_cqes;
+    ASSERT_EQ(goc_conn_write(ms_carried.b, "carried", 7), 7);
+    ms_await_cqes(c0);
+    return 0;
+}
+
+static int ms_carry_next_main(void *arg)
+{
+    (void)arg;
+    char buf[16];
+    ASSERT_EQ(goc_conn_set_read_deadline(ms_carried.a,
+                                         goc_nanotime() + 5 * GOC_SECOND),
+              0);
+    ASSERT_EQ(goc_conn_read(ms_carried.a, buf, 3), 3);
+    ASSERT_EQ(goc_conn_read(ms_carried.a, buf + 3, sizeof buf - 3), 4);
+    ASSERT(memcmp(buf, "carried", 7) == 0);
+    /* And the connection goes on. */
+    ASSERT_EQ(goc_conn_write(ms_carried.b, "on", 2), 2);
+    ASSERT_EQ(goc_conn_read(ms_carried.a, buf, sizeof buf), 2);
+    ASSERT(memcmp(buf, "on", 2) == 0);
+    ASSERT_EQ(goc_conn_close(ms_carried.a), 0);
+    ASSERT_EQ(goc_conn_close(ms_carried.b), 0);
+    ASSERT_EQ(goc_listener_close(ms_carried.ln), 0);
+    return 0;
+}
+
+GOC_TEST_TIMEOUT(net_uring_msrecv_outlives_runtime, 60)
+{
+    if (!force_completion())
+        return 0;
+    goc_maxprocs(2);
+    if (goc_main(ms_carry_first_main, NULL) == 1)
+        return 0; /* SKIP */
+    return goc_main(ms_carry_next_main, NULL);
+}

@@ -229,9 +229,10 @@ typedef struct uio_ring {
     struct {
         _Atomic uint64_t submitted, cancels, sq_full, enters, wakes;
         _Atomic uint64_t accept_arms, accepted;
-        _Atomic uint64_t recv_arms, recv_cqes;
+        _Atomic uint64_t recv_arms, recv_cqes, recv_stops, recv_nobufs;
         _Atomic int64_t inflight;
         _Atomic int64_t armed; /* multishot recvs not yet ended */
+        _Atomic int64_t held;  /* buffers out of the kernel's hands */
     } stats;
     /* Provided buffers (multishot recv): registered by the io thread;
      * buffers go back (pbuf_give) under br_lock from any thread. */
@@ -556,6 +557,7 @@ static void pbuf_give(uio_ring *R, const uint16_t *bid, unsigned n)
         b->bid = bid[i];
     }
     R->br_tail = t;
+    atomic_fetch_sub_explicit(&R->stats.held, n, memory_order_relaxed);
     /* The kernel reads the tail with acquire, then the entries. */
     __atomic_store_n(&R->br->tail, t, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&R->br_lock);
@@ -599,6 +601,7 @@ static void rcv_cqe(uio_ring *R, goc__uio_rcv *v, const struct io_uring_cqe *c,
     if (c->flags & IORING_CQE_F_BUFFER) {
         bid = (uint16_t)(c->flags >> IORING_CQE_BUFFER_SHIFT);
         atomic_fetch_add_explicit(&R->stats.recv_cqes, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&R->stats.held, 1, memory_order_relaxed);
         if (res <= 0 || v->closing) {
             give = true;
         } else {
@@ -615,15 +618,19 @@ static void rcv_cqe(uio_ring *R, goc__uio_rcv *v, const struct io_uring_cqe *c,
                 if (e) { /* else: tried again at the next one */
                     cancel_push(R, e, v->ud);
                     v->cancelled = true;
+                    atomic_fetch_add_explicit(&R->stats.recv_stops, 1,
+                                              memory_order_relaxed);
                 }
             }
         }
     }
     if (res == -EINVAL) /* refused: single-shot recvs from now on */
         atomic_store_explicit(&msrecv, false, memory_order_relaxed);
-    else if (res == -ENOBUFS)
+    else if (res == -ENOBUFS) {
         v->nobufs = true; /* this read: a single-shot recv */
-    else if (res <= 0 && res != -ECANCELED && !v->closing) {
+        atomic_fetch_add_explicit(&R->stats.recv_nobufs, 1,
+                                  memory_order_relaxed);
+    } else if (res <= 0 && res != -ECANCELED && !v->closing) {
         v->end = res;
         v->has_end = true;
         tell = true;
@@ -777,6 +784,7 @@ static void pbuf_setup(uio_ring *R)
     R->br = br;
     R->pool = pool;
     uint16_t ids[64];
+    atomic_store(&R->stats.held, PBUF_N); /* all ours, until given */
     for (unsigned i = 0; i < PBUF_N;) {
         unsigned k = 0;
         for (; k < 64 && i < PBUF_N; k++, i++)
@@ -1542,6 +1550,8 @@ static void stats_add(goc__uio_stats *st, const uio_ring *R)
     st->accepted += atomic_load(&R->stats.accepted);
     st->recv_arms += atomic_load(&R->stats.recv_arms);
     st->recv_cqes += atomic_load(&R->stats.recv_cqes);
+    st->recv_stops += atomic_load(&R->stats.recv_stops);
+    st->recv_nobufs += atomic_load(&R->stats.recv_nobufs);
 }
 
 void goc__uio_fini(void)
@@ -1601,6 +1611,19 @@ uint64_t goc__uio_ring_submitted(unsigned i)
 unsigned goc__uio_rings(void)
 {
     return nrings;
+}
+
+bool goc__uio_msrecv_on(void)
+{
+    return atomic_load(&msrecv);
+}
+
+int64_t goc__uio_pbuf_held(void)
+{
+    int64_t n = 0;
+    for (unsigned i = 0; i < nrings; i++)
+        n += atomic_load(&rings[i].stats.held);
+    return n;
 }
 
 int64_t goc__uio_msrecv_armed(void)

@@ -187,6 +187,8 @@ typedef struct goc__uio_stats {
     uint64_t accepted;    /* connections they accepted */
     uint64_t recv_arms;   /* multishot recv requests written */
     uint64_t recv_cqes;   /* their completions with a buffer */
+    uint64_t recv_stops;  /* cancelled: RCV_AHEAD buffers unread */
+    uint64_t recv_nobufs; /* ended: the pool was empty */
 } goc__uio_stats;
 void goc__uio_get_stats(goc__uio_stats *st);
 /* Arm multishot accepts and recvs with a flag the kernel refuses
@@ -212,6 +214,11 @@ extern _Atomic bool goc__uio_test_no_msrecv;
 int64_t goc__uio_inflight(void);
 /* Multishot recvs armed and not yet ended (their last completion). */
 int64_t goc__uio_msrecv_armed(void);
+/* Whether multishot recv is on in this goc_main. */
+bool goc__uio_msrecv_on(void);
+/* Provided buffers the kernel has filled and not yet been given back
+ * (queued on receivers, or being read). */
+int64_t goc__uio_pbuf_held(void);
 /* The number of rings of the next goc_main (0: $GOC_URING_RINGS, else
  * 1; uring_io.c's rings_wanted). */
 extern _Atomic int goc__uio_test_rings;
