@@ -2030,6 +2030,9 @@ static unsigned char ms_pat(long id, size_t i)
     return (unsigned char)(id * 131 + (long)i * 7 + (long)(i >> 9));
 }
 
+/* Echoes running (ms_go_echo). */
+static _Atomic long ms_echoes;
+
 /* Echo until end of file, in reads of any size. */
 static void ms_echo(void *arg)
 {
@@ -2042,6 +2045,18 @@ static void ms_echo(void *arg)
     if (n != 0)
         abort();
     goc_conn_close(c);
+    atomic_fetch_sub(&ms_echoes, 1);
+}
+
+static void ms_go_echo(goc_conn *c)
+{
+    atomic_fetch_add(&ms_echoes, 1);
+    ASSERT_EQ(goc_go(ms_echo, c), 0);
+}
+
+static int64_t ms_echoes_now(void)
+{
+    return atomic_load(&ms_echoes);
 }
 
 typedef struct ms_client_arg {
@@ -2088,6 +2103,7 @@ static void ms_client(void *arg)
  * has ended, once all connections are closed. */
 static void ms_assert_quiet(void)
 {
+    ASSERT_EQ(ms_await(ms_echoes_now, 0), 0);
     ASSERT_EQ(ms_await(goc__uio_msrecv_armed, 0), 0);
     ASSERT_EQ(ms_await(goc__uio_pbuf_held, 0), 0);
 }
@@ -2109,7 +2125,7 @@ static int ms_echo_main(void *arg)
         goc_conn *s;
         ASSERT_EQ(goc_dial(&cl[i].c, "tcp", addr), 0);
         ASSERT_EQ(goc_accept(ln, &s), 0);
-        ASSERT_EQ(goc_go(ms_echo, s), 0);
+        ms_go_echo(s);
         cl[i].id = i;
         cl[i].msgs = msgs;
         cl[i].done = done;
@@ -2315,7 +2331,7 @@ static int ms_backpressure_main(void *arg)
     ASSERT_LT(held, 256);
     ASSERT_GT(st1.recv_stops, st0.recv_stops);
     /* The other connection echoes through its multishot recv. */
-    ASSERT_EQ(goc_go(ms_echo, y.b), 0);
+    ms_go_echo(y.b);
     for (int m = 0; m < 50; m++) {
         char out[100], in[100];
         memset(out, 'a' + m % 26, sizeof out);
@@ -2466,13 +2482,14 @@ static int ms_fallback_main(void *arg)
     goc__uio_stats st0 = ms_stats();
     pair p;
     pair_open(&p);
-    ASSERT_EQ(goc_go(ms_echo, p.b), 0);
     for (int m = 0; m < 20; m++) {
+        /* There and back: both ends read. */
         char in[8];
-        ASSERT_EQ(goc_conn_write(p.a, "message", 8), 8);
+        goc_conn *from = m % 2 ? p.b : p.a, *to = m % 2 ? p.a : p.b;
+        ASSERT_EQ(goc_conn_write(from, "message", 8), 8);
         size_t got = 0;
         while (got < sizeof in) {
-            ssize_t n = goc_conn_read(p.a, in + got, sizeof in - got);
+            ssize_t n = goc_conn_read(to, in + got, sizeof in - got);
             ASSERT_GT(n, 0);
             got += (size_t)n;
         }
@@ -2487,6 +2504,7 @@ static int ms_fallback_main(void *arg)
         ASSERT_EQ(st.recv_arms, st0.recv_arms);
     ASSERT(!goc__uio_msrecv_on());
     ASSERT_EQ(goc_conn_close(p.a), 0);
+    ASSERT_EQ(goc_conn_close(p.b), 0);
     ASSERT_EQ(goc_listener_close(p.ln), 0);
     return 0;
 }
