@@ -2178,7 +2178,7 @@ static int ms_deadline_main(void *arg)
                                                       5 * GOC_MILLISECOND),
                   0);
         ASSERT_EQ(goc_conn_read(p.a, buf, sizeof buf), -ETIMEDOUT);
-        ASSERT_EQ(goc__uio_msrecv_armed(), 1); /* not cancelled */
+        ASSERT_EQ(ms_await(goc__uio_msrecv_armed, 1), 1); /* not cancelled */
         uint64_t c0 = ms_stats().recv_cqes;
         ASSERT_EQ(goc_conn_write(p.b, "hello", 5), 5);
         ms_await_cqes(c0); /* queued by the io thread */
@@ -2320,7 +2320,11 @@ static int ms_backpressure_main(void *arg)
     goc_chan *done = goc_chan_make(sizeof(int), 1);
     ms_flood f = {.c = x.b, .done = done};
     ASSERT_EQ(goc_go(ms_flood_write, &f), 0);
-    goc_sleep(100 * GOC_MILLISECOND); /* the writer fills what it can */
+    /* The request is stopped once a few buffers wait; then the writer
+     * fills the socket's buffers and waits. */
+    for (int k = 0; k < 10000 && ms_stats().recv_stops == st0.recv_stops; k++)
+        goc_sleep(GOC_MILLISECOND);
+    goc_sleep(100 * GOC_MILLISECOND);
     int64_t held = goc__uio_pbuf_held();
     goc__uio_stats st1 = ms_stats();
     printf("slow reader: %lld buffers held, stopped %llu times\n",
@@ -2445,7 +2449,7 @@ static int ms_switch_main(void *arg)
         atomic_store(&goc__uio_batch_min, 0); /* reads on the ring */
         ASSERT_EQ(goc_conn_write(p.b, "x", 1), 1);
         ASSERT_EQ(goc_conn_read(p.a, buf, sizeof buf), 1);
-        ASSERT_EQ(goc__uio_msrecv_armed(), 1);
+        ASSERT_EQ(ms_await(goc__uio_msrecv_armed, 1), 1);
         uint64_t c0 = ms_stats().recv_cqes;
         ASSERT_EQ(goc_conn_write(p.b, "yz", 2), 2);
         ms_await_cqes(c0);                          /* queued, unread */
