@@ -247,6 +247,9 @@ typedef struct fleet {
     goc_waitgroup *parked;
 } fleet;
 
+/* echo_srv goroutines not yet past their end of file. */
+static _Atomic long echo_srv_live;
+
 /* Echo one 64-byte message, then wait for end of file. */
 static void echo_srv(void *arg)
 {
@@ -263,6 +266,7 @@ static void echo_srv(void *arg)
         abort();
     if (goc_conn_read(c, buf, sizeof buf) != 0)
         abort();
+    atomic_fetch_sub(&echo_srv_live, 1);
 }
 
 typedef struct cli_arg {
@@ -308,6 +312,7 @@ static void fleet_run(long n)
     for (long i = 0; i < n; i++) {
         ASSERT_EQ(goc_dial(&f.cli[i], "tcp", f.addr), 0);
         ASSERT_EQ(goc_accept(f.ln, &f.srv[i]), 0);
+        atomic_fetch_add(&echo_srv_live, 1);
         ASSERT_EQ(goc_go(echo_srv, f.srv[i]), 0);
     }
     /* Let the readers park on their requests (bounded). */
@@ -328,8 +333,9 @@ static void fleet_run(long n)
     for (long i = 0; i < n; i++)
         ASSERT_EQ(goc_conn_close(f.cli[i]), 0);
     /* The servers' last reads see end of file and return. */
-    for (int k = 0; k < 5000 && goc__uio_inflight() > 0; k++)
+    for (int k = 0; k < 5000 && atomic_load(&echo_srv_live) > 0; k++)
         goc_sleep(GOC_MILLISECOND);
+    ASSERT_EQ(atomic_load(&echo_srv_live), 0);
     assert_drained();
     for (long i = 0; i < n; i++)
         ASSERT_EQ(goc_conn_close(f.srv[i]), 0);
@@ -418,6 +424,7 @@ static int many_main(void *arg)
     ASSERT(srv);
     for (long i = 0; i < n; i++) {
         ASSERT_EQ(goc_accept(ln, &srv[i]), 0);
+        atomic_fetch_add(&echo_srv_live, 1);
         ASSERT_EQ(goc_go(echo_srv, srv[i]), 0);
     }
     char c;
@@ -443,8 +450,12 @@ static int many_main(void *arg)
     ASSERT(WIFEXITED(st));
     ASSERT_EQ(WEXITSTATUS(st), 0);
     ASSERT_EQ(inflight, n);
-    for (int k = 0; k < 10000 && waiting_reads() > 0; k++)
+    /* Every server has read its end of file (a read's request is
+     * counted only once the io thread has written it: wait for the
+     * readers, not the count). */
+    for (int k = 0; k < 10000 && atomic_load(&echo_srv_live) > 0; k++)
         goc_sleep(GOC_MILLISECOND);
+    ASSERT_EQ(atomic_load(&echo_srv_live), 0);
     assert_drained();
     ASSERT_EQ(goc__uio_msrecv_armed(), 0); /* each ended at end of file */
     goc__uio_stats us;
