@@ -60,6 +60,19 @@
  * the call returns, the kernel holds nothing of the goroutine's: no
  * buffer, no op.
  *
+ * Multishot recv (goc__uio_rcv; docs/net.md "Multishot recv"): a
+ * connection's reads on the ring take their data from one
+ * IORING_RECV_MULTISHOT request into the ring's provided buffers
+ * (pbuf_setup: PBUF_N of 4 KiB, a buffer ring registered by the io
+ * thread). The io thread queues each completion's buffer on the
+ * receiver (rcv_cqe, under its mu, the acceptor's pattern) and wakes the
+ * reader; the reader copies and gives emptied buffers back to the ring
+ * (pbuf_give, any thread, under br_lock). RCV_AHEAD unread buffers
+ * cancel the request (re-armed by the reader once it has emptied the
+ * queue); close cancels without waiting, and the io thread frees an
+ * orphaned receiver at its request's last completion; goc__uio_fini
+ * moves what receivers still queue to their spill before the pools go.
+ *
  * Deadlock detection: a goroutine parked on an op counts in npollwait,
  * exactly as one parked on an edge (pd_commit), so checkdead never calls
  * a runtime with requests in flight dead; the io thread itself is not an
