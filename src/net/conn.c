@@ -339,8 +339,8 @@ int goc_conn_remote_addr(goc_conn *c, char *buf, size_t len)
 static void conn_destroy(goc__net_zombie *z)
 {
     goc_conn *c = (goc_conn *)((char *)z - offsetof(goc_conn, z));
+    goc__uio_rcv_free(c->rcv); /* first: its io thread's last wake uses pd */
     goc__pollfd_free(c->pd);
-    goc__uio_rcv_free(c->rcv);
     free(c);
 }
 

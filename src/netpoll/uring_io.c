@@ -576,10 +576,9 @@ static void pbuf_give(uio_ring *R, const uint16_t *bid, unsigned n)
     pthread_mutex_unlock(&R->br_lock);
 }
 
-/* The receiver's parts with the io thread drop by one (mu held, and
- * released here). At 0 the request is over: the reader is woken (it
- * re-arms, or reads by readiness), or, once closed, nobody waits, and an
- * orphan is freed. */
+/* The receiver's parts with the io thread drop by one (under mu). At 0
+ * the request is over: the reader is woken (it re-arms, reads by
+ * readiness, or leaves goc__uio_rcv_stop), and an orphan is freed. */
 static void rcv_drop(goc__uio_rcv *v, bool cancel, goc__glist *wake)
 {
     pthread_mutex_lock(&v->mu);
@@ -587,7 +586,9 @@ static void rcv_drop(goc__uio_rcv *v, bool cancel, goc__glist *wake)
         v->can_pushed = false;
     bool last = atomic_fetch_sub(&v->pending, 1) == 1;
     bool orphan = last && v->orphan;
-    bool tell = last && !v->closing;
+    /* Also once closing: a reader may wait in goc__uio_rcv_stop, which
+     * close does not end. Not for an orphan (its pd is given back). */
+    bool tell = last && !orphan;
     goc__pollfd *pd = v->pd;
     pthread_mutex_unlock(&v->mu);
     if (tell)
