@@ -98,6 +98,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -776,17 +777,36 @@ static bool msrecv_wanted(void)
     return !(env && strcmp(env, "0") == 0);
 }
 
+#define PBUF_RING_LEN (PBUF_N * sizeof(struct io_uring_buf))
+#define PBUF_POOL_LEN ((size_t)PBUF_N << PBUF_SHIFT)
+
+/* Zeroed pages of their own, which a forked child does not get (as the
+ * ring's mappings: uring_ring.h), or NULL. */
+static void *pbuf_map(size_t len)
+{
+    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    (void)madvise(p, len, MADV_DONTFORK);
+    return p;
+}
+
+static void pbuf_unmap(void *p, size_t len)
+{
+    if (p)
+        munmap(p, len);
+}
+
 /* Register R's provided buffers (group 0), all given to the kernel; by
  * the io thread (a single-issuer ring takes registrations from its
  * submitter only). Leaves R->br NULL where it fails. */
 static void pbuf_setup(uio_ring *R)
 {
-    size_t ring_len = PBUF_N * sizeof(struct io_uring_buf);
-    struct io_uring_buf_ring *br = aligned_alloc(4096, ring_len);
-    char *pool = aligned_alloc(4096, (size_t)PBUF_N << PBUF_SHIFT);
+    struct io_uring_buf_ring *br = pbuf_map(PBUF_RING_LEN);
+    char *pool = pbuf_map(PBUF_POOL_LEN);
     if (!br || !pool)
         goto fail;
-    memset(br, 0, ring_len);
     struct io_uring_buf_reg reg;
     memset(&reg, 0, sizeof reg);
     reg.ring_addr = (uint64_t)(uintptr_t)br;
@@ -807,8 +827,8 @@ static void pbuf_setup(uio_ring *R)
     }
     return;
 fail:
-    free(br);
-    free(pool);
+    pbuf_unmap(br, PBUF_RING_LEN);
+    pbuf_unmap(pool, PBUF_POOL_LEN);
 }
 
 static void *io_main(void *arg)
@@ -1601,8 +1621,9 @@ void goc__uio_fini(void)
             close(R->wake_fd);
         pthread_mutex_destroy(&R->ready_lock);
         pthread_mutex_destroy(&R->br_lock);
-        free(R->br); /* the ring is gone: the kernel writes no buffer */
-        free(R->pool);
+        /* The ring is gone: the kernel writes no buffer any more. */
+        pbuf_unmap(R->br, PBUF_RING_LEN);
+        pbuf_unmap(R->pool, PBUF_POOL_LEN);
     }
     free(rs);
     epoch++; /* the requests of listeners that outlive it are over */
