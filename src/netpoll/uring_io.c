@@ -246,14 +246,15 @@ typedef struct uio_ring {
         _Atomic uint64_t recv_arms, recv_cqes, recv_stops, recv_nobufs;
         _Atomic int64_t inflight;
         _Atomic int64_t armed; /* multishot recvs not yet ended */
-        _Atomic int64_t held;  /* buffers out of the kernel's hands */
     } stats;
     /* Provided buffers (multishot recv): registered by the io thread;
-     * buffers go back (pbuf_give) under br_lock from any thread. */
-    struct io_uring_buf_ring *br; /* NULL: none */
+     * buffers go back (pbuf_give) under br_lock from any thread: a line
+     * of their own, which readers write. */
+    _Alignas(LINE) pthread_mutex_t br_lock;
+    uint16_t br_tail;             /* br_lock */
+    uint64_t given;               /* br_lock: buffers given to the kernel */
+    struct io_uring_buf_ring *br; /* NULL: none (fixed while on) */
     char *pool;
-    pthread_mutex_t br_lock;
-    uint16_t br_tail;       /* br_lock */
     int32_t blen[PBUF_N];   /* a received buffer's byte count */
     uint16_t bnext[PBUF_N]; /* the next in its receiver's queue */
     /* Goroutines that completions woke, for the next poll of any M (it
@@ -571,7 +572,7 @@ static void pbuf_give(uio_ring *R, const uint16_t *bid, unsigned n)
         b->bid = bid[i];
     }
     R->br_tail = t;
-    atomic_fetch_sub_explicit(&R->stats.held, n, memory_order_relaxed);
+    R->given += n;
     /* The kernel reads the tail with acquire, then the entries. */
     __atomic_store_n(&R->br->tail, t, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&R->br_lock);
@@ -616,7 +617,6 @@ static void rcv_cqe(uio_ring *R, goc__uio_rcv *v, const struct io_uring_cqe *c,
     if (c->flags & IORING_CQE_F_BUFFER) {
         bid = (uint16_t)(c->flags >> IORING_CQE_BUFFER_SHIFT);
         atomic_fetch_add_explicit(&R->stats.recv_cqes, 1, memory_order_relaxed);
-        atomic_fetch_add_explicit(&R->stats.held, 1, memory_order_relaxed);
         if (res <= 0 || v->closing) {
             give = true;
         } else {
@@ -818,7 +818,6 @@ static void pbuf_setup(uio_ring *R)
     R->br = br;
     R->pool = pool;
     uint16_t ids[64];
-    atomic_store(&R->stats.held, PBUF_N); /* all ours, until given */
     for (unsigned i = 0; i < PBUF_N;) {
         unsigned k = 0;
         for (; k < 64 && i < PBUF_N; k++, i++)
@@ -1656,8 +1655,15 @@ bool goc__uio_msrecv_on(void)
 int64_t goc__uio_pbuf_held(void)
 {
     int64_t n = 0;
-    for (unsigned i = 0; i < nrings; i++)
-        n += atomic_load(&rings[i].stats.held);
+    for (unsigned i = 0; i < nrings; i++) {
+        uio_ring *R = &rings[i];
+        pthread_mutex_lock(&R->br_lock);
+        uint64_t given = R->given;
+        pthread_mutex_unlock(&R->br_lock);
+        if (R->br) /* PBUF_N given at start; each CQE fills one */
+            n += (int64_t)PBUF_N -
+                 (int64_t)(given - atomic_load(&R->stats.recv_cqes));
+    }
     return n;
 }
 
