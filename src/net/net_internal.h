@@ -93,17 +93,18 @@ void goc__net_bury(goc__net_zombie *z, void (*destroy)(goc__net_zombie *));
 
 /* A connection or packet socket. */
 struct goc_conn {
-    goc__pollfd *pd;          /* owns the descriptor; fixed for life */
-    int family;               /* AF_INET, AF_INET6, AF_UNIX */
-    int type;                 /* SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET */
-    bool connected;           /* dialed or accepted: write_to fails, as Go */
-    bool inq;                 /* TCP_INQ is on: reads report what is left */
-    bool rdrained;            /* TCP: the last read left nothing (read lock) */
-    bool uio;                 /* reads and writes are io_uring requests
-                                 (GOC_POLLER=io_uring_completion; stream) */
-    _Atomic bool closed;      /* goc_conn_close was called */
-    struct goc__uio_rcv *rcv; /* multishot recv (completion I/O), or NULL */
-    goc__net_zombie z;        /* after close */
+    goc__pollfd *pd;     /* owns the descriptor; fixed for life */
+    int family;          /* AF_INET, AF_INET6, AF_UNIX */
+    int type;            /* SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET */
+    bool connected;      /* dialed or accepted: write_to fails, as Go */
+    bool inq;            /* TCP_INQ is on: reads report what is left */
+    bool rdrained;       /* TCP: the last read left nothing (read lock) */
+    bool uio;            /* reads and writes are io_uring requests
+                            (GOC_POLLER=io_uring_completion; stream) */
+    _Atomic bool closed; /* goc_conn_close was called */
+    goc__net_zombie z;   /* after close */
+    /* Its multishot recv (completion I/O), or NULL. */
+    struct goc__uio_rcv *rcv;
 };
 
 struct goc__uio_acceptor;
