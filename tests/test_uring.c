@@ -508,6 +508,54 @@ GOC_TEST_TIMEOUT(net_uring_sq_full, 120)
     return goc_main(sq_full_main, NULL);
 }
 
+/* 4 request slots and 300 connections: pushes find their slot not yet
+ * taken and wait for the io thread, which is woken for them even where
+ * wakes are deferred to the processor's idle turn (as on one CPU; with 1
+ * processor, whose M waits in the push, only the push can wake it);
+ * nothing is lost. */
+static int slots_full_main(void *arg)
+{
+    const goc__uio_stats *before = arg;
+    goc__uio_stats st;
+    int rounds = 0;
+    do {
+        fleet_run(300);
+        goc__uio_get_stats(&st);
+    } while (st.slot_waits == before->slot_waits && ++rounds < 20);
+    printf("4 slots: %llu pushes waited in %d rounds\n",
+           (unsigned long long)(st.slot_waits - before->slot_waits),
+           rounds + 1);
+    ASSERT_GT(st.slot_waits, before->slot_waits);
+    return 0;
+}
+
+static int slots_full(bool defer)
+{
+    goc__uio_stats before;
+    goc__uio_get_stats(&before);
+    atomic_store(&goc__uio_test_qslots, 4);
+    atomic_store(&goc__uio_test_defer_wakes, defer);
+    goc_maxprocs(defer ? 1 : 2);
+    int rc = goc_main(slots_full_main, &before);
+    atomic_store(&goc__uio_test_qslots, 0);
+    atomic_store(&goc__uio_test_defer_wakes, false);
+    return rc;
+}
+
+GOC_TEST_TIMEOUT(net_uring_slots_full, 120)
+{
+    if (!force_completion())
+        return 0;
+    return slots_full(false);
+}
+
+GOC_TEST_TIMEOUT(net_uring_slots_full_deferred_wakes, 120)
+{
+    if (!force_completion())
+        return 0;
+    return slots_full(true);
+}
+
 /* The mode is what GOC_POLLER asked, and the others keep readiness. */
 static int mode_main(void *arg)
 {

@@ -25,15 +25,17 @@
  * ring").
  *
  * Submitting: a goroutine fills an op on its own stack (fd, buffer,
- * length, its poll descriptor), pushes it on a lock-free stack (qhead)
- * and parks in its poll descriptor's slot for the direction (pollfd.c),
- * as it parks for an edge. The io thread takes the whole stack at once
- * (oldest first), writes one SQE per op and submits them all with the
- * io_uring_enter in which it also reaps: one system call per batch, not
- * per message. A pusher writes the wake eventfd only when the io thread
- * sleeps (`sleeping`, Dekker-style with qhead), and the io thread keeps a
- * multishot poll request on that eventfd, never reading it: each write
- * is one completion that ends its wait.
+ * length, its poll descriptor), pushes its address into the ring's
+ * request slots (a bounded multi-producer queue: qtail reserves a slot,
+ * the io thread empties them in order) and parks in its poll
+ * descriptor's slot for the direction (pollfd.c), as it parks for an
+ * edge. The io thread takes every filled slot at once (oldest first),
+ * prefetches all the ops, writes one SQE per op and submits them all
+ * with the io_uring_enter in which it also reaps: one system call per
+ * batch, not per message. A pusher writes the wake eventfd only when the
+ * io thread sleeps (`sleeping`, Dekker-style with the next slot), and
+ * the io thread keeps a multishot poll request on that eventfd, never
+ * reading it: each write is one completion that ends its wait.
  *
  * Completing: the io thread stores the result, drops the op's pending
  * count and, when it reaches 0, wakes the goroutine through the slot
@@ -97,6 +99,7 @@
 #define REAP_BATCH 256
 #define LINE 64 /* a cache line */
 #define RINGS_MAX 64
+#define QSLOTS 4096 /* a ring's request slots (goc__uio_test_qslots) */
 
 #define UD_WAKE 1
 #define UD_CANCEL 2
@@ -109,7 +112,6 @@
 enum { REQ_XFER = 1, REQ_CANCEL = 2, REQ_ACC_ARM = 3, REQ_ACC_CANCEL = 4 };
 
 typedef struct req {
-    struct req *next;
     int kind;
 } req;
 
@@ -159,7 +161,13 @@ struct goc__uio_acceptor {
  * goroutines' side (pushes; the io thread's sleep), the io thread's own,
  * and what completions woke, which the polling M takes. */
 typedef struct uio_ring {
-    _Alignas(LINE) _Atomic(req *) qhead;
+    /* The request queue (push, take): qmask + 1 slots in a ring buffer. A
+     * goroutine reserves slot qtail++ and fills it; the io thread empties
+     * them in order from qhead, which only it writes. */
+    _Alignas(LINE) _Atomic uint32_t qtail;
+    _Atomic(req *) *slots;
+    uint32_t qmask;              /* the number of slots - 1 */
+    _Atomic uint64_t slot_waits; /* stats: pushes that waited (any M) */
     _Atomic bool sleeping;
     _Atomic bool wake_owed; /* a push found the io thread asleep and left
                                its wake to goc__uio_flush */
@@ -170,12 +178,13 @@ typedef struct uio_ring {
     bool wake_armed; /* the eventfd's multishot poll is on */
     bool started;    /* goc__uio_init: the thread runs (join it) */
     pthread_t thread;
-    int setup_state; /* setup_lock: 0: not yet; 1: done */
+    _Atomic uint32_t qhead; /* the io thread's; goc__uio_flush reads it */
+    int setup_state;        /* setup_lock: 0: not yet; 1: done */
     int setup_err;
     struct {
         _Atomic uint64_t submitted, cancels, sq_full, enters, wakes;
         _Atomic uint64_t accept_arms, accepted;
-        _Atomic int64_t inflight;
+        _Atomic uint64_t inflight; /* as int64_t: goc__uio_inflight */
     } stats;
     /* Goroutines that completions woke, for the next poll of any M (it
      * takes them with goc__uio_take, in goc__poller_wait). */
@@ -204,6 +213,7 @@ static pthread_mutex_t stats_lock = PTHREAD_MUTEX_INITIALIZER;
 static goc__uio_stats stats_past; /* stats_lock */
 
 _Atomic uint32_t goc__uio_test_sq_entries;
+_Atomic uint32_t goc__uio_test_qslots;
 _Atomic bool goc__uio_test_refuse_multishot;
 _Atomic bool goc__uio_test_refuse_files;
 
@@ -224,10 +234,19 @@ bool goc__uio_on(void)
 
 /* ---- the ring (io thread) ------------------------------------------- */
 
+/* Add d to a count only the io thread writes (all but `wakes`): a plain
+ * load and store, not a locked add, on the io thread's hot path; readers
+ * (goc__uio_get_stats, the tests) see some recent value. */
+static inline void count(_Atomic uint64_t *c, uint64_t d)
+{
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + d,
+                          memory_order_relaxed);
+}
+
 static int sys_enter(uio_ring *R, unsigned to_submit, unsigned min_complete,
                      unsigned flags)
 {
-    atomic_fetch_add_explicit(&R->stats.enters, 1, memory_order_relaxed);
+    count(&R->stats.enters, 1);
     return goc__uring_enter(&R->ring, to_submit, min_complete, flags, NULL, 0);
 }
 
@@ -331,14 +350,13 @@ static bool req_write(uio_ring *R, req *r, goc__glist *wake)
         a->cancelled = false;
         e->user_data = a->ud;
         sqe_push(R);
-        atomic_fetch_add_explicit(&R->stats.accept_arms, 1,
-                                  memory_order_relaxed);
+        count(&R->stats.accept_arms, 1);
     } else if (r->kind == REQ_ACC_CANCEL) {
         goc__uio_acceptor *a =
             (goc__uio_acceptor *)((char *)r - offsetof(goc__uio_acceptor, can));
         goc__pollfd *pd = a->pd;
         cancel_push(R, e, a->ud); /* the arm's SQE came first (FIFO) */
-        atomic_fetch_add_explicit(&R->stats.cancels, 1, memory_order_relaxed);
+        count(&R->stats.cancels, 1);
         pthread_mutex_lock(&a->mu);
         bool done = acc_drop(a);
         pthread_mutex_unlock(&a->mu);
@@ -357,12 +375,12 @@ static bool req_write(uio_ring *R, req *r, goc__glist *wake)
         op->ud = ((uint64_t)(++R->gen) << 48) | (uint64_t)(uintptr_t)op;
         e->user_data = op->ud;
         sqe_push(R);
-        atomic_fetch_add_explicit(&R->stats.submitted, 1, memory_order_relaxed);
-        atomic_fetch_add_explicit(&R->stats.inflight, 1, memory_order_relaxed);
+        count(&R->stats.submitted, 1);
+        count(&R->stats.inflight, 1);
     } else {
         uio_op *op = (uio_op *)((char *)r - offsetof(uio_op, can));
         cancel_push(R, e, op->ud);
-        atomic_fetch_add_explicit(&R->stats.cancels, 1, memory_order_relaxed);
+        count(&R->stats.cancels, 1);
         /* Its SQE is ahead of any request the op's memory holds next. */
         op_release(op, wake);
     }
@@ -401,7 +419,7 @@ static void acc_cqe(uio_ring *R, goc__uio_acceptor *a,
     bool done = false;
     pthread_mutex_lock(&a->mu);
     if (res >= 0) {
-        atomic_fetch_add_explicit(&R->stats.accepted, 1, memory_order_relaxed);
+        count(&R->stats.accepted, 1);
         if (a->closing || !acc_put(a, res))
             close(res); /* nobody will claim it / no room: a reset */
         if (more && !a->cancelled && a->qn >= GOC__UIO_ACCEPT_AHEAD) {
@@ -426,23 +444,61 @@ static void acc_cqe(uio_ring *R, goc__uio_acceptor *a,
         goc__pollfd_complete(pd, GOC__POLL_WRITE, wake);
 }
 
-/* Move what goroutines pushed (oldest first) behind *todo. */
-static void take(uio_ring *R, req ***todo_tail)
+/* The requests taken from the slots and not yet written to the ring,
+ * oldest first (the io thread's): v[i..n). */
+typedef struct todo_list {
+    req **v;
+    uint32_t i, n, cap;
+} todo_list;
+
+/* Move what goroutines pushed (oldest first) behind t, up to the first
+ * slot reserved and not yet filled. Each request lives in memory another
+ * CPU wrote last (a goroutine's stack): all are prefetched before any is
+ * read, so their cache misses overlap rather than follow one another (as
+ * they did along a linked stack: 11 % of the io thread's time, TCP echo
+ * at 100 connections). */
+static void take(uio_ring *R, todo_list *t)
 {
-    req *l = atomic_exchange(&R->qhead, NULL);
-    req *fifo = NULL;
-    while (l) {
-        req *n = l->next;
-        l->next = fifo;
-        fifo = l;
-        l = n;
+    uint32_t h = atomic_load_explicit(&R->qhead, memory_order_relaxed);
+    uint32_t first = t->n;
+    for (;;) {
+        _Atomic(req *) *slot = &R->slots[h & R->qmask];
+        req *r = atomic_load_explicit(slot, memory_order_acquire);
+        if (!r)
+            break;
+        if (t->n == t->cap) {
+            if (t->i > 0) { /* room at the front */
+                memmove(t->v, t->v + t->i, (t->n - t->i) * sizeof *t->v);
+                t->n -= t->i;
+                first -= t->i; /* first >= i: it was n */
+                t->i = 0;
+            } else {
+                uint32_t cap = t->cap ? t->cap * 2 : R->qmask + 1;
+                req **v = realloc(t->v, cap * sizeof *v);
+                if (!v)
+                    break; /* the rest waits in its slots */
+                t->v = v;
+                t->cap = cap;
+            }
+        }
+        t->v[t->n++] = r;
+        /* Free for the push a lap later (it waits for NULL). */
+        atomic_store_explicit(slot, NULL, memory_order_release);
+        h++;
     }
-    if (fifo) {
-        **todo_tail = fifo;
-        while (fifo->next)
-            fifo = fifo->next;
-        *todo_tail = &fifo->next;
+    atomic_store_explicit(&R->qhead, h, memory_order_release);
+    for (uint32_t k = first; k < t->n; k++) {
+        __builtin_prefetch(t->v[k], 1);
+        __builtin_prefetch((char *)t->v[k] + LINE, 1);
     }
+}
+
+/* Whether the next slot holds a request (the io thread, before it
+ * sleeps: seq_cst, pairs with push). */
+static bool queued(uio_ring *R)
+{
+    uint32_t h = atomic_load_explicit(&R->qhead, memory_order_relaxed);
+    return atomic_load(&R->slots[h & R->qmask]) != NULL;
 }
 
 static int reap(uio_ring *R, goc__glist *wake)
@@ -475,8 +531,7 @@ static int reap(uio_ring *R, goc__glist *wake)
             }
             uio_op *op = (uio_op *)(uintptr_t)(ud & UD_PTR_MASK);
             op->res = c->res;
-            atomic_fetch_sub_explicit(&R->stats.inflight, 1,
-                                      memory_order_relaxed);
+            count(&R->stats.inflight, (uint64_t)-1);
             op_release(op, wake);
         }
         atomic_store_explicit(R->ring.cq_khead, head, memory_order_release);
@@ -536,33 +591,27 @@ static void *io_main(void *arg)
     if (err)
         return NULL;
 
-    req *todo = NULL, **todo_tail = &todo;
+    todo_list todo = {0};
     while (!atomic_load(&stop)) {
         goc__glist wake = {0};
         if (!R->wake_armed) /* the queue was full when it ended */
             R->wake_armed = queue_wake_poll(R);
-        take(R, &todo_tail);
+        take(R, &todo);
         bool full = false;
-        while (todo) {
-            /* A cancel may hand its op back to the goroutine: read the
-             * link before. */
-            req *next = todo->next;
-            if (!req_write(R, todo, &wake)) {
+        for (; todo.i < todo.n; todo.i++)
+            if (!req_write(R, todo.v[todo.i], &wake)) {
                 full = true;
-                atomic_fetch_add_explicit(&R->stats.sq_full, 1,
-                                          memory_order_relaxed);
+                count(&R->stats.sq_full, 1);
                 break;
             }
-            todo = next;
-        }
-        if (!todo)
-            todo_tail = &todo;
+        if (todo.i == todo.n)
+            todo.i = todo.n = 0;
         deliver(R, &wake);
         unsigned wait = 0;
         if (!full) {
             /* Sleep only with nothing pushed (pairs with push). */
             atomic_store(&R->sleeping, true);
-            if (atomic_load(&R->qhead) == NULL && !atomic_load(&stop))
+            if (!queued(R) && !atomic_load(&stop))
                 wait = 1;
             else
                 atomic_store(&R->sleeping, false);
@@ -575,6 +624,7 @@ static void *io_main(void *arg)
         (void)reap(R, &wake);
         deliver(R, &wake);
     }
+    free(todo.v);
     return NULL;
 }
 
@@ -608,11 +658,22 @@ static void io_wake(uio_ring *R)
  */
 static void push(uio_ring *R, req *r)
 {
-    req *h = atomic_load_explicit(&R->qhead, memory_order_relaxed);
-    do
-        r->next = h;
-    while (!atomic_compare_exchange_weak(&R->qhead, &h, r));
-    /* seq_cst: the io thread stores sleeping, then loads qhead. */
+    uint32_t t = atomic_fetch_add_explicit(&R->qtail, 1, memory_order_relaxed);
+    _Atomic(req *) *slot = &R->slots[t & R->qmask];
+    /* Taken a lap of pushes ago, unless the io thread is that far behind:
+     * then it is awake or woken here, and empties the slots in order up
+     * to this one (each earlier one is filled already or about to be). */
+    if (atomic_load_explicit(slot, memory_order_acquire) != NULL) {
+        atomic_fetch_add_explicit(&R->slot_waits, 1, memory_order_relaxed);
+        while (atomic_load_explicit(slot, memory_order_acquire) != NULL) {
+            if (atomic_load(&R->sleeping) &&
+                atomic_exchange(&R->sleeping, false))
+                io_wake(R);
+            sched_yield();
+        }
+    }
+    atomic_store(slot, r);
+    /* seq_cst: the io thread stores sleeping, then loads the slot. */
     if (!atomic_load(&R->sleeping))
         return;
     if (!defer_wakes) {
@@ -640,8 +701,8 @@ void goc__uio_flush(void)
         /* seq_cst: with the pushes (qhead, then sleeping) and the io
          * thread (sleeping, then qhead): an io thread awake now takes
          * the stack before it sleeps again. */
-        if (atomic_load(&R->qhead) != NULL && atomic_load(&R->sleeping) &&
-            atomic_exchange(&R->sleeping, false))
+        if (atomic_load(&R->qtail) != atomic_load(&R->qhead) &&
+            atomic_load(&R->sleeping) && atomic_exchange(&R->sleeping, false))
             io_wake(R);
     }
 }
@@ -945,6 +1006,16 @@ int goc__uio_init(bool want)
         rings[i].wake_fd = -1;
         pthread_mutex_init(&rings[i].ready_lock, NULL);
     }
+    uint32_t qslots = atomic_load(&goc__uio_test_qslots);
+    if (!qslots || (qslots & (qslots - 1)))
+        qslots = QSLOTS;
+    for (unsigned i = 0; i < k; i++) {
+        rings[i].qmask = qslots - 1;
+        if (!(rings[i].slots = calloc(qslots, sizeof *rings[i].slots))) {
+            goc__uio_fini();
+            return -ENOMEM;
+        }
+    }
     epoch++;
     int err = 0;
     for (unsigned i = 0; i < k && !err; i++) {
@@ -980,6 +1051,7 @@ static void stats_add(goc__uio_stats *st, const uio_ring *R)
     st->wakes += atomic_load(&R->stats.wakes);
     st->accept_arms += atomic_load(&R->stats.accept_arms);
     st->accepted += atomic_load(&R->stats.accepted);
+    st->slot_waits += atomic_load(&R->slot_waits);
 }
 
 void goc__uio_fini(void)
@@ -1012,6 +1084,7 @@ void goc__uio_fini(void)
         if (R->wake_fd >= 0)
             close(R->wake_fd);
         pthread_mutex_destroy(&R->ready_lock);
+        free(R->slots);
     }
     free(rs);
     epoch++; /* the requests of listeners that outlive it are over */
@@ -1040,6 +1113,6 @@ int64_t goc__uio_inflight(void)
 {
     int64_t n = 0;
     for (unsigned i = 0; i < nrings; i++)
-        n += atomic_load(&rings[i].stats.inflight);
+        n += (int64_t)atomic_load(&rings[i].stats.inflight);
     return n;
 }

@@ -126,6 +126,9 @@ int goc__uio_take(goc__glist *out);
 
 /* The submission queue size of the next ring (0: the default). */
 extern _Atomic uint32_t goc__uio_test_sq_entries;
+/* The request slots of the next ring (a power of 2; 0: the default,
+ * uring_io.c's QSLOTS). */
+extern _Atomic uint32_t goc__uio_test_qslots;
 /* Counters since process start. */
 typedef struct goc__uio_stats {
     uint64_t submitted;   /* recv/send/read/write requests written */
@@ -135,6 +138,7 @@ typedef struct goc__uio_stats {
     uint64_t wakes;       /* eventfd writes that woke the io thread */
     uint64_t accept_arms; /* multishot accept requests written */
     uint64_t accepted;    /* connections they accepted */
+    uint64_t slot_waits;  /* pushes that found their slot not yet taken */
 } goc__uio_stats;
 void goc__uio_get_stats(goc__uio_stats *st);
 /* Arm multishot accepts with a flag the kernel refuses (-EINVAL), as a
