@@ -656,9 +656,17 @@ static void io_wake(uio_ring *R)
  * runs on (TCP echo, 100 connections: deferred wakes measured 0.72x at
  * 1 processor, 0.92x at 2).
  */
-static void push(uio_ring *R, req *r)
+static uint32_t push_reserve(uio_ring *R)
 {
-    uint32_t t = atomic_fetch_add_explicit(&R->qtail, 1, memory_order_relaxed);
+    return atomic_fetch_add_explicit(&R->qtail, 1, memory_order_relaxed);
+}
+
+/* Fill slot t, reserved by push_reserve: a push in two steps, for a
+ * caller that must fix a request's place under a lock the io thread also
+ * takes (an acceptor's mu) but must not wait for a slot under it. The
+ * io thread takes the slots in the order they were reserved. */
+static void push_fill(uio_ring *R, uint32_t t, req *r)
+{
     _Atomic(req *) *slot = &R->slots[t & R->qmask];
     /* Taken a lap of pushes ago, unless the io thread is that far behind:
      * then it is awake or woken here, and empties the slots in order up
@@ -685,6 +693,11 @@ static void push(uio_ring *R, req *r)
         atomic_store(&R->wake_owed, true);
         atomic_store(&owed_any, true);
     }
+}
+
+static void push(uio_ring *R, req *r)
+{
+    push_fill(R, push_reserve(R), r);
 }
 
 /* Only the rings that owe a wake are woken (one io_uring_enter each). */
@@ -859,6 +872,8 @@ int goc__uio_accept(goc__uio_acceptor *a, int *fd)
     goc__pollfd *pd = a->pd;
     for (;;) {
         int r = 0;
+        uio_ring *arm_ring = NULL;
+        uint32_t arm_slot = 0;
         pthread_mutex_lock(&a->mu);
         acc_renew(a);
         if (a->closing) {
@@ -876,13 +891,17 @@ int goc__uio_accept(goc__uio_acceptor *a, int *fd)
         } else if (a->no_multishot) {
             r = 1;
         } else if (atomic_load(&a->pending) == 0) {
-            /* Pushed under mu: close's cancel, if any, comes after. */
+            /* Its slot is reserved under mu, so close's cancel, if any,
+             * comes after; filled outside it (a full lap of slots waits
+             * for the io thread, which may want mu: acc_cqe). */
             atomic_store(&a->pending, 1);
             a->epoch = epoch;
-            a->r = ring_for(a->fd);
-            push(a->r, &a->arm);
+            a->r = arm_ring = ring_for(a->fd);
+            arm_slot = push_reserve(arm_ring);
         }
         pthread_mutex_unlock(&a->mu);
+        if (arm_ring)
+            push_fill(arm_ring, arm_slot, &a->arm);
         if (r == 1)
             goc__pollfd_loud(pd);
         if (r)
@@ -900,12 +919,15 @@ void goc__uio_acceptor_close(goc__uio_acceptor *a)
     acc_renew(a);
     a->closing = true;
     bool live = atomic_load(&a->pending) != 0;
+    uio_ring *can_ring = a->r; /* live: armed on a->r in this epoch */
+    uint32_t can_slot = 0;
     if (live) {
         atomic_fetch_add(&a->pending, 1);
-        push(a->r, &a->can); /* live: armed on a->r in this epoch */
+        can_slot = push_reserve(can_ring); /* after the arm's (mu) */
     }
     pthread_mutex_unlock(&a->mu);
     if (live) {
+        push_fill(can_ring, can_slot, &a->can);
         /* The write direction is a listener's own: park there until the
          * request has ended (the io thread completes it at 0). */
         if (goc__pollfd_lock(pd, GOC__POLL_WRITE) == 0) {
