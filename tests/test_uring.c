@@ -296,6 +296,12 @@ static void echo_cli(void *arg)
     goc_chan_send_int(f->done, 1);
 }
 
+/* Reads parked on the ring: recv requests and multishot recvs. */
+static int64_t waiting_reads(void)
+{
+    return goc__uio_inflight() + goc__uio_msrecv_armed();
+}
+
 /* n connections; every server reader parked on its recv before any
  * client writes (n requests in flight at once), then every client
  * writes and reads back its message at once. */
@@ -316,9 +322,9 @@ static void fleet_run(long n)
         ASSERT_EQ(goc_go(echo_srv, f.srv[i]), 0);
     }
     /* Let the readers park on their requests (bounded). */
-    for (int k = 0; k < 2000 && goc__uio_inflight() < n; k++)
+    for (int k = 0; k < 2000 && waiting_reads() < n; k++)
         goc_sleep(GOC_MILLISECOND);
-    int64_t inflight = goc__uio_inflight();
+    int64_t inflight = waiting_reads();
     for (long i = 0; i < n; i++) {
         args[i] = (cli_arg){&f, i};
         ASSERT_EQ(goc_go(echo_cli, &args[i]), 0);
@@ -403,12 +409,6 @@ static int child_clients(int rd, int wr, long n)
         close(fds[i]);
     }
     return 0;
-}
-
-/* Reads parked on the ring: recv requests and multishot recvs. */
-static int64_t waiting_reads(void)
-{
-    return goc__uio_inflight() + goc__uio_msrecv_armed();
 }
 
 static int many_main(void *arg)
@@ -529,6 +529,54 @@ GOC_TEST_TIMEOUT(net_uring_sq_full, 120)
     atomic_store(&goc__uio_test_sq_entries, 4);
     goc_maxprocs(2);
     return goc_main(sq_full_main, NULL);
+}
+
+/* 4 request slots and 300 connections: pushes find their slot not yet
+ * taken and wait for the io thread, which is woken for them even where
+ * wakes are deferred to the processor's idle turn (as on one CPU; with 1
+ * processor, whose M waits in the push, only the push can wake it);
+ * nothing is lost. */
+static int slots_full_main(void *arg)
+{
+    const goc__uio_stats *before = arg;
+    goc__uio_stats st;
+    int rounds = 0;
+    do {
+        fleet_run(300);
+        goc__uio_get_stats(&st);
+    } while (st.slot_waits == before->slot_waits && ++rounds < 20);
+    printf("4 slots: %llu pushes waited in %d rounds\n",
+           (unsigned long long)(st.slot_waits - before->slot_waits),
+           rounds + 1);
+    ASSERT_GT(st.slot_waits, before->slot_waits);
+    return 0;
+}
+
+static int slots_full(bool defer)
+{
+    goc__uio_stats before;
+    goc__uio_get_stats(&before);
+    atomic_store(&goc__uio_test_qslots, 4);
+    atomic_store(&goc__uio_test_defer_wakes, defer);
+    goc_maxprocs(defer ? 1 : 2);
+    int rc = goc_main(slots_full_main, &before);
+    atomic_store(&goc__uio_test_qslots, 0);
+    atomic_store(&goc__uio_test_defer_wakes, false);
+    return rc;
+}
+
+GOC_TEST_TIMEOUT(net_uring_slots_full, 120)
+{
+    if (!force_completion())
+        return 0;
+    return slots_full(false);
+}
+
+GOC_TEST_TIMEOUT(net_uring_slots_full_deferred_wakes, 120)
+{
+    if (!force_completion())
+        return 0;
+    return slots_full(true);
 }
 
 /* The mode is what GOC_POLLER asked, and the others keep readiness. */

@@ -176,6 +176,9 @@ int goc__uio_take(goc__glist *out);
 
 /* The submission queue size of the next ring (0: the default). */
 extern _Atomic uint32_t goc__uio_test_sq_entries;
+/* The request slots of the next ring (a power of 2; 0: the default,
+ * uring_io.c's QSLOTS). */
+extern _Atomic uint32_t goc__uio_test_qslots;
 /* Counters since process start. */
 typedef struct goc__uio_stats {
     uint64_t submitted;   /* recv/send/read/write requests written */
@@ -189,6 +192,7 @@ typedef struct goc__uio_stats {
     uint64_t recv_cqes;   /* their completions with a buffer */
     uint64_t recv_stops;  /* cancelled: RCV_AHEAD buffers unread */
     uint64_t recv_nobufs; /* ended: the pool was empty */
+    uint64_t slot_waits;  /* pushes that found their slot not yet taken */
 } goc__uio_stats;
 void goc__uio_get_stats(goc__uio_stats *st);
 /* Arm multishot accepts and recvs with a flag the kernel refuses
