@@ -745,6 +745,17 @@ static int reap(uio_ring *R, goc__glist *wake)
             atomic_load_explicit(R->ring.cq_ktail, memory_order_acquire);
         if (head == tail)
             break;
+        /* What each completion touches (an op, a receiver) was written
+         * last by another CPU: fetch them all first, so that the misses
+         * overlap (as take does for the requests). */
+        for (uint32_t h = head, k = 0; h != tail && k < REAP_BATCH; h++, k++) {
+            uint64_t ud = R->ring.cqes[h & R->ring.cq_mask].user_data;
+            if (ud > UD_CANCEL) {
+                char *p = (char *)(uintptr_t)(ud & UD_PTR_MASK & ~(uint64_t)3);
+                __builtin_prefetch(p, 1);
+                __builtin_prefetch(p + LINE, 1);
+            }
+        }
         for (uint32_t k = 0; head != tail && k < REAP_BATCH; head++, k++) {
             struct io_uring_cqe *c = &R->ring.cqes[head & R->ring.cq_mask];
             uint64_t ud = c->user_data;
