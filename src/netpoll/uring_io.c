@@ -1,6 +1,7 @@
 /*
- * uring_io.c - completion-based socket and file I/O on io_uring (uring_io.h is
- * the interface; docs/net.md has the reasoning and the figures).
+ * uring_io.c - completion-based socket and file I/O on io_uring: the rings,
+ * their io threads and the requests of one goroutine (uring_io.h is the
+ * interface; docs/net.md has the reasoning and the figures).
  *
  * An io thread owns a ring, created by that thread with
  * IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN: it is the only
@@ -62,18 +63,11 @@
  * the call returns, the kernel holds nothing of the goroutine's: no
  * buffer, no op.
  *
- * Multishot recv (goc__uio_rcv; docs/net.md "Multishot recv"): a
- * connection's reads on the ring take their data from one
- * IORING_RECV_MULTISHOT request into the ring's provided buffers
- * (pbuf_setup: PBUF_N of 4 KiB, a buffer ring registered by the io
- * thread). The io thread queues each completion's buffer on the
- * receiver (rcv_cqe, under its mu, the acceptor's pattern) and wakes the
- * reader; the reader copies and gives emptied buffers back to the ring
- * (pbuf_give, any thread, under br_lock). RCV_AHEAD unread buffers
- * cancel the request (re-armed by the reader once it has emptied the
- * queue); close cancels without waiting, and the io thread frees an
- * orphaned receiver at its request's last completion; goc__uio_fini
- * moves what receivers still queue to their spill before the pools go.
+ * Multishot accept and multishot recv (uring_accept.c, uring_recv.c;
+ * uring_io_internal.h is what the three files share) are requests a
+ * listener or a connection keeps armed across many completions, on the
+ * same rings and slots: the io thread writes their SQEs (req_write) and
+ * hands their completions over (reap), each file its own.
  *
  * Deadlock detection: a goroutine parked on an op counts in npollwait,
  * exactly as one parked on an edge (pd_commit), so checkdead never calls
@@ -100,51 +94,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "netpoll/uring_io.h"
-#include "netpoll/uring_ring.h"
-#include "runtime/runtime_internal.h"
+#include "netpoll/uring_io_internal.h"
 
 #define SQ_DEFAULT 1024
 #define CQ_DEFAULT 65536
 #define REAP_BATCH 256
-#define LINE 64 /* a cache line */
 #define RINGS_MAX 64
 #define QSLOTS 4096 /* a ring's request slots (goc__uio_test_qslots) */
-
-#define UD_WAKE 1
-#define UD_CANCEL 2
-#define UD_PTR_MASK ((UINT64_C(1) << 48) - 1)
-
-/* A multishot accept's user_data has bit 0 set (an op's is its address,
- * 8-aligned, which UD_WAKE and UD_CANCEL are not). */
-#define UD_ACCEPT 1
-/* A multishot recv's has bit 1 set (UD_CANCEL, 2 alone, is no
- * receiver's: its address is above it). */
-#define UD_RECV 2
-
-/* The provided buffers of multishot recv: PBUF_N of 1 << PBUF_SHIFT
- * bytes a ring (group 0), and the buffers a connection may hold unread
- * before its request is cancelled (RCV_AHEAD). */
-#define PBUF_SHIFT 12
-#define PBUF_N 1024
-#define RCV_AHEAD 4
-
-enum {
-    REQ_XFER = 1,
-    REQ_CANCEL = 2,
-    REQ_ACC_ARM = 3,
-    REQ_ACC_CANCEL = 4,
-    REQ_RCV_ARM = 5,
-    REQ_RCV_CANCEL = 6
-};
-
-typedef struct req {
-    int kind;
-} req;
 
 typedef struct uio_op {
     req sub; /* the transfer */
@@ -163,127 +122,12 @@ typedef struct uio_op {
     _Atomic uint32_t pending; /* parts still with the io thread */
 } uio_op;
 
-/* A listener's multishot accept (uring_io.h). The goroutines' side and
- * the io thread's meet under mu; `pending` counts the parts with the io
- * thread (the request, from its arm until its last CQE; close's cancel,
- * until written), raised by goroutines and dropped by the io thread,
- * both under mu, read without it by close's wait. The acceptor is freed
- * only after close has seen pending at 0, so the io thread never touches
- * it after the drop that reaches 0 (it reads pd before). */
-struct goc__uio_acceptor {
-    req arm; /* the multishot request, pushed when pending goes 0 -> 1 */
-    req can; /* close's cancel, pushed at most once */
-    goc__pollfd *pd;
-    int fd;
-    pthread_mutex_t mu;
-    int *q;            /* mu: accepted fds (>= 0) and errors, oldest first */
-    unsigned qh, qn;   /* mu: the oldest's index, the count */
-    unsigned qcap;     /* mu: q's size, a power of 2 */
-    bool closing;      /* mu: goc__uio_acceptor_close has begun */
-    bool no_multishot; /* mu: the kernel refused: accept4 from now on */
-    _Atomic uint32_t pending;
-    unsigned epoch;     /* mu: the io thread's (epoch) that has the request */
-    struct uio_ring *r; /* mu: the ring that has it (ring_for, at arm) */
-    uint64_t ud;        /* io thread: the request's user_data */
-    bool cancelled;     /* io thread: cancelled (queue full) since armed */
-};
-
-/* A connection's multishot recv (uring_io.h), on the acceptor's
- * pattern: the goroutines' side and the io thread's meet under mu;
- * `pending` counts the parts with the io thread (the request, from its
- * arm until its last CQE; a cancel, until written), raised by
- * goroutines and dropped by the io thread, both under mu. The queue is
- * the received buffers, oldest first, linked through their ring's bnext
- * (a buffer is in one queue at most), then at most one end: end of file
- * (which stays) or an error (told once). Data left when a goc_main ends
- * move to `spill` (rcv_spill). Freed by goc__uio_rcv_free, or by the io
- * thread at the request's end when that came first (orphan). */
-struct goc__uio_rcv {
-    req arm; /* the multishot request, pushed when pending goes 0 -> 1 */
-    req can; /* a cancel: close's, or a read's that goes by readiness */
-    goc__pollfd *pd;
-    int fd;
-    pthread_mutex_t mu;
-    struct uio_ring *r; /* mu: the ring of the request and buffers */
-    uint16_t qh, qt;    /* mu: the oldest buffer, the newest */
-    unsigned qn;        /* mu: buffers queued */
-    uint32_t off;       /* mu: bytes of the oldest already read */
-    int32_t end;        /* mu: 0 (end of file) or an error, once has_end */
-    bool has_end;       /* mu */
-    bool closing;       /* mu: goc__uio_rcv_close has begun */
-    bool orphan;        /* mu: freed; the io thread frees it at the end */
-    bool nobufs;        /* mu: the request ended for want of buffers */
-    bool can_pushed;    /* mu: `can` is with the io thread (once at a time) */
-    _Atomic uint32_t pending;
-    char *spill; /* mu: data queued when a goc_main ended */
-    size_t spill_len, spill_off;
-    struct goc__uio_rcv *prev, *next; /* rcv_lock: all receivers */
-    uint64_t ud;                      /* io thread: the request's user_data */
-    bool cancelled; /* io thread: cancelled (queue long) since armed */
-};
-
-static void rcv_destroy(struct goc__uio_rcv *v);
-static void rcv_drop(struct goc__uio_rcv *v, bool cancel, goc__glist *wake);
-
-/* One ring and its io thread (the top comment). Three cache lines: the
- * goroutines' side (pushes; the io thread's sleep), the io thread's own,
- * and what completions woke, which the polling M takes. */
-typedef struct uio_ring {
-    /* The request queue (push, take): qmask + 1 slots in a ring buffer. A
-     * goroutine reserves slot qtail++ and fills it; the io thread empties
-     * them in order from qhead, which only it writes. */
-    _Alignas(LINE) _Atomic uint32_t qtail;
-    _Atomic(req *) *slots;
-    uint32_t qmask;              /* the number of slots - 1 */
-    _Atomic uint64_t slot_waits; /* stats: pushes that waited (any M) */
-    _Atomic bool sleeping;
-    _Atomic bool wake_owed; /* a push found the io thread asleep and left
-                               its wake to goc__uio_flush */
-    int wake_fd;
-    /* The io thread's alone once set up (it submits and reaps). */
-    _Alignas(LINE) goc__uring ring;
-    uint16_t gen;
-    bool wake_armed; /* the eventfd's multishot poll is on */
-    bool started;    /* goc__uio_init: the thread runs (join it) */
-    pthread_t thread;
-    _Atomic uint32_t qhead; /* the io thread's; goc__uio_flush reads it */
-    int setup_state;        /* setup_lock: 0: not yet; 1: done */
-    int setup_err;
-    struct {
-        _Atomic uint64_t submitted, cancels, sq_full, enters, wakes;
-        _Atomic uint64_t accept_arms, accepted;
-        _Atomic uint64_t recv_arms, recv_cqes, recv_stops, recv_nobufs;
-        _Atomic uint64_t inflight; /* as int64_t: goc__uio_inflight */
-        _Atomic uint64_t armed;    /* as int64_t: multishot recvs not ended */
-    } stats;
-    /* Provided buffers (multishot recv): registered by the io thread;
-     * buffers go back (pbuf_give) under br_lock from any thread: a line
-     * of their own, which readers write. */
-    _Alignas(LINE) pthread_mutex_t br_lock;
-    uint16_t br_tail;             /* br_lock */
-    uint64_t given;               /* br_lock: buffers given to the kernel */
-    struct io_uring_buf_ring *br; /* NULL: none (fixed while on) */
-    char *pool;
-    int32_t blen[PBUF_N];   /* a received buffer's byte count */
-    uint16_t bnext[PBUF_N]; /* the next in its receiver's queue */
-    /* Goroutines that completions woke, for the next poll of any M (it
-     * takes them with goc__uio_take, in goc__poller_wait). */
-    _Alignas(LINE) pthread_mutex_t ready_lock;
-    goc__glist ready; /* ready_lock */
-    _Atomic int ready_n;
-} uio_ring;
-
 static bool on;
 static unsigned epoch;  /* io threads started: one a goc_main */
 static uio_ring *rings; /* nrings of them, while on */
 static unsigned nrings;
 static _Atomic bool stop;
-/* Multishot recv: on when every ring has its provided buffers, until a
- * request is refused (-EINVAL: single-shot recvs from then on). */
-static _Atomic bool msrecv;
-/* Every receiver, for goc__uio_fini (rcv_lock). */
-static pthread_mutex_t rcv_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct goc__uio_rcv *rcv_all;
+_Atomic bool goc__uio_msrecv;
 static _Atomic bool owed_any; /* some ring's wake_owed may be set */
 static bool defer_wakes;      /* pushes leave the wake to goc__uio_flush
                                  (one CPU: push) */
@@ -313,21 +157,22 @@ static uio_ring *ring_for(int fd)
     return &rings[nrings == 1 ? 0 : (unsigned)fd % nrings];
 }
 
+uio_ring *goc__uio_ring_for(int fd)
+{
+    return ring_for(fd);
+}
+
+unsigned goc__uio_epoch(void)
+{
+    return epoch;
+}
+
 bool goc__uio_on(void)
 {
     return on;
 }
 
 /* ---- the ring (io thread) ------------------------------------------- */
-
-/* Add d to a count only the io thread writes (all but `wakes`): a plain
- * load and store, not a locked add, on the io thread's hot path; readers
- * (goc__uio_get_stats, the tests) see some recent value. */
-static inline void count(_Atomic uint64_t *c, uint64_t d)
-{
-    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + d,
-                          memory_order_relaxed);
-}
 
 static int sys_enter(uio_ring *R, unsigned to_submit, unsigned min_complete,
                      unsigned flags)
@@ -363,16 +208,6 @@ static uint32_t sq_pending(uio_ring *R)
     return goc__uring_sq_pending(&R->ring);
 }
 
-static struct io_uring_sqe *sqe_get(uio_ring *R)
-{
-    return goc__uring_sqe_get(&R->ring);
-}
-
-static void sqe_push(uio_ring *R)
-{
-    goc__uring_sqe_push(&R->ring);
-}
-
 static bool queue_wake_poll(uio_ring *R)
 {
     struct io_uring_sqe *e = sqe_get(R);
@@ -397,80 +232,16 @@ static void op_release(uio_op *op, goc__glist *wake)
         goc__pollfd_complete(pd, mode, wake);
 }
 
-/* Write e as a cancel of the request with user_data ud and publish it
- * (its own completion only on failure, which the request's tells). */
-static void cancel_push(uio_ring *R, struct io_uring_sqe *e, uint64_t ud)
-{
-    e->opcode = IORING_OP_ASYNC_CANCEL;
-    e->fd = -1;
-    e->addr = ud;
-    e->user_data = UD_CANCEL;
-    e->flags = IOSQE_CQE_SKIP_SUCCESS;
-    sqe_push(R);
-}
-
-/* The acceptor's parts with us drop by one (mu held); true at 0. */
-static bool acc_drop(goc__uio_acceptor *a)
-{
-    return atomic_fetch_sub(&a->pending, 1) == 1;
-}
-
 /* Write r's SQE; false if the queue is full. */
 static bool req_write(uio_ring *R, req *r, goc__glist *wake)
 {
     struct io_uring_sqe *e = sqe_get(R);
     if (!e)
         return false;
-    if (r->kind == REQ_ACC_ARM) {
-        goc__uio_acceptor *a =
-            (goc__uio_acceptor *)((char *)r - offsetof(goc__uio_acceptor, arm));
-        e->opcode = IORING_OP_ACCEPT;
-        e->fd = a->fd;
-        e->accept_flags = SOCK_NONBLOCK | SOCK_CLOEXEC;
-        e->ioprio = IORING_ACCEPT_MULTISHOT;
-        if (atomic_load_explicit(&goc__uio_test_refuse_multishot,
-                                 memory_order_relaxed))
-            e->ioprio |= 1u << 15; /* no such flag: -EINVAL */
-        a->ud =
-            ((uint64_t)(++R->gen) << 48) | (uint64_t)(uintptr_t)a | UD_ACCEPT;
-        a->cancelled = false;
-        e->user_data = a->ud;
-        sqe_push(R);
-        count(&R->stats.accept_arms, 1);
-    } else if (r->kind == REQ_ACC_CANCEL) {
-        goc__uio_acceptor *a =
-            (goc__uio_acceptor *)((char *)r - offsetof(goc__uio_acceptor, can));
-        goc__pollfd *pd = a->pd;
-        cancel_push(R, e, a->ud); /* the arm's SQE came first (FIFO) */
-        count(&R->stats.cancels, 1);
-        pthread_mutex_lock(&a->mu);
-        bool done = acc_drop(a);
-        pthread_mutex_unlock(&a->mu);
-        if (done) /* a is close's again */
-            goc__pollfd_complete(pd, GOC__POLL_WRITE, wake);
-    } else if (r->kind == REQ_RCV_ARM) {
-        goc__uio_rcv *v =
-            (goc__uio_rcv *)((char *)r - offsetof(goc__uio_rcv, arm));
-        e->opcode = IORING_OP_RECV;
-        e->fd = v->fd;
-        e->ioprio = IORING_RECV_MULTISHOT;
-        if (atomic_load_explicit(&goc__uio_test_refuse_multishot,
-                                 memory_order_relaxed))
-            e->ioprio |= 1u << 15; /* no such flag: -EINVAL */
-        e->flags = IOSQE_BUFFER_SELECT;
-        e->buf_group = 0;
-        v->ud = ((uint64_t)(++R->gen) << 48) | (uint64_t)(uintptr_t)v | UD_RECV;
-        v->cancelled = false;
-        e->user_data = v->ud;
-        sqe_push(R);
-        count(&R->stats.recv_arms, 1);
-        count(&R->stats.armed, 1);
-    } else if (r->kind == REQ_RCV_CANCEL) {
-        goc__uio_rcv *v =
-            (goc__uio_rcv *)((char *)r - offsetof(goc__uio_rcv, can));
-        cancel_push(R, e, v->ud); /* the arm's SQE came first (FIFO) */
-        count(&R->stats.cancels, 1);
-        rcv_drop(v, true, wake);
+    if (r->kind == REQ_ACC_ARM || r->kind == REQ_ACC_CANCEL) {
+        goc__uio_acc_write(R, r, e, wake);
+    } else if (r->kind == REQ_RCV_ARM || r->kind == REQ_RCV_CANCEL) {
+        goc__uio_rcv_write(R, r, e, wake);
     } else if (r->kind == REQ_XFER) {
         uio_op *op = (uio_op *)((char *)r - offsetof(uio_op, sub));
         e->opcode = op->opcode;
@@ -494,188 +265,6 @@ static bool req_write(uio_ring *R, req *r, goc__glist *wake)
         op_release(op, wake);
     }
     return true;
-}
-
-/* Append v to a's queue (mu held); false without memory. */
-static bool acc_put(goc__uio_acceptor *a, int v)
-{
-    if (a->qn == a->qcap) {
-        unsigned cap = a->qcap ? a->qcap * 2 : 16;
-        int *q = malloc(cap * sizeof *q);
-        if (!q)
-            return false;
-        for (unsigned i = 0; i < a->qn; i++)
-            q[i] = a->q[(a->qh + i) & (a->qcap - 1)];
-        free(a->q);
-        a->q = q;
-        a->qh = 0;
-        a->qcap = cap;
-    }
-    a->q[(a->qh + a->qn++) & (a->qcap - 1)] = v;
-    return true;
-}
-
-/* A CQE of a's multishot accept: queue the connection (or close it, once
- * the listener closes), or the error that ended the request; cancel the
- * request when enough wait unclaimed. Wakes the acceptor (READ slot) for
- * each, and close (WRITE slot) when the request is over. */
-static void acc_cqe(uio_ring *R, goc__uio_acceptor *a,
-                    const struct io_uring_cqe *c, goc__glist *wake)
-{
-    goc__pollfd *pd = a->pd;
-    bool more = c->flags & IORING_CQE_F_MORE;
-    int res = c->res;
-    bool done = false;
-    pthread_mutex_lock(&a->mu);
-    if (res >= 0) {
-        count(&R->stats.accepted, 1);
-        if (a->closing || !acc_put(a, res))
-            close(res); /* nobody will claim it / no room: a reset */
-        if (more && !a->cancelled && a->qn >= GOC__UIO_ACCEPT_AHEAD) {
-            struct io_uring_sqe *e = sqe_get(R);
-            if (e) { /* else: tried again at the next one */
-                cancel_push(R, e, a->ud);
-                a->cancelled = true;
-            }
-        }
-    } else if (res == -EINVAL) {
-        a->no_multishot = true; /* multishot refused: accept4 */
-    } else if (res != -ECANCELED && !a->closing) {
-        if (!acc_put(a, res))
-            a->no_multishot = true; /* no memory: accept4 tells */
-    }
-    if (!more)
-        done = acc_drop(a);
-    pthread_mutex_unlock(&a->mu);
-    /* a may be freed from here on (done while closing). */
-    goc__pollfd_complete(pd, GOC__POLL_READ, wake);
-    if (done)
-        goc__pollfd_complete(pd, GOC__POLL_WRITE, wake);
-}
-
-/* A buffer's count and queue link: written by the io thread, read by
- * the reader, both under the receiver's mu; relaxed atomics because
- * the buffer's next receiver (another mu) is ordered after its last
- * reader through the kernel (the buffer ring's tail, then a CQE), which
- * ThreadSanitizer does not see. */
-static void blen_set(uio_ring *R, uint16_t b, int32_t v)
-{
-    __atomic_store_n(&R->blen[b], v, __ATOMIC_RELAXED);
-}
-static int32_t blen_of(uio_ring *R, uint16_t b)
-{
-    return __atomic_load_n(&R->blen[b], __ATOMIC_RELAXED);
-}
-static void bnext_set(uio_ring *R, uint16_t b, uint16_t v)
-{
-    __atomic_store_n(&R->bnext[b], v, __ATOMIC_RELAXED);
-}
-static uint16_t bnext_of(uio_ring *R, uint16_t b)
-{
-    return __atomic_load_n(&R->bnext[b], __ATOMIC_RELAXED);
-}
-
-/* Give buffers back to R's ring (any thread). */
-static void pbuf_give(uio_ring *R, const uint16_t *bid, unsigned n)
-{
-    if (!n)
-        return;
-    pthread_mutex_lock(&R->br_lock);
-    uint16_t t = R->br_tail;
-    for (unsigned i = 0; i < n; i++, t++) {
-        struct io_uring_buf *b = &R->br->bufs[t & (PBUF_N - 1)];
-        b->addr =
-            (uint64_t)(uintptr_t)(R->pool + ((size_t)bid[i] << PBUF_SHIFT));
-        b->len = 1u << PBUF_SHIFT;
-        b->bid = bid[i];
-    }
-    R->br_tail = t;
-    R->given += n;
-    /* The kernel reads the tail with acquire, then the entries. */
-    __atomic_store_n(&R->br->tail, t, __ATOMIC_RELEASE);
-    pthread_mutex_unlock(&R->br_lock);
-}
-
-/* The receiver's parts with the io thread drop by one (under mu). At 0
- * the request is over: the reader is woken (it re-arms, reads by
- * readiness, or leaves goc__uio_rcv_stop), and an orphan is freed. */
-static void rcv_drop(goc__uio_rcv *v, bool cancel, goc__glist *wake)
-{
-    pthread_mutex_lock(&v->mu);
-    if (cancel)
-        v->can_pushed = false;
-    bool last = atomic_fetch_sub(&v->pending, 1) == 1;
-    bool orphan = last && v->orphan;
-    /* Also once closing: a reader may wait in goc__uio_rcv_stop, which
-     * close does not end. Not for an orphan (its pd is given back). */
-    bool tell = last && !orphan;
-    goc__pollfd *pd = v->pd;
-    pthread_mutex_unlock(&v->mu);
-    if (tell)
-        goc__pollfd_complete(pd, GOC__POLL_READ, wake);
-    if (orphan)
-        rcv_destroy(v);
-}
-
-/* A CQE of v's multishot recv: queue the buffer (or give it back, once
- * the connection closes), or the end; cancel the request when
- * RCV_AHEAD buffers wait unread, so that one slow reader does not take
- * the pool (the socket's buffer holds the rest, as without requests).
- * Wakes the reader when the queue was empty, and when the request is
- * over. */
-static void rcv_cqe(uio_ring *R, goc__uio_rcv *v, const struct io_uring_cqe *c,
-                    goc__glist *wake)
-{
-    bool more = c->flags & IORING_CQE_F_MORE;
-    int res = c->res;
-    bool tell = false, give = false;
-    uint16_t bid = 0;
-    pthread_mutex_lock(&v->mu);
-    goc__pollfd *pd = v->pd;
-    if (c->flags & IORING_CQE_F_BUFFER) {
-        bid = (uint16_t)(c->flags >> IORING_CQE_BUFFER_SHIFT);
-        count(&R->stats.recv_cqes, 1);
-        if (res <= 0 || v->closing) {
-            give = true;
-        } else {
-            blen_set(R, bid, res);
-            if (v->qn++ == 0) {
-                v->qh = bid;
-                tell = true;
-            } else {
-                bnext_set(R, v->qt, bid);
-            }
-            v->qt = bid;
-            if (more && !v->cancelled && v->qn >= RCV_AHEAD) {
-                struct io_uring_sqe *e = sqe_get(R);
-                if (e) { /* else: tried again at the next one */
-                    cancel_push(R, e, v->ud);
-                    v->cancelled = true;
-                    count(&R->stats.recv_stops, 1);
-                }
-            }
-        }
-    }
-    if (res == -EINVAL) /* refused: single-shot recvs from now on */
-        atomic_store_explicit(&msrecv, false, memory_order_relaxed);
-    else if (res == -ENOBUFS) {
-        v->nobufs = true; /* this read: a single-shot recv */
-        count(&R->stats.recv_nobufs, 1);
-    } else if (res <= 0 && res != -ECANCELED && !v->closing) {
-        v->end = res;
-        v->has_end = true;
-        tell = true;
-    }
-    tell = tell && !v->closing;
-    pthread_mutex_unlock(&v->mu);
-    if (give)
-        pbuf_give(R, &bid, 1);
-    if (tell)
-        goc__pollfd_complete(pd, GOC__POLL_READ, wake);
-    if (!more) {
-        count(&R->stats.armed, (uint64_t)-1);
-        rcv_drop(v, false, wake);
-    }
 }
 
 /* The requests taken from the slots and not yet written to the ring,
@@ -768,17 +357,19 @@ static int reap(uio_ring *R, goc__glist *wake)
             if (ud == UD_CANCEL)
                 continue; /* -ENOENT / -EALREADY: the op's CQE tells */
             if (ud & UD_RECV) {
-                rcv_cqe(R,
-                        (goc__uio_rcv *)(uintptr_t)(ud & UD_PTR_MASK &
-                                                    ~(uint64_t)UD_RECV),
-                        c, wake);
+                goc__uio_rcv_cqe(
+                    R,
+                    (goc__uio_rcv *)(uintptr_t)(ud & UD_PTR_MASK &
+                                                ~(uint64_t)UD_RECV),
+                    c, wake);
                 continue;
             }
             if (ud & UD_ACCEPT) {
-                acc_cqe(R,
-                        (goc__uio_acceptor *)(uintptr_t)(ud & UD_PTR_MASK &
-                                                         ~(uint64_t)UD_ACCEPT),
-                        c, wake);
+                goc__uio_acc_cqe(
+                    R,
+                    (goc__uio_acceptor *)(uintptr_t)(ud & UD_PTR_MASK &
+                                                     ~(uint64_t)UD_ACCEPT),
+                    c, wake);
                 continue;
             }
             uio_op *op = (uio_op *)(uintptr_t)(ud & UD_PTR_MASK);
@@ -829,79 +420,14 @@ int goc__uio_take(goc__glist *out)
     return n;
 }
 
-_Atomic bool goc__uio_test_no_msrecv;
-
-/* Whether multishot recv is wanted: not when a test refuses it or
- * $GOC_URING_MSRECV is 0 (for A/B runs). */
-static bool msrecv_wanted(void)
-{
-    if (atomic_load(&goc__uio_test_no_msrecv))
-        return false;
-    const char *env = getenv("GOC_URING_MSRECV");
-    return !(env && strcmp(env, "0") == 0);
-}
-
-#define PBUF_RING_LEN (PBUF_N * sizeof(struct io_uring_buf))
-#define PBUF_POOL_LEN ((size_t)PBUF_N << PBUF_SHIFT)
-
-/* Zeroed pages of their own, which a forked child does not get (as the
- * ring's mappings: uring_ring.h), or NULL. */
-static void *pbuf_map(size_t len)
-{
-    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED)
-        return NULL;
-    (void)madvise(p, len, MADV_DONTFORK);
-    return p;
-}
-
-static void pbuf_unmap(void *p, size_t len)
-{
-    if (p)
-        munmap(p, len);
-}
-
-/* Register R's provided buffers (group 0), all given to the kernel; by
- * the io thread (a single-issuer ring takes registrations from its
- * submitter only). Leaves R->br NULL where it fails. */
-static void pbuf_setup(uio_ring *R)
-{
-    struct io_uring_buf_ring *br = pbuf_map(PBUF_RING_LEN);
-    char *pool = pbuf_map(PBUF_POOL_LEN);
-    if (!br || !pool)
-        goto fail;
-    struct io_uring_buf_reg reg;
-    memset(&reg, 0, sizeof reg);
-    reg.ring_addr = (uint64_t)(uintptr_t)br;
-    reg.ring_entries = PBUF_N;
-    reg.bgid = 0;
-    if (goc__uring_sys_register(R->ring.fd, IORING_REGISTER_PBUF_RING, &reg,
-                                1) < 0)
-        goto fail;
-    R->br = br;
-    R->pool = pool;
-    uint16_t ids[64];
-    for (unsigned i = 0; i < PBUF_N;) {
-        unsigned k = 0;
-        for (; k < 64 && i < PBUF_N; k++, i++)
-            ids[k] = (uint16_t)i;
-        pbuf_give(R, ids, k);
-    }
-    return;
-fail:
-    pbuf_unmap(br, PBUF_RING_LEN);
-    pbuf_unmap(pool, PBUF_POOL_LEN);
-}
-
 static void *io_main(void *arg)
 {
     uio_ring *R = arg;
     int err = ring_setup(R);
     if (!err && !(R->wake_armed = queue_wake_poll(R)))
         err = -ENOMEM;
-    if (!err && msrecv_wanted())
-        pbuf_setup(R); /* R->br stays NULL where it fails */
+    if (!err && goc__uio_msrecv_wanted())
+        goc__uio_pbuf_setup(R); /* R->br stays NULL where it fails */
     pthread_mutex_lock(&setup_lock);
     R->setup_err = err;
     R->setup_state = 1;
@@ -975,7 +501,7 @@ static void io_wake(uio_ring *R)
  * runs on (TCP echo, 100 connections: deferred wakes measured 0.72x at
  * 1 processor, 0.92x at 2).
  */
-static uint32_t push_reserve(uio_ring *R)
+uint32_t goc__uio_push_reserve(uio_ring *R)
 {
     return atomic_fetch_add_explicit(&R->qtail, 1, memory_order_relaxed);
 }
@@ -984,7 +510,7 @@ static uint32_t push_reserve(uio_ring *R)
  * caller that must fix a request's place under a lock the io thread also
  * takes (an acceptor's mu) but must not wait for a slot under it. The
  * io thread takes the slots in the order they were reserved. */
-static void push_fill(uio_ring *R, uint32_t t, req *r)
+void goc__uio_push_fill(uio_ring *R, uint32_t t, req *r)
 {
     _Atomic(req *) *slot = &R->slots[t & R->qmask];
     /* Taken a lap of pushes ago, unless the io thread is that far behind:
@@ -1014,9 +540,9 @@ static void push_fill(uio_ring *R, uint32_t t, req *r)
     }
 }
 
-static void push(uio_ring *R, req *r)
+void goc__uio_push(uio_ring *R, req *r)
 {
-    push_fill(R, push_reserve(R), r);
+    goc__uio_push_fill(R, goc__uio_push_reserve(R), r);
 }
 
 /* Only the rings that owe a wake are woken (one io_uring_enter each). */
@@ -1062,7 +588,7 @@ static ssize_t uio_rw(goc__pollfd *pd, int mode, uint8_t opcode, void *buf,
                      .len = (uint32_t)n};
         op.r = ring_for(op.fd);
         atomic_init(&op.pending, 1);
-        push(op.r, &op.sub);
+        goc__uio_push(op.r, &op.sub);
         int err = 0;
         while (atomic_load(&op.pending) != 0) {
             if ((err = goc__pollfd_wait(pd, mode)) == 0)
@@ -1070,7 +596,8 @@ static ssize_t uio_rw(goc__pollfd *pd, int mode, uint8_t opcode, void *buf,
             /* Deadline or close: cancel, unless it has completed. */
             uint32_t one = 1;
             if (atomic_compare_exchange_strong(&op.pending, &one, 2))
-                push(op.r, &op.can); /* the ring that has the request */
+                goc__uio_push(op.r,
+                              &op.can); /* the ring that has the request */
             goc__pollfd_wait_pending(pd, mode, &op.pending);
         }
         int res = op.res;
@@ -1111,7 +638,7 @@ static _Atomic bool reads_on_ring;
  * 2 processors). */
 static bool send_by_ring(void)
 {
-    return atomic_load_explicit(&msrecv, memory_order_relaxed) &&
+    return atomic_load_explicit(&goc__uio_msrecv, memory_order_relaxed) &&
            atomic_load_explicit(&reads_on_ring, memory_order_relaxed);
 }
 
@@ -1175,414 +702,7 @@ ssize_t goc__uio_file_xfer(goc__pollfd *pd, bool is_write, void *buf, size_t n)
 
 /* ---- multishot accept (goroutines) --------------------------------- */
 
-goc__uio_acceptor *goc__uio_acceptor_new(goc__pollfd *pd)
-{
-    goc__uio_acceptor *a = calloc(1, sizeof *a);
-    if (!a)
-        return NULL;
-    a->arm.kind = REQ_ACC_ARM;
-    a->can.kind = REQ_ACC_CANCEL;
-    a->pd = pd;
-    a->fd = goc__pollfd_fd(pd);
-    pthread_mutex_init(&a->mu, NULL);
-    atomic_init(&a->pending, 0);
-    return a;
-}
-
-/* A request armed under an earlier goc_main ended with its io thread's
- * ring (the listener outlived that runtime): nothing is pending (mu). */
-static void acc_renew(goc__uio_acceptor *a)
-{
-    if (a->epoch != epoch) {
-        atomic_store(&a->pending, 0);
-        a->epoch = epoch;
-    }
-}
-
-int goc__uio_accept(goc__uio_acceptor *a, int *fd)
-{
-    goc__pollfd *pd = a->pd;
-    for (;;) {
-        int r = 0;
-        uio_ring *arm_ring = NULL;
-        uint32_t arm_slot = 0;
-        pthread_mutex_lock(&a->mu);
-        acc_renew(a);
-        if (a->closing) {
-            r = -ECANCELED;
-        } else if (a->qn) {
-            int v = a->q[a->qh];
-            a->qh = (a->qh + 1) & (a->qcap - 1);
-            a->qn--;
-            if (v >= 0)
-                *fd = v;
-            else
-                r = v;
-            pthread_mutex_unlock(&a->mu);
-            return r;
-        } else if (a->no_multishot) {
-            r = 1;
-        } else if (atomic_load(&a->pending) == 0) {
-            /* Its slot is reserved under mu, so close's cancel, if any,
-             * comes after; filled outside it (a full lap of slots waits
-             * for the io thread, which may want mu: acc_cqe). */
-            atomic_store(&a->pending, 1);
-            a->epoch = epoch;
-            a->r = arm_ring = ring_for(a->fd);
-            arm_slot = push_reserve(arm_ring);
-        }
-        pthread_mutex_unlock(&a->mu);
-        if (arm_ring)
-            push_fill(arm_ring, arm_slot, &a->arm);
-        if (r == 1)
-            goc__pollfd_loud(pd);
-        if (r)
-            return r;
-        goc__pollfd_quiet(pd); /* the request tells, not readiness */
-        if ((r = goc__pollfd_wait(pd, GOC__POLL_READ)) < 0)
-            return r;
-    }
-}
-
-void goc__uio_acceptor_close(goc__uio_acceptor *a)
-{
-    goc__pollfd *pd = a->pd;
-    pthread_mutex_lock(&a->mu);
-    acc_renew(a);
-    a->closing = true;
-    bool live = atomic_load(&a->pending) != 0;
-    uio_ring *can_ring = a->r; /* live: armed on a->r in this epoch */
-    uint32_t can_slot = 0;
-    if (live) {
-        atomic_fetch_add(&a->pending, 1);
-        can_slot = push_reserve(can_ring); /* after the arm's (mu) */
-    }
-    pthread_mutex_unlock(&a->mu);
-    if (live) {
-        push_fill(can_ring, can_slot, &a->can);
-        /* The write direction is a listener's own: park there until the
-         * request has ended (the io thread completes it at 0). */
-        if (goc__pollfd_lock(pd, GOC__POLL_WRITE) == 0) {
-            goc__pollfd_wait_pending(pd, GOC__POLL_WRITE, &a->pending);
-            goc__pollfd_unlock(pd, GOC__POLL_WRITE);
-        }
-        while (atomic_load(&a->pending) != 0) /* pd closed under us */
-            goc_yield();
-    }
-    /* The request is over: what it accepted and nobody took goes. */
-    pthread_mutex_lock(&a->mu);
-    for (; a->qn; a->qn--, a->qh = (a->qh + 1) & (a->qcap - 1))
-        if (a->q[a->qh] >= 0)
-            close(a->q[a->qh]);
-    pthread_mutex_unlock(&a->mu);
-    /* A parked acceptor: goc__pollfd_close wakes it (-ECANCELED). */
-}
-
-void goc__uio_acceptor_free(goc__uio_acceptor *a)
-{
-    if (!a)
-        return;
-    pthread_mutex_destroy(&a->mu);
-    free(a->q);
-    free(a);
-}
-
 /* ---- multishot recv (goroutines) ------------------------------------ */
-
-goc__uio_rcv *goc__uio_rcv_new(goc__pollfd *pd)
-{
-    if (!atomic_load_explicit(&msrecv, memory_order_relaxed))
-        return NULL;
-    goc__uio_rcv *v = calloc(1, sizeof *v);
-    if (!v)
-        return NULL;
-    v->arm.kind = REQ_RCV_ARM;
-    v->can.kind = REQ_RCV_CANCEL;
-    v->pd = pd;
-    v->fd = goc__pollfd_fd(pd);
-    pthread_mutex_init(&v->mu, NULL);
-    atomic_init(&v->pending, 0);
-    pthread_mutex_lock(&rcv_lock);
-    v->next = rcv_all;
-    if (rcv_all)
-        rcv_all->prev = v;
-    rcv_all = v;
-    pthread_mutex_unlock(&rcv_lock);
-    return v;
-}
-
-static void rcv_destroy(goc__uio_rcv *v)
-{
-    pthread_mutex_lock(&rcv_lock);
-    if (v->prev)
-        v->prev->next = v->next;
-    else
-        rcv_all = v->next;
-    if (v->next)
-        v->next->prev = v->prev;
-    pthread_mutex_unlock(&rcv_lock);
-    pthread_mutex_destroy(&v->mu);
-    free(v->spill);
-    free(v);
-}
-
-/* Give v's queued buffers back to its ring (mu held). */
-static void rcv_give_all(goc__uio_rcv *v)
-{
-    uint16_t give[64];
-    unsigned ng = 0;
-    for (; v->qn; v->qn--) {
-        give[ng++] = v->qh;
-        v->qh = bnext_of(v->r, v->qh);
-        if (ng == 64) {
-            pbuf_give(v->r, give, ng);
-            ng = 0;
-        }
-    }
-    pbuf_give(v->r, give, ng);
-    v->off = 0;
-}
-
-/* Up to n bytes of what v holds (mu held): the spill, the queued
- * buffers, else the end. false: nothing held. */
-static bool rcv_take(goc__uio_rcv *v, void *buf, size_t n, ssize_t *out)
-{
-    size_t got = 0;
-    if (v->spill) {
-        got = v->spill_len - v->spill_off;
-        if (got > n)
-            got = n;
-        memcpy(buf, v->spill + v->spill_off, got);
-        v->spill_off += got;
-        if (v->spill_off == v->spill_len) {
-            free(v->spill);
-            v->spill = NULL;
-        }
-    }
-    if (v->qn && got < n) {
-        uio_ring *R = v->r;
-        uint16_t give[64];
-        unsigned ng = 0;
-        while (v->qn && got < n) {
-            uint16_t b = v->qh;
-            uint32_t len = (uint32_t)blen_of(R, b);
-            size_t k = len - v->off;
-            if (k > n - got)
-                k = n - got;
-            memcpy((char *)buf + got,
-                   R->pool + ((size_t)b << PBUF_SHIFT) + v->off, k);
-            got += k;
-            v->off += (uint32_t)k;
-            if (v->off == len) {
-                v->off = 0;
-                v->qh = bnext_of(R, b);
-                v->qn--;
-                give[ng++] = b;
-                if (ng == 64) {
-                    pbuf_give(R, give, ng);
-                    ng = 0;
-                }
-            }
-        }
-        pbuf_give(R, give, ng);
-    }
-    if (got) {
-        *out = (ssize_t)got;
-        return true;
-    }
-    if (v->has_end) {
-        *out = v->end;
-        if (v->end < 0)
-            v->has_end = false; /* an error is told once, as recv's */
-        return true;
-    }
-    return false;
-}
-
-bool goc__uio_recv(goc__uio_rcv *v, void *buf, size_t n, ssize_t *out)
-{
-    goc__pollfd *pd = v->pd;
-    for (;;) {
-        uio_ring *arm_ring = NULL;
-        uint32_t arm_slot = 0;
-        pthread_mutex_lock(&v->mu);
-        if (rcv_take(v, buf, n, out)) {
-            pthread_mutex_unlock(&v->mu);
-            return true;
-        }
-        if (v->closing) {
-            pthread_mutex_unlock(&v->mu);
-            *out = -ECANCELED;
-            return true;
-        }
-        if (atomic_load(&v->pending) == 0) {
-            if (v->nobufs || !on ||
-                !atomic_load_explicit(&msrecv, memory_order_relaxed)) {
-                /* The pool was empty (this read, then the request
-                 * again), multishot refused, or no ring: single-shot. */
-                v->nobufs = false;
-                pthread_mutex_unlock(&v->mu);
-                return false;
-            }
-            /* Its slot is reserved under mu, so a cancel, if any, comes
-             * after; filled outside it (a full lap of slots waits for the
-             * io thread, which may want mu: rcv_cqe). */
-            atomic_store(&v->pending, 1);
-            v->r = arm_ring = ring_for(v->fd);
-            arm_slot = push_reserve(arm_ring);
-        }
-        pthread_mutex_unlock(&v->mu);
-        if (arm_ring)
-            push_fill(arm_ring, arm_slot, &v->arm);
-        goc__pollfd_quiet(pd); /* the request tells, not readiness */
-        int r = goc__pollfd_wait(pd, GOC__POLL_READ);
-        if (r < 0) { /* the deadline, or close: what is queued stays */
-            *out = r;
-            return true;
-        }
-    }
-}
-
-/* Cancel v's request (mu held, armed): `can` goes to the io thread
- * unless it is there already (then that cancel ends the request). Its
- * slot is reserved here, after the arm's; the caller fills it with
- * rcv_cancel_fill once mu is released (as goc__uio_recv's arm). */
-typedef struct rcv_can {
-    uio_ring *r; /* NULL: nothing to push */
-    uint32_t slot;
-} rcv_can;
-
-static rcv_can rcv_cancel(goc__uio_rcv *v)
-{
-    rcv_can c = {NULL, 0};
-    if (v->can_pushed)
-        return c;
-    v->can_pushed = true;
-    atomic_fetch_add(&v->pending, 1);
-    c.r = v->r;
-    c.slot = push_reserve(c.r);
-    return c;
-}
-
-/* v stays allocated until `can` is written: pending counts it. */
-static void rcv_cancel_fill(goc__uio_rcv *v, rcv_can c)
-{
-    if (c.r)
-        push_fill(c.r, c.slot, &v->can);
-}
-
-bool goc__uio_rcv_busy(goc__uio_rcv *v)
-{
-    pthread_mutex_lock(&v->mu);
-    bool busy =
-        v->spill || v->qn || v->has_end || atomic_load(&v->pending) != 0;
-    pthread_mutex_unlock(&v->mu);
-    return busy;
-}
-
-bool goc__uio_rcv_stop(goc__uio_rcv *v, void *buf, size_t n, ssize_t *out)
-{
-    pthread_mutex_lock(&v->mu);
-    if (rcv_take(v, buf, n, out)) {
-        pthread_mutex_unlock(&v->mu);
-        return true;
-    }
-    if (atomic_load(&v->pending) == 0) {
-        pthread_mutex_unlock(&v->mu);
-        return false;
-    }
-    /* Armed: cancel it (after the arm) and wait for its end, whatever
-     * the deadline says (the io thread is quick). */
-    rcv_can c = rcv_cancel(v);
-    pthread_mutex_unlock(&v->mu);
-    rcv_cancel_fill(v, c);
-    goc__pollfd_wait_pending(v->pd, GOC__POLL_READ, &v->pending);
-    pthread_mutex_lock(&v->mu);
-    bool took = rcv_take(v, buf, n, out);
-    pthread_mutex_unlock(&v->mu);
-    return took;
-}
-
-void goc__uio_rcv_close(goc__uio_rcv *v)
-{
-    rcv_can c = {NULL, 0};
-    pthread_mutex_lock(&v->mu);
-    v->closing = true;
-    if (atomic_load(&v->pending) != 0)
-        c = rcv_cancel(v);
-    if (v->qn)
-        rcv_give_all(v); /* nobody reads them any more */
-    pthread_mutex_unlock(&v->mu);
-    rcv_cancel_fill(v, c);
-}
-
-void goc__uio_rcv_free(goc__uio_rcv *v)
-{
-    if (!v)
-        return;
-    pthread_mutex_lock(&v->mu);
-    bool live = atomic_load(&v->pending) != 0;
-    v->orphan = live; /* the io thread frees it at the request's end */
-    pthread_mutex_unlock(&v->mu);
-    if (!live)
-        rcv_destroy(v);
-}
-
-/* After the io threads have ended (goc__uio_fini): every request is over
- * and the pools go, so what receivers hold moves to their spill; an
- * orphan is freed. */
-static void rcv_spill_all(void)
-{
-    pthread_mutex_lock(&rcv_lock);
-    goc__uio_rcv *v = rcv_all, *next;
-    for (; v; v = next) {
-        next = v->next;
-        pthread_mutex_lock(&v->mu);
-        atomic_store(&v->pending, 0);
-        bool orphan = v->orphan;
-        if (v->qn && !orphan && !v->closing) {
-            size_t len = 0;
-            uint16_t b = v->qh;
-            for (unsigned k = 0; k < v->qn; k++, b = bnext_of(v->r, b))
-                len += (size_t)blen_of(v->r, b);
-            len -= v->off;
-            size_t old = v->spill ? v->spill_len - v->spill_off : 0;
-            char *sp = malloc(old + len);
-            if (sp) {
-                if (old)
-                    memcpy(sp, v->spill + v->spill_off, old);
-                ssize_t got;
-                (void)rcv_take(v, sp + old, len, &got);
-                free(v->spill);
-                v->spill = sp;
-                v->spill_len = old + len;
-                v->spill_off = 0;
-            } else { /* the data are lost: the reader is told */
-                v->end = -ENOMEM;
-                v->has_end = true;
-            }
-        }
-        v->qn = 0;
-        v->off = 0;
-        v->nobufs = false;
-        v->can_pushed = false;
-        v->r = NULL;
-        pthread_mutex_unlock(&v->mu);
-        if (orphan) {
-            /* Unlinked here (rcv_lock held). */
-            if (v->prev)
-                v->prev->next = v->next;
-            else
-                rcv_all = v->next;
-            if (v->next)
-                v->next->prev = v->prev;
-            pthread_mutex_destroy(&v->mu);
-            free(v->spill);
-            free(v);
-        }
-    }
-    pthread_mutex_unlock(&rcv_lock);
-}
 
 /* ---- start and stop ------------------------------------------------- */
 
@@ -1658,7 +778,7 @@ int goc__uio_init(bool want)
         pthread_mutex_init(&rings[i].ready_lock, NULL);
         pthread_mutex_init(&rings[i].br_lock, NULL);
     }
-    atomic_store(&msrecv, false);
+    atomic_store(&goc__uio_msrecv, false);
     uint32_t qslots = atomic_load(&goc__uio_test_qslots);
     if (!qslots || (qslots & (qslots - 1)))
         qslots = QSLOTS;
@@ -1695,7 +815,7 @@ int goc__uio_init(bool want)
     for (unsigned i = 0; i < k; i++)
         if (!rings[i].br)
             ms = false;
-    atomic_store(&msrecv, ms);
+    atomic_store(&goc__uio_msrecv, ms);
     on = true;
     return 0;
 }
@@ -1732,8 +852,8 @@ void goc__uio_fini(void)
     for (unsigned i = 0; i < nrings; i++)
         if (rings[i].started) /* the kernel ends its requests first */
             pthread_join(rings[i].thread, NULL);
-    atomic_store(&msrecv, false);
-    rcv_spill_all(); /* before the pools go */
+    atomic_store(&goc__uio_msrecv, false);
+    goc__uio_rcv_spill_all(); /* before the pools go */
     uio_ring *rs = rings;
     unsigned k = nrings;
     pthread_mutex_lock(&stats_lock);
@@ -1749,9 +869,7 @@ void goc__uio_fini(void)
             close(R->wake_fd);
         pthread_mutex_destroy(&R->ready_lock);
         pthread_mutex_destroy(&R->br_lock);
-        /* The ring is gone: the kernel writes no buffer any more. */
-        pbuf_unmap(R->br, PBUF_RING_LEN);
-        pbuf_unmap(R->pool, PBUF_POOL_LEN);
+        goc__uio_pbuf_fini(R); /* the ring is gone: no buffer written */
         free(R->slots);
     }
     free(rs);
@@ -1779,7 +897,7 @@ unsigned goc__uio_rings(void)
 
 bool goc__uio_msrecv_on(void)
 {
-    return atomic_load(&msrecv);
+    return atomic_load(&goc__uio_msrecv);
 }
 
 int64_t goc__uio_pbuf_held(void)

@@ -1,0 +1,178 @@
+/*
+ * uring_io_internal.h - what the parts of completion I/O share
+ * (uring_io.c: the rings, their io threads, requests of one goroutine;
+ * uring_accept.c: multishot accept; uring_recv.c: multishot recv into
+ * provided buffers). Private to them: uring_io.h is the interface.
+ */
+#ifndef GOC_NETPOLL_URING_IO_INTERNAL_H
+#define GOC_NETPOLL_URING_IO_INTERNAL_H
+
+#include <linux/io_uring.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "netpoll/uring_io.h"
+#include "netpoll/uring_ring.h"
+#include "runtime/runtime_internal.h"
+
+#define LINE 64 /* a cache line */
+
+#define UD_WAKE 1
+#define UD_CANCEL 2
+#define UD_PTR_MASK ((UINT64_C(1) << 48) - 1)
+
+/* A multishot accept's user_data has bit 0 set (an op's is its address,
+ * 8-aligned, which UD_WAKE and UD_CANCEL are not). */
+#define UD_ACCEPT 1
+/* A multishot recv's has bit 1 set (UD_CANCEL, 2 alone, is no
+ * receiver's: its address is above it). */
+#define UD_RECV 2
+
+/* The provided buffers of multishot recv: PBUF_N of 1 << PBUF_SHIFT
+ * bytes a ring (group 0). */
+#define PBUF_SHIFT 12
+#define PBUF_N 1024
+
+enum {
+    REQ_XFER = 1,
+    REQ_CANCEL = 2,
+    REQ_ACC_ARM = 3,
+    REQ_ACC_CANCEL = 4,
+    REQ_RCV_ARM = 5,
+    REQ_RCV_CANCEL = 6
+};
+
+typedef struct req {
+    int kind;
+} req;
+
+/* One ring and its io thread (the top comment). Three cache lines: the
+ * goroutines' side (pushes; the io thread's sleep), the io thread's own,
+ * and what completions woke, which the polling M takes. */
+typedef struct uio_ring {
+    /* The request queue (push, take): qmask + 1 slots in a ring buffer. A
+     * goroutine reserves slot qtail++ and fills it; the io thread empties
+     * them in order from qhead, which only it writes. */
+    _Alignas(LINE) _Atomic uint32_t qtail;
+    _Atomic(req *) *slots;
+    uint32_t qmask;              /* the number of slots - 1 */
+    _Atomic uint64_t slot_waits; /* stats: pushes that waited (any M) */
+    _Atomic bool sleeping;
+    _Atomic bool wake_owed; /* a push found the io thread asleep and left
+                               its wake to goc__uio_flush */
+    int wake_fd;
+    /* The io thread's alone once set up (it submits and reaps). */
+    _Alignas(LINE) goc__uring ring;
+    uint16_t gen;
+    bool wake_armed; /* the eventfd's multishot poll is on */
+    bool started;    /* goc__uio_init: the thread runs (join it) */
+    pthread_t thread;
+    _Atomic uint32_t qhead; /* the io thread's; goc__uio_flush reads it */
+    int setup_state;        /* setup_lock: 0: not yet; 1: done */
+    int setup_err;
+    struct {
+        _Atomic uint64_t submitted, cancels, sq_full, enters, wakes;
+        _Atomic uint64_t accept_arms, accepted;
+        _Atomic uint64_t recv_arms, recv_cqes, recv_stops, recv_nobufs;
+        _Atomic uint64_t inflight; /* as int64_t: goc__uio_inflight */
+        _Atomic uint64_t armed;    /* as int64_t: multishot recvs not ended */
+    } stats;
+    /* Provided buffers (multishot recv): registered by the io thread;
+     * buffers go back (pbuf_give) under br_lock from any thread: a line
+     * of their own, which readers write. */
+    _Alignas(LINE) pthread_mutex_t br_lock;
+    uint16_t br_tail;             /* br_lock */
+    uint64_t given;               /* br_lock: buffers given to the kernel */
+    struct io_uring_buf_ring *br; /* NULL: none (fixed while on) */
+    char *pool;
+    int32_t blen[PBUF_N];   /* a received buffer's byte count */
+    uint16_t bnext[PBUF_N]; /* the next in its receiver's queue */
+    /* Goroutines that completions woke, for the next poll of any M (it
+     * takes them with goc__uio_take, in goc__poller_wait). */
+    _Alignas(LINE) pthread_mutex_t ready_lock;
+    goc__glist ready; /* ready_lock */
+    _Atomic int ready_n;
+} uio_ring;
+
+/* Multishot recv: on when every ring has its provided buffers, until a
+ * request is refused (-EINVAL: single-shot recvs from then on). */
+extern _Atomic bool goc__uio_msrecv;
+
+/* Add d to a count only the io thread writes (all but `wakes`): a plain
+ * load and store, not a locked add, on the io thread's hot path; readers
+ * (goc__uio_get_stats, the tests) see some recent value. */
+static inline void count(_Atomic uint64_t *c, uint64_t d)
+{
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + d,
+                          memory_order_relaxed);
+}
+
+static inline struct io_uring_sqe *sqe_get(uio_ring *R)
+{
+    return goc__uring_sqe_get(&R->ring);
+}
+
+static inline void sqe_push(uio_ring *R)
+{
+    goc__uring_sqe_push(&R->ring);
+}
+
+/* Write e as a cancel of the request with user_data ud and publish it
+ * (its own completion only on failure, which the request's tells). */
+static inline void cancel_push(uio_ring *R, struct io_uring_sqe *e, uint64_t ud)
+{
+    e->opcode = IORING_OP_ASYNC_CANCEL;
+    e->fd = -1;
+    e->addr = ud;
+    e->user_data = UD_CANCEL;
+    e->flags = IOSQE_CQE_SKIP_SUCCESS;
+    sqe_push(R);
+}
+
+/* ---- uring_io.c ------------------------------------------------------ */
+
+/* The ring of a descriptor's requests (uring_io.c's ring_for). */
+uio_ring *goc__uio_ring_for(int fd);
+/* The count of goc_mains that started io threads: a request armed in an
+ * earlier one ended with its ring. */
+unsigned goc__uio_epoch(void);
+/* Push r for the io thread (uring_io.c's push, which explains the
+ * wakes); or in two steps: reserve its place in the queue, then fill
+ * it, for a caller that must fix the order under a lock the io thread
+ * also takes but must not wait for a slot under it. The io thread takes
+ * requests in the order their slots were reserved. Goroutine only. */
+void goc__uio_push(uio_ring *R, req *r);
+uint32_t goc__uio_push_reserve(uio_ring *R);
+void goc__uio_push_fill(uio_ring *R, uint32_t slot, req *r);
+
+/* ---- uring_accept.c (io thread) -------------------------------------- */
+
+/* Write the SQE e of r, a REQ_ACC_ARM or REQ_ACC_CANCEL. */
+void goc__uio_acc_write(uio_ring *R, req *r, struct io_uring_sqe *e,
+                        goc__glist *wake);
+/* A completion of an acceptor's request. */
+void goc__uio_acc_cqe(uio_ring *R, goc__uio_acceptor *a,
+                      const struct io_uring_cqe *c, goc__glist *wake);
+
+/* ---- uring_recv.c ---------------------------------------------------- */
+
+/* Write the SQE e of r, a REQ_RCV_ARM or REQ_RCV_CANCEL (io thread). */
+void goc__uio_rcv_write(uio_ring *R, req *r, struct io_uring_sqe *e,
+                        goc__glist *wake);
+/* A completion of a receiver's request (io thread). */
+void goc__uio_rcv_cqe(uio_ring *R, goc__uio_rcv *v,
+                      const struct io_uring_cqe *c, goc__glist *wake);
+/* Whether multishot recv is wanted in this goc_main. */
+bool goc__uio_msrecv_wanted(void);
+/* Register R's provided buffers, all given to the kernel (its io thread,
+ * before its loop); R->br stays NULL where it fails. */
+void goc__uio_pbuf_setup(uio_ring *R);
+/* Unmap R's provided buffers (after its ring is closed). */
+void goc__uio_pbuf_fini(uio_ring *R);
+/* After the io threads have ended: what receivers hold moves to their
+ * spill, before the pools go (goc__uio_fini). */
+void goc__uio_rcv_spill_all(void);
+
+#endif
