@@ -324,19 +324,25 @@ goc__uio_rcv *goc__uio_rcv_new(goc__pollfd *pd)
     return v;
 }
 
-static void rcv_destroy(goc__uio_rcv *v)
+/* Take v off the list of every receiver, and free it (rcv_lock held). */
+static void rcv_unlink_free(goc__uio_rcv *v)
 {
-    pthread_mutex_lock(&rcv_lock);
     if (v->prev)
         v->prev->next = v->next;
     else
         rcv_all = v->next;
     if (v->next)
         v->next->prev = v->prev;
-    pthread_mutex_unlock(&rcv_lock);
     pthread_mutex_destroy(&v->mu);
     free(v->spill);
     free(v);
+}
+
+static void rcv_destroy(goc__uio_rcv *v)
+{
+    pthread_mutex_lock(&rcv_lock);
+    rcv_unlink_free(v);
+    pthread_mutex_unlock(&rcv_lock);
 }
 
 /* Give v's queued buffers back to its ring (mu held). */
@@ -581,18 +587,8 @@ void goc__uio_rcv_spill_all(void)
         v->can_pushed = false;
         v->r = NULL;
         pthread_mutex_unlock(&v->mu);
-        if (orphan) {
-            /* Unlinked here (rcv_lock held). */
-            if (v->prev)
-                v->prev->next = v->next;
-            else
-                rcv_all = v->next;
-            if (v->next)
-                v->next->prev = v->prev;
-            pthread_mutex_destroy(&v->mu);
-            free(v->spill);
-            free(v);
-        }
+        if (orphan)
+            rcv_unlink_free(v);
     }
     pthread_mutex_unlock(&rcv_lock);
 }
