@@ -67,6 +67,12 @@ static child spawn_tool(const char *name, const char *const *args,
     for (; args[n - 1]; n++)
         argv[n] = args[n - 1];
     argv[n] = NULL;
+    if (lost_stdout) {
+        /* Before the fork: the child's first write must find no reader
+         * (closed after it, a quick --help could fill the pipe first). */
+        close(po[0]);
+        po[0] = -1;
+    }
     pid_t pid = fork();
     ASSERT(pid >= 0);
     if (pid == 0) {
@@ -77,10 +83,6 @@ static child spawn_tool(const char *name, const char *const *args,
     }
     close(po[1]);
     close(pe[1]);
-    if (lost_stdout) {
-        close(po[0]);
-        po[0] = -1;
-    }
     return (child){pid, po[0], pe[0]};
 }
 
