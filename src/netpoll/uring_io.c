@@ -285,10 +285,10 @@ static void take(uio_ring *R, todo_list *t)
     uint32_t h = atomic_load_explicit(&R->qhead, memory_order_relaxed);
     uint32_t first = t->n;
     for (;;) {
-        _Atomic(req *) *slot = &R->slots[h & R->qmask];
-        req *r = atomic_load_explicit(slot, memory_order_acquire);
-        if (!r)
-            break;
+        uio_slot *slot = &R->slots[h & R->qmask];
+        if (atomic_load_explicit(&slot->seq, memory_order_acquire) != h + 1)
+            break; /* not yet filled */
+        req *r = slot->r;
         if (t->n == t->cap) {
             if (t->i > 0) { /* room at the front */
                 memmove(t->v, t->v + t->i, (t->n - t->i) * sizeof *t->v);
@@ -305,8 +305,9 @@ static void take(uio_ring *R, todo_list *t)
             }
         }
         t->v[t->n++] = r;
-        /* Free for the push a lap later (it waits for NULL). */
-        atomic_store_explicit(slot, NULL, memory_order_release);
+        /* Free for the ticket a lap later. */
+        atomic_store_explicit(&slot->seq, h + R->qmask + 1,
+                              memory_order_release);
         h++;
     }
     atomic_store_explicit(&R->qhead, h, memory_order_release);
@@ -321,7 +322,7 @@ static void take(uio_ring *R, todo_list *t)
 static bool queued(uio_ring *R)
 {
     uint32_t h = atomic_load_explicit(&R->qhead, memory_order_relaxed);
-    return atomic_load(&R->slots[h & R->qmask]) != NULL;
+    return atomic_load(&R->slots[h & R->qmask].seq) == h + 1;
 }
 
 static int reap(uio_ring *R, goc__glist *wake)
@@ -512,20 +513,21 @@ uint32_t goc__uio_push_reserve(uio_ring *R)
  * io thread takes the slots in the order they were reserved. */
 void goc__uio_push_fill(uio_ring *R, uint32_t t, req *r)
 {
-    _Atomic(req *) *slot = &R->slots[t & R->qmask];
+    uio_slot *slot = &R->slots[t & R->qmask];
     /* Taken a lap of pushes ago, unless the io thread is that far behind:
      * then it is awake or woken here, and empties the slots in order up
      * to this one (each earlier one is filled already or about to be). */
-    if (atomic_load_explicit(slot, memory_order_acquire) != NULL) {
+    if (atomic_load_explicit(&slot->seq, memory_order_acquire) != t) {
         atomic_fetch_add_explicit(&R->slot_waits, 1, memory_order_relaxed);
-        while (atomic_load_explicit(slot, memory_order_acquire) != NULL) {
+        while (atomic_load_explicit(&slot->seq, memory_order_acquire) != t) {
             if (atomic_load(&R->sleeping) &&
                 atomic_exchange(&R->sleeping, false))
                 io_wake(R);
             sched_yield();
         }
     }
-    atomic_store(slot, r);
+    slot->r = r;
+    atomic_store(&slot->seq, t + 1); /* filled */
     /* seq_cst: the io thread stores sleeping, then loads the slot. */
     if (!atomic_load(&R->sleeping))
         return;
@@ -788,6 +790,8 @@ int goc__uio_init(bool want)
             goc__uio_fini();
             return -ENOMEM;
         }
+        for (uint32_t j = 0; j < qslots; j++) /* free for tickets 0..n-1 */
+            atomic_init(&rings[i].slots[j].seq, j);
     }
     epoch++;
     int err = 0;

@@ -48,15 +48,27 @@ typedef struct req {
     int kind;
 } req;
 
+/* A request slot: its lap's sequence number, then the request. Slot i
+ * of a ring of n is free for ticket t (t % n == i) when seq == t, holds
+ * ticket t's request when seq == t + 1, and is free again for t + n
+ * once the io thread has taken it (seq = t + n). The numbers keep a
+ * lap's push from filling a slot whose previous ticket is reserved and
+ * not yet filled, which would let it overtake that request (a cancel
+ * its own request, say). */
+typedef struct uio_slot {
+    _Atomic uint32_t seq;
+    req *r;
+} uio_slot;
+
 /* One ring and its io thread (the top comment). Three cache lines: the
  * goroutines' side (pushes; the io thread's sleep), the io thread's own,
  * and what completions woke, which the polling M takes. */
 typedef struct uio_ring {
     /* The request queue (push, take): qmask + 1 slots in a ring buffer. A
-     * goroutine reserves slot qtail++ and fills it; the io thread empties
-     * them in order from qhead, which only it writes. */
+     * goroutine reserves ticket qtail++ and fills its slot; the io thread
+     * empties them in ticket order from qhead, which only it writes. */
     _Alignas(LINE) _Atomic uint32_t qtail;
-    _Atomic(req *) *slots;
+    uio_slot *slots;
     uint32_t qmask;              /* the number of slots - 1 */
     _Atomic uint64_t slot_waits; /* stats: pushes that waited (any M) */
     _Atomic bool sleeping;
