@@ -257,6 +257,8 @@ static bool req_write(uio_ring *R, req *r, goc__glist *wake)
         sqe_push(R);
         count(&R->stats.submitted, 1);
         count(&R->stats.inflight, 1);
+        if (op->opcode == IORING_OP_RECV)
+            count(&R->stats.recvs, 1);
     } else {
         uio_op *op = (uio_op *)((char *)r - offsetof(uio_op, can));
         cancel_push(R, e, op->ud);
@@ -835,6 +837,7 @@ static void stats_add(goc__uio_stats *st, const uio_ring *R)
     st->accepted += atomic_load(&R->stats.accepted);
     st->recv_arms += atomic_load(&R->stats.recv_arms);
     st->recv_cqes += atomic_load(&R->stats.recv_cqes);
+    st->recvs += atomic_load(&R->stats.recvs);
     st->recv_stops += atomic_load(&R->stats.recv_stops);
     st->recv_nobufs += atomic_load(&R->stats.recv_nobufs);
     st->slot_waits += atomic_load(&R->slot_waits);

@@ -190,6 +190,7 @@ typedef struct goc__uio_stats {
     uint64_t accepted;    /* connections they accepted */
     uint64_t recv_arms;   /* multishot recv requests written */
     uint64_t recv_cqes;   /* their completions with a buffer */
+    uint64_t recvs;       /* single-shot recv requests written */
     uint64_t recv_stops;  /* cancelled: RCV_AHEAD buffers unread */
     uint64_t recv_nobufs; /* ended: the pool was empty */
     uint64_t slot_waits;  /* pushes that found their slot not yet taken */
