@@ -2503,7 +2503,8 @@ static void ms_write_later(void *arg)
 }
 
 /* A read that goes by readiness takes what the multishot recv queued
- * first, then stops it, and reads the socket. */
+ * first and stops the request, even with data queued (a peer that
+ * always writes first must not keep it going), and reads the socket. */
 static int ms_switch_main(void *arg)
 {
     (void)arg;
@@ -2523,14 +2524,40 @@ static int ms_switch_main(void *arg)
         ASSERT_EQ(goc_conn_write(p.b, "yz", 2), 2);
         ms_await_cqes(c0);                          /* queued, unread */
         atomic_store(&goc__uio_batch_min, INT_MAX); /* reads by readiness */
-        ASSERT_EQ(goc_conn_read(p.a, buf, sizeof buf), 2);
-        ASSERT(memcmp(buf, "yz", 2) == 0);
-        /* Nothing queued now: the read stops the request, then parks
-         * on an edge until the byte comes. */
+        ASSERT_EQ(goc_conn_read(p.a, buf, 1), 1);
+        ASSERT_EQ(buf[0], 'y');
+        /* That read cancelled the request: it ends with no other read. */
+        ASSERT_EQ(ms_await(goc__uio_msrecv_armed, 0), 0);
+        ASSERT_EQ(goc_conn_read(p.a, buf, sizeof buf), 1);
+        ASSERT_EQ(buf[0], 'z');
+        /* Nothing queued now: the read parks on an edge until the byte
+         * comes. */
         ASSERT_EQ(goc_go(ms_write_later, p.b), 0);
         ASSERT_EQ(goc_conn_read(p.a, buf, sizeof buf), 1);
         ASSERT_EQ(buf[0], 'w');
         ASSERT_EQ(goc__uio_msrecv_armed(), 0); /* stopped */
+        /* With the request armed again: each byte is queued before its
+         * read, and the first read stops the request all the same. */
+        atomic_store(&goc__uio_batch_min, 0);
+        ASSERT_EQ(goc_conn_write(p.b, "x", 1), 1);
+        ASSERT_EQ(goc_conn_read(p.a, buf, sizeof buf), 1);
+        ASSERT_EQ(ms_await(goc__uio_msrecv_armed, 1), 1);
+        atomic_store(&goc__uio_batch_min, INT_MAX);
+        uint64_t c1 = ms_stats().recv_cqes;
+        for (int i = 0; i < 5; i++) {
+            uint64_t c = ms_stats().recv_cqes;
+            ASSERT_EQ(goc_conn_write(p.b, "v", 1), 1);
+            /* Queued before the read, or in the socket once stopped. */
+            for (int k = 0; k < 5000 && goc__uio_msrecv_armed() &&
+                            ms_stats().recv_cqes == c;
+                 k++)
+                goc_sleep(GOC_MILLISECOND);
+            goc_sleep(GOC_MILLISECOND);
+            ASSERT_EQ(goc_conn_read(p.a, buf, sizeof buf), 1);
+            ASSERT_EQ(buf[0], 'v');
+        }
+        ASSERT_EQ(goc__uio_msrecv_armed(), 0);
+        ASSERT_LE(ms_stats().recv_cqes - c1, 2);
     }
     ASSERT_EQ(goc_conn_close(p.a), 0);
     ASSERT_EQ(goc_conn_close(p.b), 0);

@@ -145,9 +145,10 @@ bool goc__uio_recv(goc__uio_rcv *v, void *buf, size_t n, ssize_t *out);
  * that goes by readiness calls goc__uio_rcv_stop first (read lock
  * held: only the reader arms the request). */
 bool goc__uio_rcv_busy(goc__uio_rcv *v);
-/* For a read that goes by readiness (goc__uio_read_by_readiness): what
- * the queue holds comes first (true, *out as goc__uio_recv); else the
- * request, if armed, is cancelled and waited for (what it queued
+/* For a read that goes by readiness (goc__uio_read_by_readiness): the
+ * request, if armed, is cancelled; what the queue holds comes first
+ * (true, *out as goc__uio_recv, and a later read finds v busy until the
+ * request has ended); else the request is waited for (what it queued
  * meanwhile comes first too), and false: the socket has the rest and
  * nothing takes it from under the readiness path. The caller holds pd's
  * read lock and has called goc__pollfd_prepare. Goroutine only. */

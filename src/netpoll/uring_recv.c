@@ -502,22 +502,21 @@ bool goc__uio_rcv_busy(goc__uio_rcv *v)
 bool goc__uio_rcv_stop(goc__uio_rcv *v, void *buf, size_t n, ssize_t *out)
 {
     pthread_mutex_lock(&v->mu);
-    if (rcv_take(v, buf, n, out)) {
-        pthread_mutex_unlock(&v->mu);
-        return true;
-    }
-    if (atomic_load(&v->pending) == 0) {
-        pthread_mutex_unlock(&v->mu);
-        return false;
-    }
-    /* Armed: cancel it (after the arm) and wait for its end, whatever
-     * the deadline says (the io thread is quick). */
-    rcv_can c = rcv_cancel(v);
+    bool took = rcv_take(v, buf, n, out);
+    bool armed = atomic_load(&v->pending) != 0;
+    /* Armed: cancel it (after the arm), also when the queue had data:
+     * else a peer that always writes before this side reads keeps the
+     * request going, and every read after it, for good. */
+    rcv_can c = armed ? rcv_cancel(v) : (rcv_can){NULL, 0};
     pthread_mutex_unlock(&v->mu);
     rcv_cancel_fill(v, c);
+    if (took || !armed)
+        return took; /* a later read waits for the end (rcv_busy) */
+    /* Nothing queued: wait for the request's end, whatever the deadline
+     * says (the io thread is quick). */
     goc__pollfd_wait_pending(v->pd, GOC__POLL_READ, &v->pending);
     pthread_mutex_lock(&v->mu);
-    bool took = rcv_take(v, buf, n, out);
+    took = rcv_take(v, buf, n, out);
     pthread_mutex_unlock(&v->mu);
     return took;
 }
