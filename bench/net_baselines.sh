@@ -7,9 +7,11 @@
 #     (bench_epoll_echo, the physical limit; target goc >= 0.9x of it) and
 #     next to Go (gobench; target goc >= 1.5x), in the same run; goc
 #     three times: GOC_POLLER=epoll, io_uring (readiness) and
-#     io_uring_completion (completion-based reads and writes); then the
-#     system calls per echo message of each (strace -c -f, SYSCALLS=0
-#     skips it).
+#     io_uring_completion (completion-based reads and writes); the raw
+#     server twice too: on epoll, and on io_uring (bench_epoll_echo -io
+#     io_uring: a ring per thread, multishot recvs, the floor of a
+#     completion-based runtime here); then the system calls per echo
+#     message of each goc backend (strace -c -f, SYSCALLS=0 skips it).
 #  2. wrk (the Debian package, a client nobody here wrote) against the tiny
 #     HTTP responder on goc (examples/http_hello.c) and the same responder
 #     in Go (bench/go/httphello), plus Go's net/http for reference.
@@ -72,13 +74,14 @@ median() { sort -g | awk '{ l[NR] = $0 } END { if (NR) print l[int((NR + 1) / 2)
 echo "TCP echo, 64-byte messages, msgs/s (median of $RUNS; goc/epoll target"
 echo ">= 0.9, goc/Go target >= 1.5; goc on its epoll backend, uring: goc on"
 echo "its io_uring readiness backend, cio: io_uring_completion, epoll: the raw"
-echo "epoll C server, all in the same run)"
-printf '%-18s %5s %10s %10s %10s %10s %10s %9s %7s %11s %9s\n' benchmark procs goc \
-    uring cio epoll Go goc/epoll goc/Go uring/epoll cio/epoll
+echo "epoll C server, rawu: the raw C server on a ring per thread, all in the"
+echo "same run)"
+printf '%-18s %5s %10s %10s %10s %10s %10s %10s %9s %7s %11s %9s %10s\n' benchmark procs goc \
+    uring cio epoll rawu Go goc/epoll goc/Go uring/epoll cio/epoll rawu/epoll
 ratio() { awk -v a="${1:-0}" -v b="${2:-0}" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "-" }'; }
 for name in tcp_echo_1conn tcp_echo_100conn; do
     for procs in 1 2; do
-        : >"$TMP/goc"; : >"$TMP/uring"; : >"$TMP/cio"; : >"$TMP/epoll"; : >"$TMP/go"
+        : >"$TMP/goc"; : >"$TMP/uring"; : >"$TMP/cio"; : >"$TMP/epoll"; : >"$TMP/go"; : >"$TMP/rawu"
         for ((r = 1; r <= RUNS; r++)); do
             l=$(GOC_POLLER=epoll GOCMAXPROCS=$procs timeout 60 "$BUILD/bench_net" \
                 -bench "$name" -procs "$procs" | grep "^BENCH") && value "$l" >>"$TMP/goc"
@@ -90,17 +93,20 @@ for name in tcp_echo_1conn tcp_echo_100conn; do
                 grep "^BENCH") && value "$l" >>"$TMP/cio"
             l=$(timeout 60 "$BUILD/bench_epoll_echo" -bench "$name" \
                 -procs "$procs" | grep "^BENCH") && value "$l" >>"$TMP/epoll"
+            l=$(timeout 60 "$BUILD/bench_epoll_echo" -bench "$name" \
+                -procs "$procs" -io io_uring 2>/dev/null | grep "^BENCH") &&
+                value "$l" >>"$TMP/rawu"
             if [ $GO_OK = 1 ]; then
                 l=$(GOMAXPROCS=$procs timeout 60 "$BUILD/gobench" -bench "$name" \
                     -procs "$procs" | grep "^BENCH") && value "$l" >>"$TMP/go"
             fi
         done
         g=$(median <"$TMP/goc"); u=$(median <"$TMP/uring"); c=$(median <"$TMP/cio")
-        e=$(median <"$TMP/epoll"); o=$(median <"$TMP/go")
-        printf '%-18s %5s %10.0f %10.0f %10.0f %10.0f %10s %9s %7s %11s %9s\n' "$name" \
-            "$procs" "${g:-0}" "${u:-0}" "${c:-0}" "${e:-0}" "${o:--}" "$(ratio "$g" "$e")" \
-            "$(ratio "$g" "$o")" "$(ratio "$u" "$e")" "$(ratio "$c" "$e")"
-        echo "    runs: goc $(tr '\n' ' ' <"$TMP/goc")| uring $(tr '\n' ' ' <"$TMP/uring")| cio $(tr '\n' ' ' <"$TMP/cio")| epoll $(tr '\n' ' ' <"$TMP/epoll")| Go $(tr '\n' ' ' <"$TMP/go")"
+        e=$(median <"$TMP/epoll"); o=$(median <"$TMP/go"); w=$(median <"$TMP/rawu")
+        printf '%-18s %5s %10.0f %10.0f %10.0f %10.0f %10.0f %10s %9s %7s %11s %9s %10s\n' "$name" \
+            "$procs" "${g:-0}" "${u:-0}" "${c:-0}" "${e:-0}" "${w:-0}" "${o:--}" "$(ratio "$g" "$e")" \
+            "$(ratio "$g" "$o")" "$(ratio "$u" "$e")" "$(ratio "$c" "$e")" "$(ratio "$w" "$e")"
+        echo "    runs: goc $(tr '\n' ' ' <"$TMP/goc")| uring $(tr '\n' ' ' <"$TMP/uring")| cio $(tr '\n' ' ' <"$TMP/cio")| epoll $(tr '\n' ' ' <"$TMP/epoll")| rawu $(tr '\n' ' ' <"$TMP/rawu")| Go $(tr '\n' ' ' <"$TMP/go")"
     done
 done
 

@@ -6,7 +6,7 @@
  * reach 0.9x of this; bench/net_baselines.sh prints the ratio.
  *
  *     bench_epoll_echo -bench tcp_echo_1conn|tcp_echo_100conn [-procs N]
- *                      [-d MS] [-conns N]
+ *                      [-d MS] [-conns N] [-io epoll|io_uring]
  *
  * prints the same line as bench_net:
  *
@@ -20,6 +20,15 @@
  * as goc's scheduler would put two goroutines on two processors. The
  * server end reads up to 4096 bytes and writes them back; the client end
  * writes 64 bytes and counts a message when 64 have come back.
+ *
+ * -io io_uring: the same threads and placement, each with its own
+ * io_uring instead of its epoll set (the thread-per-core shape, the
+ * fastest we know for io_uring): every end has one multishot recv into
+ * the thread's provided buffers, a send is an SQE, and one
+ * io_uring_enter a loop submits what the last CQEs asked for and waits
+ * for the next (IORING_SETUP_DEFER_TASKRUN where the kernel has it).
+ * The floor of a completion-based runtime on this machine, as epoll's
+ * loop is the floor of a readiness-based one.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -39,9 +48,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "netpoll/uring_ring.h"
 
 enum { MSG = 64, SRVBUF = 4096, MAXTHREADS = 256 };
 
@@ -55,7 +67,8 @@ typedef struct end {
 
 typedef struct worker {
     pthread_t th;
-    int epfd;
+    int epfd;        /* -io epoll */
+    goc__uring ring; /* -io io_uring: made by the thread itself */
     end **ends;
     int n, cap;
     int nclients;
@@ -164,6 +177,183 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+/* ---- -io io_uring ---------------------------------------------------- */
+
+enum { UBUFS = 1024, UBUF_SHIFT = 12, UD_SEND = 1 };
+
+typedef struct uring_worker {
+    worker *w;
+    struct io_uring_buf_ring *br;
+    char *pool;
+    uint16_t br_tail;
+    char sbuf[SRVBUF]; /* a server end's echo, sent before it reads again */
+} uring_worker;
+
+static void uring_give(uring_worker *u, uint16_t bid)
+{
+    struct io_uring_buf *b = &u->br->bufs[u->br_tail & (UBUFS - 1)];
+    b->addr = (uint64_t)(uintptr_t)(u->pool + ((size_t)bid << UBUF_SHIFT));
+    b->len = 1u << UBUF_SHIFT;
+    b->bid = bid;
+    __atomic_store_n(&u->br->tail, ++u->br_tail, __ATOMIC_RELEASE);
+}
+
+static struct io_uring_sqe *uring_sqe(worker *w)
+{
+    struct io_uring_sqe *e = goc__uring_sqe_get(&w->ring);
+    while (!e) { /* full: submit what is there */
+        goc__uring_enter(&w->ring, goc__uring_sq_pending(&w->ring), 0, 0,
+                         NULL, 0);
+        e = goc__uring_sqe_get(&w->ring);
+    }
+    return e;
+}
+
+static void uring_arm_recv(worker *w, end *e)
+{
+    struct io_uring_sqe *q = uring_sqe(w);
+    q->opcode = IORING_OP_RECV;
+    q->fd = e->fd;
+    q->ioprio = IORING_RECV_MULTISHOT;
+    q->flags = IOSQE_BUFFER_SELECT;
+    q->buf_group = 0;
+    q->user_data = (uint64_t)(uintptr_t)e;
+    goc__uring_sqe_push(&w->ring);
+}
+
+static void uring_send(worker *w, end *e, const void *p, size_t n)
+{
+    struct io_uring_sqe *q = uring_sqe(w);
+    q->opcode = IORING_OP_SEND;
+    q->fd = e->fd;
+    q->addr = (uint64_t)(uintptr_t)p;
+    q->len = (uint32_t)n;
+    q->user_data = (uint64_t)(uintptr_t)e | UD_SEND;
+    goc__uring_sqe_push(&w->ring);
+}
+
+static void uring_setup(uring_worker *u)
+{
+    worker *w = u->w;
+    struct io_uring_params par;
+    static const unsigned tries[] = {
+        IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
+        IORING_SETUP_COOP_TASKRUN, 0};
+    int err = -EINVAL;
+    for (size_t i = 0; i < 3 && err < 0; i++) {
+        memset(&par, 0, sizeof par);
+        par.flags = tries[i] | IORING_SETUP_CQSIZE;
+        par.cq_entries = 4096;
+        err = goc__uring_init(&w->ring, 256, &par);
+    }
+    if (err < 0) {
+        errno = -err;
+        die("io_uring_setup");
+    }
+    size_t rlen = UBUFS * sizeof(struct io_uring_buf);
+    u->br = mmap(NULL, rlen, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    u->pool = malloc((size_t)UBUFS << UBUF_SHIFT);
+    if (u->br == MAP_FAILED || !u->pool)
+        die("buffers");
+    struct io_uring_buf_reg reg = {.ring_addr = (uint64_t)(uintptr_t)u->br,
+                                   .ring_entries = UBUFS,
+                                   .bgid = 0};
+    err = goc__uring_sys_register(w->ring.fd, IORING_REGISTER_PBUF_RING, &reg,
+                                  1);
+    if (err < 0) {
+        errno = -err;
+        die("IORING_REGISTER_PBUF_RING");
+    }
+    for (unsigned b = 0; b < UBUFS; b++)
+        uring_give(u, (uint16_t)b);
+}
+
+/* One CQE of worker u: a recv's data (echoed by a server end, counted
+ * by a client end) or a send's end. */
+static void uring_cqe(uring_worker *u, const struct io_uring_cqe *c)
+{
+    worker *w = u->w;
+    end *e = (end *)(uintptr_t)(c->user_data & ~(uint64_t)UD_SEND);
+    if (c->user_data & UD_SEND) {
+        if (c->res < 0)
+            atomic_fetch_add(&B.errs, 1);
+        return;
+    }
+    if (e->done)
+        return;
+    int res = c->res;
+    if (c->flags & IORING_CQE_F_BUFFER) {
+        uint16_t bid = (uint16_t)(c->flags >> IORING_CQE_BUFFER_SHIFT);
+        if (res > 0 && !e->client) /* the echo: copied, sent below */
+            memcpy(u->sbuf, u->pool + ((size_t)bid << UBUF_SHIFT),
+                   (size_t)res);
+        uring_give(u, bid);
+    }
+    if (!(c->flags & IORING_CQE_F_MORE) && res != 0 &&
+        (res > 0 || res == -ENOBUFS))
+        uring_arm_recv(w, e); /* the multishot recv ended: again */
+    if (res <= 0) {
+        if (res == -ENOBUFS)
+            return;
+        if (e->client) {
+            atomic_fetch_add(&B.errs, 1);
+            e->done = true;
+            client_finish(w, e);
+        }
+        return;
+    }
+    if (!e->client) {
+        uring_send(w, e, u->sbuf, (size_t)res);
+        return;
+    }
+    static const char out[MSG];
+    e->got += res;
+    if (e->got < MSG)
+        return;
+    e->got = 0;
+    e->msgs++;
+    if (now_ns() >= B.end)
+        client_finish(w, e);
+    else
+        uring_send(w, e, out, MSG);
+}
+
+static void *uring_worker_main(void *arg)
+{
+    uring_worker u = {.w = arg};
+    worker *w = u.w;
+    static const char out[MSG];
+    uring_setup(&u);
+    atomic_fetch_add(&B.ready, 1);
+    while (atomic_load(&B.ready) < B.nthreads + 1)
+        sched_yield(); /* everyone set up: go */
+    for (int i = 0; i < w->n; i++) {
+        uring_arm_recv(w, w->ends[i]);
+        if (w->ends[i]->client)
+            uring_send(w, w->ends[i], out, MSG);
+    }
+    while (atomic_load(&B.clients_left) != 0) {
+        struct __kernel_timespec ts = {.tv_nsec = 10 * 1000000};
+        struct io_uring_getevents_arg ga = {.ts = (uint64_t)(uintptr_t)&ts};
+        int r = goc__uring_enter(&w->ring, goc__uring_sq_pending(&w->ring), 1,
+                                 IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG,
+                                 &ga, sizeof ga);
+        if (r < 0 && r != -ETIME && r != -EINTR && r != -EBUSY) {
+            errno = -r;
+            die("io_uring_enter");
+        }
+        uint32_t head = atomic_load_explicit(w->ring.cq_khead,
+                                             memory_order_relaxed);
+        uint32_t tail = atomic_load_explicit(w->ring.cq_ktail,
+                                             memory_order_acquire);
+        for (; head != tail; head++)
+            uring_cqe(&u, &w->ring.cqes[head & w->ring.cq_mask]);
+        atomic_store_explicit(w->ring.cq_khead, head, memory_order_release);
+    }
+    return NULL;
+}
+
 static void add_end(worker *w, int fd, bool client)
 {
     end *e = calloc(1, sizeof *e);
@@ -183,7 +373,7 @@ static void add_end(worker *w, int fd, bool client)
         atomic_fetch_add(&B.clients_left, 1);
     }
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = e};
-    if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) != 0)
+    if (w->epfd >= 0 && epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) != 0)
         die("epoll_ctl");
 }
 
@@ -198,6 +388,7 @@ int main(int argc, char **argv)
 {
     const char *name = NULL;
     long procs = 0, dur_ms = 500, conns = 0;
+    bool uring = false;
     for (int i = 1; i + 1 < argc; i += 2) {
         const char *a = argv[i] + (argv[i][0] == '-' && argv[i][1] == '-');
         if (!strcmp(a, "-bench"))
@@ -208,6 +399,9 @@ int main(int argc, char **argv)
             dur_ms = atol(argv[i + 1]) > 0 ? atol(argv[i + 1]) : dur_ms;
         else if (!strcmp(a, "-conns"))
             conns = atol(argv[i + 1]);
+        else if (!strcmp(a, "-io") && (!strcmp(argv[i + 1], "epoll") ||
+                                       !strcmp(argv[i + 1], "io_uring")))
+            uring = !strcmp(argv[i + 1], "io_uring");
         else if (strcmp(a, "-n") != 0) {
             fprintf(stderr, "%s: unknown flag %s\n", argv[0], argv[i]);
             return 2;
@@ -225,7 +419,7 @@ int main(int argc, char **argv)
     else {
         fprintf(stderr,
                 "usage: %s -bench tcp_echo_1conn|tcp_echo_100conn "
-                "[-procs N] [-d MS] [-conns N]\n",
+                "[-procs N] [-d MS] [-conns N] [-io epoll|io_uring]\n",
                 argv[0]);
         return 2;
     }
@@ -249,7 +443,8 @@ int main(int argc, char **argv)
         die("listen");
     worker *ws = calloc((size_t)procs, sizeof *ws);
     for (long t = 0; t < procs; t++)
-        if ((ws[t].epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
+        if ((ws[t].epfd = uring ? -1 : epoll_create1(EPOLL_CLOEXEC)) < 0 &&
+            !uring)
             die("epoll_create1");
     for (long i = 0; i < conns; i++) {
         int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -271,7 +466,9 @@ int main(int argc, char **argv)
         add_end(&ws[tc], c, true);
     }
     for (long t = 0; t < procs; t++)
-        if (pthread_create(&ws[t].th, NULL, worker_main, &ws[t]) != 0)
+        if (pthread_create(&ws[t].th, NULL,
+                           uring ? uring_worker_main : worker_main,
+                           &ws[t]) != 0)
             die("pthread_create");
     while (atomic_load(&B.ready) < B.nthreads)
         sched_yield();
