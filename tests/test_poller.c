@@ -51,6 +51,33 @@ GOC_TEST_EXPECT(net_poller_unknown_is_fatal, 0, 2,
     return goc_main(as_asked_main, NULL);
 }
 
+/* The completion I/O knobs are checked whichever backend runs. */
+GOC_TEST_EXPECT(net_poller_uring_rings_knob_bad, 0, 2,
+                "fatal error: GOC_URING_RINGS=0: not a whole number from 1 "
+                "to 64")
+{
+    setenv("GOC_URING_RINGS", "0", 1);
+    return goc_main(as_asked_main, NULL);
+}
+
+GOC_TEST_EXPECT(net_poller_uring_msrecv_knob_bad, 0, 2,
+                "fatal error: GOC_URING_MSRECV=off: not a whole number from "
+                "0 to 1")
+{
+    setenv("GOC_URING_MSRECV", "off", 1);
+    return goc_main(as_asked_main, NULL);
+}
+
+GOC_TEST(net_poller_uring_knobs_good)
+{
+    setenv("GOC_URING_RINGS", "64", 1);
+    setenv("GOC_URING_MSRECV", "0", 1);
+    ASSERT_EQ(goc_main(as_asked_main, NULL), 0);
+    setenv("GOC_URING_RINGS", "1", 1);
+    setenv("GOC_URING_MSRECV", "1", 1);
+    return goc_main(as_asked_main, NULL);
+}
+
 /* Every descriptor of the backend is close-on-exec: the ring's, the
  * wake eventfd's; none shows in a child's /proc/self/fd. */
 static int ring_cloexec_main(void *arg)

@@ -1008,6 +1008,48 @@ GOC_TEST_EXPECT(runtime_stack_overflow_past_guarded_max, 0, 2,
 
 /* ---- misuse --------------------------------------------------------- */
 
+/* A knob set wrongly is a fatal error at start that names it, not the
+ * default in silence. */
+static int knob_main(void *arg)
+{
+    (void)arg;
+    return 0;
+}
+
+GOC_TEST_EXPECT(runtime_idle_spin_knob_bad, 0, 2,
+                "fatal error: GOCIDLESPIN=50us: not a whole number from 0 "
+                "to 1000000")
+{
+    setenv("GOCIDLESPIN", "50us", 1);
+    return goc_main(knob_main, NULL);
+}
+
+GOC_TEST_EXPECT(runtime_idle_spin_knob_range, 0, 2,
+                "fatal error: GOCIDLESPIN=-1: not a whole number")
+{
+    setenv("GOCIDLESPIN", "-1", 1);
+    return goc_main(knob_main, NULL);
+}
+
+GOC_TEST_EXPECT(runtime_stack_guards_knob_bad, 0, 2,
+                "fatal error: GOC_STACK_GUARDS=guard: unknown (auto or "
+                "mprotect)")
+{
+    setenv("GOC_STACK_GUARDS", "guard", 1);
+    return goc_main(knob_main, NULL);
+}
+
+/* The values that are right still run. */
+GOC_TEST(runtime_knobs_good)
+{
+    setenv("GOCIDLESPIN", "1000000", 1);
+    setenv("GOC_STACK_GUARDS", "auto", 1);
+    ASSERT_EQ(goc_main(knob_main, NULL), 0);
+    setenv("GOCIDLESPIN", "", 1);
+    setenv("GOC_STACK_GUARDS", "", 1);
+    return goc_main(knob_main, NULL);
+}
+
 GOC_TEST_EXPECT(runtime_sleep_outside_goroutine_is_fatal, 0, 2,
                 "fatal error: goc_sleep called outside goc_main")
 {

@@ -748,19 +748,16 @@ static unsigned rings_wanted(void)
     int t = atomic_load(&goc__uio_test_rings);
     if (t > 0)
         return t > RINGS_MAX ? RINGS_MAX : (unsigned)t;
-    const char *env = getenv("GOC_URING_RINGS");
-    if (env && *env) {
-        char *end;
-        long v = strtol(env, &end, 10);
-        if (*end == '\0' && v > 0)
-            return v > RINGS_MAX ? RINGS_MAX : (unsigned)v;
-    }
-    return 1;
+    return (unsigned)goc__env_knob("GOC_URING_RINGS", 1, RINGS_MAX, 1);
 }
 
 int goc__uio_init(bool want)
 {
     on = false;
+    /* The knobs are checked whichever backend runs: a bad value is an
+     * error at start, not a default. */
+    (void)rings_wanted();
+    (void)goc__uio_msrecv_wanted();
     if (!want)
         return 0;
     atomic_store(&stop, false);

@@ -237,13 +237,11 @@ void goc__uio_rcv_cqe(uio_ring *R, goc__uio_rcv *v,
 _Atomic bool goc__uio_test_no_msrecv;
 
 /* Whether multishot recv is wanted: not when a test refuses it or
- * $GOC_URING_MSRECV is 0 (for A/B runs). */
+ * $GOC_URING_MSRECV is 0 (for A/B runs; 1 or unset: wanted). */
 bool goc__uio_msrecv_wanted(void)
 {
-    if (atomic_load(&goc__uio_test_no_msrecv))
-        return false;
-    const char *env = getenv("GOC_URING_MSRECV");
-    return !(env && strcmp(env, "0") == 0);
+    bool env = goc__env_knob("GOC_URING_MSRECV", 0, 1, 1) != 0;
+    return env && !atomic_load(&goc__uio_test_no_msrecv);
 }
 
 /* Zeroed pages of their own, which a forked child does not get (as the

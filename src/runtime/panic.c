@@ -73,6 +73,21 @@ void goc__fatal(const char *fmt, ...)
     _exit(2);
 }
 
+long long goc__env_knob(const char *name, long long lo, long long hi,
+                        long long def)
+{
+    const char *env = getenv(name);
+    if (!env || !*env)
+        return def;
+    char *end;
+    errno = 0;
+    long long v = strtoll(env, &end, 10);
+    if (errno || *end != '\0' || v < lo || v > hi)
+        goc__fatal("%s=%s: not a whole number from %lld to %lld", name, env,
+                   lo, hi);
+    return v;
+}
+
 /* ---- error names ---------------------------------------------------- */
 
 #define GOC_NERRNAMES 134

@@ -134,6 +134,13 @@ void goc__no_g(const char *what) __attribute__((noreturn, cold));
 void goc__fatal(const char *fmt, ...)
     __attribute__((noreturn, format(printf, 1, 2)));
 
+/* A numeric knob from the environment: `def` when `name` is unset or
+ * empty, its value when that is a whole number in [lo, hi], else a fatal
+ * error that names the variable and the range (a knob set wrongly must
+ * not fall back to the default in silence). Any thread. */
+long long goc__env_knob(const char *name, long long lo, long long hi,
+                        long long def);
+
 /* Park the calling goroutine (see the protocol above). `reason` is a
  * static string shown in diagnostics ("chan receive", "select", ...). */
 void goc__park(bool (*unlock_fn)(goc_g *g, void *arg), void *arg,

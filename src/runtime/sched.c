@@ -1957,13 +1957,9 @@ int goc_main(int (*fn)(void *), void *arg)
     if (err < 0)
         goc__fatal("goc_main: cannot create the poller: %s", goc_strerror(err));
     int procs = initial_procs();
-    const char *spin = getenv("GOCIDLESPIN"); /* microseconds */
-    if (spin && *spin) {
-        char *end;
-        long long us = strtoll(spin, &end, 10);
-        if (*end == '\0' && us >= 0)
-            goc_idle_spin(us > 1000000 ? GOC_SECOND : us * 1000);
-    }
+    long long spin_us = goc__env_knob("GOCIDLESPIN", 0, 1000000, -1);
+    if (spin_us >= 0)
+        goc_idle_spin(spin_us * 1000);
     for (int i = 0; i < procs; i++)
         goc__sc.allp[i] = p_new(i);
     atomic_store(&goc__sc.nprocs_alloc, procs);

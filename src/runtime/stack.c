@@ -162,6 +162,8 @@ static void guard_detect(void)
     const char *env = getenv("GOC_STACK_GUARDS");
     if (env && strcmp(env, "mprotect") == 0)
         return;
+    if (env && *env && strcmp(env, "auto") != 0)
+        goc__fatal("GOC_STACK_GUARDS=%s: unknown (auto or mprotect)", env);
     char *b = mmap(NULL, 2 * GOC_PAGE_SIZE, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (b == MAP_FAILED)
