@@ -127,6 +127,22 @@ static void client_finish(worker *w, end *e)
     atomic_fetch_sub(&B.clients_left, 1);
 }
 
+/* A client end got k bytes of its echo: true when a whole message is
+ * back and the next should go; false while it waits for the rest, or
+ * when its time is over (then it is finished). */
+static bool client_got(worker *w, end *e, int k)
+{
+    e->got += k;
+    if (e->got < MSG)
+        return false;
+    e->got = 0;
+    e->msgs++;
+    if (now_ns() < B.end)
+        return true;
+    client_finish(w, e);
+    return false;
+}
+
 static void *worker_main(void *arg)
 {
     worker *w = arg;
@@ -163,14 +179,7 @@ static void *worker_main(void *arg)
                 client_finish(w, e);
                 continue;
             }
-            e->got += (int)k;
-            if (e->got < MSG)
-                continue;
-            e->got = 0;
-            e->msgs++;
-            if (now_ns() >= B.end)
-                client_finish(w, e);
-            else
+            if (client_got(w, e, (int)k))
                 write_all(e->fd, out, MSG);
         }
     }
@@ -202,8 +211,8 @@ static struct io_uring_sqe *uring_sqe(worker *w)
 {
     struct io_uring_sqe *e = goc__uring_sqe_get(&w->ring);
     while (!e) { /* full: submit what is there */
-        goc__uring_enter(&w->ring, goc__uring_sq_pending(&w->ring), 0, 0,
-                         NULL, 0);
+        goc__uring_enter(&w->ring, goc__uring_sq_pending(&w->ring), 0, 0, NULL,
+                         0);
         e = goc__uring_sqe_get(&w->ring);
     }
     return e;
@@ -236,9 +245,9 @@ static void uring_setup(uring_worker *u)
 {
     worker *w = u->w;
     struct io_uring_params par;
-    static const unsigned tries[] = {
-        IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
-        IORING_SETUP_COOP_TASKRUN, 0};
+    static const unsigned tries[] = {IORING_SETUP_SINGLE_ISSUER |
+                                         IORING_SETUP_DEFER_TASKRUN,
+                                     IORING_SETUP_COOP_TASKRUN, 0};
     int err = -EINVAL;
     for (size_t i = 0; i < 3 && err < 0; i++) {
         memset(&par, 0, sizeof par);
@@ -259,8 +268,8 @@ static void uring_setup(uring_worker *u)
     struct io_uring_buf_reg reg = {.ring_addr = (uint64_t)(uintptr_t)u->br,
                                    .ring_entries = UBUFS,
                                    .bgid = 0};
-    err = goc__uring_sys_register(w->ring.fd, IORING_REGISTER_PBUF_RING, &reg,
-                                  1);
+    err =
+        goc__uring_sys_register(w->ring.fd, IORING_REGISTER_PBUF_RING, &reg, 1);
     if (err < 0) {
         errno = -err;
         die("IORING_REGISTER_PBUF_RING");
@@ -286,8 +295,7 @@ static void uring_cqe(uring_worker *u, const struct io_uring_cqe *c)
     if (c->flags & IORING_CQE_F_BUFFER) {
         uint16_t bid = (uint16_t)(c->flags >> IORING_CQE_BUFFER_SHIFT);
         if (res > 0 && !e->client) /* the echo: copied, sent below */
-            memcpy(u->sbuf, u->pool + ((size_t)bid << UBUF_SHIFT),
-                   (size_t)res);
+            memcpy(u->sbuf, u->pool + ((size_t)bid << UBUF_SHIFT), (size_t)res);
         uring_give(u, bid);
     }
     if (!(c->flags & IORING_CQE_F_MORE) && res != 0 &&
@@ -308,14 +316,7 @@ static void uring_cqe(uring_worker *u, const struct io_uring_cqe *c)
         return;
     }
     static const char out[MSG];
-    e->got += res;
-    if (e->got < MSG)
-        return;
-    e->got = 0;
-    e->msgs++;
-    if (now_ns() >= B.end)
-        client_finish(w, e);
-    else
+    if (client_got(w, e, res))
         uring_send(w, e, out, MSG);
 }
 
@@ -343,10 +344,10 @@ static void *uring_worker_main(void *arg)
             errno = -r;
             die("io_uring_enter");
         }
-        uint32_t head = atomic_load_explicit(w->ring.cq_khead,
-                                             memory_order_relaxed);
-        uint32_t tail = atomic_load_explicit(w->ring.cq_ktail,
-                                             memory_order_acquire);
+        uint32_t head =
+            atomic_load_explicit(w->ring.cq_khead, memory_order_relaxed);
+        uint32_t tail =
+            atomic_load_explicit(w->ring.cq_ktail, memory_order_acquire);
         for (; head != tail; head++)
             uring_cqe(&u, &w->ring.cqes[head & w->ring.cq_mask]);
         atomic_store_explicit(w->ring.cq_khead, head, memory_order_release);
