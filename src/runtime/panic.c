@@ -83,8 +83,8 @@ long long goc__env_knob(const char *name, long long lo, long long hi,
     errno = 0;
     long long v = strtoll(env, &end, 10);
     if (errno || *end != '\0' || v < lo || v > hi)
-        goc__fatal("%s=%s: not a whole number from %lld to %lld", name, env,
-                   lo, hi);
+        goc__fatal("%s=%s: not a whole number from %lld to %lld", name, env, lo,
+                   hi);
     return v;
 }
 
