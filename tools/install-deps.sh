@@ -4,7 +4,7 @@
 #                                  clang-format for make check; nginx-light
 #                                  and openssl for the HTTP tests, libssl-dev
 #                                  for https)
-#   tools/install-deps.sh bench    also Go (golang-go), wrk, ab
+#   tools/install-deps.sh bench    also Go (golang-go), wrk, ab, liburing-dev
 #                                  (apache2-utils) and hey for `make bench`
 #   tools/install-deps.sh package  also dpkg-dev (dpkg-shlibdeps), binutils
 #                                  (nm, readelf), libc6-dev (libc.a, for the
@@ -18,8 +18,9 @@
 set -e
 need="gcc make cmake pkg-config clang-format nginx-light openssl libssl-dev"
 case "${1:-}" in
-    # g++, libck-dev, libtbb-dev: bench_cmap's rivals (ck_hs, oneTBB).
-    bench) need="$need golang-go wrk apache2-utils hey g++ libck-dev libtbb-dev" ;;
+    # g++, libck-dev, libtbb-dev: bench_cmap's rivals (ck_hs, oneTBB);
+    # liburing-dev: bench_epoll_echo's io_uring floor.
+    bench) need="$need golang-go wrk apache2-utils hey g++ libck-dev libtbb-dev liburing-dev" ;;
     fuzz) need="$need clang" ;;
     package) need="$need dpkg-dev binutils libc6-dev" ;;
     browser) need="$need chromium" ;;

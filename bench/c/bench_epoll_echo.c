@@ -27,6 +27,9 @@
  * the thread's provided buffers, a send is an SQE, and one
  * io_uring_enter a loop submits what the last CQEs asked for and waits
  * for the next (IORING_SETUP_DEFER_TASKRUN where the kernel has it).
+ * Written on Debian's liburing (liburing-dev, tools/install-deps.sh
+ * bench), not on goc's own ring code: the floor owes nothing to goc.
+ * Built without it, -io io_uring says so and exits 2.
  * The floor of a completion-based runtime on this machine, as epoll's
  * loop is the floor of a readiness-based one.
  */
@@ -53,7 +56,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "netpoll/uring_ring.h"
+#ifdef GOC_BENCH_HAVE_LIBURING
+#include <liburing.h>
+#endif
 
 enum { MSG = 64, SRVBUF = 4096, MAXTHREADS = 256 };
 
@@ -67,8 +72,7 @@ typedef struct end {
 
 typedef struct worker {
     pthread_t th;
-    int epfd;        /* -io epoll */
-    goc__uring ring; /* -io io_uring: made by the thread itself */
+    int epfd; /* -io epoll */
     end **ends;
     int n, cap;
     int nclients;
@@ -186,74 +190,61 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-/* ---- -io io_uring ---------------------------------------------------- */
+/* ---- -io io_uring (liburing) ------------------------------------------ */
 
+#ifdef GOC_BENCH_HAVE_LIBURING
 enum { UBUFS = 1024, UBUF_SHIFT = 12, UD_SEND = 1 };
 
 typedef struct uring_worker {
     worker *w;
+    struct io_uring ring; /* made by the thread itself (single issuer) */
     struct io_uring_buf_ring *br;
     char *pool;
-    uint16_t br_tail;
     char sbuf[SRVBUF]; /* a server end's echo, sent before it reads again */
 } uring_worker;
 
 static void uring_give(uring_worker *u, uint16_t bid)
 {
-    struct io_uring_buf *b = &u->br->bufs[u->br_tail & (UBUFS - 1)];
-    b->addr = (uint64_t)(uintptr_t)(u->pool + ((size_t)bid << UBUF_SHIFT));
-    b->len = 1u << UBUF_SHIFT;
-    b->bid = bid;
-    __atomic_store_n(&u->br->tail, ++u->br_tail, __ATOMIC_RELEASE);
+    io_uring_buf_ring_add(u->br, u->pool + ((size_t)bid << UBUF_SHIFT),
+                          1u << UBUF_SHIFT, bid, io_uring_buf_ring_mask(UBUFS),
+                          0);
+    io_uring_buf_ring_advance(u->br, 1);
 }
 
-static struct io_uring_sqe *uring_sqe(worker *w)
+static struct io_uring_sqe *uring_sqe(uring_worker *u)
 {
-    struct io_uring_sqe *e = goc__uring_sqe_get(&w->ring);
-    while (!e) { /* full: submit what is there */
-        goc__uring_enter(&w->ring, goc__uring_sq_pending(&w->ring), 0, 0, NULL,
-                         0);
-        e = goc__uring_sqe_get(&w->ring);
-    }
+    struct io_uring_sqe *e;
+    while (!(e = io_uring_get_sqe(&u->ring)))
+        io_uring_submit(&u->ring); /* full: submit what is there */
     return e;
 }
 
-static void uring_arm_recv(worker *w, end *e)
+static void uring_arm_recv(uring_worker *u, end *e)
 {
-    struct io_uring_sqe *q = uring_sqe(w);
-    q->opcode = IORING_OP_RECV;
-    q->fd = e->fd;
-    q->ioprio = IORING_RECV_MULTISHOT;
-    q->flags = IOSQE_BUFFER_SELECT;
+    struct io_uring_sqe *q = uring_sqe(u);
+    io_uring_prep_recv_multishot(q, e->fd, NULL, 0, 0);
+    q->flags |= IOSQE_BUFFER_SELECT;
     q->buf_group = 0;
-    q->user_data = (uint64_t)(uintptr_t)e;
-    goc__uring_sqe_push(&w->ring);
+    io_uring_sqe_set_data64(q, (uint64_t)(uintptr_t)e);
 }
 
-static void uring_send(worker *w, end *e, const void *p, size_t n)
+static void uring_send(uring_worker *u, end *e, const void *p, size_t n)
 {
-    struct io_uring_sqe *q = uring_sqe(w);
-    q->opcode = IORING_OP_SEND;
-    q->fd = e->fd;
-    q->addr = (uint64_t)(uintptr_t)p;
-    q->len = (uint32_t)n;
-    q->user_data = (uint64_t)(uintptr_t)e | UD_SEND;
-    goc__uring_sqe_push(&w->ring);
+    struct io_uring_sqe *q = uring_sqe(u);
+    io_uring_prep_send(q, e->fd, p, n, 0);
+    io_uring_sqe_set_data64(q, (uint64_t)(uintptr_t)e | UD_SEND);
 }
 
 static void uring_setup(uring_worker *u)
 {
-    worker *w = u->w;
-    struct io_uring_params par;
     static const unsigned tries[] = {IORING_SETUP_SINGLE_ISSUER |
                                          IORING_SETUP_DEFER_TASKRUN,
                                      IORING_SETUP_COOP_TASKRUN, 0};
     int err = -EINVAL;
     for (size_t i = 0; i < 3 && err < 0; i++) {
-        memset(&par, 0, sizeof par);
-        par.flags = tries[i] | IORING_SETUP_CQSIZE;
-        par.cq_entries = 4096;
-        err = goc__uring_init(&w->ring, 256, &par);
+        struct io_uring_params par = {.flags = tries[i] | IORING_SETUP_CQSIZE,
+                                      .cq_entries = 4096};
+        err = io_uring_queue_init_params(256, &u->ring, &par);
     }
     if (err < 0) {
         errno = -err;
@@ -265,12 +256,11 @@ static void uring_setup(uring_worker *u)
     u->pool = malloc((size_t)UBUFS << UBUF_SHIFT);
     if (u->br == MAP_FAILED || !u->pool)
         die("buffers");
+    io_uring_buf_ring_init(u->br);
     struct io_uring_buf_reg reg = {.ring_addr = (uint64_t)(uintptr_t)u->br,
                                    .ring_entries = UBUFS,
                                    .bgid = 0};
-    err =
-        goc__uring_sys_register(w->ring.fd, IORING_REGISTER_PBUF_RING, &reg, 1);
-    if (err < 0) {
+    if ((err = io_uring_register_buf_ring(&u->ring, &reg, 0)) < 0) {
         errno = -err;
         die("IORING_REGISTER_PBUF_RING");
     }
@@ -300,60 +290,70 @@ static void uring_cqe(uring_worker *u, const struct io_uring_cqe *c)
     }
     if (!(c->flags & IORING_CQE_F_MORE) && res != 0 &&
         (res > 0 || res == -ENOBUFS))
-        uring_arm_recv(w, e); /* the multishot recv ended: again */
+        uring_arm_recv(u, e); /* the multishot recv ended: again */
     if (res <= 0) {
         if (res == -ENOBUFS)
             return;
         if (e->client) {
             atomic_fetch_add(&B.errs, 1);
-            e->done = true;
             client_finish(w, e);
         }
         return;
     }
     if (!e->client) {
-        uring_send(w, e, u->sbuf, (size_t)res);
+        uring_send(u, e, u->sbuf, (size_t)res);
         return;
     }
     static const char out[MSG];
     if (client_got(w, e, res))
-        uring_send(w, e, out, MSG);
+        uring_send(u, e, out, MSG);
 }
 
 static void *uring_worker_main(void *arg)
 {
-    uring_worker u = {.w = arg};
-    worker *w = u.w;
+    uring_worker *u = calloc(1, sizeof *u);
+    if (!u)
+        die("calloc");
+    u->w = arg;
+    worker *w = u->w;
     static const char out[MSG];
-    uring_setup(&u);
+    uring_setup(u);
     atomic_fetch_add(&B.ready, 1);
     while (atomic_load(&B.ready) < B.nthreads + 1)
         sched_yield(); /* everyone set up: go */
     for (int i = 0; i < w->n; i++) {
-        uring_arm_recv(w, w->ends[i]);
+        uring_arm_recv(u, w->ends[i]);
         if (w->ends[i]->client)
-            uring_send(w, w->ends[i], out, MSG);
+            uring_send(u, w->ends[i], out, MSG);
     }
     while (atomic_load(&B.clients_left) != 0) {
         struct __kernel_timespec ts = {.tv_nsec = 10 * 1000000};
-        struct io_uring_getevents_arg ga = {.ts = (uint64_t)(uintptr_t)&ts};
-        int r = goc__uring_enter(&w->ring, goc__uring_sq_pending(&w->ring), 1,
-                                 IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG,
-                                 &ga, sizeof ga);
+        struct io_uring_cqe *c;
+        int r = io_uring_submit_and_wait_timeout(&u->ring, &c, 1, &ts, NULL);
         if (r < 0 && r != -ETIME && r != -EINTR && r != -EBUSY) {
             errno = -r;
             die("io_uring_enter");
         }
-        uint32_t head =
-            atomic_load_explicit(w->ring.cq_khead, memory_order_relaxed);
-        uint32_t tail =
-            atomic_load_explicit(w->ring.cq_ktail, memory_order_acquire);
-        for (; head != tail; head++)
-            uring_cqe(&u, &w->ring.cqes[head & w->ring.cq_mask]);
-        atomic_store_explicit(w->ring.cq_khead, head, memory_order_release);
+        unsigned head, n = 0;
+        io_uring_for_each_cqe(&u->ring, head, c)
+        {
+            uring_cqe(u, c);
+            n++;
+        }
+        io_uring_cq_advance(&u->ring, n);
     }
     return NULL;
 }
+#else
+static void *uring_worker_main(void *arg)
+{
+    (void)arg;
+    fprintf(stderr, "bench_epoll_echo: built without liburing "
+                    "(tools/install-deps.sh bench installs it): no -io "
+                    "io_uring\n");
+    exit(2);
+}
+#endif
 
 static void add_end(worker *w, int fd, bool client)
 {
@@ -400,10 +400,14 @@ int main(int argc, char **argv)
             dur_ms = atol(argv[i + 1]) > 0 ? atol(argv[i + 1]) : dur_ms;
         else if (!strcmp(a, "-conns"))
             conns = atol(argv[i + 1]);
-        else if (!strcmp(a, "-io") && (!strcmp(argv[i + 1], "epoll") ||
-                                       !strcmp(argv[i + 1], "io_uring")))
+        else if (!strcmp(a, "-io")) {
             uring = !strcmp(argv[i + 1], "io_uring");
-        else if (strcmp(a, "-n") != 0) {
+            if (!uring && strcmp(argv[i + 1], "epoll") != 0) {
+                fprintf(stderr, "%s: -io %s: epoll or io_uring\n", argv[0],
+                        argv[i + 1]);
+                return 2;
+            }
+        } else if (strcmp(a, "-n") != 0) {
             fprintf(stderr, "%s: unknown flag %s\n", argv[0], argv[i]);
             return 2;
         }
