@@ -53,10 +53,10 @@ GOC_TEST_EXPECT(net_poller_unknown_is_fatal, 0, 2,
 
 /* The completion I/O knobs are checked whichever backend runs. */
 GOC_TEST_EXPECT(net_poller_uring_rings_knob_bad, 0, 2,
-                "fatal error: GOC_URING_RINGS=0: not a whole number from 1 "
+                "fatal error: GOC_URING_RINGS=65: not a whole number from 0 "
                 "to 64")
 {
-    setenv("GOC_URING_RINGS", "0", 1);
+    setenv("GOC_URING_RINGS", "65", 1);
     return goc_main(as_asked_main, NULL);
 }
 
@@ -75,6 +75,8 @@ GOC_TEST(net_poller_uring_knobs_good)
     ASSERT_EQ(goc_main(as_asked_main, NULL), 0);
     setenv("GOC_URING_RINGS", "1", 1);
     setenv("GOC_URING_MSRECV", "1", 1);
+    ASSERT_EQ(goc_main(as_asked_main, NULL), 0);
+    setenv("GOC_URING_RINGS", "0", 1);
     return goc_main(as_asked_main, NULL);
 }
 

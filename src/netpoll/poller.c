@@ -125,14 +125,24 @@ int goc__poller_wait(int64_t delay, goc__glist *wake)
     /* Completions first: with some there, the wait must not block (the
      * io thread wakes a wait that blocks before it delivers more). */
     int n = goc__uio_take(wake);
-    n += ops()->wait(n ? 0 : delay, wake);
+    int64_t recheck = -1;
+    n += goc__uio_steal(wake, &recheck);
+    if (n)
+        delay = 0;
+    else if (recheck > 0 && (delay < 0 || delay > recheck))
+        delay = recheck; /* an early return, as EINTR's */
+    n += ops()->wait(delay, wake);
     return n + goc__uio_take(wake);
 }
 
-void goc__poller_flush(void)
+int goc__poller_flush(goc__glist *ready)
 {
-    if (want_uio)
-        goc__uio_flush();
+    return want_uio ? goc__uio_flush(ready) : 0;
+}
+
+void goc__poller_m_away(void *io_ring, bool away)
+{
+    goc__uio_m_away(io_ring, away);
 }
 
 void goc__poller_wake(void)

@@ -153,8 +153,13 @@ void goc__poller_wake(void);
 /* Submit what goroutines queued for completion I/O and left unsubmitted
  * (uring_io.h: goc__uio_flush); nothing without it. The scheduler calls
  * it when a processor runs out of goroutines and on its fairness tick.
- * Any thread. */
-void goc__poller_flush(void);
+ * With a ring per M, the calling M's ring is driven: the goroutines its
+ * completions woke go on *ready (no longer counted as poll waiters);
+ * returns how many. Any thread. */
+int goc__poller_flush(goc__glist *ready);
+/* The M owning completion-I/O ring io_ring lets go of its processor
+ * (away) or holds one again (uring_io.h: goc__uio_m_away). */
+void goc__poller_m_away(void *io_ring, bool away);
 
 /* The GOC__POLL_* bits of a poll(2) event mask (epoll's EPOLL* bits have
  * the same values): one translation for both backends. */

@@ -167,7 +167,28 @@ void goc__uio_rcv_free(goc__uio_rcv *v);
  * those: the scheduler calls it (goc__poller_flush) when a processor's
  * queues are empty and on its fairness tick. Cheap when
  * nothing is owed. Any thread. */
-void goc__uio_flush(void);
+int goc__uio_flush(goc__glist *ready);
+
+/* A ring per M: the M owning ring (its goc__m_head.io_ring) lets go of
+ * its processor (away: the ring's pending requests are submitted, and
+ * from now on its completions signal the poller, which reaps them) or
+ * holds one again (it reaps its ring at the end of each scheduler
+ * round: goc__uio_flush). On the M's own thread. */
+void goc__uio_m_away(void *ring, bool away);
+
+/*
+ * A ring per M: its M reaps it at the end of each scheduler round; one
+ * that runs a goroutine which does not yield reaps nothing meanwhile (no
+ * preemption), and its ring's completions would wait for it. So the
+ * poller (goc__poller_wait) takes them: the rings of Ms that hold a
+ * processor, have requests in the kernel and have not been reaped for
+ * GOC__UIO_STALE_NS are driven from the polling thread, and what they
+ * woke goes on *out (no longer counted as poll waiters; returned: how
+ * many). While any such ring may yet get completions, *recheck is set
+ * to GOC__UIO_STALE_NS: the poll should not sleep longer. Any thread.
+ */
+#define GOC__UIO_STALE_NS 2000000
+int goc__uio_steal(goc__glist *out, int64_t *recheck);
 
 /* Move the goroutines that completions have woken onto *out (poller.c's
  * goc__poller_wait, on the thread that polls). Returns how many. */
@@ -231,6 +252,12 @@ extern _Atomic int goc__uio_test_rings;
 /* The rings of this goc_main (0 outside one), and ring i's requests
  * written since it started. */
 unsigned goc__uio_rings(void);
+/* No goc__uio_steal: only an M's own rounds and, while it is away, the
+ * poller's (away_fd) reap its ring. */
+extern _Atomic bool goc__uio_test_no_steal;
+/* A ring per M: how many Ms have claimed a ring in this goc_main (those
+ * past goc__uio_rings() share one). */
+unsigned goc__uio_rings_claimed(void);
 uint64_t goc__uio_ring_submitted(unsigned i);
 
 #endif

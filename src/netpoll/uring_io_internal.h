@@ -60,6 +60,13 @@ typedef struct uio_slot {
     req *r;
 } uio_slot;
 
+/* The requests taken from the slots and not yet written to the ring,
+ * oldest first (its driver's): v[i..n). */
+typedef struct todo_list {
+    req **v;
+    uint32_t i, n, cap;
+} todo_list;
+
 /* One ring and its io thread (the top comment). Three cache lines: the
  * goroutines' side (pushes; the io thread's sleep), the io thread's own,
  * and what completions woke, which the polling M takes. */
@@ -102,6 +109,16 @@ typedef struct uio_ring {
     char *pool;
     int32_t blen[PBUF_N];   /* a received buffer's byte count */
     uint16_t bnext[PBUF_N]; /* the next in its receiver's queue */
+    /* A ring per M (uring_io.c, "A ring per M"): whoever drives the ring
+     * (takes, writes SQEs, enters, reaps) holds drive_lock: its M at the
+     * end of a scheduler round, a goroutine of another M that pushed to
+     * it, the poller while the M is away. */
+    _Alignas(LINE) pthread_mutex_t drive_lock;
+    todo_list todo;           /* drive_lock */
+    _Atomic(void *) owner;    /* the M that claimed it (its token) */
+    _Atomic bool away;        /* the owner holds no processor */
+    _Atomic bool owed;        /* a round left requests unwritten */
+    _Atomic int64_t round_at; /* when the last round began */
     /* Goroutines that completions woke, for the next poll of any M (it
      * takes them with goc__uio_take, in goc__poller_wait). */
     _Alignas(LINE) pthread_mutex_t ready_lock;
@@ -112,6 +129,13 @@ typedef struct uio_ring {
 /* Multishot recv: on when every ring has its provided buffers, until a
  * request is refused (-EINVAL: single-shot recvs from then on). */
 extern _Atomic bool goc__uio_msrecv;
+/* Whether the rings are one per M (uring_io.c, "A ring per M"): fixed
+ * while the runtime runs. */
+bool goc__uio_per_m(void);
+/* A ring per M: multishot recvs are armed with a byte limit (the
+ * kernel's IORING_RECV_MSHOT_LIM, Linux 6.16), until a kernel refuses
+ * it (uring_recv.c). */
+extern _Atomic bool goc__uio_rcv_lim;
 
 /* Add d to a count only the io thread writes (all but `wakes`): a plain
  * load and store, not a locked add, on the io thread's hot path; readers

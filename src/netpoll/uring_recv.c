@@ -30,6 +30,15 @@
  * cancelled. */
 #define RCV_AHEAD 4
 
+/* A ring per M: the bytes one multishot recv takes before it ends (the
+ * next read arms another). Its completion work runs on the M that armed
+ * it, at every kernel entry of that M (a send of the peer's on the same
+ * M, say), and drains the socket into the pool there and then; the
+ * cancel at RCV_AHEAD buffers only comes with the next reap. The limit
+ * keeps a slow reader from taking the pool all the same. */
+#define RCV_LIMIT (32u << PBUF_SHIFT)
+_Atomic bool goc__uio_rcv_lim;
+
 /* Every receiver, for goc__uio_fini (rcv_lock). */
 static pthread_mutex_t rcv_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct goc__uio_rcv *rcv_all;
@@ -70,6 +79,7 @@ struct goc__uio_rcv {
     struct goc__uio_rcv *prev, *next; /* rcv_lock: all receivers */
     uint64_t ud;                      /* io thread: the request's user_data */
     bool cancelled; /* io thread: cancelled (queue long) since armed */
+    bool lim;       /* io thread: armed with RCV_LIMIT */
 };
 
 static void rcv_destroy(struct goc__uio_rcv *v);
@@ -158,6 +168,10 @@ void goc__uio_rcv_write(uio_ring *R, req *r, struct io_uring_sqe *e,
             e->ioprio |= 1u << 15; /* no such flag: -EINVAL */
         e->flags = IOSQE_BUFFER_SELECT;
         e->buf_group = 0;
+        v->lim = goc__uio_per_m() &&
+                 atomic_load_explicit(&goc__uio_rcv_lim, memory_order_relaxed);
+        if (v->lim) /* the SQE's optlen, which shares splice_fd_in's place */
+            e->splice_fd_in = (int32_t)RCV_LIMIT;
         v->ud = ((uint64_t)(++R->gen) << 48) | (uint64_t)(uintptr_t)v | UD_RECV;
         v->cancelled = false;
         e->user_data = v->ud;
@@ -212,7 +226,9 @@ void goc__uio_rcv_cqe(uio_ring *R, goc__uio_rcv *v,
             }
         }
     }
-    if (res == -EINVAL) /* refused: single-shot recvs from now on */
+    if (res == -EINVAL && v->lim) /* the limit refused: none from now on */
+        atomic_store_explicit(&goc__uio_rcv_lim, false, memory_order_relaxed);
+    else if (res == -EINVAL) /* refused: single-shot recvs from now on */
         atomic_store_explicit(&goc__uio_msrecv, false, memory_order_relaxed);
     else if (res == -ENOBUFS) {
         v->nobufs = true; /* this read: a single-shot recv */

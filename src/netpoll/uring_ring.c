@@ -100,6 +100,7 @@ int goc__uring_init(goc__uring *r, unsigned entries,
         array[i] = i; /* entry i is slot i, for good */
     r->cq_khead = (_Atomic uint32_t *)(cq + par->cq_off.head);
     r->cq_ktail = (_Atomic uint32_t *)(cq + par->cq_off.tail);
+    r->cq_kflags = (_Atomic uint32_t *)(cq + par->cq_off.flags);
     r->cq_mask = *(uint32_t *)(cq + par->cq_off.ring_mask);
     r->cq_entries = par->cq_entries;
     r->cqes = (struct io_uring_cqe *)(cq + par->cq_off.cqes);

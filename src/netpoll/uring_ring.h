@@ -46,6 +46,7 @@ typedef struct goc__uring {
     /* Completion queue (the reaper's). */
     struct io_uring_cqe *cqes;
     _Atomic uint32_t *cq_khead, *cq_ktail;
+    _Atomic uint32_t *cq_kflags; /* IORING_CQ_EVENTFD_DISABLED: the user's */
     uint32_t cq_mask, cq_entries;
     /* The mappings. */
     void *sq_map, *cq_map; /* the same with IORING_FEAT_SINGLE_MMAP */

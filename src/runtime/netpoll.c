@@ -72,9 +72,14 @@ void goc__wakers_add(int delta)
     atomic_fetch_add(&goc__sc.nwakers, delta);
 }
 
-void goc__netpoll_flush(void)
+int goc__netpoll_flush(goc__glist *ready)
 {
-    goc__poller_flush();
+    return goc__poller_flush(ready);
+}
+
+void goc__netpoll_m_away(void *io_ring, bool away)
+{
+    goc__poller_m_away(io_ring, away);
 }
 
 void goc__netpoll_break(void)

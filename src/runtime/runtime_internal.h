@@ -232,8 +232,10 @@ static inline struct goc_m *goc__thread_token(void)
 /* What every goc_m starts with (sched.h asserts the layout), so that
  * other modules read the current goroutine without a call. */
 struct goc__m_head {
-    goc_g *curg; /* G running on this M (owner) */
-    void *p;     /* the goc_p it holds, or NULL (owner) */
+    goc_g *curg;   /* G running on this M (owner) */
+    void *p;       /* the goc_p it holds, or NULL (owner) */
+    void *io_ring; /* completion I/O's ring of this M (uring_io.c: a ring
+                      per M), or NULL (created by the M's goroutines) */
 };
 
 /* The calling goroutine, or NULL on a plain thread / on the scheduler. */
@@ -259,6 +261,15 @@ static inline uintptr_t goc__p_token(void)
 {
     struct goc_m *m = goc__thread_token();
     return m ? (uintptr_t)((struct goc__m_head *)m)->p : 0;
+}
+
+/* The slot of the calling thread's M for its completion-I/O ring
+ * (goc__m_head.io_ring), or NULL on a thread the runtime did not start.
+ * The same switch rule as goc__thread_token: never reused across one. */
+static inline void **goc__m_io_ring_slot(void)
+{
+    struct goc_m *m = goc__thread_token();
+    return m ? &((struct goc__m_head *)m)->io_ring : NULL;
 }
 
 /* Whether a lock made now may be biased to the caller's processor (the
@@ -391,6 +402,10 @@ void goc__wakers_add(int delta);
  * thread of completion I/O (netpoll/uring_io.c) wakes it with
  * goc__poller_wake when it has goroutines for it. seq_cst. */
 bool goc__netpoll_polling(void);
+/* The M owning completion-I/O ring io_ring stops (away) or starts again
+ * running its scheduler loop with a processor (uring_io.h:
+ * goc__uio_m_away). */
+void goc__netpoll_m_away(void *io_ring, bool away);
 /* Start a helper thread that is not an M (the io thread), with the
  * signals the runtime's threads block blocked. 0 or an errno value. */
 int goc__helper_thread_start(void *handle, void *(*fn)(void *), void *arg);

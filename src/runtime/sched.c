@@ -88,7 +88,9 @@ bool goc__can_spin(int iter)
 }
 
 _Static_assert(offsetof(goc_m, curg) == offsetof(struct goc__m_head, curg) &&
-                   offsetof(goc_m, p) == offsetof(struct goc__m_head, p),
+                   offsetof(goc_m, p) == offsetof(struct goc__m_head, p) &&
+                   offsetof(goc_m, io_ring) ==
+                       offsetof(struct goc__m_head, io_ring),
                "goc__getg and goc__p_token read goc_m as goc__m_head");
 
 uint64_t goc__g_id(const goc_g *g)
@@ -515,6 +517,7 @@ static void acquirep(goc_m *m, goc_p *p)
     m->p = p;
     p->m = m;
     atomic_store(&p->status, P_RUNNING);
+    goc__m_io_away(m, false);
 }
 
 static void *mstart(void *arg);
@@ -762,6 +765,7 @@ static void retirep(goc_m *m, goc_p *p)
     p->m = NULL;
     pthread_mutex_unlock(&goc__sc.lock);
     m->p = NULL;
+    goc__m_io_away(m, true);
 }
 
 /*
@@ -946,7 +950,9 @@ static goc_g *fr_local(goc_p *p, int64_t *now)
     if (p->schedtick % GOC_GLOBAL_RUNQ_TICK == 0) {
         int64_t now = goc_nanotime();
         run_all_timers(p, now);
-        goc__netpoll_flush(); /* a round that does not end */
+        goc__glist done = {0};
+        if (goc__netpoll_flush(&done)) /* a round that does not end */
+            inject_glist_p(p, &done);
         poll_if_stale(now);
         if (atomic_load_explicit(&goc__sc.runq_size, memory_order_relaxed) >
             0) {
@@ -968,7 +974,12 @@ static goc_g *fr_local(goc_p *p, int64_t *now)
     }
     /* The end of a round: the requests its goroutines queued for
      * completion I/O go in one batch (poller.h: goc__poller_flush). */
-    goc__netpoll_flush();
+    goc__glist done = {0};
+    if (goc__netpoll_flush(&done) && (g = glist_pop(&done))) {
+        inject_glist_p(p, &done);
+        atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_release);
+        return g;
+    }
     return NULL;
 }
 
@@ -1169,6 +1180,7 @@ static bool fr_keep_p(goc_m *m, goc_p *p, goc_g **g)
     goc__pidleput(p);
     m->p = NULL;
     pthread_mutex_unlock(&goc__sc.lock);
+    goc__m_io_away(m, true);
     return false;
 }
 
@@ -1900,6 +1912,7 @@ static void *mstart(void *arg)
         pthread_mutex_unlock(&goc__sc.lock);
         m->p = NULL;
     }
+    goc__m_io_away(m, true);
     goc__altstack_free(m);
     goc__setm(NULL);
     return NULL;

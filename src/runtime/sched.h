@@ -154,8 +154,9 @@ struct goc_p {
 
 struct goc_m {
     /* First, in this order: struct goc__m_head. */
-    goc_g *curg; /* G running on this M (owner) */
-    goc_p *p;    /* attached P (owner) */
+    goc_g *curg;   /* G running on this M (owner) */
+    goc_p *p;      /* attached P (owner) */
+    void *io_ring; /* completion I/O's ring (runtime_internal.h) */
     int id;
     pthread_t thread;      /* valid once created is set */
     _Atomic bool created;  /* pthread_create returned (release) */
@@ -224,6 +225,17 @@ typedef struct goc__sched {
 } goc__sched;
 
 extern goc__sched goc__sc;
+
+/* m's completion-I/O ring, if it has one, is reaped by m while m holds a
+ * processor, and by the poller while it does not: m calls this with
+ * away = true when it lets go of its processor (idle, a system call
+ * section) and false when it holds one again (uring_io.h:
+ * goc__uio_m_away). */
+static inline void goc__m_io_away(goc_m *m, bool away)
+{
+    if (m->io_ring)
+        goc__netpoll_m_away(m->io_ring, away);
+}
 
 /* Per-thread state, read through accessors the compiler cannot cache
  * across a switch (a G may resume on another thread): see
@@ -335,10 +347,11 @@ void goc__netpoll_stop(void);
 int64_t goc__netpoll(int64_t delay, goc__glist *list, int64_t now);
 void goc__netpoll_break(void);
 void goc__netpoll_timer_added(int64_t when);
-/* Requests that goroutines queued for the io thread of completion I/O
- * and left unsubmitted go now (poller.h: goc__poller_flush): at the end
- * of a scheduler round, so that one io_uring_enter submits the round's. */
-void goc__netpoll_flush(void);
+/* Requests that goroutines queued for completion I/O and left unsubmitted
+ * go now (poller.h: goc__poller_flush): at the end of a scheduler round,
+ * so that one io_uring_enter submits the round's. With a ring per M, the
+ * goroutines its completions woke go on *ready (how many: returned). */
+int goc__netpoll_flush(goc__glist *ready);
 
 /* membarrier.c: register for the fence once per process (goc_main). */
 void goc__membarrier_init(void);

@@ -47,6 +47,7 @@ void goc_syscall_begin(void)
     m->syscall_p = p;
     m->p = NULL;
     atomic_fetch_add_explicit(&p->syscalltick, 1, memory_order_relaxed);
+    goc__m_io_away(m, true);
     atomic_store(&p->status, P_SYSCALL);
     /* seq_cst pair with sysmon's store of sysmon_sleep then load of
      * nsyscall: one of us sees the other. */
@@ -71,6 +72,7 @@ void goc_syscall_end(void)
     if (atomic_compare_exchange_strong(&p->status, &s, P_RUNNING)) {
         m->p = p;
         p->m = m;
+        goc__m_io_away(m, false);
         atomic_fetch_sub(&goc__sc.nsyscall, 1);
         atomic_store_explicit(&g->status, G_RUNNING, memory_order_relaxed);
         return;
@@ -83,6 +85,7 @@ void goc_syscall_end(void)
         m->p = np;
         np->m = m;
         atomic_store(&np->status, P_RUNNING);
+        goc__m_io_away(m, false);
         atomic_fetch_sub(&goc__sc.nsyscall, 1);
         atomic_store_explicit(&g->status, G_RUNNING, memory_order_relaxed);
         return;

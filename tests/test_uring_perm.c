@@ -1,0 +1,317 @@
+/*
+ * test_uring_perm.c - completion I/O with a ring per M (uring_io.c, "A
+ * ring per M"): a request's completions reach its goroutine when the M
+ * whose ring holds it cannot reap: that M in a system call section, that
+ * M running a goroutine that never yields, more Ms than rings.
+ */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "goc_test.h"
+#include "netpoll/poller.h"
+#include "netpoll/uring_io.h"
+#include <goc.h>
+
+/* false (and a SKIP line) where the kernel lacks completion I/O. A ring
+ * per M whatever $GOC_URING_RINGS says, and every socket read a request
+ * (a lone reader would take the readiness path). */
+static bool force_per_m(void)
+{
+    atomic_store(&goc__uio_batch_min, 0);
+    atomic_store(&goc__uio_test_rings, -1);
+    const char *why = "";
+    if (goc__poller_uring.available(&why) < 0 || goc__uio_available(&why) < 0) {
+        printf("SKIP: completion I/O is not available here: %s\n", why);
+        return false;
+    }
+    setenv("GOC_POLLER", "io_uring_completion", 1);
+    return true;
+}
+
+typedef struct pair {
+    goc_listener *ln;
+    goc_conn *a, *b; /* a dialed, b accepted */
+} pair;
+
+static void pair_open(pair *p)
+{
+    char addr[GOC_ADDRSTRLEN];
+    ASSERT_EQ(goc_listen(&p->ln, "tcp", "127.0.0.1:0"), 0);
+    ASSERT_EQ(goc_listener_addr(p->ln, addr, sizeof addr), 0);
+    ASSERT_EQ(goc_dial(&p->a, "tcp", addr), 0);
+    ASSERT_EQ(goc_accept(p->ln, &p->b), 0);
+}
+
+static void pair_close(pair *p)
+{
+    goc_conn_close(p->a);
+    goc_conn_close(p->b);
+    goc_listener_close(p->ln);
+}
+
+typedef struct reader {
+    goc_conn *c;
+    goc_chan *done; /* the byte read, or -1 */
+} reader;
+
+static void read_one(void *arg)
+{
+    reader *r = arg;
+    unsigned char b;
+    ssize_t n = goc_conn_read(r->c, &b, 1);
+    goc_chan_send_int(r->done, n == 1 ? b : -1);
+}
+
+/* Receives from done, or gives up after d: -2. */
+static int recv_within(goc_chan *done, int64_t d)
+{
+    goc_timer *t = goc_timer_new(d);
+    int v = -2, got;
+    goc_case cs[2] = {
+        {.ch = done, .dir = GOC_RECV, .elem = &got},
+        {.ch = goc_timer_chan(t), .dir = GOC_RECV, .elem = NULL},
+    };
+    if (goc_select(cs, 2, false) == 0)
+        v = got;
+    goc_timer_stop(t);
+    return v;
+}
+
+/* ---- the M in a system call section ---------------------------------- */
+
+typedef struct blocker {
+    int64_t ns;
+    goc_chan *done;
+    pair *p; /* or NULL: a byte through it first (its M claims a ring) */
+} blocker;
+
+static void block_in_syscall(void *arg)
+{
+    blocker *b = arg;
+    if (b->p) {
+        unsigned char c = 0;
+        if (goc_conn_write(b->p->a, "z", 1) != 1 ||
+            goc_conn_read(b->p->b, &c, 1) != 1 || c != 'z')
+            abort();
+    }
+    goc_syscall_begin();
+    struct timespec ts = {b->ns / GOC_SECOND, b->ns % GOC_SECOND};
+    while (nanosleep(&ts, &ts) != 0) {
+    }
+    goc_syscall_end();
+    goc_chan_send_int(b->done, 1);
+}
+
+/* One processor: the reader arms its recv on the one M's ring and parks;
+ * the same M then sleeps 3 s in a system call section, its processor
+ * goes to another M, where the peer writes. The byte must arrive while
+ * the first M still sleeps: its ring is reaped by the poller meanwhile
+ * (the M is away: its completions signal the poller), not when it comes
+ * back. Without goc__uio_steal, which would also find the ring stale. */
+static int syscall_main(void *arg)
+{
+    (void)arg;
+    pair p;
+    pair_open(&p);
+    reader r = {.c = p.a, .done = goc_chan_make(sizeof(int), 1)};
+    ASSERT_EQ(goc_go(read_one, &r), 0);
+    goc_yield(); /* the reader runs here first, and parks */
+    blocker b = {
+        .ns = 3 * GOC_SECOND, .done = goc_chan_make(sizeof(int), 1), .p = NULL};
+    ASSERT_EQ(goc_go(block_in_syscall, &b), 0);
+    goc_yield(); /* the blocker takes this M into its system call */
+    int64_t t0 = goc_nanotime();
+    ASSERT_EQ(goc_conn_write(p.b, "x", 1), 1);
+    ASSERT_EQ(recv_within(r.done, 2 * GOC_SECOND), 'x');
+    int64_t took = goc_nanotime() - t0;
+    printf("read done %.1f ms after the write\n", took / 1e6);
+    int v;
+    ASSERT(goc_chan_recv_int(b.done, &v)); /* the blocker, still asleep */
+    pair_close(&p);
+    return 0;
+}
+
+GOC_TEST_TIMEOUT(net_uring_perm_read_while_m_in_syscall, 60)
+{
+    if (!force_per_m())
+        return 0;
+    goc_maxprocs(1);
+    atomic_store(&goc__uio_test_no_steal, true);
+    int r = goc_main(syscall_main, NULL);
+    atomic_store(&goc__uio_test_no_steal, false);
+    return r;
+}
+
+/* ---- the M running a goroutine that never yields ---------------------- */
+
+static _Atomic bool spin_stop;
+
+static void spin(void *arg)
+{
+    goc_chan *done = arg;
+    while (!atomic_load_explicit(&spin_stop, memory_order_relaxed)) {
+    }
+    goc_chan_send_int(done, 1);
+}
+
+/* Two processors. The reader arms its recv on M1's ring; a goroutine
+ * that never yields then takes M1; the peer writes from the other
+ * processor. The byte arrives while the spinner spins: the poller takes
+ * the completion from M1's ring once it has gone unreaped for a while
+ * (goc__uio_steal), as an idle processor takes a busy one's goroutines. */
+static int spin_main(void *arg)
+{
+    (void)arg;
+    pair p;
+    pair_open(&p);
+    atomic_store(&spin_stop, false);
+    reader r = {.c = p.a, .done = goc_chan_make(sizeof(int), 1)};
+    goc_chan *spun = goc_chan_make(sizeof(int), 1);
+    ASSERT_EQ(goc_go(read_one, &r), 0);
+    goc_yield(); /* the reader arms on this M's ring, and parks */
+    ASSERT_EQ(goc_go(spin, spun), 0);
+    /* This M runs the spinner while this goroutine sleeps; it wakes on
+     * the other processor (which runs a stuck one's timers). */
+    goc_sleep(50 * GOC_MILLISECOND);
+    ASSERT_EQ(goc_conn_write(p.b, "y", 1), 1);
+    int got = recv_within(r.done, 3 * GOC_SECOND);
+    atomic_store(&spin_stop, true);
+    ASSERT_EQ(got, 'y');
+    int v;
+    ASSERT(goc_chan_recv_int(spun, &v));
+    pair_close(&p);
+    return 0;
+}
+
+GOC_TEST_TIMEOUT(net_uring_perm_read_while_m_spins, 60)
+{
+    if (!force_per_m())
+        return 0;
+    goc_maxprocs(2);
+    return goc_main(spin_main, NULL);
+}
+
+/* ---- more Ms than rings ----------------------------------------------- */
+
+#define MANY_BLOCKERS 24
+#define MANY_PAIRS 8
+#define MANY_ROUNDS 200
+
+typedef struct echoer {
+    goc_conn *c;
+    goc_chan *done;
+} echoer;
+
+static void echo_back(void *arg)
+{
+    echoer *e = arg;
+    char b[64];
+    ssize_t n;
+    while ((n = goc_conn_read(e->c, b, sizeof b)) > 0)
+        if (goc_conn_write(e->c, b, (size_t)n) != n)
+            break;
+    goc_chan_send_int(e->done, 1);
+}
+
+typedef struct client {
+    goc_conn *c;
+    int id;
+    goc_chan *done; /* 0: every round echoed intact */
+} client;
+
+static void ping(void *arg)
+{
+    client *k = arg;
+    int bad = 0;
+    for (int i = 0; i < MANY_ROUNDS && !bad; i++) {
+        char out[48], in[48];
+        for (size_t j = 0; j < sizeof out; j++)
+            out[j] = (char)(k->id * 31 + i * 7 + (int)j);
+        if (goc_conn_write(k->c, out, sizeof out) != (ssize_t)sizeof out)
+            bad = 1;
+        size_t got = 0;
+        while (!bad && got < sizeof in) {
+            ssize_t n = goc_conn_read(k->c, in + got, sizeof in - got);
+            if (n <= 0)
+                bad = 2;
+            else
+                got += (size_t)n;
+        }
+        if (!bad && memcmp(out, in, sizeof out) != 0)
+            bad = 3;
+        if (i % 16 == 0) {
+            /* In and out of a system call section: this goroutine's M
+             * changes, and its next requests go to another ring. */
+            goc_syscall_begin();
+            struct timespec ts = {0, 200000};
+            nanosleep(&ts, NULL);
+            goc_syscall_end();
+        }
+    }
+    goc_chan_send_int(k->done, bad);
+}
+
+/* Ms blocked in system call sections pile up (each processor handed to
+ * a new M), so that more Ms do I/O than there are rings: the later ones
+ * share a ring (driven as another M's), and every byte still echoes. */
+static int many_main(void *arg)
+{
+    (void)arg;
+    pair bp;
+    pair_open(&bp);
+    blocker b = {.ns = 400 * GOC_MILLISECOND,
+                 .done = goc_chan_make(sizeof(int), MANY_BLOCKERS),
+                 .p = &bp};
+    pair p[MANY_PAIRS];
+    echoer e[MANY_PAIRS];
+    client k[MANY_PAIRS];
+    goc_chan *done = goc_chan_make(sizeof(int), 2 * MANY_PAIRS);
+    for (int i = 0; i < MANY_PAIRS; i++) {
+        pair_open(&p[i]);
+        e[i] = (echoer){.c = p[i].b, .done = done};
+        k[i] = (client){.c = p[i].a, .id = i, .done = done};
+    }
+    for (int i = 0; i < MANY_BLOCKERS; i++) {
+        ASSERT_EQ(goc_go(block_in_syscall, &b), 0);
+        goc_sleep(2 * GOC_MILLISECOND); /* a new M for each */
+    }
+    for (int i = 0; i < MANY_PAIRS; i++) {
+        ASSERT_EQ(goc_go(echo_back, &e[i]), 0);
+        ASSERT_EQ(goc_go(ping, &k[i]), 0);
+    }
+    int bad = 0, v;
+    for (int i = 0; i < MANY_PAIRS; i++) {
+        ASSERT(goc_chan_recv_int(done, &v));
+        if (v == 1 && bad == 0) /* an echoer: its client closed first? */
+            bad = -1;
+        else if (v > 1)
+            bad = v;
+    }
+    ASSERT_EQ(bad, 0);
+    printf("%u rings, %u claimed\n", goc__uio_rings(),
+           goc__uio_rings_claimed());
+    ASSERT_GT(goc__uio_rings_claimed(), goc__uio_rings());
+    for (int i = 0; i < MANY_PAIRS; i++)
+        goc_conn_close(p[i].a); /* the echoers see end of file */
+    for (int i = 0; i < MANY_PAIRS; i++)
+        ASSERT(goc_chan_recv_int(done, &v));
+    for (int i = 0; i < MANY_BLOCKERS; i++)
+        ASSERT(goc_chan_recv_int(b.done, &v));
+    for (int i = 0; i < MANY_PAIRS; i++) {
+        goc_conn_close(p[i].b);
+        goc_listener_close(p[i].ln);
+    }
+    pair_close(&bp);
+    return 0;
+}
+
+GOC_TEST_TIMEOUT(net_uring_perm_more_ms_than_rings, 120)
+{
+    if (!force_per_m())
+        return 0;
+    goc_maxprocs(2);
+    return goc_main(many_main, NULL);
+}
