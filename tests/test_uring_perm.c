@@ -77,6 +77,7 @@ static int recv_within(goc_chan *done, int64_t d)
     if (goc_select(cs, 2, false) == 0)
         v = got;
     goc_timer_stop(t);
+    goc_timer_free(t);
     return v;
 }
 
@@ -131,6 +132,8 @@ static int syscall_main(void *arg)
     int v;
     ASSERT(goc_chan_recv_int(b.done, &v)); /* the blocker, still asleep */
     pair_close(&p);
+    goc_chan_free(r.done);
+    goc_chan_free(b.done);
     return 0;
 }
 
@@ -183,6 +186,8 @@ static int spin_main(void *arg)
     int v;
     ASSERT(goc_chan_recv_int(spun, &v));
     pair_close(&p);
+    goc_chan_free(r.done);
+    goc_chan_free(spun);
     return 0;
 }
 
@@ -305,6 +310,8 @@ static int many_main(void *arg)
         goc_listener_close(p[i].ln);
     }
     pair_close(&bp);
+    goc_chan_free(b.done);
+    goc_chan_free(done);
     return 0;
 }
 
