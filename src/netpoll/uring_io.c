@@ -1,29 +1,53 @@
 /*
  * uring_io.c - completion-based socket and file I/O on io_uring: the rings,
- * their io threads and the requests of one goroutine (uring_io.h is the
+ * who drives them, and the requests of one goroutine (uring_io.h is the
  * interface; docs/net.md has the reasoning and the figures).
  *
- * An io thread owns a ring, created by that thread with
- * IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN: it is the only
- * thread that submits to it, so the kernel runs every request's
- * completion work in that thread's own io_uring_enter, in batches, and
- * never interrupts or wakes a goroutine's thread for it. (Completion work
- * runs on the thread that submitted a request; with submitters scattered
- * over the runtime's threads, as the readiness backend has them, each
- * event costs two thread wake-ups. A ring per M would strand completions
- * on a thread blocked in a system call; the poller role moves between
- * threads, and a single-issuer ring cannot follow it.)
+ * The kernel runs a request's completion work (task work) on the thread
+ * that submitted it. Two ways to drive the rings (uio_ring), fixed for a
+ * goc_main (rings_wanted):
  *
- * There are K such rings (uio_ring), each with its own io thread, wake
- * eventfd, `sleeping` flag, request stack and list of woken goroutines;
- * everything below holds for each ring on its own. A descriptor's
- * requests go to ring fd % K (ring_for), and a request records its ring
- * (uio_op.r; an acceptor's r, set when it arms), so its cancel goes to
- * the ring that holds it: a cancel on another ring would find nothing
- * and leave the request, and its goroutine, waiting. K is fixed for a
- * goc_main (rings_wanted: GOC_URING_RINGS for A/B runs, else 1: more
- * rings measured slower on the 2-CPU machine, docs/net.md "More than one
- * ring").
+ * A ring per M (the default; GOC_URING_RINGS unset or 0). At start,
+ * rings_per_m() rings are made with IORING_SETUP_COOP_TASKRUN (any
+ * thread may submit; completion work waits for the submitter's next
+ * kernel entry, or wakes it where it sleeps, never interrupts it). An M
+ * claims one on its goroutines' first request (claim_ring; once all are
+ * claimed, later Ms share one, driven as another M's). A goroutine
+ * pushes its request to its own M's ring and parks; the M drives the
+ * ring at the end of each scheduler round (goc__uio_flush: take what was
+ * pushed, write the SQEs, one io_uring_enter that submits them and runs
+ * the M's completion work, reap) and readies what completed on its own
+ * processor. So a send's TCP work, and the peer's recv's, run on the
+ * threads that run goroutines, on every CPU, with one system call per
+ * round. Whoever drives a ring holds its drive_lock: its M; a goroutine
+ * of another M that pushed to it (a cancel: drive_foreign, so that the
+ * request goes in at once); the poller for an M that holds no processor
+ * (goc__uio_m_away: the M submits what is pushed, then turns on its
+ * ring's eventfd notices, IORING_CQ_EVENTFD_DISABLED cleared, and
+ * away_fd in the epoll set wakes the poller, which drives the ring:
+ * away_ready); and the poller for an M that holds one but has not reaped
+ * for GOC__UIO_STALE_NS, running a goroutine that does not yield
+ * (goc__uio_steal). Completion work of an M blocked in a system call
+ * still runs, since the kernel wakes it from an interruptible sleep for
+ * it; only an uninterruptible one delays it. A multishot recv is armed
+ * with a byte limit (uring_recv.c: RCV_LIMIT), because the M's
+ * completion work drains a socket into the buffer pool at any kernel
+ * entry, before a reap could cancel it.
+ *
+ * io threads (GOC_URING_RINGS=K, 1 to 64, for A/B runs): K rings, each
+ * owned by an io thread that created it with IORING_SETUP_SINGLE_ISSUER
+ * | IORING_SETUP_DEFER_TASKRUN and is the only thread that submits to
+ * it, so all completion work runs in its own io_uring_enter, in
+ * batches. It caps the kernel's work at one CPU a ring (docs/net.md,
+ * "A ring per M"). Each ring has its own io thread, wake eventfd,
+ * `sleeping` flag, request slots and list of woken goroutines. A
+ * descriptor's requests go to ring fd % K (ring_for).
+ *
+ * Either way a request records its ring (uio_op.r; an acceptor's and a
+ * receiver's r, set when they arm), so its cancel goes to the ring that
+ * holds it: a cancel on another ring would find nothing and leave the
+ * request, and its goroutine, waiting. The rest of this comment says
+ * "the io thread" for whoever drives the ring.
  *
  * Submitting: a goroutine fills an op on its own stack (fd, buffer,
  * length, its poll descriptor), pushes its address into the ring's
@@ -77,8 +101,11 @@
  * Stopping: goc__uio_fini (after every M has been joined, before the
  * scheduler is freed) tells every io thread to stop and joins each; a thread
  * that exits has the kernel cancel and finish its requests first, so no
- * buffer is written after the join. Requests still in flight then belong
- * to goroutines that will never run again.
+ * buffer is written after the join. With a ring per M, the Ms have
+ * ended and each ring's requests are cancelled at once
+ * (IORING_REGISTER_SYNC_CANCEL, every request) before it is closed.
+ * Requests still in flight then belong to goroutines that will never run
+ * again.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -91,7 +118,6 @@
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -1011,12 +1037,11 @@ int goc__uio_available(const char **why)
     return err;
 }
 
-/* The number of rings of a goc_main: goc__uio_test_rings, else
- * $GOC_URING_RINGS (1 to RINGS_MAX: for A/B runs), else 1. More rings
- * measured slower on a 2-CPU machine with 1 and 2 processors (more
- * io_uring_enter calls and thread switches per message, as each io
- * thread's batches shrink: docs/net.md, "More than one ring"); machines
- * with more CPUs have not been measured. Fixed while the runtime runs. */
+/* The number of io threads' rings of a goc_main, 0 for a ring per M:
+ * goc__uio_test_rings (< 0: a ring per M), else $GOC_URING_RINGS (0 to
+ * RINGS_MAX; 1 and more for A/B runs), else 0: a ring per M measured
+ * faster than any number of io threads (docs/net.md, "A ring per M").
+ * Fixed while the runtime runs. */
 static unsigned rings_wanted(void)
 {
     int t = atomic_load(&goc__uio_test_rings);
@@ -1184,9 +1209,6 @@ void goc__uio_fini(void)
                 r = goc__uring_sys_register(
                     R->ring.fd, IORING_REGISTER_SYNC_CANCEL, &reg, 1);
             while ((r > 0 || r == -EINTR || r == -EALREADY) && ++tries < 1000);
-            if (getenv("GOC_DBG"))
-                fprintf(stderr, "ring %u sync cancel %d tries %d\n", i, r,
-                        tries);
             free(R->todo.v);
         }
         if (away_open)

@@ -1,9 +1,9 @@
 /*
  * uring_io.h - completion-based socket and file I/O on io_uring
- * (uring_io.c): a goroutine's recv, send, read or write is one request on a
- * ring owned by an io thread, and the goroutine parks until that request's
- * completion. On with GOC_POLLER=io_uring_completion (poller.c); docs/net.md
- * has the design and the figures. Private to goc.
+ * (uring_io.c): a goroutine's recv, send, read or write is one request on
+ * its M's ring (or an io thread's), and the goroutine parks until that
+ * request's completion. On with GOC_POLLER=io_uring_completion (poller.c);
+ * docs/net.md has the design and the figures. Private to goc.
  */
 #ifndef GOC_NETPOLL_URING_IO_H
 #define GOC_NETPOLL_URING_IO_H
@@ -23,10 +23,10 @@ bool goc__uio_on(void);
  * cancel and poll add), else a negative code with a short reason in *why. */
 int goc__uio_available(const char **why);
 
-/* Start / stop the io threads and their rings (poller.c, with the
- * poller's instance; on: whether $GOC_POLLER asked for it): one, or
- * $GOC_URING_RINGS of them (for A/B runs; uring_io.c's rings_wanted).
- * 0 or a negative code. */
+/* Start / stop the rings (poller.c, with the poller's instance; on:
+ * whether $GOC_POLLER asked for it): a ring per M, or $GOC_URING_RINGS
+ * rings with an io thread each (for A/B runs; uring_io.c's
+ * rings_wanted). 0 or a negative code. */
 int goc__uio_init(bool on);
 void goc__uio_fini(void);
 
@@ -162,11 +162,14 @@ void goc__uio_rcv_close(goc__uio_rcv *v);
  * request not yet over then frees it at its end, on the io thread. */
 void goc__uio_rcv_free(goc__uio_rcv *v);
 
-/* Wake each io thread that a push left asleep with requests to submit
- * (uring_io.c's push; only where the process has one CPU), and only
- * those: the scheduler calls it (goc__poller_flush) when a processor's
- * queues are empty and on its fairness tick. Cheap when
- * nothing is owed. Any thread. */
+/* The scheduler calls it (goc__poller_flush) when a processor's queues
+ * are empty and on its fairness tick. A ring per M: drive the calling
+ * M's ring (submit what its goroutines pushed, reap) and put the
+ * goroutines its completions woke on *ready (no longer counted as poll
+ * waiters); returns how many. io threads: wake each that a push left
+ * asleep with requests to submit (only where the process has one CPU),
+ * and only those; returns 0. Cheap when there is nothing to do. Any
+ * thread. */
 int goc__uio_flush(goc__glist *ready);
 
 /* A ring per M: the M owning ring (its goc__m_head.io_ring) lets go of
