@@ -32,37 +32,9 @@
 #include "netpoll/uring_io.h"
 #include "proc/proc_internal.h"
 #include "runtime/sched.h"
+#include "uring_test.h"
 
 #define CANARY 0xA5
-
-/* false (and a SKIP line) where the kernel lacks what the mode needs.
- * Every socket read a request, even with few goroutines waiting (else
- * a lone reader takes the readiness path: goc__uio_read_by_readiness). */
-static bool force_completion(void)
-{
-    atomic_store(&goc__uio_batch_min, 0);
-    const char *why = "";
-    if (goc__poller_uring.available(&why) < 0 || goc__uio_available(&why) < 0) {
-        printf("SKIP: completion I/O is not available here: %s\n", why);
-        return false;
-    }
-    setenv("GOC_POLLER", "io_uring_completion", 1);
-    return true;
-}
-
-typedef struct pair {
-    goc_listener *ln;
-    goc_conn *a, *b; /* a dialed, b accepted */
-} pair;
-
-static void pair_open(pair *p)
-{
-    char addr[GOC_ADDRSTRLEN];
-    ASSERT_EQ(goc_listen(&p->ln, "tcp", "127.0.0.1:0"), 0);
-    ASSERT_EQ(goc_listener_addr(p->ln, addr, sizeof addr), 0);
-    ASSERT_EQ(goc_dial(&p->a, "tcp", addr), 0);
-    ASSERT_EQ(goc_accept(p->ln, &p->b), 0);
-}
 
 static bool all_canary(const unsigned char *b, size_t n)
 {

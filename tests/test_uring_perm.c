@@ -13,36 +13,14 @@
 #include "goc_test.h"
 #include "netpoll/poller.h"
 #include "netpoll/uring_io.h"
+#include "uring_test.h"
 #include <goc.h>
 
-/* false (and a SKIP line) where the kernel lacks completion I/O. A ring
- * per M whatever $GOC_URING_RINGS says, and every socket read a request
- * (a lone reader would take the readiness path). */
+/* force_completion, with a ring per M whatever $GOC_URING_RINGS says. */
 static bool force_per_m(void)
 {
-    atomic_store(&goc__uio_batch_min, 0);
     atomic_store(&goc__uio_test_rings, -1);
-    const char *why = "";
-    if (goc__poller_uring.available(&why) < 0 || goc__uio_available(&why) < 0) {
-        printf("SKIP: completion I/O is not available here: %s\n", why);
-        return false;
-    }
-    setenv("GOC_POLLER", "io_uring_completion", 1);
-    return true;
-}
-
-typedef struct pair {
-    goc_listener *ln;
-    goc_conn *a, *b; /* a dialed, b accepted */
-} pair;
-
-static void pair_open(pair *p)
-{
-    char addr[GOC_ADDRSTRLEN];
-    ASSERT_EQ(goc_listen(&p->ln, "tcp", "127.0.0.1:0"), 0);
-    ASSERT_EQ(goc_listener_addr(p->ln, addr, sizeof addr), 0);
-    ASSERT_EQ(goc_dial(&p->a, "tcp", addr), 0);
-    ASSERT_EQ(goc_accept(p->ln, &p->b), 0);
+    return force_completion();
 }
 
 static void pair_close(pair *p)
