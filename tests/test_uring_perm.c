@@ -85,7 +85,7 @@ static void block_in_syscall(void *arg)
 }
 
 /* One processor: the reader arms its recv on the one M's ring and parks;
- * the same M then sleeps 3 s in a system call section, its processor
+ * the same M then sleeps 4 s in a system call section, its processor
  * goes to another M, where the peer writes. The byte must arrive while
  * the first M still sleeps: its ring is reaped by the poller meanwhile
  * (the M is away: its completions signal the poller), not when it comes
@@ -99,12 +99,12 @@ static int syscall_main(void *arg)
     ASSERT_EQ(goc_go(read_one, &r), 0);
     goc_yield(); /* the reader runs here first, and parks */
     blocker b = {
-        .ns = 3 * GOC_SECOND, .done = goc_chan_make(sizeof(int), 1), .p = NULL};
+        .ns = 4 * GOC_SECOND, .done = goc_chan_make(sizeof(int), 1), .p = NULL};
     ASSERT_EQ(goc_go(block_in_syscall, &b), 0);
     goc_yield(); /* the blocker takes this M into its system call */
     int64_t t0 = goc_nanotime();
     ASSERT_EQ(goc_conn_write(p.b, "x", 1), 1);
-    ASSERT_EQ(recv_within(r.done, 2 * GOC_SECOND), 'x');
+    ASSERT_EQ(recv_within(r.done, 3 * GOC_SECOND), 'x');
     int64_t took = goc_nanotime() - t0;
     printf("read done %.1f ms after the write\n", took / 1e6);
     int v;
