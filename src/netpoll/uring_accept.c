@@ -71,6 +71,7 @@ void goc__uio_acc_write(uio_ring *R, req *r, struct io_uring_sqe *e,
         e->user_data = a->ud;
         sqe_push(R);
         count(&R->stats.accept_arms, 1);
+        count(&R->stats.acc_armed, 1);
     } else if (r->kind == REQ_ACC_CANCEL) {
         goc__uio_acceptor *a =
             (goc__uio_acceptor *)((char *)r - offsetof(goc__uio_acceptor, can));
@@ -133,8 +134,10 @@ void goc__uio_acc_cqe(uio_ring *R, goc__uio_acceptor *a,
         if (!acc_put(a, res))
             a->no_multishot = true; /* no memory: accept4 tells */
     }
-    if (!more)
+    if (!more) {
+        count(&R->stats.acc_armed, (uint64_t)-1);
         done = acc_drop(a);
+    }
     pthread_mutex_unlock(&a->mu);
     /* a may be freed from here on (done while closing). */
     goc__pollfd_complete(pd, GOC__POLL_READ, wake);

@@ -609,8 +609,8 @@ static bool ring_busy(uio_ring *R)
                                          memory_order_relaxed) > 0 ||
            (int64_t)atomic_load_explicit(&R->stats.armed,
                                          memory_order_relaxed) > 0 ||
-           atomic_load_explicit(&R->stats.accept_arms, memory_order_relaxed) >
-               0;
+           (int64_t)atomic_load_explicit(&R->stats.acc_armed,
+                                         memory_order_relaxed) > 0;
 }
 
 _Atomic bool goc__uio_test_no_steal;

@@ -95,9 +95,10 @@ typedef struct uio_ring {
         _Atomic uint64_t submitted, cancels, sq_full, enters, wakes;
         _Atomic uint64_t accept_arms, accepted;
         _Atomic uint64_t recv_arms, recv_cqes, recv_stops, recv_nobufs;
-        _Atomic uint64_t recvs;    /* single-shot recv requests */
-        _Atomic uint64_t inflight; /* as int64_t: goc__uio_inflight */
-        _Atomic uint64_t armed;    /* as int64_t: multishot recvs not ended */
+        _Atomic uint64_t recvs;     /* single-shot recv requests */
+        _Atomic uint64_t inflight;  /* as int64_t: goc__uio_inflight */
+        _Atomic uint64_t armed;     /* as int64_t: multishot recvs not ended */
+        _Atomic uint64_t acc_armed; /* as int64_t: multishot accepts too */
     } stats;
     /* Provided buffers (multishot recv): registered by the io thread;
      * buffers go back (pbuf_give) under br_lock from any thread: a line
