@@ -7,7 +7,8 @@
  * that submitted it. Two ways to drive the rings (uio_ring), fixed for a
  * goc_main (rings_wanted):
  *
- * A ring per M (the default; GOC_URING_RINGS unset or 0). At start,
+ * A ring per M (the default; GOC_URING_RINGS unset or 0; the claiming,
+ * the M away and the poller's part are uring_per_m.c's). At start,
  * rings_per_m() rings are made with IORING_SETUP_COOP_TASKRUN (any
  * thread may submit; completion work waits for the submitter's next
  * kernel entry, or wakes it where it sleeps, never interrupts it). An M
@@ -128,9 +129,7 @@
 
 #define SQ_DEFAULT 1024
 #define CQ_DEFAULT 65536
-#define CQ_PER_M 16384     /* a ring per M's */
-#define REAP_AFTER_CALL 16 /* a ring per M: completions a call reaps */
-#define PUSH_AHEAD 256     /* a ring per M: pushes its M lets wait, at most */
+#define CQ_PER_M 16384 /* a ring per M's */
 #define REAP_BATCH 256
 #define RINGS_MAX 64
 #define QSLOTS 4096 /* a ring's request slots (goc__uio_test_qslots) */
@@ -161,10 +160,6 @@ _Atomic bool goc__uio_msrecv;
 static _Atomic bool owed_any; /* some ring's wake_owed may be set */
 /* A ring per M ("A ring per M" above): no io threads. */
 static bool per_m;
-static _Atomic unsigned rings_claimed; /* rings Ms have claimed */
-static int away_fd = -1; /* the rings of Ms away signal it (polled) */
-static goc__pollable away_pollable;
-static bool away_open;
 static bool defer_wakes; /* pushes leave the wake to goc__uio_flush
                             (one CPU: push) */
 _Atomic bool goc__uio_test_defer_wakes;
@@ -188,8 +183,6 @@ _Atomic bool goc__uio_test_refuse_files;
  * listener's accept, a file's reads each go to one io thread; a cancel
  * goes to the ring its request went to (uio_op.r, the acceptor's r),
  * whatever this says then. */
-static uio_ring *my_ring(void);
-
 bool goc__uio_per_m(void)
 {
     return per_m;
@@ -198,7 +191,7 @@ bool goc__uio_per_m(void)
 static uio_ring *ring_for(int fd)
 {
     if (per_m)
-        return my_ring();
+        return goc__uio_pm_ring();
     return &rings[nrings == 1 ? 0 : (unsigned)fd % nrings];
 }
 
@@ -226,7 +219,7 @@ static int sys_enter(uio_ring *R, unsigned to_submit, unsigned min_complete,
     return goc__uring_enter(&R->ring, to_submit, min_complete, flags, NULL, 0);
 }
 
-static int ring_setup(uio_ring *R)
+int goc__uio_ring_setup(uio_ring *R)
 {
     struct io_uring_params par;
     memset(&par, 0, sizeof par);
@@ -437,7 +430,7 @@ static int reap(uio_ring *R, goc__glist *wake)
  * woken; a thread asleep in the poller is woken for them. They count as
  * poll waiters until taken (goc__pollfd_complete), so deadlock detection
  * sees them. */
-static void deliver(uio_ring *R, goc__glist *wake)
+void goc__uio_deliver(uio_ring *R, goc__glist *wake)
 {
     if (!wake->n)
         return;
@@ -470,26 +463,11 @@ int goc__uio_take(goc__glist *out)
     return n;
 }
 
-/* ---- a ring per M ---------------------------------------------------- */
-
-/* Whether R has something for a driver: pushes not taken, requests left
- * unwritten, completions, task work or overflowed completions (any
- * thread; racy reads, each confirmed under drive_lock). */
-static bool ring_has_work(uio_ring *R)
-{
-    return atomic_load_explicit(&R->qtail, memory_order_relaxed) !=
-               atomic_load_explicit(&R->qhead, memory_order_relaxed) ||
-           atomic_load_explicit(&R->owed, memory_order_relaxed) ||
-           goc__uring_cq_ready(&R->ring) != 0 ||
-           (atomic_load_explicit(R->ring.sq_kflags, memory_order_relaxed) &
-            (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW));
-}
-
 /* One round of R's driver (drive_lock held): write what was pushed,
  * submit it with the io_uring_enter that also runs this thread's
  * completion work, and reap. Requests the full queue left are written
  * in the next pass (a few), else by the next round (owed). */
-static void round_locked(uio_ring *R, goc__glist *wake)
+void goc__uio_round_locked(uio_ring *R, goc__glist *wake)
 {
     atomic_store_explicit(&R->round_at, goc_nanotime(), memory_order_relaxed);
     for (int pass = 0; pass < 4; pass++) {
@@ -518,161 +496,10 @@ static void round_locked(uio_ring *R, goc__glist *wake)
                           memory_order_relaxed);
 }
 
-/* Signal away_fd: the poller then drives the rings of Ms away. */
-static void away_kick(void)
-{
-    uint64_t one = 1;
-    ssize_t w;
-    do
-        w = write(away_fd, &one, sizeof one);
-    while (w < 0 && errno == EINTR);
-}
-
-/* Release R's drive_lock. Its owner away, what arrived after the last
- * reap and before the release may have found the poller unable to take
- * the lock: it is told again. */
-static void drive_unlock(uio_ring *R)
-{
-    pthread_mutex_unlock(&R->drive_lock);
-    if (atomic_load(&R->away) && ring_has_work(R))
-        away_kick();
-}
-
-/* Drive R from a thread that is not its M (or whose M is away): a
- * goroutine that pushed to another M's ring, so that its request goes
- * in now. What the round woke goes to the pollers (deliver). */
-static void drive_foreign(uio_ring *R)
-{
-    goc__glist wake = {0};
-    pthread_mutex_lock(&R->drive_lock);
-    round_locked(R, &wake);
-    drive_unlock(R);
-    deliver(R, &wake);
-}
-
-/* The ring of the calling goroutine's M, claimed on its first request:
- * one of the rings made at start while some are left, else one shared
- * with its owner's M (driven as another M's: drive_foreign). */
-static __attribute__((noinline)) uio_ring *claim_ring(void **slot)
-{
-    if (!slot)
-        goc__fatal("completion I/O outside a goroutine");
-    unsigned i = atomic_fetch_add(&rings_claimed, 1);
-    uio_ring *R = &rings[i % nrings];
-    if (i < nrings)
-        atomic_store(&R->owner, (void *)goc__thread_token());
-    *slot = R;
-    return R;
-}
-
-static uio_ring *my_ring(void)
-{
-    void **slot = goc__m_io_ring_slot();
-    if (goc_likely(slot && *slot))
-        return *slot;
-    return claim_ring(slot);
-}
-
-static bool is_mine(uio_ring *R)
-{
-    return atomic_load_explicit(&R->owner, memory_order_relaxed) ==
-           (void *)goc__thread_token();
-}
-
-void goc__uio_m_away(void *ring, bool away)
-{
-    uio_ring *R = ring;
-    if (!per_m || !is_mine(R) ||
-        atomic_load_explicit(&R->away, memory_order_relaxed) == away)
-        return;
-    if (!away) {
-        atomic_store(&R->away, false);
-        atomic_fetch_or(R->ring.cq_kflags, IORING_CQ_EVENTFD_DISABLED);
-        return;
-    }
-    /* Nothing pushed stays unsubmitted; from now on each completion
-     * signals away_fd (seq_cst: then the look at the queue). */
-    goc__glist wake = {0};
-    pthread_mutex_lock(&R->drive_lock);
-    round_locked(R, &wake);
-    atomic_store(&R->away, true);
-    atomic_fetch_and(R->ring.cq_kflags, ~(uint32_t)IORING_CQ_EVENTFD_DISABLED);
-    drive_unlock(R);
-    deliver(R, &wake);
-}
-
-/* Whether R has requests in the kernel (a recv, a send, a multishot
- * recv or accept armed): completions may come. */
-static bool ring_busy(uio_ring *R)
-{
-    return (int64_t)atomic_load_explicit(&R->stats.inflight,
-                                         memory_order_relaxed) > 0 ||
-           (int64_t)atomic_load_explicit(&R->stats.armed,
-                                         memory_order_relaxed) > 0 ||
-           (int64_t)atomic_load_explicit(&R->stats.acc_armed,
-                                         memory_order_relaxed) > 0;
-}
-
-_Atomic bool goc__uio_test_no_steal;
-
-int goc__uio_steal(goc__glist *out, int64_t *recheck)
-{
-    if (!per_m ||
-        atomic_load_explicit(&goc__uio_test_no_steal, memory_order_relaxed))
-        return 0;
-    int64_t now = goc_nanotime();
-    int before = out->n;
-    for (unsigned i = 0; i < nrings; i++) {
-        uio_ring *R = &rings[i];
-        if (atomic_load_explicit(&R->away, memory_order_relaxed) ||
-            !atomic_load_explicit(&R->owner, memory_order_relaxed) ||
-            !ring_busy(R))
-            continue;
-        int64_t at = atomic_load_explicit(&R->round_at, memory_order_relaxed);
-        if (now - at < GOC__UIO_STALE_NS) {
-            *recheck = GOC__UIO_STALE_NS;
-            continue;
-        }
-        if (!ring_has_work(R) || pthread_mutex_trylock(&R->drive_lock) != 0) {
-            *recheck = GOC__UIO_STALE_NS;
-            continue;
-        }
-        round_locked(R, out);
-        drive_unlock(R);
-        *recheck = GOC__UIO_STALE_NS;
-    }
-    int n = out->n - before;
-    if (n)
-        goc__netpoll_waiters_add(-n);
-    return n;
-}
-
-/* away_fd's edge: drive every ring whose M is away (the poller's
- * thread). What they woke counts as taken (a readiness wake). */
-static void away_ready(goc__pollable *p, uint32_t events, goc__glist *wake)
-{
-    (void)p;
-    (void)events;
-    uint64_t v;
-    ssize_t r = read(away_fd, &v, sizeof v); /* drained: the next edge */
-    (void)r;
-    int before = wake->n;
-    for (unsigned i = 0; i < nrings; i++) {
-        uio_ring *R = &rings[i];
-        if (!atomic_load(&R->away) || !ring_has_work(R) ||
-            pthread_mutex_trylock(&R->drive_lock) != 0)
-            continue; /* the holder reaps, and tells again (drive_unlock) */
-        round_locked(R, wake);
-        drive_unlock(R);
-    }
-    if (wake->n > before)
-        goc__netpoll_waiters_add(-(wake->n - before));
-}
-
 static void *io_main(void *arg)
 {
     uio_ring *R = arg;
-    int err = ring_setup(R);
+    int err = goc__uio_ring_setup(R);
     if (!err && !(R->wake_armed = queue_wake_poll(R)))
         err = -ENOMEM;
     if (!err && goc__uio_msrecv_wanted())
@@ -700,7 +527,7 @@ static void *io_main(void *arg)
             }
         if (todo.i == todo.n)
             todo.i = todo.n = 0;
-        deliver(R, &wake);
+        goc__uio_deliver(R, &wake);
         unsigned wait = 0;
         if (!full) {
             /* Sleep only with nothing pushed (pairs with push). */
@@ -716,7 +543,7 @@ static void *io_main(void *arg)
         if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY && r != -ETIME)
             goc__fatal("io_uring_enter (completion I/O): %s", goc_strerror(r));
         (void)reap(R, &wake);
-        deliver(R, &wake);
+        goc__uio_deliver(R, &wake);
     }
     free(todo.v);
     return NULL;
@@ -769,7 +596,7 @@ void goc__uio_push_fill(uio_ring *R, uint32_t t, req *r)
         atomic_fetch_add_explicit(&R->slot_waits, 1, memory_order_relaxed);
         while (atomic_load_explicit(&slot->seq, memory_order_acquire) != t) {
             if (per_m)
-                drive_foreign(R); /* maybe this M's own: nobody else */
+                goc__uio_pm_drive(R); /* maybe this M's own: nobody else */
             else if (atomic_load(&R->sleeping) &&
                      atomic_exchange(&R->sleeping, false))
                 io_wake(R);
@@ -779,13 +606,7 @@ void goc__uio_push_fill(uio_ring *R, uint32_t t, req *r)
     slot->r = r;
     atomic_store(&slot->seq, t + 1); /* filled */
     if (per_m) {
-        /* The M's own ring: its end of round submits (goc__uio_flush),
-         * unless that many wait already. Another M's: now. */
-        if (!is_mine(R) ||
-            atomic_load_explicit(&R->qtail, memory_order_relaxed) -
-                    atomic_load_explicit(&R->qhead, memory_order_relaxed) >=
-                PUSH_AHEAD)
-            drive_foreign(R);
+        goc__uio_pm_pushed(R);
         return;
     }
     /* seq_cst: the io thread stores sleeping, then loads the slot. */
@@ -811,22 +632,8 @@ void goc__uio_push(uio_ring *R, req *r)
  * A ring per M: the calling M drives its own. */
 int goc__uio_flush(goc__glist *out)
 {
-    if (per_m) {
-        void **slot = goc__m_io_ring_slot();
-        uio_ring *R = slot ? *slot : NULL;
-        if (!R || !ring_has_work(R) ||
-            pthread_mutex_trylock(&R->drive_lock) != 0)
-            return 0; /* a holder reaps, and delivers */
-        goc__glist wake = {0};
-        round_locked(R, &wake);
-        drive_unlock(R);
-        int n = wake.n;
-        if (n) {
-            goc__netpoll_waiters_add(-n);
-            goc__glist_cat(out, &wake);
-        }
-        return n;
-    }
+    if (per_m)
+        return goc__uio_pm_flush(out);
     if (goc_likely(!atomic_load_explicit(&owed_any, memory_order_relaxed)) ||
         !atomic_exchange(&owed_any, false))
         return 0;
@@ -903,26 +710,6 @@ static bool io_thread_asleep(int fd)
     return atomic_load_explicit(&ring_for(fd)->sleeping, memory_order_relaxed);
 }
 
-/* After a system call of a goroutine, with a ring per M: the call's way
- * back ran the M's completion work (a multishot recv fed by the call's
- * own send, say), and the completions wait for the end of the round;
- * a batch of them is reaped now, so that a receiver that has enough
- * queued is stopped (RCV_AHEAD) before the kernel gives it the pool. */
-static void after_call(void)
-{
-    if (!per_m)
-        return;
-    void **slot = goc__m_io_ring_slot();
-    uio_ring *R = slot ? *slot : NULL;
-    if (R && goc__uring_cq_ready(&R->ring) >= REAP_AFTER_CALL &&
-        pthread_mutex_trylock(&R->drive_lock) == 0) {
-        goc__glist wake = {0};
-        round_locked(R, &wake);
-        drive_unlock(R);
-        deliver(R, &wake);
-    }
-}
-
 _Atomic int goc__uio_batch_min = GOC__UIO_BATCH_MIN;
 
 /* Whether socket reads are requests now (goc__uio_read_by_readiness):
@@ -963,7 +750,8 @@ ssize_t goc__uio_xfer(goc__pollfd *pd, bool is_send, void *buf, size_t n,
         n = INT32_MAX;
     if (is_send && !send_by_ring() && io_thread_asleep(goc__pollfd_fd(pd))) {
         ssize_t r = send(goc__pollfd_fd(pd), buf, n, msg_flags | MSG_DONTWAIT);
-        after_call();
+        if (per_m)
+            goc__uio_pm_after_call();
         if (r >= 0)
             return r;
         if (errno != EAGAIN && errno != EINTR)
@@ -990,7 +778,8 @@ ssize_t goc__uio_file_xfer(goc__pollfd *pd, bool is_write, void *buf, size_t n)
          * wait goes to the ring. */
         int fd = goc__pollfd_fd(pd);
         ssize_t r = is_write ? write(fd, buf, n) : read(fd, buf, n);
-        after_call();
+        if (per_m)
+            goc__uio_pm_after_call();
         if (r >= 0)
             return r;
         if (errno != EAGAIN && errno != EINTR)
@@ -1052,36 +841,6 @@ static unsigned rings_wanted(void)
     return (unsigned)goc__env_knob("GOC_URING_RINGS", 0, RINGS_MAX, 0);
 }
 
-/* A ring per M: how many to make at start, for the Ms to claim (the
- * processors' Ms, and as many again for Ms that replace one blocked in
- * a system call section). */
-static unsigned rings_per_m(void)
-{
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    if (n < 1)
-        n = 1;
-    n = 2 * n + 2;
-    return n > RINGS_MAX ? RINGS_MAX : (unsigned)n;
-}
-
-/* Make ring R of a ring per M (the calling thread, at start): its
- * provided buffers, and away_fd registered with its completion
- * notices off (on while its M is away). */
-static int ring_per_m_setup(uio_ring *R)
-{
-    int err = ring_setup(R);
-    if (err < 0)
-        return err;
-    if (goc__uio_msrecv_wanted())
-        goc__uio_pbuf_setup(R);
-    int fd = away_fd;
-    if ((err = goc__uring_sys_register(R->ring.fd, IORING_REGISTER_EVENTFD, &fd,
-                                       1)) < 0)
-        return err;
-    atomic_fetch_or(R->ring.cq_kflags, IORING_CQ_EVENTFD_DISABLED);
-    return 0;
-}
-
 int goc__uio_init(bool want)
 {
     on = false;
@@ -1101,9 +860,8 @@ int goc__uio_init(bool want)
     unsigned k = rings_wanted();
     per_m = k == 0;
     if (per_m)
-        k = rings_per_m();
+        k = goc__uio_pm_rings_wanted();
     atomic_store(&goc__uio_rcv_lim, per_m);
-    atomic_store(&rings_claimed, 0);
     rings = aligned_alloc(LINE, k * sizeof *rings);
     if (!rings)
         return -ENOMEM;
@@ -1131,17 +889,8 @@ int goc__uio_init(bool want)
     }
     epoch++;
     int err = 0;
-    if (per_m) {
-        away_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-        if (away_fd < 0)
-            err = -errno;
-        for (unsigned i = 0; i < k && !err; i++)
-            err = ring_per_m_setup(&rings[i]);
-        away_pollable.ready = away_ready;
-        if (!err &&
-            !(err = goc__poller_open(away_fd, GOC__POLL_READ, &away_pollable)))
-            away_open = true;
-    }
+    if (per_m)
+        err = goc__uio_pm_init(rings, k);
     for (unsigned i = 0; i < k && !err && !per_m; i++) {
         uio_ring *R = &rings[i];
         R->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -1192,32 +941,8 @@ void goc__uio_fini(void)
 {
     if (!rings)
         return;
-    if (per_m) {
-        /* Every M has ended: what their rings still hold is cancelled
-         * and over before this returns, so no buffer is written after. */
-        for (unsigned i = 0; i < nrings; i++) {
-            uio_ring *R = &rings[i];
-            if (R->ring.fd < 0)
-                continue;
-            struct io_uring_sync_cancel_reg reg;
-            memset(&reg, 0, sizeof reg);
-            reg.flags = IORING_ASYNC_CANCEL_ANY | IORING_ASYNC_CANCEL_ALL;
-            reg.timeout.tv_sec = -1;
-            reg.timeout.tv_nsec = -1;
-            int r, tries = 0;
-            do
-                r = goc__uring_sys_register(
-                    R->ring.fd, IORING_REGISTER_SYNC_CANCEL, &reg, 1);
-            while ((r > 0 || r == -EINTR || r == -EALREADY) && ++tries < 1000);
-            free(R->todo.v);
-        }
-        if (away_open)
-            (void)goc__poller_close(away_fd);
-        away_open = false;
-        if (away_fd >= 0)
-            close(away_fd);
-        away_fd = -1;
-    }
+    if (per_m)
+        goc__uio_pm_fini();
     atomic_store(&stop, true);
     for (unsigned i = 0; i < nrings; i++) {
         uio_ring *R = &rings[i];
@@ -1272,11 +997,6 @@ uint64_t goc__uio_ring_submitted(unsigned i)
 unsigned goc__uio_rings(void)
 {
     return nrings;
-}
-
-unsigned goc__uio_rings_claimed(void)
-{
-    return atomic_load(&rings_claimed);
 }
 
 bool goc__uio_msrecv_on(void)

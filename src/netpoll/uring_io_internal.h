@@ -185,6 +185,40 @@ void goc__uio_push(uio_ring *R, req *r);
 uint32_t goc__uio_push_reserve(uio_ring *R);
 void goc__uio_push_fill(uio_ring *R, uint32_t slot, req *r);
 
+/* Create R's ring (uring_io.c's ring_setup: an io thread's, or with a
+ * ring per M one any thread may drive). 0 or a negative code. */
+int goc__uio_ring_setup(uio_ring *R);
+/* One round of R's driver (drive_lock held, or the io thread's own):
+ * write what was pushed, submit it with the io_uring_enter that also
+ * runs this thread's completion work, reap onto *wake. */
+void goc__uio_round_locked(uio_ring *R, goc__glist *wake);
+/* Hand what completions woke to the scheduler (R's ready list, which
+ * the next poll takes; a poller asleep is woken). */
+void goc__uio_deliver(uio_ring *R, goc__glist *wake);
+
+/* ---- uring_per_m.c: a ring per M ------------------------------------ */
+
+/* The rings to make at start (2 x CPUs + 2, at most 64). */
+unsigned goc__uio_pm_rings_wanted(void);
+/* Set up rs[0..n) (ring, buffers, eventfd notices off) and away_fd in
+ * the poller; 0 or a negative code. goc__uio_pm_fini undoes it, with
+ * every request still in the rings cancelled (after the Ms ended). */
+int goc__uio_pm_init(uio_ring *rs, unsigned n);
+void goc__uio_pm_fini(void);
+/* The calling goroutine's M's ring, claimed on first use. */
+uio_ring *goc__uio_pm_ring(void);
+/* A push to R was filled: R is driven now unless it is the caller's M's
+ * own with fewer than PUSH_AHEAD waiting (its round submits them). */
+void goc__uio_pm_pushed(uio_ring *R);
+/* Drive R now from this thread (a push that waits for a slot). */
+void goc__uio_pm_drive(uio_ring *R);
+/* uring_io.h's goc__uio_flush for a ring per M. */
+int goc__uio_pm_flush(goc__glist *out);
+/* After a goroutine's system call: reap the M's ring if the call's way
+ * back ran enough completion work (a receiver's cancel must not wait
+ * for the round: uring_recv.c's RCV_LIMIT says why). */
+void goc__uio_pm_after_call(void);
+
 /* ---- uring_accept.c (io thread) -------------------------------------- */
 
 /* Write the SQE e of r, a REQ_ACC_ARM or REQ_ACC_CANCEL. */
