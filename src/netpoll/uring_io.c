@@ -750,8 +750,6 @@ ssize_t goc__uio_xfer(goc__pollfd *pd, bool is_send, void *buf, size_t n,
         n = INT32_MAX;
     if (is_send && !send_by_ring() && io_thread_asleep(goc__pollfd_fd(pd))) {
         ssize_t r = send(goc__pollfd_fd(pd), buf, n, msg_flags | MSG_DONTWAIT);
-        if (per_m)
-            goc__uio_pm_after_call();
         if (r >= 0)
             return r;
         if (errno != EAGAIN && errno != EINTR)
@@ -778,8 +776,6 @@ ssize_t goc__uio_file_xfer(goc__pollfd *pd, bool is_write, void *buf, size_t n)
          * wait goes to the ring. */
         int fd = goc__pollfd_fd(pd);
         ssize_t r = is_write ? write(fd, buf, n) : read(fd, buf, n);
-        if (per_m)
-            goc__uio_pm_after_call();
         if (r >= 0)
             return r;
         if (errno != EAGAIN && errno != EINTR)

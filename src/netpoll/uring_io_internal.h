@@ -214,10 +214,6 @@ void goc__uio_pm_pushed(uio_ring *R);
 void goc__uio_pm_drive(uio_ring *R);
 /* uring_io.h's goc__uio_flush for a ring per M. */
 int goc__uio_pm_flush(goc__glist *out);
-/* After a goroutine's system call: reap the M's ring if the call's way
- * back ran enough completion work (a receiver's cancel must not wait
- * for the round: uring_recv.c's RCV_LIMIT says why). */
-void goc__uio_pm_after_call(void);
 
 /* ---- uring_accept.c (io thread) -------------------------------------- */
 

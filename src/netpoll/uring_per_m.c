@@ -7,8 +7,7 @@
  *
  * Locking: a ring's SQ and CQ are touched only by the thread holding its
  * drive_lock. Its M takes it at the end of each scheduler round
- * (goc__uio_pm_flush) and after a system call that ran completion work
- * (goc__uio_pm_after_call), with a trylock: a holder reaps for it. A
+ * (goc__uio_pm_flush), with a trylock: a holder reaps for it. A
  * goroutine that pushed to another M's ring takes it and drives that
  * ring (goc__uio_pm_drive), as does an M letting go of its processor
  * (goc__uio_m_away). The poller takes it with a trylock for the rings of
@@ -32,8 +31,7 @@
 #include "netpoll/poller.h"
 #include "netpoll/uring_io_internal.h"
 
-#define REAP_AFTER_CALL 16 /* completions a system call's way back reaps */
-#define PUSH_AHEAD 256     /* pushes an M lets wait for its round, at most */
+#define PUSH_AHEAD 256 /* pushes an M lets wait for its round, at most */
 #define RINGS_MAX 64
 
 static uio_ring *rings; /* nrings of them, while a ring per M is on */
@@ -158,7 +156,7 @@ int goc__uio_steal(goc__glist *out, int64_t *recheck)
     if (!rings ||
         atomic_load_explicit(&goc__uio_test_no_steal, memory_order_relaxed))
         return 0;
-    int64_t now = goc_nanotime();
+    int64_t now = 0; /* read once a ring needs it */
     int before = out->n;
     for (unsigned i = 0; i < nrings; i++) {
         uio_ring *R = &rings[i];
@@ -167,6 +165,8 @@ int goc__uio_steal(goc__glist *out, int64_t *recheck)
             !ring_busy(R))
             continue;
         int64_t at = atomic_load_explicit(&R->round_at, memory_order_relaxed);
+        if (!now)
+            now = goc_nanotime();
         if (now - at < GOC__UIO_STALE_NS) {
             *recheck = GOC__UIO_STALE_NS;
             continue;
@@ -205,24 +205,6 @@ static void away_ready(goc__pollable *p, uint32_t events, goc__glist *wake)
     }
     if (wake->n > before)
         goc__netpoll_waiters_add(-(wake->n - before));
-}
-
-/* After a system call of a goroutine, with a ring per M: the call's way
- * back ran the M's completion work (a multishot recv fed by the call's
- * own send, say), and the completions wait for the end of the round;
- * a batch of them is reaped now, so that a receiver that has enough
- * queued is stopped (RCV_AHEAD) before the kernel gives it the pool. */
-void goc__uio_pm_after_call(void)
-{
-    void **slot = goc__m_io_ring_slot();
-    uio_ring *R = slot ? *slot : NULL;
-    if (R && goc__uring_cq_ready(&R->ring) >= REAP_AFTER_CALL &&
-        pthread_mutex_trylock(&R->drive_lock) == 0) {
-        goc__glist wake = {0};
-        goc__uio_round_locked(R, &wake);
-        drive_unlock(R);
-        goc__uio_deliver(R, &wake);
-    }
 }
 
 /* A ring per M: how many to make at start, for the Ms to claim (the
