@@ -41,6 +41,11 @@ void goc_test_register(goc_test_case *tc);
 long goc_test_iter_div(void);
 /* Scale n down by the divisor, never below min. */
 long goc_test_iters(long n, long min);
+/* The descriptors open in this process now, not counting io_uring
+ * rings: with completion I/O the runtime makes an M's ring when that M
+ * first does I/O (src/netpoll/uring_per_m.c), which a test's before and
+ * after would see as its own. */
+int goc_test_count_fds(void);
 
 #define GOC_TEST__DEFINE(name, sig, status, text, tmo)                         \
     static int goc_test_fn_##name(void);                                       \

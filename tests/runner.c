@@ -13,6 +13,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -47,6 +48,30 @@ long goc_test_iters(long n, long min)
 {
     long v = n / goc_test_iter_div();
     return v < min ? min : v;
+}
+
+int goc_test_count_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        return -1;
+    int n = 0, own = dirfd(d);
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.' || atoi(e->d_name) == own)
+            continue;
+        char path[300], target[64];
+        snprintf(path, sizeof path, "/proc/self/fd/%s", e->d_name);
+        ssize_t k = readlink(path, target, sizeof target - 1);
+        if (k > 0) {
+            target[k] = 0;
+            if (!strcmp(target, "anon_inode:[io_uring]"))
+                continue;
+        }
+        n++;
+    }
+    closedir(d);
+    return n;
 }
 
 static double now_s(void)

@@ -906,11 +906,7 @@ GOC_TEST_TIMEOUT(net_uring_flush_on_tick, 60)
 
 static int fd_count(void)
 {
-    int n = 0;
-    for (int fd = 0; fd < 4096; fd++)
-        if (fcntl(fd, F_GETFD) >= 0)
-            n++;
-    return n;
+    return goc_test_count_fds();
 }
 
 typedef struct dialer {

@@ -274,9 +274,11 @@ static int many_main(void *arg)
             bad = v;
     }
     ASSERT_EQ(bad, 0);
-    printf("%u rings, %u claimed\n", goc__uio_rings(),
-           goc__uio_rings_claimed());
+    printf("%u rings, %u claimed, %u made\n", goc__uio_rings(),
+           goc__uio_rings_claimed(), goc__uio_rings_made());
     ASSERT_GT(goc__uio_rings_claimed(), goc__uio_rings());
+    /* Each made by the M that claimed it first (ring 0 at start). */
+    ASSERT_EQ(goc__uio_rings_made(), goc__uio_rings());
     for (int i = 0; i < MANY_PAIRS; i++)
         goc_conn_close(p[i].a); /* the echoers see end of file */
     for (int i = 0; i < MANY_PAIRS; i++)

@@ -822,6 +822,19 @@ int goc__uio_available(const char **why)
     return err;
 }
 
+int goc__uio_slots_init(uio_ring *R)
+{
+    uint32_t qslots = atomic_load(&goc__uio_test_qslots);
+    if (!qslots || (qslots & (qslots - 1)))
+        qslots = QSLOTS;
+    R->qmask = qslots - 1;
+    if (!(R->slots = calloc(qslots, sizeof *R->slots)))
+        return -ENOMEM;
+    for (uint32_t j = 0; j < qslots; j++) /* free for tickets 0..n-1 */
+        atomic_init(&R->slots[j].seq, j);
+    return 0;
+}
+
 /* The number of io threads' rings of a goc_main, 0 for a ring per M:
  * goc__uio_test_rings (< 0: a ring per M), else $GOC_URING_RINGS (0 to
  * RINGS_MAX; 1 and more for A/B runs), else 0: a ring per M measured
@@ -871,18 +884,11 @@ int goc__uio_init(bool want)
         pthread_mutex_init(&rings[i].drive_lock, NULL);
     }
     atomic_store(&goc__uio_msrecv, false);
-    uint32_t qslots = atomic_load(&goc__uio_test_qslots);
-    if (!qslots || (qslots & (qslots - 1)))
-        qslots = QSLOTS;
-    for (unsigned i = 0; i < k; i++) {
-        rings[i].qmask = qslots - 1;
-        if (!(rings[i].slots = calloc(qslots, sizeof *rings[i].slots))) {
+    for (unsigned i = 0; i < k && !per_m; i++)
+        if (goc__uio_slots_init(&rings[i]) < 0) {
             goc__uio_fini();
             return -ENOMEM;
         }
-        for (uint32_t j = 0; j < qslots; j++) /* free for tickets 0..n-1 */
-            atomic_init(&rings[i].slots[j].seq, j);
-    }
     epoch++;
     int err = 0;
     if (per_m)
@@ -907,9 +913,11 @@ int goc__uio_init(bool want)
         goc__uio_fini();
         return err;
     }
+    /* A ring per M: the rings made later have buffers, or are not used
+     * (uring_per_m.c's ring_per_m_setup). */
     bool ms = true;
     for (unsigned i = 0; i < k; i++)
-        if (!rings[i].br)
+        if (!rings[i].br && (!per_m || i == 0))
             ms = false;
     atomic_store(&goc__uio_msrecv, ms);
     on = true;
@@ -1005,6 +1013,8 @@ int64_t goc__uio_pbuf_held(void)
     int64_t n = 0;
     for (unsigned i = 0; i < nrings; i++) {
         uio_ring *R = &rings[i];
+        if (per_m && !atomic_load(&R->made))
+            continue;
         pthread_mutex_lock(&R->br_lock);
         uint64_t given = R->given;
         pthread_mutex_unlock(&R->br_lock);

@@ -261,6 +261,9 @@ extern _Atomic bool goc__uio_test_no_steal;
 /* A ring per M: how many Ms have claimed a ring in this goc_main (those
  * past goc__uio_rings() share one). */
 unsigned goc__uio_rings_claimed(void);
+/* A ring per M: how many of the goc__uio_rings() are made (ring 0 at
+ * start, each other when an M first claims it). */
+unsigned goc__uio_rings_made(void);
 uint64_t goc__uio_ring_submitted(unsigned i);
 
 #endif

@@ -117,6 +117,7 @@ typedef struct uio_ring {
     _Alignas(LINE) pthread_mutex_t drive_lock;
     todo_list todo;           /* drive_lock */
     _Atomic(void *) owner;    /* the M that claimed it (its token) */
+    _Atomic bool made;        /* set up; before, only its locks are */
     _Atomic bool away;        /* the owner holds no processor */
     _Atomic bool owed;        /* a round left requests unwritten */
     _Atomic int64_t round_at; /* when the last round began */
@@ -210,6 +211,8 @@ uio_ring *goc__uio_pm_ring(void);
 /* A push to R was filled: R is driven now unless it is the caller's M's
  * own with fewer than PUSH_AHEAD waiting (its round submits them). */
 void goc__uio_pm_pushed(uio_ring *R);
+/* Allocate R's request slots, all free; 0 or -ENOMEM. */
+int goc__uio_slots_init(uio_ring *R);
 /* Drive R now from this thread (a push that waits for a slot). */
 void goc__uio_pm_drive(uio_ring *R);
 /* uring_io.h's goc__uio_flush for a ring per M. */

@@ -37,6 +37,7 @@
 static uio_ring *rings; /* nrings of them, while a ring per M is on */
 static unsigned nrings;
 static _Atomic unsigned rings_claimed; /* rings Ms have claimed */
+static _Atomic unsigned rings_made;    /* of them, set up (stats) */
 static int away_fd = -1; /* the rings of Ms away signal it (polled) */
 static goc__pollable away_pollable;
 static bool away_open;
@@ -86,17 +87,27 @@ static void drive_foreign(uio_ring *R)
     goc__uio_deliver(R, &wake);
 }
 
+static int ring_per_m_setup(uio_ring *R, bool need_buffers);
+
 /* The ring of the calling goroutine's M, claimed on its first request:
- * one of the rings made at start while some are left, else one shared
- * with its owner's M (driven as another M's: drive_foreign). */
+ * the next of the pool while some are left, made now (ring 0 was made
+ * at start), else one shared with its owner's M (driven as another M's:
+ * drive_foreign). A ring that cannot be made (no memory, no descriptor
+ * left) is not used: the M shares ring 0, which always exists. */
 static __attribute__((noinline)) uio_ring *claim_ring(void **slot)
 {
     if (!slot)
         goc__fatal("completion I/O outside a goroutine");
     unsigned i = atomic_fetch_add(&rings_claimed, 1);
     uio_ring *R = &rings[i % nrings];
-    if (i < nrings)
-        atomic_store(&R->owner, (void *)goc__thread_token());
+    if (i < nrings) {
+        if (i > 0 && ring_per_m_setup(R, atomic_load(&goc__uio_msrecv)) < 0)
+            R = &rings[0];
+        else
+            atomic_store(&R->owner, (void *)goc__thread_token());
+    } else if (!atomic_load_explicit(&R->made, memory_order_acquire)) {
+        R = &rings[0]; /* its claimer failed to make it, or makes it now */
+    }
     *slot = R;
     return R;
 }
@@ -160,7 +171,8 @@ int goc__uio_steal(goc__glist *out, int64_t *recheck)
     int before = out->n;
     for (unsigned i = 0; i < nrings; i++) {
         uio_ring *R = &rings[i];
-        if (atomic_load_explicit(&R->away, memory_order_relaxed) ||
+        if (!atomic_load_explicit(&R->made, memory_order_acquire) ||
+            atomic_load_explicit(&R->away, memory_order_relaxed) ||
             !atomic_load_explicit(&R->owner, memory_order_relaxed) ||
             !ring_busy(R))
             continue;
@@ -197,7 +209,8 @@ static void away_ready(goc__pollable *p, uint32_t events, goc__glist *wake)
     int before = wake->n;
     for (unsigned i = 0; i < nrings; i++) {
         uio_ring *R = &rings[i];
-        if (!atomic_load(&R->away) || !ring_has_work(R) ||
+        if (!atomic_load_explicit(&R->made, memory_order_acquire) ||
+            !atomic_load(&R->away) || !ring_has_work(R) ||
             pthread_mutex_trylock(&R->drive_lock) != 0)
             continue; /* the holder reaps, and tells again (drive_unlock) */
         goc__uio_round_locked(R, wake);
@@ -207,9 +220,9 @@ static void away_ready(goc__pollable *p, uint32_t events, goc__glist *wake)
         goc__netpoll_waiters_add(-(wake->n - before));
 }
 
-/* A ring per M: how many to make at start, for the Ms to claim (the
- * processors' Ms, and as many again for Ms that replace one blocked in
- * a system call section). */
+/* A ring per M: the size of the pool the Ms claim from (the processors'
+ * Ms, and as many again for Ms that replace one blocked in a system call
+ * section). */
 unsigned goc__uio_pm_rings_wanted(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -219,22 +232,39 @@ unsigned goc__uio_pm_rings_wanted(void)
     return n > RINGS_MAX ? RINGS_MAX : (unsigned)n;
 }
 
-/* Make ring R of a ring per M (the calling thread, at start): its
- * provided buffers, and away_fd registered with its completion
- * notices off (on while its M is away). */
-static int ring_per_m_setup(uio_ring *R)
+/* Make ring R of a ring per M (ring 0 at start; another by the first M
+ * that claims it): its request slots, its provided buffers (where
+ * multishot recv is wanted; need_buffers: where it is on, so that a ring
+ * without them fails), and away_fd registered with its completion
+ * notices off (on while its M is away). Published by R->made (release):
+ * the poller looks at no ring before. Undone where it fails. */
+static int ring_per_m_setup(uio_ring *R, bool need_buffers)
 {
-    int err = goc__uio_ring_setup(R);
+    int err = goc__uio_slots_init(R);
     if (err < 0)
         return err;
+    if ((err = goc__uio_ring_setup(R)) < 0)
+        goto fail;
     if (goc__uio_msrecv_wanted())
         goc__uio_pbuf_setup(R);
+    if (need_buffers && !R->br) {
+        err = -ENOMEM;
+        goto fail;
+    }
     int fd = away_fd;
     if ((err = goc__uring_sys_register(R->ring.fd, IORING_REGISTER_EVENTFD, &fd,
                                        1)) < 0)
-        return err;
+        goto fail;
     atomic_fetch_or(R->ring.cq_kflags, IORING_CQ_EVENTFD_DISABLED);
+    atomic_fetch_add(&rings_made, 1);
+    atomic_store_explicit(&R->made, true, memory_order_release);
     return 0;
+fail:
+    goc__uring_fini(&R->ring);
+    goc__uio_pbuf_fini(R);
+    free(R->slots);
+    R->slots = NULL;
+    return err;
 }
 
 void goc__uio_pm_drive(uio_ring *R)
@@ -278,12 +308,14 @@ int goc__uio_pm_flush(goc__glist *out)
 int goc__uio_pm_init(uio_ring *rs, unsigned n)
 {
     atomic_store(&rings_claimed, 0);
+    atomic_store(&rings_made, 0);
     away_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (away_fd < 0)
         return -errno;
-    int err = 0;
-    for (unsigned i = 0; i < n && !err; i++)
-        err = ring_per_m_setup(&rs[i]);
+    /* Ring 0 now (what this kernel refuses is refused at start, and an
+     * M whose ring cannot be made later shares it); the others when an
+     * M first needs one: a goc_main that does no I/O makes one ring. */
+    int err = ring_per_m_setup(&rs[0], false);
     away_pollable.ready = away_ready;
     if (!err &&
         !(err = goc__poller_open(away_fd, GOC__POLL_READ, &away_pollable)))
@@ -299,7 +331,7 @@ void goc__uio_pm_fini(void)
      * over before this returns, so no buffer is written after. */
     for (unsigned i = 0; i < nrings; i++) {
         uio_ring *R = &rings[i];
-        if (R->ring.fd < 0)
+        if (!atomic_load(&R->made))
             continue;
         struct io_uring_sync_cancel_reg reg;
         memset(&reg, 0, sizeof reg);
@@ -327,4 +359,9 @@ void goc__uio_pm_fini(void)
 unsigned goc__uio_rings_claimed(void)
 {
     return atomic_load(&rings_claimed);
+}
+
+unsigned goc__uio_rings_made(void)
+{
+    return rings ? atomic_load(&rings_made) : 0;
 }

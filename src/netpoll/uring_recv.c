@@ -314,6 +314,8 @@ void goc__uio_pbuf_fini(uio_ring *R)
 {
     pbuf_unmap(R->br, PBUF_RING_LEN);
     pbuf_unmap(R->pool, PBUF_POOL_LEN);
+    R->br = NULL;
+    R->pool = NULL;
 }
 
 goc__uio_rcv *goc__uio_rcv_new(goc__pollfd *pd)
