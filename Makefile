@@ -2,10 +2,12 @@
 #   make            build the optimised library, tests and examples
 #   make run        the project's main job (see README)
 #   make test       static checks, the suite three times (optimised,
-#                   ASan+UBSan, TSan), each build's net, proc, signal,
-#                   loadgen and http tests again on the io_uring poller
-#                   and on io_uring_completion (URING_TESTS), the HTML report in headless
-#                   Chromium, the fuzz run, package-test
+#                   ASan+UBSan, TSan) on auto's poller (io_uring_completion
+#                   where the kernel has it), each build's net, proc,
+#                   signal, loadgen and http tests again on epoll alone
+#                   and on the io_uring readiness poller (URING_TESTS),
+#                   the HTML report in headless Chromium, the fuzz run,
+#                   package-test
 #   make check      module boundaries (tests/check_includes.sh) and
 #                   clang-format --dry-run -Werror over FORMAT_FILES
 #   make asan|tsan|release-test   one of those
@@ -14,11 +16,12 @@
 #                   every bound in a test must hold there too
 #   make stress     STRESS_TESTS rerun STRESS_RUNS (50) times in each of the
 #                   STRESS_BUILDS (release asan tsan; default tests:
-#                   channels, select and time). GOC_POLLER=io_uring or
-#                   io_uring_completion (environment or make's command
-#                   line) runs them on that backend, e.g. the net tests
-#                   (the io_uring ones, net_uring_*, included):
-#                   make stress GOC_POLLER=io_uring_completion \
+#                   channels, select and time) on auto's poller.
+#                   GOC_POLLER=epoll, io_uring or io_uring_completion
+#                   (environment or make's command line) runs them on
+#                   that backend, e.g. the net tests (the io_uring ones,
+#                   net_uring_*, included):
+#                   make stress GOC_POLLER=epoll \
 #                     STRESS_TESTS='^net_' STRESS_BUILDS=release STRESS_RUNS=10
 #   make bench      benchmarks side by side with Go, with ratios
 #   make valgrind   the suite under valgrind (annotated stack switches)
@@ -51,21 +54,18 @@ TSAN_RUN = GOC_TEST_TIMEOUT_SCALE=6 GOC_TEST_ITER_DIV=1000 \
 	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
 	setarch -R ./goc_tests
 
-# The suites that run a second time on the io_uring poller backend (the
-# first run is on epoll, auto's pick). Skipped, with a line saying so,
-# where the kernel offers no io_uring; empty: no second run.
+# The suites that run again on the other poller backends: the first
+# run is on auto's pick (io_uring_completion where the kernel has it,
+# else epoll), the second on epoll alone, the third on io_uring's
+# readiness poller, skipped with a line saying so where the kernel
+# offers no io_uring. Empty: no second or third run.
 URING_TESTS ?= ^net_ ^proc_ ^signal_ ^loadgen_ ^http_
-# A third run takes io_uring with completion-based socket I/O
-# (GOC_POLLER=io_uring_completion, Linux 6.1), where the kernel has it.
-uring_run = $(if $(URING_TESTS),if out=$$(GOC_POLLER=io_uring $(1) \
-	net_poller_as_asked 2>&1) || ! echo "$$out" | grep -q "io_uring is not available"; \
+uring_run = $(if $(URING_TESTS),echo "the epoll run: $(URING_TESTS)"; \
+	GOC_POLLER=epoll $(1) -j $(JOBS) $(URING_TESTS) && \
+	if out=$$(GOC_POLLER=io_uring $(1) net_poller_as_asked 2>&1) || \
+	! echo "$$out" | grep -q "io_uring is not available"; \
 	then echo "the io_uring run: $(URING_TESTS)"; \
-	GOC_POLLER=io_uring $(1) -j $(JOBS) $(URING_TESTS) && \
-	if out=$$(GOC_POLLER=io_uring_completion $(1) net_poller_as_asked 2>&1) || \
-	! echo "$$out" | grep -q "is not available"; \
-	then echo "the io_uring_completion run: $(URING_TESTS)"; \
-	GOC_POLLER=io_uring_completion $(1) -j $(JOBS) $(URING_TESTS); \
-	else echo "completion I/O is not available here: that run is skipped"; fi; \
+	GOC_POLLER=io_uring $(1) -j $(JOBS) $(URING_TESTS); \
 	else echo "io_uring is not available here: the io_uring run is skipped"; fi)
 
 # A build prints nothing unless it fails; then the end of its log (the

@@ -54,10 +54,13 @@ extern "C" {
  * Start the runtime and run fn(arg) as the main goroutine (id 1). The number
  * of processors is $GOCMAXPROCS if set (> 0), else the value last given to
  * goc_maxprocs() outside the runtime, else the CPUs this process may run on.
- * $GOC_POLLER picks the poller backend: auto (the default: epoll), epoll,
- * io_uring, or io_uring_completion (io_uring with completion-based reads
- * and writes of stream sockets; docs/net.md); an unknown value, or an
- * io_uring mode the kernel does not offer, is a fatal error.
+ * $GOC_POLLER picks the poller backend: auto (the default:
+ * io_uring_completion where the kernel offers it, else epoll), epoll,
+ * io_uring, or io_uring_completion (epoll's readiness, plus completion-
+ * based reads and writes of stream sockets, pipes and files on io_uring
+ * once many goroutines wait on I/O; docs/net.md); an unknown value, or an
+ * io_uring mode asked for that the kernel does not offer, is a fatal
+ * error.
  * When fn returns: every worker thread is stopped, goroutines still parked
  * are discarded (their stacks freed; nothing of theirs runs again), the
  * runtime is freed, and fn's value is returned. A goroutine running on

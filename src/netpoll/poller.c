@@ -3,12 +3,18 @@
  * the contract's calls to it (poller.h).
  *
  * $GOC_POLLER: "epoll", "io_uring", "io_uring_completion" or "auto"
- * (unset or empty: auto). Auto picks epoll: with readiness polling on
- * both, epoll measured as fast or faster (docs/net.md).
- * io_uring_completion is the epoll backend plus completion I/O on the
- * io thread's ring (uring_io.c), once io_uring is checked available. A forced
- * io_uring that the kernel does not offer, or an unknown value, is fatal at
- * start: a user who asked for a backend must know they did not get it.
+ * (unset or empty: auto). io_uring_completion is the epoll backend plus
+ * completion I/O on a ring per M (uring_io.c), once io_uring is checked
+ * available. Auto picks io_uring_completion where the kernel offers it,
+ * else epoll (a quiet fallback: nobody asked for io_uring): it reads by
+ * readiness, as epoll does, while fewer than GOC__UIO_BATCH_MIN
+ * goroutines wait on I/O (where the two measured even) and by requests
+ * beyond (where completion I/O measured 1.2x epoll: docs/net.md, "Which
+ * backend auto picks"). "epoll" is epoll alone; "io_uring" polls for
+ * readiness on io_uring (never faster than epoll, kept for A/B runs). A
+ * forced io_uring that the kernel does not offer, or an unknown value,
+ * is fatal at start: a user who asked for a backend must know they did
+ * not get it.
  *
  * The table is chosen while no other thread of the runtime runs; it stays
  * after goc__poller_fini (a late wake goes to a closed instance, which
@@ -19,6 +25,7 @@
 #define _GNU_SOURCE
 #endif
 #include <poll.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,6 +35,7 @@
 /* $GOC_POLLER=io_uring_completion: set by goc__poller_init, before any
  * other thread of the runtime runs. */
 static bool want_uio;
+static bool auto_uio; /* auto's pick: a failed start falls back to epoll */
 
 static _Atomic(const goc__poller_ops *) cur = &goc__poller_epoll;
 
@@ -36,12 +44,33 @@ static inline const goc__poller_ops *ops(void)
     return atomic_load_explicit(&cur, memory_order_acquire);
 }
 
+/* Auto's probe, once a process: io_uring_setup and the opcode probe
+ * cost some 100 us each, and their answer does not change. */
+static bool completion_available(void)
+{
+    static _Atomic int known; /* 0: not yet; 1: available; 2: not */
+    int k = atomic_load(&known);
+    if (!k) {
+        const char *why;
+        k = goc__poller_uring.available(&why) >= 0 &&
+                    goc__uio_available(&why) >= 0
+                ? 1
+                : 2;
+        atomic_store(&known, k);
+    }
+    return k == 1;
+}
+
 static const goc__poller_ops *choose(void)
 {
     const char *env = getenv("GOC_POLLER");
     const char *why = NULL;
-    if (!env || !*env || !strcmp(env, "auto") || !strcmp(env, "epoll"))
+    if (env && !strcmp(env, "epoll"))
         return &goc__poller_epoll;
+    if (!env || !*env || !strcmp(env, "auto")) {
+        want_uio = auto_uio = completion_available();
+        return &goc__poller_epoll;
+    }
     if (!strcmp(env, "io_uring") || !strcmp(env, "io_uring_completion")) {
         int err = goc__poller_uring.available(&why);
         if (err < 0)
@@ -67,13 +96,17 @@ static const goc__poller_ops *choose(void)
 
 int goc__poller_init(void)
 {
-    want_uio = false;
+    want_uio = auto_uio = false;
     const goc__poller_ops *o = choose();
     atomic_store_explicit(&cur, o, memory_order_release);
     int err = o->init();
     if (err < 0)
         return err;
-    if ((err = goc__uio_init(want_uio)) < 0) {
+    if ((err = goc__uio_init(want_uio)) < 0 && auto_uio) {
+        want_uio = false; /* (no descriptor left, say): epoll alone */
+        err = goc__uio_init(false);
+    }
+    if (err < 0) {
         const char *env = getenv("GOC_POLLER");
         goc__fatal("GOC_POLLER=%s: io_uring's completion I/O could not "
                    "start: %s",

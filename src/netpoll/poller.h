@@ -9,8 +9,8 @@
  * $GOC_POLLER: "epoll", "io_uring", "io_uring_completion" (epoll's
  * readiness, plus completion-based reads and writes of stream sockets,
  * pipes and files on an io_uring ring: uring_io.h),
- * or "auto" (the default; unset or empty is auto: epoll, the faster
- * where measured, docs/net.md).
+ * or "auto" (the default; unset or empty is auto: io_uring_completion
+ * where the kernel offers it, else epoll; poller.c says why).
  * A forced io_uring the kernel does not offer is a fatal error naming
  * GOC_POLLER and the reason, never a silent fallback. The functions below
  * forward to the chosen table; pollfd, net, proc and the scheduler do not

@@ -177,6 +177,7 @@ _Atomic uint32_t goc__uio_test_sq_entries;
 _Atomic uint32_t goc__uio_test_qslots;
 _Atomic bool goc__uio_test_refuse_multishot;
 _Atomic bool goc__uio_test_refuse_files;
+_Atomic bool goc__uio_test_fail_init;
 
 /* The ring of a descriptor's requests: fixed for the descriptor while
  * the runtime runs (its fd), so a connection's recvs and sends, a
@@ -859,6 +860,8 @@ int goc__uio_init(bool want)
     (void)goc__uio_msrecv_wanted();
     if (!want)
         return 0;
+    if (atomic_load(&goc__uio_test_fail_init))
+        return -EMFILE;
     atomic_store(&stop, false);
     atomic_store(&owed_any, false);
     atomic_store(&reads_on_ring, false);

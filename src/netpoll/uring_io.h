@@ -258,6 +258,9 @@ unsigned goc__uio_rings(void);
 /* No goc__uio_steal: only an M's own rounds and, while it is away, the
  * poller's (away_fd) reap its ring. */
 extern _Atomic bool goc__uio_test_no_steal;
+/* goc__uio_init fails (-EMFILE) when it would start completion I/O: as
+ * where no descriptor is left for a ring. */
+extern _Atomic bool goc__uio_test_fail_init;
 /* A ring per M: how many Ms have claimed a ring in this goc_main (those
  * past goc__uio_rings() share one). */
 unsigned goc__uio_rings_claimed(void);
