@@ -2592,6 +2592,50 @@ GOC_TEST_TIMEOUT(net_uring_msrecv_fallback, 60)
     return goc_main(ms_fallback_main, NULL);
 }
 
+/* A kernel that refuses only the byte limit of a multishot recv (before
+ * Linux 6.16): the refused arm ends, the limit is dropped for good, and
+ * the next arm, without it, is a multishot recv again. Every byte in
+ * order. */
+static int ms_limit_refused_main(void *arg)
+{
+    (void)arg;
+    if (ms_unavailable())
+        return 0;
+    ASSERT(goc__uio_rcv_lim_on());
+    goc__uio_stats st0 = ms_stats();
+    pair p;
+    pair_open(&p);
+    for (int m = 0; m < 20; m++) {
+        char out[8], in[8];
+        snprintf(out, sizeof out, "msg %03d", m);
+        ASSERT_EQ(goc_conn_write(p.b, out, 8), 8);
+        size_t got = 0;
+        while (got < sizeof in) {
+            ssize_t n = goc_conn_read(p.a, in + got, sizeof in - got);
+            ASSERT_GT(n, 0);
+            got += (size_t)n;
+        }
+        ASSERT(memcmp(in, out, 8) == 0);
+    }
+    goc__uio_stats st = ms_stats();
+    ASSERT(!goc__uio_rcv_lim_on());             /* dropped */
+    ASSERT(goc__uio_msrecv_on());               /* multishot kept */
+    ASSERT_GE(st.recv_arms - st0.recv_arms, 2); /* refused, then armed */
+    ASSERT_GT(st.recv_cqes, st0.recv_cqes);     /* data by multishot */
+    ASSERT_EQ(goc_conn_close(p.a), 0);
+    ASSERT_EQ(goc_conn_close(p.b), 0);
+    ASSERT_EQ(goc_listener_close(p.ln), 0);
+    return 0;
+}
+
+GOC_TEST_TIMEOUT(net_uring_msrecv_limit_refused, 60)
+{
+    if (!force_completion())
+        return 0;
+    atomic_store(&goc__uio_test_refuse_rcv_lim, true);
+    return goc_main(ms_limit_refused_main, NULL);
+}
+
 /* A connection outlives its goc_main with data queued by its multishot
  * recv: the next goc_main reads them (the pool went with the first). */
 static pair ms_carried;

@@ -225,6 +225,13 @@ void goc__uio_get_stats(goc__uio_stats *st);
  * (-EINVAL), as a kernel without IORING_ACCEPT_MULTISHOT or
  * IORING_RECV_MULTISHOT would: the fallback. */
 extern _Atomic bool goc__uio_test_refuse_multishot;
+/* Arm multishot recvs that carry a byte limit with a flag the kernel
+ * refuses, as a kernel before IORING_RECV_MSHOT_LIM (6.16) refuses the
+ * limit: the arms without it must go on. */
+extern _Atomic bool goc__uio_test_refuse_rcv_lim;
+/* Whether multishot recvs are armed with their byte limit now (a ring
+ * per M, until a kernel refuses it). */
+bool goc__uio_rcv_lim_on(void);
 /* Answer a pipe's request that would wait with -EAGAIN, as a kernel that
  * honours O_NONBLOCK would: the fallback to readiness. */
 extern _Atomic bool goc__uio_test_refuse_files;

@@ -38,6 +38,12 @@
  * keeps a slow reader from taking the pool all the same. */
 #define RCV_LIMIT (32u << PBUF_SHIFT)
 _Atomic bool goc__uio_rcv_lim;
+_Atomic bool goc__uio_test_refuse_rcv_lim;
+
+bool goc__uio_rcv_lim_on(void)
+{
+    return atomic_load(&goc__uio_rcv_lim);
+}
 
 /* Every receiver, for goc__uio_fini (rcv_lock). */
 static pthread_mutex_t rcv_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -172,6 +178,9 @@ void goc__uio_rcv_write(uio_ring *R, req *r, struct io_uring_sqe *e,
                  atomic_load_explicit(&goc__uio_rcv_lim, memory_order_relaxed);
         if (v->lim) /* the SQE's optlen, which shares splice_fd_in's place */
             e->splice_fd_in = (int32_t)RCV_LIMIT;
+        if (v->lim && atomic_load_explicit(&goc__uio_test_refuse_rcv_lim,
+                                           memory_order_relaxed))
+            e->ioprio |= 1u << 15; /* as a kernel refusing the limit */
         v->ud = ((uint64_t)(++R->gen) << 48) | (uint64_t)(uintptr_t)v | UD_RECV;
         v->cancelled = false;
         e->user_data = v->ud;
