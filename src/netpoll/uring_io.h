@@ -265,6 +265,9 @@ unsigned goc__uio_rings(void);
 /* No goc__uio_steal: only an M's own rounds and, while it is away, the
  * poller's (away_fd) reap its ring. */
 extern _Atomic bool goc__uio_test_no_steal;
+/* A ring per M: no ring but ring 0 can be made (-EMFILE), as where no
+ * descriptor is left when an M first needs one. */
+extern _Atomic bool goc__uio_test_fail_ring_make;
 /* goc__uio_init fails (-EMFILE) when it would start completion I/O: as
  * where no descriptor is left for a ring. */
 extern _Atomic bool goc__uio_test_fail_init;

@@ -102,7 +102,7 @@ static __attribute__((noinline)) uio_ring *claim_ring(void **slot)
     uio_ring *R = &rings[i % nrings];
     if (i < nrings) {
         if (i > 0 && ring_per_m_setup(R, atomic_load(&goc__uio_msrecv)) < 0)
-            R = &rings[0];
+            R = &rings[0]; /* it was undone */
         else
             atomic_store(&R->owner, (void *)goc__thread_token());
     } else if (!atomic_load_explicit(&R->made, memory_order_acquire)) {
@@ -238,6 +238,8 @@ unsigned goc__uio_pm_rings_wanted(void)
  * without them fails), and away_fd registered with its completion
  * notices off (on while its M is away). Published by R->made (release):
  * the poller looks at no ring before. Undone where it fails. */
+_Atomic bool goc__uio_test_fail_ring_make;
+
 static int ring_per_m_setup(uio_ring *R, bool need_buffers)
 {
     int err = goc__uio_slots_init(R);
@@ -252,6 +254,11 @@ static int ring_per_m_setup(uio_ring *R, bool need_buffers)
         goto fail;
     }
     int fd = away_fd;
+    if (R != &rings[0] && atomic_load_explicit(&goc__uio_test_fail_ring_make,
+                                               memory_order_relaxed)) {
+        err = -EMFILE; /* the test hook: a failure at the last step */
+        goto fail;
+    }
     if ((err = goc__uring_sys_register(R->ring.fd, IORING_REGISTER_EVENTFD, &fd,
                                        1)) < 0)
         goto fail;
@@ -315,13 +322,13 @@ int goc__uio_pm_init(uio_ring *rs, unsigned n)
     /* Ring 0 now (what this kernel refuses is refused at start, and an
      * M whose ring cannot be made later shares it); the others when an
      * M first needs one: a goc_main that does no I/O makes one ring. */
+    rings = rs;
+    nrings = n;
     int err = ring_per_m_setup(&rs[0], false);
     away_pollable.ready = away_ready;
     if (!err &&
         !(err = goc__poller_open(away_fd, GOC__POLL_READ, &away_pollable)))
         away_open = true;
-    rings = rs;
-    nrings = n;
     return err;
 }
 
