@@ -112,8 +112,29 @@ GOC_TEST_EXPECT(net_poller_uring_msrecv_knob_bad, 0, 2,
     return goc_main(as_asked_main, NULL);
 }
 
+GOC_TEST_EXPECT(net_poller_uring_batch_min_knob_bad, 0, 2,
+                "fatal error: GOC_URING_BATCH_MIN=-1: not a whole number "
+                "from 0 to 1000000")
+{
+    setenv("GOC_URING_BATCH_MIN", "-1", 1);
+    return goc_main(as_asked_main, NULL);
+}
+
+/* GOC_URING_BATCH_MIN=0: every socket read a request, even alone. */
+static int batch_min_zero_main(void *arg)
+{
+    (void)arg;
+    ASSERT_EQ(atomic_load(&goc__uio_batch_min), 0);
+    if (goc__uio_on())
+        ASSERT(!goc__uio_read_by_readiness());
+    return 0;
+}
+
 GOC_TEST(net_poller_uring_knobs_good)
 {
+    setenv("GOC_URING_BATCH_MIN", "0", 1);
+    ASSERT_EQ(goc_main(batch_min_zero_main, NULL), 0);
+    unsetenv("GOC_URING_BATCH_MIN");
     setenv("GOC_URING_RINGS", "64", 1);
     setenv("GOC_URING_MSRECV", "0", 1);
     ASSERT_EQ(goc_main(as_asked_main, NULL), 0);

@@ -1275,7 +1275,7 @@ static int run_both(int (*fn)(void *))
     setenv("GOC_POLLER", "io_uring_completion", 1);
     printf("GOC_POLLER=io_uring_completion\n");
     int r = goc_main(fn, "completion");
-    atomic_store(&goc__uio_batch_min, GOC__UIO_BATCH_MIN);
+    atomic_store(&goc__uio_batch_min, -1);
     return r;
 }
 

@@ -314,3 +314,62 @@ GOC_TEST_TIMEOUT(net_uring_perm_rings_not_made_share_ring0, 120)
     atomic_store(&goc__uio_test_fail_ring_make, true);
     return goc_main(many_main, "fail");
 }
+
+/* Where socket reads turn to requests (goc__uio_read_by_readiness, by
+ * default): from GOC__UIO_BATCH_MIN_1P goroutines waiting on I/O with
+ * one processor, GOC__UIO_BATCH_MIN with more. BY_PROCS_READERS sit
+ * between the two. */
+#define BY_PROCS_READERS 12
+
+typedef struct parked_reader {
+    goc_conn *c;
+    goc_chan *done;
+} parked_reader;
+
+static void read_one_byte(void *arg)
+{
+    parked_reader *r = arg;
+    char b;
+    int ok = goc_conn_read(r->c, &b, 1) == 1 && b == 'x';
+    goc_chan_send_int(r->done, ok);
+}
+
+static int by_procs_main(void *arg)
+{
+    bool one = arg != NULL;
+    ASSERT_EQ(goc_maxprocs(0), one ? 1 : 2);
+    pair p[BY_PROCS_READERS];
+    parked_reader r[BY_PROCS_READERS];
+    goc_chan *done = goc_chan_make(sizeof(int), BY_PROCS_READERS);
+    for (int i = 0; i < BY_PROCS_READERS; i++) {
+        pair_open(&p[i]);
+        r[i] = (parked_reader){.c = p[i].a, .done = done};
+        ASSERT_EQ(goc_go(read_one_byte, &r[i]), 0);
+    }
+    for (int k = 0; k < 5000 && goc__netpoll_load() < BY_PROCS_READERS; k++)
+        goc_sleep(GOC_MILLISECOND);
+    ASSERT_GE(goc__netpoll_load(), BY_PROCS_READERS);
+    ASSERT_EQ(goc__uio_read_by_readiness(), !one);
+    for (int i = 0; i < BY_PROCS_READERS; i++)
+        ASSERT_EQ(goc_conn_write(p[i].b, "x", 1), 1);
+    for (int i = 0; i < BY_PROCS_READERS; i++) {
+        int ok;
+        ASSERT(goc_chan_recv_int(done, &ok));
+        ASSERT(ok);
+    }
+    for (int i = 0; i < BY_PROCS_READERS; i++)
+        pair_close(&p[i]);
+    goc_chan_free(done);
+    return 0;
+}
+
+GOC_TEST_TIMEOUT(net_uring_perm_batch_min_by_procs, 60)
+{
+    if (!force_per_m())
+        return 0;
+    atomic_store(&goc__uio_batch_min, -1); /* the default rule */
+    goc_maxprocs(1);
+    ASSERT_EQ(goc_main(by_procs_main, "one"), 0);
+    goc_maxprocs(2);
+    return goc_main(by_procs_main, NULL);
+}

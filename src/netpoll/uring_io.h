@@ -58,9 +58,14 @@ ssize_t goc__uio_xfer(goc__pollfd *pd, bool is_send, void *buf, size_t n,
  * so that a load near it does not switch readiness reports off and on (a
  * system call each) read after read. Measured (docs/net.md, "One connection and
  * few"): TCP echo at 16 connections and fewer is faster on readiness,
- * at 32 and more on requests, at 1 and 2 processors. Any goroutine.
+ * at 32 and more on requests, at 1 and 2 processors. With a ring per M
+ * and one processor the threshold is GOC__UIO_BATCH_MIN_1P: no other M
+ * goes idle between messages and has to be woken for a completion, and
+ * requests measured faster from 4 connections (1.14x at 4, 1.31x at 16;
+ * "Which backend auto picks"). Any goroutine.
  */
 #define GOC__UIO_BATCH_MIN 64
+#define GOC__UIO_BATCH_MIN_1P 8
 bool goc__uio_read_by_readiness(void);
 
 /*
@@ -235,8 +240,9 @@ bool goc__uio_rcv_lim_on(void);
 /* Answer a pipe's request that would wait with -EAGAIN, as a kernel that
  * honours O_NONBLOCK would: the fallback to readiness. */
 extern _Atomic bool goc__uio_test_refuse_files;
-/* goc__uio_read_by_readiness's threshold (GOC__UIO_BATCH_MIN): 0 sends
- * every socket read to the ring, INT_MAX none. */
+/* goc__uio_read_by_readiness's threshold: 0 sends every socket read to
+ * the ring, INT_MAX none; -1 (the default) GOC__UIO_BATCH_MIN, or
+ * GOC__UIO_BATCH_MIN_1P with a ring per M and one processor. */
 extern _Atomic int goc__uio_batch_min;
 /* Defer the io thread's wakes to goc__uio_flush as on one CPU (read at
  * goc_main's start). */

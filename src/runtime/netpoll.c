@@ -54,6 +54,11 @@ int goc__netpoll_waiters(void)
     return atomic_load_explicit(&goc__sc.npollwait, memory_order_relaxed);
 }
 
+int goc__netpoll_procs(void)
+{
+    return (int)atomic_load_explicit(&goc__sc.gomaxprocs, memory_order_relaxed);
+}
+
 int goc__netpoll_load(void)
 {
     int n = atomic_load_explicit(&goc__sc.npollwait, memory_order_relaxed) +

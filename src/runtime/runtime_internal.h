@@ -395,6 +395,8 @@ int goc__netpoll_waiters(void);
  * woken count too (a batch of them is taken at once, and the waiters
  * dip while it runs). A hint: relaxed. */
 int goc__netpoll_load(void);
+/* The number of processors now (GOMAXPROCS; a hint: relaxed). */
+int goc__netpoll_procs(void);
 /* Count of other things that can wake goroutines (signal delivery, child
  * processes): +1/-1, for deadlock detection. */
 void goc__wakers_add(int delta);
