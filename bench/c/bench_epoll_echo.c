@@ -21,6 +21,13 @@
  * server end reads up to 4096 bytes and writes them back; the client end
  * writes 64 bytes and counts a message when 64 have come back.
  *
+ * -place local|half|split (with at least as many connections as
+ * threads; default local, as above): half puts the client end of every
+ * other pair of connections on the next thread, split every client end:
+ * the placements a scheduler that does not know which goroutines talk
+ * to each other gives (goc's: about half), to measure what placement
+ * alone costs the floor.
+ *
  * -io io_uring: the same threads and placement, each with its own
  * io_uring instead of its epoll set (the thread-per-core shape, the
  * fastest we know for io_uring): every end has one multishot recv into
@@ -390,6 +397,7 @@ int main(int argc, char **argv)
     const char *name = NULL;
     long procs = 0, dur_ms = 500, conns = 0;
     bool uring = false;
+    int place = 0; /* 0 local, 1 half, 2 split */
     for (int i = 1; i + 1 < argc; i += 2) {
         const char *a = argv[i] + (argv[i][0] == '-' && argv[i][1] == '-');
         if (!strcmp(a, "-bench"))
@@ -400,6 +408,15 @@ int main(int argc, char **argv)
             dur_ms = atol(argv[i + 1]) > 0 ? atol(argv[i + 1]) : dur_ms;
         else if (!strcmp(a, "-conns"))
             conns = atol(argv[i + 1]);
+        else if (!strcmp(a, "-place")) {
+            const char *v = argv[i + 1];
+            place = !strcmp(v, "half") ? 1 : !strcmp(v, "split") ? 2 : 0;
+            if (!place && strcmp(v, "local") != 0) {
+                fprintf(stderr, "%s: -place %s: local, half or split\n",
+                        argv[0], v);
+                return 2;
+            }
+        }
         else if (!strcmp(a, "-io")) {
             uring = !strcmp(argv[i + 1], "io_uring");
             if (!uring && strcmp(argv[i + 1], "epoll") != 0) {
@@ -424,7 +441,8 @@ int main(int argc, char **argv)
     else {
         fprintf(stderr,
                 "usage: %s -bench tcp_echo_1conn|tcp_echo_100conn "
-                "[-procs N] [-d MS] [-conns N] [-io epoll|io_uring]\n",
+                "[-procs N] [-d MS] [-conns N] [-io epoll|io_uring] "
+                "[-place local|half|split]\n",
                 argv[0]);
         return 2;
     }
@@ -463,6 +481,8 @@ int main(int argc, char **argv)
         long ts, tc;
         if (conns >= procs) {
             ts = tc = i % procs;
+            if (place == 2 || (place == 1 && (i / procs) % 2))
+                tc = (ts + 1) % procs; /* the ends on different threads */
         } else {
             ts = (2 * i) % procs;
             tc = (2 * i + 1) % procs;
