@@ -7,10 +7,11 @@
  * completion I/O on a ring per M (uring_io.c), once io_uring is checked
  * available. Auto picks io_uring_completion where the kernel offers it,
  * else epoll (a quiet fallback: nobody asked for io_uring): it reads by
- * readiness, as epoll does, while fewer than GOC__UIO_BATCH_MIN
- * goroutines wait on I/O (where the two measured even) and by requests
- * beyond (where completion I/O measured 1.2x epoll: docs/net.md, "Which
- * backend auto picks"). "epoll" is epoll alone; "io_uring" polls for
+ * readiness, as epoll does, while few goroutines wait on I/O (where the
+ * two measured even; uring_io.h's GOC__UIO_BATCH_MIN and _1P) and by
+ * requests beyond (1.2x epoll at 100 connections, 1.3x with one
+ * processor: docs/net.md, "Which backend auto picks"). "epoll" is epoll
+ * alone; "io_uring" polls for
  * readiness on io_uring (never faster than epoll, kept for A/B runs). A
  * forced io_uring that the kernel does not offer, or an unknown value,
  * is fatal at start: a user who asked for a backend must know they did
