@@ -33,7 +33,7 @@
 /* The provided buffers of multishot recv: PBUF_N of 1 << PBUF_SHIFT
  * bytes a ring (group 0). */
 #define PBUF_SHIFT 12
-#define PBUF_N 1024
+#define PBUF_N 256
 
 enum {
     REQ_XFER = 1,
