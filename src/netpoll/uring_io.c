@@ -8,12 +8,14 @@
  * goc_main (rings_wanted):
  *
  * A ring per M (the default; GOC_URING_RINGS unset or 0; the claiming,
- * the M away and the poller's part are uring_per_m.c's). At start,
- * rings_per_m() rings are made with IORING_SETUP_COOP_TASKRUN (any
- * thread may submit; completion work waits for the submitter's next
- * kernel entry, or wakes it where it sleeps, never interrupts it). An M
- * claims one on its goroutines' first request (claim_ring; once all are
- * claimed, later Ms share one, driven as another M's). A goroutine
+ * the M away and the poller's part are uring_per_m.c's). A pool of
+ * goc__uio_pm_rings_wanted() rings, made with IORING_SETUP_COOP_TASKRUN
+ * (any thread may submit; completion work waits for the submitter's
+ * next kernel entry, or wakes it where it sleeps, never interrupts it):
+ * ring 0 at start, each other by the M that claims it with its
+ * goroutines' first request (claim_ring; once all are claimed, later Ms
+ * share one, driven as another M's; an M whose ring cannot be made
+ * shares ring 0). A goroutine
  * pushes its request to its own M's ring and parks; the M drives the
  * ring at the end of each scheduler round (goc__uio_flush: take what was
  * pushed, write the SQEs, one io_uring_enter that submits them and runs
@@ -937,11 +939,12 @@ int goc__uio_init(bool want)
         goc__uio_fini();
         return err;
     }
-    /* A ring per M: the rings made later have buffers, or are not used
+    /* Every ring made has its buffers: with a ring per M only ring 0 is
+     * made yet, and a later one without them is not used
      * (uring_per_m.c's ring_per_m_setup). */
     bool ms = true;
-    for (unsigned i = 0; i < k; i++)
-        if (!rings[i].br && (!per_m || i == 0))
+    for (unsigned i = 0; i < (per_m ? 1 : k); i++)
+        if (!rings[i].br)
             ms = false;
     atomic_store(&goc__uio_msrecv, ms);
     on = true;

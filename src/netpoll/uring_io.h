@@ -61,8 +61,8 @@ ssize_t goc__uio_xfer(goc__pollfd *pd, bool is_send, void *buf, size_t n,
  * at 32 and more on requests, at 1 and 2 processors. With a ring per M
  * and one processor the threshold is GOC__UIO_BATCH_MIN_1P: no other M
  * goes idle between messages and has to be woken for a completion, and
- * requests measured faster from 4 connections (1.14x at 4, 1.31x at 16;
- * "Which backend auto picks"). Any goroutine.
+ * requests measured faster from 4 connections (1.18x epoll at 4, 1.28x
+ * at 16; docs/net.md, "Which backend auto picks"). Any goroutine.
  */
 #define GOC__UIO_BATCH_MIN 64
 #define GOC__UIO_BATCH_MIN_1P 8

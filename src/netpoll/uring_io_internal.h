@@ -199,11 +199,13 @@ void goc__uio_deliver(uio_ring *R, goc__glist *wake);
 
 /* ---- uring_per_m.c: a ring per M ------------------------------------ */
 
-/* The rings to make at start (2 x CPUs + 2, at most 64). */
+/* The size of the pool the Ms claim rings from (2 x CPUs + 2, at most
+ * 64). */
 unsigned goc__uio_pm_rings_wanted(void);
-/* Set up rs[0..n) (ring, buffers, eventfd notices off) and away_fd in
+/* Take rs[0..n) as the pool, make ring 0 (ring, buffers, eventfd notices
+ * off; the others are made by the Ms that claim them) and put away_fd in
  * the poller; 0 or a negative code. goc__uio_pm_fini undoes it, with
- * every request still in the rings cancelled (after the Ms ended). */
+ * every request still in the rings made cancelled (after the Ms ended). */
 int goc__uio_pm_init(uio_ring *rs, unsigned n);
 void goc__uio_pm_fini(void);
 /* The calling goroutine's M's ring, claimed on first use. */
