@@ -124,9 +124,19 @@ GOC_TEST_EXPECT(net_poller_uring_batch_min_knob_bad, 0, 2,
 static int batch_min_zero_main(void *arg)
 {
     (void)arg;
-    ASSERT_EQ(atomic_load(&goc__uio_batch_min), 0);
+    ASSERT_EQ(goc__uio_batch_min_now(), 0);
     if (goc__uio_on())
         ASSERT(!goc__uio_read_by_readiness());
+    return 0;
+}
+
+/* The knob unset again, the next goc_main has the default threshold:
+ * the knob's value was that goc_main's alone. */
+static int batch_min_default_main(void *arg)
+{
+    (void)arg;
+    int min = goc__uio_batch_min_now();
+    ASSERT(min == GOC__UIO_BATCH_MIN || min == GOC__UIO_BATCH_MIN_1P);
     return 0;
 }
 
@@ -135,6 +145,7 @@ GOC_TEST(net_poller_uring_knobs_good)
     setenv("GOC_URING_BATCH_MIN", "0", 1);
     ASSERT_EQ(goc_main(batch_min_zero_main, NULL), 0);
     unsetenv("GOC_URING_BATCH_MIN");
+    ASSERT_EQ(goc_main(batch_min_default_main, NULL), 0);
     setenv("GOC_URING_RINGS", "64", 1);
     setenv("GOC_URING_MSRECV", "0", 1);
     ASSERT_EQ(goc_main(as_asked_main, NULL), 0);

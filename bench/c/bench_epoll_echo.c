@@ -7,6 +7,7 @@
  *
  *     bench_epoll_echo -bench tcp_echo_1conn|tcp_echo_100conn [-procs N]
  *                      [-d MS] [-conns N] [-io epoll|io_uring]
+ *                      [-place local|half|split] [-taskrun defer|coop]
  *
  * prints the same line as bench_net:
  *
@@ -34,6 +35,10 @@
  * the thread's provided buffers, a send is an SQE, and one
  * io_uring_enter a loop submits what the last CQEs asked for and waits
  * for the next (IORING_SETUP_DEFER_TASKRUN where the kernel has it).
+ * -taskrun coop makes the rings IORING_SETUP_COOP_TASKRUN instead, the
+ * mode a ring that several threads may drive needs (goc's ring per M:
+ * DEFER_TASKRUN lets only its one submitter reap), to measure what that
+ * mode alone costs the floor.
  * Written on Debian's liburing (liburing-dev, tools/install-deps.sh
  * bench), not on goc's own ring code: the floor owes nothing to goc.
  * Built without it, -io io_uring says so and exits 2.
@@ -242,13 +247,15 @@ static void uring_send(uring_worker *u, end *e, const void *p, size_t n)
     io_uring_sqe_set_data64(q, (uint64_t)(uintptr_t)e | UD_SEND);
 }
 
+static bool taskrun_coop; /* -taskrun coop */
+
 static void uring_setup(uring_worker *u)
 {
     static const unsigned tries[] = {IORING_SETUP_SINGLE_ISSUER |
                                          IORING_SETUP_DEFER_TASKRUN,
                                      IORING_SETUP_COOP_TASKRUN, 0};
     int err = -EINVAL;
-    for (size_t i = 0; i < 3 && err < 0; i++) {
+    for (size_t i = taskrun_coop ? 1 : 0; i < 3 && err < 0; i++) {
         struct io_uring_params par = {.flags = tries[i] | IORING_SETUP_CQSIZE,
                                       .cq_entries = 4096};
         err = io_uring_queue_init_params(256, &u->ring, &par);
@@ -416,8 +423,14 @@ int main(int argc, char **argv)
                         argv[0], v);
                 return 2;
             }
-        }
-        else if (!strcmp(a, "-io")) {
+        } else if (!strcmp(a, "-taskrun")) {
+            taskrun_coop = !strcmp(argv[i + 1], "coop");
+            if (!taskrun_coop && strcmp(argv[i + 1], "defer") != 0) {
+                fprintf(stderr, "%s: -taskrun %s: defer or coop\n", argv[0],
+                        argv[i + 1]);
+                return 2;
+            }
+        } else if (!strcmp(a, "-io")) {
             uring = !strcmp(argv[i + 1], "io_uring");
             if (!uring && strcmp(argv[i + 1], "epoll") != 0) {
                 fprintf(stderr, "%s: -io %s: epoll or io_uring\n", argv[0],
@@ -442,7 +455,7 @@ int main(int argc, char **argv)
         fprintf(stderr,
                 "usage: %s -bench tcp_echo_1conn|tcp_echo_100conn "
                 "[-procs N] [-d MS] [-conns N] [-io epoll|io_uring] "
-                "[-place local|half|split]\n",
+                "[-place local|half|split] [-taskrun defer|coop]\n",
                 argv[0]);
         return 2;
     }

@@ -144,7 +144,6 @@
 #define CQ_DEFAULT 65536
 #define CQ_PER_M 16384 /* a ring per M's */
 #define REAP_BATCH 256
-#define RINGS_MAX 64
 #define QSLOTS 4096 /* a ring's request slots (goc__uio_test_qslots) */
 
 typedef struct uio_op {
@@ -725,6 +724,8 @@ static bool io_thread_asleep(int fd)
 }
 
 _Atomic int goc__uio_batch_min = -1;
+/* $GOC_URING_BATCH_MIN as the last start read it; -1 unset. */
+static _Atomic int env_batch_min = -1;
 
 /* Whether socket reads are requests now (goc__uio_read_by_readiness):
  * one choice for all connections, which a mix of the two paths measured
@@ -745,12 +746,20 @@ static bool send_by_ring(void)
            atomic_load_explicit(&reads_on_ring, memory_order_relaxed);
 }
 
-bool goc__uio_read_by_readiness(void)
+int goc__uio_batch_min_now(void)
 {
     int min = atomic_load_explicit(&goc__uio_batch_min, memory_order_relaxed);
     if (min < 0)
+        min = atomic_load_explicit(&env_batch_min, memory_order_relaxed);
+    if (min < 0)
         min = per_m && goc__netpoll_procs() == 1 ? GOC__UIO_BATCH_MIN_1P
                                                  : GOC__UIO_BATCH_MIN;
+    return min;
+}
+
+bool goc__uio_read_by_readiness(void)
+{
+    int min = goc__uio_batch_min_now();
     bool ring = atomic_load_explicit(&reads_on_ring, memory_order_relaxed);
     if (ring) /* hysteresis: a load at the threshold does not flap */
         min -= min / 4;
@@ -876,11 +885,10 @@ int goc__uio_init(bool want)
     (void)rings_wanted();
     (void)goc__uio_msrecv_wanted();
     /* $GOC_URING_BATCH_MIN, for A/B runs: the threshold of
-     * goc__uio_read_by_readiness (unset: as it is, by default by the
-     * number of processors). */
-    long long batch_min = goc__env_knob("GOC_URING_BATCH_MIN", 0, 1000000, -1);
-    if (batch_min >= 0)
-        atomic_store(&goc__uio_batch_min, (int)batch_min);
+     * goc__uio_read_by_readiness, for this goc_main only (unset: by the
+     * number of processors). A test's goc__uio_batch_min comes first. */
+    atomic_store(&env_batch_min,
+                 (int)goc__env_knob("GOC_URING_BATCH_MIN", 0, 1000000, -1));
     if (!want)
         return 0;
     if (atomic_load(&goc__uio_test_fail_init))

@@ -241,9 +241,13 @@ bool goc__uio_rcv_lim_on(void);
  * honours O_NONBLOCK would: the fallback to readiness. */
 extern _Atomic bool goc__uio_test_refuse_files;
 /* goc__uio_read_by_readiness's threshold: 0 sends every socket read to
- * the ring, INT_MAX none; -1 (the default) GOC__UIO_BATCH_MIN, or
+ * the ring, INT_MAX none; -1 (the default) $GOC_URING_BATCH_MIN where
+ * this goc_main's start found it set, else GOC__UIO_BATCH_MIN, or
  * GOC__UIO_BATCH_MIN_1P with a ring per M and one processor. */
 extern _Atomic int goc__uio_batch_min;
+/* The threshold goc__uio_read_by_readiness uses now (before its
+ * hysteresis). */
+int goc__uio_batch_min_now(void);
 /* Defer the io thread's wakes to goc__uio_flush as on one CPU (read at
  * goc_main's start). */
 extern _Atomic bool goc__uio_test_defer_wakes;

@@ -30,6 +30,9 @@
  * receiver's: its address is above it). */
 #define UD_RECV 2
 
+/* The most rings completion I/O makes (either mode). */
+#define RINGS_MAX 64
+
 /* The provided buffers of multishot recv: PBUF_N of 1 << PBUF_SHIFT
  * bytes a ring (group 0). */
 #define PBUF_SHIFT 12

@@ -32,7 +32,6 @@
 #include "netpoll/uring_io_internal.h"
 
 #define PUSH_AHEAD 256 /* pushes an M lets wait for its round, at most */
-#define RINGS_MAX 64
 
 static uio_ring *rings; /* nrings of them, while a ring per M is on */
 static unsigned nrings;
