@@ -75,9 +75,11 @@ echo "TCP echo, 64-byte messages, msgs/s (median of $RUNS; goc/epoll target"
 echo ">= 0.9, goc/Go target >= 1.5; goc on its epoll backend, uring: goc on"
 echo "its io_uring readiness backend, cio: io_uring_completion, epoll: the raw"
 echo "epoll C server, rawu: the raw C server on a ring per thread, all in the"
-echo "same run)"
-printf '%-18s %5s %10s %10s %10s %10s %10s %10s %9s %7s %11s %9s %10s\n' benchmark procs goc \
-    uring cio epoll rawu Go goc/epoll goc/Go uring/epoll cio/epoll rawu/epoll
+echo "same run; cio/rawu: what the runtime keeps of the io_uring floor,"
+echo "rawu/Go: the floor's own ratio to Go, the most any runtime's cio/Go"
+echo "can be)"
+printf '%-18s %5s %10s %10s %10s %10s %10s %10s %9s %7s %11s %9s %10s %7s %8s %7s\n' benchmark procs goc \
+    uring cio epoll rawu Go goc/epoll goc/Go uring/epoll cio/epoll rawu/epoll cio/Go cio/rawu rawu/Go
 ratio() { awk -v a="${1:-0}" -v b="${2:-0}" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "-" }'; }
 for name in tcp_echo_1conn tcp_echo_100conn; do
     for procs in 1 2; do
@@ -103,9 +105,10 @@ for name in tcp_echo_1conn tcp_echo_100conn; do
         done
         g=$(median <"$TMP/goc"); u=$(median <"$TMP/uring"); c=$(median <"$TMP/cio")
         e=$(median <"$TMP/epoll"); o=$(median <"$TMP/go"); w=$(median <"$TMP/rawu")
-        printf '%-18s %5s %10.0f %10.0f %10.0f %10.0f %10.0f %10s %9s %7s %11s %9s %10s\n' "$name" \
+        printf '%-18s %5s %10.0f %10.0f %10.0f %10.0f %10.0f %10s %9s %7s %11s %9s %10s %7s %8s %7s\n' "$name" \
             "$procs" "${g:-0}" "${u:-0}" "${c:-0}" "${e:-0}" "${w:-0}" "${o:--}" "$(ratio "$g" "$e")" \
-            "$(ratio "$g" "$o")" "$(ratio "$u" "$e")" "$(ratio "$c" "$e")" "$(ratio "$w" "$e")"
+            "$(ratio "$g" "$o")" "$(ratio "$u" "$e")" "$(ratio "$c" "$e")" "$(ratio "$w" "$e")" \
+            "$(ratio "$c" "$o")" "$(ratio "$c" "$w")" "$(ratio "$w" "$o")"
         echo "    runs: goc $(tr '\n' ' ' <"$TMP/goc")| uring $(tr '\n' ' ' <"$TMP/uring")| cio $(tr '\n' ' ' <"$TMP/cio")| epoll $(tr '\n' ' ' <"$TMP/epoll")| rawu $(tr '\n' ' ' <"$TMP/rawu")| Go $(tr '\n' ' ' <"$TMP/go")"
     done
 done
