@@ -213,9 +213,9 @@ extern _Atomic uint32_t goc__uio_test_qslots;
 typedef struct goc__uio_stats {
     uint64_t submitted;   /* recv/send/read/write requests written */
     uint64_t cancels;     /* cancel requests written */
-    uint64_t sq_full;     /* times the io thread found the queue full */
-    uint64_t enters;      /* io_uring_enter calls of the io thread */
-    uint64_t wakes;       /* eventfd writes that woke the io thread */
+    uint64_t sq_full;     /* times a ring's driver found the queue full */
+    uint64_t enters;      /* io_uring_enter calls of the rings' drivers */
+    uint64_t wakes;       /* eventfd writes that woke an io thread */
     uint64_t accept_arms; /* multishot accept requests written */
     uint64_t accepted;    /* connections they accepted */
     uint64_t recv_arms;   /* multishot recv requests written */
