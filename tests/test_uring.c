@@ -524,31 +524,38 @@ static int slots_full_main(void *arg)
     return 0;
 }
 
-static int slots_full(bool defer)
+/* rings: goc__uio_test_rings (-1 a ring per M, 1 an io thread). */
+static int slots_full(int rings, int procs, bool defer)
 {
     goc__uio_stats before;
     goc__uio_get_stats(&before);
+    atomic_store(&goc__uio_test_rings, rings);
     atomic_store(&goc__uio_test_qslots, 4);
     atomic_store(&goc__uio_test_defer_wakes, defer);
-    goc_maxprocs(defer ? 1 : 2);
+    goc_maxprocs(procs);
     int rc = goc_main(slots_full_main, &before);
     atomic_store(&goc__uio_test_qslots, 0);
     atomic_store(&goc__uio_test_defer_wakes, false);
+    atomic_store(&goc__uio_test_rings, 0);
     return rc;
 }
 
+/* A ring per M: a push that waits for its slot drives the ring itself
+ * (with 1 processor nobody else would). */
 GOC_TEST_TIMEOUT(net_uring_slots_full, 120)
 {
     if (!force_completion())
         return 0;
-    return slots_full(false);
+    ASSERT_EQ(slots_full(-1, 2, false), 0);
+    return slots_full(-1, 1, false);
 }
 
+/* An io thread with its wakes deferred: a push that waits wakes it. */
 GOC_TEST_TIMEOUT(net_uring_slots_full_deferred_wakes, 120)
 {
     if (!force_completion())
         return 0;
-    return slots_full(true);
+    return slots_full(1, 1, true);
 }
 
 /* The mode is what GOC_POLLER asked, and the others keep readiness. */
@@ -910,8 +917,11 @@ GOC_TEST_TIMEOUT(net_uring_flush_on_tick, 60)
 {
     if (!force_completion())
         return 0;
-    atomic_store(&goc__uio_test_defer_wakes, true); /* as on one CPU */
     goc_maxprocs(1);
+    atomic_store(&goc__uio_test_rings, -1); /* a ring per M */
+    ASSERT_EQ(goc_main(tick_main, NULL), 0);
+    atomic_store(&goc__uio_test_rings, 1);          /* an io thread */
+    atomic_store(&goc__uio_test_defer_wakes, true); /* as on one CPU */
     return goc_main(tick_main, NULL);
 }
 
