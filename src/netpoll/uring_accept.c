@@ -6,7 +6,8 @@
  * finds the queue empty: the io thread queues each connection it
  * completes with (acc_cqe), goroutines take them (goc__uio_accept), and
  * GOC__UIO_ACCEPT_AHEAD unclaimed connections cancel the request until
- * the queue is read. Close cancels it and waits for its end.
+ * the queue is read. Close cancels it and waits for its end. "The io
+ * thread" is whoever drives the ring (uring_io.h).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE

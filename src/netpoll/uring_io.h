@@ -2,8 +2,14 @@
  * uring_io.h - completion-based socket and file I/O on io_uring
  * (uring_io.c): a goroutine's recv, send, read or write is one request on
  * its M's ring (or an io thread's), and the goroutine parks until that
- * request's completion. On with GOC_POLLER=io_uring_completion (poller.c);
- * docs/net.md has the design and the figures. Private to goc.
+ * request's completion. On with GOC_POLLER=io_uring_completion or auto
+ * where the kernel has it (poller.c); docs/net.md has the design and the
+ * figures. Private to goc.
+ *
+ * Words: "the io thread" below, and in the files of completion I/O, is
+ * whoever drives the request's ring (holds its drive_lock, or owns it):
+ * with a ring per M, the default, its M or a thread driving it for that
+ * M (uring_per_m.c); with GOC_URING_RINGS=K, the ring's io thread.
  */
 #ifndef GOC_NETPOLL_URING_IO_H
 #define GOC_NETPOLL_URING_IO_H

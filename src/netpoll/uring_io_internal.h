@@ -2,7 +2,8 @@
  * uring_io_internal.h - what the parts of completion I/O share
  * (uring_io.c: the rings, their io threads, requests of one goroutine;
  * uring_accept.c: multishot accept; uring_recv.c: multishot recv into
- * provided buffers). Private to them: uring_io.h is the interface.
+ * provided buffers). Private to them: uring_io.h is the interface, and
+ * says what "the io thread" means here: whoever drives the ring.
  */
 #ifndef GOC_NETPOLL_URING_IO_INTERNAL_H
 #define GOC_NETPOLL_URING_IO_INTERNAL_H

@@ -13,6 +13,7 @@
  * the queue); close cancels without waiting, and the io thread frees an
  * orphaned receiver at its request's last completion; goc__uio_fini
  * moves what receivers still queue to their spill before the pools go.
+ * "The io thread" is whoever drives the ring (uring_io.h).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
