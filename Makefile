@@ -209,6 +209,7 @@ bench: deps
 	cmake -S . -B $(BUILD)/bench -DCMAKE_BUILD_TYPE=Release -DGOC_BENCH=ON >/dev/null
 	cmake --build $(BUILD)/bench -j $(JOBS)
 	./bench/run.sh $(BUILD)/bench
+	./bench/net_baselines.sh $(BUILD)/bench
 	./bench/loadgen/run.sh $(BUILD)/bench
 
 valgrind: deps
