@@ -368,8 +368,146 @@ GOC_TEST_TIMEOUT(net_uring_perm_batch_min_by_procs, 60)
     if (!force_per_m())
         return 0;
     atomic_store(&goc__uio_batch_min, -1); /* the default rule */
+    /* The threshold alone: the readers park on an idle runtime, where
+     * reads on the ring would not pay (the next test). */
+    atomic_store(&goc__uio_test_pays, 1);
     goc_maxprocs(1);
     ASSERT_EQ(goc_main(by_procs_main, "one"), 0);
     goc_maxprocs(2);
     return goc_main(by_procs_main, NULL);
+}
+
+/* ---- reads on the ring must pay ---------------------------------------
+ *
+ * With the default threshold, reads are requests only while they pay
+ * for the wake-ups of Ms that go idle with requests in their rings
+ * (uring_per_m.c, "Whether reads on the ring pay"). PAYS_IDLE parked
+ * readers and one round trip a millisecond: the reads go by readiness,
+ * and none of the round trips' reaches the ring. Then PAYS_FLOOD
+ * connections echo back to back, and reads are requests again. */
+#define PAYS_IDLE 100
+#define PAYS_FLOOD 32
+#define PAYS_FLOOD_ROUNDS 300
+
+static uint64_t ring_reads(void)
+{
+    goc__uio_stats st;
+    goc__uio_get_stats(&st);
+    return st.recvs + st.recv_cqes;
+}
+
+static void round_trip(pair *p, unsigned char x)
+{
+    unsigned char y = 0;
+    if (goc_conn_write(p->a, &x, 1) != 1 || goc_conn_read(p->b, &y, 1) != 1 ||
+        y != x || goc_conn_write(p->b, &y, 1) != 1 ||
+        goc_conn_read(p->a, &y, 1) != 1 || y != x)
+        abort();
+}
+
+static void flood(void *arg)
+{
+    client *k = arg;
+    int bad = 0;
+    for (int i = 0; i < PAYS_FLOOD_ROUNDS && !bad; i++) {
+        char out[32], in[32];
+        memset(out, (char)(k->id + i), sizeof out);
+        size_t got = 0;
+        if (goc_conn_write(k->c, out, sizeof out) != (ssize_t)sizeof out)
+            bad = 1;
+        while (!bad && got < sizeof in) {
+            ssize_t n = goc_conn_read(k->c, in + got, sizeof in - got);
+            if (n <= 0)
+                bad = 2;
+            else
+                got += (size_t)n;
+        }
+        if (!bad && memcmp(out, in, sizeof out) != 0)
+            bad = 3;
+    }
+    goc_chan_send_int(k->done, bad);
+}
+
+static int pays_main(void *arg)
+{
+    (void)arg;
+    static pair idle[PAYS_IDLE], fl[PAYS_FLOOD];
+    static reader rd[PAYS_IDLE];
+    static echoer ec[PAYS_FLOOD];
+    static client cl[PAYS_FLOOD];
+    goc_chan *done = goc_chan_make(sizeof(int), PAYS_IDLE + 2 * PAYS_FLOOD);
+    for (int i = 0; i < PAYS_IDLE; i++) {
+        pair_open(&idle[i]);
+        rd[i] = (reader){.c = idle[i].a, .done = done};
+        ASSERT_EQ(goc_go(read_one, &rd[i]), 0);
+    }
+    for (int k = 0; k < 5000 && goc__netpoll_load() < PAYS_IDLE; k++)
+        goc_sleep(GOC_MILLISECOND);
+    ASSERT_GE(goc__netpoll_load(), PAYS_IDLE);
+
+    /* Light traffic: the Ms go idle between round trips. */
+    pair p;
+    pair_open(&p);
+    int k = 0;
+    for (; k < 5000 && goc__uio_reads_pay(); k++) {
+        goc_sleep(GOC_MILLISECOND);
+        round_trip(&p, (unsigned char)k);
+    }
+    ASSERT(!goc__uio_reads_pay());
+    /* The pair's first reads by readiness stop the multishot recvs that
+     * its reads on the ring armed (a byte may still come through one). */
+    for (int i = 0; i < 5; i++)
+        round_trip(&p, (unsigned char)i);
+    uint64_t before = ring_reads();
+    for (int i = 0; i < 50; i++) {
+        goc_sleep(GOC_MILLISECOND);
+        round_trip(&p, (unsigned char)i);
+    }
+    uint64_t light = ring_reads() - before;
+    printf("light: reads stopped paying after %d round trips; %llu ring "
+           "reads in 50 more\n",
+           k, (unsigned long long)light);
+    ASSERT_EQ(light, 0);
+
+    /* A flood: reads pay again, and go to the ring. */
+    before = ring_reads();
+    for (int i = 0; i < PAYS_FLOOD; i++) {
+        pair_open(&fl[i]);
+        ec[i] = (echoer){.c = fl[i].b, .done = done};
+        cl[i] = (client){.c = fl[i].a, .id = i, .done = done};
+        ASSERT_EQ(goc_go(echo_back, &ec[i]), 0);
+        ASSERT_EQ(goc_go(flood, &cl[i]), 0);
+    }
+    int bad = 0;
+    for (int i = 0; i < PAYS_FLOOD; i++) {
+        int v;
+        ASSERT(goc_chan_recv_int(done, &v));
+        bad |= v;
+    }
+    uint64_t heavy = ring_reads() - before;
+    printf("flood: %llu ring reads of %d round trips\n",
+           (unsigned long long)heavy, PAYS_FLOOD * PAYS_FLOOD_ROUNDS);
+    ASSERT_EQ(bad, 0);
+    ASSERT_GT(heavy, 0);
+    /* The echoers and the idle readers end (each sends on done). */
+    for (int i = 0; i < PAYS_FLOOD; i++)
+        pair_close(&fl[i]);
+    for (int i = 0; i < PAYS_IDLE; i++)
+        pair_close(&idle[i]);
+    pair_close(&p);
+    for (int i = 0; i < PAYS_FLOOD + PAYS_IDLE; i++) {
+        int v;
+        ASSERT(goc_chan_recv_int(done, &v));
+    }
+    goc_chan_free(done);
+    return 0;
+}
+
+GOC_TEST_TIMEOUT(net_uring_perm_reads_pay, 120)
+{
+    if (!force_per_m())
+        return 0;
+    atomic_store(&goc__uio_batch_min, -1); /* the default rule */
+    goc_maxprocs(2);
+    return goc_main(pays_main, NULL);
 }

@@ -733,6 +733,19 @@ static _Atomic int env_batch_min = -1;
  * msgs/s mixed, 130k all requests, 137k all readiness). */
 static _Atomic bool reads_on_ring;
 
+/* With a ring per M, requests must also pay for the wake-ups of Ms that
+ * go idle with requests in their rings (uring_per_m.c, "Whether reads on
+ * the ring pay"), unless a threshold was set by hand ($GOC_URING_BATCH_MIN,
+ * or a test's goc__uio_batch_min): then the threshold alone decides. */
+static bool ring_pays(void)
+{
+    return !per_m ||
+           atomic_load_explicit(&goc__uio_batch_min, memory_order_relaxed) >=
+               0 ||
+           atomic_load_explicit(&env_batch_min, memory_order_relaxed) >= 0 ||
+           goc__uio_pm_pays();
+}
+
 /* Whether a send goes to the ring even while the io thread sleeps:
  * while reads are multishot requests (below). Their data reach the io
  * thread without a request, so it sleeps more often, and a send from a
@@ -746,7 +759,8 @@ static _Atomic bool reads_on_ring;
 static bool send_by_ring(void)
 {
     return atomic_load_explicit(&goc__uio_msrecv, memory_order_relaxed) &&
-           atomic_load_explicit(&reads_on_ring, memory_order_relaxed);
+           atomic_load_explicit(&reads_on_ring, memory_order_relaxed) &&
+           ring_pays();
 }
 
 int goc__uio_batch_min_now(void)
@@ -760,8 +774,15 @@ int goc__uio_batch_min_now(void)
     return min;
 }
 
+bool goc__uio_reads_pay(void)
+{
+    return ring_pays();
+}
+
 bool goc__uio_read_by_readiness(void)
 {
+    if (per_m)
+        goc__uio_pm_count_read();
     int min = goc__uio_batch_min_now();
     bool ring = atomic_load_explicit(&reads_on_ring, memory_order_relaxed);
     if (ring) /* hysteresis: a load at the threshold does not flap */
@@ -769,7 +790,7 @@ bool goc__uio_read_by_readiness(void)
     bool now = goc__netpoll_load() >= min;
     if (now != ring)
         atomic_store_explicit(&reads_on_ring, now, memory_order_relaxed);
-    return !now;
+    return !now || !ring_pays();
 }
 
 ssize_t goc__uio_xfer(goc__pollfd *pd, bool is_send, void *buf, size_t n,

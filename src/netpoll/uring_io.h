@@ -254,6 +254,13 @@ extern _Atomic int goc__uio_batch_min;
 /* The threshold goc__uio_read_by_readiness uses now (before its
  * hysteresis). */
 int goc__uio_batch_min_now(void);
+/* Whether reads on the ring pay now for the wake-ups of Ms that go idle
+ * with requests in their rings (uring_per_m.c; always with io threads or
+ * a threshold set by hand), as goc__uio_read_by_readiness takes it. */
+bool goc__uio_reads_pay(void);
+/* 1: reads on the ring pay whatever the measure says; -1: they do not;
+ * 0 (the default): measured. */
+extern _Atomic int goc__uio_test_pays;
 /* Defer the io thread's wakes to goc__uio_flush as on one CPU (read at
  * goc_main's start). */
 extern _Atomic bool goc__uio_test_defer_wakes;

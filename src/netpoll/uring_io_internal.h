@@ -125,6 +125,7 @@ typedef struct uio_ring {
     _Atomic bool away;        /* the owner holds no processor */
     _Atomic bool owed;        /* a round left requests unwritten */
     _Atomic int64_t round_at; /* when the last round began */
+    _Atomic uint32_t reads;   /* reads counted, not yet added to the score */
     /* Goroutines that completions woke, for the next poll of any M (it
      * takes them with goc__uio_take, in goc__poller_wait). */
     _Alignas(LINE) pthread_mutex_t ready_lock;
@@ -223,6 +224,14 @@ int goc__uio_slots_init(uio_ring *R);
 void goc__uio_pm_drive(uio_ring *R);
 /* uring_io.h's goc__uio_flush for a ring per M. */
 int goc__uio_pm_flush(goc__glist *out);
+/* A socket or pipe read is about to choose its path: counted on the
+ * calling M's ring, if it has one (uring_per_m.c, "Whether reads on the
+ * ring pay"). */
+void goc__uio_pm_count_read(void);
+/* Whether reads on the rings pay for the wake-ups of Ms that go idle
+ * with requests in their rings: enough reads for each M that let go of
+ * its processor, lately. */
+bool goc__uio_pm_pays(void);
 
 /* ---- uring_accept.c (io thread) -------------------------------------- */
 
