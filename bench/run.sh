@@ -109,6 +109,10 @@ net@io_uring_completion tcp_echo_1conn   1 - - >=1.5 errors==0
 net@io_uring_completion tcp_echo_1conn   2 - - >=1.5 errors==0
 net@io_uring_completion tcp_echo_100conn 1 - - >=1.5 errors==0
 net@io_uring_completion tcp_echo_100conn 2 - - >=1.5 errors==0
+net@epoll tcp_rtt_idle    1 - -   <=1.0  errors==0
+net@epoll tcp_rtt_idle    2 - -   <=1.0  errors==0
+net@io_uring_completion tcp_rtt_idle 1 - - <=1.0 errors==0
+net@io_uring_completion tcp_rtt_idle 2 - - <=1.0 errors==0
 net@epoll pipe_64b        1 - -   >=1.0  errors==0
 net@epoll pipe_64b        2 - -   >=1.0  errors==0
 net@io_uring_completion pipe_64b 1 - - >=1.0 errors==0

@@ -114,10 +114,80 @@ static void bench_tcp_echo(const char *name, long conns)
     free(cl);
 }
 
-static void bench_tcp_echo_1(void) { bench_tcp_echo("tcp_echo_1conn", 1); }
+static void bench_tcp_echo_1(void)
+{
+    bench_tcp_echo("tcp_echo_1conn", 1);
+}
 static void bench_tcp_echo_100(void)
 {
     bench_tcp_echo("tcp_echo_100conn", 100);
+}
+
+/* tcp_rtt_idle: the round trip of one connection under light traffic
+ * while IDLE_CONNS other connections sit idle, their server goroutines
+ * parked on reads (a server with many idle keep-alive clients). -n round
+ * trips (default 300), each 1 ms after the last, 64 bytes each way.
+ * ns_per_op is the median round trip, p99_us its 99th percentile. */
+enum { IDLE_CONNS = 200 };
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void bench_tcp_rtt_idle(void)
+{
+    char addr[128], buf[MSG] = {0};
+    long n = bench_n(300), errs = 0;
+    int64_t *rt = calloc((size_t)n, sizeof *rt);
+    goc_conn **idle = calloc(IDLE_CONNS, sizeof *idle), *c = NULL;
+    int rc;
+    if ((rc = goc_listen(&E.ln, "tcp", "127.0.0.1:0")) != 0 ||
+        (rc = goc_listener_addr(E.ln, addr, sizeof addr)) < 0) {
+        fprintf(stderr, "listen: %s\n", goc_strerror(rc));
+        exit(1);
+    }
+    E.end = goc_nanotime() + (n + 10000) * GOC_MILLISECOND;
+    goc_go(echo_server, NULL);
+    for (int i = 0; i <= IDLE_CONNS; i++)
+        if ((rc = goc_dial(i < IDLE_CONNS ? &idle[i] : &c, "tcp", addr)) != 0) {
+            fprintf(stderr, "dial %s: %s\n", addr, goc_strerror(rc));
+            exit(1);
+        }
+    goc_conn_set_deadline(c, E.end);
+    goc_sleep(50 * GOC_MILLISECOND); /* every server goroutine parked */
+    for (long i = 0; i < n; i++) {
+        goc_sleep(GOC_MILLISECOND);
+        int64_t t0 = goc_nanotime();
+        size_t got = 0;
+        if (goc_conn_write(c, buf, MSG) != MSG) {
+            errs++;
+            break;
+        }
+        while (got < MSG) {
+            ssize_t r = goc_conn_read(c, buf + got, MSG - got);
+            if (r <= 0)
+                break;
+            got += (size_t)r;
+        }
+        if (got < MSG) {
+            errs++;
+            break;
+        }
+        rt[i] = goc_nanotime() - t0;
+    }
+    qsort(rt, (size_t)n, sizeof *rt, cmp_i64);
+    bench_report("tcp_rtt_idle",
+                 "ns_per_op=%.1f p99_us=%.1f idle=%d errors=%ld",
+                 (double)rt[n / 2], (double)rt[n * 99 / 100] / 1e3,
+                 (int)IDLE_CONNS, errs);
+    for (int i = 0; i < IDLE_CONNS; i++)
+        goc_conn_close(idle[i]);
+    goc_conn_close(c);
+    goc_listener_close(E.ln);
+    free(idle);
+    free(rt);
 }
 
 #if __has_include(<goc/proc.h>)
@@ -185,13 +255,20 @@ static void bench_pipe(const char *name, size_t size)
                  size, atomic_load(&P.errs));
 }
 
-static void bench_pipe_64b(void) { bench_pipe("pipe_64b", 64); }
-static void bench_pipe_64k(void) { bench_pipe("pipe_64k", 65536); }
+static void bench_pipe_64b(void)
+{
+    bench_pipe("pipe_64b", 64);
+}
+static void bench_pipe_64k(void)
+{
+    bench_pipe("pipe_64k", 65536);
+}
 #endif
 
 static const bench benches[] = {
     {"tcp_echo_1conn", bench_tcp_echo_1},
     {"tcp_echo_100conn", bench_tcp_echo_100},
+    {"tcp_rtt_idle", bench_tcp_rtt_idle},
 #if __has_include(<goc/proc.h>)
     {"pipe_64b", bench_pipe_64b},
     {"pipe_64k", bench_pipe_64k},

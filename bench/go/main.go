@@ -52,6 +52,7 @@ var benches = map[string]func(){
 	// net (issue 5)
 	"tcp_echo_1conn":   func() { benchTCPEcho("tcp_echo_1conn", 1) },
 	"tcp_echo_100conn": func() { benchTCPEcho("tcp_echo_100conn", 100) },
+	"tcp_rtt_idle":     benchTCPRttIdle,
 	"pipe_64b":         func() { benchPipe("pipe_64b", 64) },
 	"pipe_64k":         func() { benchPipe("pipe_64k", 65536) },
 	// concurrent map (issue 21)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -90,6 +91,84 @@ func benchTCPEcho(name string, conns int) {
 	ln.Close()
 	report(name, "msgs_per_s", float64(msgs)*1e9/float64(el),
 		"conns", conns, "errors", errs)
+}
+
+// tcp_rtt_idle: the round trip of one connection under light traffic
+// while 200 other connections sit idle, their server goroutines parked
+// on reads (a server with many idle keep-alive clients). -n round trips
+// (default 300), each 1 ms after the last, 64 bytes each way. ns_per_op
+// is the median round trip, p99_us its 99th percentile.
+func benchTCPRttIdle() {
+	const idleConns = 200
+	rounds := n(300)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "listen:", err)
+		os.Exit(1)
+	}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func(c net.Conn) {
+				defer c.Close()
+				buf := make([]byte, 4096)
+				for {
+					k, err := c.Read(buf)
+					if k > 0 {
+						if _, err := c.Write(buf[:k]); err != nil {
+							return
+						}
+					}
+					if err != nil {
+						return
+					}
+				}
+			}(c)
+		}
+	}()
+	addr := ln.Addr().String()
+	idle := make([]net.Conn, idleConns)
+	for i := range idle {
+		if idle[i], err = net.Dial("tcp", addr); err != nil {
+			fmt.Fprintln(os.Stderr, "dial:", err)
+			os.Exit(1)
+		}
+	}
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "dial:", err)
+		os.Exit(1)
+	}
+	c.SetDeadline(time.Now().Add(time.Duration(rounds+10000) * time.Millisecond))
+	time.Sleep(50 * time.Millisecond) // every server goroutine parked
+	rt := make([]int64, rounds)
+	var buf [64]byte
+	errs := 0
+	for i := 0; i < rounds; i++ {
+		time.Sleep(time.Millisecond)
+		t0 := nanotime()
+		if _, err := c.Write(buf[:]); err != nil {
+			errs++
+			break
+		}
+		if _, err := io.ReadFull(c, buf[:]); err != nil {
+			errs++
+			break
+		}
+		rt[i] = nanotime() - t0
+	}
+	sort.Slice(rt, func(a, b int) bool { return rt[a] < rt[b] })
+	report("tcp_rtt_idle", "ns_per_op", float64(rt[rounds/2]),
+		"p99_us", float64(rt[rounds*99/100])/1e3, "idle", idleConns,
+		"errors", errs)
+	for _, k := range idle {
+		k.Close()
+	}
+	c.Close()
+	ln.Close()
 }
 
 // pipe_<size>: one os.Pipe, a writer goroutine writing <size>-byte
