@@ -68,7 +68,12 @@ ssize_t goc__uio_xfer(goc__pollfd *pd, bool is_send, void *buf, size_t n,
  * and one processor the threshold is GOC__UIO_BATCH_MIN_1P: no other M
  * goes idle between messages and has to be woken for a completion, and
  * requests measured faster from 4 connections (1.18x epoll at 4, 1.28x
- * at 16; docs/net.md, "Which backend auto picks"). Any goroutine.
+ * at 16; docs/net.md, "Which backend auto picks"). With a ring per M
+ * and the default threshold, requests must also pay for the wake-ups of
+ * Ms that go idle with requests in their rings (goc__uio_reads_pay;
+ * uring_per_m.c, "Whether reads on the ring pay"): idle connections
+ * count as waiters, and light traffic beside them read better by
+ * readiness. Each call counts as a read for that measure. Any goroutine.
  */
 #define GOC__UIO_BATCH_MIN 64
 #define GOC__UIO_BATCH_MIN_1P 8
