@@ -46,7 +46,8 @@
  * cases apart: 0.4 there; 396 with 100 busy connections at 2 processors,
  * 78 for goc-loadgen against nginx on one CPU. So the score gains a read
  * for each read (added PAYS_BATCH at a time, from the ring's count) and
- * loses AWAY_READS for each away; reads are requests while it has last
+ * loses AWAY_READS for each away of an M whose ring has requests in the
+ * kernel; reads are requests while it has last
  * crossed +PAYS_EDGE, readiness once it has crossed -PAYS_EDGE. One
  * score and one choice for all Ms, as for the waiters' threshold
  * (uring_io.c: reads_on_ring).
@@ -165,6 +166,18 @@ static bool is_mine(uio_ring *R)
            (void *)goc__thread_token();
 }
 
+/* Whether R has requests in the kernel (a recv, a send, a multishot
+ * recv or accept armed): completions may come. */
+static bool ring_busy(uio_ring *R)
+{
+    return (int64_t)atomic_load_explicit(&R->stats.inflight,
+                                         memory_order_relaxed) > 0 ||
+           (int64_t)atomic_load_explicit(&R->stats.armed,
+                                         memory_order_relaxed) > 0 ||
+           (int64_t)atomic_load_explicit(&R->stats.acc_armed,
+                                         memory_order_relaxed) > 0;
+}
+
 void goc__uio_m_away(void *ring, bool away)
 {
     uio_ring *R = ring;
@@ -176,7 +189,8 @@ void goc__uio_m_away(void *ring, bool away)
         atomic_fetch_or(R->ring.cq_kflags, IORING_CQ_EVENTFD_DISABLED);
         return;
     }
-    pays_add(-AWAY_READS);
+    if (ring_busy(R)) /* completions may come, each with its wake-ups */
+        pays_add(-AWAY_READS);
     /* Nothing pushed stays unsubmitted; from now on each completion
      * signals away_fd (seq_cst: then the look at the queue). */
     goc__glist wake = {0};
@@ -186,18 +200,6 @@ void goc__uio_m_away(void *ring, bool away)
     atomic_fetch_and(R->ring.cq_kflags, ~(uint32_t)IORING_CQ_EVENTFD_DISABLED);
     drive_unlock(R);
     goc__uio_deliver(R, &wake);
-}
-
-/* Whether R has requests in the kernel (a recv, a send, a multishot
- * recv or accept armed): completions may come. */
-static bool ring_busy(uio_ring *R)
-{
-    return (int64_t)atomic_load_explicit(&R->stats.inflight,
-                                         memory_order_relaxed) > 0 ||
-           (int64_t)atomic_load_explicit(&R->stats.armed,
-                                         memory_order_relaxed) > 0 ||
-           (int64_t)atomic_load_explicit(&R->stats.acc_armed,
-                                         memory_order_relaxed) > 0;
 }
 
 _Atomic bool goc__uio_test_no_steal;
