@@ -205,26 +205,30 @@ typedef struct client {
     goc_chan *done; /* 0: every round echoed intact */
 } client;
 
+/* One round of client k: 48 bytes out, the same 48 back. 0 if intact,
+ * else 1 (write), 2 (read) or 3 (other bytes). */
+static int echo_round(client *k, int i)
+{
+    char out[48], in[48];
+    for (size_t j = 0; j < sizeof out; j++)
+        out[j] = (char)(k->id * 31 + i * 7 + (int)j);
+    if (goc_conn_write(k->c, out, sizeof out) != (ssize_t)sizeof out)
+        return 1;
+    for (size_t got = 0; got < sizeof in;) {
+        ssize_t n = goc_conn_read(k->c, in + got, sizeof in - got);
+        if (n <= 0)
+            return 2;
+        got += (size_t)n;
+    }
+    return memcmp(out, in, sizeof out) != 0 ? 3 : 0;
+}
+
 static void ping(void *arg)
 {
     client *k = arg;
     int bad = 0;
     for (int i = 0; i < MANY_ROUNDS && !bad; i++) {
-        char out[48], in[48];
-        for (size_t j = 0; j < sizeof out; j++)
-            out[j] = (char)(k->id * 31 + i * 7 + (int)j);
-        if (goc_conn_write(k->c, out, sizeof out) != (ssize_t)sizeof out)
-            bad = 1;
-        size_t got = 0;
-        while (!bad && got < sizeof in) {
-            ssize_t n = goc_conn_read(k->c, in + got, sizeof in - got);
-            if (n <= 0)
-                bad = 2;
-            else
-                got += (size_t)n;
-        }
-        if (!bad && memcmp(out, in, sizeof out) != 0)
-            bad = 3;
+        bad = echo_round(k, i);
         if (i % 16 == 0) {
             /* In and out of a system call section: this goroutine's M
              * changes, and its next requests go to another ring. */
@@ -409,22 +413,8 @@ static void flood(void *arg)
 {
     client *k = arg;
     int bad = 0;
-    for (int i = 0; i < PAYS_FLOOD_ROUNDS && !bad; i++) {
-        char out[32], in[32];
-        memset(out, (char)(k->id + i), sizeof out);
-        size_t got = 0;
-        if (goc_conn_write(k->c, out, sizeof out) != (ssize_t)sizeof out)
-            bad = 1;
-        while (!bad && got < sizeof in) {
-            ssize_t n = goc_conn_read(k->c, in + got, sizeof in - got);
-            if (n <= 0)
-                bad = 2;
-            else
-                got += (size_t)n;
-        }
-        if (!bad && memcmp(out, in, sizeof out) != 0)
-            bad = 3;
-    }
+    for (int i = 0; i < PAYS_FLOOD_ROUNDS && !bad; i++)
+        bad = echo_round(k, i);
     goc_chan_send_int(k->done, bad);
 }
 

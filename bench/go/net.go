@@ -14,16 +14,10 @@ import (
 	"time"
 )
 
-// tcp_echo_<c>conn: an echo server and c clients in one process over
-// 127.0.0.1. Each client writes a 64-byte message and reads the 64-byte
-// echo, for -d ms (default 500). msgs_per_s is completed round trips per
-// second over all clients. Every connection has a deadline 2 s past the
-// end, so nothing can hang.
-func benchTCPEcho(name string, conns int) {
-	if *flagConn > 0 {
-		conns = *flagConn
-	}
-	dur := time.Duration(durMs(500)) * time.Millisecond
+// echoServer listens on 127.0.0.1 and echoes every connection it
+// accepts (reads of up to 4096 bytes, each written back) until the
+// listener is closed.
+func echoServer() (net.Listener, string) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "listen:", err)
@@ -52,7 +46,21 @@ func benchTCPEcho(name string, conns int) {
 			}(c)
 		}
 	}()
-	addr := ln.Addr().String()
+	return ln, ln.Addr().String()
+}
+
+// tcp_echo_<c>conn: an echo server and c clients in one process over
+// 127.0.0.1. Each client writes a 64-byte message and reads the 64-byte
+// echo, for -d ms (default 500). msgs_per_s is completed round trips per
+// second over all clients. Every connection has a deadline 2 s past the
+// end, so nothing can hang.
+func benchTCPEcho(name string, conns int) {
+	if *flagConn > 0 {
+		conns = *flagConn
+	}
+	dur := time.Duration(durMs(500)) * time.Millisecond
+	ln, addr := echoServer()
+	var err error
 	cl := make([]net.Conn, conns)
 	for i := range cl {
 		if cl[i], err = net.Dial("tcp", addr); err != nil {
@@ -101,35 +109,8 @@ func benchTCPEcho(name string, conns int) {
 func benchTCPRttIdle() {
 	const idleConns = 200
 	rounds := n(300)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "listen:", err)
-		os.Exit(1)
-	}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func(c net.Conn) {
-				defer c.Close()
-				buf := make([]byte, 4096)
-				for {
-					k, err := c.Read(buf)
-					if k > 0 {
-						if _, err := c.Write(buf[:k]); err != nil {
-							return
-						}
-					}
-					if err != nil {
-						return
-					}
-				}
-			}(c)
-		}
-	}()
-	addr := ln.Addr().String()
+	ln, addr := echoServer()
+	var err error
 	idle := make([]net.Conn, idleConns)
 	for i := range idle {
 		if idle[i], err = net.Dial("tcp", addr); err != nil {
