@@ -41,16 +41,17 @@
  * its task work, the ring's eventfd wakes the poller, which drives the
  * ring and hands the goroutine to a processor. Many idle connections and
  * light traffic is the bad case: 200 parked readers and one round trip a
- * millisecond measured 85-130 us a round trip (p50) against 21-26 us by
- * readiness, and p99 0.9-3.8 ms against 65-99 us. Reads per away told the
- * cases apart: 0.4 there; 396 with 100 busy connections at 2 processors,
- * 78 for goc-loadgen against nginx on one CPU. So the score gains a read
- * for each read (added PAYS_BATCH at a time, from the ring's count) and
- * loses AWAY_READS for each away of an M whose ring has requests in the
- * kernel; reads are requests while it has last
- * crossed +PAYS_EDGE, readiness once it has crossed -PAYS_EDGE. One
+ * millisecond at 2 processors measured 76-108 us a round trip (median)
+ * against 15-26 us on epoll, and 148-224 us at p99 against 32-49. Reads
+ * per away told the cases apart: 0.4 there; 396 with 100 busy
+ * connections at 2 processors, 78 for goc-loadgen against nginx on one
+ * CPU. So the score gains a read for each read (added PAYS_BATCH at a
+ * time, from the ring's count) and loses AWAY_READS for each away of an
+ * M whose ring has requests in the kernel; reads are requests while it
+ * last crossed +PAYS_EDGE, readiness once it crossed -PAYS_EDGE. One
  * score and one choice for all Ms, as for the waiters' threshold
- * (uring_io.c: reads_on_ring).
+ * (uring_io.c: reads_on_ring). The flag may lag a racing update by one
+ * event; the next pays_add sets it right.
  */
 #define PAYS_BATCH 64
 #define AWAY_READS 8
