@@ -733,17 +733,23 @@ static _Atomic int env_batch_min = -1;
  * msgs/s mixed, 130k all requests, 137k all readiness). */
 static _Atomic bool reads_on_ring;
 
+/* The threshold set by hand: a test's goc__uio_batch_min, else
+ * $GOC_URING_BATCH_MIN; -1 for none. */
+static int batch_min_by_hand(void)
+{
+    int min = atomic_load_explicit(&goc__uio_batch_min, memory_order_relaxed);
+    return min >= 0
+               ? min
+               : atomic_load_explicit(&env_batch_min, memory_order_relaxed);
+}
+
 /* With a ring per M, requests must also pay for the wake-ups of Ms that
  * go idle with requests in their rings (uring_per_m.c, "Whether reads on
- * the ring pay"), unless a threshold was set by hand ($GOC_URING_BATCH_MIN,
- * or a test's goc__uio_batch_min): then the threshold alone decides. */
+ * the ring pay"), unless a threshold was set by hand: then the threshold
+ * alone decides. */
 static bool ring_pays(void)
 {
-    return !per_m ||
-           atomic_load_explicit(&goc__uio_batch_min, memory_order_relaxed) >=
-               0 ||
-           atomic_load_explicit(&env_batch_min, memory_order_relaxed) >= 0 ||
-           goc__uio_pm_pays();
+    return !per_m || batch_min_by_hand() >= 0 || goc__uio_pm_pays();
 }
 
 /* Whether a send goes to the ring even while the io thread sleeps:
@@ -765,9 +771,7 @@ static bool send_by_ring(void)
 
 int goc__uio_batch_min_now(void)
 {
-    int min = atomic_load_explicit(&goc__uio_batch_min, memory_order_relaxed);
-    if (min < 0)
-        min = atomic_load_explicit(&env_batch_min, memory_order_relaxed);
+    int min = batch_min_by_hand();
     if (min < 0)
         min = per_m && goc__netpoll_procs() == 1 ? GOC__UIO_BATCH_MIN_1P
                                                  : GOC__UIO_BATCH_MIN;
