@@ -8,14 +8,14 @@
  * available. Auto picks io_uring_completion where the kernel offers it,
  * else epoll (a quiet fallback: nobody asked for io_uring): it reads by
  * readiness, as epoll does, while few goroutines wait on I/O (where the
- * two measured even; uring_io.h's GOC__UIO_BATCH_MIN and _1P) and by
- * requests beyond (1.2x epoll at 100 connections, 1.3x with one
+ * two measured even; uring_io.h's GOC__UIO_BATCH_MIN and _1P) or while
+ * requests would not pay for the wake-ups of idle Ms (light traffic), and
+ * by requests beyond (1.2x epoll at 100 connections, 1.3x with one
  * processor: docs/net.md, "Which backend auto picks"). "epoll" is epoll
- * alone; "io_uring" polls for
- * readiness on io_uring (never faster than epoll, kept for A/B runs). A
- * forced io_uring that the kernel does not offer, or an unknown value,
- * is fatal at start: a user who asked for a backend must know they did
- * not get it.
+ * alone; "io_uring" polls for readiness on io_uring (never faster than
+ * epoll, kept for A/B runs). A forced io_uring that the kernel does not
+ * offer, or an unknown value, is fatal at start: a user who asked for a
+ * backend must know they did not get it.
  *
  * The table is chosen while no other thread of the runtime runs; it stays
  * after goc__poller_fini (a late wake goes to a closed instance, which
