@@ -325,17 +325,12 @@ GOC_TEST_TIMEOUT(net_uring_perm_rings_not_made_share_ring0, 120)
  * between the two. */
 #define BY_PROCS_READERS 12
 
-typedef struct parked_reader {
-    goc_conn *c;
-    goc_chan *done;
-} parked_reader;
-
-static void read_one_byte(void *arg)
+/* Waits until n goroutines wait on I/O or are runnable. */
+static void await_load(int n)
 {
-    parked_reader *r = arg;
-    char b;
-    int ok = goc_conn_read(r->c, &b, 1) == 1 && b == 'x';
-    goc_chan_send_int(r->done, ok);
+    for (int k = 0; k < 5000 && goc__netpoll_load() < n; k++)
+        goc_sleep(GOC_MILLISECOND);
+    ASSERT_GE(goc__netpoll_load(), n);
 }
 
 static int by_procs_main(void *arg)
@@ -343,23 +338,21 @@ static int by_procs_main(void *arg)
     bool one = arg != NULL;
     ASSERT_EQ(goc_maxprocs(0), one ? 1 : 2);
     pair p[BY_PROCS_READERS];
-    parked_reader r[BY_PROCS_READERS];
+    reader r[BY_PROCS_READERS];
     goc_chan *done = goc_chan_make(sizeof(int), BY_PROCS_READERS);
     for (int i = 0; i < BY_PROCS_READERS; i++) {
         pair_open(&p[i]);
-        r[i] = (parked_reader){.c = p[i].a, .done = done};
-        ASSERT_EQ(goc_go(read_one_byte, &r[i]), 0);
+        r[i] = (reader){.c = p[i].a, .done = done};
+        ASSERT_EQ(goc_go(read_one, &r[i]), 0);
     }
-    for (int k = 0; k < 5000 && goc__netpoll_load() < BY_PROCS_READERS; k++)
-        goc_sleep(GOC_MILLISECOND);
-    ASSERT_GE(goc__netpoll_load(), BY_PROCS_READERS);
+    await_load(BY_PROCS_READERS);
     ASSERT_EQ(goc__uio_read_by_readiness(), !one);
     for (int i = 0; i < BY_PROCS_READERS; i++)
         ASSERT_EQ(goc_conn_write(p[i].b, "x", 1), 1);
     for (int i = 0; i < BY_PROCS_READERS; i++) {
-        int ok;
-        ASSERT(goc_chan_recv_int(done, &ok));
-        ASSERT(ok);
+        int b;
+        ASSERT(goc_chan_recv_int(done, &b));
+        ASSERT_EQ(b, 'x');
     }
     for (int i = 0; i < BY_PROCS_READERS; i++)
         pair_close(&p[i]);
@@ -431,9 +424,7 @@ static int pays_main(void *arg)
         rd[i] = (reader){.c = idle[i].a, .done = done};
         ASSERT_EQ(goc_go(read_one, &rd[i]), 0);
     }
-    for (int k = 0; k < 5000 && goc__netpoll_load() < PAYS_IDLE; k++)
-        goc_sleep(GOC_MILLISECOND);
-    ASSERT_GE(goc__netpoll_load(), PAYS_IDLE);
+    await_load(PAYS_IDLE);
 
     /* Light traffic: the Ms go idle between round trips. */
     pair p;
